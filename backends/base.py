@@ -1,0 +1,31 @@
+"""What every backend declares about itself, importable without its engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import metadata
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A backend's face. `engine` is the distribution it drives (None: nothing beyond orch)."""
+
+    name: str
+    description: str
+    engine: str | None = None
+    extra: str | None = None  # the orch extra that installs the engine
+    abilities: tuple[str, ...] = field(default=())  # of 'render', 'run'
+
+    def engine_version(self) -> str | None:
+        """The installed engine's version, or None when it is not installed."""
+        return _version(self.engine or "orch")
+
+    def install_hint(self) -> str:
+        return f"pip install 'orch[{self.extra}]'" if self.extra else "pip install orch"
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None

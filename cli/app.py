@@ -1,0 +1,19 @@
+"""The typer app: one small module per command, registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from . import backends_cmd, graph_cmd, schema_cmd, validate_cmd
+
+app = typer.Typer(
+    name="orch",
+    help="Write an ML pipeline once; validate it, draw it, and run it locally or on Argo, Prefect or Airflow.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("validate")(validate_cmd.validate)
+app.command("graph")(graph_cmd.graph)
+app.command("schema")(schema_cmd.schema)
+app.command("backends")(backends_cmd.backends)

@@ -1,0 +1,30 @@
+"""Schedules every backend can run: standard 5-field cron (or @daily-style presets) and IANA zones."""
+
+from __future__ import annotations
+
+PRESETS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why `expression` is not a schedule Argo, Prefect and Airflow all accept, or None."""
+    from croniter import croniter
+
+    text = expression.strip()
+    if text in PRESETS:
+        return None
+    fields = text.split()
+    if len(fields) != 5:
+        return f"cron {expression!r} has {len(fields)} fields; use 5 (minute hour day month weekday) or a preset such as @daily"
+    if not croniter.is_valid(text):
+        return f"cron {expression!r} is not a valid cron expression"
+    return None
+
+
+def timezone_problem(name: str) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {name!r}; use an IANA name such as 'UTC' or 'Europe/Berlin'"
+    return None

@@ -1,0 +1,101 @@
+"""The pipeline as a graph: the one place that answers topology questions.
+
+Backends ask this object (upstream, roots, leaves, order, joins) and never walk networkx
+themselves, so every backend sees the same edges for the same spec. networkx is imported
+on first use: `orch validate` needs only `is_acyclic`, which the standard library answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from graphlib import CycleError, TopologicalSorter
+from typing import TYPE_CHECKING
+
+from .spec import Pipeline
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+
+@dataclass(frozen=True)
+class Edge:
+    """`downstream` depends on `upstream`, because of the field at `path` (ordering or a reference)."""
+
+    upstream: str
+    downstream: str
+    path: tuple
+    offset: int | None = None
+    output: str | None = None  # the upstream output referred to; None for an 'after' edge
+
+
+@dataclass
+class PipelineGraph:
+    pipeline: Pipeline
+    edges: list[Edge] = field(default_factory=list)
+
+    @cached_property
+    def dag(self) -> "nx.DiGraph":
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.pipeline.steps)
+        graph.add_edges_from((e.upstream, e.downstream) for e in self.edges)
+        return graph
+
+    def upstream(self, step: str) -> list[str]:
+        """Direct upstream steps, in spec order."""
+        return self._in_spec_order(self.dag.predecessors(step))
+
+    def downstream(self, step: str) -> list[str]:
+        return self._in_spec_order(self.dag.successors(step))
+
+    def ancestors(self, step: str) -> set[str]:
+        import networkx as nx
+
+        return nx.ancestors(self.dag, step)
+
+    def is_acyclic(self) -> bool:
+        sorter = TopologicalSorter({name: () for name in self.pipeline.steps})
+        for edge in self.edges:
+            sorter.add(edge.downstream, edge.upstream)
+        try:
+            sorter.prepare()
+        except CycleError:
+            return False
+        return True
+
+    def roots(self) -> list[str]:
+        return [s for s in self.pipeline.steps if self.dag.in_degree(s) == 0]
+
+    def leaves(self) -> list[str]:
+        return [s for s in self.pipeline.steps if self.dag.out_degree(s) == 0]
+
+    def joins(self) -> list[str]:
+        """Steps with more than one upstream."""
+        return [s for s in self.pipeline.steps if self.dag.in_degree(s) > 1]
+
+    def order(self) -> list[str]:
+        """A topological order, stable: ties broken by spec order."""
+        import networkx as nx
+
+        position = self._position
+        return list(nx.lexicographical_topological_sort(self.dag, key=position.__getitem__))
+
+    def levels(self) -> list[list[str]]:
+        """Steps grouped so that each group depends only on earlier groups."""
+        import networkx as nx
+
+        position = self._position
+        return [sorted(level, key=position.__getitem__) for level in nx.topological_generations(self.dag)]
+
+    def edges_into(self, step: str) -> list[Edge]:
+        return [e for e in self.edges if e.downstream == step]
+
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.pipeline.steps)}
+
+    def _in_spec_order(self, names) -> list[str]:
+        position = self._position
+        return sorted(names, key=position.__getitem__)

@@ -1,0 +1,121 @@
+"""From a spec file to a validated pipeline graph, with every problem located.
+
+Fast path: one pydantic validation of the whole document. Only when that fails are the
+header and each step validated apart, so the valid parts still get their graph checks
+and the user sees all problems in one run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .errors import Diagnostic, SpecError, UsageError
+from .graph import PipelineGraph
+from .model_errors import diagnostics_from
+from .spec import API_VERSION, Pipeline, Step, with_defaults
+from .validate import check
+from .yaml_source import Source, load_yaml
+
+
+def load_spec(path: str | Path) -> PipelineGraph:
+    """Read, parse and validate the spec at `path`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"spec file not found: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory; give a spec file such as {path}/pipeline.yaml") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"cannot read spec {path}: {err}") from None
+    return parse_spec(text, str(path))
+
+
+def parse_spec(text: str, file: str | None = None) -> PipelineGraph:
+    """Parse and validate spec text (YAML or JSON)."""
+    data, source = load_yaml(text, file)
+    return build(data, source)
+
+
+def build(data: Any, source: Source) -> PipelineGraph:
+    if not isinstance(data, dict):
+        raise SpecError([source.diagnostic("E203", "a spec is a mapping of fields",
+                                           hint="start with 'apiVersion: orch/v1' and 'name: my-pipeline'")])
+    prior = _header_problems(data, source)
+    if not prior:
+        try:
+            return check(Pipeline.model_validate(data), source)
+        except ValidationError:
+            pass
+    return _validate_in_parts(data, source, prior)
+
+
+def _header_problems(data: dict, source: Source) -> list[Diagnostic]:
+    if "apiVersion" not in data:
+        return [source.diagnostic("E204", "missing 'apiVersion'", (), f"add 'apiVersion: {API_VERSION}' as the first line")]
+    return []
+
+
+def _validate_in_parts(data: dict, source: Source, prior: list[Diagnostic]) -> PipelineGraph:
+    problems = list(prior)
+    raw_steps = data.get("steps")
+    header_data = {**data, "steps": {}} if isinstance(raw_steps, dict) else dict(data)
+    header, broken_params, broken_top = _header(header_data, source, problems)
+    if header is None:
+        raise SpecError(problems)
+    steps, broken_steps = {}, set(broken_top & {"steps"})
+    for name, raw in (raw_steps.items() if isinstance(raw_steps, dict) else ()):
+        step = _step(name, raw if raw is not None else {}, source, problems)
+        if step is None:
+            broken_steps.add(name)
+        else:
+            steps[name] = with_defaults(step, header.defaults)
+    pipeline = header.model_copy(update={"steps": steps})
+    return check(pipeline, source, broken_steps=broken_steps, broken_params=broken_params, prior=problems)
+
+
+def _header(data: dict, source: Source, problems: list[Diagnostic]):
+    """The pipeline without its steps, salvaged around broken fields so checks can go on."""
+    try:
+        return Pipeline.model_validate(data), set(), set()
+    except ValidationError as err:
+        problems += diagnostics_from(err, source, Pipeline)
+        locs = [e["loc"] for e in err.errors()]
+    broken_top = {loc[0] for loc in locs if loc}
+    broken_params = {loc[1] for loc in locs if len(loc) > 1 and loc[0] == "params"}
+    salvage = dict(data)
+    for key in broken_top:
+        if key == "params" and isinstance(data.get("params"), dict):
+            salvage["params"] = {k: v for k, v in data["params"].items() if k not in broken_params}
+        elif key == "name":
+            salvage["name"] = "pipeline"
+        elif key == "steps":
+            salvage["steps"] = {}
+        else:
+            salvage.pop(key, None)
+    try:
+        return Pipeline.model_validate(salvage), broken_params, broken_top
+    except ValidationError:
+        return None, broken_params, broken_top
+
+
+def _step(name: str, raw: Any, source: Source, problems: list[Diagnostic]) -> Step | None:
+    """The step, or the step without its broken fields so its other rules are still checked.
+
+    None when nothing can be salvaged, or when its outputs are broken (references to
+    them would only repeat the error).
+    """
+    try:
+        return Step.model_validate(raw)
+    except ValidationError as err:
+        problems += diagnostics_from(err, source, Step, ("steps", name))
+        broken = {e["loc"][0] for e in err.errors() if e["loc"]}
+    if not isinstance(raw, dict) or "outputs" in broken:
+        return None
+    try:
+        return Step.model_validate({k: v for k, v in raw.items() if k not in broken})
+    except ValidationError:
+        return None

@@ -1,0 +1,108 @@
+"""pydantic's validation errors, turned into located diagnostics with hints."""
+
+from __future__ import annotations
+
+import re
+import types
+import typing
+from typing import Any, Iterable
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import Diagnostic, did_you_mean, format_path
+from .yaml_source import Source
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def diagnostics_from(error: ValidationError, source: Source, root: type[BaseModel], prefix: tuple = ()) -> list[Diagnostic]:
+    """One diagnostic per pydantic error, in the spec's own terms."""
+    out = []
+    for item in error.errors(include_url=False):
+        path, at_key = _clean(prefix + tuple(item["loc"]))
+        kind, message, hint = item["type"], item["msg"], None
+        if kind == "extra_forbidden":
+            field = path[-1]
+            parent = _model_at(root, path[len(prefix):-1])
+            message = f"unknown field {field!r}"
+            hint = did_you_mean(field, _field_names(parent)) if parent else None
+            if hint is None and parent:
+                hint = "known fields: " + ", ".join(_field_names(parent))
+            at_key = True
+        elif kind == "missing":
+            message = f"missing required field {path[-1]!r}"
+            path = path[:-1]
+            at_key = True
+        elif kind == "literal_error":
+            choices = _QUOTED.findall(str(item.get("ctx", {}).get("expected", "")))
+            message = "must be one of " + ", ".join(repr(c) for c in choices)
+            hint = did_you_mean(item.get("input"), choices)
+        elif kind.startswith("value_error") or kind == "assertion_error":
+            message = re.sub(r"^(Value|Assertion) error, ", "", message)
+        elif kind == "model_type" or kind == "dict_type":
+            message = "must be a mapping of fields" if kind == "model_type" else "must be a mapping"
+        else:
+            message = message[0].lower() + message[1:]
+        out.append(source.diagnostic("E201", message, path, hint, at_key=at_key))
+    return _dedupe(out)
+
+
+def _clean(loc: tuple) -> tuple[tuple, bool]:
+    """Drop pydantic's internal loc parts; say whether the error is about a mapping key."""
+    path, at_key = [], False
+    for part in loc:
+        if part == "[key]":
+            at_key = True
+        elif isinstance(part, int) or not re.search(r"[\[\]]", str(part)):
+            path.append(part)
+    return tuple(path), at_key
+
+
+def _dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    seen, out = set(), []
+    for d in diagnostics:
+        key = (d.path, d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_at(root: type[BaseModel], path: tuple) -> type[BaseModel] | None:
+    """The model class that holds the field at `path` (walking dicts and lists by type)."""
+    current: Any = root
+    for part in path:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            fields = {f.alias or n: f for n, f in current.model_fields.items()} | current.model_fields
+            if part not in fields:
+                return None
+            current = fields[part].annotation
+        elif typing.get_origin(current) in (dict, list):
+            current = typing.get_args(current)[-1]
+        else:
+            return None
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Optional[X] and Annotated[X, ...] -> X."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+__all__ = ["diagnostics_from", "format_path"]

@@ -1,0 +1,244 @@
+"""Rules that span fields and steps: names, references, conditions, edges and cycles.
+
+Every problem is collected (never just the first) and located in the spec's text.
+Steps or params that already failed field validation are `broken`: references to them
+are not reported again, so one typo gives one error.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import Diagnostic, SpecError, did_you_mean
+from .expr import ExprProblem, parse_condition, walk_refs
+from .expr_types import condition_problems
+from .graph import Edge, PipelineGraph
+from .names import MAX_NAME, MAX_SCHEDULED_NAME, collision_key, name_problem, suggest_name
+from .refs import Ref, RefProblem, find_refs, iter_strings, whole_ref
+from .spec import Pipeline, Step
+from .yaml_source import Source
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def check(pipeline: Pipeline, source: Source | None = None, *, broken_steps=frozenset(),
+          broken_params=frozenset(), prior: list[Diagnostic] = ()) -> PipelineGraph:
+    """The pipeline's graph, or SpecError with every problem (those in `prior` too)."""
+    checker = _Checker(pipeline, source or Source("<python>", ""), broken_steps, broken_params)
+    graph = checker.run()
+    problems = list(prior) + checker.problems
+    if problems:
+        raise SpecError(problems)
+    return graph
+
+
+class _Checker:
+    def __init__(self, pipeline: Pipeline, source: Source, broken_steps, broken_params):
+        self.pipeline = pipeline
+        self.source = source
+        self.broken_steps = set(broken_steps)
+        self.broken_params = set(broken_params)
+        self.problems: list[Diagnostic] = []
+        self._seen: set = set()
+        self.edges: list[Edge] = []
+
+    def error(self, code: str, message: str, path: tuple, hint: str | None = None, *, at_key=False, offset=None):
+        key = (code, message, path, offset)
+        if key not in self._seen:
+            self._seen.add(key)
+            self.problems.append(self.source.diagnostic(code, message, path, hint, at_key=at_key, offset=offset))
+
+    def run(self) -> PipelineGraph:
+        pipeline = self.pipeline
+        limit = MAX_SCHEDULED_NAME if pipeline.schedule else MAX_NAME
+        self._name("pipeline name", pipeline.name, ("name",), limit, at_key=False)
+        self.check_names("param", pipeline.params, ("params",))
+        self.check_names("step", pipeline.steps, ("steps",))
+        if not pipeline.steps and "steps" not in self.broken_steps:
+            self.error("E202", "a pipeline needs at least one step", ("steps",), at_key=True)
+        for name, step in pipeline.steps.items():
+            _StepChecker(self, name, step).run()
+        graph = PipelineGraph(pipeline, self.edges)
+        self._cycles(graph)
+        return graph
+
+    def _name(self, kind: str, name: str, path: tuple, limit: int = MAX_NAME, at_key=True):
+        problem = name_problem(name, limit)
+        if problem:
+            hint = f"try {suggest_name(name)!r}" if "start" in problem else None
+            if limit == MAX_SCHEDULED_NAME and "long" in problem:
+                hint = "Argo's CronWorkflow names hold at most 52 characters"
+            self.error("E301", f"{kind} {name!r} {problem}", path, hint, at_key=at_key)
+
+    def check_names(self, kind: str, mapping: dict, path: tuple):
+        seen: dict[str, str] = {}
+        for name in mapping:
+            self._name(kind, name, path + (name,))
+            other = seen.setdefault(collision_key(name), name)
+            if other != name:
+                self.error("E302", f"{kind} names {other!r} and {name!r} collide: backends map '_' and '-' to one another",
+                           path + (name,), f"rename one of them, e.g. {name.replace('_', '').replace('-', '')!r}", at_key=True)
+
+    def _cycles(self, graph: PipelineGraph):
+        if graph.is_acyclic():
+            return
+        import networkx as nx  # only a spec with a cycle needs its strongly connected components
+
+        dag = graph.dag
+        position = {name: i for i, name in enumerate(self.pipeline.steps)}
+        origin = {(e.upstream, e.downstream): e for e in reversed(self.edges)}
+        for component in nx.strongly_connected_components(dag):
+            if len(component) < 2:
+                continue  # self-edges are refused before they become edges
+            cycle = [u for u, _ in nx.find_cycle(dag.subgraph(component))]
+            first = min(range(len(cycle)), key=lambda i: position[cycle[i]])
+            cycle = cycle[first:] + cycle[:first]
+            closing = origin[(cycle[-1], cycle[0])]
+            text = " -> ".join(cycle + [cycle[0]])
+            self.error("E403", f"steps form a cycle: {text}", closing.path,
+                       "a pipeline must be acyclic; remove one of these dependencies", offset=closing.offset)
+
+
+class _StepChecker:
+    """The rules of one step; records its incoming edges on the pipeline checker."""
+
+    def __init__(self, parent: _Checker, name: str, step: Step):
+        self.parent = parent
+        self.name = name
+        self.step = step
+        self.path = ("steps", name)
+
+    def error(self, code, message, field_path=(), hint=None, **kw):
+        self.parent.error(code, message, self.path + tuple(field_path), hint, **kw)
+
+    def run(self):
+        step = self.step
+        if (step.python is None) == (step.command is None):
+            where = ("command",) if step.python else ()
+            self.error("E210", "a step needs exactly one of 'python' (module:function) or 'command' (argv)", where,
+                       "python: my_pkg.steps:train   or   command: [python, train.py]", at_key=True)
+        if step.args and step.python is None:
+            self.error("E211", "'args' are keyword arguments of a python step; a command takes its values in argv",
+                       ("args",), "put the values in 'command', e.g. [train, --lr, '${{ params.lr }}']", at_key=True)
+        if step.parallelism is not None and step.foreach is None:
+            self.error("E212", "'parallelism' limits a fan-out and needs 'foreach'", ("parallelism",), at_key=True)
+        for arg in step.args:
+            if not _IDENTIFIER.match(arg):
+                self.error("E213", f"argument name {arg!r} is not a Python identifier", ("args", arg), at_key=True)
+        for var in step.env:
+            if not _ENV_NAME.match(var):
+                self.error("E214", f"environment variable name {var!r} is invalid", ("env", var),
+                           "use letters, digits and '_', not starting with a digit", at_key=True)
+        self.parent.check_names("output", step.outputs, self.path + ("outputs",))
+        self._after()
+        self._references()
+        self._foreach()
+        self._when()
+
+    def _after(self):
+        steps = self.parent.pipeline.steps
+        for i, upstream in enumerate(self.step.after):
+            path = ("after", i)
+            if upstream == self.name:
+                self.error("E402", f"step {self.name!r} cannot come after itself", path)
+            elif upstream in steps:
+                self.parent.edges.append(Edge(upstream, self.name, self.path + path))
+            elif upstream not in self.parent.broken_steps:
+                self.error("E401", f"unknown step {upstream!r} in 'after'", path, did_you_mean(upstream, steps))
+
+    def _references(self):
+        step = self.step
+        fields = [("args", step.args), ("env", step.env), ("command", step.command or [])]
+        if isinstance(step.foreach, list):
+            fields.append(("foreach", step.foreach))
+        defaults_env = self.parent.pipeline.defaults.env
+        for field, value in fields:
+            for sub, text in iter_strings(value):
+                origin = self.path + (field,) + sub
+                if field == "env" and defaults_env.get(sub[0]) == text:
+                    origin = ("defaults", "env") + sub  # report a default's problem once, where it is written
+                self._refs_in(text, origin, allow_item=field != "foreach" and step.foreach is not None)
+
+    def _refs_in(self, text: str, origin: tuple, allow_item: bool):
+        try:
+            refs = find_refs(text)
+        except RefProblem as err:
+            self.parent.error("E501", str(err), origin, err.hint, offset=err.offset)
+            return
+        for ref in refs:
+            self._resolve(ref, origin, ref.start, allow_item)
+
+    def _resolve(self, ref: Ref, origin: tuple, offset: int, allow_item: bool = False) -> str:
+        """The declared type of what `ref` names ('any' if unknown); records its edge."""
+        pipeline, parent = self.parent.pipeline, self.parent
+        if ref.kind == "run":
+            return "string"
+        if ref.kind == "item":
+            if not allow_item:
+                parent.error("E506", "'${{ item }}' is only defined in a step with 'foreach'", origin, offset=offset)
+            return "any"
+        if ref.kind == "param":
+            if ref.name in pipeline.params:
+                return pipeline.params[ref.name].type
+            if ref.name not in parent.broken_params:
+                hint = did_you_mean(ref.name, pipeline.params) or f"declare it under params: {ref.name}: {{type: string}}"
+                parent.error("E502", f"unknown param {ref.name!r}", origin, hint, offset=offset)
+            return "any"
+        return self._resolve_output(ref, origin, offset)
+
+    def _resolve_output(self, ref: Ref, origin: tuple, offset: int) -> str:
+        pipeline, parent = self.parent.pipeline, self.parent
+        source = pipeline.steps.get(ref.step)
+        if ref.step == self.name:
+            parent.error("E504", f"step {self.name!r} refers to its own output {ref.name!r}", origin, offset=offset)
+            return "any"
+        if source is None:
+            if ref.step not in parent.broken_steps:
+                parent.error("E503", f"unknown step {ref.step!r} in reference {ref.text!r}", origin,
+                             did_you_mean(ref.step, pipeline.steps), offset=offset)
+            return "any"
+        parent.edges.append(Edge(ref.step, self.name, origin, offset, ref.name))
+        if ref.name not in source.outputs:
+            hint = did_you_mean(ref.name, source.outputs)
+            if hint is None:
+                declared = ", ".join(source.outputs) or "none"
+                hint = f"step {ref.step!r} declares outputs: {declared}; add '{ref.name}' under its outputs"
+            parent.error("E505", f"step {ref.step!r} has no output {ref.name!r}", origin, hint, offset=offset)
+            return "any"
+        return "list" if source.foreach is not None else source.outputs[ref.name]
+
+    def _foreach(self):
+        value = self.step.foreach
+        if not isinstance(value, str):
+            return
+        origin = self.path + ("foreach",)
+        try:
+            ref = whole_ref(value)
+        except RefProblem as err:
+            self.parent.error("E501", str(err), origin, err.hint, offset=err.offset)
+            return
+        if ref is None or ref.kind not in ("param", "output"):
+            self.error("E507", "foreach takes a list, or one reference to a json param or output", ("foreach",),
+                       "foreach: '${{ params.grid }}' with grid of type json, or foreach: [a, b, c]")
+            return
+        kind = self._resolve(ref, origin, 0)
+        if kind not in ("json", "list", "any"):
+            self.error("E508", f"foreach needs a list, but {ref.text} is of type {kind}", ("foreach",),
+                       "declare it with type: json")
+
+    def _when(self):
+        text = self.step.when
+        if text is None:
+            return
+        origin = self.path + ("when",)
+        try:
+            expr = parse_condition(text)
+        except ExprProblem as err:
+            self.parent.error("E601", str(err), origin, err.hint, offset=err.offset)
+            return
+        types: dict[int, str] = {}
+        for node in walk_refs(expr):
+            types[id(node.ref)] = self._resolve(node.ref, origin, node.offset)
+        for problem in condition_problems(expr, lambda ref: types.get(id(ref), "any")):
+            self.parent.error("E602", str(problem), origin, problem.hint, offset=problem.offset)

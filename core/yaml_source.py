@@ -1,0 +1,169 @@
+"""Read YAML into plain data while keeping every node's line and column.
+
+PyYAML's C parser composes the node tree; we turn nodes into data ourselves (faster than
+its Python constructor, and strict: duplicate keys and exotic tags are errors), and keep
+the tree so a field path can be located only when a diagnostic needs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import Diagnostic, Path, SpecError
+
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+_T = "tag:yaml.org,2002:"
+_STR, _MAP, _SEQ, _NULL = _T + "str", _T + "map", _T + "seq", _T + "null"
+_SCALAR_TAGS = {_T + "int", _T + "float", _T + "bool", _T + "timestamp", _NULL}
+
+
+class Source:
+    """A spec's text and node tree: turns field paths into file:line:col."""
+
+    def __init__(self, file: str | None, text: str, root: Node | None = None):
+        self.file = file
+        self.lines = text.splitlines()
+        self.root = root
+        self._index: dict[int, dict[str, tuple[Node, Node]]] = {}
+
+    def node_at(self, path: Path) -> tuple[Node | None, Node | None, int]:
+        """(key node, value node, depth reached) of the deepest node on `path`."""
+        key_node, node, depth = None, self.root, 0
+        for part in path:
+            if isinstance(node, MappingNode):
+                entry = self._entries(node).get(str(part))
+                if entry is None:
+                    break
+                key_node, node = entry
+            elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+                key_node, node = None, node.value[part]
+            else:
+                break
+            depth += 1
+        return key_node, node, depth
+
+    def diagnostic(
+        self,
+        code: str,
+        message: str,
+        path: Path = (),
+        hint: str | None = None,
+        *,
+        at_key: bool = False,
+        offset: int | None = None,
+    ) -> Diagnostic:
+        """A diagnostic located at `path` (its key with at_key, `offset` chars into a string)."""
+        line = col = None
+        if self.root is not None:
+            key_node, node, depth = self.node_at(path)
+            target = key_node if (at_key and key_node is not None and depth == len(path)) else node
+            if target is not None:
+                line, col = target.start_mark.line, target.start_mark.column
+                if offset is not None and depth == len(path) and _is_one_line(target):
+                    col += offset + (1 if target.style in ("'", '"') else 0)
+        return self._make(code, message, path, hint, line, col)
+
+    def at_mark(self, code: str, message: str, mark, hint: str | None = None) -> Diagnostic:
+        return self._make(code, message, (), hint, mark.line, mark.column)
+
+    def _make(self, code, message, path, hint, line, col) -> Diagnostic:
+        source_line = self.lines[line] if line is not None and line < len(self.lines) else None
+        return Diagnostic(
+            code=code,
+            message=message,
+            path=tuple(path),
+            file=self.file,
+            line=None if line is None else line + 1,
+            col=None if col is None else col + 1,
+            hint=hint,
+            source_line=source_line,
+        )
+
+    def _entries(self, node: MappingNode) -> dict[str, tuple[Node, Node]]:
+        index = self._index.get(id(node))
+        if index is None:
+            index = {}
+            for k, v in node.value:
+                index.setdefault(str(k.value), (k, v))
+            self._index[id(node)] = index
+        return index
+
+
+def _is_one_line(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.style in (None, "", "'", '"') and node.start_mark.line == node.end_mark.line
+
+
+def load_yaml(text: str, file: str | None = None) -> tuple[Any, Source]:
+    """Parse one YAML document into plain data; raise SpecError with located problems."""
+    source = Source(file, text)
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        message = err.problem or str(err)
+        if err.context and err.problem:
+            message = f"{err.context}: {err.problem}" if "while" not in err.context else f"{err.problem} ({err.context})"
+        raise SpecError([source.at_mark("E101", f"invalid YAML: {message}", mark)]) from None
+    except yaml.YAMLError as err:
+        raise SpecError([source.diagnostic("E101", f"invalid YAML: {err}")]) from None
+    finally:
+        loader.dispose()
+    source.root = root
+    if root is None:
+        raise SpecError([source.diagnostic("E102", "the spec is empty", hint="start with 'apiVersion: orch/v1'")])
+    problems: list[Diagnostic] = []
+    data = _Converter(loader, source, problems).convert(root)
+    if problems:
+        raise SpecError(problems)
+    return data, source
+
+
+class _Converter:
+    """Node tree -> dicts, lists and scalars. Keys are always read as their text."""
+
+    def __init__(self, loader, source: Source, problems: list[Diagnostic]):
+        self.loader = loader
+        self.source = source
+        self.problems = problems
+
+    def convert(self, node: Node) -> Any:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag == _MAP:
+            return self._mapping(node)
+        if tag == _SEQ:
+            return [self.convert(item) for item in node.value]
+        if tag == _NULL:
+            return None
+        if tag in _SCALAR_TAGS and isinstance(node, ScalarNode):
+            return self.loader.construct_object(node, deep=True)
+        self.problems.append(
+            self.source.at_mark("E103", f"unsupported YAML tag {tag!r}", node.start_mark, hint="use plain mappings, lists and scalars")
+        )
+        return None
+
+    def _mapping(self, node: MappingNode) -> dict:
+        if any(k.tag == _T + "merge" for k, _ in node.value):
+            self.loader.flatten_mapping(node)
+        out: dict = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self.problems.append(self.source.at_mark("E104", "a mapping key must be a plain name", key_node.start_mark))
+                continue
+            key = key_node.value
+            if key in out:
+                self.problems.append(
+                    self.source.at_mark("E105", f"duplicate key {key!r}", key_node.start_mark, hint="each key may appear once in a mapping")
+                )
+                continue
+            out[key] = self.convert(value_node)
+        return out
