@@ -68,10 +68,12 @@ class Param(Model):
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
-        """`bucket: my-data` means a param of the default's type with that default."""
-        if isinstance(value, dict):
-            return value
-        return {"type": type_of_value(value), "default": value}
+        """`bucket: my-data` (or a default without a type) means a param of the default's type."""
+        if not isinstance(value, dict):
+            return {"type": type_of_value(value), "default": value}
+        if "type" not in value and value.get("default") is not None:
+            return {**value, "type": type_of_value(value["default"])}
+        return value
 
     @model_validator(mode="after")
     def _default_fits_type(self) -> "Param":

@@ -60,7 +60,7 @@ class Source:
         offset: int | None = None,
     ) -> Diagnostic:
         """A diagnostic located at `path` (its key with at_key, `offset` chars into a string)."""
-        line = col = None
+        line = col = 0 if self.lines else None  # a file with no usable node: its start
         if self.root is not None:
             key_node, node, depth = self.node_at(path)
             target = key_node if (at_key and key_node is not None and depth == len(path)) else node
@@ -108,6 +108,8 @@ def load_yaml(text: str, file: str | None = None) -> tuple[Any, Source]:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
+        if err.context_mark is not None and mark.line >= len(source.lines):
+            mark = err.context_mark  # at the end of the file, where the unclosed thing began helps more
         message = err.problem or str(err)
         if err.context and err.problem:
             message = f"{err.context}: {err.problem}" if "while" not in err.context else f"{err.problem} ({err.context})"
