@@ -65,7 +65,7 @@ class _Checker:
         if op in ("in", "not in"):
             if right == "string" and left not in ("string", "any", "json"):
                 self.problems.append(ExprProblem(f"'{op}' on text needs text on the left, not {_a(left)}", expr.offset))
-            elif right not in ("list", "string") | _OPAQUE:
+            elif right not in {"list", "string"} | _OPAQUE:
                 self.problems.append(ExprProblem(f"'{op}' needs a list, json or text on the right, not {_a(right)}", _at(expr.right)))
             return
         if left in _OPAQUE or right in _OPAQUE:

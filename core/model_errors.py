@@ -48,14 +48,13 @@ def diagnostics_from(error: ValidationError, source: Source, root: type[BaseMode
 
 
 def _clean(loc: tuple) -> tuple[tuple, bool]:
-    """Drop pydantic's internal loc parts; say whether the error is about a mapping key."""
-    path, at_key = [], False
-    for part in loc:
-        if part == "[key]":
-            at_key = True
-        elif isinstance(part, int) or not re.search(r"[\[\]]", str(part)):
-            path.append(part)
-    return tuple(path), at_key
+    """The data path of a pydantic loc; whether the error is about a mapping key.
+
+    The models use no unions, so pydantic adds no member names to locs: every part but
+    the '[key]' marker is a key or index of the user's data (brackets and all).
+    """
+    at_key = bool(loc) and loc[-1] == "[key]"
+    return (loc[:-1] if at_key else loc), at_key
 
 
 def _dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

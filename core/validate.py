@@ -25,7 +25,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def check(pipeline: Pipeline, source: Source | None = None, *, broken_steps=frozenset(),
           broken_params=frozenset(), prior: list[Diagnostic] = ()) -> PipelineGraph:
     """The pipeline's graph, or SpecError with every problem (those in `prior` too)."""
-    checker = _Checker(pipeline, source or Source("<python>", ""), broken_steps, broken_params)
+    checker = _Checker(pipeline, source or Source("<python>", None), broken_steps, broken_params)
     graph = checker.run()
     problems = list(prior) + checker.problems
     if problems:

@@ -27,9 +27,9 @@ _SCALAR_TAGS = {_T + "int", _T + "float", _T + "bool", _T + "timestamp", _NULL}
 class Source:
     """A spec's text and node tree: turns field paths into file:line:col."""
 
-    def __init__(self, file: str | None, text: str, root: Node | None = None):
+    def __init__(self, file: str | None, text: str | None, root: Node | None = None):
         self.file = file
-        self.lines = text.splitlines()
+        self.lines = [] if text is None else text.splitlines() or [""]
         self.root = root
         self._index: dict[int, dict[str, tuple[Node, Node]]] = {}
 
@@ -154,18 +154,24 @@ class _Converter:
         return None
 
     def _mapping(self, node: MappingNode) -> dict:
-        if any(k.tag == _T + "merge" for k, _ in node.value):
-            self.loader.flatten_mapping(node)
+        """Own keys must be unique; keys merged in with `<<` fill only what is not set."""
         out: dict = {}
+        merged: list[Node] = []
         for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
+            if key_node.tag == _T + "merge":
+                merged += value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+            elif not isinstance(key_node, ScalarNode):
                 self.problems.append(self.source.at_mark("E104", "a mapping key must be a plain name", key_node.start_mark))
+            elif key_node.value in out:
+                self.problems.append(self.source.at_mark(
+                    "E105", f"duplicate key {key_node.value!r}", key_node.start_mark, hint="each key may appear once in a mapping"
+                ))
+            else:
+                out[key_node.value] = self.convert(value_node)
+        for source in merged:
+            if not isinstance(source, MappingNode):
+                self.problems.append(self.source.at_mark("E106", "'<<' merges only mappings", source.start_mark))
                 continue
-            key = key_node.value
-            if key in out:
-                self.problems.append(
-                    self.source.at_mark("E105", f"duplicate key {key!r}", key_node.start_mark, hint="each key may appear once in a mapping")
-                )
-                continue
-            out[key] = self.convert(value_node)
+            for key, value in self._mapping(source).items():
+                out.setdefault(key, value)
         return out

@@ -1,0 +1,30 @@
+"""`import orch.core` (and `orch validate`) must not load any orchestrator."""
+
+import subprocess
+import sys
+
+HEAVY = ("prefect", "airflow", "hera", "networkx")
+
+
+def loaded_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
+def test_core_imports_no_orchestrator():
+    loaded = loaded_after("import orch.core")
+    assert not loaded & {"prefect", "airflow", "hera"}
+    assert "pydantic" in loaded  # the probe does see imports
+
+
+def test_validate_needs_no_networkx(tmp_path):
+    from .conftest import SPECS
+
+    loaded = loaded_after(f"from orch.core import load_spec\nload_spec({str(SPECS / 'ml-training.yaml')!r})")
+    assert not loaded & set(HEAVY)
+
+
+def test_backends_listing_imports_no_engine():
+    loaded = loaded_after("from orch.backends.registry import all_backends\nall_backends()")
+    assert not loaded & {"prefect", "airflow", "hera"}
