@@ -69,19 +69,41 @@ def parse_ref_body(body: str, start: int = 0, end: int = 0) -> Ref:
     raise RefProblem(f"unknown reference {text!r}: use {REF_FORMS}", start, hint)
 
 
+_WELL_FORMED = re.compile(
+    rf"\$\{{\{{\s*(?:params\.(?P<param>{_NAME})|steps\.(?P<step>{_NAME})\.outputs\.(?P<output>{_NAME})"
+    rf"|(?P<item>item)|run\.(?P<run>id|date))\s*\}}\}}"
+)
+
+
 def find_refs(text: str) -> list[Ref]:
     """Every reference in `text`, in order; RefProblem for the first malformed one."""
     if _OPEN not in text:
         return []
     refs = []
+    for match in _WELL_FORMED.finditer(text):
+        param, step, output, item, run = match.groups()
+        start, end = match.span()
+        if param is not None:
+            refs.append(Ref("param", param, None, start, end))
+        elif step is not None:
+            refs.append(Ref("output", output, step, start, end))
+        else:
+            refs.append(Ref("item" if item else "run", item or run, None, start, end))
+    if text.count(_OPEN) != len(refs):
+        _raise_first_malformed(text, {r.start for r in refs})
+    return refs
+
+
+def _raise_first_malformed(text: str, good: set[int]) -> None:
     pos = 0
     while (start := text.find(_OPEN, pos)) != -1:
+        pos = start + len(_OPEN)
+        if start in good:
+            continue
         match = _REF.match(text, start)
         if match is None:
             raise RefProblem("'${{' opens a reference that is never closed with '}}'", start, "write references as ${{ params.NAME }}")
-        refs.append(parse_ref_body(match.group(1), start, match.end()))
-        pos = match.end()
-    return refs
+        parse_ref_body(match.group(1), start, match.end())  # raises with the reason and a hint
 
 
 def whole_ref(text: str) -> Ref | None:
@@ -98,9 +120,10 @@ def iter_strings(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
     """(path, text) for every string nested in lists and mappings."""
     if isinstance(value, str):
         yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
+        return
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        if isinstance(item, str):
+            yield path + (key,), item
+        elif isinstance(item, (dict, list, tuple)):
             yield from iter_strings(item, path + (key,))
-    elif isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            yield from iter_strings(item, path + (index,))

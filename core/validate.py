@@ -13,7 +13,7 @@ from .errors import Diagnostic, SpecError, did_you_mean
 from .expr import ExprProblem, parse_condition, walk_refs
 from .expr_types import condition_problems
 from .graph import Edge, PipelineGraph
-from .names import MAX_NAME, MAX_SCHEDULED_NAME, collision_key, name_problem, suggest_name
+from .names import MAX_NAME, MAX_SCHEDULED_NAME, NAME_RE, name_problem, suggest_name
 from .refs import Ref, RefProblem, find_refs, iter_strings, whole_ref
 from .spec import Pipeline, Step
 from .yaml_source import Source
@@ -74,8 +74,9 @@ class _Checker:
     def check_names(self, kind: str, mapping: dict, path: tuple):
         seen: dict[str, str] = {}
         for name in mapping:
-            self._name(kind, name, path + (name,))
-            other = seen.setdefault(collision_key(name), name)
+            if not (NAME_RE.match(name) and len(name) <= MAX_NAME):
+                self._name(kind, name, path + (name,))
+            other = seen.setdefault(name.replace("_", "-"), name)
             if other != name:
                 self.error("E302", f"{kind} names {other!r} and {name!r} collide: backends map '_' and '-' to one another",
                            path + (name,), f"rename one of them, e.g. {name.replace('_', '').replace('-', '')!r}", at_key=True)
@@ -130,7 +131,8 @@ class _StepChecker:
             if not _ENV_NAME.match(var):
                 self.error("E214", f"environment variable name {var!r} is invalid", ("env", var),
                            "use letters, digits and '_', not starting with a digit", at_key=True)
-        self.parent.check_names("output", step.outputs, self.path + ("outputs",))
+        if step.outputs:
+            self.parent.check_names("output", step.outputs, self.path + ("outputs",))
         self._after()
         self._references()
         self._foreach()

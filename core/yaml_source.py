@@ -1,12 +1,13 @@
-"""Read YAML into plain data while keeping every node's line and column.
+"""Read YAML into plain data, and locate any field path in the text when an error needs it.
 
-PyYAML's C parser composes the node tree; we turn nodes into data ourselves (faster than
-its Python constructor, and strict: duplicate keys and exotic tags are errors), and keep
-the tree so a field path can be located only when a diagnostic needs it.
+A valid spec goes through `yaml_fast` (no node tree). Otherwise, and whenever a
+diagnostic needs a position, PyYAML's C parser composes the node tree, which we turn into
+data ourselves: strict (duplicate keys and exotic tags are errors) and located.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -14,14 +15,14 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import Diagnostic, Path, SpecError
 
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+from .yaml_fast import NULL as _NULL
+from .yaml_fast import SCALAR_TAGS as _SCALAR_TAGS
+from .yaml_fast import STR as _STR
+from .yaml_fast import Loader as _Loader
+from .yaml_fast import Unusual, read_fast
 
 _T = "tag:yaml.org,2002:"
-_STR, _MAP, _SEQ, _NULL = _T + "str", _T + "map", _T + "seq", _T + "null"
-_SCALAR_TAGS = {_T + "int", _T + "float", _T + "bool", _T + "timestamp", _NULL}
+_MAP, _SEQ = _T + "map", _T + "seq"
 
 
 class Source:
@@ -29,9 +30,23 @@ class Source:
 
     def __init__(self, file: str | None, text: str | None, root: Node | None = None):
         self.file = file
-        self.lines = [] if text is None else text.splitlines() or [""]
-        self.root = root
+        self.text = text
+        self._root = root
         self._index: dict[int, dict[str, tuple[Node, Node]]] = {}
+
+    @property
+    def root(self) -> Node | None:
+        """The node tree, composed on first use (only errors need it)."""
+        if self._root is None and self.text:
+            try:
+                self._root = yaml.compose(self.text, Loader=_Loader)
+            except yaml.YAMLError:
+                return None
+        return self._root
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return [] if self.text is None else self.text.splitlines() or [""]
 
     def node_at(self, path: Path) -> tuple[Node | None, Node | None, int]:
         """(key node, value node, depth reached) of the deepest node on `path`."""
@@ -103,7 +118,14 @@ def _is_one_line(node: Node) -> bool:
 def load_yaml(text: str, file: str | None = None) -> tuple[Any, Source]:
     """Parse one YAML document into plain data; raise SpecError with located problems."""
     source = Source(file, text)
-    loader = _Loader(text)
+    try:
+        return read_fast(text), source
+    except Unusual:
+        return _read_carefully(source), source
+
+
+def _read_carefully(source: Source) -> Any:
+    loader = _Loader(source.text)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as err:
@@ -118,14 +140,14 @@ def load_yaml(text: str, file: str | None = None) -> tuple[Any, Source]:
         raise SpecError([source.diagnostic("E101", f"invalid YAML: {err}")]) from None
     finally:
         loader.dispose()
-    source.root = root
     if root is None:
         raise SpecError([source.diagnostic("E102", "the spec is empty", hint="start with 'apiVersion: orch/v1'")])
+    source._root = root
     problems: list[Diagnostic] = []
     data = _Converter(loader, source, problems).convert(root)
     if problems:
         raise SpecError(problems)
-    return data, source
+    return data
 
 
 class _Converter:
