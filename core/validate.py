@@ -19,7 +19,6 @@ from .spec import Pipeline, Step
 from .yaml_source import Source
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def check(pipeline: Pipeline, source: Source | None = None, *, broken_steps=frozenset(),
@@ -125,7 +124,7 @@ class _StepChecker:
         if step.parallelism is not None and step.foreach is None:
             self.error("E212", "'parallelism' limits a fan-out and needs 'foreach'", ("parallelism",), at_key=True)
         for arg in step.args:
-            if not _IDENTIFIER.match(arg):
+            if not (arg.isidentifier() and arg.isascii()):
                 self.error("E213", f"argument name {arg!r} is not a Python identifier", ("args", arg), at_key=True)
         for var in step.env:
             if not _ENV_NAME.match(var):
@@ -151,16 +150,27 @@ class _StepChecker:
 
     def _references(self):
         step = self.step
-        fields = [("args", step.args), ("env", step.env), ("command", step.command or [])]
+        allow_item = step.foreach is not None
+        fields = [("args", step.args, allow_item), ("env", step.env, allow_item), ("command", step.command, allow_item)]
         if isinstance(step.foreach, list):
-            fields.append(("foreach", step.foreach))
-        defaults_env = self.parent.pipeline.defaults.env
-        for field, value in fields:
-            for sub, text in iter_strings(value):
-                origin = self.path + (field,) + sub
-                if field == "env" and defaults_env.get(sub[0]) == text:
-                    origin = ("defaults", "env") + sub  # report a default's problem once, where it is written
-                self._refs_in(text, origin, allow_item=field != "foreach" and step.foreach is not None)
+            fields.append(("foreach", step.foreach, False))
+        for field, values, item_ok in fields:
+            if not values:
+                continue
+            for key, value in (values.items() if isinstance(values, dict) else enumerate(values)):
+                if isinstance(value, str):
+                    if "${{" in value:
+                        self._refs_in(value, self._origin(field, (key,), value), item_ok)
+                elif isinstance(value, (dict, list)):
+                    for sub, text in iter_strings(value, (key,)):
+                        if "${{" in text:
+                            self._refs_in(text, self._origin(field, sub, text), item_ok)
+
+    def _origin(self, field: str, sub: tuple, text: str) -> tuple:
+        """The path to report at: a default's problem once, where the default is written."""
+        if field == "env" and self.parent.pipeline.defaults.env.get(sub[0]) == text:
+            return ("defaults", "env") + sub
+        return self.path + (field,) + sub
 
     def _refs_in(self, text: str, origin: tuple, allow_item: bool):
         try:

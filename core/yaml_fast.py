@@ -54,6 +54,7 @@ _NO_KEY = object()
 
 def _read(loader) -> Any:
     get, check = loader.get_event, loader.check_event
+    typed_first = _TYPED_FIRST
     get()  # stream start
     if check(yaml.StreamEndEvent):
         raise Unusual  # no document: the careful path says so, located
@@ -64,7 +65,9 @@ def _read(loader) -> Any:
         event = get()
         kind = event.__class__
         if kind is ScalarEvent:
-            value, anchor = _scalar(event, loader), event.anchor
+            value, anchor = event.value, event.anchor
+            if event.tag is not None or (event.implicit[0] and (typed_first is None or not value or value[0] in typed_first)):
+                value = _scalar(event, loader)
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
             if event.tag not in _PLAIN_CONTAINER_TAGS:
                 raise Unusual
@@ -97,10 +100,18 @@ def _read(loader) -> Any:
             frame[2] = event.value  # keys are their text, as on the careful path
 
 
+# PyYAML's resolver looks only at plain scalars whose first character can start a typed
+# value (a digit, '-', 'y', 'n', 't', 'f', 'o', '~', ...); any other plain scalar is text.
+# (Unless someone registered a resolver for every first character: then ask it always.)
+_RESOLVERS = set(Loader.yaml_implicit_resolvers)
+_TYPED_FIRST = _RESOLVERS if None not in _RESOLVERS else None
+
+
 def _scalar(event: ScalarEvent, loader) -> Any:
-    tag = event.tag
+    """A scalar that may be typed: resolved and constructed as PyYAML would."""
+    tag, value = event.tag, event.value
     if tag is None or tag == "!":
-        tag = loader.resolve(ScalarNode, event.value, event.implicit)
+        tag = loader.resolve(ScalarNode, value, event.implicit)
     if tag == STR:
         return event.value
     if tag == NULL:

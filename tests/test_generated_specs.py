@@ -113,3 +113,24 @@ def test_mutations_give_located_errors_never_a_crash(case, kind, where, junk):
             assert d.file == "mutated.yaml"
             assert d.line is not None and 1 <= d.line <= line_count + 1, d
             assert d.col is not None and d.col >= 1, d
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    valid_specs(),
+    st.sampled_from(["drop-line", "repeat-line", "swap-lines", "insert", "overwrite"]),
+    st.floats(0, 1),
+    st.sampled_from(["yes", "on", "0777", "1:30", "1e3", "~", "2024-01-02", "&x ", "*x", "<<: {a: 1}", "!!str ", "'",
+                     "0x1F", ".inf", "null", "- ", "{}", "[]", "\n- ", "\n  k: v"]),
+)
+def test_fast_and_careful_reading_agree(case, kind, where, junk):
+    """Where the fast event path reads a document, the located path reads the same data."""
+    from orch.core.yaml_fast import Unusual, read_fast
+    from orch.core.yaml_source import Source, _read_carefully
+
+    text = mutate(yaml.safe_dump(case[0], allow_unicode=True, sort_keys=False), kind, where, junk)
+    try:
+        fast = read_fast(text)
+    except Unusual:
+        return
+    assert _read_carefully(Source("f.yaml", text)) == fast

@@ -38,3 +38,27 @@ def test_strictness(text, code):
         load_yaml(text, "f.yaml")
     assert [d.code for d in error.value.diagnostics] == [code]
     assert error.value.diagnostics[0].line is not None
+
+
+@pytest.mark.parametrize("text", [
+    "a: yes\nb: '1'\nc: 1.5\nd: ~\ne: &x [1, {k: v}]\nf: *x\ng: 2024-01-02\nh: !!str 5\ni: 0o17\nj: 0777\nk: 1:30\n",
+    "a: |\n  line\n  two\nb: >-\n  folded\n  text\nc: \"\\u00e9\\n\"\nd: ''\ne: \nf: -.5\ng: +1\nh: .NaN\n",
+    "- 1\n- [a, b]\n- {x: null, y: true, z: Off}\n",
+    "plain text",
+    "---\na: 1\n...\n",
+])
+def test_fast_and_careful_paths_read_alike(text):
+    from orch.core.yaml_fast import read_fast
+    from orch.core.yaml_source import Source, _read_carefully
+
+    fast = read_fast(text)
+    careful = _read_carefully(Source("f.yaml", text))
+    assert repr(fast) == repr(careful)  # repr: NaN != NaN, but reads the same
+
+
+@pytest.mark.parametrize("text", ["a: 1\na: 2\n", "a: !!binary aGk=\n", "x: &b {c: 1}\ny:\n  <<: *b\n", "a: 1\n---\nb: 2\n", "# empty\n", "a: [1,\n"])
+def test_the_fast_path_hands_over_what_it_does_not_handle(text):
+    from orch.core.yaml_fast import Unusual, read_fast
+
+    with pytest.raises(Unusual):
+        read_fast(text)
