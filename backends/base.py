@@ -15,10 +15,23 @@ class Backend:
     engine: str | None = None
     extra: str | None = None  # the orch extra that installs the engine
     abilities: tuple[str, ...] = field(default=())  # of 'render', 'run'
+    module: str | None = None  # where `run` and `render` live, imported only when used
 
     def engine_version(self) -> str | None:
         """The installed engine's version, or None when it is not installed."""
         return _version(self.engine or "orch")
+
+    def load(self):
+        """The implementation module; BackendUnavailable if its engine is not installed."""
+        from orch.core.errors import BackendUnavailable
+
+        if self.module is None:
+            raise BackendUnavailable(f"the {self.name} backend cannot run pipelines yet")
+        if self.engine_version() is None:
+            raise BackendUnavailable(f"the {self.name} backend needs {self.engine}: {self.install_hint()}")
+        import importlib
+
+        return importlib.import_module(self.module)
 
     def install_hint(self) -> str:
         return f"pip install 'orch[{self.extra}]'" if self.extra else "pip install orch"

@@ -2,4 +2,5 @@
 
 from ..base import Backend
 
-BACKEND = Backend(name="local", description="this machine, nothing but orch (the default)")
+BACKEND = Backend(name="local", description="this machine, nothing but orch (the default)", abilities=("run",),
+                  module="orch.backends.local.run")

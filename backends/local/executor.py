@@ -1,0 +1,405 @@
+"""The local executor: DESIGN §3 executed exactly, each attempt in its own process.
+
+One thread, one loop: decide the steps whose upstream steps finished (trigger, then
+`when`), start the attempts that fit (max parallel, a fan-out's parallelism, the host's
+cpu, memory and GPU slots), then wait for the zygote to report a start or an end, or
+for the next retry or timeout. Every change is committed to the store before it is acted on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from orch.core.expr import evaluate, parse_condition
+from orch.core.graph import PipelineGraph
+from orch.core.refs import Ref
+from orch.core.result import FINISHED, RunResult, StepResult, pipeline_status
+from orch.core.spec import Step
+from orch.core.triggers import RUN, decide
+from orch.core.values import OutputError, fill, fill_text, outputs_from_files, outputs_from_return, to_text
+
+from .host import Host, Request
+from .processes import Zygote, kill_group, kill_if_same, started_at
+from .state import Store, now
+
+TIMEOUT_STATUS = "timeout"
+
+
+@dataclass
+class Unit:
+    """One execution of a step: the step itself (item -1), or one item of its fan-out."""
+
+    step: str
+    item: int
+    value: Any = None
+    attempt: int = 0
+    ready_at: float = 0.0
+    pid: Optional[int] = None
+    deadline: Optional[float] = None
+    timed_out: bool = False
+    request: Request = field(default_factory=Request)
+    gpus: list = field(default_factory=list)
+    folder: Optional[Path] = None
+    status: str = "pending"
+    outputs: Optional[dict] = None
+    error: Optional[str] = None
+
+
+@dataclass
+class Options:
+    max_parallel: int = 32
+    host: Optional[Host] = None
+
+
+class Executor:
+    def __init__(self, graph: PipelineGraph, store: Store, run_id: str, params: dict, run_date: str,
+                 spec_dir: Path, options: Options, progress):
+        self.graph = graph
+        self.pipeline = graph.pipeline
+        self.store = store
+        self.run_id = run_id
+        self.params = params
+        self.run_date = run_date
+        self.spec_dir = spec_dir
+        self.options = options
+        self.host = options.host or Host.detect()
+        self.progress = progress
+        self.results: dict[str, StepResult] = {}
+        self.units: dict[str, list[Unit]] = {}
+        self.queue: deque[Unit] = deque()
+        self.running: dict[int, Unit] = {}  # request id -> unit
+        self.running_per_step: dict[str, int] = {}
+        self.upstream = {name: graph.upstream(name) for name in self.pipeline.steps}
+        self.waiting_on = {name: len(ups) for name, ups in self.upstream.items()}
+        self.ready: deque[str] = deque(name for name, n in self.waiting_on.items() if n == 0)
+        self.done: dict[tuple[str, int], dict] = {}
+        self.stop_reason: Optional[str] = None  # set by fail_fast or the pipeline's timeout
+        self.deadline = time.monotonic() + self.pipeline.timeout if self.pipeline.timeout else None
+        self.run_timed_out = False
+        self._next_id = 0
+        self.zygote: Optional[Zygote] = None
+
+    # --- the loop
+
+    def run(self, resume: bool = False) -> RunResult:
+        if resume:
+            self._prepare_resume()
+        self.zygote = Zygote()
+        try:
+            while len(self.results) < len(self.pipeline.steps):
+                self._decide_ready()
+                self._start_units()
+                if len(self.results) == len(self.pipeline.steps):
+                    break
+                if not self.running and not self.queue and not self.ready:  # pragma: no cover - a bug, said plainly
+                    stuck = [name for name in self.pipeline.steps if name not in self.results]
+                    raise RuntimeError(f"the local executor cannot make progress; unfinished steps: {stuck}")
+                for message in self.zygote.messages(self._wait_time()):
+                    self._on_message(message)
+                self._enforce_deadlines()
+        except BaseException:
+            self._stop_all()
+            self.store.set_run(self.run_id, "interrupted", ended=True)
+            raise
+        finally:
+            self.zygote.close()
+        status = pipeline_status(self.results)
+        self.store.set_run(self.run_id, status, ended=True)
+        return self.store.result(self.run_id, list(self.pipeline.steps))
+
+    def _wait_time(self) -> Optional[float]:
+        moments = [u.ready_at for u in self.queue if u.ready_at]
+        moments += [u.deadline for u in self.running.values() if u.deadline and not u.timed_out]
+        if self.deadline and not self.run_timed_out:
+            moments.append(self.deadline)
+        if not moments:
+            return None if self.running else 0.05
+        return max(0.0, min(moments) - time.monotonic())
+
+    # --- deciding steps
+
+    def _decide_ready(self) -> None:
+        while self.ready:
+            name = self.ready.popleft()
+            step = self.pipeline.steps[name]
+            if self.stop_reason:
+                self._finish(name, "upstream_failed", error=f"not started: {self.stop_reason}")
+                continue
+            decision = decide(step.trigger, (self.results[u].status for u in self.upstream[name]))
+            if decision != RUN:
+                self._finish(name, decision)
+            elif step.when and not evaluate(parse_condition(step.when), self._resolve_for(name, None)):
+                self._finish(name, "skipped")
+            else:
+                self._expand(name, step)
+
+    def _expand(self, name: str, step: Step) -> None:
+        if step.foreach is None:
+            items = [(-1, None)]
+        else:
+            values = fill(step.foreach, self._resolve_for(name, None))
+            if not isinstance(values, list):
+                self._finish(name, "failed", error=f"foreach needs a list, got {type(values).__name__}")
+                return
+            if not values:
+                self._finish(name, "succeeded", outputs={o: [] for o in step.outputs})
+                return
+            items = list(enumerate(values))
+        request, notes = self.host.request(step.resources)
+        for note in notes:
+            self.progress.note(name, note)
+        self.units[name] = []
+        self.running_per_step[name] = 0
+        self.progress.step(name, "running")
+        for index, value in items:
+            unit = Unit(name, index, value, request=request)
+            self.units[name].append(unit)
+            if (name, index) in self.done:  # succeeded before a resume: not run again
+                unit.status, unit.outputs = "succeeded", self.done[(name, index)]["outputs"]
+                unit.attempt = self.done[(name, index)]["attempts"]
+            else:
+                self.queue.append(unit)
+        self._maybe_complete(name)
+
+    # --- starting attempts
+
+    def _start_units(self) -> None:
+        if not self.queue:
+            return
+        now_ = time.monotonic()
+        held = deque()
+        while self.queue:
+            unit = self.queue.popleft()
+            step = self.pipeline.steps[unit.step]
+            limit = step.parallelism or len(self.units[unit.step])
+            if (len(self.running) >= self.options.max_parallel or unit.ready_at > now_
+                    or self.running_per_step[unit.step] >= limit or not self.host.fits(unit.request)):
+                held.append(unit)
+                continue
+            self._start(unit, step)
+        self.queue = held
+
+    def _start(self, unit: Unit, step: Step) -> None:
+        unit.attempt += 1
+        unit.status, unit.timed_out, unit.pid = "running", False, None
+        unit.gpus = self.host.take(unit.request)
+        folder = self.store.run_dir(self.run_id) / unit.step / (f"item-{unit.item}" if unit.item >= 0 else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        unit.folder = folder
+        started = now()
+        self.store.start_attempt(self.run_id, unit.step, unit.item, unit.attempt, started)
+        if unit.attempt == 1 and not any(u.attempt for u in self.units[unit.step] if u is not unit):
+            self.store.set_step(self.run_id, unit.step, "running", started_at=started)
+        resolve = self._resolve_for(unit.step, unit.value)
+        base = folder / f"attempt-{unit.attempt}"
+        env = {key: to_text(fill(value, resolve)) for key, value in step.env.items()}
+        if self.host.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(unit.gpus)
+        request: dict[str, Any] = {"id": self._next_id, "log": str(base) + ".log", "result": str(base) + ".result.json", "env": env}
+        if step.python:
+            request.update(kind="python", python=step.python, path=str(self.spec_dir), args=fill(step.args, resolve))
+        else:
+            outputs_dir = Path(str(base) + ".outputs")
+            outputs_dir.mkdir(exist_ok=True)
+            env["ORCH_OUTPUTS"] = str(outputs_dir.resolve())
+            request.update(kind="command", argv=[fill_text(arg, resolve) for arg in step.command])
+        if step.timeout:
+            unit.deadline = time.monotonic() + step.timeout
+        self.running[self._next_id] = unit
+        self.running_per_step[unit.step] += 1
+        self._next_id += 1
+        self.zygote.start(request)
+        self.progress.step(unit.step, "running", attempt=unit.attempt, item=unit.item)
+
+    def _resolve_for(self, step_name: str, item: Any):
+        def resolve(ref: Ref) -> Any:
+            if ref.kind == "param":
+                return self.params.get(ref.name)
+            if ref.kind == "item":
+                return item
+            if ref.kind == "run":
+                return self.run_id if ref.name == "id" else self.run_date
+            upstream = self.results.get(ref.step)
+            if upstream is None or upstream.status != "succeeded":
+                return None
+            return upstream.outputs.get(ref.name)
+
+        return resolve
+
+    # --- hearing from attempts
+
+    def _on_message(self, message: dict) -> None:
+        unit = self.running.get(message["id"])
+        if unit is None:
+            return
+        if "pid" in message:
+            unit.pid = message["pid"]
+            self.store.attempt_pid(self.run_id, unit.step, unit.item, unit.pid, started_at(unit.pid))
+            return
+        del self.running[message["id"]]
+        self.running_per_step[unit.step] -= 1
+        self.host.give_back(unit.request, unit.gpus)
+        step = self.pipeline.steps[unit.step]
+        outputs, error = self._outcome(unit, step, message["status"])
+        retries = step.retries
+        final = error is None or retries is None or unit.attempt > retries.limit or self.run_timed_out
+        status = "succeeded" if error is None else "failed"
+        self.store.end_attempt(self.run_id, unit.step, unit.item, unit.attempt, status, error, outputs, final)
+        if not final:
+            unit.status, unit.error = "retrying", error
+            unit.ready_at = time.monotonic() + _retry_delay(retries, unit.attempt)
+            self.queue.append(unit)
+            self.progress.step(unit.step, "retrying", attempt=unit.attempt, item=unit.item, error=error)
+            return
+        unit.status, unit.outputs, unit.error = status, outputs, error
+        self._maybe_complete(unit.step)
+
+    def _outcome(self, unit: Unit, step: Step, status: int) -> tuple[Optional[dict], Optional[str]]:
+        base = unit.folder / f"attempt-{unit.attempt}"
+        if unit.timed_out:
+            return None, unit.error
+        result = _read_json(Path(str(base) + ".result.json"))
+        if status != 0:
+            reason = result.get("error") if result else None
+            if reason is None:
+                reason = f"killed by signal {-status}" if status < 0 else f"exited with status {status}"
+                last = _last_line(Path(str(base) + ".log"))
+                reason += f": {last}" if last else ""
+            return None, reason
+        try:
+            if step.python:
+                if not result or not result.get("ok"):
+                    return None, (result or {}).get("error", "the step ended without a result")
+                return outputs_from_return(result["returned"], step.outputs), None
+            folder = Path(str(base) + ".outputs")
+            texts = {name: _read_text(folder / name) for name in step.outputs}
+            return outputs_from_files(texts, step.outputs), None
+        except OutputError as err:
+            return None, str(err)
+
+    def _maybe_complete(self, name: str) -> None:
+        units = self.units[name]
+        if any(u.status not in ("succeeded", "failed") for u in units):
+            return
+        failed = [u for u in units if u.status == "failed"]
+        attempts = max((u.attempt for u in units), default=0)
+        if failed:
+            first = failed[0]
+            error = first.error if first.item < 0 else f"item {first.item}: {first.error}"
+            self._finish(name, "failed", error=error, attempts=attempts)
+        elif units[0].item < 0:
+            self._finish(name, "succeeded", outputs=units[0].outputs, attempts=attempts)
+        else:
+            step = self.pipeline.steps[name]
+            outputs = {o: [u.outputs[o] for u in units] for o in step.outputs}
+            self._finish(name, "succeeded", outputs=outputs, attempts=attempts)
+
+    def _finish(self, name: str, status: str, *, outputs: Optional[dict] = None, error: Optional[str] = None,
+                attempts: int = 0) -> None:
+        started = self.store.db.execute("SELECT started_at FROM steps WHERE run_id = ? AND step = ?",
+                                        (self.run_id, name)).fetchone()
+        ended = now()
+        self.store.set_step(self.run_id, name, status, attempts=attempts, outputs=outputs or {}, error=error,
+                            started_at=started[0] if started else None, ended_at=ended)
+        self.results[name] = StepResult(status=status, attempts=attempts, outputs=outputs or {}, error=error)
+        self.progress.step(name, status, attempt=attempts, error=error)
+        if status == "failed" and self.pipeline.fail_fast:
+            self._stop_new_work()
+        for downstream in self.graph.downstream(name):
+            self.waiting_on[downstream] -= 1
+            if self.waiting_on[downstream] == 0:
+                self.ready.append(downstream)
+
+    # --- stopping
+
+    def _stop_new_work(self) -> None:
+        """fail_fast: steps that have not started end upstream_failed; running ones finish."""
+        self.stop_reason = self.stop_reason or "fail_fast stopped the run after a failure"
+        for name, units in list(self.units.items()):
+            if name not in self.results and not any(u.attempt for u in units):
+                self.queue = deque(u for u in self.queue if u.step != name)
+                del self.units[name]
+                self._finish(name, "upstream_failed", error=f"not started: {self.stop_reason}")
+
+    def _enforce_deadlines(self) -> None:
+        moment = time.monotonic()
+        for unit in self.running.values():
+            if unit.deadline and moment >= unit.deadline and not unit.timed_out and unit.pid:
+                unit.timed_out = True
+                unit.error = f"timed out after {self.pipeline.steps[unit.step].timeout:g}s"
+                kill_group(unit.pid)
+        if self.deadline and moment >= self.deadline and not self.run_timed_out:
+            self._hit_pipeline_timeout()
+
+    def _hit_pipeline_timeout(self) -> None:
+        """Kill what runs (no retries), fail what waits, start nothing more."""
+        reason = f"the pipeline's timeout of {self.pipeline.timeout:g}s ran out"
+        self.run_timed_out, self.stop_reason = True, reason
+        for unit in self.running.values():
+            if unit.pid and not unit.timed_out:
+                unit.timed_out, unit.error = True, reason
+                kill_group(unit.pid)
+        waiting, self.queue = list(self.queue), deque()
+        for unit in waiting:
+            unit.status, unit.error = "failed", unit.error or reason
+        for name in dict.fromkeys(u.step for u in waiting):
+            self._maybe_complete(name)
+
+    def _stop_all(self) -> None:
+        for unit in self.running.values():
+            if unit.pid:
+                kill_group(unit.pid)
+
+    # --- resuming
+
+    def _prepare_resume(self) -> None:
+        for pid, recorded in self.store.forget_unfinished(self.run_id):
+            kill_if_same(pid, recorded)
+        self.done = self.store.succeeded_units(self.run_id)
+        finished = self.store.result(self.run_id).steps
+        for name in self.pipeline.steps:
+            result = finished.get(name)
+            if result is not None and result.status == "succeeded":
+                self.results[name] = result
+                self.progress.step(name, "succeeded", attempt=result.attempts, resumed=True)
+        self.ready = deque(name for name in self.pipeline.steps
+                           if name not in self.results and all(u in self.results for u in self.upstream[name]))
+        for name in self.results:
+            for downstream in self.graph.downstream(name):
+                self.waiting_on[downstream] -= 1
+
+
+def _retry_delay(retries, attempt: int) -> float:
+    """Retry k = attempt waits min(delay * factor**(k-1), max_delay)."""
+    delay = retries.delay * retries.factor ** (attempt - 1)
+    return min(delay, retries.max_delay) if retries.max_delay is not None else delay
+
+
+def _read_json(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _read_text(path: Path) -> Optional[str]:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _last_line(path: Path, limit: int = 200) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - 4096))
+            lines = [ln for ln in handle.read().decode(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip()[:limit] if lines else ""

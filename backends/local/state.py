@@ -1,0 +1,169 @@
+"""The local backend's records: SQLite in WAL mode under `.orch/` (or $ORCH_HOME).
+
+Every state change is committed before it is acted on, so a run killed at any moment
+can be resumed from here: what succeeded is kept, everything else runs again.
+A unit is one execution of a step: the step itself, or one item of a fan-out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from orch.core.result import RunResult, StepResult
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, backend TEXT NOT NULL, spec_path TEXT,
+    status TEXT NOT NULL, params TEXT NOT NULL, run_date TEXT NOT NULL,
+    started_at TEXT, ended_at TEXT
+);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    outputs TEXT, error TEXT, started_at TEXT, ended_at TEXT,
+    PRIMARY KEY (run_id, step)
+);
+CREATE TABLE IF NOT EXISTS units (
+    run_id TEXT NOT NULL, step TEXT NOT NULL, item INTEGER NOT NULL, status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, outputs TEXT, error TEXT, pid INTEGER, pid_started TEXT,
+    started_at TEXT, ended_at TEXT,
+    PRIMARY KEY (run_id, step, item)
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    run_id TEXT NOT NULL, step TEXT NOT NULL, item INTEGER NOT NULL, attempt INTEGER NOT NULL,
+    status TEXT NOT NULL, error TEXT, started_at TEXT, ended_at TEXT,
+    PRIMARY KEY (run_id, step, item, attempt)
+);
+"""
+
+
+def orch_home() -> Path:
+    return Path(os.environ.get("ORCH_HOME") or ".orch")
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class Store:
+    def __init__(self, home: Path | None = None):
+        self.home = Path(home or orch_home())
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.home / "orch.db", isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a killed process
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.home / "runs" / run_id
+
+    # --- writing (each call is one committed transaction)
+
+    def create_run(self, run_id: str, pipeline: str, spec_path: str | None, params: dict, run_date: str) -> None:
+        self.db.execute(
+            "INSERT INTO runs VALUES (?, ?, 'local', ?, 'running', ?, ?, ?, NULL)",
+            (run_id, pipeline, spec_path, json.dumps(params), run_date, now()),
+        )
+
+    def set_run(self, run_id: str, status: str, ended: bool = False) -> None:
+        self.db.execute("UPDATE runs SET status = ?, ended_at = ? WHERE run_id = ?", (status, now() if ended else None, run_id))
+
+    def set_step(self, run_id: str, step: str, status: str, *, attempts: int = 0, outputs: dict | None = None,
+                 error: str | None = None, started_at: str | None = None, ended_at: str | None = None) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, step, status, attempts, _dump(outputs), error, started_at, ended_at),
+        )
+
+    def start_attempt(self, run_id: str, step: str, item: int, attempt: int, started_at: str) -> None:
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "INSERT OR REPLACE INTO units VALUES (?, ?, ?, 'running', ?, NULL, NULL, NULL, NULL, "
+                "COALESCE((SELECT started_at FROM units WHERE run_id = ? AND step = ? AND item = ?), ?), NULL)",
+                (run_id, step, item, attempt, run_id, step, item, started_at),
+            )
+            self.db.execute("INSERT OR REPLACE INTO attempts VALUES (?, ?, ?, ?, 'running', NULL, ?, NULL)",
+                            (run_id, step, item, attempt, started_at))
+
+    def attempt_pid(self, run_id: str, step: str, item: int, pid: int, pid_started: str | None) -> None:
+        self.db.execute("UPDATE units SET pid = ?, pid_started = ? WHERE run_id = ? AND step = ? AND item = ?",
+                        (pid, pid_started, run_id, step, item))
+
+    def end_attempt(self, run_id: str, step: str, item: int, attempt: int, status: str, error: str | None,
+                    outputs: dict | None, final: bool) -> None:
+        """Record an attempt's end; `final` when the unit will not be retried."""
+        ended = now()
+        unit_status = status if final else "retrying"
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("UPDATE attempts SET status = ?, error = ?, ended_at = ? WHERE run_id = ? AND step = ? AND item = ? AND attempt = ?",
+                            (status, error, ended, run_id, step, item, attempt))
+            self.db.execute("UPDATE units SET status = ?, error = ?, outputs = ?, pid = NULL, ended_at = ? "
+                            "WHERE run_id = ? AND step = ? AND item = ?",
+                            (unit_status, error, _dump(outputs), ended if final else None, run_id, step, item))
+
+    def forget_unfinished(self, run_id: str) -> list[tuple[int, Optional[str]]]:
+        """Before a resume: drop every unit and step that did not succeed; return their recorded pids."""
+        pids = self.db.execute("SELECT pid, pid_started FROM units WHERE run_id = ? AND pid IS NOT NULL", (run_id,)).fetchall()
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute("DELETE FROM units WHERE run_id = ? AND status != 'succeeded'", (run_id,))
+            self.db.execute("DELETE FROM steps WHERE run_id = ? AND status != 'succeeded'", (run_id,))
+            self.db.execute("UPDATE runs SET status = 'running', ended_at = NULL WHERE run_id = ?", (run_id,))
+        return pids
+
+    # --- reading
+
+    def run_row(self, run_id: str) -> Optional[dict]:
+        row = self.db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else _row(self.db, row, "runs")
+
+    def runs(self, limit: int = 50) -> list[dict]:
+        rows = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,)).fetchall()
+        return [_row(self.db, row, "runs") for row in rows]
+
+    def succeeded_units(self, run_id: str) -> dict[tuple[str, int], dict]:
+        rows = self.db.execute("SELECT step, item, outputs, attempts FROM units WHERE run_id = ? AND status = 'succeeded'", (run_id,))
+        return {(step, item): {"outputs": json.loads(outputs or "{}"), "attempts": attempts} for step, item, outputs, attempts in rows}
+
+    def attempt_times(self, run_id: str, step: str, item: int = -1) -> list[tuple[str, str]]:
+        rows = self.db.execute("SELECT started_at, ended_at FROM attempts WHERE run_id = ? AND step = ? AND item = ? ORDER BY attempt",
+                               (run_id, step, item))
+        return list(rows)
+
+    def result(self, run_id: str, step_order: Optional[list[str]] = None) -> RunResult:
+        run = self.run_row(run_id)
+        if run is None:
+            raise KeyError(run_id)
+        steps = {}
+        for step, status, attempts, outputs, error, started, ended in self.db.execute(
+            "SELECT step, status, attempts, outputs, error, started_at, ended_at FROM steps WHERE run_id = ?", (run_id,)
+        ):
+            steps[step] = StepResult(status=status, attempts=attempts, outputs=json.loads(outputs or "{}"), error=error,
+                                     started_at=started, ended_at=ended)
+        if step_order:
+            steps = {name: steps.get(name, StepResult()) for name in step_order}
+        return RunResult(pipeline=run["pipeline"], backend="local", run_id=run_id, status=run["status"],
+                         params=json.loads(run["params"]), started_at=run["started_at"], ended_at=run["ended_at"], steps=steps)
+
+
+def _dump(value: Any) -> Optional[str]:
+    return None if value is None else json.dumps(value)
+
+
+def _row(db: sqlite3.Connection, row: tuple, table: str) -> dict:
+    names = [c[1] for c in db.execute(f"PRAGMA table_info({table})")]
+    return dict(zip(names, row))
+
+
+def iter_lines(path: Path) -> Iterator[str]:
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        yield from handle

@@ -1,0 +1,63 @@
+"""`orch run SPEC`: run a pipeline (locally by default) and report the `RunResult`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from orch.core.errors import UsageError
+
+from .output import say
+from .summary import print_result
+
+
+def run(
+    spec: Optional[Path] = typer.Argument(None, help="spec file (optional with --resume)", show_default=False),
+    backend: str = typer.Option("local", "--backend", "-b", help="local, argo, prefect or airflow"),
+    param: List[str] = typer.Option([], "--param", "-p", help="KEY=VALUE, repeatable"),
+    resume: Optional[str] = typer.Option(None, "--resume", help="rerun what did not succeed in this run"),
+    as_json: bool = typer.Option(False, "--json", help="print only the RunResult JSON on stdout"),
+    max_parallel: int = typer.Option(32, "--max-parallel", min=1, help="attempts running at once (local)"),
+) -> None:
+    """Run a pipeline. Exit 0 if it succeeded, 1 if it failed, 130 if interrupted (resumable)."""
+    from orch.backends.registry import get
+    from orch.backends.local.progress import choose
+    from orch.core.load import load_spec
+
+    spec = spec or _spec_of(resume)
+    graph = load_spec(spec)
+    implementation = get(backend).load()
+    result = implementation.run(graph, parse_params(param), spec_path=str(spec), resume=resume,
+                                max_parallel=max_parallel, progress=choose(as_json))
+    if as_json:
+        say(result.to_json())
+    else:
+        print_result(result)
+    raise typer.Exit(0 if result.status == "succeeded" else 1)
+
+
+def parse_params(pairs: List[str]) -> dict[str, str]:
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"-p takes KEY=VALUE, not {pair!r}")
+        values[key.strip()] = value
+    return values
+
+
+def _spec_of(run_id: Optional[str]) -> Path:
+    if run_id is None:
+        raise UsageError("give a spec file, or --resume RUN_ID")
+    from orch.backends.local.state import Store
+
+    store = Store()
+    try:
+        row = store.run_row(run_id)
+    finally:
+        store.close()
+    if row is None or not row["spec_path"]:
+        raise UsageError(f"no run {run_id!r} with a recorded spec; give the spec file too")
+    return Path(row["spec_path"])

@@ -1,0 +1,90 @@
+"""`orch runs list|show` and `orch logs`: the local backend's records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from orch.core.errors import UsageError
+
+from .output import say
+from .summary import print_result
+
+runs_app = typer.Typer(help="Runs recorded by the local backend (in .orch/ or $ORCH_HOME).", no_args_is_help=True)
+
+
+def _store():
+    from orch.backends.local.state import Store
+
+    return Store()
+
+
+@runs_app.command("list")
+def list_runs(limit: int = typer.Option(20, "--limit", "-n", help="newest runs to show")) -> None:
+    """The newest runs, newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    store = _store()
+    try:
+        rows = store.runs(limit)
+    finally:
+        store.close()
+    table = Table(box=None)
+    table.add_column("run", no_wrap=True)
+    for column in ("pipeline", "status", "started"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["run_id"], row["pipeline"], row["status"], (row["started_at"] or "")[:19].replace("T", " "))
+    Console().print(table)
+
+
+@runs_app.command("show")
+def show(run_id: str, as_json: bool = typer.Option(False, "--json", help="the RunResult as JSON")) -> None:
+    """One run's RunResult."""
+    store = _store()
+    try:
+        if store.run_row(run_id) is None:
+            raise UsageError(f"no run {run_id!r}; see `orch runs list`")
+        result = store.result(run_id)
+    finally:
+        store.close()
+    if as_json:
+        say(result.to_json())
+    else:
+        print_result(result)
+
+
+def logs(
+    run_id: str,
+    step: str,
+    attempt: Optional[int] = typer.Option(None, "--attempt", "-a", help="this attempt only (default: the last)"),
+    item: Optional[int] = typer.Option(None, "--item", "-i", help="this fan-out item only"),
+) -> None:
+    """Print a step's log (stdout and stderr) from the last attempt, or the one asked for."""
+    store = _store()
+    try:
+        folder = store.run_dir(run_id) / step
+    finally:
+        store.close()
+    if not folder.is_dir():
+        raise UsageError(f"no logs for step {step!r} of run {run_id!r}")
+    places = sorted({p.parent for p in folder.rglob("attempt-*.log")}, key=lambda p: (len(p.parts), _item(p)))
+    if item is not None:
+        places = [p for p in places if p.name == f"item-{item}"]
+    chosen = []
+    for place in places:
+        files = sorted(place.glob("attempt-*.log"), key=lambda p: int(p.stem.split("-")[1]))
+        chosen += [f for f in files if f.stem == f"attempt-{attempt}"] if attempt else files[-1:]
+    if not chosen:
+        raise UsageError(f"no such log for step {step!r} of run {run_id!r}")
+    for path in chosen:
+        if len(chosen) > 1:
+            say(f"==> {path} <==")
+        say(path.read_text(encoding="utf-8", errors="replace").rstrip("\n"))
+
+
+def _item(path: Path) -> int:
+    return int(path.name.split("-")[1]) if path.name.startswith("item-") else -1

@@ -1,0 +1,45 @@
+"""`RunResult`: what every backend reports about a run, so backends can be compared field by field."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, Field
+
+StepStatus = Literal["pending", "running", "succeeded", "failed", "skipped", "upstream_failed"]
+RunStatus = Literal["running", "succeeded", "failed", "interrupted"]
+FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "skipped", "upstream_failed"})
+FAILED: frozenset[str] = frozenset({"failed", "upstream_failed"})
+
+
+class StepResult(BaseModel):
+    status: StepStatus = "pending"
+    attempts: int = 0  # attempts started; for a fan-out step, the most any item took
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: Optional[str] = None
+    started_at: Optional[datetime] = None
+    ended_at: Optional[datetime] = None
+
+
+class RunResult(BaseModel):
+    pipeline: str
+    backend: str
+    run_id: str
+    status: RunStatus
+    params: dict[str, Any] = Field(default_factory=dict)
+    started_at: Optional[datetime] = None
+    ended_at: Optional[datetime] = None
+    steps: dict[str, StepResult] = Field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "succeeded"
+
+
+def pipeline_status(steps: dict[str, StepResult]) -> RunStatus:
+    """Failed if any step failed, whatever handlers ran after it; else succeeded."""
+    return "failed" if any(s.status == "failed" for s in steps.values()) else "succeeded"
