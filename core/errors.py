@@ -93,6 +93,12 @@ class UsageError(OrchError):
     exit_code = 2
 
 
+class RunInterrupted(OrchError):
+    """A run was stopped (Ctrl-C, SIGTERM) and can be resumed."""
+
+    exit_code = 130
+
+
 class BackendUnavailable(OrchError):
     """A backend's engine is not installed or its server cannot be reached."""
 

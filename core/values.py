@@ -72,7 +72,7 @@ def resolve_params(pipeline: Pipeline, given: Mapping[str, Any]) -> dict[str, An
     for name in given:
         if name not in pipeline.params:
             hint = did_you_mean(name, pipeline.params) or "declared params: " + (", ".join(pipeline.params) or "none")
-            problems.append(Diagnostic("E701", f"unknown param {name!r}", ("params", name), hint=hint))
+            problems.append(Diagnostic("E701", f"unknown param {name!r}", ("params", name), file="-p", hint=hint))
     for name, param in pipeline.params.items():
         if name in given:
             value = given[name]
@@ -80,16 +80,16 @@ def resolve_params(pipeline: Pipeline, given: Mapping[str, Any]) -> dict[str, An
                 try:
                     value = parse_text(value, param.type)
                 except ValueError as err:
-                    problems.append(Diagnostic("E702", f"param {name!r}: {err}; it is of type {param.type}", ("params", name)))
+                    problems.append(Diagnostic("E702", f"param {name!r}: {err}; it is of type {param.type}", ("params", name), file="-p"))
                     continue
             if not value_fits(value, param.type):
-                problems.append(Diagnostic("E702", f"param {name!r}: {value!r} is not of type {param.type}", ("params", name)))
+                problems.append(Diagnostic("E702", f"param {name!r}: {value!r} is not of type {param.type}", ("params", name), file="-p"))
                 continue
             values[name] = value
         elif param.default is not None:
             values[name] = param.default
         else:
-            problems.append(Diagnostic("E703", f"param {name!r} has no default and was not given", ("params", name),
+            problems.append(Diagnostic("E703", f"param {name!r} has no default and was not given", ("params", name), file="-p",
                                        hint=f"pass it: -p {name}=VALUE"))
     if problems:
         raise SpecError(problems)
@@ -159,7 +159,7 @@ def check_outputs(values: Mapping[str, Any], declared: Mapping[str, str], single
         raise OutputError(f"missing output{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
     for name, kind in declared.items():
         value = values[name]
-        if value is None or not value_fits(value, kind) or (kind == "json" and not _is_json(value)):
+        if (value is None and kind != "json") or not value_fits(value, kind) or (kind == "json" and not _is_json(value)):
             hint = " (a step with one output returns the bare value)" if single and isinstance(value, dict) and kind != "json" else ""
             raise OutputError(f"output {name!r} is {_describe(value)}, not {kind}{hint}")
     return dict(values)

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from orch.core.errors import UsageError
+from orch.core.errors import RunInterrupted, UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
 from orch.core.values import resolve_params
@@ -42,6 +42,9 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
         try:
             with _sigterm_as_interrupt():
                 return executor.run(resume=bool(resume))
+        except KeyboardInterrupt:
+            spec = f"{spec_path} " if spec_path else ""
+            raise RunInterrupted(f"run {run_id} interrupted; resume with: orch run {spec}--resume {run_id}") from None
         finally:
             progress.end()
     finally:

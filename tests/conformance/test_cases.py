@@ -1,0 +1,45 @@
+"""Every case in cases/ on every backend: the RunResult must match the case's expectations.
+
+A case is a spec and its expected, normalized RunResult: the pipeline's status and, per
+step named, its status, attempts, outputs (exactly) and error (a substring).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
+
+
+def load_case(path: Path) -> dict:
+    case = yaml.safe_load(path.read_text(encoding="utf-8"))
+    case["spec"] = {"apiVersion": "orch/v1", "name": path.stem, **case["spec"]}
+    return case
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_case(run_spec, path):
+    case = load_case(path)
+    code, result = run_spec(case["spec"], case.get("params"))
+    expect = case["expect"]
+    assert result["status"] == expect["status"], result
+    assert code == (0 if expect["status"] == "succeeded" else 1)
+    assert list(result["steps"]) == list(case["spec"]["steps"])  # every step reported, in spec order
+    if "params" in expect:
+        assert result["params"] == expect["params"]
+    for name, wanted in expect.get("steps", {}).items():
+        got = result["steps"][name]
+        for field in ("status", "attempts", "outputs"):
+            if field in wanted:
+                assert got[field] == wanted[field], f"{name}.{field}: {got}"
+        if "error" in wanted:
+            assert got["error"] and wanted["error"] in got["error"], f"{name}.error: {got}"
+        elif got["status"] == "succeeded":
+            assert got["error"] is None
+
+
+def test_there_are_cases_for_every_rule():
+    assert len(CASES) >= 20
