@@ -27,7 +27,7 @@ def print_result(result: RunResult) -> None:
     if result.started_at and result.ended_at:
         total = f" in {(result.ended_at - result.started_at).total_seconds():.1f}s"
     color = "green" if result.status == "succeeded" else "red"
-    console.print(f"run [bold]{result.run_id}[/bold] [{color}]{result.status}[/]{total}")
+    console.print(f"run [bold]{result.run_id}[/bold] [{color}]{result.status}[/]{total}", highlight=False)
 
 
 def _short(value, limit: int = 60) -> str:
