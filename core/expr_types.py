@@ -10,6 +10,7 @@ from typing import Callable
 
 from .expr import ORDERING, BoolOp, Compare, Expr, ExprProblem, ListLit, Lit, Not, RefNode
 from .refs import Ref
+from .spec import type_of_value
 
 NUMERIC = {"integer", "number"}
 # 'list' is a fan-out step's output; 'any' is a reference whose type is not known.
@@ -83,15 +84,7 @@ class _Checker:
 
 
 def _literal_type(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    return "string"
+    return "null" if value is None else type_of_value(value)
 
 
 def _family(kind: str) -> str:

@@ -74,7 +74,8 @@ class Host:
     def give_back(self, request: Request, gpus: list[str]) -> None:
         self.used_cpu -= request.cpu
         self.used_memory -= request.memory
-        self.free_gpus += gpus
+        free = set(self.free_gpus) | set(gpus)
+        self.free_gpus = [gpu for gpu in self.gpus if gpu in free]  # lowest devices first, always
 
 
 def _memory_bytes() -> int:
