@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from orch.core.errors import OrchError
@@ -27,7 +25,3 @@ def report(error: OrchError) -> int:
     """Print an expected error as the user should read it; return its exit code."""
     warn(str(error))
     return error.exit_code
-
-
-def is_tty() -> bool:
-    return sys.stdout.isatty()

@@ -65,11 +65,11 @@ class Lines(Quiet):
 class Live(Quiet):
     """A table with a line per step (state, attempt, duration), redrawn in place."""
 
-    def __init__(self):
+    def __init__(self, console=None):
         from rich.console import Console
         from rich.live import Live as RichLive
 
-        self.console = Console(stderr=True)
+        self.console = console or Console(stderr=True)
         self.rows: dict[str, _Row] = {}
         self.title = ""
         self.live = RichLive(console=self.console, refresh_per_second=8, get_renderable=self._table, transient=False)
@@ -88,7 +88,7 @@ class Live(Quiet):
             row.started = moment
         if status not in ("running", "retrying"):
             row.ended = moment
-        row.status = status if not (status == "running" and row.status == "retrying" and not attempt) else row.status
+        row.status = status
         row.attempt = max(row.attempt, attempt)
         row.detail = "kept from before the resume" if resumed else (error or row.detail)
 

@@ -12,7 +12,7 @@ import os
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from orch.core.result import RunResult, StepResult
 
@@ -162,8 +162,3 @@ def _dump(value: Any) -> Optional[str]:
 def _row(db: sqlite3.Connection, row: tuple, table: str) -> dict:
     names = [c[1] for c in db.execute(f"PRAGMA table_info({table})")]
     return dict(zip(names, row))
-
-
-def iter_lines(path: Path) -> Iterator[str]:
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        yield from handle
