@@ -113,13 +113,14 @@ class Executor:
         return self.store.result(self.run_id, list(self.pipeline.steps))
 
     def _wait_time(self) -> Optional[float]:
-        moments = [u.ready_at for u in self.queue if u.ready_at]
+        moment = time.monotonic()
+        moments = [u.ready_at for u in self.queue if u.ready_at > moment]  # a due unit waits for a slot: an end frees one
         moments += [u.deadline for u in self.running.values() if u.deadline and not u.timed_out]
         if self.deadline and not self.run_timed_out:
             moments.append(self.deadline)
         if not moments:
             return None if self.running else 0.05
-        return max(0.0, min(moments) - time.monotonic())
+        return max(0.0, min(moments) - moment)
 
     # --- deciding steps
 
