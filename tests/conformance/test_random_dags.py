@@ -1,0 +1,62 @@
+"""Random DAGs of succeeding, failing and conditional steps with random triggers, run for
+real, must end exactly as DESIGN §3's table says -- computed here by an independent oracle."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+TRIGGERS = ["all_succeeded", "none_failed", "all_done", "any_failed"]
+FAILED = {"failed", "upstream_failed"}
+
+
+def oracle(steps: dict) -> dict[str, str]:
+    """Each step's final state, straight from the trigger table (steps listed upstream first)."""
+    state: dict[str, str] = {}
+    for name, step in steps.items():
+        ups = [state[u] for u in step.get("after", [])]
+        trigger = step.get("trigger", "all_succeeded")
+        any_failed = any(s in FAILED for s in ups)
+        if trigger == "all_succeeded":
+            runs = all(s == "succeeded" for s in ups)
+            otherwise = "upstream_failed" if any_failed else "skipped"
+        elif trigger == "none_failed":
+            runs, otherwise = not any_failed, "upstream_failed"
+        elif trigger == "all_done":
+            runs, otherwise = True, None
+        else:
+            runs, otherwise = any_failed, "skipped"
+        if not runs:
+            state[name] = otherwise
+        elif step.get("when") == "1 == 2":
+            state[name] = "skipped"
+        else:
+            state[name] = "failed" if step["python"].endswith(":fail") else "succeeded"
+    return state
+
+
+@st.composite
+def dags(draw):
+    count = draw(st.integers(2, 9))
+    steps = {}
+    for i in range(count):
+        name = f"s{i}"
+        step = {"python": draw(st.sampled_from(["conformance_steps:ok"] * 3 + ["conformance_steps:fail"]))}
+        after = draw(st.lists(st.sampled_from([f"s{j}" for j in range(i)]), unique=True, max_size=3)) if i else []
+        if after:
+            step["after"] = after
+            step["trigger"] = draw(st.sampled_from(TRIGGERS))
+        if draw(st.integers(0, 4)) == 0:
+            step["when"] = draw(st.sampled_from(["1 == 2", "1 == 1"]))
+        steps[name] = step
+    return steps
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(dags())
+def test_random_dags_end_as_the_table_says(run_spec, steps):
+    code, result = run_spec({"apiVersion": "orch/v1", "name": "random", "steps": steps})
+    expected = oracle(steps)
+    assert {name: s["status"] for name, s in result["steps"].items()} == expected
+    assert result["status"] == ("failed" if "failed" in expected.values() else "succeeded")
+    assert code == (1 if "failed" in expected.values() else 0)
