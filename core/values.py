@@ -46,8 +46,6 @@ def parse_text(text: str, kind: str) -> Any:
             raise ValueError(f"{text!r} is not an integer")
         return int(stripped)
     if kind == "number":
-        if _INTEGER.match(stripped):
-            return int(stripped)
         try:
             number = float(stripped)
         except ValueError:
@@ -85,9 +83,9 @@ def resolve_params(pipeline: Pipeline, given: Mapping[str, Any]) -> dict[str, An
             if not value_fits(value, param.type):
                 problems.append(Diagnostic("E702", f"param {name!r}: {value!r} is not of type {param.type}", ("params", name), file="-p"))
                 continue
-            values[name] = value
+            values[name] = as_declared(value, param.type)
         elif param.default is not None:
-            values[name] = param.default
+            values[name] = as_declared(param.default, param.type)
         else:
             problems.append(Diagnostic("E703", f"param {name!r} has no default and was not given", ("params", name), file="-p",
                                        hint=f"pass it: -p {name}=VALUE"))
@@ -162,7 +160,12 @@ def check_outputs(values: Mapping[str, Any], declared: Mapping[str, str], single
         if (value is None and kind != "json") or not value_fits(value, kind) or (kind == "json" and not _is_json(value)):
             hint = " (a step with one output returns the bare value)" if single and isinstance(value, dict) and kind != "json" else ""
             raise OutputError(f"output {name!r} is {_describe(value)}, not {kind}{hint}")
-    return dict(values)
+    return {name: as_declared(value, declared[name]) for name, value in values.items()}
+
+
+def as_declared(value: Any, kind: str) -> Any:
+    """A `number` is a float everywhere (an integer given for one included), as Python's type hints read it."""
+    return float(value) if kind == "number" else value
 
 
 def _is_json(value: Any) -> bool:
