@@ -129,7 +129,7 @@ class Executor:
             name = self.ready.popleft()
             step = self.pipeline.steps[name]
             if self.stop_reason:
-                self._finish(name, "upstream_failed", error=f"not started: {self.stop_reason}")
+                self._not_started(name)
                 continue
             decision = decide(step.trigger, (self.results[u].status for u in self.upstream[name]))
             if decision != RUN:
@@ -325,7 +325,12 @@ class Executor:
             if name not in self.results and not any(u.attempt for u in units):
                 self.queue = deque(u for u in self.queue if u.step != name)
                 del self.units[name]
-                self._finish(name, "upstream_failed", error=f"not started: {self.stop_reason}")
+                self._not_started(name)
+
+    def _not_started(self, name: str) -> None:
+        """Stopped before it ran: upstream_failed, with no error of its own (the reason goes to progress)."""
+        self.progress.note(name, f"not started: {self.stop_reason}")
+        self._finish(name, "upstream_failed")
 
     def _enforce_deadlines(self) -> None:
         moment = time.monotonic()
