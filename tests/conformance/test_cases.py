@@ -38,6 +38,11 @@ def test_case(run_spec, path):
     assert list(result["steps"]) == list(case["spec"]["steps"])  # every step reported, in spec order
     if "params" in expect:
         assert result["params"] == expect["params"]
+    for name, got in result["steps"].items():  # a step that did not run made no attempt; a failed one made some
+        if got["status"] in ("skipped", "upstream_failed"):
+            assert got["attempts"] == 0 and got["outputs"] == {}, f"{name}: {got}"
+        elif got["status"] == "failed":
+            assert got["attempts"] >= 1 or "foreach" in got["error"], f"{name}: {got}"
     for name, wanted in expect.get("steps", {}).items():
         got = result["steps"][name]
         for field in ("status", "attempts", "outputs"):
@@ -45,8 +50,8 @@ def test_case(run_spec, path):
                 assert got[field] == wanted[field], f"{name}.{field}: {got}"
         if "error" in wanted:
             assert got["error"] and wanted["error"] in got["error"], f"{name}.error: {got}"
-        elif got["status"] == "succeeded":
-            assert got["error"] is None
+        elif got["status"] != "failed":
+            assert got["error"] is None, f"{name}: only a failed step has an error: {got}"
 
 
 def test_there_are_cases_for_every_rule():
