@@ -6,6 +6,7 @@ Imports no orchestrator (prefect, airflow, hera): backends are loaded lazily.
 from .errors import BackendUnavailable, Diagnostic, OrchError, SpecError, UsageError
 from .graph import Edge, PipelineGraph
 from .load import load_spec, parse_spec
+from .result import RunResult, StepResult
 from .spec import (
     API_VERSION,
     Kubernetes,
@@ -22,6 +23,6 @@ from .validate import check
 
 __all__ = [
     "API_VERSION", "BackendUnavailable", "Diagnostic", "Edge", "Kubernetes", "OrchError", "Param",
-    "Pipeline", "PipelineGraph", "Resources", "Retries", "Schedule", "SpecError", "Step",
-    "StepDefaults", "Toleration", "UsageError", "check", "load_spec", "parse_spec",
+    "Pipeline", "PipelineGraph", "Resources", "Retries", "RunResult", "Schedule", "SpecError", "Step",
+    "StepDefaults", "StepResult", "Toleration", "UsageError", "check", "load_spec", "parse_spec",
 ]
