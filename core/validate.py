@@ -118,7 +118,7 @@ class _StepChecker:
             where = ("command",) if step.python else ()
             self.error("E210", "a step needs exactly one of 'python' (module:function) or 'command' (argv)", where,
                        "python: my_pkg.steps:train   or   command: [python, train.py]", at_key=True)
-        if step.args and step.python is None:
+        if step.args and step.command is not None and step.python is None:
             self.error("E211", "'args' are keyword arguments of a python step; a command takes its values in argv",
                        ("args",), "put the values in 'command', e.g. [train, --lr, '${{ params.lr }}']", at_key=True)
         if step.parallelism is not None and step.foreach is None:
