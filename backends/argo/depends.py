@@ -1,0 +1,116 @@
+"""Triggers as Argo `depends` expressions, exact to DESIGN §3.
+
+Argo runs a task when its `depends` expression over task results is true and marks it
+Omitted otherwise; a false `when` marks it Skipped (workflow/controller/dag.go). A bare
+name means `A.Succeeded || A.Skipped || A.Daemoned` -- dependents of a skipped task
+would run -- so every result here is explicit.
+
+orch's four states land on Argo's phases as succeeded -> Succeeded, failed ->
+Failed/Error, skipped -> Skipped (condition false) or Omitted (trigger not met),
+upstream_failed -> Omitted. Omitted alone cannot tell "skipped" from
+"upstream_failed", so the expressions look further up: a step is failed-or-
+upstream_failed exactly when it, or an ancestor whose failure reaches it, failed. A
+failure reaches X from A along a path on which every step after A propagates it
+(trigger all_succeeded or none_failed): such a step always ends upstream_failed once an
+upstream did.
+"""
+
+from __future__ import annotations
+
+from orch.core.graph import PipelineGraph
+from orch.core.names import argo_name
+
+PROPAGATING = ("all_succeeded", "none_failed")
+DONE = ("Succeeded", "Skipped", "Failed", "Errored", "Omitted")
+
+
+def trigger_of(graph: PipelineGraph, step: str) -> str:
+    return graph.pipeline.steps[step].trigger or "all_succeeded"
+
+
+def failure_sources(graph: PipelineGraph) -> dict[str, list[str]]:
+    """For each step, the ancestors whose failure makes it upstream_failed (spec order)."""
+    position = {name: i for i, name in enumerate(graph.pipeline.steps)}
+    sources: dict[str, list[str]] = {}
+    for step in graph.order():
+        found: dict[str, None] = {}
+        if trigger_of(graph, step) in PROPAGATING:
+            for upstream in graph.upstream(step):
+                found[upstream] = None
+                found.update(dict.fromkeys(sources[upstream]))
+        sources[step] = sorted(found, key=position.__getitem__)
+    return sources
+
+
+def _any(terms: list[str]) -> str:
+    return terms[0] if len(terms) == 1 else "(" + " || ".join(terms) + ")"
+
+
+def _all(terms: list[str]) -> str:
+    return terms[0] if len(terms) == 1 else "(" + " && ".join(terms) + ")"
+
+
+def _failed(task: str) -> str:
+    return f"({task}.Failed || {task}.Errored)"
+
+
+def _not_failed(task: str) -> str:
+    return f"({task}.Succeeded || {task}.Skipped || {task}.Omitted)"
+
+
+class Depends:
+    """`depends` expressions for the steps of one pipeline."""
+
+    def __init__(self, graph: PipelineGraph):
+        self.graph = graph
+        self.sources = failure_sources(graph)
+
+    def failed_or_upstream_failed(self, step: str) -> str:
+        return _any([_failed(argo_name(s)) for s in [step] + self.sources[step]])
+
+    def not_failed(self, step: str) -> str:
+        return _all([_not_failed(argo_name(s)) for s in [step] + self.sources[step]])
+
+    def of(self, step: str) -> str | None:
+        """The task's `depends`, or None for a step without upstream steps."""
+        upstream = self.graph.upstream(step)
+        if not upstream:
+            return None
+        trigger = trigger_of(self.graph, step)
+        if trigger == "all_succeeded":
+            return _all([f"{argo_name(u)}.Succeeded" for u in upstream])
+        if trigger == "none_failed":
+            return _all([self.not_failed(u) for u in upstream])
+        if trigger == "all_done":
+            return _all([_any([f"{argo_name(u)}.{phase}" for phase in DONE]) for u in upstream])
+        return _any([self.failed_or_upstream_failed(u) for u in upstream])
+
+    def verdict(self) -> str:
+        """A `depends` naming every step that is never true: the leaf is always Omitted.
+
+        Argo takes a DAG's phase from its leaves, an omitted leaf inheriting its parents'
+        branch phase with Failed preferred (dag.go, assessDAGPhase). With this leaf below
+        every step, the workflow fails when any step failed, even if a handler after it
+        succeeded -- as orch's pipeline does.
+        """
+        return " || ".join(f"({argo_name(s)}.Succeeded && {argo_name(s)}.Failed)" for s in self.graph.pipeline.steps)
+
+
+def orch_states(graph: PipelineGraph, phases: dict[str, str | None]) -> dict[str, str]:
+    """Argo node phases (by step name; None: no node, as after failFast) back to orch's states."""
+    sources = failure_sources(graph)
+    failed = {step for step, phase in phases.items() if phase in ("Failed", "Error", "Errored")}
+    states = {}
+    for step in graph.order():
+        phase = phases.get(step)
+        if phase == "Succeeded":
+            states[step] = "succeeded"
+        elif step in failed:
+            states[step] = "failed"
+        elif phase == "Skipped":
+            states[step] = "skipped"
+        elif phase is None or any(source in failed for source in sources[step]):
+            states[step] = "upstream_failed"
+        else:
+            states[step] = "skipped"
+    return {step: states[step] for step in graph.pipeline.steps}
