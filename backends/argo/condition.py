@@ -1,0 +1,85 @@
+"""`when` conditions as Argo expression tags (`{{= … }}`, expr-lang), built from the tree.
+
+Not govaluate text: govaluate mis-compares (`2 == '2'` is false, `'10' > '9'` is false)
+and breaks on values holding quotes. Each reference is decoded to its declared type:
+outputs travel as JSON text (`fromJSON`), params as the text a user submits (`asFloat`,
+`asInt`, `== 'true'`, `fromJSON`). A comparison with a null operand is false (orch's rule),
+so references are guarded with `!= nil`. String literals never hold `{` or `}`, which
+would end the tag early: they are written as \\u escapes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Callable
+
+from orch.core.expr import BoolOp, Compare, Expr, ListLit, Lit, Not, RefNode
+from orch.core.names import argo_name
+from orch.core.refs import Ref
+
+
+def literal(value) -> str:
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value).replace("{", "\\u007b").replace("}", "\\u007d")
+    return repr(value)
+
+
+def reference(ref: Ref, param_type: Callable[[str], str]) -> str:
+    """The expr-lang value of a reference, decoded to its type."""
+    if ref.kind == "output":
+        return f"fromJSON(tasks[{literal(argo_name(ref.step))}].outputs.parameters[{literal(ref.name)}])"
+    if ref.kind == "run":
+        return "workflow.name" if ref.name == "id" else "workflow.creationTimestamp[0:10]"
+    raw = f"workflow.parameters[{literal(ref.name)}]"
+    kind = param_type(ref.name)
+    return {"number": f"asFloat({raw})", "integer": f"asInt({raw})", "boolean": f"({raw} == 'true')",
+            "json": f"fromJSON({raw})"}.get(kind, raw)
+
+
+class ExprLang:
+    def __init__(self, param_type: Callable[[str], str], types: Callable[[Ref], str]):
+        self.param_type = param_type
+        self.types = types  # a reference's declared type ('list' for a fan-out's output)
+
+    def tag(self, expr: Expr) -> str:
+        return "{{= " + self.text(expr) + " }}"
+
+    def text(self, expr: Expr) -> str:
+        if isinstance(expr, Lit):
+            return literal(expr.value)
+        if isinstance(expr, RefNode):
+            return reference(expr.ref, self.param_type)
+        if isinstance(expr, ListLit):
+            return "[" + ", ".join(literal(item.value) for item in expr.items) + "]"
+        if isinstance(expr, Not):
+            return f"!({self.text(expr.operand)})"
+        if isinstance(expr, BoolOp):
+            joiner = " && " if expr.op == "and" else " || "
+            return "(" + joiner.join(self.text(value) for value in expr.values) + ")"
+        return self.compare(expr)
+
+    def compare(self, expr: Compare) -> str:
+        left, right = self.text(expr.left), self.text(expr.right)
+        nulls = [side for side in (expr.left, expr.right) if isinstance(side, Lit) and side.value is None]
+        if nulls and expr.op in ("==", "!="):
+            return f"({left} {expr.op} {right})"
+        if expr.op in ("in", "not in"):
+            test = self._contains(expr, left, right)
+            test = test if expr.op == "in" else f"!{test}"
+        else:
+            test = f"({left} {expr.op} {right})"
+        guards = [f"{self.text(side)} != nil" for side in (expr.left, expr.right)
+                  if isinstance(side, RefNode) and side.ref.kind == "output"]  # only outputs can be null
+        return "(" + " && ".join(guards + [test]) + ")" if guards else test
+
+    def _contains(self, expr: Compare, left: str, right: str) -> str:
+        kind = self.types(expr.right.ref) if isinstance(expr.right, RefNode) else "list"
+        if kind == "string":
+            return f"({right} contains {left})"
+        if kind == "json":
+            return f"(type({right}) == 'string' ? {right} contains {left} : {left} in {right})"
+        return f"({left} in {right})"
