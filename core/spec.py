@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from .typed import value_fits
 from .units import format_duration, parse_duration, parse_quantity
 
 API_VERSION = "orch/v1"
@@ -261,16 +262,3 @@ def type_of_value(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "json"
-
-
-def value_fits(value: Any, kind: str) -> bool:
-    """Whether `value` is a valid value of the declared type."""
-    if kind == "json":
-        return True
-    if kind == "boolean":
-        return isinstance(value, bool)
-    if kind == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return isinstance(value, str)

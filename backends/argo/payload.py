@@ -1,0 +1,136 @@
+"""A step's call as the bootstrap reads it, and the Argo tags that feed its references.
+
+References become numbered placeholders (`${{ 0 }}`) in a JSON payload; each
+one's value is a task argument holding the Argo tag that yields it. `${{ item }}` is
+the placeholder after the last reference (the bootstrap appends the current item).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from orch.core.names import argo_name
+from orch.core.refs import Ref, find_refs, whole_ref
+from orch.core.spec import Pipeline, Step
+
+RUN_DATE = "{{workflow.creationTimestamp.Y}}-{{workflow.creationTimestamp.m}}-{{workflow.creationTimestamp.d}}"
+
+
+class Payload:
+    def __init__(self, pipeline: Pipeline, step: Step):
+        self.pipeline = pipeline
+        self.step = step
+        self.refs: dict[tuple, int] = {}
+        self.specs: list[dict] = []
+        self.tags: list[str] = []
+        self._collect()
+
+    def _collect(self) -> None:
+        step = self.step
+        for text in _strings([step.args, step.env, step.command or [], step.foreach]):
+            for ref in find_refs(text):
+                if ref.kind != "item":
+                    self._index(ref)
+
+    def _index(self, ref: Ref) -> int:
+        key = (ref.kind, ref.step, ref.name)
+        if key not in self.refs:
+            self.refs[key] = len(self.specs)
+            self.specs.append(self._spec(ref))
+            self.tags.append(self._tag(ref))
+        return self.refs[key]
+
+    def _spec(self, ref: Ref) -> dict:
+        if ref.kind == "param":
+            return {"kind": "param", "type": self.pipeline.params[ref.name].type}
+        if ref.kind == "output":
+            return {"kind": "list" if self.pipeline.steps[ref.step].foreach is not None else "output"}
+        return {"kind": "run"}
+
+    @staticmethod
+    def _tag(ref: Ref) -> str:
+        if ref.kind == "param":
+            return "{{workflow.parameters." + ref.name + "}}"
+        if ref.kind == "output":
+            return "{{tasks." + argo_name(ref.step) + ".outputs.parameters." + ref.name + "}}"
+        return "{{workflow.name}}" if ref.name == "id" else RUN_DATE
+
+    def _rewrite(self, value: Any) -> Any:
+        """`value` with every reference replaced by its numbered placeholder."""
+        if isinstance(value, str):
+            if "${{" not in value:
+                return value
+            pieces, pos = [], 0
+            for ref in find_refs(value):
+                index = len(self.specs) if ref.kind == "item" else self.refs[(ref.kind, ref.step, ref.name)]
+                pieces += [value[pos:ref.start], "${{ " + str(index) + " }}"]
+                pos = ref.end
+            return "".join(pieces) + value[pos:]
+        if isinstance(value, dict):
+            return {k: self._rewrite(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._rewrite(v) for v in value]
+        return value
+
+    def data(self) -> dict:
+        step = self.step
+        data: dict[str, Any] = {"kind": "python" if step.python else "command", "env": self._rewrite(step.env),
+                                "outputs": dict(step.outputs), "refs": self.specs}
+        if step.python:
+            data.update(python=step.python, args=self._rewrite(step.args))
+        else:
+            data["argv"] = self._rewrite(step.command)
+        if step.foreach is not None:
+            data["foreach"] = self._rewrite(step.foreach)
+        return data
+
+    def encoded(self) -> str:
+        """JSON a reviewer can read, with every brace inside its strings written as a \\u escape,
+        so Argo finds no tag in it; base64 in the odd case a string holds our stand-in characters."""
+        data = self.data()
+        if any(STAND_IN_OPEN in text or STAND_IN_CLOSE in text for text in _strings(data)):
+            text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
+            return "base64:" + base64.b64encode(text.encode("utf-8")).decode("ascii")
+        text = json.dumps(_stand_in(data), sort_keys=True, default=str)  # ASCII: the stand-ins become \\ue07b
+        return text.replace("\\ue07b", "\\u007b").replace("\\ue07d", "\\u007d")
+
+    def foreach_indexes(self) -> str:
+        """`withParam` for the fan-out: the item indexes, known now or computed by Argo from the list."""
+        ref = whole_ref(self.step.foreach) if isinstance(self.step.foreach, str) else None
+        if ref is None:
+            return json.dumps(list(range(len(self.step.foreach))))
+        source = "workflow.parameters['" + ref.name + "']" if ref.kind == "param" else \
+            "tasks['" + argo_name(ref.step) + "'].outputs.parameters['" + ref.name + "']"
+        return "{{=toJson(map(fromJSON(" + source + "), #index))}}"
+
+
+STAND_IN_OPEN, STAND_IN_CLOSE = "\ue07b", "\ue07d"  # private-use characters
+
+
+def _stand_in(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("{", STAND_IN_OPEN).replace("}", STAND_IN_CLOSE)
+    if isinstance(value, dict):
+        return {_stand_in(k): _stand_in(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stand_in(v) for v in value]
+    return value
+
+
+def _strings(values) -> list[str]:
+    out: list[str] = []
+
+    def walk(value):
+        if isinstance(value, str):
+            out.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(values)
+    return out

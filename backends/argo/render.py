@@ -1,0 +1,175 @@
+"""`render` for Argo: a Workflow (and a CronWorkflow for a scheduled pipeline), built from
+hera's model classes -- not its context-manager API, which rescans the workflow for every
+template added -- and written with a C YAML dumper.
+
+Mapping (docs/backends.md): a DAG task per step with an explicit `depends` (depends.py),
+`when` as a typed expr tag (condition.py), calls and literals base64-encoded in a
+`payload` parameter for the bootstrap (payload.py, bootstrap.py), one template per step
+shape (templates.py), and a leaf that keeps any failure in the workflow's phase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import yaml
+from hera.workflows import models as m
+
+from orch.core.errors import Diagnostic, SpecError
+from orch.core.expr import parse_condition
+from orch.core.graph import PipelineGraph
+from orch.core.names import argo_name
+from orch.core.refs import Ref
+from orch.core.typed import to_text
+
+from .condition import ExprLang
+from .depends import Depends
+from .payload import Payload
+from .templates import Shape, problems, template
+
+API_VERSION = "argoproj.io/v1alpha1"
+VERDICT = "orch-verdict"
+MAX_TASKS = 200  # per DAG, in Argo's full CRDs
+MAX_BYTES = 1 << 20  # what etcd stores
+
+try:
+    _Dumper = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover
+    _Dumper = yaml.SafeDumper
+
+
+@dataclass(frozen=True)
+class Artifact:
+    path: str
+    text: str
+
+
+def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
+    """The manifests: kind 'workflow', 'template' or 'cron'; by default a Workflow, plus a
+    CronWorkflow when the pipeline has a schedule."""
+    pipeline = graph.pipeline
+    kinds = [kind] if kind else ["workflow"] + (["cron"] if pipeline.schedule else [])
+    spec = workflow_spec(graph)
+    artifacts = []
+    for each in kinds:
+        document = _document(graph, spec, each)
+        text = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+        if len(text.encode()) > MAX_BYTES:
+            raise SpecError([Diagnostic("E806", f"the {each} manifest would be {len(text.encode()) / 1e6:.1f} MB; "
+                                                "Kubernetes stores objects up to 1 MB", ("steps",),
+                                        hint="split the pipeline")])
+        artifacts.append(Artifact(f"{pipeline.name}.{each}.yaml", text))
+    return artifacts
+
+
+def workflow_spec(graph: PipelineGraph) -> m.WorkflowSpec:
+    pipeline = graph.pipeline
+    found = [d for name, step in pipeline.steps.items() for d in problems(name, step)]
+    found += _pipeline_problems(graph)
+    if found:
+        raise SpecError([Diagnostic(d.code, d.message, d.path, file="argo", hint=d.hint) for d in found])
+    depends = Depends(graph)
+    shapes: dict[Shape, str] = {}
+    templates: list[m.Template] = []
+    tasks = []
+    for name, step in pipeline.steps.items():
+        payload = Payload(pipeline, step)
+        shape = Shape.of(step, len(payload.tags))
+        if shape not in shapes:
+            shapes[shape] = f"step-{len(shapes) + 1}"
+            templates.append(template(shapes[shape], shape, step))
+        tasks.append(_task(graph, name, step, payload, shapes[shape], depends))
+    tasks.append(m.DAGTask(name=VERDICT, template=VERDICT, depends=depends.verdict()))
+    main = m.Template(name="main", dag=m.DAGTemplate(tasks=tasks, fail_fast=pipeline.fail_fast))
+    verdict = m.Template(name=VERDICT, container=m.Container(image="busybox:1.36", command=["true"]))
+    return m.WorkflowSpec(
+        entrypoint="main",
+        arguments=m.Arguments(parameters=[_argument(name, param) for name, param in pipeline.params.items()]) or None,
+        active_deadline_seconds=int(pipeline.timeout) if pipeline.timeout else None,
+        templates=[main] + templates + [verdict],
+    )
+
+
+def _task(graph, name, step, payload: Payload, template_name: str, depends: Depends) -> m.DAGTask:
+    arguments = [m.Parameter(name="payload", value=payload.encoded())]
+    arguments += [m.Parameter(name=f"r{i}", value=tag) for i, tag in enumerate(payload.tags)]
+    task = m.DAGTask(name=argo_name(name), template=template_name, depends=depends.of(name))
+    if step.foreach is not None:
+        arguments.append(m.Parameter(name="item", value="{{item}}"))
+        task.with_param = payload.foreach_indexes()
+    if step.when:
+        task.when = _condition(graph, step.when)
+    task.arguments = m.Arguments(parameters=arguments)
+    return task
+
+
+def _condition(graph: PipelineGraph, text: str) -> str:
+    pipeline = graph.pipeline
+
+    def kind(ref: Ref) -> str:
+        if ref.kind == "param":
+            return pipeline.params[ref.name].type
+        if ref.kind == "output":
+            return "list" if pipeline.steps[ref.step].foreach is not None else pipeline.steps[ref.step].outputs[ref.name]
+        return "string"
+
+    return ExprLang(lambda p: pipeline.params[p].type, kind).tag(parse_condition(text))
+
+
+def _argument(name: str, param) -> m.Parameter:
+    if param.default is None:
+        return m.Parameter(name=name)
+    return m.Parameter(name=name, value=to_text(param.default))
+
+
+def _pipeline_problems(graph: PipelineGraph) -> list[Diagnostic]:
+    pipeline = graph.pipeline
+    found = []
+    if len(pipeline.steps) + 1 > MAX_TASKS:
+        found.append(Diagnostic("E804", f"{len(pipeline.steps)} steps: Argo's full CRDs allow {MAX_TASKS} tasks per DAG "
+                                        "(nesting larger pipelines is not built yet)", ("steps",)))
+    if VERDICT in {argo_name(n) for n in pipeline.steps}:
+        found.append(Diagnostic("E805", f"the step name {VERDICT!r} is reserved on Argo", ("steps", VERDICT)))
+    for name, param in pipeline.params.items():
+        if param.default is not None and "{{" in to_text(param.default):
+            found.append(Diagnostic("E807", "Argo would read '{{' in a param's default as a tag", ("params", name, "default")))
+    if pipeline.timeout is not None and pipeline.timeout != int(pipeline.timeout):
+        found.append(Diagnostic("E802", "Argo bounds a workflow in whole seconds", ("timeout",)))
+    schedule = pipeline.schedule
+    if schedule and schedule.concurrency > 1:
+        found.append(Diagnostic("E808", "Argo runs a CronWorkflow's runs one at a time (Forbid) or without a bound (Allow)",
+                                ("schedule", "concurrency"), hint="use concurrency: 1"))
+    if schedule and schedule.catchup:
+        found.append(Diagnostic("E809", "Argo does not backfill missed schedules", ("schedule", "catchup")))
+    return found
+
+
+def _document(graph: PipelineGraph, spec: m.WorkflowSpec, kind: str) -> dict:
+    pipeline = graph.pipeline
+    labels = dict(pipeline.labels) or None
+    if kind == "workflow":
+        model = m.Workflow(api_version=API_VERSION, kind="Workflow",
+                           metadata=m.ObjectMeta(generate_name=f"{pipeline.name}-", labels=labels), spec=spec)
+    elif kind == "template":
+        model = m.WorkflowTemplate(api_version=API_VERSION, kind="WorkflowTemplate",
+                                   metadata=m.ObjectMeta(name=pipeline.name, labels=labels), spec=spec)
+    else:
+        schedule = pipeline.schedule
+        if schedule is None:
+            raise SpecError([Diagnostic("E810", "a CronWorkflow needs a schedule", ("schedule",), file="argo")])
+        model = m.CronWorkflow(api_version=API_VERSION, kind="CronWorkflow",
+                               metadata=m.ObjectMeta(name=pipeline.name, labels=labels),
+                               spec=m.CronWorkflowSpec(schedules=[schedule.cron], timezone=schedule.timezone,
+                                                       concurrency_policy="Forbid", workflow_spec=spec))
+    return _name_first(model.model_dump(by_alias=True, exclude_none=True, mode="json"))
+
+
+def _name_first(value):
+    """Every mapping with its `name` first, as reviewers read Argo manifests."""
+    if isinstance(value, dict):
+        ordered = {"name": value["name"]} if "name" in value else {}
+        ordered.update((k, _name_first(v)) for k, v in value.items() if k != "name")
+        return ordered
+    if isinstance(value, list):
+        return [_name_first(v) for v in value]
+    return value

@@ -1,0 +1,124 @@
+"""One Argo template per step shape: steps alike in image, resources, retries, timeout, pod
+settings, outputs and reference count share it, their calls travelling as parameters.
+
+Argo's full CRDs allow at most 200 templates per workflow, and every template repeats
+the bootstrap, so sharing keeps a large pipeline valid and small.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hera.workflows import models as m
+
+from orch.core.errors import Diagnostic
+from orch.core.spec import Step
+
+from .script import bootstrap_source
+
+DEFAULT_IMAGE = "python:3.12-slim"
+OUTPUTS = "/tmp/orch/outputs"
+
+
+@dataclass(frozen=True)
+class Shape:
+    image: str
+    resources: tuple
+    retries: tuple
+    timeout: float | None
+    kubernetes: str
+    outputs: tuple
+    refs: int
+    fan_out: bool
+
+    @classmethod
+    def of(cls, step: Step, refs: int) -> "Shape":
+        resources = step.resources
+        kubernetes = step.kubernetes.model_dump_json() if step.kubernetes else ""
+        return cls(
+            image=step.image or DEFAULT_IMAGE,
+            resources=(resources.cpu, resources.memory, resources.gpu) if resources else (None, None, None),
+            retries=(step.retries.limit, step.retries.delay, step.retries.factor, step.retries.max_delay) if step.retries else (),
+            timeout=step.timeout,
+            kubernetes=kubernetes,
+            outputs=tuple(step.outputs),
+            refs=refs,
+            fan_out=step.foreach is not None,
+        )
+
+
+def problems(name: str, step: Step) -> list[Diagnostic]:
+    """What this step asks that Argo cannot do exactly."""
+    found = []
+    path = ("steps", name)
+    if step.retries and step.retries.factor != int(step.retries.factor):
+        found.append(Diagnostic("E801", f"Argo parses a retry backoff factor as an integer; {step.retries.factor:g} cannot be rendered",
+                                path + ("retries", "factor"), hint="use a whole factor such as 2"))
+    if step.timeout is not None and step.timeout != int(step.timeout):
+        found.append(Diagnostic("E802", f"Argo bounds an attempt in whole seconds (activeDeadlineSeconds); {step.timeout:g}s cannot be rendered",
+                                path + ("timeout",)))
+    if step.foreach is not None and step.when:
+        found.append(Diagnostic("E803", "on Argo a fan-out skipped by its condition looks like an empty one, which succeeds",
+                                path + ("when",), hint="put the condition on a step before the fan-out"))
+    return found
+
+
+def template(name: str, shape: Shape, step: Step) -> m.Template:
+    inputs = [m.Parameter(name="payload")] + [m.Parameter(name=f"r{i}", default="") for i in range(shape.refs)]
+    env = [m.EnvVar(name="ORCH_PAYLOAD", value="{{inputs.parameters.payload}}")]
+    env += [m.EnvVar(name=f"ORCH_R{i}", value="{{inputs.parameters.r" + str(i) + "}}") for i in range(shape.refs)]
+    if shape.fan_out:
+        inputs.append(m.Parameter(name="item"))
+        env.append(m.EnvVar(name="ORCH_ITEM", value="{{inputs.parameters.item}}"))
+    kubernetes = step.kubernetes
+    return m.Template(
+        name=name,
+        inputs=m.Inputs(parameters=inputs),
+        outputs=m.Outputs(parameters=[
+            m.Parameter(name=output, value_from=m.ValueFrom(path=f"{OUTPUTS}/{output}", default="null")) for output in step.outputs
+        ]) if step.outputs else None,
+        script=m.ScriptTemplate(
+            image=shape.image,
+            command=["python3"],
+            source=bootstrap_source(),
+            env=env,
+            resources=_resources(step),
+            image_pull_policy=kubernetes.image_pull_policy if kubernetes else None,
+        ),
+        retry_strategy=_retries(step),
+        active_deadline_seconds=m.IntOrString(int(math.ceil(step.timeout))) if step.timeout else None,
+        node_selector=dict(kubernetes.node_selector) if kubernetes and kubernetes.node_selector else None,
+        tolerations=[m.Toleration(key=t.key, operator=t.operator, value=t.value, effect=t.effect,
+                                  toleration_seconds=t.toleration_seconds) for t in kubernetes.tolerations] or None
+        if kubernetes else None,
+        service_account_name=kubernetes.service_account if kubernetes else None,
+    )
+
+
+def _resources(step: Step) -> m.ResourceRequirements | None:
+    resources = step.resources
+    if resources is None:
+        return None
+    requests = {k: m.Quantity(v) for k, v in (("cpu", resources.cpu), ("memory", resources.memory)) if v}
+    limits = {"nvidia.com/gpu": m.Quantity(str(resources.gpu))} if resources.gpu else {}
+    return m.ResourceRequirements(requests=requests or None, limits=limits or None)
+
+
+def _retries(step: Step) -> m.RetryStrategy | None:
+    retries = step.retries
+    if retries is None or retries.limit == 0:
+        return None
+    backoff = None
+    if retries.delay:
+        backoff = m.Backoff(
+            duration=_go_duration(retries.delay),
+            factor=m.IntOrString(int(retries.factor)) if retries.factor != 1 else None,
+            cap=_go_duration(retries.max_delay) if retries.max_delay is not None else None,
+        )
+    return m.RetryStrategy(limit=m.IntOrString(retries.limit), retry_policy="Always", backoff=backoff)
+
+
+def _go_duration(seconds: float) -> str:
+    """Go's duration syntax (no days): '30s', '600s', '500ms'."""
+    return f"{int(seconds)}s" if seconds == int(seconds) else f"{round(seconds * 1000)}ms"

@@ -1,0 +1,38 @@
+"""`orch render SPEC --backend B`: the backend's files, to stdout or a folder, whole or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from orch.core.errors import UsageError
+
+from .files import write_atomically
+from .output import say
+
+
+def render(
+    spec: Path = typer.Argument(..., help="spec file", show_default=False),
+    backend: str = typer.Option(..., "--backend", "-b", help="argo (prefect and airflow come next)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the files into this folder"),
+    kind: Optional[str] = typer.Option(None, "--kind", help="argo: workflow, template or cron"),
+) -> None:
+    """Render the pipeline for an orchestrator: files a team can read, commit and run without orch."""
+    from orch.backends.registry import get
+    from orch.core.load import load_spec
+
+    graph = load_spec(spec)
+    if kind not in (None, "workflow", "template", "cron"):
+        raise UsageError(f"--kind takes workflow, template or cron, not {kind!r}")
+    implementation = get(backend).load()
+    if not hasattr(implementation, "render"):
+        raise UsageError(f"the {backend} backend does not render files")
+    artifacts = implementation.render(graph, kind=kind)
+    if out is None:
+        say("---\n".join(artifact.text for artifact in artifacts).rstrip("\n"))
+        return
+    for artifact in artifacts:
+        write_atomically(out / artifact.path, artifact.text.encode("utf-8"))
+        say(f"wrote {out / artifact.path}")

@@ -1,0 +1,99 @@
+"""The pod-side bootstrap, run here as Argo would run it: payload in, typed outputs out."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orch.backends.argo.script import bootstrap_source
+
+STEPS = Path(__file__).resolve().parent.parent / "conformance" / "steps.py"
+
+
+def test_the_source_stands_alone():
+    source = bootstrap_source()
+    ast.parse(source)
+    assert "{{" not in source and "}}" not in source
+    assert "import orch" not in source and "from orch" not in source
+
+
+def run(tmp_path, payload: dict, refs: dict[int, str] = (), item: str | None = None):
+    shutil.copy(STEPS, tmp_path / "conformance_steps.py")
+    env = {**os.environ, "ORCH_PAYLOAD": "base64:" + base64.b64encode(json.dumps(payload).encode()).decode(),
+           "ORCH_ARGO_OUTPUTS": str(tmp_path / "out")}
+    env.update({f"ORCH_R{i}": text for i, text in dict(refs).items()})
+    if item is not None:
+        env["ORCH_ITEM"] = item
+    done = subprocess.run([sys.executable, "-c", bootstrap_source()], cwd=tmp_path, env=env, capture_output=True, text=True)
+    outputs = {p.name: json.loads(p.read_text()) for p in (tmp_path / "out").glob("*")} if (tmp_path / "out").exists() else {}
+    return done.returncode, outputs, done.stderr
+
+
+LITERAL = "{{ ds }} {{workflow.name}} 'q' \"d\" back\\slash\nnaïve"
+
+
+def test_python_step_with_typed_references(tmp_path):
+    payload = {"kind": "python", "python": "conformance_steps:produce", "env": {"X": "${{ 1 }}"},
+               "args": {"n": "${{ 0 }}", "text": "n=${{ 0 }} ${{ 2 }}", "literal": LITERAL, "missing": "${{ 3 }}"},
+               "outputs": {"n": "number", "text": "string", "literal": "string", "missing": "json"},
+               "refs": [{"kind": "param", "type": "number"}, {"kind": "output"}, {"kind": "list"}, {"kind": "output"}]}
+    code, outputs, err = run(tmp_path, payload, {0: "2", 1: '{"k": [1]}', 2: '["1.5", "\\"a\\""]', 3: "null"})
+    assert code == 0, err
+    assert outputs == {"n": 2.0, "text": 'n=2.0 [1.5, "a"]', "literal": LITERAL, "missing": None}
+
+
+def test_command_step_outputs_are_checked(tmp_path):
+    payload = {"kind": "command", "argv": ["sh", "-c", 'printf "%s\\n" "$1" > "$ORCH_OUTPUTS/word"', "sh", "${{ 0 }}"],
+               "env": {}, "outputs": {"word": "string"}, "refs": [{"kind": "run"}]}
+    assert run(tmp_path, payload, {0: "wf-abc"})[:2] == (0, {"word": "wf-abc"})
+    payload["outputs"] = {"word": "integer"}
+    (tmp_path / "again").mkdir()
+    code, outputs, err = run(tmp_path / "again", payload, {0: "x"})
+    assert code == 1 and outputs == {} and "'x' is not an integer" in err
+
+
+def test_fan_out_items(tmp_path):
+    payload = {"kind": "python", "python": "conformance_steps:echo", "args": {"value": "${{ 1 }}"}, "env": {},
+               "outputs": {"value": "json"}, "refs": [{"kind": "param", "type": "json"}], "foreach": "${{ 0 }}"}
+    assert run(tmp_path, payload, {0: '[{"c": 1}, {"c": 2}]'}, item="1")[:2] == (0, {"value": {"c": 2}})
+
+
+@pytest.mark.parametrize("python, words", [("conformance_steps:fail", "RuntimeError: boom"), ("nope:run", "ModuleNotFoundError")])
+def test_failures_exit_non_zero(tmp_path, python, words):
+    payload = {"kind": "python", "python": python, "args": {}, "env": {}, "outputs": {}, "refs": []}
+    code, _, err = run(tmp_path, payload)
+    assert code != 0 and words in err
+
+
+def test_rendered_payloads_carry_literals_byte_for_byte(tmp_path):
+    """The literal-strings conformance case, rendered for Argo, then each pod's call run here."""
+    import yaml
+
+    from orch.backends.argo.render import render
+    from orch.core import parse_spec
+
+    from ..conformance.test_cases import load_case
+
+    case = load_case(STEPS.parent / "cases" / "literal-strings.yaml")
+    (artifact,) = render(parse_spec(yaml.safe_dump(case["spec"], allow_unicode=True)))
+    tasks = yaml.safe_load(artifact.text)["spec"]["templates"][0]["dag"]["tasks"]
+    for task in tasks:
+        if task["name"] not in ("via-args", "via-env", "via-argv"):
+            continue
+        payload = task["arguments"]["parameters"][0]["value"]
+        folder = tmp_path / task["name"]
+        folder.mkdir()
+        shutil.copy(STEPS, folder / "conformance_steps.py")
+        env = {**os.environ, "ORCH_PAYLOAD": payload, "ORCH_ARGO_OUTPUTS": str(folder / "out")}
+        done = subprocess.run([sys.executable, "-c", bootstrap_source()], cwd=folder, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        expected = case["expect"]["steps"][task["name"]]["outputs"]["value"]
+        assert json.loads((folder / "out" / "value").read_text()) == expected
