@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from orch.core.errors import UsageError
+from orch.core.errors import BackendUnavailable, UsageError
 
 from .output import say
 from .summary import print_result
@@ -29,6 +29,8 @@ def run(
     spec = spec or _spec_of(resume)
     graph = load_spec(spec)
     implementation = get(backend).load()
+    if not hasattr(implementation, "run"):
+        raise BackendUnavailable(f"the {backend} backend cannot run pipelines yet (it renders them: orch render)")
     result = implementation.run(graph, parse_params(param), spec_path=str(spec), resume=resume,
                                 max_parallel=max_parallel, progress=choose(as_json))
     if as_json:
