@@ -2,5 +2,5 @@
 
 from ..base import Backend
 
-BACKEND = Backend(name="argo", description="Argo Workflows manifests (hera); running on an Argo Server comes next",
-                  engine="hera", extra="argo", abilities=("render",), module="orch.backends.argo.render")
+BACKEND = Backend(name="argo", description="Argo Workflows manifests (hera), run on an Argo Server",
+                  engine="hera", extra="argo", abilities=("render", "run"), module="orch.backends.argo.run")

@@ -1,0 +1,117 @@
+"""A local HTTP server speaking the Argo Server's workflow API (create, get), for the client's tests.
+
+No cluster can run here. It answers POST /api/v1/workflows/{ns} and
+GET /api/v1/workflows/{ns}/{name} with objects shaped like the real server's; the
+workflow "runs" by a model of Argo's DAG rules (tests/argo/test_depends.py): a task whose
+`depends` is false is Omitted, the others run and end as the test's `outcome` says.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+from .test_depends import argo_eval
+
+
+class FakeArgo:
+    def __init__(self, outcome: Callable[[str, dict], dict], polls_before_done: int = 1, token: str | None = None):
+        """`outcome(task_name, task) -> {"phase", "outputs", "attempts", "message"}` for tasks that run."""
+        self.outcome = outcome
+        self.polls_before_done = polls_before_done
+        self.token = token
+        self.workflows: dict[str, dict] = {}
+        self.polls: dict[str, int] = {}
+        self.requests: list[tuple[str, str, dict]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, code: int, body: dict):
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorized(self) -> bool:
+                if server.token and self.headers.get("Authorization") != f"Bearer {server.token}":
+                    self._send(401, {"code": 16, "message": "token not valid"})
+                    return False
+                return True
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(("POST", self.path, body))
+                if not self._authorized():
+                    return
+                parts = self.path.strip("/").split("/")
+                workflow = body["workflow"]
+                name = workflow["metadata"]["generateName"] + "x7k2p"
+                workflow["metadata"].update(name=name, namespace=parts[3], uid="0b1c")
+                workflow["status"] = {"phase": "Pending"}
+                server.workflows[name] = workflow
+                self._send(200, workflow)
+
+            def do_GET(self):
+                server.requests.append(("GET", self.path, {}))
+                if not self._authorized():
+                    return
+                name = self.path.strip("/").split("/")[4].split("?")[0]
+                if name not in server.workflows:
+                    self._send(404, {"code": 5, "message": f'workflows.argoproj.io "{name}" not found'})
+                    return
+                server.polls[name] = server.polls.get(name, 0) + 1
+                workflow = server.workflows[name]
+                workflow["status"] = server.status(workflow, done=server.polls[name] > server.polls_before_done)
+                self._send(200, workflow)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def status(self, workflow: dict, done: bool) -> dict:
+        name = workflow["metadata"]["name"]
+        spec = workflow["spec"]
+        main = next(t for t in spec["templates"] if t["name"] == spec["entrypoint"])
+        nodes = {name: {"id": name, "name": name, "displayName": name, "type": "DAG", "templateName": "main",
+                        "phase": "Running", "startedAt": "2026-11-24T10:00:00Z"}}
+        phases: dict[str, str] = {}
+        for task in main["dag"]["tasks"]:
+            if not done:
+                break
+            node_id = f"{name}-{len(nodes)}"
+            node = {"id": node_id, "name": f"{name}.{task['name']}", "displayName": task["name"], "boundaryID": name,
+                    "templateName": task["template"], "startedAt": "2026-11-24T10:00:01Z", "finishedAt": "2026-11-24T10:00:02Z"}
+            if task.get("depends") and not argo_eval(task["depends"], phases):
+                node.update(type="Skipped", phase="Omitted", message="omitted: depends condition not met")
+            else:
+                result = self.outcome(task["name"], task)
+                node.update(type="Retry" if result.get("attempts", 1) > 1 else "Pod", phase=result["phase"])
+                if node["type"] == "Retry":
+                    node["children"] = [f"{node_id}-{i}" for i in range(result["attempts"])]
+                if result.get("message"):
+                    node["message"] = result["message"]
+                if result.get("outputs"):
+                    node["outputs"] = {"parameters": [{"name": k, "value": json.dumps(v)} for k, v in result["outputs"].items()]}
+            phases[task["name"]] = node["phase"]
+            nodes[node_id] = node
+        if not done:
+            return {"phase": "Running", "startedAt": "2026-11-24T10:00:00Z", "nodes": nodes}
+        failed = any(p in ("Failed", "Error") for p in phases.values())
+        nodes[name]["phase"] = "Failed" if failed else "Succeeded"
+        return {"phase": nodes[name]["phase"], "startedAt": "2026-11-24T10:00:00Z", "finishedAt": "2026-11-24T10:00:03Z",
+                "nodes": nodes}

@@ -1,0 +1,110 @@
+"""`orch run --backend argo` against a local HTTP server speaking the Argo Server's API.
+
+No Kubernetes cluster can run here; the fake server (fake_server.py) plays the workflow
+by a model of Argo's DAG rules, so these tests check the client: what it submits, how it
+authenticates, and how it reads node statuses back into the RunResult.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+
+from ..conformance.test_random_dags import dags, oracle
+from .fake_server import FakeArgo
+
+WHEN = re.compile(r"^\{\{= \((\d+) == (\d+)\) \}\}$")
+
+
+def by_function(name: str, task: dict) -> dict:
+    """Run a task as its step's function says: ':fail' fails; a literal `when` is honoured."""
+    when = task.get("when")
+    if when and (match := WHEN.match(when)) and match.group(1) != match.group(2):
+        return {"phase": "Skipped"}
+    payload = json.loads(task["arguments"]["parameters"][0]["value"])
+    if payload["python"].endswith(":fail"):
+        return {"phase": "Failed", "message": "Error (exit code 1)"}
+    return {"phase": "Succeeded"}
+
+
+@pytest.fixture
+def argo_env(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARGO_NAMESPACE", "ml")
+    monkeypatch.delenv("ARGO_TOKEN", raising=False)
+
+    def write(steps: dict, **fields) -> str:
+        path = tmp_path / "p.yaml"
+        path.write_text(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", **fields, "steps": steps}, sort_keys=False))
+        return str(path)
+
+    return write
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(dags())
+def test_random_dags_end_as_the_table_says(orch, argo_env, monkeypatch, steps):
+    with FakeArgo(by_function) as server:
+        monkeypatch.setenv("ARGO_SERVER", server.url)
+        import orch.backends.argo.run as client
+
+        monkeypatch.setattr(client.time, "sleep", lambda seconds: None)
+        code, out, err = orch("run", argo_env(steps), "--backend", "argo", "--json")
+    result = json.loads(out)
+    expected = oracle(steps)
+    assert {name: s["status"] for name, s in result["steps"].items()} == expected, err
+    assert result["backend"] == "argo" and result["run_id"] == "p-x7k2p"
+    assert code == (1 if "failed" in expected.values() else 0)
+
+
+def test_submission_outputs_attempts_and_errors(orch, argo_env, monkeypatch):
+    def outcome(name, task):
+        return {"train": {"phase": "Succeeded", "attempts": 3, "outputs": {"accuracy": 0.93, "model": "s3://m/1"}},
+                "deploy": {"phase": "Failed", "message": "OOMKilled (exit code 137)"}}.get(name, {"phase": "Succeeded"})
+
+    spec = argo_env({
+        "train": {"python": "m:train", "outputs": {"accuracy": "number", "model": "string"}, "retries": 3},
+        "deploy": {"python": "m:deploy", "args": {"model": "${{ steps.train.outputs.model }}"}},
+        "notify": {"python": "m:notify", "after": ["deploy"], "trigger": "any_failed"},
+    }, params={"threshold": {"type": "number", "default": 0.5}})
+    with FakeArgo(outcome, polls_before_done=2, token="s3cret") as server:
+        monkeypatch.setenv("ARGO_SERVER", server.url)
+        monkeypatch.setenv("ARGO_TOKEN", "s3cret")
+        import orch.backends.argo.run as client
+
+        monkeypatch.setattr(client.time, "sleep", lambda seconds: None)
+        code, out, err = orch("run", spec, "--backend", "argo", "--json", "-p", "threshold=0.7")
+        method, path, body = server.requests[0]
+    assert (method, path) == ("POST", "/api/v1/workflows/ml")
+    assert body["workflow"]["spec"]["arguments"]["parameters"] == [{"name": "threshold", "value": "0.7"}]
+    assert [r[0] for r in server.requests] == ["POST", "GET", "GET", "GET"]  # watched until it ended
+    result = json.loads(out)
+    assert code == 1 and result["status"] == "failed" and result["params"] == {"threshold": 0.7}
+    assert result["steps"]["train"] == {**result["steps"]["train"], "status": "succeeded", "attempts": 3,
+                                        "outputs": {"accuracy": 0.93, "model": "s3://m/1"}}
+    assert result["steps"]["deploy"]["error"] == "OOMKilled (exit code 137)"
+    assert result["steps"]["notify"]["status"] == "succeeded"
+
+
+def test_a_wrong_token_is_exit_3(orch, argo_env, monkeypatch):
+    with FakeArgo(by_function, token="right") as server:
+        monkeypatch.setenv("ARGO_SERVER", server.url)
+        monkeypatch.setenv("ARGO_TOKEN", "wrong")
+        code, _, err = orch("run", argo_env({"a": {"python": "m:ok"}}), "--backend", "argo")
+    assert code == 3 and "the Argo Server refused the request" in err
+
+
+def test_an_unreachable_server_is_exit_3(orch, argo_env, monkeypatch):
+    monkeypatch.setenv("ARGO_SERVER", "http://127.0.0.1:9")
+    code, _, err = orch("run", argo_env({"a": {"python": "m:ok"}}), "--backend", "argo")
+    assert code == 3 and "cannot reach the Argo Server at http://127.0.0.1:9" in err
+
+
+def test_no_server_named_is_exit_3(orch, argo_env, monkeypatch):
+    monkeypatch.delenv("ARGO_SERVER", raising=False)
+    code, _, err = orch("run", argo_env({"a": {"python": "m:ok"}}), "--backend", "argo")
+    assert code == 3 and "set ARGO_SERVER" in err
