@@ -124,3 +124,30 @@ def test_resource_requests_hold_slots():
 def test_a_backend_that_cannot_run_yet_is_exit_3(orch, write):
     code, _, err = orch("run", write({"a": {"python": "conformance_steps:ok"}}), "--backend", "prefect")
     assert code == 3 and "the prefect backend cannot run pipelines yet" in err
+
+
+def test_live_progress_draws_a_line_per_step():
+    import io
+
+    from rich.console import Console
+
+    from orch.backends.local.progress import Live
+
+    screen = io.StringIO()
+    live = Live(Console(file=screen, force_terminal=True, width=100))
+    live.begin("run-1", "p", ["fetch", "train"])
+    live.step("fetch", "running", attempt=1)
+    live.step("fetch", "succeeded", attempt=1)
+    live.step("train", "retrying", attempt=1, error="RuntimeError: boom")
+    live.end()
+    last = screen.getvalue().split("run run-1 of p")[-1]
+    assert "fetch" in last and "succeeded" in last and "retrying" in last and "RuntimeError: boom" in last
+
+
+def test_runs_show_prints_the_summary(orch, write):
+    path = write({"a": {"python": "conformance_steps:echo", "args": {"value": "hello"}, "outputs": {"value": "string"}}})
+    run_id = json.loads(orch("run", path, "--json")[1])["run_id"]
+    code, out, _ = orch("runs", "show", run_id)
+    assert code == 0
+    assert "value=hello" in out and out.strip().splitlines()[-1].startswith(f"run {run_id} succeeded")
+    assert orch("runs", "show", "nope")[0] == 2
