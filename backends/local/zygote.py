@@ -153,7 +153,10 @@ def _write_result(path: str, result: dict) -> None:
 
 
 def _plain(value):
-    """numpy scalars and arrays, and other objects that know their plain value."""
+    """numpy scalars and arrays, and other objects that know their plain value.
+
+    The Argo bootstrap has the same five lines: this process must import nothing of orch.
+    """
     for method in ("item", "tolist"):
         if hasattr(value, method):
             return getattr(value, method)()
