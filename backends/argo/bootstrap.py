@@ -12,7 +12,6 @@ Outputs are written as JSON text to /tmp/orch/outputs/<name>.
 import base64
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -20,7 +19,6 @@ import tempfile
 from orch.core.typed import OutputError, outputs_from_files, outputs_from_return, parse_text, to_text  # embedded: typed
 
 OUTPUTS = os.environ.get("ORCH_ARGO_OUTPUTS", "/tmp/orch/outputs")
-_PLACEHOLDER = re.compile(r"\$\{\{ (\d+) \}\}")
 
 
 def decode(text, spec):
@@ -36,12 +34,14 @@ def decode(text, spec):
 
 
 def fill(value, refs):
-    if isinstance(value, str):
-        whole = _PLACEHOLDER.fullmatch(value)
-        if whole:
-            return refs[int(whole.group(1))]
-        return _PLACEHOLDER.sub(lambda m: to_text(refs[int(m.group(1))]), value)
+    """The payload's value with its references filled in (see payload.py for the markers)."""
     if isinstance(value, dict):
+        if len(value) == 1 and "$ref" in value:
+            return refs[value["$ref"]]
+        if len(value) == 1 and "$text" in value:
+            return "".join(to_text(fill(piece, refs)) for piece in value["$text"])
+        if len(value) == 1 and "$dict" in value:
+            return dict((k, fill(v, refs)) for k, v in value["$dict"].items())
         return dict((k, fill(v, refs)) for k, v in value.items())
     if isinstance(value, list):
         return [fill(v, refs) for v in value]

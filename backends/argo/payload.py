@@ -1,8 +1,8 @@
 """A step's call as the bootstrap reads it, and the Argo tags that feed its references.
 
-References become numbered placeholders (`${{ 0 }}`) in a JSON payload; each
-one's value is a task argument holding the Argo tag that yields it. `${{ item }}` is
-the placeholder after the last reference (the bootstrap appends the current item).
+References become `{"$ref": N}` in a JSON payload (text holding them, `{"$text": [...]}`);
+each one's value is a task argument holding the Argo tag that yields it. `${{ item }}`
+is the reference after the last one (the bootstrap appends the current item).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from orch.core.names import argo_name
 from orch.core.refs import Ref, find_refs, whole_ref
 from orch.core.spec import Pipeline, Step
 
+MARKERS = {"$ref", "$text", "$dict"}
 RUN_DATE = "{{workflow.creationTimestamp.Y}}-{{workflow.creationTimestamp.m}}-{{workflow.creationTimestamp.d}}"
 
 
@@ -58,18 +59,23 @@ class Payload:
         return "{{workflow.name}}" if ref.name == "id" else RUN_DATE
 
     def _rewrite(self, value: Any) -> Any:
-        """`value` with every reference replaced by its numbered placeholder."""
+        """`value` with references as {"$ref": N}, text holding them as {"$text": [piece, {"$ref": N}, ...]};
+        a mapping of the user's that has one of those keys is wrapped as {"$dict": ...}."""
         if isinstance(value, str):
             if "${{" not in value:
                 return value
-            pieces, pos = [], 0
+            pieces: list[Any] = []
+            pos = 0
             for ref in find_refs(value):
                 index = len(self.specs) if ref.kind == "item" else self.refs[(ref.kind, ref.step, ref.name)]
-                pieces += [value[pos:ref.start], "${{ " + str(index) + " }}"]
+                pieces += [value[pos:ref.start], {"$ref": index}]
                 pos = ref.end
-            return "".join(pieces) + value[pos:]
+            pieces.append(value[pos:])
+            pieces = [piece for piece in pieces if piece != ""]
+            return pieces[0] if len(pieces) == 1 and isinstance(pieces[0], dict) else {"$text": pieces}
         if isinstance(value, dict):
-            return {k: self._rewrite(v) for k, v in value.items()}
+            rewritten = {k: self._rewrite(v) for k, v in value.items()}
+            return {"$dict": rewritten} if MARKERS & set(value) else rewritten
         if isinstance(value, list):
             return [self._rewrite(v) for v in value]
         return value

@@ -41,17 +41,18 @@ LITERAL = "{{ ds }} {{workflow.name}} 'q' \"d\" back\\slash\nnaïve"
 
 
 def test_python_step_with_typed_references(tmp_path):
-    payload = {"kind": "python", "python": "conformance_steps:produce", "env": {"X": "${{ 1 }}"},
-               "args": {"n": "${{ 0 }}", "text": "n=${{ 0 }} ${{ 2 }}", "literal": LITERAL, "missing": "${{ 3 }}"},
-               "outputs": {"n": "number", "text": "string", "literal": "string", "missing": "json"},
+    payload = {"kind": "python", "python": "conformance_steps:produce", "env": {"X": {"$ref": 1}},
+               "args": {"n": {"$ref": 0}, "text": {"$text": ["n=", {"$ref": 0}, " ", {"$ref": 2}]}, "literal": LITERAL,
+                        "missing": {"$ref": 3}, "mine": {"$dict": {"$ref": "kept"}}},
+               "outputs": {"n": "number", "text": "string", "literal": "string", "missing": "json", "mine": "json"},
                "refs": [{"kind": "param", "type": "number"}, {"kind": "output"}, {"kind": "list"}, {"kind": "output"}]}
     code, outputs, err = run(tmp_path, payload, {0: "2", 1: '{"k": [1]}', 2: '["1.5", "\\"a\\""]', 3: "null"})
     assert code == 0, err
-    assert outputs == {"n": 2.0, "text": 'n=2.0 [1.5, "a"]', "literal": LITERAL, "missing": None}
+    assert outputs == {"n": 2.0, "text": 'n=2.0 [1.5, "a"]', "literal": LITERAL, "missing": None, "mine": {"$ref": "kept"}}
 
 
 def test_command_step_outputs_are_checked(tmp_path):
-    payload = {"kind": "command", "argv": ["sh", "-c", 'printf "%s\\n" "$1" > "$ORCH_OUTPUTS/word"', "sh", "${{ 0 }}"],
+    payload = {"kind": "command", "argv": ["sh", "-c", 'printf "%s\\n" "$1" > "$ORCH_OUTPUTS/word"', "sh", {"$ref": 0}],
                "env": {}, "outputs": {"word": "string"}, "refs": [{"kind": "run"}]}
     assert run(tmp_path, payload, {0: "wf-abc"})[:2] == (0, {"word": "wf-abc"})
     payload["outputs"] = {"word": "integer"}
@@ -61,8 +62,8 @@ def test_command_step_outputs_are_checked(tmp_path):
 
 
 def test_fan_out_items(tmp_path):
-    payload = {"kind": "python", "python": "conformance_steps:echo", "args": {"value": "${{ 1 }}"}, "env": {},
-               "outputs": {"value": "json"}, "refs": [{"kind": "param", "type": "json"}], "foreach": "${{ 0 }}"}
+    payload = {"kind": "python", "python": "conformance_steps:echo", "args": {"value": {"$ref": 1}}, "env": {},
+               "outputs": {"value": "json"}, "refs": [{"kind": "param", "type": "json"}], "foreach": {"$ref": 0}}
     assert run(tmp_path, payload, {0: '[{"c": 1}, {"c": 2}]'}, item="1")[:2] == (0, {"value": {"c": 2}})
 
 
