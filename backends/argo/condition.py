@@ -28,10 +28,14 @@ def literal(value) -> str:
     return repr(value)
 
 
-def reference(ref: Ref, param_type: Callable[[str], str]) -> str:
+def task_output(step: str, name: str) -> str:
+    return f"tasks[{literal(argo_name(step))}].outputs.parameters[{literal(name)}]"
+
+
+def reference(ref: Ref, param_type: Callable[[str], str], output: Callable[[str, str], str] = task_output) -> str:
     """The expr-lang value of a reference, decoded to its type."""
     if ref.kind == "output":
-        return f"fromJSON(tasks[{literal(argo_name(ref.step))}].outputs.parameters[{literal(ref.name)}])"
+        return f"fromJSON({output(ref.step, ref.name)})"
     if ref.kind == "run":
         return "workflow.name" if ref.name == "id" else "workflow.creationTimestamp[0:10]"
     raw = f"workflow.parameters[{literal(ref.name)}]"
@@ -41,18 +45,23 @@ def reference(ref: Ref, param_type: Callable[[str], str]) -> str:
 
 
 class ExprLang:
-    def __init__(self, param_type: Callable[[str], str], types: Callable[[Ref], str]):
+    def __init__(self, param_type: Callable[[str], str], types: Callable[[Ref], str],
+                 output: Callable[[str, str], str] = task_output):
         self.param_type = param_type
         self.types = types  # a reference's declared type ('list' for a fan-out's output)
+        self.output = output  # where an output is read: its task, or an input of a nested DAG
 
-    def tag(self, expr: Expr) -> str:
-        return "{{= " + self.text(expr) + " }}"
+    def tag(self, expr: Expr, gate: str | None = None) -> str:
+        """The tag; `gate` (expr-lang) must also hold, for a trigger read from step statuses."""
+        text = self.text(expr) if expr is not None else None
+        both = " && ".join(part for part in (gate, text) if part)
+        return "{{= " + both + " }}"
 
     def text(self, expr: Expr) -> str:
         if isinstance(expr, Lit):
             return literal(expr.value)
         if isinstance(expr, RefNode):
-            return reference(expr.ref, self.param_type)
+            return reference(expr.ref, self.param_type, self.output)
         if isinstance(expr, ListLit):
             return "[" + ", ".join(literal(item.value) for item in expr.items) + "]"
         if isinstance(expr, Not):

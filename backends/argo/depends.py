@@ -17,11 +17,31 @@ upstream did.
 
 from __future__ import annotations
 
+import re
+from typing import Callable
+
 from orch.core.graph import PipelineGraph
 from orch.core.names import argo_name
 
 PROPAGATING = ("all_succeeded", "none_failed")
 DONE = ("Succeeded", "Skipped", "Failed", "Errored", "Omitted")
+_RESULT = re.compile(r"([a-z0-9][a-z0-9-]*)\.(Succeeded|Failed|Errored|Skipped|Omitted)\b")
+
+
+def tasks_in(expression: str) -> list[str]:
+    """The task names a depends expression reads, in order of first use."""
+    return list(dict.fromkeys(m.group(1) for m in _RESULT.finditer(expression)))
+
+
+def as_status_test(expression: str, status_of: Callable[[str], str]) -> str:
+    """The same test over node statuses, in expr-lang (for a `when`, where `depends` cannot reach)."""
+    phase = {"Errored": "Error"}
+    return _RESULT.sub(lambda m: f'({status_of(m.group(1))} == "{phase.get(m.group(2), m.group(2))}")', expression)
+
+
+def waits_for(tasks: list[str]) -> str | None:
+    """A `depends` that only waits for these tasks to end, however they end."""
+    return _all([_any([f"{task}.{phase}" for phase in DONE]) for task in tasks]) if tasks else None
 
 
 def trigger_of(graph: PipelineGraph, step: str) -> str:
@@ -82,7 +102,7 @@ class Depends:
         if trigger == "none_failed":
             return _all([self.not_failed(u) for u in upstream])
         if trigger == "all_done":
-            return _all([_any([f"{argo_name(u)}.{phase}" for phase in DONE]) for u in upstream])
+            return waits_for([argo_name(u) for u in upstream])
         return _any([self.failed_or_upstream_failed(u) for u in upstream])
 
     def verdict(self) -> str:
@@ -107,8 +127,6 @@ def orch_states(graph: PipelineGraph, phases: dict[str, str | None]) -> dict[str
             states[step] = "succeeded"
         elif step in failed:
             states[step] = "failed"
-        elif phase == "Skipped":
-            states[step] = "skipped"
         elif phase is None or any(source in failed for source in sources[step]):
             states[step] = "upstream_failed"
         else:

@@ -19,10 +19,20 @@ MARKERS = {"$ref", "$text", "$dict"}
 RUN_DATE = "{{workflow.creationTimestamp.Y}}-{{workflow.creationTimestamp.m}}-{{workflow.creationTimestamp.d}}"
 
 
+def task_output(step: str, name: str) -> str:
+    """Where an output is read in a DAG whose tasks include its step: (Argo tag body, expr-lang path)."""
+    return f"tasks.{argo_name(step)}.outputs.parameters.{name}"
+
+
+def task_output_expr(step: str, name: str) -> str:
+    return f'tasks["{argo_name(step)}"].outputs.parameters["{name}"]'
+
+
 class Payload:
-    def __init__(self, pipeline: Pipeline, step: Step):
+    def __init__(self, pipeline: Pipeline, step: Step, output=task_output, output_expr=task_output_expr):
         self.pipeline = pipeline
         self.step = step
+        self.output, self.output_expr = output, output_expr
         self.refs: dict[tuple, int] = {}
         self.specs: list[dict] = []
         self.tags: list[str] = []
@@ -50,12 +60,11 @@ class Payload:
             return {"kind": "list" if self.pipeline.steps[ref.step].foreach is not None else "output"}
         return {"kind": "run"}
 
-    @staticmethod
-    def _tag(ref: Ref) -> str:
+    def _tag(self, ref: Ref) -> str:
         if ref.kind == "param":
             return "{{workflow.parameters." + ref.name + "}}"
         if ref.kind == "output":
-            return "{{tasks." + argo_name(ref.step) + ".outputs.parameters." + ref.name + "}}"
+            return "{{" + self.output(ref.step, ref.name) + "}}"
         return "{{workflow.name}}" if ref.name == "id" else RUN_DATE
 
     def _rewrite(self, value: Any) -> Any:
@@ -107,8 +116,7 @@ class Payload:
         ref = whole_ref(self.step.foreach) if isinstance(self.step.foreach, str) else None
         if ref is None:
             return json.dumps(list(range(len(self.step.foreach))))
-        source = "workflow.parameters['" + ref.name + "']" if ref.kind == "param" else \
-            "tasks['" + argo_name(ref.step) + "'].outputs.parameters['" + ref.name + "']"
+        source = f'workflow.parameters["{ref.name}"]' if ref.kind == "param" else self.output_expr(ref.step, ref.name)
         return "{{=toJson(map(fromJSON(" + source + "), #index))}}"
 
 

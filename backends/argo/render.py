@@ -23,12 +23,14 @@ from orch.core.refs import Ref
 from orch.core.typed import to_text
 
 from .condition import ExprLang
-from .depends import Depends
+from .depends import Depends, as_status_test, tasks_in, waits_for
+from .layout import Layout
 from .payload import Payload
 from .templates import Shape, problems, template
 
 API_VERSION = "argoproj.io/v1alpha1"
 VERDICT = "orch-verdict"
+FAILED = "orch-failed"
 MAX_TASKS = 200  # per DAG, in Argo's full CRDs
 MAX_BYTES = 1 << 20  # what etcd stores
 
@@ -62,48 +64,102 @@ def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
     return artifacts
 
 
-def workflow_spec(graph: PipelineGraph) -> m.WorkflowSpec:
+def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> m.WorkflowSpec:
     pipeline = graph.pipeline
     found = [d for name, step in pipeline.steps.items() for d in problems(name, step)]
-    found += _pipeline_problems(graph)
+    found += _pipeline_problems(graph, chunk_size)
     if found:
         raise SpecError([Diagnostic(d.code, d.message, d.path, file="argo", hint=d.hint) for d in found])
     depends = Depends(graph)
-    shapes: dict[Shape, str] = {}
-    templates: list[m.Template] = []
-    tasks = []
-    for name, step in pipeline.steps.items():
-        payload = Payload(pipeline, step)
-        shape = Shape.of(step, len(payload.tags))
-        if shape not in shapes:
-            shapes[shape] = f"step-{len(shapes) + 1}"
-            templates.append(template(shapes[shape], shape, step))
-        tasks.append(_task(graph, name, step, payload, shapes[shape], depends))
-    tasks.append(m.DAGTask(name=VERDICT, template=VERDICT, depends=depends.verdict()))
-    main = m.Template(name="main", dag=m.DAGTemplate(tasks=tasks, fail_fast=pipeline.fail_fast))
-    verdict = m.Template(name=VERDICT, container=m.Container(image="busybox:1.36", command=["true"]))
+    layout = Layout(graph, depends, chunk_size)
+    shapes = _Shapes()
+    if not layout.nested:
+        tasks = [_task(graph, name, shapes, depends, layout) for name in pipeline.steps]
+        tasks.append(m.DAGTask(name=VERDICT, template=VERDICT, depends=depends.verdict()))
+        dags = [m.Template(name="main", dag=m.DAGTemplate(tasks=tasks, fail_fast=pipeline.fail_fast))]
+        verdict = m.Template(name=VERDICT, container=m.Container(image="busybox:1.36", command=["true"]))
+    else:
+        dags = [_main(layout)] + [_chunk(graph, chunk, shapes, depends, layout) for chunk in layout.chunks]
+        verdict = m.Template(name=VERDICT, container=m.Container(
+            image="busybox:1.36", command=["sh", "-c", "echo 'orch: a step failed' >&2; exit 1"]))
     return m.WorkflowSpec(
         entrypoint="main",
         arguments=m.Arguments(parameters=[_argument(name, param) for name, param in pipeline.params.items()]) or None,
         active_deadline_seconds=int(pipeline.timeout) if pipeline.timeout else None,
-        templates=[main] + templates + [verdict],
+        templates=dags + shapes.templates + [verdict],
     )
 
 
-def _task(graph, name, step, payload: Payload, template_name: str, depends: Depends) -> m.DAGTask:
+class _Shapes:
+    """One template per step shape, named in order of first use."""
+
+    def __init__(self):
+        self.names: dict[Shape, str] = {}
+        self.templates: list[m.Template] = []
+
+    def name_for(self, step, refs: int) -> str:
+        shape = Shape.of(step, refs)
+        if shape not in self.names:
+            self.names[shape] = f"step-{len(self.names) + 1}"
+            self.templates.append(template(self.names[shape], shape, step))
+        return self.names[shape]
+
+
+def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -> m.DAGTask:
+    step = graph.pipeline.steps[name]
+    payload = Payload(graph.pipeline, step, layout.output_tag(name), layout.output_expr(name))
     arguments = [m.Parameter(name="payload", value=payload.encoded())]
     arguments += [m.Parameter(name=f"r{i}", value=tag) for i, tag in enumerate(payload.tags)]
-    task = m.DAGTask(name=argo_name(name), template=template_name, depends=depends.of(name))
+    task = m.DAGTask(name=argo_name(name), template=shapes.name_for(step, len(payload.tags)))
+    formula, gate = depends.of(name), None
+    if formula and any(layout.task_chunk[t] != layout.chunk_of[name] for t in tasks_in(formula)):
+        task.depends = waits_for([t for t in tasks_in(formula) if layout.task_chunk[t] == layout.chunk_of[name]])
+        gate = as_status_test(formula, layout.status_of(name))
+    else:
+        task.depends = formula
     if step.foreach is not None:
         arguments.append(m.Parameter(name="item", value="{{item}}"))
         task.with_param = payload.foreach_indexes()
-    if step.when:
-        task.when = _condition(graph, step.when)
+    if step.when or gate:
+        task.when = _condition(graph, step.when, gate, layout.output_expr(name))
+    if layout.nested:
+        task.continue_on = m.ContinueOn(failed=True, error=True)
     task.arguments = m.Arguments(parameters=arguments)
     return task
 
 
-def _condition(graph: PipelineGraph, text: str) -> str:
+def _chunk(graph, chunk, shapes: _Shapes, depends: Depends, layout: Layout) -> m.Template:
+    tasks = [_task(graph, name, shapes, depends, layout) for name in chunk.steps]
+    outputs = []
+    for name in chunk.exports:
+        task, _, rest = name.partition("__")
+        if rest == "_status":
+            outputs.append(m.Parameter(name=name, value_from=m.ValueFrom(parameter="{{tasks." + task + ".status}}", default="Omitted")))
+        else:
+            outputs.append(m.Parameter(name=name, value_from=m.ValueFrom(
+                parameter="{{tasks." + task + ".outputs.parameters." + rest + "}}", default="null")))
+    failed = " || ".join(f'tasks["{argo_name(s)}"].status in ["Failed", "Error"]' for s in chunk.steps)
+    outputs.append(m.Parameter(name=FAILED, value_from=m.ValueFrom(expression=failed)))
+    return m.Template(name=chunk.name, inputs=m.Inputs(parameters=[m.Parameter(name=n) for n in chunk.imports]) or None,
+                      outputs=m.Outputs(parameters=outputs), dag=m.DAGTemplate(tasks=tasks, fail_fast=False))
+
+
+def _main(layout: Layout) -> m.Template:
+    tasks = []
+    for chunk in layout.chunks:
+        owners = sorted(set(chunk.imports.values()))
+        arguments = [m.Parameter(name=n, value="{{tasks.chunk-" + str(owner) + ".outputs.parameters." + n + "}}")
+                     for n, owner in chunk.imports.items()]
+        tasks.append(m.DAGTask(name=chunk.name, template=chunk.name,
+                               depends=" && ".join(f"chunk-{o}.Succeeded" for o in owners) or None,
+                               arguments=m.Arguments(parameters=arguments) if arguments else None))
+    names = [chunk.name for chunk in layout.chunks]
+    tasks.append(m.DAGTask(name=VERDICT, template=VERDICT, depends=" && ".join(f"{n}.Succeeded" for n in names),
+                           when="{{= " + " || ".join(f'tasks["{n}"].outputs.parameters["{FAILED}"] == "true"' for n in names) + " }}"))
+    return m.Template(name="main", dag=m.DAGTemplate(tasks=tasks))
+
+
+def _condition(graph: PipelineGraph, text: str | None, gate: str | None, output_expr) -> str:
     pipeline = graph.pipeline
 
     def kind(ref: Ref) -> str:
@@ -113,7 +169,8 @@ def _condition(graph: PipelineGraph, text: str) -> str:
             return "list" if pipeline.steps[ref.step].foreach is not None else pipeline.steps[ref.step].outputs[ref.name]
         return "string"
 
-    return ExprLang(lambda p: pipeline.params[p].type, kind).tag(parse_condition(text))
+    lang = ExprLang(lambda p: pipeline.params[p].type, kind, output_expr)
+    return lang.tag(parse_condition(text) if text else None, gate)
 
 
 def _argument(name: str, param) -> m.Parameter:
@@ -122,12 +179,16 @@ def _argument(name: str, param) -> m.Parameter:
     return m.Parameter(name=name, value=to_text(param.default))
 
 
-def _pipeline_problems(graph: PipelineGraph) -> list[Diagnostic]:
+def _pipeline_problems(graph: PipelineGraph, chunk_size: int) -> list[Diagnostic]:
     pipeline = graph.pipeline
     found = []
-    if len(pipeline.steps) + 1 > MAX_TASKS:
-        found.append(Diagnostic("E804", f"{len(pipeline.steps)} steps: Argo's full CRDs allow {MAX_TASKS} tasks per DAG "
-                                        "(nesting larger pipelines is not built yet)", ("steps",)))
+    nested = len(pipeline.steps) > chunk_size - 1
+    if nested and len(pipeline.steps) > chunk_size * (MAX_TASKS - 1):
+        found.append(Diagnostic("E804", f"{len(pipeline.steps)} steps: at most {chunk_size * (MAX_TASKS - 1)} fit in "
+                                        f"{MAX_TASKS - 1} nested DAGs of {chunk_size} tasks", ("steps",)))
+    if nested and pipeline.fail_fast:
+        found.append(Diagnostic("E811", "fail_fast with more steps than one Argo DAG holds is not supported: "
+                                        "the nested DAGs keep running to pass on their steps' statuses", ("fail_fast",)))
     if VERDICT in {argo_name(n) for n in pipeline.steps}:
         found.append(Diagnostic("E805", f"the step name {VERDICT!r} is reserved on Argo", ("steps", VERDICT)))
     for name, param in pipeline.params.items():

@@ -1,0 +1,102 @@
+"""Where each step's task goes: one DAG, or DAGs nested in chunks of at most 200 tasks.
+
+Argo's full CRDs allow 200 tasks per DAG. A larger pipeline is cut, in dependency order,
+into chunk DAGs run by the main DAG. Tasks cannot `depends` on tasks of another DAG, and
+a DAG that has failed exports no outputs (dag.go returns before reading them), so:
+every task in a chunk has `continueOn` failed and error (the chunk itself succeeds); a
+chunk exports the statuses and outputs later chunks read, and whether any of its steps
+failed; a step whose trigger reads a step of another chunk waits on its own chunk's
+tasks with `depends` and tests the whole trigger on statuses in its `when` (false there
+is Skipped, not Omitted -- the status reader knows); a last task fails the workflow when
+any chunk reports a failed step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from orch.core.graph import PipelineGraph
+from orch.core.names import argo_name
+
+from .depends import Depends, tasks_in
+
+
+@dataclass
+class Chunk:
+    index: int
+    steps: list[str]
+    imports: dict[str, int] = field(default_factory=dict)  # parameter name -> chunk that exports it
+    exports: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"chunk-{self.index}"
+
+
+def status_param(task: str) -> str:
+    return f"{task}___status"  # task names hold no '_', output names start with a letter: no clash
+
+
+def output_param(task: str, output: str) -> str:
+    return f"{task}__{output}"
+
+
+class Layout:
+    """The chunks (one, unnested, for a small pipeline) and what crosses between them."""
+
+    def __init__(self, graph: PipelineGraph, depends: Depends, chunk_size: int):
+        order = graph.order()
+        self.nested = len(order) > chunk_size - 1  # a single DAG also holds the verdict leaf
+        size = chunk_size if self.nested else len(order)
+        self.chunks = [Chunk(i + 1, order[start:start + size]) for i, start in enumerate(range(0, len(order), size))]
+        self.chunk_of = {step: chunk.index for chunk in self.chunks for step in chunk.steps}
+        self.task_chunk = {argo_name(step): index for step, index in self.chunk_of.items()}
+        if self.nested:
+            self._cross(graph, depends)
+
+    def _cross(self, graph: PipelineGraph, depends: Depends) -> None:
+        exports: dict[int, dict[str, None]] = {chunk.index: {} for chunk in self.chunks}
+        for chunk in self.chunks:
+            for step in chunk.steps:
+                formula = depends.of(step) or ""
+                for task in tasks_in(formula):
+                    self._import(chunk, status_param(task), self.task_chunk[task], exports)
+                for edge in graph.edges_into(step):
+                    if edge.output is not None:
+                        name = output_param(argo_name(edge.upstream), edge.output)
+                        self._import(chunk, name, self.chunk_of[edge.upstream], exports)
+        for chunk in self.chunks:
+            chunk.exports = list(exports[chunk.index])
+
+    @staticmethod
+    def _import(chunk: Chunk, name: str, owner: int, exports: dict) -> None:
+        if owner != chunk.index:
+            chunk.imports[name] = owner
+            exports[owner][name] = None
+
+    def internal(self, step: str, other: str) -> bool:
+        return self.chunk_of[step] == self.chunk_of[other]
+
+    def output_tag(self, consumer: str):
+        """Where `consumer` reads an output: its producer's task, or an input of its chunk."""
+        def tag(step: str, output: str) -> str:
+            if self.internal(consumer, step):
+                return f"tasks.{argo_name(step)}.outputs.parameters.{output}"
+            return f"inputs.parameters.{output_param(argo_name(step), output)}"
+        return tag
+
+    def output_expr(self, consumer: str):
+        def expr(step: str, output: str) -> str:
+            if self.internal(consumer, step):
+                return f'tasks["{argo_name(step)}"].outputs.parameters["{output}"]'
+            return f'inputs.parameters["{output_param(argo_name(step), output)}"]'
+        return expr
+
+    def status_of(self, consumer: str):
+        chunk = self.chunk_of[consumer]
+
+        def status(task: str) -> str:
+            if self.task_chunk[task] == chunk:
+                return f'tasks["{task}"].status'
+            return f'inputs.parameters["{status_param(task)}"]'
+        return status
