@@ -18,8 +18,8 @@ FINISHED = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
 def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> RunResult:
     status = document.get("status") or {}
     nodes = status.get("nodes") or {}
-    main = next((n for n in nodes.values() if n.get("templateName") == "main" and n.get("type") == "DAG"), None)
-    tasks = {n["displayName"]: n for n in nodes.values() if main and n.get("boundaryID") == main["id"]}
+    dags = {n["id"] for n in nodes.values() if n.get("type") == "DAG" and _ours(n.get("templateName", ""))}
+    tasks = {n["displayName"]: n for n in nodes.values() if n.get("boundaryID") in dags}
     pipeline = graph.pipeline
     phases: dict[str, Optional[str]] = {}
     steps: dict[str, StepResult] = {}
@@ -45,6 +45,11 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
     metadata = document.get("metadata", {})
     return RunResult(pipeline=pipeline.name, backend="argo", run_id=metadata.get("name", ""), status=run_status,
                      params=params, started_at=status.get("startedAt"), ended_at=status.get("finishedAt"), steps=steps)
+
+
+def _ours(template: str) -> bool:
+    """The DAG templates orch renders: the main DAG and, for a large pipeline, its chunks."""
+    return template == "main" or template.startswith("chunk-")
 
 
 def _step(node: dict, nodes: dict, step) -> StepResult:

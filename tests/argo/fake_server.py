@@ -2,8 +2,8 @@
 
 No cluster can run here. It answers POST /api/v1/workflows/{ns} and
 GET /api/v1/workflows/{ns}/{name} with objects shaped like the real server's; the
-workflow "runs" by a model of Argo's DAG rules (tests/argo/test_depends.py): a task whose
-`depends` is false is Omitted, the others run and end as the test's `outcome` says.
+workflow "runs" by the model of Argo in argo_model.py (depends, when, nested DAGs); tasks
+that run end as the test's `outcome` says.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-from .test_depends import argo_eval
+from .argo_model import play
 
 
 class FakeArgo:
@@ -84,34 +84,46 @@ class FakeArgo:
         self.httpd.server_close()
 
     def status(self, workflow: dict, done: bool) -> dict:
+        """Argo-shaped node statuses: a DAG node per DAG (main, chunks), a node per task inside it."""
         name = workflow["metadata"]["name"]
-        spec = workflow["spec"]
-        main = next(t for t in spec["templates"] if t["name"] == spec["entrypoint"])
         nodes = {name: {"id": name, "name": name, "displayName": name, "type": "DAG", "templateName": "main",
                         "phase": "Running", "startedAt": "2026-11-24T10:00:00Z"}}
-        phases: dict[str, str] = {}
-        for task in main["dag"]["tasks"]:
-            if not done:
-                break
-            node_id = f"{name}-{len(nodes)}"
-            node = {"id": node_id, "name": f"{name}.{task['name']}", "displayName": task["name"], "boundaryID": name,
-                    "templateName": task["template"], "startedAt": "2026-11-24T10:00:01Z", "finishedAt": "2026-11-24T10:00:02Z"}
-            if task.get("depends") and not argo_eval(task["depends"], phases):
-                node.update(type="Skipped", phase="Omitted", message="omitted: depends condition not met")
+        if not done:
+            return {"phase": "Running", "startedAt": "2026-11-24T10:00:00Z", "nodes": nodes}
+        results: dict[str, dict] = {}
+
+        def runs(task: dict) -> str:
+            results[task["name"]] = self.outcome(task["name"], task)
+            return results[task["name"]]["phase"]
+
+        phases = play(workflow, runs)
+        templates = {t["name"]: t for t in workflow["spec"]["templates"]}
+        boundary = {}  # task name -> the id of the DAG node it belongs to
+        for template_name, template in templates.items():
+            for task in template.get("dag", {}).get("tasks", []):
+                boundary[task["name"]] = name if template_name == "main" else f"{name}-{template_name}"
+        for task_name, phase in phases.items():
+            node_id = f"{name}-{task_name}"
+            task_template = next(t["template"] for tpl in templates.values() for t in tpl.get("dag", {}).get("tasks", [])
+                                 if t["name"] == task_name)
+            node = {"id": node_id, "name": f"{name}.{task_name}", "displayName": task_name, "boundaryID": boundary[task_name],
+                    "templateName": task_template, "phase": phase, "startedAt": "2026-11-24T10:00:01Z",
+                    "finishedAt": "2026-11-24T10:00:02Z"}
+            result = results.get(task_name, {})
+            if "dag" in templates[task_template]:
+                node["type"] = "DAG"
+            elif phase in ("Omitted", "Skipped"):
+                node["type"] = "Skipped"
             else:
-                result = self.outcome(task["name"], task)
-                node.update(type="Retry" if result.get("attempts", 1) > 1 else "Pod", phase=result["phase"])
+                node["type"] = "Retry" if result.get("attempts", 1) > 1 else "Pod"
                 if node["type"] == "Retry":
                     node["children"] = [f"{node_id}-{i}" for i in range(result["attempts"])]
                 if result.get("message"):
                     node["message"] = result["message"]
                 if result.get("outputs"):
                     node["outputs"] = {"parameters": [{"name": k, "value": json.dumps(v)} for k, v in result["outputs"].items()]}
-            phases[task["name"]] = node["phase"]
             nodes[node_id] = node
-        if not done:
-            return {"phase": "Running", "startedAt": "2026-11-24T10:00:00Z", "nodes": nodes}
-        failed = any(p in ("Failed", "Error") for p in phases.values())
+        failed = phases.get("orch-verdict") == "Failed" or any(p in ("Failed", "Error") for p in phases.values())
         nodes[name]["phase"] = "Failed" if failed else "Succeeded"
         return {"phase": nodes[name]["phase"], "startedAt": "2026-11-24T10:00:00Z", "finishedAt": "2026-11-24T10:00:03Z",
                 "nodes": nodes}

@@ -8,7 +8,6 @@ authenticates, and how it reads node statuses back into the RunResult.
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import yaml
@@ -17,14 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from ..conformance.test_random_dags import dags, oracle
 from .fake_server import FakeArgo
 
-WHEN = re.compile(r"^\{\{= \((\d+) == (\d+)\) \}\}$")
 
 
 def by_function(name: str, task: dict) -> dict:
-    """Run a task as its step's function says: ':fail' fails; a literal `when` is honoured."""
-    when = task.get("when")
-    if when and (match := WHEN.match(when)) and match.group(1) != match.group(2):
-        return {"phase": "Skipped"}
+    """Run a task as its step's function says: ':fail' fails (the nested layout's verdict too)."""
+    if name == "orch-verdict":
+        return {"phase": "Failed", "message": "orch: a step failed"}
     payload = json.loads(task["arguments"]["parameters"][0]["value"])
     if payload["python"].endswith(":fail"):
         return {"phase": "Failed", "message": "Error (exit code 1)"}
@@ -108,3 +105,19 @@ def test_no_server_named_is_exit_3(orch, argo_env, monkeypatch):
     monkeypatch.delenv("ARGO_SERVER", raising=False)
     code, _, err = orch("run", argo_env({"a": {"python": "m:ok"}}), "--backend", "argo")
     assert code == 3 and "set ARGO_SERVER" in err
+
+
+def test_a_nested_workflow_is_read_back_through_its_chunks(orch, argo_env, monkeypatch):
+    steps = {f"s{i}": {"python": "m:fail" if i == 250 else "m:ok", **({"after": [f"s{i - 1}"]} if i else {})} for i in range(260)}
+    steps["tidy"] = {"python": "m:ok", "after": ["s259"], "trigger": "all_done"}
+    with FakeArgo(by_function) as server:
+        monkeypatch.setenv("ARGO_SERVER", server.url)
+        import orch.backends.argo.run as client
+
+        monkeypatch.setattr(client.time, "sleep", lambda seconds: None)
+        code, out, err = orch("run", argo_env(steps), "--backend", "argo", "--json")
+    result = json.loads(out)
+    assert code == 1 and result["status"] == "failed"
+    states = {name: s["status"] for name, s in result["steps"].items()}
+    assert states["s249"] == "succeeded" and states["s250"] == "failed"
+    assert states["s251"] == states["s259"] == "upstream_failed" and states["tidy"] == "succeeded"
