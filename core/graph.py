@@ -93,7 +93,14 @@ class PipelineGraph:
         return [sorted(level, key=position.__getitem__) for level in nx.topological_generations(self.dag)]
 
     def edges_into(self, step: str) -> list[Edge]:
-        return [e for e in self.edges if e.downstream == step]
+        return self._edges_by_downstream.get(step, [])
+
+    @cached_property
+    def _edges_by_downstream(self) -> dict[str, list[Edge]]:
+        index: dict[str, list[Edge]] = {}
+        for edge in self.edges:
+            index.setdefault(edge.downstream, []).append(edge)
+        return index
 
     @cached_property
     def _position(self) -> dict[str, int]:

@@ -48,20 +48,59 @@ class Artifact:
 
 def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
     """The manifests: kind 'workflow', 'template' or 'cron'; by default a Workflow, plus a
-    CronWorkflow when the pipeline has a schedule."""
+    CronWorkflow when the pipeline has a schedule. A nested pipeline whose manifest would pass
+    etcd's 1 MB moves each chunk into a WorkflowTemplate of its own, called by `templateRef`."""
     pipeline = graph.pipeline
     kinds = [kind] if kind else ["workflow"] + (["cron"] if pipeline.schedule else [])
     spec = workflow_spec(graph)
-    artifacts = []
-    for each in kinds:
-        document = _document(graph, spec, each)
-        text = yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
-        if len(text.encode()) > MAX_BYTES:
-            raise SpecError([Diagnostic("E806", f"the {each} manifest would be {len(text.encode()) / 1e6:.1f} MB; "
-                                                "Kubernetes stores objects up to 1 MB", ("steps",),
-                                        hint="split the pipeline")])
-        artifacts.append(Artifact(f"{pipeline.name}.{each}.yaml", text))
+    extra: list[Artifact] = []
+    if _is_nested(spec):  # measure the chunks apart: when together they pass 1 MB, they stay apart
+        split, chunks = _split(pipeline.name, spec)
+        extra = [Artifact(f"{doc['metadata']['name']}.workflowtemplate.yaml", _yaml(doc)) for doc in chunks]
+        if sum(len(a.text.encode()) for a in extra) > MAX_BYTES:
+            spec = split
+        else:
+            extra = []
+    texts = {each: _yaml(_document(graph, spec, each)) for each in kinds}
+    artifacts = [Artifact(f"{pipeline.name}.{each}.yaml", text) for each, text in texts.items()] + extra
+    for artifact in artifacts:
+        size = len(artifact.text.encode())
+        if size > MAX_BYTES:
+            raise SpecError([Diagnostic("E806", f"{artifact.path} would be {size / 1e6:.1f} MB; Kubernetes stores "
+                                                "objects up to 1 MB", ("steps",), file="argo",
+                                        hint="fewer or smaller steps per DAG, or shorter args")])
     return artifacts
+
+
+def _yaml(document: dict) -> str:
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+
+
+def _is_nested(spec: m.WorkflowSpec) -> bool:
+    return any(t.name.startswith("chunk-") for t in spec.templates)
+
+
+def _split(name: str, spec: m.WorkflowSpec) -> tuple[m.WorkflowSpec, list[dict]]:
+    """The main DAG and verdict stay; each chunk, with the step templates it uses, becomes a WorkflowTemplate."""
+    by_name = {t.name: t for t in spec.templates}
+    main = by_name["main"]
+    documents, refs = [], {}
+    for task in main.dag.tasks:
+        if not task.template or not task.template.startswith("chunk-"):
+            continue
+        chunk = by_name[task.template]
+        used = list(dict.fromkeys(t.template for t in chunk.dag.tasks))
+        template_name = f"{name[:52]}-{task.template}"
+        chunk_spec = m.WorkflowSpec(templates=[chunk] + [by_name[u] for u in used])
+        document = m.WorkflowTemplate(api_version=API_VERSION, kind="WorkflowTemplate",
+                                      metadata=m.ObjectMeta(name=template_name), spec=chunk_spec)
+        documents.append(_name_first(document.model_dump(by_alias=True, exclude_none=True, mode="json")))
+        refs[task.name] = m.TemplateRef(name=template_name, template=task.template)
+    tasks = [task.model_copy(update={"template": None, "template_ref": refs[task.name]}) if task.name in refs else task
+             for task in main.dag.tasks]
+    main = main.model_copy(update={"dag": main.dag.model_copy(update={"tasks": tasks})})
+    kept = [main] + [t for t in spec.templates if t.name == VERDICT]
+    return spec.model_copy(update={"templates": kept}), documents
 
 
 def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> m.WorkflowSpec:

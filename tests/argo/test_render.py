@@ -45,7 +45,7 @@ def lint(document: dict) -> list[str]:
     spec = document["spec"].get("workflowSpec", document["spec"])
     templates = {t["name"]: t for t in spec["templates"]}
     params = {p["name"] for p in spec.get("arguments", {}).get("parameters", [])}
-    if spec["entrypoint"] not in templates:
+    if "entrypoint" in spec and spec["entrypoint"] not in templates:
         problems.append("entrypoint names no template")
     for template in spec["templates"]:
         inputs = {p["name"] for p in template.get("inputs", {}).get("parameters", [])}
@@ -58,6 +58,8 @@ def lint(document: dict) -> list[str]:
             names = {t["name"] for t in template["dag"]["tasks"]}
             if not TASK_NAME.match(task["name"]):
                 problems.append(f"bad task name {task['name']}")
+            if "templateRef" in task:  # resolved against the WorkflowTemplates rendered beside it
+                continue
             if task["template"] not in templates:
                 problems.append(f"{task['name']}: unknown template {task['template']}")
                 continue
@@ -170,3 +172,26 @@ def test_a_large_pipeline_nests_in_chunks_of_200(validator):
     assert all(len(templates[f"chunk-{i}"]["dag"]["tasks"]) <= 200 for i in (1, 2, 3))
     second = templates["chunk-2"]
     assert {p["name"] for p in second["inputs"]["parameters"]} >= {"s50__n", "s50___status"}
+
+
+def test_a_manifest_over_a_megabyte_splits_into_workflow_templates(validator):
+    steps = {f"s{i}": {"python": "pkg.module:work", "outputs": {"n": "integer"},
+                       **({"args": {"x": f"${{{{ steps.s{i - 1}.outputs.n }}}}", "y": "x" * 200}} if i % 10 else {})}
+             for i in range(2500)}
+    graph = parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "huge", "steps": steps}, sort_keys=False))
+    artifacts = render(graph)
+    documents = {a.path: yaml.safe_load(a.text) for a in artifacts}
+    assert all(len(a.text.encode()) <= 1 << 20 for a in artifacts)
+    main = documents.pop("huge.workflow.yaml")
+    assert len(documents) == 13 and all(d["kind"] == "WorkflowTemplate" for d in documents.values())
+    refs = [t["templateRef"] for t in main["spec"]["templates"][0]["dag"]["tasks"] if "templateRef" in t]
+    assert {r["name"] for r in refs} == {d["metadata"]["name"] for d in documents.values()}
+    for document in [main, *documents.values()]:
+        assert not list(validator.iter_errors(document))
+        assert lint(document) == []
+    for ref in refs:  # each named template lives in the WorkflowTemplate named, with the step templates it uses
+        chunk = next(d for d in documents.values() if d["metadata"]["name"] == ref["name"])
+        names = {t["name"] for t in chunk["spec"]["templates"]}
+        assert ref["template"] in names
+        chunk_dag = next(t for t in chunk["spec"]["templates"] if t["name"] == ref["template"])
+        assert {t["template"] for t in chunk_dag["dag"]["tasks"]} <= names
