@@ -88,6 +88,12 @@ class Depends:
     def failed_or_upstream_failed(self, step: str) -> str:
         return _any([_failed(argo_name(s)) for s in [step] + self.sources[step]])
 
+    def succeeded(self, step: str) -> str:
+        """A fan-out's task group is Skipped when its list is empty, which orch counts a success
+        (its condition, if any, sits in a gate task before it)."""
+        task = argo_name(step)
+        return f"({task}.Succeeded || {task}.Skipped)" if self.graph.pipeline.steps[step].foreach is not None else f"{task}.Succeeded"
+
     def not_failed(self, step: str) -> str:
         return _all([_not_failed(argo_name(s)) for s in [step] + self.sources[step]])
 
@@ -98,7 +104,7 @@ class Depends:
             return None
         trigger = trigger_of(self.graph, step)
         if trigger == "all_succeeded":
-            return _all([f"{argo_name(u)}.Succeeded" for u in upstream])
+            return _all([self.succeeded(u) for u in upstream])
         if trigger == "none_failed":
             return _all([self.not_failed(u) for u in upstream])
         if trigger == "all_done":

@@ -33,6 +33,16 @@ class Chunk:
         return f"chunk-{self.index}"
 
 
+def has_gate(step) -> bool:
+    """A fan-out with a condition tests it in a gate task first: on Argo, a task group skipped by
+    its `when` would look like an empty fan-out, which succeeds."""
+    return step.foreach is not None and bool(step.when)
+
+
+def gate_name(task: str) -> str:
+    return f"{task}--when"
+
+
 def status_param(task: str) -> str:
     return f"{task}___status"  # task names hold no '_', output names start with a letter: no clash
 
@@ -46,9 +56,16 @@ class Layout:
 
     def __init__(self, graph: PipelineGraph, depends: Depends, chunk_size: int):
         order = graph.order()
-        self.nested = len(order) > chunk_size - 1  # a single DAG also holds the verdict leaf
-        size = chunk_size if self.nested else len(order)
-        self.chunks = [Chunk(i + 1, order[start:start + size]) for i, start in enumerate(range(0, len(order), size))]
+        weight = {step: 1 + has_gate(graph.pipeline.steps[step]) for step in order}  # a gate is a task too
+        self.nested = sum(weight.values()) > chunk_size - 1  # a single DAG also holds the verdict leaf
+        self.chunks = [Chunk(1, [])]
+        used = 0
+        for step in order:
+            if self.nested and used + weight[step] > chunk_size:
+                self.chunks.append(Chunk(len(self.chunks) + 1, []))
+                used = 0
+            self.chunks[-1].steps.append(step)
+            used += weight[step]
         self.chunk_of = {step: chunk.index for chunk in self.chunks for step in chunk.steps}
         self.task_chunk = {argo_name(step): index for step, index in self.chunk_of.items()}
         if self.nested:

@@ -24,13 +24,14 @@ from orch.core.typed import to_text
 
 from .condition import ExprLang
 from .depends import Depends, as_status_test, tasks_in, waits_for
-from .layout import Layout
+from .layout import Layout, gate_name, has_gate
 from .payload import Payload
 from .templates import Shape, problems, template
 
 API_VERSION = "argoproj.io/v1alpha1"
 VERDICT = "orch-verdict"
 FAILED = "orch-failed"
+GATE = "orch-gate"
 MAX_TASKS = 200  # per DAG, in Argo's full CRDs
 MAX_BYTES = 1 << 20  # what etcd stores
 
@@ -113,7 +114,7 @@ def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> m.Workfl
     layout = Layout(graph, depends, chunk_size)
     shapes = _Shapes()
     if not layout.nested:
-        tasks = [_task(graph, name, shapes, depends, layout) for name in pipeline.steps]
+        tasks = [task for name in pipeline.steps for task in _tasks(graph, name, shapes, depends, layout)]
         tasks.append(m.DAGTask(name=VERDICT, template=VERDICT, depends=depends.verdict()))
         dags = [m.Template(name="main", dag=m.DAGTemplate(tasks=tasks, fail_fast=pipeline.fail_fast))]
         verdict = m.Template(name=VERDICT, container=m.Container(image="busybox:1.36", command=["true"]))
@@ -121,11 +122,13 @@ def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> m.Workfl
         dags = [_main(layout)] + [_chunk(graph, chunk, shapes, depends, layout) for chunk in layout.chunks]
         verdict = m.Template(name=VERDICT, container=m.Container(
             image="busybox:1.36", command=["sh", "-c", "echo 'orch: a step failed' >&2; exit 1"]))
+    gates = [m.Template(name=GATE, container=m.Container(image="busybox:1.36", command=["true"]))] \
+        if any(has_gate(step) for step in pipeline.steps.values()) else []
     return m.WorkflowSpec(
         entrypoint="main",
         arguments=m.Arguments(parameters=[_argument(name, param) for name, param in pipeline.params.items()]) or None,
         active_deadline_seconds=int(pipeline.timeout) if pipeline.timeout else None,
-        templates=dags + shapes.templates + [verdict],
+        templates=dags + shapes.templates + gates + [verdict],
     )
 
 
@@ -142,6 +145,16 @@ class _Shapes:
             self.names[shape] = f"step-{len(self.names) + 1}"
             self.templates.append(template(self.names[shape], shape, step))
         return self.names[shape]
+
+
+def _tasks(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -> list[m.DAGTask]:
+    """The step's task, after its gate when it is a fan-out with a condition."""
+    task = _task(graph, name, shapes, depends, layout)
+    if not has_gate(graph.pipeline.steps[name]):
+        return [task]
+    gate = m.DAGTask(name=gate_name(task.name), template=GATE, depends=task.depends, when=task.when,
+                     continue_on=task.continue_on)
+    return [gate, task.model_copy(update={"depends": f"{gate.name}.Succeeded", "when": None})]
 
 
 def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -> m.DAGTask:
@@ -168,7 +181,7 @@ def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -
 
 
 def _chunk(graph, chunk, shapes: _Shapes, depends: Depends, layout: Layout) -> m.Template:
-    tasks = [_task(graph, name, shapes, depends, layout) for name in chunk.steps]
+    tasks = [task for name in chunk.steps for task in _tasks(graph, name, shapes, depends, layout)]
     outputs = []
     for name in chunk.exports:
         task, _, rest = name.partition("__")
@@ -228,8 +241,13 @@ def _pipeline_problems(graph: PipelineGraph, chunk_size: int) -> list[Diagnostic
     if nested and pipeline.fail_fast:
         found.append(Diagnostic("E811", "fail_fast with more steps than one Argo DAG holds is not supported: "
                                         "the nested DAGs keep running to pass on their steps' statuses", ("fail_fast",)))
-    if VERDICT in {argo_name(n) for n in pipeline.steps}:
+    names = {argo_name(n) for n in pipeline.steps}
+    if VERDICT in names:
         found.append(Diagnostic("E805", f"the step name {VERDICT!r} is reserved on Argo", ("steps", VERDICT)))
+    for name, step in pipeline.steps.items():
+        if has_gate(step) and gate_name(argo_name(name)) in names:
+            found.append(Diagnostic("E805", f"the step name {gate_name(argo_name(name))!r} is taken by {name!r}'s gate on Argo",
+                                    ("steps", name)))
     for name, param in pipeline.params.items():
         if param.default is not None and "{{" in to_text(param.default):
             found.append(Diagnostic("E807", "Argo would read '{{' in a param's default as a tag", ("params", name, "default")))

@@ -26,10 +26,11 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
     for name, step in pipeline.steps.items():
         node = tasks.get(argo_name(name))
         phase = node.get("phase") if node else None
-        if node and step.foreach is not None and phase == "Skipped" and not step.when:
-            phase = "Succeeded"  # an empty fan-out: Argo skips the task group, orch counts it a success
         phases[name] = phase if phase in FINISHED else None
         steps[name] = _step(node, nodes, step) if node else StepResult()
+        if node and step.foreach is not None and phase == "Skipped":
+            # an empty fan-out: Argo skips its task group; orch counts it a success (a condition is in its gate)
+            phases[name], steps[name] = "Succeeded", StepResult(outputs={o: [] for o in step.outputs})
     finished = (status.get("phase") in ("Succeeded", "Failed", "Error"))
     states = orch_states(graph, phases)
     for name, result in steps.items():

@@ -58,9 +58,6 @@ def problems(name: str, step: Step) -> list[Diagnostic]:
     if step.timeout is not None and step.timeout != int(step.timeout):
         found.append(Diagnostic("E802", f"Argo bounds an attempt in whole seconds (activeDeadlineSeconds); {step.timeout:g}s cannot be rendered",
                                 path + ("timeout",)))
-    if step.foreach is not None and step.when:
-        found.append(Diagnostic("E803", "on Argo a fan-out skipped by its condition looks like an empty one, which succeeds",
-                                path + ("when",), hint="put the condition on a step before the fan-out"))
     return found
 
 

@@ -130,7 +130,6 @@ def test_literals_never_reach_argo_as_tags(validator):
 @pytest.mark.parametrize("steps, code", [
     ({"a": {"python": "m:f", "retries": {"limit": 2, "delay": "1s", "factor": 1.5}}}, "E801"),
     ({"a": {"python": "m:f", "timeout": "500ms"}}, "E802"),
-    ({"a": {"python": "m:f", "foreach": [1], "when": "1 == 1"}}, "E803"),
     ({"orch-verdict": {"python": "m:f"}}, "E805"),
 ])
 def test_what_argo_cannot_express_is_refused_with_the_step_named(steps, code):

@@ -22,6 +22,8 @@ def by_function(name: str, task: dict) -> dict:
     """Run a task as its step's function says: ':fail' fails (the nested layout's verdict too)."""
     if name == "orch-verdict":
         return {"phase": "Failed", "message": "orch: a step failed"}
+    if task["template"] == "orch-gate":
+        return {"phase": "Succeeded"}
     payload = json.loads(task["arguments"]["parameters"][0]["value"])
     if payload["python"].endswith(":fail"):
         return {"phase": "Failed", "message": "Error (exit code 1)"}
@@ -121,3 +123,29 @@ def test_a_nested_workflow_is_read_back_through_its_chunks(orch, argo_env, monke
     states = {name: s["status"] for name, s in result["steps"].items()}
     assert states["s249"] == "succeeded" and states["s250"] == "failed"
     assert states["s251"] == states["s259"] == "upstream_failed" and states["tidy"] == "succeeded"
+
+
+def test_a_conditional_fan_out_is_gated_so_empty_and_skipped_differ(orch, argo_env, monkeypatch):
+    def outcome(name, task):
+        if name == "empty":
+            return {"phase": "Skipped"}  # Argo skips the task group of an empty withParam
+        return by_function(name, task)
+
+    spec = argo_env({
+        "a": {"python": "m:ok"},
+        "empty": {"python": "m:ok", "foreach": [], "when": "1 == 1", "after": ["a"], "outputs": {"v": "string"}},
+        "after-empty": {"python": "m:ok", "after": ["empty"]},
+        "off": {"python": "m:ok", "foreach": [1, 2], "when": "1 == 2", "after": ["a"]},
+        "after-off": {"python": "m:ok", "after": ["off"]},
+    })
+    with FakeArgo(outcome) as server:
+        monkeypatch.setenv("ARGO_SERVER", server.url)
+        import orch.backends.argo.run as client
+
+        monkeypatch.setattr(client.time, "sleep", lambda seconds: None)
+        code, out, err = orch("run", spec, "--backend", "argo", "--json")
+    steps = json.loads(out)["steps"]
+    assert (steps["empty"]["status"], steps["empty"]["outputs"]) == ("succeeded", {"v": []})
+    assert steps["after-empty"]["status"] == "succeeded"
+    assert steps["off"]["status"] == steps["after-off"]["status"] == "skipped"
+    assert code == 0
