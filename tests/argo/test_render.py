@@ -20,14 +20,21 @@ from ..conformance.test_cases import CASES, load_case
 from ..test_generated_specs import valid_specs
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_FILE = ROOT.parent / "shared" / "schemas" / "argo-workflows.schema.json"
+SCHEMA_PLACES = [ROOT.parent / "shared", ROOT / "shared"]  # the project's shared/ sits beside the checkout (CI too)
+
+
+def schema_file() -> Path:
+    for place in SCHEMA_PLACES:
+        if (place / "schemas" / "argo-workflows.schema.json").exists():
+            return place / "schemas" / "argo-workflows.schema.json"
+    raise AssertionError(f"Argo's JSON schema not found in {[str(p) for p in SCHEMA_PLACES]}")
 TASK_NAME = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
 TAG = re.compile(r"\{\{(=?)(.*?)\}\}", re.S)
 
 
 @pytest.fixture(scope="module")
 def validator():
-    schema = json.loads(SCHEMA_FILE.read_text())
+    schema = json.loads(schema_file().read_text())
     # The published schema types IntOrString as string only; the API accepts integers too.
     schema["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {"type": ["string", "integer"]}
     return jsonschema.Draft7Validator(schema)
