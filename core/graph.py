@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from graphlib import CycleError, TopologicalSorter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .spec import Pipeline
 
@@ -33,6 +33,13 @@ class Edge:
 class PipelineGraph:
     pipeline: Pipeline
     edges: list[Edge] = field(default_factory=list)
+    source: Any = None  # the spec's Source (yaml_source.py), so later stages locate their errors too
+
+    def locate(self, diagnostic):
+        """`diagnostic` placed at its field in the spec's text, when the spec came from a file."""
+        if self.source is None:
+            return diagnostic
+        return self.source.diagnostic(diagnostic.code, diagnostic.message, diagnostic.path, diagnostic.hint)
 
     @cached_property
     def dag(self) -> "nx.DiGraph":

@@ -58,7 +58,7 @@ class _Checker:
             self.error("E202", "a pipeline needs at least one step", ("steps",), at_key=True)
         for name, step in pipeline.steps.items():
             _StepChecker(self, name, step).run()
-        graph = PipelineGraph(pipeline, self.edges)
+        graph = PipelineGraph(pipeline, self.edges, self.source)
         self._cycles(graph)
         return graph
 

@@ -67,9 +67,9 @@ def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
     for artifact in artifacts:
         size = len(artifact.text.encode())
         if size > MAX_BYTES:
-            raise SpecError([Diagnostic("E806", f"{artifact.path} would be {size / 1e6:.1f} MB; Kubernetes stores "
-                                                "objects up to 1 MB", ("steps",), file="argo",
-                                        hint="fewer or smaller steps per DAG, or shorter args")])
+            raise SpecError([graph.locate(Diagnostic("E806", f"{artifact.path} would be {size / 1e6:.1f} MB; Kubernetes "
+                                                             "stores objects up to 1 MB", ("steps",),
+                                                     hint="fewer or smaller steps per DAG, or shorter args"))])
     return artifacts
 
 
@@ -109,7 +109,7 @@ def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> m.Workfl
     found = [d for name, step in pipeline.steps.items() for d in problems(name, step)]
     found += _pipeline_problems(graph, chunk_size)
     if found:
-        raise SpecError([Diagnostic(d.code, d.message, d.path, file="argo", hint=d.hint) for d in found])
+        raise SpecError([graph.locate(d) for d in found])
     depends = Depends(graph)
     layout = Layout(graph, depends, chunk_size)
     shapes = _Shapes()
@@ -274,7 +274,8 @@ def _document(graph: PipelineGraph, spec: m.WorkflowSpec, kind: str) -> dict:
     else:
         schedule = pipeline.schedule
         if schedule is None:
-            raise SpecError([Diagnostic("E810", "a CronWorkflow needs a schedule", ("schedule",), file="argo")])
+            raise SpecError([graph.locate(Diagnostic("E810", "a CronWorkflow needs a schedule", ("schedule",),
+                                                     hint="add schedule: '0 2 * * *', or render --kind workflow"))])
         model = m.CronWorkflow(api_version=API_VERSION, kind="CronWorkflow",
                                metadata=m.ObjectMeta(name=pipeline.name, labels=labels),
                                spec=m.CronWorkflowSpec(schedules=[schedule.cron], timezone=schedule.timezone,

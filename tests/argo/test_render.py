@@ -144,6 +144,7 @@ def test_what_argo_cannot_express_is_refused_with_the_step_named(steps, code):
     with pytest.raises(SpecError) as error:
         render(graph)
     assert [d.code for d in error.value.diagnostics] == [code]
+    assert error.value.diagnostics[0].line is not None  # located in the spec, like a validation error
 
 
 def test_our_stand_in_characters_in_user_text_fall_back_to_base64():
