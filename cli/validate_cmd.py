@@ -37,7 +37,8 @@ def validate(
             continue
         results.append({"spec": str(spec), "valid": True, "pipeline": graph.pipeline.name, "steps": len(graph.pipeline.steps)})
         if not as_json:
-            say(f"ok: {spec}: pipeline {graph.pipeline.name!r}, {len(graph.pipeline.steps)} steps")
+            count = len(graph.pipeline.steps)
+            say(f"ok: {spec}: pipeline {graph.pipeline.name!r}, {count} step{'s' if count != 1 else ''}")
     if as_json:
         say(json.dumps(results if len(results) > 1 else results[0], indent=2))
     if failed:

@@ -81,15 +81,17 @@ def _validate_in_parts(data: dict, source: Source, prior: list[Diagnostic]) -> P
     header, broken_params, broken_top = _header(header_data, source, problems)
     if header is None:
         raise SpecError(problems)
-    steps, broken_steps = {}, set(broken_top & {"steps"})
+    steps, broken_steps, broken_fields = {}, set(broken_top & {"steps"}), {}
     for name, raw in (raw_steps.items() if isinstance(raw_steps, dict) else ()):
-        step = _step(name, raw if raw is not None else {}, source, problems)
+        step, dropped = _step(name, raw if raw is not None else {}, source, problems)
         if step is None:
             broken_steps.add(name)
         else:
             steps[name] = with_defaults(step, header.defaults)
+            broken_fields[name] = dropped
     pipeline = header.model_copy(update={"steps": steps})
-    return check(pipeline, source, broken_steps=broken_steps, broken_params=broken_params, prior=problems)
+    return check(pipeline, source, broken_steps=broken_steps, broken_params=broken_params,
+                 broken_fields=broken_fields, prior=problems)
 
 
 def _header(data: dict, source: Source, problems: list[Diagnostic]):
@@ -117,20 +119,19 @@ def _header(data: dict, source: Source, problems: list[Diagnostic]):
         return None, broken_params, broken_top
 
 
-def _step(name: str, raw: Any, source: Source, problems: list[Diagnostic]) -> Step | None:
-    """The step, or the step without its broken fields so its other rules are still checked.
-
-    None when nothing can be salvaged, or when its outputs are broken (references to
-    them would only repeat the error).
+def _step(name: str, raw: Any, source: Source, problems: list[Diagnostic]) -> tuple[Step | None, set]:
+    """The step, or the step without its broken fields so its other rules are still checked,
+    and the fields dropped. None when nothing can be salvaged, or when its outputs are broken
+    (references to them would only repeat the error).
     """
     try:
-        return Step.model_validate(raw)
+        return Step.model_validate(raw), set()
     except ValidationError as err:
         problems += diagnostics_from(err, source, Step, ("steps", name))
         broken = {e["loc"][0] for e in err.errors() if e["loc"]}
     if not isinstance(raw, dict) or "outputs" in broken:
-        return None
+        return None, broken
     try:
-        return Step.model_validate({k: v for k, v in raw.items() if k not in broken})
+        return Step.model_validate({k: v for k, v in raw.items() if k not in broken}), broken
     except ValidationError:
-        return None
+        return None, broken

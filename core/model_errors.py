@@ -41,6 +41,9 @@ def diagnostics_from(error: ValidationError, source: Source, root: type[BaseMode
             message = re.sub(r"^(Value|Assertion) error, ", "", message)
         elif kind == "model_type" or kind == "dict_type":
             message = "must be a mapping of fields" if kind == "model_type" else "must be a mapping"
+        elif kind == "list_type" and path[-1:] == ("command",):
+            message = "a command is a list of arguments (argv), not one string"
+            hint = "command: [python, train.py]; for a shell line: [sh, -c, 'python train.py | tee log']"
         else:
             message = message[0].lower() + message[1:]
         out.append(source.diagnostic("E201", message, path, hint, at_key=at_key))

@@ -146,7 +146,7 @@ class Step(StepDefaults):
     args: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of a python step")
     outputs: dict[str, ValueType] = Field(default_factory=dict)
     after: list[str] = Field(default_factory=list)
-    when: Optional[str] = None
+    when: Optional[Text] = None  # `when: true` in YAML is the condition true
     foreach: Optional[Any] = Field(default=None, json_schema_extra={"anyOf": [{"type": "array"}, {"type": "string"}]})
     parallelism: Optional[int] = Field(default=None, ge=1)
 

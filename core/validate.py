@@ -22,9 +22,12 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def check(pipeline: Pipeline, source: Source | None = None, *, broken_steps=frozenset(),
-          broken_params=frozenset(), prior: list[Diagnostic] = ()) -> PipelineGraph:
-    """The pipeline's graph, or SpecError with every problem (those in `prior` too)."""
-    checker = _Checker(pipeline, source or Source("<python>", None), broken_steps, broken_params)
+          broken_params=frozenset(), broken_fields=None, prior: list[Diagnostic] = ()) -> PipelineGraph:
+    """The pipeline's graph, or SpecError with every problem (those in `prior` too).
+
+    `broken_fields` names, per salvaged step, the fields already reported and dropped.
+    """
+    checker = _Checker(pipeline, source or Source("<python>", None), broken_steps, broken_params, broken_fields or {})
     graph = checker.run()
     problems = list(prior) + checker.problems
     if problems:
@@ -33,9 +36,10 @@ def check(pipeline: Pipeline, source: Source | None = None, *, broken_steps=froz
 
 
 class _Checker:
-    def __init__(self, pipeline: Pipeline, source: Source, broken_steps, broken_params):
+    def __init__(self, pipeline: Pipeline, source: Source, broken_steps, broken_params, broken_fields):
         self.pipeline = pipeline
         self.source = source
+        self.broken_fields = broken_fields
         self.broken_steps = set(broken_steps)
         self.broken_params = set(broken_params)
         self.problems: list[Diagnostic] = []
@@ -54,7 +58,7 @@ class _Checker:
         self._name("pipeline name", pipeline.name, ("name",), limit, at_key=False)
         self.check_names("param", pipeline.params, ("params",))
         self.check_names("step", pipeline.steps, ("steps",))
-        if not pipeline.steps and "steps" not in self.broken_steps:
+        if not pipeline.steps and not self.broken_steps:
             self.error("E202", "a pipeline needs at least one step", ("steps",), at_key=True)
         for name, step in pipeline.steps.items():
             _StepChecker(self, name, step).run()
@@ -114,7 +118,8 @@ class _StepChecker:
 
     def run(self):
         step = self.step
-        if (step.python is None) == (step.command is None):
+        dropped = self.parent.broken_fields.get(self.name, set())
+        if (step.python is None) == (step.command is None) and not dropped & {"python", "command"}:
             where = ("command",) if step.python else ()
             self.error("E210", "a step needs exactly one of 'python' (module:function) or 'command' (argv)", where,
                        "python: my_pkg.steps:train   or   command: [python, train.py]", at_key=True)

@@ -41,6 +41,8 @@ CASES = [
     ("step-both-python-and-command", H + "steps:\n  a:\n    python: m:f\n    command: [x]\n", "E210", 6, 5, "exactly one of 'python'"),
     ("python-path-without-function", H + "steps:\n  a: {python: ml.steps.train}\n", "E201", 4, 15, "string should match pattern"),
     ("command-empty", H + "steps:\n  a: {command: []}\n", "E201", 4, 16, "at least 1 item"),
+    ("command-as-one-string", H + "steps:\n  a: {command: python train.py}\n", "E201", 4, 16, "a command is a list of arguments"),
+    ("step-not-a-mapping", H + "steps:\n  a: python train.py\n", "E201", 4, 6, "steps.a: must be a mapping of fields"),
     ("args-on-command-step", H + "steps:\n  a:\n    command: [x]\n    args: {n: 1}\n", "E211", 6, 5, "'args' are keyword arguments"),
     ("step-field-typo", H + "steps:\n  a:\n    python: m:f\n    retires: 3\n", "E201", 6, 5, "unknown field 'retires'"),
     ("trigger-typo", H + "steps:\n  a: {python: m:f}\n  b: {python: m:g, after: [a], trigger: all_sucess}\n",
@@ -176,3 +178,9 @@ def test_missing_file_is_a_usage_error(orch, tmp_path):
 
 def test_there_are_at_least_forty_cases():
     assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("text", [H + "steps:\n  a: python train.py\n", H + "steps:\n  a: {command: python train.py}\n"])
+def test_a_broken_step_gives_one_error_not_a_cascade(orch, spec_file, text):
+    _, _, err = orch("validate", spec_file(text))
+    assert err.rstrip().endswith("\n1 error found"), err

@@ -78,3 +78,8 @@ def test_builder_reports_like_yaml():
     pipe.command("a", ["echo"], after=["nope"])
     with pytest.raises(SpecError, match=r"<python>: error\[E401\] steps.a.after\[0\]: unknown step 'nope'"):
         pipe.build()
+
+
+def test_a_yaml_boolean_condition_is_that_condition():
+    p = spec("  a: {python: m:f, when: true}\n  b: {python: m:f, when: false}\n")
+    assert (p.steps["a"].when, p.steps["b"].when) == ("true", "false")
