@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from orch.core.names import argo_name
-from orch.core.refs import Ref, find_refs, whole_ref
+from orch.core.refs import Ref, find_refs, iter_strings, whole_ref
 from orch.core.spec import Pipeline, Step
 
 MARKERS = {"$ref", "$text", "$dict"}
@@ -20,7 +20,7 @@ RUN_DATE = "{{workflow.creationTimestamp.Y}}-{{workflow.creationTimestamp.m}}-{{
 
 
 def task_output(step: str, name: str) -> str:
-    """Where an output is read in a DAG whose tasks include its step: (Argo tag body, expr-lang path)."""
+    """The Argo tag body of an output, read in the DAG that runs its step."""
     return f"tasks.{argo_name(step)}.outputs.parameters.{name}"
 
 
@@ -40,7 +40,7 @@ class Payload:
 
     def _collect(self) -> None:
         step = self.step
-        for text in _strings([step.args, step.env, step.command or [], step.foreach]):
+        for _, text in iter_strings([step.args, step.env, step.command or [], step.foreach]):
             for ref in find_refs(text):
                 if ref.kind != "item":
                     self._index(ref)
@@ -105,7 +105,7 @@ class Payload:
         """JSON a reviewer can read, with every brace inside its strings written as a \\u escape,
         so Argo finds no tag in it; base64 in the odd case a string holds our stand-in characters."""
         data = self.data()
-        if any(STAND_IN_OPEN in text or STAND_IN_CLOSE in text for text in _strings(data)):
+        if any(STAND_IN_OPEN in text or STAND_IN_CLOSE in text for _, text in iter_strings(data)):
             text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
             return "base64:" + base64.b64encode(text.encode("utf-8")).decode("ascii")
         text = json.dumps(_stand_in(data), sort_keys=True, default=str)  # ASCII: the stand-ins become \\ue07b
@@ -131,20 +131,3 @@ def _stand_in(value: Any) -> Any:
     if isinstance(value, list):
         return [_stand_in(v) for v in value]
     return value
-
-
-def _strings(values) -> list[str]:
-    out: list[str] = []
-
-    def walk(value):
-        if isinstance(value, str):
-            out.append(value)
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    walk(values)
-    return out
