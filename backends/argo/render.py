@@ -117,19 +117,22 @@ def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> m.Workfl
         tasks = [task for name in pipeline.steps for task in _tasks(graph, name, shapes, depends, layout)]
         tasks.append(m.DAGTask(name=VERDICT, template=VERDICT, depends=depends.verdict()))
         dags = [m.Template(name="main", dag=m.DAGTemplate(tasks=tasks, fail_fast=pipeline.fail_fast))]
-        verdict = m.Template(name=VERDICT, container=m.Container(image="busybox:1.36", command=["true"]))
+        verdict = _busybox(VERDICT, ["true"])
     else:
         dags = [_main(layout)] + [_chunk(graph, chunk, shapes, depends, layout) for chunk in layout.chunks]
-        verdict = m.Template(name=VERDICT, container=m.Container(
-            image="busybox:1.36", command=["sh", "-c", "echo 'orch: a step failed' >&2; exit 1"]))
-    gates = [m.Template(name=GATE, container=m.Container(image="busybox:1.36", command=["true"]))] \
-        if any(has_gate(step) for step in pipeline.steps.values()) else []
+        verdict = _busybox(VERDICT, ["sh", "-c", "echo 'orch: a step failed' >&2; exit 1"])
+    gates = [_busybox(GATE, ["true"])] if any(has_gate(step) for step in pipeline.steps.values()) else []
     return m.WorkflowSpec(
         entrypoint="main",
         arguments=m.Arguments(parameters=[_argument(name, param) for name, param in pipeline.params.items()]) or None,
         active_deadline_seconds=int(pipeline.timeout) if pipeline.timeout else None,
         templates=dags + shapes.templates + gates + [verdict],
     )
+
+
+def _busybox(name: str, command: list[str]) -> m.Template:
+    """orch's own tiny tasks (the verdict, fan-out gates): no user code, no Python."""
+    return m.Template(name=name, container=m.Container(image="busybox:1.36", command=command))
 
 
 class _Shapes:

@@ -17,16 +17,10 @@ from orch.core.result import RunResult
 from orch.core.typed import to_text
 from orch.core.values import resolve_params
 
-from .render import workflow_spec
+from .render import render, workflow_spec  # noqa: F401 - render is this backend's other face
 from .status import API_VERSION, result_from_workflow
 
 DONE = ("Succeeded", "Failed", "Error")
-
-
-def render(graph: PipelineGraph, kind: Optional[str] = None):
-    from .render import render as render_manifests
-
-    return render_manifests(graph, kind)
 
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, resume: Optional[str] = None, progress=None,

@@ -57,21 +57,21 @@ def _step(node: dict, nodes: dict, step) -> StepResult:
     if node.get("type") == "TaskGroup":
         items = sorted((nodes[c] for c in node.get("children", []) if c in nodes), key=_item_index)
         units = [_unit(item, nodes) for item in items]
-        outputs = {o: [u[2].get(o) for u in units] for o in step.outputs} if units else {o: [] for o in step.outputs}
-        errors = [f"item {i}: {u[3]}" for i, u in enumerate(units) if u[3]]
-        return StepResult(attempts=max((u[1] for u in units), default=0), outputs=outputs,
+        outputs = {o: [u[1].get(o) for u in units] for o in step.outputs} if units else {o: [] for o in step.outputs}
+        errors = [f"item {i}: {u[2]}" for i, u in enumerate(units) if u[2]]
+        return StepResult(attempts=max((u[0] for u in units), default=0), outputs=outputs,
                           error=errors[0] if errors else None, started_at=node.get("startedAt"), ended_at=node.get("finishedAt"))
-    _, attempts, outputs, error = _unit(node, nodes)
+    attempts, outputs, error = _unit(node, nodes)
     return StepResult(attempts=attempts, outputs=outputs, error=error,
                       started_at=node.get("startedAt"), ended_at=node.get("finishedAt"))
 
 
-def _unit(node: dict, nodes: dict) -> tuple[str, int, dict, Optional[str]]:
-    """(phase, attempts, outputs, error) of a task or item node; a Retry node's attempts are its children."""
+def _unit(node: dict, nodes: dict) -> tuple[int, dict, Optional[str]]:
+    """(attempts, outputs, error) of a task or item node; a Retry node's attempts are its children."""
     attempts = len(node.get("children", [])) if node.get("type") == "Retry" else (1 if node.get("type") == "Pod" else 0)
     outputs = {p["name"]: _decode(p.get("value")) for p in (node.get("outputs") or {}).get("parameters", [])}
     failed = node.get("phase") in ("Failed", "Error")
-    return node.get("phase", ""), attempts, outputs, (node.get("message") or node.get("phase")) if failed else None
+    return attempts, outputs, (node.get("message") or node.get("phase")) if failed else None
 
 
 def _decode(text: Any) -> Any:

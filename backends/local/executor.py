@@ -74,6 +74,7 @@ class Executor:
         self.queue: deque[Unit] = deque()
         self.running: dict[int, Unit] = {}  # request id -> unit
         self.running_per_step: dict[str, int] = {}
+        self.step_started: dict[str, str] = {}  # when each step's first attempt started
         self.upstream = {name: graph.upstream(name) for name in self.pipeline.steps}
         self.waiting_on = {name: len(ups) for name, ups in self.upstream.items()}
         self.ready: deque[str] = deque(name for name, n in self.waiting_on.items() if n == 0)
@@ -194,7 +195,8 @@ class Executor:
         unit.folder = folder
         started = now()
         self.store.start_attempt(self.run_id, unit.step, unit.item, unit.attempt, started)
-        if unit.attempt == 1 and not any(u.attempt for u in self.units[unit.step] if u is not unit):
+        if unit.step not in self.step_started:
+            self.step_started[unit.step] = started
             self.store.set_step(self.run_id, unit.step, "running", started_at=started)
         resolve = self._resolve_for(unit.step, unit.value)
         base = folder / f"attempt-{unit.attempt}"
@@ -302,11 +304,8 @@ class Executor:
 
     def _finish(self, name: str, status: str, *, outputs: Optional[dict] = None, error: Optional[str] = None,
                 attempts: int = 0) -> None:
-        started = self.store.db.execute("SELECT started_at FROM steps WHERE run_id = ? AND step = ?",
-                                        (self.run_id, name)).fetchone()
-        ended = now()
         self.store.set_step(self.run_id, name, status, attempts=attempts, outputs=outputs or {}, error=error,
-                            started_at=started[0] if started else None, ended_at=ended)
+                            started_at=self.step_started.get(name), ended_at=now())
         self.results[name] = StepResult(status=status, attempts=attempts, outputs=outputs or {}, error=error)
         self.progress.step(name, status, attempt=attempts, error=error)
         if status == "failed" and self.pipeline.fail_fast:
