@@ -40,7 +40,3 @@ def collision_key(name: str) -> str:
 
 def argo_name(name: str) -> str:
     return name.replace("_", "-")
-
-
-def python_name(name: str) -> str:
-    return name.replace("-", "_")

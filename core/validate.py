@@ -13,7 +13,7 @@ from .errors import Diagnostic, SpecError, did_you_mean
 from .expr import ExprProblem, parse_condition, walk_refs
 from .expr_types import condition_problems
 from .graph import Edge, PipelineGraph
-from .names import MAX_NAME, MAX_SCHEDULED_NAME, NAME_RE, name_problem, suggest_name
+from .names import MAX_NAME, MAX_SCHEDULED_NAME, NAME_RE, collision_key, name_problem, suggest_name
 from .refs import Ref, RefProblem, find_refs, iter_strings, whole_ref
 from .spec import Pipeline, Step
 from .yaml_source import Source
@@ -79,7 +79,7 @@ class _Checker:
         for name in mapping:
             if not (NAME_RE.match(name) and len(name) <= MAX_NAME):
                 self._name(kind, name, path + (name,))
-            other = seen.setdefault(name.replace("_", "-"), name)
+            other = seen.setdefault(collision_key(name), name)
             if other != name:
                 self.error("E302", f"{kind} names {other!r} and {name!r} collide: backends map '_' and '-' to one another",
                            path + (name,), f"rename one of them, e.g. {name.replace('_', '').replace('-', '')!r}", at_key=True)

@@ -134,11 +134,6 @@ class Store:
         rows = self.db.execute("SELECT step, item, outputs, attempts FROM units WHERE run_id = ? AND status = 'succeeded'", (run_id,))
         return {(step, item): {"outputs": json.loads(outputs or "{}"), "attempts": attempts} for step, item, outputs, attempts in rows}
 
-    def attempt_times(self, run_id: str, step: str, item: int = -1) -> list[tuple[str, str]]:
-        rows = self.db.execute("SELECT started_at, ended_at FROM attempts WHERE run_id = ? AND step = ? AND item = ? ORDER BY attempt",
-                               (run_id, step, item))
-        return list(rows)
-
     def result(self, run_id: str, step_order: Optional[list[str]] = None) -> RunResult:
         run = self.run_row(run_id)
         if run is None:
