@@ -7,6 +7,14 @@ from importlib import metadata
 
 
 @dataclass(frozen=True)
+class Artifact:
+    """A rendered file: its path relative to the output folder, and its text."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Backend:
     """A backend's face. `engine` is the distribution it drives (None: nothing beyond orch)."""
 

@@ -22,6 +22,7 @@ from orch.core.names import argo_name
 from orch.core.refs import Ref
 from orch.core.typed import to_text
 
+from ..base import Artifact
 from .condition import ExprLang
 from .depends import Depends, as_status_test, tasks_in, waits_for
 from .layout import Layout, gate_name, has_gate
@@ -39,12 +40,6 @@ try:
     _Dumper = yaml.CSafeDumper
 except AttributeError:  # pragma: no cover
     _Dumper = yaml.SafeDumper
-
-
-@dataclass(frozen=True)
-class Artifact:
-    path: str
-    text: str
 
 
 def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:

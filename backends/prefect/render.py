@@ -1,0 +1,285 @@
+"""`render` for Prefect 3: one flow module that needs prefect and the user's code, nothing of orch.
+
+Mapping (docs/backends.md): a `@task` per step (retries with an exact `retry_delay_seconds`
+list, `timeout_seconds`, resources as tags, results persisted as JSON), a fan-out as a task
+that maps an item task; a `@flow` with typed parameters that submits every step at once,
+each waiting for its upstream tasks whatever their states, then judging them (runtime.py).
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import lru_cache
+from pathlib import Path
+
+from orch.core import typed
+from orch.core.errors import Diagnostic, SpecError
+from orch.core.expr import parse_condition, walk_refs
+from orch.core.graph import PipelineGraph
+from orch.core.refs import Ref, find_refs, iter_strings
+from orch.core.spec import Pipeline, Step
+
+from ..base import Artifact
+from . import runtime
+from .code import PYTHON_TYPES, condition, identifier, literal, text, value
+
+EMBED_MARK = "# embedded: typed"
+RUNTIME_NAMES = frozenset({"run", "gate", "item", "Any", "flow", "task", "Cron", "serve", "DEPLOYMENT", "RESULTS"})
+
+
+def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
+    """The flow module, named after the pipeline."""
+    if kind is not None:
+        from orch.core.errors import UsageError
+
+        raise UsageError("--kind is Argo's; the Prefect backend renders one flow module")
+    return [Artifact(module_file(graph.pipeline.name), module_source(graph))]
+
+
+def module_file(pipeline: str) -> str:
+    return f"{identifier(pipeline)}_flow.py"
+
+
+def module_source(graph: PipelineGraph) -> str:
+    pipeline = graph.pipeline
+    _refuse(pipeline)
+    names = Names(pipeline)
+    parts = [_header(pipeline, names), runtime_source(), "RESULTS = dict(persist_result=True, result_serializer=\"json\", "
+             "cache_key_fn=one_key_per_task_run)\n"]
+    parts += [_step_tasks(graph, name, names) for name in graph.order()]
+    parts.append(_flow(graph, names))
+    parts.append(_main(pipeline, names))
+    source = "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
+    ast.parse(source)  # a renderer bug must never leave a broken module behind
+    return source
+
+
+class Names:
+    """The Python names of a pipeline's flow, tasks and params, clear of each other and of the runtime's."""
+
+    def __init__(self, pipeline: Pipeline):
+        taken = set(RUNTIME_NAMES) | set(_runtime_globals())
+        self.params = {name: identifier(name, taken) for name in pipeline.params}
+        taken |= set(self.params.values())
+        self.flow = identifier(pipeline.name, taken)
+        taken.add(self.flow)
+        self.steps: dict[str, str] = {}
+        for name in pipeline.steps:
+            self.steps[name] = identifier(name, taken)
+            taken.add(self.steps[name])
+            taken.add(self.steps[name] + "_item")
+
+    def outputs(self, step: str) -> str:
+        """The task parameter holding an upstream step's outputs."""
+        return f"{self.steps[step]}_outputs"
+
+    def future(self, step: str) -> str:
+        return f"{self.steps[step]}_future"
+
+
+@lru_cache(maxsize=1)
+def runtime_source() -> str:
+    """orch.core.typed (without its docstrings) and runtime.py, as one block of the module."""
+    helpers = ast.unparse(_without_docstrings(ast.parse(Path(typed.__file__).read_text(encoding="utf-8"))))
+    helpers = "\n".join(line for line in helpers.splitlines() if not line.startswith("from __future__"))
+    own = Path(runtime.__file__).read_text(encoding="utf-8")
+    own = own[own.index('"""', 3) + 3:].lstrip("\n")  # its docstring speaks of orch; the header says it for the user
+    own = "\n".join(line for line in own.splitlines() if EMBED_MARK not in line)
+    return ("# ---- how a step runs (written by orch; plain Python and prefect) ----\n\n" + own.strip() + "\n\n\n"
+            + "# ---- typed values as text and back ----\n\n" + helpers.strip() + "\n\n\n# ---- the pipeline ----\n")
+
+
+@lru_cache(maxsize=1)
+def _runtime_globals() -> frozenset[str]:
+    tree = ast.parse(Path(runtime.__file__).read_text(encoding="utf-8"))
+    tree.body += ast.parse(Path(typed.__file__).read_text(encoding="utf-8")).body
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            names.update(e.id for t in node.targets if isinstance(t, ast.Tuple) for e in t.elts if isinstance(e, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return frozenset(names)
+
+
+def _without_docstrings(tree: ast.Module) -> ast.Module:
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _refuse(pipeline: Pipeline) -> None:
+    """What Prefect cannot mean the same way: said at render time, located in the spec."""
+    if pipeline.schedule and pipeline.schedule.catchup:
+        raise SpecError([Diagnostic("E803", "Prefect deployments do not backfill missed runs: catchup: true cannot be rendered",
+                                    ("schedule", "catchup"), hint="set catchup: false, or run the backfill yourself")])
+
+
+def _header(pipeline: Pipeline, names: Names) -> str:
+    about = f"\n\n{pipeline.description.strip()}" if pipeline.description else ""
+    serve = "\n    python {file} serve     # serve the deployment on its schedule" if pipeline.schedule else ""
+    doc = f'''{pipeline.name}: a Prefect 3 flow, rendered by orch.{about}
+
+Needs prefect (>=3.7) and the steps' own code, nothing of orch:
+
+    python {{file}}           # one run, params at their defaults{serve}
+
+Each step is a task submitted at once; it waits for its upstream tasks whatever their
+states, then judges them by its trigger and condition: a step that must not run ends in a
+state named Skipped (Completed) or UpstreamFailed (Failed). Its code runs in a child
+process, so a timeout stops it. The flow run fails when any step failed.
+'''.replace("{file}", module_file(pipeline.name))
+    return f'"""{_docstring_safe(doc)}"""\n\nfrom __future__ import annotations\n\nfrom typing import Any\n\nfrom prefect import flow, task'
+
+
+def _docstring_safe(text_: str) -> str:
+    return text_.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+class _Refs:
+    """How one task's body spells the references of its step."""
+
+    def __init__(self, names: Names):
+        self.names = names
+
+    def __call__(self, ref: Ref) -> str:
+        if ref.kind == "param":
+            return self.names.params[ref.name]
+        if ref.kind == "output":
+            return f"output({self.names.outputs(ref.step)}, {ref.name!r})"
+        if ref.kind == "item":
+            return "item"
+        return "run_id()" if ref.name == "id" else "run_date()"
+
+
+def _inputs(graph: PipelineGraph, name: str, names: Names) -> list[str]:
+    """The task's parameters after `gate`: the params it reads, then the upstream outputs it reads."""
+    step = graph.pipeline.steps[name]
+    refs = [ref for _, s in iter_strings([step.args, step.env, step.command or [], step.foreach]) for ref in find_refs(s)]
+    if step.when is not None:
+        refs += [node.ref for node in walk_refs(parse_condition(step.when))]
+    params = dict.fromkeys(names.params[r.name] for r in refs if r.kind == "param")
+    outputs = dict.fromkeys(names.outputs(r.step) for r in refs if r.kind == "output")
+    return list(params) + list(outputs)
+
+
+def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
+    step = graph.pipeline.steps[name]
+    refs = _Refs(names)
+    inputs = _inputs(graph, name, names)
+    ident = names.steps[name]
+    head = ["    if (stop := gate.blocked()) is not None:", "        return stop"]
+    if step.when is not None:
+        head += [f"    if not ({condition(parse_condition(step.when), refs)}):",
+                 f"        return skipped({('when: ' + ' '.join(step.when.split()) + ' is false')!r})"]
+    call = _call(step, refs)
+    if step.foreach is None:
+        options = _task_options(name, step, failure_hook=True)
+        return f"@task({options})\ndef {ident}({', '.join(['gate', *inputs])}):\n" + "\n".join(head) + f"\n    return {call}\n"
+    parallelism = f", parallelism={step.parallelism}" if step.parallelism else ""
+    passed = "".join(f", {i}={i}" for i in inputs)
+    parent = (f"@task(name={name!r}, task_run_name={name!r}, on_failure=[note_failure], **RESULTS)\n"
+              f"def {ident}({', '.join(['gate', *inputs])}):\n" + "\n".join(head) + "\n"
+              f"    items = {value(step.foreach, refs)}\n"
+              f"    return gate.fan_out({ident}_item, items, outputs={literal(dict(step.outputs))}{parallelism}{passed})\n")
+    item = (f"@task({_task_options(name + '[item]', step, failure_hook=False)})\n"
+            f"def {ident}_item({', '.join(['gate', 'item', *inputs])}):\n    return {call}\n")
+    return parent + "\n\n" + item
+
+
+def _call(step: Step, refs: _Refs) -> str:
+    outputs = literal(dict(step.outputs))
+    extra = ""
+    if step.env:
+        extra += ", env={" + ", ".join(f"{literal(k)}: {text(v, refs)}" for k, v in step.env.items()) + "}"
+    if step.timeout is not None:
+        extra += f", timeout={step.timeout!r}"
+    if step.python:
+        return f"run_python(gate, {step.python!r}, {value(step.args, refs)}, outputs={outputs}{extra})"
+    argv = "[" + ", ".join(text(arg, refs) for arg in step.command) + "]"
+    return f"run_command(gate, {argv}, outputs={outputs}{extra})"
+
+
+def _task_options(name: str, step: Step, failure_hook: bool) -> str:
+    options = [f"name={name!r}"]
+    if failure_hook:
+        options.append(f"task_run_name={name!r}")
+    if step.retries and step.retries.limit:
+        r = step.retries
+        delays = [min(r.delay * r.factor ** k, r.max_delay if r.max_delay is not None else float("inf")) for k in range(r.limit)]
+        options += [f"retries={r.limit}", f"retry_delay_seconds={literal([float(d) for d in delays])}",
+                    "retry_condition_fn=worth_retrying"]
+    if step.timeout is not None:
+        options.append(f"timeout_seconds={step.timeout!r}")
+    tags = _tags(step)
+    if tags:
+        options.append(f"tags={literal(tags)}")
+    if failure_hook:
+        options.append("on_failure=[note_failure]")
+    return ", ".join(options + ["**RESULTS"])
+
+
+def _tags(step: Step) -> list[str]:
+    """Resources as tags: Prefect's tag concurrency limits can bound them (`prefect concurrency-limit create gpu 1`)."""
+    tags = []
+    if step.resources:
+        for field in ("cpu", "memory", "gpu"):
+            amount = getattr(step.resources, field)
+            if amount:
+                tags += [field, f"{field}:{amount}"]
+    if step.image:
+        tags.append(f"image:{step.image}")
+    return tags
+
+
+def _flow(graph: PipelineGraph, names: Names) -> str:
+    pipeline = graph.pipeline
+    required = [p for p in pipeline.params.items() if p[1].default is None]
+    optional = [p for p in pipeline.params.items() if p[1].default is not None]
+    signature = [f"{names.params[n]}: {PYTHON_TYPES[p.type]}" for n, p in required]
+    signature += [f"{names.params[n]}: {PYTHON_TYPES[p.type]} = {literal(typed.as_declared(p.default, p.type))}"
+                  for n, p in optional]
+    options = [f"name={pipeline.name!r}"]
+    if pipeline.description:
+        options.append(f"description={' '.join(pipeline.description.split())!r}")
+    body = [f"    run = Run(fail_fast={pipeline.fail_fast!r}, timeout={pipeline.timeout!r})"]
+    for name in graph.order():
+        step = pipeline.steps[name]
+        args = [names.steps[name], repr(name)]
+        upstream = graph.upstream(name)
+        if upstream:
+            args.append(f"after={literal(upstream)}")
+        if step.trigger and step.trigger != "all_succeeded":
+            args.append(f"trigger={step.trigger!r}")
+        for parameter in _inputs(graph, name, names):
+            args.append(f"{parameter}={_future_of(parameter, names)}")
+        body.append(f"    {names.future(name)} = run.submit({', '.join(args)})")
+    body.append("    return run.outcome()")
+    return f"@flow({', '.join(options)})\ndef {names.flow}({', '.join(signature)}):\n" + "\n".join(body) + "\n"
+
+
+def _future_of(parameter: str, names: Names) -> str:
+    if parameter in names.params.values():
+        return parameter
+    step = next(s for s in names.steps if names.outputs(s) == parameter)
+    return names.future(step)
+
+
+def _main(pipeline: Pipeline, names: Names) -> str:
+    if not pipeline.schedule:
+        return f'if __name__ == "__main__":\n    {names.flow}()\n'
+    schedule = pipeline.schedule
+    return (f"def serve():\n"
+            f'    """Serve the deployment: a run at {schedule.cron!r} ({schedule.timezone}), at most '
+            f'{schedule.concurrency} at a time; missed runs are not backfilled."""\n'
+            f"    from prefect.schedules import Cron\n\n"
+            f"    {names.flow}.serve(name={pipeline.name!r}, schedule=Cron({schedule.cron!r}, timezone={schedule.timezone!r}), "
+            f"global_limit={schedule.concurrency})\n\n\n"
+            f'if __name__ == "__main__":\n    import sys\n\n'
+            f'    serve() if sys.argv[1:] == ["serve"] else {names.flow}()\n')

@@ -1,0 +1,169 @@
+"""`run` for Prefect: execute the rendered flow module on Prefect, read the outcome back from its API.
+
+The server is PREFECT_API_URL when set (unreachable: exit 3); otherwise a temporary local
+server that Prefect starts and orch keeps for the run and the read-back (one start, ~6 s).
+The module is written to $ORCH_HOME/prefect/ and imported from there: exactly what
+`orch render --backend prefect` prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import sys
+import threading
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from orch.core.errors import BackendUnavailable, UsageError
+from orch.core.graph import PipelineGraph
+from orch.core.result import RunResult
+from orch.core.values import resolve_params
+
+from .render import Names, module_file, module_source, render  # noqa: F401 - render is this backend's other face
+
+
+def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None, resume: Optional[str] = None,
+        progress=None, home: Optional[Path] = None, **_: Any) -> RunResult:
+    """Run the flow to its end and return what Prefect recorded."""
+    if resume:
+        raise UsageError("--resume is the local backend's; on Prefect, rerun the flow (its retries are per task)")
+    values = resolve_params(graph.pipeline, params)
+    names = Names(graph.pipeline)
+    flow = _load_flow(graph, names, home)
+    folder = str(Path(spec_path).resolve().parent) if spec_path else os.getcwd()
+    name = f"{graph.pipeline.name}-{uuid.uuid4().hex[:8]}"
+    with _api(), _on_path(folder):
+        watcher = _Watcher(graph, name, values, progress)
+        watcher.start()
+        try:
+            state = flow.with_options(flow_run_name=name)(**{names.params[k]: v for k, v in values.items()}, return_state=True)
+        finally:
+            watcher.stop()
+        return asyncio.run(_read(graph, state.state_details.flow_run_id, values))
+
+
+def _load_flow(graph: PipelineGraph, names: Names, home: Optional[Path]):
+    folder = (home or Path(os.environ.get("ORCH_HOME", ".orch"))) / "prefect"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / module_file(graph.pipeline.name)
+    path.write_text(module_source(graph), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"orch_prefect_{path.stem}_{uuid.uuid4().hex[:6]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, names.flow)
+
+
+@contextmanager
+def _api():
+    """PREFECT_API_URL if set and reachable; else a temporary local server for the run and the read-back."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url = PREFECT_API_URL.value()
+    if url:
+        problem = asyncio.run(_health())
+        if problem is not None:
+            raise BackendUnavailable(f"cannot reach the Prefect API at {url}: {problem}")
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start()
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            try:
+                yield
+            finally:
+                _drain()
+    finally:
+        server.stop()
+
+
+def _drain() -> None:
+    """Send the logs and events still queued before the server goes (else each waits out its retries)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        try:
+            worker.drain_all(timeout=5)
+        except RuntimeError:  # never started
+            pass
+
+
+async def _health():
+    from prefect import get_client
+
+    async with get_client() as client:
+        error = await client.api_healthcheck()
+    return None if error is None else f"{type(error).__name__}: {error}"
+
+
+@contextmanager
+def _on_path(folder: str):
+    """The spec's folder first on sys.path, as for the local backend (the steps' children inherit it)."""
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        if folder in sys.path:
+            sys.path.remove(folder)
+
+
+async def _read(graph: PipelineGraph, flow_run_id, values) -> RunResult:
+    from prefect import get_client
+
+    from .status import read_result
+
+    async with get_client() as client:
+        return await read_result(client, graph, flow_run_id, values)
+
+
+class _Watcher(threading.Thread):
+    """Reports step states to the progress display as Prefect records them (polls the API)."""
+
+    def __init__(self, graph: PipelineGraph, flow_run_name: str, values, progress):
+        super().__init__(daemon=True)
+        self.graph, self.flow_run_name, self.values, self.progress = graph, flow_run_name, values, progress
+        self.done = threading.Event()
+        self.seen: dict[str, str] = {}
+
+    def run(self) -> None:
+        if self.progress is None:
+            return
+        asyncio.run(self._watch())
+
+    async def _watch(self) -> None:
+        from prefect import get_client
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+        from .status import read_result
+
+        begun = False
+        async with get_client() as client:
+            while not self.done.is_set():
+                runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[self.flow_run_name])))
+                if runs:
+                    if not begun:
+                        self.progress.begin(str(runs[0].id), self.graph.pipeline.name, list(self.graph.pipeline.steps))
+                        begun = True
+                    self._report(await read_result(client, self.graph, runs[0].id, self.values, final=False))
+                await asyncio.sleep(0.3)
+            if begun:
+                runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[self.flow_run_name])))
+                self._report(await read_result(client, self.graph, runs[0].id, self.values, final=False))
+                self.progress.end()
+
+    def _report(self, result: RunResult) -> None:
+        for name, step in result.steps.items():
+            if step.status != self.seen.get(name) and step.status != "pending":
+                self.seen[name] = step.status
+                self.progress.step(name, step.status, attempt=step.attempts, error=step.error)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join()

@@ -1,0 +1,300 @@
+"""How each step of a rendered flow runs: copied, after orch.core.typed, into every flow module.
+
+Standard library and prefect only. A step's code runs in a child process, so a timeout
+stops it (Prefect's own task timeout cannot interrupt a blocking call in a worker thread).
+A step decides when it starts -- once the tasks it waits for are final -- whether its
+trigger lets it run: if not, it ends in a state named Skipped (Completed) or
+UpstreamFailed (Failed), which Prefect's UI shows as such.
+"""
+
+import json
+import operator
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timezone
+
+from prefect import get_run_logger
+from prefect.runtime import flow_run
+from prefect.futures import PrefectFuture, as_completed
+from prefect.states import Completed, Failed
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import allow_failure, quote, unmapped
+
+from orch.core.typed import OutputError, outputs_from_files, outputs_from_return, to_text  # embedded: typed
+
+SKIPPED, UPSTREAM_FAILED, TIMED_OUT = "Skipped", "UpstreamFailed", "TimedOut"
+FAILED_STATES = ("failed", "upstream_failed")
+RUNS = {}  # flow run id -> Run, for the on_failure hook
+
+
+class StepError(Exception):
+    """A step's own failure: what it raised, its exit status, or outputs that do not match."""
+
+
+class PipelineTimeout(Exception):
+    """The pipeline's timeout ran out while the step ran (never retried)."""
+
+
+class Run:
+    """What the steps of one flow run share: their futures, the failure flag for fail_fast, the deadline."""
+
+    def __init__(self, fail_fast=False, timeout=None):
+        self.fail_fast = fail_fast
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.futures = {}
+        self.failed = threading.Event()
+        RUNS[str(flow_run.id)] = self
+
+    def submit(self, task, name, after=(), trigger="all_succeeded", **values):
+        """Submit a step's task; it waits for its upstream steps whatever their states, then judges them."""
+        upstream = {step: self.futures[step] for step in after}
+        gate = Gate(self, name, upstream, trigger)
+        values = {key: allow_failure(value) if isinstance(value, PrefectFuture) else value for key, value in values.items()}
+        future = task.submit(quote(gate), **values, wait_for=[allow_failure(f) for f in upstream.values()])
+        self.futures[name] = future
+        return future
+
+    def outcome(self):
+        """The flow's final state: Failed when any step failed, whatever ran after it."""
+        states = {name: status_of(future.state) for name, future in _finished(self.futures).items()}
+        failed = [name for name, status in states.items() if status == "failed"]
+        if failed:
+            return Failed(message=f"failed steps: {', '.join(failed)}", data=states)
+        return Completed(message="every step succeeded or was skipped", data=states)
+
+    def left(self):
+        """Seconds before the pipeline's deadline (None: no deadline)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+
+def _finished(futures):
+    for future in futures.values():
+        future.wait()
+    return futures
+
+
+class Gate:
+    """One step's view of its upstream tasks, judged by its trigger when the step starts."""
+
+    def __init__(self, run, name, upstream, trigger):
+        self.run, self.name, self.upstream, self.trigger = run, name, upstream, trigger
+
+    def blocked(self):
+        """The state to end in without running (Skipped or UpstreamFailed), or None to run."""
+        states = {name: status_of(future.state) for name, future in self.upstream.items()}
+        failed = [name for name, status in states.items() if status in FAILED_STATES]
+        left = self.run.left()
+        if left is not None and left <= 0:
+            return upstream_failed(f"not started: the pipeline's timeout of {self.run.timeout:g}s ran out")
+        if self.run.fail_fast and self.run.failed.is_set():
+            return upstream_failed("not started: a step failed and fail_fast is set")
+        if self.trigger == "all_succeeded" and failed:
+            return upstream_failed(f"upstream failed: {', '.join(failed)}")
+        if self.trigger == "all_succeeded" and any(status != "succeeded" for status in states.values()):
+            return skipped("an upstream step was skipped")
+        if self.trigger == "none_failed" and failed:
+            return upstream_failed(f"upstream failed: {', '.join(failed)}")
+        if self.trigger == "any_failed" and not failed:
+            return skipped("no upstream step failed")
+        return None
+
+    def fan_out(self, task, items, outputs, parallelism=None, **values):
+        """Run `task` once per item, at most `parallelism` at a time; each output becomes a list in item order."""
+        if not isinstance(items, list):
+            raise StepError(f"foreach needs a list, got {type(items).__name__}")
+        futures = []
+        with ThreadPoolTaskRunner(max_workers=parallelism or max(len(items), 1)) as runner:
+            for index, item in enumerate(items):
+                named = task.with_options(task_run_name=f"{self.name}[{index}]")
+                futures.append(runner.submit(named, {"gate": quote(self), "item": item, **values}))
+            for _ in as_completed(futures):
+                pass
+        for index, future in enumerate(futures):
+            if future.state.is_failed():
+                raise StepError(f"item {index}: {error_of(future.state)}")
+        results = [future.result() for future in futures]
+        return {name: [result[name] for result in results] for name in outputs}
+
+
+def skipped(reason):
+    return Completed(name=SKIPPED, message=reason)
+
+
+def upstream_failed(reason):
+    return Failed(name=UPSTREAM_FAILED, message=reason)
+
+
+def status_of(state):
+    """orch's name for a task run's final state."""
+    if state.is_completed():
+        return "skipped" if state.name == SKIPPED else "succeeded"
+    return "upstream_failed" if state.name == UPSTREAM_FAILED else "failed"
+
+
+def error_of(state):
+    """The failure in the step's own words, without Prefect's preamble."""
+    message = state.message or ""
+    for prefix in ("Task run encountered an exception ", "StepError: ", "PipelineTimeout: "):
+        message = message[len(prefix):] if message.startswith(prefix) else message
+    return message
+
+
+def compare(left, op, right):
+    """A `when` comparison: false when an operand is null or the operands cannot be compared."""
+    if left is None or right is None:
+        return False
+    try:
+        return bool(COMPARISONS[op](left, right))
+    except TypeError:
+        return False
+
+
+COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+               ">=": operator.ge, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}
+
+
+def run_id():
+    """`${{ run.id }}`: the flow run's id."""
+    return str(flow_run.id)
+
+
+def run_date():
+    """`${{ run.date }}`: the UTC date the flow run was scheduled for."""
+    return flow_run.scheduled_start_time.astimezone(timezone.utc).date().isoformat()
+
+
+def output(result, name):
+    """An upstream step's output; None when that step did not succeed."""
+    return result.get(name) if isinstance(result, dict) else None
+
+
+def worth_retrying(task, task_run, state):
+    """A retry is for a failed attempt, not for a step stopped before it ran or by the pipeline's deadline."""
+    cause = state.data
+    return not isinstance(cause, PipelineTimeout) and getattr(cause, "name", None) != UPSTREAM_FAILED
+
+
+def note_failure(task, task_run, state):
+    """on_failure hook: fail_fast stops steps that have not started yet."""
+    run = RUNS.get(str(task_run.flow_run_id))
+    if run is not None:
+        run.failed.set()
+
+
+def one_key_per_task_run(context, parameters):
+    """Results are persisted (JSON) under the task run's id: readable afterwards, never a cache hit."""
+    return str(context.task_run.id)
+
+
+def run_python(gate, target, args, outputs, env=None, timeout=None):
+    """Call `module:function` with `args` in a child process; the outputs it returned, checked."""
+    with tempfile.TemporaryDirectory(prefix="orch-step-") as folder:
+        request = os.path.join(folder, "request.json")
+        with open(request, "w", encoding="utf-8") as handle:
+            json.dump({"target": target, "args": args, "path": sys.path, "result": os.path.join(folder, "result.json")}, handle)
+        code, last = _child([sys.executable, "-c", CHILD, request], env, timeout, gate.run)
+        try:
+            with open(os.path.join(folder, "result.json"), encoding="utf-8") as handle:
+                result = json.load(handle)
+        except FileNotFoundError:
+            raise StepError(_exit_reason(code, last)) from None
+    if not result["ok"]:
+        raise StepError(result["error"])
+    try:
+        return outputs_from_return(result["returned"], outputs)
+    except OutputError as err:
+        raise StepError(str(err)) from None
+
+
+def run_command(gate, argv, outputs, env=None, timeout=None):
+    """Run `argv`; the outputs it wrote to $ORCH_OUTPUTS/<name>, checked."""
+    with tempfile.TemporaryDirectory(prefix="orch-outputs-") as folder:
+        code, last = _child(argv, dict(env or {}, ORCH_OUTPUTS=folder), timeout, gate.run)
+        if code != 0:
+            raise StepError(_exit_reason(code, last))
+        texts = {}
+        for name in outputs:
+            path = os.path.join(folder, name)
+            texts[name] = open(path, encoding="utf-8").read() if os.path.exists(path) else None
+    try:
+        return outputs_from_files(texts, outputs)
+    except OutputError as err:
+        raise StepError(str(err)) from None
+
+
+def _child(argv, env, timeout, run):
+    """Run one attempt in its own session; kill its whole process tree on a timeout or any interruption.
+    Its output goes to the task's log; returns (exit status, last line of output)."""
+    left = run.left()
+    limits = [t for t in (timeout, left) if t is not None]
+    limit = min(limits) if limits else None
+    with tempfile.TemporaryFile() as log:
+        try:
+            process = subprocess.Popen(argv, env=dict(os.environ, **(env or {})), stdin=subprocess.DEVNULL,
+                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as err:
+            raise StepError(f"cannot run {argv[0]!r}: {err.strerror}") from None
+        try:
+            code = process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            if left is not None and limit == left:
+                raise PipelineTimeout(f"the pipeline's timeout of {run.timeout:g}s ran out") from None
+            raise TimeoutError(f"timed out after {timeout:g}s") from None
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        log.seek(0)
+        text = log.read().decode("utf-8", "replace")
+    if text.strip():
+        get_run_logger().info(text.rstrip("\n"))
+    lines = [line for line in text.splitlines() if line.strip()]
+    return code, lines[-1].strip() if lines else ""
+
+
+def _exit_reason(code, last):
+    reason = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+    return f"{reason}: {last}" if last else reason
+
+
+CHILD = '''
+import importlib, json, sys, traceback
+with open(sys.argv[1], encoding="utf-8") as handle:
+    request = json.load(handle)
+sys.path[:0] = [p for p in request["path"] if p not in sys.path]
+
+def plain(value):
+    for method in ("item", "tolist"):
+        if hasattr(value, method):
+            return getattr(value, method)()
+    raise TypeError(type(value).__name__ + " is not JSON data")
+
+def answer(result):
+    with open(request["result"], "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(result, default=plain, allow_nan=False))
+
+module, function = request["target"].split(":")
+try:
+    function = getattr(importlib.import_module(module), function)
+except (ImportError, AttributeError) as err:
+    traceback.print_exc()
+    answer({"ok": False, "error": "cannot load " + request["target"] + ": " + type(err).__name__ + ": " + str(err)})
+    sys.exit(1)
+try:
+    returned = function(**request["args"])
+except BaseException as err:
+    traceback.print_exc()
+    answer({"ok": False, "error": type(err).__name__ + ": " + str(err)})
+    sys.exit(1)
+try:
+    answer({"ok": True, "returned": returned})
+except (TypeError, ValueError) as err:
+    answer({"ok": False, "error": "the return value is not JSON data: " + str(err)})
+    sys.exit(1)
+'''

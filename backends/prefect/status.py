@@ -1,0 +1,57 @@
+"""A `RunResult` from Prefect's own records: the flow run, its task runs' states, run counts and results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orch.core.graph import PipelineGraph
+from orch.core.result import RunResult, StepResult, pipeline_status
+
+from .runtime import SKIPPED, TIMED_OUT, UPSTREAM_FAILED, error_of
+
+
+async def read_result(client, graph: PipelineGraph, flow_run_id, params: dict[str, Any], final: bool = True) -> RunResult:
+    """The run as Prefect recorded it; with `final`, outputs are read from the persisted results."""
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    flow_run = await client.read_flow_run(flow_run_id)
+    task_runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    by_name = {run.name: run for run in task_runs}
+    steps = {}
+    for name, step in graph.pipeline.steps.items():
+        record = by_name.get(name)
+        items = [run for run in task_runs if run.name.startswith(f"{name}[")]
+        steps[name] = await _step(record, items, step.foreach is not None, step.timeout, final)
+    running = not (flow_run.state and flow_run.state.is_final())
+    return RunResult(pipeline=graph.pipeline.name, backend="prefect", run_id=str(flow_run.id),
+                     status="running" if running else pipeline_status(steps), params=params,
+                     started_at=flow_run.start_time, ended_at=flow_run.end_time, steps=steps)
+
+
+async def _step(record, items: list, fan_out: bool, timeout, final: bool) -> StepResult:
+    if record is None or record.state is None:
+        return StepResult()
+    state = record.state
+    status = _status(state)
+    result = StepResult(status=status, started_at=record.start_time, ended_at=record.end_time)
+    if status in ("skipped", "upstream_failed"):
+        result.started_at = result.ended_at = None  # it never ran: Prefect's times are those of its check
+        return result
+    result.attempts = max((run.run_count for run in items), default=0) if fan_out else record.run_count
+    if status in ("pending", "running"):
+        return result
+    if status == "failed":
+        result.error = f"timed out after {timeout:g}s" if state.name == TIMED_OUT and timeout else error_of(state)
+    elif final:
+        result.outputs = await state.aresult() or {}
+    return result
+
+
+def _status(state) -> str:
+    if state.is_completed():
+        return "skipped" if state.name == SKIPPED else "succeeded"
+    if state.is_failed():
+        return "upstream_failed" if state.name == UPSTREAM_FAILED else "failed"
+    if state.is_crashed() or state.is_cancelled():
+        return "failed"
+    return "running" if state.is_running() else "pending"
