@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -11,6 +13,31 @@ from orch.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
+
+# Prefect keeps its database and results under these: one set per test process, never the user's.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="orch-tests-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = os.path.join(_PREFECT_HOME, "storage")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """One Prefect API server for this test process (as PREFECT_API_URL), so each run skips the
+    temporary server's start; the temporary server itself has its own test."""
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from orch.backends.prefect.run import drain_workers
+
+    server = SubprocessASGIServer(port=None)
+    server.start(timeout=120)  # several test processes start theirs at once
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            yield server.api_url
+            drain_workers()
+    finally:
+        server.stop()
 
 
 @pytest.fixture

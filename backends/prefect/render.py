@@ -9,6 +9,7 @@ each waiting for its upstream tasks whatever their states, then judging them (ru
 from __future__ import annotations
 
 import ast
+import builtins
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from . import runtime
 from .code import PYTHON_TYPES, condition, identifier, literal, text, value
 
 EMBED_MARK = "# embedded: typed"
-RUNTIME_NAMES = frozenset({"run", "gate", "item", "Any", "flow", "task", "Cron", "serve", "DEPLOYMENT", "RESULTS"})
+RUNTIME_NAMES = frozenset({"run", "gate", "item", "Any", "flow", "task", "Cron", "serve", "deployment", "RESULTS"})
 
 
 def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
@@ -49,7 +50,7 @@ def module_source(graph: PipelineGraph) -> str:
     parts += [_step_tasks(graph, name, names) for name in graph.order()]
     parts.append(_flow(graph, names))
     parts.append(_main(pipeline, names))
-    source = "\n\n".join(part.rstrip("\n") for part in parts) + "\n"
+    source = "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
     ast.parse(source)  # a renderer bug must never leave a broken module behind
     return source
 
@@ -58,7 +59,7 @@ class Names:
     """The Python names of a pipeline's flow, tasks and params, clear of each other and of the runtime's."""
 
     def __init__(self, pipeline: Pipeline):
-        taken = set(RUNTIME_NAMES) | set(_runtime_globals())
+        taken = set(RUNTIME_NAMES) | set(_runtime_globals()) | set(dir(builtins))
         self.params = {name: identifier(name, taken) for name in pipeline.params}
         taken |= set(self.params.values())
         self.flow = identifier(pipeline.name, taken)
@@ -181,32 +182,42 @@ def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
     call = _call(step, refs)
     if step.foreach is None:
         options = _task_options(name, step, failure_hook=True)
-        return f"@task({options})\ndef {ident}({', '.join(['gate', *inputs])}):\n" + "\n".join(head) + f"\n    return {call}\n"
-    parallelism = f", parallelism={step.parallelism}" if step.parallelism else ""
-    passed = "".join(f", {i}={i}" for i in inputs)
+        return f"{_wrapped('@task', options)}\ndef {ident}({', '.join(['gate', *inputs])}):\n" + "\n".join(head) + f"\n{call}\n"
+    fan_out = [f"{ident}_item", value(step.foreach, refs), f"outputs={literal(dict(step.outputs))}"]
+    fan_out += [f"parallelism={step.parallelism}"] if step.parallelism else []
+    fan_out += ["values={" + ", ".join(f"{i!r}: {i}" for i in inputs) + "}"] if inputs else []
     parent = (f"@task(name={name!r}, task_run_name={name!r}, on_failure=[note_failure], **RESULTS)\n"
               f"def {ident}({', '.join(['gate', *inputs])}):\n" + "\n".join(head) + "\n"
-              f"    items = {value(step.foreach, refs)}\n"
-              f"    return gate.fan_out({ident}_item, items, outputs={literal(dict(step.outputs))}{parallelism}{passed})\n")
-    item = (f"@task({_task_options(name + '[item]', step, failure_hook=False)})\n"
-            f"def {ident}_item({', '.join(['gate', 'item', *inputs])}):\n    return {call}\n")
-    return parent + "\n\n" + item
+              + _wrapped("return gate.fan_out", fan_out, indent="    ") + "\n")
+    item = (f"{_wrapped('@task', _task_options(name + '[item]', step, failure_hook=False))}\n"
+            f"def {ident}_item({', '.join(['gate', 'item', *inputs])}):\n{call}\n")
+    return parent.rstrip("\n") + "\n\n\n" + item
 
 
 def _call(step: Step, refs: _Refs) -> str:
-    outputs = literal(dict(step.outputs))
-    extra = ""
-    if step.env:
-        extra += ", env={" + ", ".join(f"{literal(k)}: {text(v, refs)}" for k, v in step.env.items()) + "}"
-    if step.timeout is not None:
-        extra += f", timeout={step.timeout!r}"
+    """`return run_python(...)` or `return run_command(...)`: the step's own call, its references filled in."""
     if step.python:
-        return f"run_python(gate, {step.python!r}, {value(step.args, refs)}, outputs={outputs}{extra})"
-    argv = "[" + ", ".join(text(arg, refs) for arg in step.command) + "]"
-    return f"run_command(gate, {argv}, outputs={outputs}{extra})"
+        callee, arguments = "return run_python", ["gate", repr(step.python), value(step.args, refs)]
+    else:
+        callee, arguments = "return run_command", ["gate", "[" + ", ".join(text(arg, refs) for arg in step.command) + "]"]
+    arguments.append(f"outputs={literal(dict(step.outputs))}")
+    if step.env:
+        arguments.append("env={" + ", ".join(f"{literal(k)}: {text(v, refs)}" for k, v in step.env.items()) + "}")
+    if step.timeout is not None:
+        arguments.append(f"timeout={step.timeout!r}")
+    return _wrapped(callee, arguments, indent="    ")
 
 
-def _task_options(name: str, step: Step, failure_hook: bool) -> str:
+def _wrapped(callee: str, arguments: list[str], indent: str = "") -> str:
+    """`callee(a, b, ...)` on one line, or one argument a line when that passes 110 characters."""
+    line = f"{indent}{callee}({', '.join(arguments)})"
+    if len(line) <= 110:
+        return line
+    inner = indent + "    "
+    return f"{indent}{callee}(\n" + "".join(f"{inner}{argument},\n" for argument in arguments) + f"{indent})"
+
+
+def _task_options(name: str, step: Step, failure_hook: bool) -> list[str]:
     options = [f"name={name!r}"]
     if failure_hook:
         options.append(f"task_run_name={name!r}")
@@ -222,7 +233,7 @@ def _task_options(name: str, step: Step, failure_hook: bool) -> str:
         options.append(f"tags={literal(tags)}")
     if failure_hook:
         options.append("on_failure=[note_failure]")
-    return ", ".join(options + ["**RESULTS"])
+    return options + ["**RESULTS"]
 
 
 def _tags(step: Step) -> list[str]:
@@ -259,7 +270,7 @@ def _flow(graph: PipelineGraph, names: Names) -> str:
             args.append(f"trigger={step.trigger!r}")
         for parameter in _inputs(graph, name, names):
             args.append(f"{parameter}={_future_of(parameter, names)}")
-        body.append(f"    {names.future(name)} = run.submit({', '.join(args)})")
+        body.append(_wrapped(f"{names.future(name)} = run.submit", args, indent="    "))
     body.append("    return run.outcome()")
     return f"@flow({', '.join(options)})\ndef {names.flow}({', '.join(signature)}):\n" + "\n".join(body) + "\n"
 
@@ -275,11 +286,11 @@ def _main(pipeline: Pipeline, names: Names) -> str:
     if not pipeline.schedule:
         return f'if __name__ == "__main__":\n    {names.flow}()\n'
     schedule = pipeline.schedule
-    return (f"def serve():\n"
-            f'    """Serve the deployment: a run at {schedule.cron!r} ({schedule.timezone}), at most '
-            f'{schedule.concurrency} at a time; missed runs are not backfilled."""\n'
+    return (f"def deployment():\n"
+            f'    """The deployment: a run at {schedule.cron!r} ({schedule.timezone}), at most {schedule.concurrency} '
+            f'at a time (more wait); missed runs are not backfilled."""\n'
             f"    from prefect.schedules import Cron\n\n"
-            f"    {names.flow}.serve(name={pipeline.name!r}, schedule=Cron({schedule.cron!r}, timezone={schedule.timezone!r}), "
-            f"global_limit={schedule.concurrency})\n\n\n"
-            f'if __name__ == "__main__":\n    import sys\n\n'
-            f'    serve() if sys.argv[1:] == ["serve"] else {names.flow}()\n')
+            f"    return {names.flow}.to_deployment(name={pipeline.name!r}, schedule=Cron({schedule.cron!r}, "
+            f"timezone={schedule.timezone!r}), concurrency_limit={schedule.concurrency})\n\n\n"
+            f'if __name__ == "__main__":\n    import sys\n\n    from prefect import serve\n\n'
+            f'    serve(deployment()) if sys.argv[1:] == ["serve"] else {names.flow}()\n')

@@ -78,12 +78,12 @@ def _api():
             try:
                 yield
             finally:
-                _drain()
+                drain_workers()
     finally:
         server.stop()
 
 
-def _drain() -> None:
+def drain_workers() -> None:
     """Send the logs and events still queued before the server goes (else each waits out its retries)."""
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker

@@ -20,7 +20,7 @@ from datetime import timezone
 
 from prefect import get_run_logger
 from prefect.runtime import flow_run
-from prefect.futures import PrefectFuture, as_completed
+from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import allow_failure, quote, unmapped
@@ -104,7 +104,7 @@ class Gate:
             return skipped("no upstream step failed")
         return None
 
-    def fan_out(self, task, items, outputs, parallelism=None, **values):
+    def fan_out(self, task, items, outputs, parallelism=None, values=None):
         """Run `task` once per item, at most `parallelism` at a time; each output becomes a list in item order."""
         if not isinstance(items, list):
             raise StepError(f"foreach needs a list, got {type(items).__name__}")
@@ -112,9 +112,9 @@ class Gate:
         with ThreadPoolTaskRunner(max_workers=parallelism or max(len(items), 1)) as runner:
             for index, item in enumerate(items):
                 named = task.with_options(task_run_name=f"{self.name}[{index}]")
-                futures.append(runner.submit(named, {"gate": quote(self), "item": item, **values}))
-            for _ in as_completed(futures):
-                pass
+                futures.append(runner.submit(named, {"gate": quote(self), "item": item, **(values or {})}))
+            for future in futures:
+                future.wait()
         for index, future in enumerate(futures):
             if future.state.is_failed():
                 raise StepError(f"item {index}: {error_of(future.state)}")

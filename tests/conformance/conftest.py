@@ -18,7 +18,7 @@ import yaml
 
 from orch.cli.main import main
 
-BACKENDS = ["local"]  # later backends join by adding their name here
+BACKENDS = ["local", "prefect"]  # later backends join by adding their name here
 HERE = Path(__file__).resolve().parent
 GAP_MARKERS = ("notimpl", "notyet", "never")
 
@@ -34,6 +34,8 @@ def backend(request):
         for mark in request.node.iter_markers(marker):
             if request.param in mark.args[0]:
                 request.applymarker(pytest.mark.xfail(reason=f"{marker}: {mark.kwargs.get('reason', '')}", strict=True))
+    if request.param == "prefect":
+        request.getfixturevalue("prefect_api")
     return request.param
 
 
