@@ -21,10 +21,10 @@ from orch.core.refs import Ref, find_refs, iter_strings
 from orch.core.spec import Pipeline, Step
 
 from ..base import Artifact
-from . import runtime
 from .code import PYTHON_TYPES, condition, identifier, literal, text, value
 
 EMBED_MARK = "# embedded: typed"
+RUNTIME = Path(__file__).with_name("runtime.py")  # read, not imported: rendering needs no prefect
 RUNTIME_NAMES = frozenset({"run", "gate", "item", "Any", "flow", "task", "Cron", "serve", "deployment", "RESULTS"})
 
 
@@ -43,7 +43,7 @@ def module_file(pipeline: str) -> str:
 
 def module_source(graph: PipelineGraph) -> str:
     pipeline = graph.pipeline
-    _refuse(pipeline)
+    _refuse(graph)
     names = Names(pipeline)
     parts = [_header(pipeline, names), runtime_source(), "RESULTS = dict(persist_result=True, result_serializer=\"json\", "
              "cache_key_fn=one_key_per_task_run)\n"]
@@ -83,7 +83,7 @@ def runtime_source() -> str:
     """orch.core.typed (without its docstrings) and runtime.py, as one block of the module."""
     helpers = ast.unparse(_without_docstrings(ast.parse(Path(typed.__file__).read_text(encoding="utf-8"))))
     helpers = "\n".join(line for line in helpers.splitlines() if not line.startswith("from __future__"))
-    own = Path(runtime.__file__).read_text(encoding="utf-8")
+    own = RUNTIME.read_text(encoding="utf-8")
     own = own[own.index('"""', 3) + 3:].lstrip("\n")  # its docstring speaks of orch; the header says it for the user
     own = "\n".join(line for line in own.splitlines() if EMBED_MARK not in line)
     return ("# ---- how a step runs (written by orch; plain Python and prefect) ----\n\n" + own.strip() + "\n\n\n"
@@ -92,7 +92,7 @@ def runtime_source() -> str:
 
 @lru_cache(maxsize=1)
 def _runtime_globals() -> frozenset[str]:
-    tree = ast.parse(Path(runtime.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(RUNTIME.read_text(encoding="utf-8"))
     tree.body += ast.parse(Path(typed.__file__).read_text(encoding="utf-8")).body
     names = set()
     for node in tree.body:
@@ -115,11 +115,12 @@ def _without_docstrings(tree: ast.Module) -> ast.Module:
     return tree
 
 
-def _refuse(pipeline: Pipeline) -> None:
+def _refuse(graph: PipelineGraph) -> None:
     """What Prefect cannot mean the same way: said at render time, located in the spec."""
+    pipeline = graph.pipeline
     if pipeline.schedule and pipeline.schedule.catchup:
-        raise SpecError([Diagnostic("E803", "Prefect deployments do not backfill missed runs: catchup: true cannot be rendered",
-                                    ("schedule", "catchup"), hint="set catchup: false, or run the backfill yourself")])
+        raise SpecError([graph.locate(Diagnostic("E803", "Prefect deployments do not backfill missed runs: catchup: true cannot be rendered",
+                                    ("schedule", "catchup"), hint="set catchup: false, or run the backfill yourself"))])
 
 
 def _header(pipeline: Pipeline, names: Names) -> str:

@@ -133,7 +133,9 @@ class _Watcher(threading.Thread):
         self.seen: dict[str, str] = {}
 
     def run(self) -> None:
-        if self.progress is None:
+        from orch.backends.local.progress import Quiet
+
+        if type(self.progress) in (type(None), Quiet):  # nobody watches (--json): no polling
             return
         asyncio.run(self._watch())
 

@@ -121,9 +121,13 @@ def test_resource_requests_hold_slots():
     assert host.fits(half) and host.take(half) == [] and host.fits(half) and not host.fits(big)
 
 
-def test_a_backend_that_cannot_run_yet_is_exit_3(orch, write):
-    code, _, err = orch("run", write({"a": {"python": "conformance_steps:ok"}}), "--backend", "prefect")
-    assert code == 3 and "the prefect backend cannot run pipelines yet" in err
+def test_a_backend_that_cannot_run_yet_is_unavailable():
+    from orch.backends.base import Backend
+    from orch.core.errors import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable, match="the later backend cannot run pipelines yet") as caught:
+        Backend(name="later", description="declared, not built").load()
+    assert caught.value.exit_code == 3
 
 
 def test_live_progress_draws_a_line_per_step():

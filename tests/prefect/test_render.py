@@ -1,0 +1,172 @@
+"""Rendered Prefect flow modules: valid Python that imports, needs nothing of orch, and says
+what the spec says -- for every example, every conformance case and generated specs."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+
+from orch.backends.prefect.render import module_source
+from orch.core import load_spec, parse_spec
+
+from ..conformance.test_cases import CASES, load_case
+from ..test_generated_specs import valid_specs
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "specs").glob("*.yaml"))
+
+
+def import_module(source: str, folder: Path):
+    """Import rendered source as a plain module, with orch made unimportable while it loads."""
+    name = f"flow_module_{folder.name}"
+    path = folder / f"{name}.py"
+    path.write_text(source, encoding="utf-8")
+    blocked = {key: sys.modules.pop(key) for key in list(sys.modules) if key == "orch" or key.startswith("orch.")}
+    sys.modules["orch"] = None  # any `import orch...` in the module now fails
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # Prefect finds a deployment's entrypoint through it
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules["orch"]
+        sys.modules.update(blocked)
+    return module
+
+
+def parse_dict(spec: dict):
+    return parse_spec(yaml.safe_dump(spec, allow_unicode=True))
+
+
+def imported_names(source: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", EXAMPLES + CASES, ids=lambda p: p.stem)
+def test_every_spec_renders_a_module_that_imports_without_orch(path, tmp_path):
+    graph = load_spec(path) if path in EXAMPLES else parse_dict(load_case(path)["spec"])
+    source = module_source(graph)
+    assert not any(name.split(".")[0] == "orch" for name in imported_names(source))
+    module = import_module(source, tmp_path)
+    flows = [value for value in vars(module).values() if type(value).__name__ == "Flow"]
+    assert [f.name for f in flows] == [graph.pipeline.name]
+    tasks = {value.name for value in vars(module).values() if type(value).__name__ == "Task"}
+    for name, step in graph.pipeline.steps.items():
+        assert name in tasks and (step.foreach is None or f"{name}[item]" in tasks)
+
+
+def test_the_flow_has_typed_parameters_with_their_defaults(tmp_path, spec_file):
+    graph = load_spec(spec_file("""
+        apiVersion: orch/v1
+        name: typed
+        params:
+          rows: 10
+          rate: {type: number, default: 1}
+          label: {type: string}
+          on: {type: boolean, default: true}
+          grid: {type: json, default: [1, 2]}
+        steps:
+          a: {python: "m:f", args: {x: "${{ params.rows }}"}}
+    """))
+    module = import_module(module_source(graph), tmp_path)
+    signature = inspect.signature(module.typed.fn)
+    assert {name: (p.annotation, p.default) for name, p in signature.parameters.items()} == {
+        "label": ("str", inspect.Parameter.empty), "rows": ("int", 10), "rate": ("float", 1.0),
+        "on": ("bool", True), "grid": ("Any", [1, 2]),
+    }
+
+
+def test_retries_timeouts_and_resources_become_task_options(tmp_path, spec_file):
+    graph = load_spec(spec_file("""
+        apiVersion: orch/v1
+        name: options
+        steps:
+          train:
+            python: "m:f"
+            retries: {limit: 4, delay: 10s, factor: 3, max_delay: 1m}
+            timeout: 90s
+            resources: {cpu: 2, memory: 4Gi, gpu: 1}
+            image: trainer:1
+    """))
+    task = import_module(module_source(graph), tmp_path).train
+    assert task.retries == 4
+    assert task.retry_delay_seconds == [10.0, 30.0, 60.0, 60.0]  # min(10 * 3**k, 60): exact, no jitter
+    assert task.retry_jitter_factor is None
+    assert task.timeout_seconds == 90.0
+    assert set(task.tags) == {"cpu", "cpu:2", "memory", "memory:4Gi", "gpu", "gpu:1", "image:trainer:1"}
+    assert task.persist_result is True and task.result_serializer == "json"
+
+
+def test_a_schedule_yields_a_deployment_prefect_accepts(tmp_path, spec_file):
+    graph = load_spec(spec_file("""
+        apiVersion: orch/v1
+        name: nightly
+        schedule: {cron: "30 2 * * 1-5", timezone: Europe/Paris, concurrency: 2}
+        steps:
+          a: {python: "m:f"}
+    """))
+    deployment = import_module(module_source(graph), tmp_path).deployment()
+    assert deployment.name == "nightly"
+    (schedule,) = deployment.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 2 * * 1-5", "Europe/Paris")
+    assert deployment.concurrency_limit == 2
+
+
+def test_catchup_is_refused_with_its_place_in_the_spec(orch, spec_file):
+    path = spec_file("""
+        apiVersion: orch/v1
+        name: nightly
+        schedule: {cron: "0 2 * * *", catchup: true}
+        steps:
+          a: {python: "m:f"}
+    """)
+    code, out, err = orch("render", path, "--backend", "prefect")
+    assert code == 2 and out == ""
+    assert "pipeline.yaml:3" in err and "catchup" in err
+
+
+def test_names_that_clash_with_python_or_the_runtime_still_make_a_module(tmp_path, spec_file):
+    graph = load_spec(spec_file("""
+        apiVersion: orch/v1
+        name: str
+        params: {run: 1, items: [1], gate: x}
+        steps:
+          class: {python: "m:f", args: {a: "${{ params.run }}", b: "${{ params.gate }}"}, outputs: {v: integer}}
+          run_python: {python: "m:f", foreach: "${{ params.items }}", args: {v: "${{ steps.class.outputs.v }}"}}
+          flow: {command: [echo, "${{ params.items }}"], after: [run_python]}
+    """))
+    module = import_module(module_source(graph), tmp_path)
+    assert list(inspect.signature(module.str_.fn).parameters) == ["run_", "items", "gate_"]
+
+
+def test_user_text_stays_data(tmp_path):
+    """Quotes, backslashes, triple quotes and braces in names, descriptions and values never become code."""
+    tricky = "\'\'\'\"\"\" {{ ds }} \\n \\"
+    graph = parse_dict({
+        "apiVersion": "orch/v1", "name": "quoting", "description": f"ends with {tricky}",
+        "params": {"text": {"type": "string", "default": tricky}},
+        "steps": {"a": {"command": ["printf", "%s", "${{ params.text }} and {x} " + tricky], "env": {"V": "{{workflow.name}}"}}},
+    })
+    module = import_module(module_source(graph), tmp_path)
+    assert inspect.signature(module.quoting.fn).parameters["text"].default == tricky
+    assert module.__doc__.count(tricky) == 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(valid_specs())
+def test_generated_specs_render_modules_that_parse(generated):
+    spec, _ = generated
+    ast.parse(module_source(parse_dict(spec)))
