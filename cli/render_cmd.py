@@ -15,7 +15,7 @@ from .output import say
 
 def render(
     spec: Path = typer.Argument(..., help="spec file", show_default=False),
-    backend: str = typer.Option(..., "--backend", "-b", help="argo (prefect and airflow come next)"),
+    backend: str = typer.Option(..., "--backend", "-b", help="argo or prefect (airflow comes next)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the files into this folder"),
     kind: Optional[str] = typer.Option(None, "--kind", help="argo: workflow, template or cron"),
 ) -> None:

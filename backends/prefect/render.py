@@ -41,15 +41,18 @@ def module_file(pipeline: str) -> str:
     return f"{identifier(pipeline)}_flow.py"
 
 
-def module_source(graph: PipelineGraph) -> str:
+def module_source(graph: PipelineGraph, deployment: bool = True) -> str:
+    """The module's text. Without `deployment` (what `orch run` executes) a schedule is left out:
+    a run does not need it, so a schedule Prefect cannot deploy does not stop a run."""
     pipeline = graph.pipeline
-    _refuse(graph)
+    if deployment:
+        _refuse(graph)
     names = Names(pipeline)
-    parts = [_header(pipeline, names), runtime_source(), "RESULTS = dict(persist_result=True, result_serializer=\"json\", "
+    parts = [_header(pipeline, deployment), runtime_source(), "RESULTS = dict(persist_result=True, result_serializer=\"json\", "
              "cache_key_fn=one_key_per_task_run)\n"]
     parts += [_step_tasks(graph, name, names) for name in graph.order()]
     parts.append(_flow(graph, names))
-    parts.append(_main(pipeline, names))
+    parts.append(_main(pipeline, names, deployment))
     source = "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
     ast.parse(source)  # a renderer bug must never leave a broken module behind
     return source
@@ -123,9 +126,9 @@ def _refuse(graph: PipelineGraph) -> None:
                                     ("schedule", "catchup"), hint="set catchup: false, or run the backfill yourself"))])
 
 
-def _header(pipeline: Pipeline, names: Names) -> str:
+def _header(pipeline: Pipeline, deployment: bool) -> str:
     about = f"\n\n{pipeline.description.strip()}" if pipeline.description else ""
-    serve = "\n    python {file} serve     # serve the deployment on its schedule" if pipeline.schedule else ""
+    serve = "\n    python {file} serve     # serve the deployment on its schedule" if pipeline.schedule and deployment else ""
     doc = f'''{pipeline.name}: a Prefect 3 flow, rendered by orch.{about}
 
 Needs prefect (>=3.7) and the steps' own code, nothing of orch:
@@ -283,8 +286,8 @@ def _future_of(parameter: str, names: Names) -> str:
     return names.future(step)
 
 
-def _main(pipeline: Pipeline, names: Names) -> str:
-    if not pipeline.schedule:
+def _main(pipeline: Pipeline, names: Names, deployment: bool) -> str:
+    if not (pipeline.schedule and deployment):
         return f'if __name__ == "__main__":\n    {names.flow}()\n'
     schedule = pipeline.schedule
     return (f"def deployment():\n"

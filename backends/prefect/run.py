@@ -50,7 +50,7 @@ def _load_flow(graph: PipelineGraph, names: Names, home: Optional[Path]):
     folder = (home or Path(os.environ.get("ORCH_HOME", ".orch"))) / "prefect"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / module_file(graph.pipeline.name)
-    path.write_text(module_source(graph), encoding="utf-8")
+    path.write_text(module_source(graph, deployment=False), encoding="utf-8")
     spec = importlib.util.spec_from_file_location(f"orch_prefect_{path.stem}_{uuid.uuid4().hex[:6]}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
