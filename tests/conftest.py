@@ -28,9 +28,9 @@ def prefect_api():
     from prefect.server.api.server import SubprocessASGIServer
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from orch.backends.prefect.run import drain_workers
+    from orch.backends.prefect.run import drain_workers, free_port
 
-    server = SubprocessASGIServer(port=None)
+    server = SubprocessASGIServer(port=free_port())
     server.start(timeout=120)  # several test processes start theirs at once
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):

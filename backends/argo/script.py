@@ -8,6 +8,7 @@ from pathlib import Path
 
 from orch.core import typed
 
+from ..embed import without_docstrings
 from . import bootstrap
 
 MARK = "# embedded: typed"
@@ -28,10 +29,4 @@ def bootstrap_source() -> str:
 
 def _bare(source: str) -> str:
     """The code without docstrings or comments (ast round trip)."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.unparse(tree)
+    return ast.unparse(without_docstrings(ast.parse(source)))

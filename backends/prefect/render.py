@@ -21,9 +21,9 @@ from orch.core.refs import Ref, find_refs, iter_strings
 from orch.core.spec import Pipeline, Step
 
 from ..base import Artifact
+from ..embed import embedded_source, module_globals
 from .code import PYTHON_TYPES, condition, identifier, literal, text, value
 
-EMBED_MARK = "# embedded: typed"
 RUNTIME = Path(__file__).with_name("runtime.py")  # read, not imported: rendering needs no prefect
 RUNTIME_NAMES = frozenset({"run", "gate", "item", "Any", "flow", "task", "Cron", "serve", "deployment", "RESULTS"})
 
@@ -83,39 +83,13 @@ class Names:
 
 @lru_cache(maxsize=1)
 def runtime_source() -> str:
-    """orch.core.typed (without its docstrings) and runtime.py, as one block of the module."""
-    helpers = ast.unparse(_without_docstrings(ast.parse(Path(typed.__file__).read_text(encoding="utf-8"))))
-    helpers = "\n".join(line for line in helpers.splitlines() if not line.startswith("from __future__"))
-    own = RUNTIME.read_text(encoding="utf-8")
-    own = own[own.index('"""', 3) + 3:].lstrip("\n")  # its docstring speaks of orch; the header says it for the user
-    own = "\n".join(line for line in own.splitlines() if EMBED_MARK not in line)
-    return ("# ---- how a step runs (written by orch; plain Python and prefect) ----\n\n" + own.strip() + "\n\n\n"
-            + "# ---- typed values as text and back ----\n\n" + helpers.strip() + "\n\n\n# ---- the pipeline ----\n")
+    """The helpers block of the module: orch.core.typed (without docstrings), steprun.py, runtime.py."""
+    return embedded_source(RUNTIME, "# ---- how a step runs (written by orch; plain Python and prefect) ----")
 
 
 @lru_cache(maxsize=1)
 def _runtime_globals() -> frozenset[str]:
-    tree = ast.parse(RUNTIME.read_text(encoding="utf-8"))
-    tree.body += ast.parse(Path(typed.__file__).read_text(encoding="utf-8")).body
-    names = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
-            names.update(e.id for t in node.targets if isinstance(t, ast.Tuple) for e in t.elts if isinstance(e, ast.Name))
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-    return frozenset(names)
-
-
-def _without_docstrings(tree: ast.Module) -> ast.Module:
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
-    return tree
+    return module_globals(runtime_source())
 
 
 def _refuse(graph: PipelineGraph) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import socket
 import sys
+import time
 import threading
 import uuid
 from contextlib import contextmanager
@@ -24,6 +26,8 @@ from orch.core.result import RunResult
 from orch.core.values import resolve_params
 
 from .render import Names, module_file, module_source, render  # noqa: F401 - render is this backend's other face
+
+SETTLE_SECONDS = 10.0  # at most this long for the server to record the last task-run states
 
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None, resume: Optional[str] = None,
@@ -43,7 +47,10 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
             state = flow.with_options(flow_run_name=name)(**{names.params[k]: v for k, v in values.items()}, return_state=True)
         finally:
             watcher.stop()
-        return asyncio.run(_read(graph, state.state_details.flow_run_id, values))
+        drain_workers()  # task-run states reach the API as events: send what is queued
+        result = asyncio.run(_read(graph, state.state_details.flow_run_id, values))
+        watcher.finish(result)
+        return result
 
 
 def _load_flow(graph: PipelineGraph, names: Names, home: Optional[Path]):
@@ -71,7 +78,7 @@ def _api():
         return
     from prefect.server.api.server import SubprocessASGIServer
 
-    server = SubprocessASGIServer()
+    server = SubprocessASGIServer(port=free_port())  # its own: Prefect's default one may be someone else's
     server.start()
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
@@ -81,6 +88,12 @@ def _api():
                 drain_workers()
     finally:
         server.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def drain_workers() -> None:
@@ -120,7 +133,13 @@ async def _read(graph: PipelineGraph, flow_run_id, values) -> RunResult:
     from .status import read_result
 
     async with get_client() as client:
-        return await read_result(client, graph, flow_run_id, values)
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while True:  # the server records task-run states from events: wait until it has every final one
+            result = await read_result(client, graph, flow_run_id, values)
+            if all(step.status not in ("pending", "running") for step in result.steps.values()) \
+                    or time.monotonic() > deadline:
+                return result
+            await asyncio.sleep(0.1)
 
 
 class _Watcher(threading.Thread):
@@ -131,13 +150,16 @@ class _Watcher(threading.Thread):
         self.graph, self.flow_run_name, self.values, self.progress = graph, flow_run_name, values, progress
         self.done = threading.Event()
         self.seen: dict[str, str] = {}
+        self.begun = False
 
-    def run(self) -> None:
+    def _polls(self) -> bool:
         from orch.backends.local.progress import Quiet
 
-        if type(self.progress) in (type(None), Quiet):  # nobody watches (--json): no polling
-            return
-        asyncio.run(self._watch())
+        return type(self.progress) not in (type(None), Quiet)  # nobody watches (--json): no polling
+
+    def run(self) -> None:
+        if self._polls():
+            asyncio.run(self._watch())
 
     async def _watch(self) -> None:
         from prefect import get_client
@@ -145,20 +167,25 @@ class _Watcher(threading.Thread):
 
         from .status import read_result
 
-        begun = False
         async with get_client() as client:
             while not self.done.is_set():
                 runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[self.flow_run_name])))
                 if runs:
-                    if not begun:
-                        self.progress.begin(str(runs[0].id), self.graph.pipeline.name, list(self.graph.pipeline.steps))
-                        begun = True
+                    self._begin(str(runs[0].id))
                     self._report(await read_result(client, self.graph, runs[0].id, self.values, final=False))
                 await asyncio.sleep(0.3)
-            if begun:
-                runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[self.flow_run_name])))
-                self._report(await read_result(client, self.graph, runs[0].id, self.values, final=False))
-                self.progress.end()
+
+    def _begin(self, run_id: str) -> None:
+        if not self.begun:
+            self.progress.begin(run_id, self.graph.pipeline.name, list(self.graph.pipeline.steps))
+            self.begun = True
+
+    def finish(self, result: RunResult) -> None:
+        """The last states, from the RunResult read back once the run ended."""
+        if self._polls():
+            self._begin(result.run_id)
+            self._report(result)
+            self.progress.end()
 
     def _report(self, result: RunResult) -> None:
         for name, step in result.steps.items():

@@ -7,37 +7,27 @@ trigger lets it run: if not, it ends in a state named Skipped (Completed) or
 UpstreamFailed (Failed), which Prefect's UI shows as such.
 """
 
-import json
 import operator
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from datetime import timezone
 
 from prefect import get_run_logger
-from prefect.runtime import flow_run
 from prefect.futures import PrefectFuture
+from prefect.runtime import flow_run
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import allow_failure, quote, unmapped
+from prefect.utilities.annotations import allow_failure, quote
 
-from orch.core.typed import OutputError, outputs_from_files, outputs_from_return, to_text  # embedded: typed
+from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python  # embedded: steprun
 
 SKIPPED, UPSTREAM_FAILED, TIMED_OUT = "Skipped", "UpstreamFailed", "TimedOut"
 FAILED_STATES = ("failed", "upstream_failed")
 RUNS = {}  # flow run id -> Run, for the on_failure hook
 
 
-class StepError(Exception):
-    """A step's own failure: what it raised, its exit status, or outputs that do not match."""
-
-
-class PipelineTimeout(Exception):
-    """The pipeline's timeout ran out while the step ran (never retried)."""
+class StepsFailed(Exception):
+    """What the flow raises, called as a function, when a step failed."""
 
 
 class Run:
@@ -65,7 +55,8 @@ class Run:
         states = {name: status_of(future.state) for name, future in _finished(self.futures).items()}
         failed = [name for name, status in states.items() if status == "failed"]
         if failed:
-            return Failed(message=f"failed steps: {', '.join(failed)}", data=states)
+            message = f"failed steps: {', '.join(failed)}"
+            return Failed(message=message, data=StepsFailed(message))
         return Completed(message="every step succeeded or was skipped", data=states)
 
     def left(self):
@@ -193,108 +184,10 @@ def one_key_per_task_run(context, parameters):
 
 
 def run_python(gate, target, args, outputs, env=None, timeout=None):
-    """Call `module:function` with `args` in a child process; the outputs it returned, checked."""
-    with tempfile.TemporaryDirectory(prefix="orch-step-") as folder:
-        request = os.path.join(folder, "request.json")
-        with open(request, "w", encoding="utf-8") as handle:
-            json.dump({"target": target, "args": args, "path": sys.path, "result": os.path.join(folder, "result.json")}, handle)
-        code, last = _child([sys.executable, "-c", CHILD, request], env, timeout, gate.run)
-        try:
-            with open(os.path.join(folder, "result.json"), encoding="utf-8") as handle:
-                result = json.load(handle)
-        except FileNotFoundError:
-            raise StepError(_exit_reason(code, last)) from None
-    if not result["ok"]:
-        raise StepError(result["error"])
-    try:
-        return outputs_from_return(result["returned"], outputs)
-    except OutputError as err:
-        raise StepError(str(err)) from None
+    """Call `module:function` with `args` in a child process: the outputs it returned, checked."""
+    return call_python(target, args, outputs, env, timeout, gate.run.left(), gate.run.timeout, get_run_logger().info)
 
 
 def run_command(gate, argv, outputs, env=None, timeout=None):
-    """Run `argv`; the outputs it wrote to $ORCH_OUTPUTS/<name>, checked."""
-    with tempfile.TemporaryDirectory(prefix="orch-outputs-") as folder:
-        code, last = _child(argv, dict(env or {}, ORCH_OUTPUTS=folder), timeout, gate.run)
-        if code != 0:
-            raise StepError(_exit_reason(code, last))
-        texts = {}
-        for name in outputs:
-            path = os.path.join(folder, name)
-            texts[name] = open(path, encoding="utf-8").read() if os.path.exists(path) else None
-    try:
-        return outputs_from_files(texts, outputs)
-    except OutputError as err:
-        raise StepError(str(err)) from None
-
-
-def _child(argv, env, timeout, run):
-    """Run one attempt in its own session; kill its whole process tree on a timeout or any interruption.
-    Its output goes to the task's log; returns (exit status, last line of output)."""
-    left = run.left()
-    limits = [t for t in (timeout, left) if t is not None]
-    limit = min(limits) if limits else None
-    with tempfile.TemporaryFile() as log:
-        try:
-            process = subprocess.Popen(argv, env=dict(os.environ, **(env or {})), stdin=subprocess.DEVNULL,
-                                       stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as err:
-            raise StepError(f"cannot run {argv[0]!r}: {err.strerror}") from None
-        try:
-            code = process.wait(timeout=limit)
-        except subprocess.TimeoutExpired:
-            if left is not None and limit == left:
-                raise PipelineTimeout(f"the pipeline's timeout of {run.timeout:g}s ran out") from None
-            raise TimeoutError(f"timed out after {timeout:g}s") from None
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        log.seek(0)
-        text = log.read().decode("utf-8", "replace")
-    if text.strip():
-        get_run_logger().info(text.rstrip("\n"))
-    lines = [line for line in text.splitlines() if line.strip()]
-    return code, lines[-1].strip() if lines else ""
-
-
-def _exit_reason(code, last):
-    reason = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
-    return f"{reason}: {last}" if last else reason
-
-
-CHILD = '''
-import importlib, json, sys, traceback
-with open(sys.argv[1], encoding="utf-8") as handle:
-    request = json.load(handle)
-sys.path[:0] = [p for p in request["path"] if p not in sys.path]
-
-def plain(value):
-    for method in ("item", "tolist"):
-        if hasattr(value, method):
-            return getattr(value, method)()
-    raise TypeError(type(value).__name__ + " is not JSON data")
-
-def answer(result):
-    with open(request["result"], "w", encoding="utf-8") as handle:
-        handle.write(json.dumps(result, default=plain, allow_nan=False))
-
-module, function = request["target"].split(":")
-try:
-    function = getattr(importlib.import_module(module), function)
-except (ImportError, AttributeError) as err:
-    traceback.print_exc()
-    answer({"ok": False, "error": "cannot load " + request["target"] + ": " + type(err).__name__ + ": " + str(err)})
-    sys.exit(1)
-try:
-    returned = function(**request["args"])
-except BaseException as err:
-    traceback.print_exc()
-    answer({"ok": False, "error": type(err).__name__ + ": " + str(err)})
-    sys.exit(1)
-try:
-    answer({"ok": True, "returned": returned})
-except (TypeError, ValueError) as err:
-    answer({"ok": False, "error": "the return value is not JSON data: " + str(err)})
-    sys.exit(1)
-'''
+    """Run `argv` as a child process: the outputs it wrote to $ORCH_OUTPUTS/<name>, checked."""
+    return call_command(argv, outputs, env, timeout, gate.run.left(), gate.run.timeout, get_run_logger().info)

@@ -1,0 +1,132 @@
+"""One attempt of a step in a child process: what every rendered Python artifact runs.
+
+Standard library only, and copied (after orch.core.typed) into the Prefect flow module and
+the Airflow DAG file. A child process can be killed with its whole tree when a timeout
+or the pipeline's deadline runs out; a thread cannot.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+
+from orch.core.typed import OutputError, outputs_from_files, outputs_from_return  # embedded: typed
+
+
+class StepError(Exception):
+    """A step's own failure: what it raised, its exit status, or outputs that do not match."""
+
+
+class PipelineTimeout(Exception):
+    """The pipeline's timeout ran out while the step ran (never retried)."""
+
+
+def call_python(target, args, outputs, env=None, timeout=None, left=None, budget=None, log=print):
+    """Call `module:function` with `args` in a child process; the outputs it returned, checked.
+    `left`: seconds before the pipeline's deadline of `budget` seconds; `log` takes its output."""
+    with tempfile.TemporaryDirectory(prefix="orch-step-") as folder:
+        request = os.path.join(folder, "request.json")
+        with open(request, "w", encoding="utf-8") as handle:
+            json.dump({"target": target, "args": args, "path": sys.path, "result": os.path.join(folder, "result.json")}, handle)
+        code, last = _child([sys.executable, "-c", CHILD, request], env, timeout, left, budget, log)
+        try:
+            with open(os.path.join(folder, "result.json"), encoding="utf-8") as handle:
+                result = json.load(handle)
+        except FileNotFoundError:
+            raise StepError(_exit_reason(code, last)) from None
+    if not result["ok"]:
+        raise StepError(result["error"])
+    try:
+        return outputs_from_return(result["returned"], outputs)
+    except OutputError as err:
+        raise StepError(str(err)) from None
+
+
+def call_command(argv, outputs, env=None, timeout=None, left=None, budget=None, log=print):
+    """Run `argv`; the outputs it wrote to $ORCH_OUTPUTS/<name>, checked."""
+    with tempfile.TemporaryDirectory(prefix="orch-outputs-") as folder:
+        code, last = _child(argv, dict(env or {}, ORCH_OUTPUTS=folder), timeout, left, budget, log)
+        if code != 0:
+            raise StepError(_exit_reason(code, last))
+        texts = {}
+        for name in outputs:
+            path = os.path.join(folder, name)
+            texts[name] = open(path, encoding="utf-8").read() if os.path.exists(path) else None
+    try:
+        return outputs_from_files(texts, outputs)
+    except OutputError as err:
+        raise StepError(str(err)) from None
+
+
+def _child(argv, env, timeout, left, budget, log):
+    """Run one attempt in its own session; kill its whole process tree on a timeout or any interruption.
+    Its output goes to `log`; returns (exit status, last line of output)."""
+    limits = [t for t in (timeout, left) if t is not None]
+    limit = min(limits) if limits else None
+    with tempfile.TemporaryFile() as printed:
+        try:
+            process = subprocess.Popen(argv, env=dict(os.environ, **(env or {})), stdin=subprocess.DEVNULL,
+                                       stdout=printed, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as err:
+            raise StepError(f"cannot run {argv[0]!r}: {err.strerror}") from None
+        try:
+            code = process.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            if left is not None and limit == left:
+                raise PipelineTimeout(f"the pipeline's timeout of {budget:g}s ran out") from None
+            raise TimeoutError(f"timed out after {timeout:g}s") from None
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        printed.seek(0)
+        text = printed.read().decode("utf-8", "replace")
+    if text.strip():
+        log(text.rstrip("\n"))
+    lines = [line for line in text.splitlines() if line.strip()]
+    return code, lines[-1].strip() if lines else ""
+
+
+def _exit_reason(code, last):
+    reason = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
+    return f"{reason}: {last}" if last else reason
+
+
+
+CHILD = '''
+import importlib, json, sys, traceback
+with open(sys.argv[1], encoding="utf-8") as handle:
+    request = json.load(handle)
+sys.path[:0] = [p for p in request["path"] if p not in sys.path]
+
+def plain(value):
+    for method in ("item", "tolist"):
+        if hasattr(value, method):
+            return getattr(value, method)()
+    raise TypeError(type(value).__name__ + " is not JSON data")
+
+def answer(result):
+    with open(request["result"], "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(result, default=plain, allow_nan=False))
+
+module, function = request["target"].split(":")
+try:
+    function = getattr(importlib.import_module(module), function)
+except (ImportError, AttributeError) as err:
+    traceback.print_exc()
+    answer({"ok": False, "error": "cannot load " + request["target"] + ": " + type(err).__name__ + ": " + str(err)})
+    sys.exit(1)
+try:
+    returned = function(**request["args"])
+except BaseException as err:
+    traceback.print_exc()
+    answer({"ok": False, "error": type(err).__name__ + ": " + str(err)})
+    sys.exit(1)
+try:
+    answer({"ok": True, "returned": returned})
+except (TypeError, ValueError) as err:
+    answer({"ok": False, "error": "the return value is not JSON data: " + str(err)})
+    sys.exit(1)
+'''
