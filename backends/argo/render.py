@@ -10,7 +10,6 @@ shape (templates.py), and a leaf that keeps any failure in the workflow's phase.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import yaml
 from hera.workflows import models as m

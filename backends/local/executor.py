@@ -18,7 +18,7 @@ from typing import Any, Optional
 from orch.core.expr import evaluate, parse_condition
 from orch.core.graph import PipelineGraph
 from orch.core.refs import Ref
-from orch.core.result import FINISHED, RunResult, StepResult, pipeline_status
+from orch.core.result import RunResult, StepResult, pipeline_status
 from orch.core.spec import Step
 from orch.core.triggers import RUN, decide
 from orch.core.values import OutputError, fill, fill_text, outputs_from_files, outputs_from_return, to_text

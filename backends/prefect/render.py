@@ -9,20 +9,18 @@ each waiting for its upstream tasks whatever their states, then judging them (ru
 from __future__ import annotations
 
 import ast
-import builtins
 from functools import lru_cache
 from pathlib import Path
 
 from orch.core import typed
 from orch.core.errors import Diagnostic, SpecError
-from orch.core.expr import parse_condition, walk_refs
+from orch.core.expr import parse_condition
 from orch.core.graph import PipelineGraph
-from orch.core.refs import Ref, find_refs, iter_strings
 from orch.core.spec import Pipeline, Step
 
 from ..base import Artifact
 from ..embed import embedded_source, module_globals
-from .code import PYTHON_TYPES, condition, identifier, literal, text, value
+from ..pycode import PYTHON_TYPES, Names, Refs, condition, identifier, inputs, literal, text, value, wrapped
 
 RUNTIME = Path(__file__).with_name("runtime.py")  # read, not imported: rendering needs no prefect
 RUNTIME_NAMES = frozenset({"run", "gate", "item", "Any", "flow", "task", "Cron", "serve", "deployment", "RESULTS"})
@@ -37,6 +35,11 @@ def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
     return [Artifact(module_file(graph.pipeline.name), module_source(graph))]
 
 
+def names_of(pipeline: Pipeline) -> Names:
+    """The module's Python names for the pipeline's flow, tasks and params."""
+    return Names(pipeline, RUNTIME_NAMES | _runtime_globals())
+
+
 def module_file(pipeline: str) -> str:
     return f"{identifier(pipeline)}_flow.py"
 
@@ -47,7 +50,7 @@ def module_source(graph: PipelineGraph, deployment: bool = True) -> str:
     pipeline = graph.pipeline
     if deployment:
         _refuse(graph)
-    names = Names(pipeline)
+    names = names_of(pipeline)
     parts = [_header(pipeline, deployment), runtime_source(), "RESULTS = dict(persist_result=True, result_serializer=\"json\", "
              "cache_key_fn=one_key_per_task_run)\n"]
     parts += [_step_tasks(graph, name, names) for name in graph.order()]
@@ -56,29 +59,6 @@ def module_source(graph: PipelineGraph, deployment: bool = True) -> str:
     source = "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
     ast.parse(source)  # a renderer bug must never leave a broken module behind
     return source
-
-
-class Names:
-    """The Python names of a pipeline's flow, tasks and params, clear of each other and of the runtime's."""
-
-    def __init__(self, pipeline: Pipeline):
-        taken = set(RUNTIME_NAMES) | set(_runtime_globals()) | set(dir(builtins))
-        self.params = {name: identifier(name, taken) for name in pipeline.params}
-        taken |= set(self.params.values())
-        self.flow = identifier(pipeline.name, taken)
-        taken.add(self.flow)
-        self.steps: dict[str, str] = {}
-        for name in pipeline.steps:
-            self.steps[name] = identifier(name, taken)
-            taken.add(self.steps[name])
-            taken.add(self.steps[name] + "_item")
-
-    def outputs(self, step: str) -> str:
-        """The task parameter holding an upstream step's outputs."""
-        return f"{self.steps[step]}_outputs"
-
-    def future(self, step: str) -> str:
-        return f"{self.steps[step]}_future"
 
 
 @lru_cache(maxsize=1)
@@ -121,37 +101,10 @@ def _docstring_safe(text_: str) -> str:
     return text_.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
 
 
-class _Refs:
-    """How one task's body spells the references of its step."""
-
-    def __init__(self, names: Names):
-        self.names = names
-
-    def __call__(self, ref: Ref) -> str:
-        if ref.kind == "param":
-            return self.names.params[ref.name]
-        if ref.kind == "output":
-            return f"output({self.names.outputs(ref.step)}, {ref.name!r})"
-        if ref.kind == "item":
-            return "item"
-        return "run_id()" if ref.name == "id" else "run_date()"
-
-
-def _inputs(graph: PipelineGraph, name: str, names: Names) -> list[str]:
-    """The task's parameters after `gate`: the params it reads, then the upstream outputs it reads."""
-    step = graph.pipeline.steps[name]
-    refs = [ref for _, s in iter_strings([step.args, step.env, step.command or [], step.foreach]) for ref in find_refs(s)]
-    if step.when is not None:
-        refs += [node.ref for node in walk_refs(parse_condition(step.when))]
-    params = dict.fromkeys(names.params[r.name] for r in refs if r.kind == "param")
-    outputs = dict.fromkeys(names.outputs(r.step) for r in refs if r.kind == "output")
-    return list(params) + list(outputs)
-
-
 def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
     step = graph.pipeline.steps[name]
-    refs = _Refs(names)
-    inputs = _inputs(graph, name, names)
+    refs = Refs(names)
+    parameters = inputs(graph, name, names)
     ident = names.steps[name]
     head = ["    if (stop := gate.blocked()) is not None:", "        return stop"]
     if step.when is not None:
@@ -160,19 +113,19 @@ def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
     call = _call(step, refs)
     if step.foreach is None:
         options = _task_options(name, step, failure_hook=True)
-        return f"{_wrapped('@task', options)}\ndef {ident}({', '.join(['gate', *inputs])}):\n" + "\n".join(head) + f"\n{call}\n"
+        return f"{wrapped('@task', options)}\ndef {ident}({', '.join(['gate', *parameters])}):\n" + "\n".join(head) + f"\n{call}\n"
     fan_out = [f"{ident}_item", value(step.foreach, refs), f"outputs={literal(dict(step.outputs))}"]
     fan_out += [f"parallelism={step.parallelism}"] if step.parallelism else []
-    fan_out += ["values={" + ", ".join(f"{i!r}: {i}" for i in inputs) + "}"] if inputs else []
+    fan_out += ["values={" + ", ".join(f"{i!r}: {i}" for i in parameters) + "}"] if parameters else []
     parent = (f"@task(name={name!r}, task_run_name={name!r}, on_failure=[note_failure], **RESULTS)\n"
-              f"def {ident}({', '.join(['gate', *inputs])}):\n" + "\n".join(head) + "\n"
-              + _wrapped("return gate.fan_out", fan_out, indent="    ") + "\n")
-    item = (f"{_wrapped('@task', _task_options(name + '[item]', step, failure_hook=False))}\n"
-            f"def {ident}_item({', '.join(['gate', 'item', *inputs])}):\n{call}\n")
+              f"def {ident}({', '.join(['gate', *parameters])}):\n" + "\n".join(head) + "\n"
+              + wrapped("return gate.fan_out", fan_out, indent="    ") + "\n")
+    item = (f"{wrapped('@task', _task_options(name + '[item]', step, failure_hook=False))}\n"
+            f"def {ident}_item({', '.join(['gate', 'item', *parameters])}):\n{call}\n")
     return parent.rstrip("\n") + "\n\n\n" + item
 
 
-def _call(step: Step, refs: _Refs) -> str:
+def _call(step: Step, refs: Refs) -> str:
     """`return run_python(...)` or `return run_command(...)`: the step's own call, its references filled in."""
     if step.python:
         callee, arguments = "return run_python", ["gate", repr(step.python), value(step.args, refs)]
@@ -183,16 +136,7 @@ def _call(step: Step, refs: _Refs) -> str:
         arguments.append("env={" + ", ".join(f"{literal(k)}: {text(v, refs)}" for k, v in step.env.items()) + "}")
     if step.timeout is not None:
         arguments.append(f"timeout={step.timeout!r}")
-    return _wrapped(callee, arguments, indent="    ")
-
-
-def _wrapped(callee: str, arguments: list[str], indent: str = "") -> str:
-    """`callee(a, b, ...)` on one line, or one argument a line when that passes 110 characters."""
-    line = f"{indent}{callee}({', '.join(arguments)})"
-    if len(line) <= 110:
-        return line
-    inner = indent + "    "
-    return f"{indent}{callee}(\n" + "".join(f"{inner}{argument},\n" for argument in arguments) + f"{indent})"
+    return wrapped(callee, arguments, indent="    ")
 
 
 def _task_options(name: str, step: Step, failure_hook: bool) -> list[str]:
@@ -246,9 +190,9 @@ def _flow(graph: PipelineGraph, names: Names) -> str:
             args.append(f"after={literal(upstream)}")
         if step.trigger and step.trigger != "all_succeeded":
             args.append(f"trigger={step.trigger!r}")
-        for parameter in _inputs(graph, name, names):
+        for parameter in inputs(graph, name, names):
             args.append(f"{parameter}={_future_of(parameter, names)}")
-        body.append(_wrapped(f"{names.future(name)} = run.submit", args, indent="    "))
+        body.append(wrapped(f"{names.future(name)} = run.submit", args, indent="    "))
     body.append("    return run.outcome()")
     return f"@flow({', '.join(options)})\ndef {names.flow}({', '.join(signature)}):\n" + "\n".join(body) + "\n"
 

@@ -25,7 +25,7 @@ from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
 from orch.core.values import resolve_params
 
-from .render import Names, module_file, module_source, render  # noqa: F401 - render is this backend's other face
+from .render import module_file, module_source, names_of, render  # noqa: F401 - render is this backend's other face
 
 SETTLE_SECONDS = 10.0  # at most this long for the server to record the last task-run states
 
@@ -36,7 +36,7 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
     if resume:
         raise UsageError("--resume is the local backend's; on Prefect, rerun the flow (its retries are per task)")
     values = resolve_params(graph.pipeline, params)
-    names = Names(graph.pipeline)
+    names = names_of(graph.pipeline)
     flow = _load_flow(graph, names, home)
     folder = str(Path(spec_path).resolve().parent) if spec_path else os.getcwd()
     name = f"{graph.pipeline.name}-{uuid.uuid4().hex[:8]}"
@@ -53,7 +53,7 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
         return result
 
 
-def _load_flow(graph: PipelineGraph, names: Names, home: Optional[Path]):
+def _load_flow(graph: PipelineGraph, names, home: Optional[Path]):
     folder = (home or Path(os.environ.get("ORCH_HOME", ".orch"))) / "prefect"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / module_file(graph.pipeline.name)

@@ -1,4 +1,4 @@
-"""Python source for values, references and conditions, as the rendered flow module spells them.
+"""Python source for names, values, references and conditions, as rendered flow modules and DAG files spell them.
 
 Every literal is written by `literal` (repr, or float('inf')-style for the odd float), so a
 user's string reaches the step byte for byte and never becomes code.
@@ -6,12 +6,15 @@ user's string reaches the step byte for byte and never becomes code.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import math
 from typing import Any, Callable
 
-from orch.core.expr import BoolOp, Compare, Expr, ListLit, Lit, Not, RefNode
-from orch.core.refs import Ref, find_refs, whole_ref
+from orch.core.expr import BoolOp, Compare, Expr, ListLit, Lit, Not, RefNode, parse_condition, walk_refs
+from orch.core.graph import PipelineGraph
+from orch.core.refs import Ref, find_refs, iter_strings, whole_ref
+from orch.core.spec import Pipeline
 
 PYTHON_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "json": "Any"}
 
@@ -91,3 +94,62 @@ def condition(expr: Expr, ref: Callable[[Ref], str]) -> str:
 def _grouped(expr: Expr, ref: Callable[[Ref], str]) -> str:
     inner = condition(expr, ref)
     return f"({inner})" if isinstance(expr, (BoolOp, Not)) or " is " in inner else inner
+
+
+class Names:
+    """The Python names of a pipeline's flow (or DAG), tasks and params, clear of each other and of `reserved`."""
+
+    def __init__(self, pipeline: Pipeline, reserved: frozenset[str]):
+        taken = set(reserved) | set(dir(builtins))
+        self.params = {name: identifier(name, taken) for name in pipeline.params}
+        taken |= set(self.params.values())
+        self.flow = identifier(pipeline.name, taken)
+        taken.add(self.flow)
+        self.steps: dict[str, str] = {}
+        for name in pipeline.steps:
+            self.steps[name] = identifier(name, taken)
+            taken.add(self.steps[name])
+            taken.add(self.steps[name] + "_item")
+
+    def outputs(self, step: str) -> str:
+        """The task parameter holding an upstream step's outputs."""
+        return f"{self.steps[step]}_outputs"
+
+    def future(self, step: str) -> str:
+        return f"{self.steps[step]}_future"
+
+
+class Refs:
+    """How one task's body spells the references of its step."""
+
+    def __init__(self, names: Names):
+        self.names = names
+
+    def __call__(self, ref: Ref) -> str:
+        if ref.kind == "param":
+            return self.names.params[ref.name]
+        if ref.kind == "output":
+            return f"output({self.names.outputs(ref.step)}, {ref.name!r})"
+        if ref.kind == "item":
+            return "item"
+        return "run_id()" if ref.name == "id" else "run_date()"
+
+
+def inputs(graph: PipelineGraph, name: str, names: Names) -> list[str]:
+    """The task's parameters after `gate`: the params it reads, then the upstream outputs it reads."""
+    step = graph.pipeline.steps[name]
+    refs = [ref for _, s in iter_strings([step.args, step.env, step.command or [], step.foreach]) for ref in find_refs(s)]
+    if step.when is not None:
+        refs += [node.ref for node in walk_refs(parse_condition(step.when))]
+    params = dict.fromkeys(names.params[r.name] for r in refs if r.kind == "param")
+    outputs = dict.fromkeys(names.outputs(r.step) for r in refs if r.kind == "output")
+    return list(params) + list(outputs)
+
+
+def wrapped(callee: str, arguments: list[str], indent: str = "") -> str:
+    """`callee(a, b, ...)` on one line, or one argument a line when that passes 110 characters."""
+    line = f"{indent}{callee}({', '.join(arguments)})"
+    if len(line) <= 110:
+        return line
+    inner = indent + "    "
+    return f"{indent}{callee}(\n" + "".join(f"{inner}{argument},\n" for argument in arguments) + f"{indent})"
