@@ -120,19 +120,18 @@ class Names:
 
 
 class Refs:
-    """How one task's body spells the references of its step."""
+    """How one task's body spells the references of its step (`run.id`, `run.date` and `item` as given)."""
 
-    def __init__(self, names: Names):
+    def __init__(self, names: Names, item: str = "item", run_id: str = "run_id()", run_date: str = "run_date()"):
         self.names = names
+        self.spelling = {"item": item, "id": run_id, "date": run_date}
 
     def __call__(self, ref: Ref) -> str:
         if ref.kind == "param":
             return self.names.params[ref.name]
         if ref.kind == "output":
             return f"output({self.names.outputs(ref.step)}, {ref.name!r})"
-        if ref.kind == "item":
-            return "item"
-        return "run_id()" if ref.name == "id" else "run_date()"
+        return self.spelling[ref.name]
 
 
 def inputs(graph: PipelineGraph, name: str, names: Names) -> list[str]:

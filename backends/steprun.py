@@ -1,4 +1,5 @@
-"""One attempt of a step in a child process: what every rendered Python artifact runs.
+"""What every rendered Python artifact runs: one attempt of a step in a child process, and
+the null-safe reading of upstream values that `when` and references need.
 
 Standard library only, and copied (after orch.core.typed) into the Prefect flow module and
 the Airflow DAG file. A child process can be killed with its whole tree when a timeout
@@ -6,6 +7,7 @@ or the pipeline's deadline runs out; a thread cannot.
 """
 
 import json
+import operator
 import os
 import signal
 import subprocess
@@ -93,6 +95,25 @@ def _exit_reason(code, last):
     reason = f"killed by signal {-code}" if code < 0 else f"exited with status {code}"
     return f"{reason}: {last}" if last else reason
 
+
+
+def output(result, name):
+    """An upstream step's output; None when that step did not succeed."""
+    return result.get(name) if isinstance(result, dict) else None
+
+
+def compare(left, op, right):
+    """A `when` comparison: false when an operand is null or the operands cannot be compared."""
+    if left is None or right is None:
+        return False
+    try:
+        return bool(COMPARISONS[op](left, right))
+    except TypeError:
+        return False
+
+
+COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+               ">=": operator.ge, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}
 
 
 CHILD = '''

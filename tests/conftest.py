@@ -19,6 +19,8 @@ _PREFECT_HOME = tempfile.mkdtemp(prefix="orch-tests-prefect-")
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = os.path.join(_PREFECT_HOME, "storage")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+# Airflow's private home (SQLite database, DAGs folder): one per test process, migrated once.
+os.environ["ORCH_AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="orch-tests-airflow-")
 
 
 @pytest.fixture(scope="session")

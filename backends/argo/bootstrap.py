@@ -6,7 +6,8 @@ step's call travels as JSON in ORCH_PAYLOAD -- base64-encoded when it holds '{{'
 so Argo never reads a user's literal as a tag; each reference's value arrives in ORCH_R<i>, substituted by Argo:
 params as the text a user submits, outputs as JSON text ('null' when the producer did
 not succeed), a fan-out's outputs as Argo's JSON list of its items' JSON texts.
-Outputs are written as JSON text to /tmp/orch/outputs/<name>.
+Outputs are written as JSON text to /tmp/orch/outputs/<name> (and, for an Airflow pod, as one
+JSON object to $ORCH_XCOM_RETURN).
 """
 
 import base64
@@ -71,6 +72,11 @@ def main():
     for name, value in outputs.items():
         with open(os.path.join(OUTPUTS, name), "w", encoding="utf-8") as handle:
             handle.write(json.dumps(value))
+    xcom = os.environ.get("ORCH_XCOM_RETURN")  # an Airflow KubernetesPodOperator's XCom sidecar reads it
+    if xcom:
+        os.makedirs(os.path.dirname(xcom), exist_ok=True)
+        with open(xcom, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(outputs))
     return 0
 
 

@@ -7,7 +7,6 @@ trigger lets it run: if not, it ends in a state named Skipped (Completed) or
 UpstreamFailed (Failed), which Prefect's UI shows as such.
 """
 
-import operator
 import threading
 import time
 from datetime import timezone
@@ -136,20 +135,6 @@ def error_of(state):
     return message
 
 
-def compare(left, op, right):
-    """A `when` comparison: false when an operand is null or the operands cannot be compared."""
-    if left is None or right is None:
-        return False
-    try:
-        return bool(COMPARISONS[op](left, right))
-    except TypeError:
-        return False
-
-
-COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-               ">=": operator.ge, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b}
-
-
 def run_id():
     """`${{ run.id }}`: the flow run's id."""
     return str(flow_run.id)
@@ -158,11 +143,6 @@ def run_id():
 def run_date():
     """`${{ run.date }}`: the UTC date the flow run was scheduled for."""
     return flow_run.scheduled_start_time.astimezone(timezone.utc).date().isoformat()
-
-
-def output(result, name):
-    """An upstream step's output; None when that step did not succeed."""
-    return result.get(name) if isinstance(result, dict) else None
 
 
 def worth_retrying(task, task_run, state):

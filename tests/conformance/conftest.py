@@ -18,7 +18,7 @@ import yaml
 
 from orch.cli.main import main
 
-BACKENDS = ["local", "prefect"]  # later backends join by adding their name here
+BACKENDS = ["local", "prefect", "airflow"]  # later backends join by adding their name here
 HERE = Path(__file__).resolve().parent
 GAP_MARKERS = ("notimpl", "notyet", "never")
 

@@ -1,0 +1,247 @@
+"""`render` for Airflow 3: one DAG file (TaskFlow API of `airflow.sdk`) that needs Airflow and
+the user's code, nothing of orch.
+
+Mapping (docs/backends.md): a task per step with the trigger as its `trigger_rule`, `when`
+as a skip, exact retry delays through a retry policy, `execution_timeout`; DAG `params`
+with types; `foreach` as an items task, a mapped item task and a collecting task; a leaf
+`orch__verdict` that fails the run when a step failed. Tasks take no arguments (a user's
+text lives in the function bodies, out of reach of Jinja); values come from XComs.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import lru_cache
+from pathlib import Path
+
+from orch.core import typed
+from orch.core.errors import Diagnostic, SpecError, UsageError
+from orch.core.expr import parse_condition
+from orch.core.graph import PipelineGraph
+from orch.core.spec import Pipeline, Step
+
+from ..base import Artifact
+from ..embed import embedded_source, module_globals
+from ..pycode import Names, Refs, condition, identifier, inputs, literal, text, value, wrapped
+from . import kubernetes
+
+RUNTIME = Path(__file__).with_name("runtime.py")  # read, not imported: rendering needs no airflow
+VERDICT = "orch__verdict"
+TRIGGER_RULES = {"all_succeeded": "all_success", "none_failed": "none_failed", "all_done": "all_done",
+                 "any_failed": "one_failed"}
+PARAM_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
+RESERVED = frozenset({"step", "item", "index", "dag", "task", "Param", "datetime", "PIPELINE", "STEPS", "verdict",
+                      "CronTriggerTimetable", "KubernetesPodOperator", "k8s", "BOOTSTRAP"})
+TARGETS = ("python", "kubernetes")
+
+
+def render(graph: PipelineGraph, kind: str | None = None, target: str | None = None) -> list[Artifact]:
+    if kind is not None:
+        raise UsageError("--kind is Argo's; the Airflow backend renders one DAG file")
+    return [Artifact(dag_file(graph.pipeline.name), dag_source(graph, target or "python"))]
+
+
+def dag_file(pipeline: str) -> str:
+    return f"{identifier(pipeline)}_dag.py"
+
+
+def names_of(pipeline: Pipeline) -> Names:
+    return Names(pipeline, RESERVED | _runtime_globals())
+
+
+def dag_source(graph: PipelineGraph, target: str = "python") -> str:
+    """The DAG file's text; `target` 'kubernetes' runs steps with an image as KubernetesPodOperator tasks."""
+    if target not in TARGETS:
+        raise UsageError(f"--target takes python or kubernetes, not {target!r}")
+    pods = target == "kubernetes" and any(step.image for step in graph.pipeline.steps.values())
+    _refuse(graph, pods)
+    pipeline = graph.pipeline
+    names = names_of(pipeline)
+    body = [_task(graph, name, names, pods) for name in graph.order()] + [_verdict(), _wiring(graph, names, pods)]
+    constants = _pipeline_constants(pipeline) + (kubernetes.bootstrap_constant() if pods else "")
+    parts = [_header(pipeline, pods), runtime_source(), constants,
+             _dag_decorator(pipeline) + f"\ndef {names.flow}():\n" + "\n\n".join(body), f"{names.flow}()\n"]
+    source = "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
+    ast.parse(source)  # a renderer bug must never leave a broken file behind
+    return source
+
+
+@lru_cache(maxsize=1)
+def runtime_source() -> str:
+    return embedded_source(RUNTIME, "# ---- how a step runs (written by orch; plain Python and the Airflow task SDK) ----")
+
+
+@lru_cache(maxsize=1)
+def _runtime_globals() -> frozenset[str]:
+    return module_globals(runtime_source())
+
+
+def _refuse(graph: PipelineGraph, pods: bool) -> None:
+    found = kubernetes.problems(graph) if pods else []
+    if VERDICT in graph.pipeline.steps or VERDICT.replace("_", "-") in graph.pipeline.steps:
+        found.append(Diagnostic("E805", f"the step name {VERDICT!r} is reserved on Airflow", ("steps", VERDICT)))
+    if found:
+        raise SpecError([graph.locate(d) for d in found])
+
+
+def _header(pipeline: Pipeline, pods: bool) -> str:
+    about = f"\n\n{pipeline.description.strip()}" if pipeline.description else ""
+    where = ("Steps with an image run as KubernetesPodOperator pods (apache-airflow-providers-cncf-kubernetes);\n"
+             "the others, and steps without an image, in a child process of the task.") if pods else \
+        "Each step's code runs in a child process of its task, so a timeout stops it."
+    doc = f'''{pipeline.name}: an Airflow 3 DAG, rendered by orch.{about}
+
+Needs Airflow (>=3.3) and the steps' own code, nothing of orch: put this file in your DAGs
+folder. {where}
+
+Trigger rules and skips are Airflow's own. Tasks take no arguments -- values come from
+XComs inside the task -- so no user text passes through Jinja. A step that stopped before
+running (fail_fast, the pipeline's timeout) fails with the XCom orch_status=upstream_failed.
+The leaf task {VERDICT} fails the DAG run when any step failed.
+'''
+    imports = "import datetime\n\nfrom airflow.sdk import Param, dag, task"
+    if pipeline.schedule:
+        imports += "\nfrom airflow.sdk import CronTriggerTimetable"
+    if pods:
+        imports += "\nfrom airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator" \
+                   "\nfrom kubernetes.client import models as k8s"
+    return f'"""{_docstring_safe(doc)}"""\n\nfrom __future__ import annotations\n\n{imports}'
+
+
+def _docstring_safe(text_: str) -> str:
+    return text_.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def _pipeline_constants(pipeline: Pipeline) -> str:
+    return (f"STEPS = {literal(list(pipeline.steps))}\n"
+            f"PIPELINE = dict(steps=STEPS, fail_fast={pipeline.fail_fast!r}, timeout={pipeline.timeout!r})\n")
+
+
+def _dag_decorator(pipeline: Pipeline) -> str:
+    options = [f"dag_id={pipeline.name!r}"]
+    if pipeline.description:
+        options.append(f"description={' '.join(pipeline.description.split())!r}")
+    schedule = pipeline.schedule
+    if schedule:
+        options += [f"schedule=CronTriggerTimetable({schedule.cron!r}, timezone={schedule.timezone!r})",
+                    "start_date=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)",
+                    f"catchup={schedule.catchup!r}", f"max_active_runs={schedule.concurrency}"]
+    else:
+        options += ["schedule=None", "catchup=False"]
+    if pipeline.timeout:
+        options.append(f"dagrun_timeout=datetime.timedelta(seconds={pipeline.timeout!r})")
+    if pipeline.params:
+        params = [f"{literal(name)}: {_param(p)}" for name, p in pipeline.params.items()]
+        options.append("params={\n" + "".join(f"        {p},\n" for p in params) + "    }")
+    options.append(f"tags={literal(['orch', *(f'{k}:{v}' for k, v in pipeline.labels.items())])}")
+    return wrapped("@dag", options)
+
+
+def _param(param) -> str:
+    arguments = [] if param.default is None else [literal(typed.as_declared(param.default, param.type))]
+    if param.type in PARAM_TYPES:
+        arguments.append(f"type={PARAM_TYPES[param.type]!r}")
+    if param.description:
+        arguments.append(f"description={param.description!r}")
+    return f"Param({', '.join(arguments)})"
+
+
+def _task(graph: PipelineGraph, name: str, names: Names, pods: bool) -> str:
+    step = graph.pipeline.steps[name]
+    ident = names.steps[name]
+    refs = Refs(names, item="item", run_id="step.run_id()", run_date="step.run_date()")
+    prelude = _prelude(graph, name, names)
+    guard = []
+    if step.when is not None:
+        guard = [f"        if not ({condition(parse_condition(step.when), refs)}):",
+                 f"            step.skip({('when: ' + ' '.join(step.when.split()) + ' is false')!r})"]
+    trigger = TRIGGER_RULES[step.trigger or "all_succeeded"]
+    if pods and step.image:
+        check = "\n".join([f"        step = Step({name!r}, **PIPELINE)", *(prelude if guard else []), *guard])
+        return kubernetes.pod_task(graph, name, names, trigger, _attempt_options(step), check)
+    if step.foreach is None:
+        options = [f"task_id={name!r}", *_attempt_options(step), f"trigger_rule={trigger!r}"]
+        return _def(options, ident, "", [f"        step = Step({name!r}, **PIPELINE)", *prelude, *guard, _call(step, refs)])
+    items = _def([f"task_id={name + '__items'!r}", f"trigger_rule={trigger!r}"], f"{ident}__items", "",
+                 [f"        step = Step({name!r}, **PIPELINE)", *prelude, *guard,
+                  f"        return step.items({value(step.foreach, refs)})"])
+    item_options = [f"task_id={name + '__item'!r}", *_attempt_options(step)]
+    if step.parallelism:
+        item_options.append(f"max_active_tis_per_dagrun={step.parallelism}")
+    item = _def(item_options, f"{ident}__item", "index",
+                [f"        step = Step({name!r}, **PIPELINE)", "        item = step.item(index)", *prelude, _call(step, refs)])
+    collect = _def([f"task_id={name!r}", "trigger_rule='all_done'"], ident, "",
+                   [f"        return Step({name!r}, **PIPELINE, starting=False).collect({literal(list(step.outputs))})"])
+    return "\n\n".join([items, item, collect])
+
+
+def _def(options: list[str], function: str, parameters: str, body: list[str]) -> str:
+    return f"{wrapped('@task', options, indent='    ')}\n    def {function}({parameters}):\n" + "\n".join(body)
+
+
+def _prelude(graph: PipelineGraph, name: str, names: Names) -> list[str]:
+    """The values the step reads: its params, then its upstream steps' outputs, from Airflow's context and XComs."""
+    lines = []
+    for parameter in inputs(graph, name, names):
+        param = next((p for p, ident in names.params.items() if ident == parameter), None)
+        if param is not None:
+            lines.append(f"        {parameter} = step.param({param!r}, {graph.pipeline.params[param].type!r})")
+        else:
+            upstream = next(s for s in names.steps if names.outputs(s) == parameter)
+            lines.append(f"        {parameter} = step.outputs({upstream!r})")
+    return lines
+
+
+def _call(step: Step, refs: Refs) -> str:
+    if step.python:
+        callee, arguments = "return step.python", [repr(step.python), value(step.args, refs)]
+    else:
+        callee, arguments = "return step.command", ["[" + ", ".join(text(arg, refs) for arg in step.command) + "]"]
+    arguments.append(f"outputs={literal(dict(step.outputs))}")
+    if step.env:
+        arguments.append("env={" + ", ".join(f"{literal(k)}: {text(v, refs)}" for k, v in step.env.items()) + "}")
+    if step.timeout is not None:
+        arguments.append(f"timeout={step.timeout!r}")
+    return wrapped(callee, arguments, indent="        ")
+
+
+def _attempt_options(step: Step) -> list[str]:
+    options = []
+    retries = step.retries
+    if retries and retries.limit:
+        cap = retries.max_delay if retries.max_delay is not None else float("inf")
+        delays = [float(min(retries.delay * retries.factor ** k, cap)) for k in range(retries.limit)]
+        options += [f"retries={retries.limit}", f"retry_delay=datetime.timedelta(seconds={delays[0]!r})",
+                    f"retry_policy=ExactDelays({literal(delays)})"]
+    else:
+        options.append("retries=0")
+    if step.timeout is not None:
+        options.append(f"execution_timeout=datetime.timedelta(seconds={step.timeout!r})")
+    return options
+
+
+def _verdict() -> str:
+    return (f"    @task(task_id={VERDICT!r}, trigger_rule='all_success')\n"
+            "    def verdict():\n"
+            '        """Fails the DAG run when a step failed (it ends upstream_failed): Airflow judges a run by its\n'
+            '        leaves, and a succeeded cleanup or alert leaf would hide the failure."""')
+
+
+def _wiring(graph: PipelineGraph, names: Names, pods: bool) -> str:
+    lines = []
+    for name in graph.order():
+        ident, step = names.steps[name], graph.pipeline.steps[name]
+        if step.foreach is None:
+            if not (pods and step.image):  # a pod task is made where it is defined
+                lines.append(f"    {ident}_task = {ident}()")
+            first = f"{ident}_task"
+        else:
+            lines += [f"    {ident}_items_task = {ident}__items()",
+                      f"    {ident}_task = {ident}()",
+                      f"    {ident}_items_task >> {ident}__item.expand(index={ident}_items_task) >> {ident}_task"]
+            first = f"{ident}_items_task"
+        upstream = graph.upstream(name)
+        if upstream:
+            lines.append(f"    [{', '.join(names.steps[u] + '_task' for u in upstream)}] >> {first}")
+    lines.append(f"    [{', '.join(names.steps[n] + '_task' for n in graph.order())}] >> verdict()")
+    return "\n".join(lines)

@@ -1,0 +1,120 @@
+"""`run` for Airflow: the rendered DAG file, run with `dag.test()` on a private Airflow home.
+
+The home is $ORCH_AIRFLOW_HOME, else $ORCH_HOME/airflow (default .orch/airflow): its own
+SQLite metadata database, migrated once (`airflow db migrate`) and reused, and a DAGs
+folder that receives the file `orch render --backend airflow` prints. The run happens in a
+child process (driver.py), because Airflow reads its configuration once, at import; the
+RunResult is built from the records it reports: task instance states, try numbers, XComs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from orch.core.errors import BackendUnavailable, UsageError
+from orch.core.graph import PipelineGraph
+from orch.core.result import RunResult
+from orch.core.values import resolve_params
+
+from .render import dag_file, dag_source, render  # noqa: F401 - render is this backend's other face
+from .status import result_from_records
+
+
+def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None, resume: Optional[str] = None,
+        progress=None, **_: Any) -> RunResult:
+    if resume:
+        raise UsageError("--resume is the local backend's; on Airflow, clear the failed tasks (airflow tasks clear)")
+    values = resolve_params(graph.pipeline, params)
+    home = airflow_home()
+    env = airflow_env(home, Path(spec_path).resolve().parent if spec_path else Path.cwd())
+    migrate_once(home, env)
+    path = home / "dags" / dag_file(graph.pipeline.name)
+    path.write_text(dag_source(graph), encoding="utf-8")
+    log = home / "logs" / "driver.log"
+    log.parent.mkdir(exist_ok=True)
+    command = [sys.executable, "-m", "orch.backends.airflow.driver", str(path), graph.pipeline.name, json.dumps(values)]
+    with open(log, "w", encoding="utf-8") as stderr:
+        driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        records = _follow(driver, graph, progress)
+        driver.wait()
+    if records is None:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise RuntimeError(f"the Airflow run ended without a result (exit {driver.returncode}); its log {log} ends:\n{tail}")
+    result = result_from_records(graph, records, values)
+    if progress:
+        _report(progress, result, {})
+        progress.end()
+    return result
+
+
+def airflow_home() -> Path:
+    configured = os.environ.get("ORCH_AIRFLOW_HOME")
+    home = Path(configured) if configured else Path(os.environ.get("ORCH_HOME", ".orch")) / "airflow"
+    (home / "dags").mkdir(parents=True, exist_ok=True)
+    return home.resolve()
+
+
+def airflow_env(home: Path, spec_folder: Path) -> dict[str, str]:
+    """The environment of Airflow's processes: this home, its SQLite database, no example DAGs,
+    the spec's folder first on the path (the steps' code)."""
+    env = dict(os.environ)
+    env.update(
+        AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+        PYTHONPATH=os.pathsep.join(p for p in (str(spec_folder), os.environ.get("PYTHONPATH", "")) if p),
+    )
+    return env
+
+
+def migrate_once(home: Path, env: dict[str, str]) -> None:
+    """`airflow db migrate` the first time this home is used with this Airflow version (a lock
+    keeps two runs from migrating at once)."""
+    try:
+        version = metadata.version("apache-airflow-core")
+    except metadata.PackageNotFoundError:  # pragma: no cover - the backend's load() checked the engine
+        raise BackendUnavailable("the airflow backend needs apache-airflow: pip install 'orch[airflow]'") from None
+    marker = home / f".migrated-{version}"
+    with open(home / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return
+        done = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BackendUnavailable(f"airflow db migrate failed in {home}:\n{done.stderr[-2000:]}")
+        marker.touch()
+
+
+def _follow(driver: subprocess.Popen, graph: PipelineGraph, progress) -> Optional[dict]:
+    """Read the driver's lines: progress while the run goes, the records at its end."""
+    seen: dict[str, str] = {}
+    begun = False
+    for line in driver.stdout:
+        message = json.loads(line)
+        if "error" in message:
+            raise RuntimeError(f"the rendered DAG did not load: {message['error']}")
+        if "run" in message:
+            return message["run"]
+        if progress and "states" in message:
+            if not begun:
+                progress.begin(message["run_id"], graph.pipeline.name, list(graph.pipeline.steps))
+                begun = True
+            for name in graph.pipeline.steps:
+                state = (message["states"].get(f"{name}[-1]") or [None])[0]
+                status = {"running": "running", "success": "succeeded", "failed": "failed", "skipped": "skipped",
+                          "upstream_failed": "upstream_failed"}.get(state)
+                if status and seen.get(name) != status:
+                    seen[name] = status
+                    progress.step(name, status)
+    return None
+
+
+def _report(progress, result: RunResult, seen: dict[str, str]) -> None:
+    for name, step in result.steps.items():
+        progress.step(name, step.status, attempt=step.attempts, error=step.error)

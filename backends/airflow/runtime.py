@@ -1,0 +1,145 @@
+"""How each task of a rendered DAG runs a step: copied, after orch.core.typed and steprun, into every DAG file.
+
+Standard library and the Airflow task SDK only. Trigger rules and skip propagation are
+Airflow's own; this adds what Airflow cannot say: exact retry delays, the pipeline's
+deadline, fail_fast that lets running steps finish, a fan-out that succeeds on an empty
+list, and error texts kept as XComs so they can be read back with the task states.
+"""
+
+import datetime
+
+from airflow.sdk import RetryDecision, RetryPolicy, get_current_context
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python  # embedded: steprun
+from orch.core.typed import as_declared  # embedded: typed
+
+ERROR, STATUS, ITEMS = "orch_error", "orch_status", "orch_items"  # XCom keys: a failed step's error,
+# 'upstream_failed' for a task that stopped before running its step, a fan-out's items
+
+
+class ExactDelays(RetryPolicy):
+    """Retry k starts delays[k-1] seconds after the failure: no jitter, unlike retry_exponential_backoff.
+    A step stopped by the pipeline's deadline or by fail_fast is not retried."""
+
+    def __init__(self, delays):
+        self.delays = delays
+
+    def evaluate(self, exception, try_number, max_tries, context=None):
+        delay = self.delays[min(try_number, len(self.delays)) - 1]
+        return RetryDecision.retry(delay=datetime.timedelta(seconds=delay))
+
+
+class Step:
+    """One task's view of its DAG run: params, upstream outputs, the deadline, fail_fast."""
+
+    def __init__(self, name, steps=(), fail_fast=False, timeout=None, starting=True):
+        self.context = get_current_context()
+        self.ti = self.context["ti"]
+        self.name, self.steps, self.fail_fast, self.timeout = name, steps, fail_fast, timeout
+        if starting:
+            self._may_start()
+
+    def _may_start(self):
+        left = self.left()
+        if left is not None and left <= 0:
+            self.stop(f"not started: the pipeline's timeout of {self.timeout:g}s ran out")
+        if self.fail_fast and "failed" in self.states([s for s in self.steps if s != self.name]).values():
+            self.stop("not started: a step failed and fail_fast is set")
+
+    def stop(self, reason):
+        """End as upstream_failed. Airflow has no such end for a task that started, so it fails
+        (without retries) and says so in its `orch_status` XCom."""
+        self.ti.xcom_push(key=STATUS, value="upstream_failed")
+        raise AirflowFailException(reason)
+
+    def skip(self, reason):
+        raise AirflowSkipException(reason)
+
+    def left(self):
+        """Seconds before the pipeline's deadline (None: no deadline)."""
+        if not self.timeout:
+            return None
+        started = self.context["dag_run"].start_date
+        return self.timeout - (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
+
+    def states(self, task_ids):
+        """Airflow's states of these tasks in this DAG run."""
+        if not task_ids:
+            return {}
+        found = self.ti.get_task_states(dag_id=self.ti.dag_id, run_ids=[self.ti.run_id], task_ids=list(task_ids))
+        return found.get(self.ti.run_id, {})
+
+    def param(self, name, kind):
+        return as_declared(self.context["params"][name], kind)
+
+    def outputs(self, step):
+        """An upstream step's outputs; None when it did not succeed."""
+        value = self.ti.xcom_pull(task_ids=step)
+        return value if isinstance(value, dict) else None
+
+    def run_id(self):
+        return self.context["run_id"]
+
+    def run_date(self):
+        """The UTC date of the run's logical date (a manual run's: when it was triggered)."""
+        when = self.context.get("logical_date") or self.context["dag_run"].run_after
+        return when.astimezone(datetime.timezone.utc).date().isoformat()
+
+    def python(self, target, args, outputs, env=None, timeout=None):
+        return self._attempt(call_python, timeout, target, args, outputs, env)
+
+    def command(self, argv, outputs, env=None, timeout=None):
+        return self._attempt(call_command, timeout, argv, outputs, env)
+
+    def _attempt(self, call, timeout, *args):
+        try:
+            return call(*args, timeout=timeout, left=self.left(), budget=self.timeout)
+        except PipelineTimeout as err:
+            self.ti.xcom_push(key=ERROR, value=str(err))
+            raise AirflowFailException(str(err)) from None
+        except BaseException as err:  # noqa: BLE001 - recorded, then raised as it came
+            timed_out = type(err).__name__ == "AirflowTaskTimeout" and timeout
+            self.ti.xcom_push(key=ERROR, value=f"timed out after {timeout:g}s" if timed_out else _error_text(err))
+            raise
+
+    def items(self, items):
+        """A fan-out's item indexes to map over; the items themselves go in the `orch_items` XCom, so no
+        item is ever a templated argument. Not a list: the fan-out's failure, reported by its collector."""
+        if not isinstance(items, list):
+            self.ti.xcom_push(key=ERROR, value=f"foreach needs a list, got {type(items).__name__}")
+            items = []
+        self.ti.xcom_push(key=ITEMS, value=items)
+        return list(range(len(items)))
+
+    def item(self, index):
+        return self.ti.xcom_pull(task_ids=f"{self.name}__items", key=ITEMS)[index]
+
+    def collect(self, outputs):
+        """The fan-out's result once its items ended: each output as a list in item order."""
+        items_task, item_task = f"{self.name}__items", f"{self.name}__item"
+        state = self.states([items_task]).get(items_task)
+        if state == "skipped":
+            self.skip("its condition or trigger skipped it")
+        if state != "success":
+            self.stop("upstream failed")
+        error = self.ti.xcom_pull(task_ids=items_task, key=ERROR)
+        if error:
+            self.fail(error)
+        count = len(self.ti.xcom_pull(task_ids=items_task))
+        results = []
+        for index in range(count):
+            result = self.ti.xcom_pull(task_ids=item_task, map_indexes=index)
+            if not isinstance(result, dict):
+                error = self.ti.xcom_pull(task_ids=item_task, map_indexes=index, key=ERROR)
+                self.fail(f"item {index}: {error or 'it did not succeed'}")
+            results.append(result)
+        return {name: [result[name] for result in results] for name in outputs}
+
+    def fail(self, error):
+        self.ti.xcom_push(key=ERROR, value=error)
+        raise StepError(error)
+
+
+def _error_text(err):
+    return str(err) if isinstance(err, (StepError, TimeoutError)) else f"{type(err).__name__}: {err}"
