@@ -15,9 +15,10 @@ from .output import say
 
 def render(
     spec: Path = typer.Argument(..., help="spec file", show_default=False),
-    backend: str = typer.Option(..., "--backend", "-b", help="argo or prefect (airflow comes next)"),
+    backend: str = typer.Option(..., "--backend", "-b", help="argo, prefect or airflow"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the files into this folder"),
     kind: Optional[str] = typer.Option(None, "--kind", help="argo: workflow, template or cron"),
+    target: Optional[str] = typer.Option(None, "--target", help="airflow: python (default) or kubernetes"),
 ) -> None:
     """Render the pipeline for an orchestrator: files a team can read, commit and run without orch."""
     from orch.backends.registry import get
@@ -29,7 +30,9 @@ def render(
     implementation = get(backend).load()
     if not hasattr(implementation, "render"):
         raise UsageError(f"the {backend} backend does not render files")
-    artifacts = implementation.render(graph, kind=kind)
+    if target is not None and backend != "airflow":
+        raise UsageError("--target is Airflow's (python or kubernetes)")
+    artifacts = implementation.render(graph, kind=kind, **({"target": target} if target else {}))
     if out is None:
         say("---\n".join(artifact.text for artifact in artifacts).rstrip("\n"))
         return

@@ -15,7 +15,7 @@ from .summary import print_result
 
 def run(
     spec: Optional[Path] = typer.Argument(None, help="spec file (optional with --resume)", show_default=False),
-    backend: str = typer.Option("local", "--backend", "-b", help="local (default), prefect or argo"),
+    backend: str = typer.Option("local", "--backend", "-b", help="local (default), prefect, airflow or argo"),
     param: List[str] = typer.Option([], "--param", "-p", help="KEY=VALUE, repeatable"),
     resume: Optional[str] = typer.Option(None, "--resume", help="rerun what did not succeed in this run"),
     as_json: bool = typer.Option(False, "--json", help="print only the RunResult JSON on stdout"),

@@ -23,11 +23,6 @@ HERE = Path(__file__).resolve().parent
 GAP_MARKERS = ("notimpl", "notyet", "never")
 
 
-def pytest_configure(config):
-    for marker in GAP_MARKERS:
-        config.addinivalue_line("markers", f"{marker}(backends, reason): a known gap on these backends")
-
-
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     for marker in GAP_MARKERS:
