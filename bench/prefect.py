@@ -14,21 +14,14 @@ Prints the median seconds of each and the ratios to native (goal for orch: <= 1.
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
-
-STEPS_MODULE = '''
-def inc(x=0):
-    return x + 1
-'''
+from measure import STEPS_MODULE, arguments, chain_spec, compare, timed
 
 NATIVE_FLOW = '''
 from prefect import flow, task
@@ -54,28 +47,8 @@ if __name__ == "__main__":
 '''
 
 
-def chain_spec(n: int) -> dict:
-    steps = {"s0": {"python": "bench_steps:inc", "outputs": {"x": "integer"}}}
-    for i in range(1, n):
-        steps[f"s{i}"] = {"python": "bench_steps:inc", "args": {"x": f"${{{{ steps.s{i - 1}.outputs.x }}}}"},
-                          "outputs": {"x": "integer"}}
-    return {"apiVersion": "orch/v1", "name": "chain", "steps": steps}
-
-
-def timed(argv: list[str], folder: Path, env: dict) -> float:
-    started = time.perf_counter()
-    done = subprocess.run(argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    elapsed = time.perf_counter() - started
-    if done.returncode not in (0,):
-        sys.exit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return elapsed
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=10)
-    options = parser.parse_args()
+    options = arguments(__doc__)
     folder = Path(tempfile.mkdtemp(prefix="orch-bench-prefect-"))
     (folder / "bench_steps.py").write_text(STEPS_MODULE)
     (folder / "flow.py").write_text(NATIVE_FLOW.format(steps=options.steps))
@@ -91,17 +64,8 @@ def main() -> None:
         "orch": orch + ["run", "chain.yaml", "-b", "prefect", "--json"],
     }
     timed(commands["native"], folder, env)  # the first run creates Prefect's database: not measured
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(options.rounds):
-        for name, argv in commands.items():  # interleaved, so drift hits each alike
-            times[name].append(timed(argv, folder, env))
-    native = statistics.median(times["native"])
-    print(f"{options.steps}-step chain, median of {options.rounds} whole processes (Prefect's temporary server each):")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"  {name:7s} {median:6.2f} s  {median / native:5.2f}x native   ({', '.join(f'{v:.2f}' for v in values)})")
-    ratio = statistics.median(times["orch"]) / native
-    print(f"orch -> Prefect: {ratio:.3f}x the hand-written flow (goal <= 1.10x: {'met' if ratio <= 1.10 else 'missed'})")
+    compare(commands, folder, env, options.rounds, f"{options.steps}-step chain (Prefect's temporary server each)",
+            "orch -> Prefect vs the hand-written flow")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ VERDICT = "orch__verdict"
 TRIGGER_RULES = {"all_succeeded": "all_success", "none_failed": "none_failed", "all_done": "all_done",
                  "any_failed": "one_failed"}
 PARAM_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
-RESERVED = frozenset({"step", "item", "index", "dag", "task", "Param", "datetime", "PIPELINE", "STEPS", "verdict",
+RESERVED = frozenset({"step", "item", "index", "dag", "task", "Param", "datetime", "PIPELINE", "STEPS", "orch_verdict",
                       "CronTriggerTimetable", "KubernetesPodOperator", "k8s", "BOOTSTRAP"})
 TARGETS = ("python", "kubernetes")
 
@@ -156,14 +156,18 @@ def _task(graph: PipelineGraph, name: str, names: Names, pods: bool) -> str:
         guard = [f"        if not ({condition(parse_condition(step.when), refs)}):",
                  f"            step.skip({('when: ' + ' '.join(step.when.split()) + ' is false')!r})"]
     trigger = TRIGGER_RULES[step.trigger or "all_succeeded"]
+    start = f"        step = Step({name!r}, **PIPELINE)"
+    upstream = graph.upstream(name)
+    if trigger == "all_success" and len(upstream) > 1:  # judged once all ended, not at the first skip
+        trigger, start = "all_done", f"        step = Step({name!r}, **PIPELINE, all_succeeded={literal(upstream)})"
     if pods and step.image:
-        check = "\n".join([f"        step = Step({name!r}, **PIPELINE)", *(prelude if guard else []), *guard])
+        check = "\n".join([start, *(prelude if guard else []), *guard])
         return kubernetes.pod_task(graph, name, names, trigger, _attempt_options(step), check)
     if step.foreach is None:
         options = [f"task_id={name!r}", *_attempt_options(step), f"trigger_rule={trigger!r}"]
-        return _def(options, ident, "", [f"        step = Step({name!r}, **PIPELINE)", *prelude, *guard, _call(step, refs)])
+        return _def(options, ident, "", [start, *prelude, *guard, _call(step, refs)])
     items = _def([f"task_id={name + '__items'!r}", f"trigger_rule={trigger!r}"], f"{ident}__items", "",
-                 [f"        step = Step({name!r}, **PIPELINE)", *prelude, *guard,
+                 [start, *prelude, *guard,
                   f"        return step.items({value(step.foreach, refs)})"])
     item_options = [f"task_id={name + '__item'!r}", *_attempt_options(step)]
     if step.parallelism:
@@ -221,10 +225,9 @@ def _attempt_options(step: Step) -> list[str]:
 
 
 def _verdict() -> str:
-    return (f"    @task(task_id={VERDICT!r}, trigger_rule='all_success')\n"
-            "    def verdict():\n"
-            '        """Fails the DAG run when a step failed (it ends upstream_failed): Airflow judges a run by its\n'
-            '        leaves, and a succeeded cleanup or alert leaf would hide the failure."""')
+    return (f"    @task(task_id={VERDICT!r}, trigger_rule='all_done')\n"
+            "    def orch_verdict():\n"
+            "        verdict(STEPS)")
 
 
 def _wiring(graph: PipelineGraph, names: Names, pods: bool) -> str:
@@ -243,5 +246,5 @@ def _wiring(graph: PipelineGraph, names: Names, pods: bool) -> str:
         upstream = graph.upstream(name)
         if upstream:
             lines.append(f"    [{', '.join(names.steps[u] + '_task' for u in upstream)}] >> {first}")
-    lines.append(f"    [{', '.join(names.steps[n] + '_task' for n in graph.order())}] >> verdict()")
+    lines.append(f"    [{', '.join(names.steps[n] + '_task' for n in graph.order())}] >> orch_verdict()")
     return "\n".join(lines)

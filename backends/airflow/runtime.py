@@ -33,12 +33,24 @@ class ExactDelays(RetryPolicy):
 class Step:
     """One task's view of its DAG run: params, upstream outputs, the deadline, fail_fast."""
 
-    def __init__(self, name, steps=(), fail_fast=False, timeout=None, starting=True):
+    def __init__(self, name, steps=(), fail_fast=False, timeout=None, starting=True, all_succeeded=()):
         self.context = get_current_context()
         self.ti = self.context["ti"]
         self.name, self.steps, self.fail_fast, self.timeout = name, steps, fail_fast, timeout
         if starting:
             self._may_start()
+        if all_succeeded:
+            self._judge(all_succeeded)
+
+    def _judge(self, upstream):
+        """all_succeeded over several upstream steps, judged once they all ended. Airflow's all_success
+        skips a task as soon as one upstream is skipped, before a later one may fail."""
+        states = self.states(upstream)
+        failed = [name for name in upstream if states.get(name) in ("failed", "upstream_failed")]
+        if failed:
+            self.stop(f"upstream failed: {', '.join(failed)}")
+        if any(states.get(name) != "success" for name in upstream):
+            self.skip("an upstream step was skipped")
 
     def _may_start(self):
         left = self.left()
@@ -139,6 +151,16 @@ class Step:
     def fail(self, error):
         self.ti.xcom_push(key=ERROR, value=error)
         raise StepError(error)
+
+
+def verdict(steps):
+    """Fail the DAG run when a step failed: Airflow judges a run by its leaves, and a succeeded
+    cleanup or alert leaf would hide the failure."""
+    ti = get_current_context()["ti"]
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=list(steps)).get(ti.run_id, {})
+    failed = [name for name in steps if states.get(name) == "failed" and not ti.xcom_pull(task_ids=name, key=STATUS)]
+    if failed:
+        raise AirflowFailException(f"failed steps: {', '.join(failed)}")
 
 
 def _error_text(err):

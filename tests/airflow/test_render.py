@@ -68,7 +68,7 @@ def test_tasks_carry_triggers_retries_and_timeouts(loaded):
     assert tasks["train"]["retries"] == 2 and tasks["train"]["retry_policy"] == [30.0, 60.0]  # exact: min(30 * 2**k, 600)
     assert tasks["train"]["execution_timeout"] == 7200.0
     assert sorted(tasks["orch__verdict"]["upstream"]) == sorted(set(tasks) - {"orch__verdict"})
-    assert tasks["orch__verdict"]["trigger_rule"] == "all_success"
+    assert tasks["orch__verdict"]["trigger_rule"] == "all_done"
     joins = found["dags"]["triggers-joins"]["tasks"]
     rules = {name: task["trigger_rule"] for name, task in joins.items()}
     assert {"none_failed", "all_done", "one_failed"} <= set(rules.values())

@@ -34,7 +34,7 @@ def test_a_timeout_kills_the_whole_process_tree(run_spec, workdir):
         "tree": {"command": ["sh", "-c", 'sleep 60 & echo $! > child.pid; wait'], "timeout": "500ms"},
     }))
     step = result["steps"]["tree"]
-    assert _seconds(step) < 5  # the step's own time: engines differ in start-up around it
+    assert _seconds(step) < 30  # not the 60 s of its child (a task's own time includes its start-up on Airflow)
     assert step["status"] == "failed"
     assert "timed out after 0.5s" in result["steps"]["tree"]["error"]
     child = int((workdir / "child.pid").read_text())

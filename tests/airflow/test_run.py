@@ -1,0 +1,49 @@
+"""`orch run --backend airflow`: the rendered DAG file on Airflow's own engine (`dag.test()`, SQLite),
+the RunResult read back from Airflow's records."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from orch.backends.airflow.run import airflow_home
+
+SPEC = """
+    apiVersion: orch/v1
+    name: handled
+    steps:
+      good: {command: [sh, -c, "printf 7 > $ORCH_OUTPUTS/n"], outputs: {n: integer}}
+      bad: {command: [sh, -c, "echo the last words; exit 3"], after: [good]}
+      alert: {command: ["true"], after: [bad], trigger: any_failed}
+"""
+
+
+def dag_run_state(run_id: str) -> str:
+    with sqlite3.connect(airflow_home() / "airflow.db") as db:
+        return db.execute("select state from dag_run where run_id = ?", (run_id,)).fetchone()[0]
+
+
+def test_a_succeeded_alert_after_a_failure_leaves_the_dag_run_failed(orch, spec_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = orch("run", spec_file(SPEC), "--backend", "airflow", "--json")
+    result = json.loads(out)
+    assert code == 1 and result["backend"] == "airflow"
+    assert {name: step["status"] for name, step in result["steps"].items()} == {
+        "good": "succeeded", "bad": "failed", "alert": "succeeded"}
+    assert result["steps"]["good"]["outputs"] == {"n": 7}
+    assert result["steps"]["bad"]["error"] == "exited with status 3: the last words"
+    assert dag_run_state(result["run_id"]) == "failed"  # what Airflow's UI shows for the run
+
+
+def test_progress_lines_name_each_step(orch, spec_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = orch("run", spec_file(SPEC), "--backend", "airflow")
+    assert code == 1
+    for line in ("good: succeeded", "bad: failed", "alert: succeeded"):
+        assert line in err + out
+    assert list(airflow_home().glob(".migrated-*")), "the home is migrated once and reused"
+
+
+def test_resume_is_the_local_backends(orch, spec_file):
+    code, out, err = orch("run", spec_file(SPEC), "--backend", "airflow", "--resume", "x")
+    assert code == 2 and "--resume is the local backend's" in err
