@@ -58,8 +58,6 @@ def main() -> None:
     options = arguments(__doc__)
     folder = Path(tempfile.mkdtemp(prefix="orch-bench-airflow-"))
     (folder / "bench_steps.py").write_text(STEPS_MODULE)
-    (folder / "native").mkdir()
-    (folder / "native" / "native_dag.py").write_text(NATIVE_DAG.format(steps=options.steps))
     (folder / "run_dag.py").write_text(RUN_DAG)
     (folder / "chain.yaml").write_text(yaml.safe_dump(chain_spec(options.steps), sort_keys=False))
 
@@ -70,12 +68,14 @@ def main() -> None:
     env = airflow_env(home, folder)
     env.update(ORCH_AIRFLOW_HOME=str(home), PYTHONPATH=str(folder))
     migrate_once(home, env)  # once, for all three: not measured
+    (home / "dags" / "native_dag.py").write_text(NATIVE_DAG.format(steps=options.steps))  # dag.test() needs them
+    # in the DAGs folder it parses: the DAG must be serialized there
     orch = [sys.executable, "-m", "orch.cli.main"]
-    subprocess.run(orch + ["render", "chain.yaml", "-b", "airflow", "-o", "rendered"], cwd=folder, env=env, check=True,
+    subprocess.run(orch + ["render", "chain.yaml", "-b", "airflow", "-o", str(home / "dags")], cwd=folder, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     commands = {
-        "native": [sys.executable, "run_dag.py", "native/native_dag.py", "native-chain"],
-        "file": [sys.executable, "run_dag.py", "rendered/chain_dag.py", "chain"],
+        "native": [sys.executable, "run_dag.py", str(home / "dags" / "native_dag.py"), "native-chain"],
+        "file": [sys.executable, "run_dag.py", str(home / "dags" / "chain_dag.py"), "chain"],
         "orch": orch + ["run", "chain.yaml", "-b", "airflow", "--json"],
     }
     compare(commands, folder, env, options.rounds, f"{options.steps}-step chain (dag.test(), SQLite)", "orch -> Airflow vs the hand-written DAG")
