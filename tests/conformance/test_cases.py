@@ -22,9 +22,10 @@ def load_case(path: Path) -> dict:
 
 
 def with_gaps(path: Path):
-    """The case as a pytest param, carrying its `gaps:` (backend -> {kind, reason}) as markers."""
+    """The case as a pytest param, carrying its `gaps:` (backend -> {kind, reason, strict}) as markers."""
     gaps = yaml.safe_load(path.read_text(encoding="utf-8")).get("gaps", {})
-    marks = [getattr(pytest.mark, gap["kind"])([backend], reason=gap["reason"]) for backend, gap in gaps.items()]
+    marks = [getattr(pytest.mark, gap["kind"])([backend], reason=gap["reason"], strict=gap.get("strict", True))
+             for backend, gap in gaps.items()]
     return pytest.param(path, marks=marks, id=path.stem)
 
 
