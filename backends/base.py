@@ -24,18 +24,19 @@ class Backend:
     extra: str | None = None  # the orch extra that installs the engine
     abilities: tuple[str, ...] = field(default=())  # of 'render', 'run'
     module: str | None = None  # where `run` and `render` live, imported only when used
+    renders_without_engine: bool = False  # its render writes text only: no engine needed to render
 
     def engine_version(self) -> str | None:
         """The installed engine's version, or None when it is not installed."""
         return _version(self.engine or "orch")
 
-    def load(self):
-        """The implementation module; BackendUnavailable if its engine is not installed."""
+    def load(self, to_render: bool = False):
+        """The implementation module; BackendUnavailable if its engine is not installed (and needed)."""
         from orch.core.errors import BackendUnavailable
 
         if self.module is None:
             raise BackendUnavailable(f"the {self.name} backend cannot run pipelines yet")
-        if self.engine_version() is None:
+        if self.engine_version() is None and not (to_render and self.renders_without_engine):
             raise BackendUnavailable(f"the {self.name} backend needs {self.engine}: {self.install_hint()}")
         import importlib
 

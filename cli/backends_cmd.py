@@ -29,10 +29,11 @@ def backends(as_json: bool = typer.Option(False, "--json", help="print as JSON")
         say(json.dumps(rows, indent=2))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("backend", "engine", "version", "can", "description", box=None)
     for row in rows:
-        version = row["version"] or f"[red]not installed[/red]: {row['install']}"
+        version = row["version"] or f"[red]not installed[/red]: {escape(row['install'])}"
         table.add_row(row["name"], row["engine"], version, ", ".join(row["abilities"]) or "-", row["description"])
     Console().print(table)

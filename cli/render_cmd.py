@@ -27,7 +27,7 @@ def render(
     graph = load_spec(spec)
     if kind not in (None, "workflow", "template", "cron"):
         raise UsageError(f"--kind takes workflow, template or cron, not {kind!r}")
-    implementation = get(backend).load()
+    implementation = get(backend).load(to_render=True)
     if not hasattr(implementation, "render"):
         raise UsageError(f"the {backend} backend does not render files")
     if target is not None and backend != "airflow":

@@ -131,3 +131,16 @@ def test_internal_errors_are_short_without_debug(orch, monkeypatch):
     code, _, err = orch("validate", SPECS / "ml-training.yaml")
     assert code == 70
     assert "internal error: RuntimeError: kaput" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("backend", ["prefect", "airflow"])
+def test_rendering_needs_no_engine_and_running_says_how_to_install_it(orch, monkeypatch, backend):
+    from orch.backends.base import Backend
+
+    monkeypatch.setattr(Backend, "engine_version", lambda self: None)  # as if the engine were not installed
+    code, out, _ = orch("render", SPECS / "shell-pipeline.yaml", "--backend", backend)
+    assert code == 0 and "shell-pipeline" in out
+    code, _, err = orch("run", SPECS / "shell-pipeline.yaml", "--backend", backend)
+    assert code == 3 and f"pip install 'orch[{backend}]'" in err
+    code, out, _ = orch("backends")
+    assert f"'orch[{backend}]'" in out  # rich must not eat the brackets as markup

@@ -23,6 +23,7 @@ from orch.backends.steprun import PipelineTimeout, StepError, call_command, call
 SKIPPED, UPSTREAM_FAILED, TIMED_OUT = "Skipped", "UpstreamFailed", "TimedOut"
 FAILED_STATES = ("failed", "upstream_failed")
 RUNS = {}  # flow run id -> Run, for the on_failure hook
+MAX_ITEMS_AT_ONCE = 32  # a fan-out without `parallelism`: as the local backend's default --max-parallel
 
 
 class StepsFailed(Exception):
@@ -99,15 +100,17 @@ class Gate:
         if not isinstance(items, list):
             raise StepError(f"foreach needs a list, got {type(items).__name__}")
         futures = []
-        with ThreadPoolTaskRunner(max_workers=parallelism or max(len(items), 1)) as runner:
+        with ThreadPoolTaskRunner(max_workers=parallelism or min(max(len(items), 1), MAX_ITEMS_AT_ONCE)) as runner:
             for index, item in enumerate(items):
                 named = task.with_options(task_run_name=f"{self.name}[{index}]")
                 futures.append(runner.submit(named, {"gate": quote(self), "item": item, **(values or {})}))
             for future in futures:
                 future.wait()
         for index, future in enumerate(futures):
-            if future.state.is_failed():
-                raise StepError(f"item {index}: {error_of(future.state)}")
+            state = future.state
+            if state.is_failed():
+                timed_out = state.name == TIMED_OUT and task.timeout_seconds
+                raise StepError(f"item {index}: " + (f"timed out after {task.timeout_seconds:g}s" if timed_out else error_of(state)))
         results = [future.result() for future in futures]
         return {name: [result[name] for result in results] for name in outputs}
 
