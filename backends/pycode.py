@@ -109,7 +109,7 @@ class Names:
         for name in pipeline.steps:
             self.steps[name] = identifier(name, taken)
             taken.add(self.steps[name])
-            taken.add(self.steps[name] + "_item")
+            taken.update(self.steps[name] + suffix for suffix in ("_item", "__item", "__items"))
 
     def outputs(self, step: str) -> str:
         """The task parameter holding an upstream step's outputs."""

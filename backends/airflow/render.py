@@ -78,8 +78,14 @@ def _runtime_globals() -> frozenset[str]:
 
 def _refuse(graph: PipelineGraph, pods: bool) -> None:
     found = kubernetes.problems(graph) if pods else []
-    if VERDICT in graph.pipeline.steps or VERDICT.replace("_", "-") in graph.pipeline.steps:
+    steps = graph.pipeline.steps
+    if VERDICT in steps or VERDICT.replace("_", "-") in steps:
         found.append(Diagnostic("E805", f"the step name {VERDICT!r} is reserved on Airflow", ("steps", VERDICT)))
+    for name, step in steps.items():
+        for helper in (f"{name}__items", f"{name}__item") if step.foreach is not None else ():
+            if helper in steps:
+                found.append(Diagnostic("E805", f"the step name {helper!r} is taken by {name!r}'s fan-out on Airflow",
+                                        ("steps", helper)))
     if found:
         raise SpecError([graph.locate(d) for d in found])
 
