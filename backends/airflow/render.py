@@ -164,8 +164,9 @@ def _task(graph: PipelineGraph, name: str, names: Names, pods: bool) -> str:
     trigger = TRIGGER_RULES[step.trigger or "all_succeeded"]
     start = f"        step = Step({name!r}, **PIPELINE)"
     upstream = graph.upstream(name)
-    if trigger == "all_success" and len(upstream) > 1:  # judged once all ended, not at the first skip
-        trigger, start = "all_done", f"        step = Step({name!r}, **PIPELINE, all_succeeded={literal(upstream)})"
+    if trigger in ("all_success", "one_failed") and len(upstream) > 1:  # judged once all ended (runtime.Step._judge)
+        judged = "all_succeeded" if trigger == "all_success" else "any_failed"
+        trigger, start = "all_done", f"        step = Step({name!r}, **PIPELINE, {judged}={literal(upstream)})"
     if pods and step.image:
         check = "\n".join([start, *(prelude if guard else []), *guard])
         return kubernetes.pod_task(graph, name, names, trigger, _attempt_options(step), check)

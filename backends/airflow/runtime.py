@@ -33,20 +33,27 @@ class ExactDelays(RetryPolicy):
 class Step:
     """One task's view of its DAG run: params, upstream outputs, the deadline, fail_fast."""
 
-    def __init__(self, name, steps=(), fail_fast=False, timeout=None, starting=True, all_succeeded=()):
+    def __init__(self, name, steps=(), fail_fast=False, timeout=None, starting=True, all_succeeded=(), any_failed=()):
         self.context = get_current_context()
         self.ti = self.context["ti"]
         self.name, self.steps, self.fail_fast, self.timeout = name, steps, fail_fast, timeout
         if starting:
             self._may_start()
         if all_succeeded:
-            self._judge(all_succeeded)
+            self._judge(all_succeeded, every=True)
+        if any_failed:
+            self._judge(any_failed, every=False)
 
-    def _judge(self, upstream):
-        """all_succeeded over several upstream steps, judged once they all ended. Airflow's all_success
-        skips a task as soon as one upstream is skipped, before a later one may fail."""
+    def _judge(self, upstream, every):
+        """all_succeeded (`every`) or any_failed over several upstream steps, judged once they all ended:
+        Airflow's all_success skips a task at the first skipped upstream, before a later one may fail,
+        and its one_failed runs a task at the first failure, before the others end."""
         states = self.states(upstream)
         failed = [name for name in upstream if states.get(name) in ("failed", "upstream_failed")]
+        if not every:
+            if not failed:
+                self.skip("no upstream step failed")
+            return
         if failed:
             self.stop(f"upstream failed: {', '.join(failed)}")
         if any(states.get(name) != "success" for name in upstream):

@@ -69,9 +69,11 @@ def test_tasks_carry_triggers_retries_and_timeouts(loaded):
     assert tasks["train"]["execution_timeout"] == 7200.0
     assert sorted(tasks["orch__verdict"]["upstream"]) == sorted(set(tasks) - {"orch__verdict"})
     assert tasks["orch__verdict"]["trigger_rule"] == "all_done"
-    joins = found["dags"]["triggers-joins"]["tasks"]
-    rules = {name: task["trigger_rule"] for name, task in joins.items()}
-    assert {"none_failed", "all_done", "one_failed"} <= set(rules.values())
+    single = found["dags"]["triggers-single-upstream"]["tasks"]
+    assert {single[f"{prefix}-bad"]["trigger_rule"] for prefix in ("as", "nf", "ad", "af")} == {
+        "all_success", "none_failed", "all_done", "one_failed"}
+    joins = found["dags"]["triggers-joins"]["tasks"]  # over several upstream steps: judged in the task, once all ended
+    assert {task["trigger_rule"] for name, task in joins.items() if len(task["upstream"]) > 1} <= {"all_done", "none_failed"}
 
 
 def test_params_keep_their_types_and_the_schedule_its_timezone(loaded):
