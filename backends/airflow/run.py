@@ -24,7 +24,7 @@ from orch.core.result import RunResult
 from orch.core.values import resolve_params
 
 from .render import dag_file, dag_source, render  # noqa: F401 - render is this backend's other face
-from .status import result_from_records
+from .status import STATES, result_from_records
 
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None, resume: Optional[str] = None,
@@ -42,15 +42,14 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
     command = [sys.executable, "-m", "orch.backends.airflow.driver", str(path), graph.pipeline.name, json.dumps(values)]
     with open(log, "w", encoding="utf-8") as stderr:
         driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
-        records = _follow(driver, graph, progress)
+        watch = _Watch(graph, progress)
+        records = _follow(driver, watch)
         driver.wait()
     if records is None:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
         raise RuntimeError(f"the Airflow run ended without a result (exit {driver.returncode}); its log {log} ends:\n{tail}")
     result = result_from_records(graph, records, values)
-    if progress:
-        _report(progress, result, {})
-        progress.end()
+    watch.finish(result)
     return result
 
 
@@ -91,30 +90,46 @@ def migrate_once(home: Path, env: dict[str, str]) -> None:
         marker.touch()
 
 
-def _follow(driver: subprocess.Popen, graph: PipelineGraph, progress) -> Optional[dict]:
+def _follow(driver: subprocess.Popen, watch: "_Watch") -> Optional[dict]:
     """Read the driver's lines: progress while the run goes, the records at its end."""
-    seen: dict[str, str] = {}
-    begun = False
     for line in driver.stdout:
         message = json.loads(line)
         if "error" in message:
             raise RuntimeError(f"the rendered DAG did not load: {message['error']}")
         if "run" in message:
             return message["run"]
-        if progress and "states" in message:
-            if not begun:
-                progress.begin(message["run_id"], graph.pipeline.name, list(graph.pipeline.steps))
-                begun = True
-            for name in graph.pipeline.steps:
+        if "states" in message:
+            watch.begin(message["run_id"])
+            for name in watch.graph.pipeline.steps:
                 state = (message["states"].get(f"{name}[-1]") or [None])[0]
-                status = {"running": "running", "success": "succeeded", "failed": "failed", "skipped": "skipped",
-                          "upstream_failed": "upstream_failed"}.get(state)
-                if status and seen.get(name) != status:
-                    seen[name] = status
-                    progress.step(name, status)
+                if state in STATES and state != "failed":  # a failure is reported at the end, with its error
+                    watch.step(name, STATES[state])
     return None
 
 
-def _report(progress, result: RunResult, seen: dict[str, str]) -> None:
-    for name, step in result.steps.items():
-        progress.step(name, step.status, attempt=step.attempts, error=step.error)
+class _Watch:
+    """Step states to the progress display, each once it changes."""
+
+    def __init__(self, graph: PipelineGraph, progress):
+        self.graph, self.progress = graph, progress
+        self.seen: dict[str, str] = {}
+        self.begun = False
+
+    def begin(self, run_id: str) -> None:
+        if self.progress and not self.begun:
+            self.progress.begin(run_id, self.graph.pipeline.name, list(self.graph.pipeline.steps))
+            self.begun = True
+
+    def step(self, name: str, status: str, **details: Any) -> None:
+        if self.progress and self.seen.get(name) != status:
+            self.seen[name] = status
+            self.progress.step(name, status, **details)
+
+    def finish(self, result: RunResult) -> None:
+        """The final states, as read back from the records (attempts and errors included)."""
+        self.begin(result.run_id)
+        for name, step in result.steps.items():
+            if step.status != "pending":
+                self.step(name, step.status, attempt=step.attempts, error=step.error)
+        if self.progress:
+            self.progress.end()
