@@ -41,8 +41,9 @@ def say(channel, message: dict) -> None:
 
 
 def watch(channel, dag_id: str) -> None:
-    """The newest run's task states, each time they change (for the progress display)."""
+    """The newest run's task states (try numbers, a failed step's error), each time they change (for progress)."""
     from airflow.models import DagRun, TaskInstance
+    from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
     seen = None
@@ -54,9 +55,12 @@ def watch(channel, dag_id: str) -> None:
                 continue
             rows = session.query(TaskInstance).filter(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id)
             states = {f"{ti.task_id}[{ti.map_index}]": [ti.state, ti.try_number] for ti in rows}
+            errors = {x.task_id: x.value for x in session.query(XComModel).filter(
+                XComModel.dag_id == dag_id, XComModel.run_id == run.run_id, XComModel.key == "orch_error",
+                XComModel.map_index == -1)}
         if states != seen:
             seen = states
-            say(channel, {"states": states, "run_id": run.run_id})
+            say(channel, {"states": states, "errors": errors, "run_id": run.run_id})
 
 
 def records(dag_id: str, run_id: str) -> dict:

@@ -101,9 +101,10 @@ def _follow(driver: subprocess.Popen, watch: "_Watch") -> Optional[dict]:
         if "states" in message:
             watch.begin(message["run_id"])
             for name in watch.graph.pipeline.steps:
-                state = (message["states"].get(f"{name}[-1]") or [None])[0]
-                if state in STATES and state != "failed":  # a failure is reported at the end, with its error
-                    watch.step(name, STATES[state])
+                state, tries = message["states"].get(f"{name}[-1]") or [None, 0]
+                if state in STATES:  # a fan-out's attempts are its items': the end says them
+                    attempt = tries if watch.graph.pipeline.steps[name].foreach is None else 0
+                    watch.step(name, STATES[state], attempt=attempt, error=message["errors"].get(name))
     return None
 
 
