@@ -79,7 +79,7 @@ def _api():
     from prefect.server.api.server import SubprocessASGIServer
 
     server = SubprocessASGIServer(port=free_port())  # its own: Prefect's default one may be someone else's
-    server.start()
+    server.start(timeout=60)  # Prefect waits 20 s by default; a loaded machine can need more
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             try:
