@@ -47,3 +47,28 @@ def test_progress_lines_name_each_step(orch, spec_file, tmp_path, monkeypatch):
 def test_resume_is_the_local_backends(orch, spec_file):
     code, out, err = orch("run", spec_file(SPEC), "--backend", "airflow", "--resume", "x")
     assert code == 2 and "--resume is the local backend's" in err
+
+
+def test_the_retry_policy_gives_each_retry_its_own_delay(orch, spec_file, tmp_path, monkeypatch):
+    """Retry k waits min(delay * factor**(k-1), max_delay): 1 s, then 3 s -- never early (dag.test() may start
+    it up to a second late, hence the conformance gap on exactness)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flaky_steps.py").write_text(
+        "import time\n"
+        "def flaky():\n"
+        "    with open('starts', 'a') as f:\n"
+        "        f.write(f'{time.time()}\\n')\n"
+        "    if len(open('starts').read().split()) < 3:\n"
+        "        raise RuntimeError('not yet')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = spec_file("""
+        apiVersion: orch/v1
+        name: retried
+        steps:
+          flaky: {python: "flaky_steps:flaky", retries: {limit: 2, delay: 1s, factor: 3}}
+    """)
+    code, out, _ = orch("run", path, "--backend", "airflow", "--json")
+    assert code == 0 and json.loads(out)["steps"]["flaky"]["attempts"] == 3
+    starts = [float(t) for t in (tmp_path / "starts").read_text().split()]
+    first, second = (later - earlier for earlier, later in zip(starts, starts[1:]))
+    assert first >= 1.0 and second >= 3.0, (first, second)  # the second retry waits 3 s: the policy, not retry_delay
