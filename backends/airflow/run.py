@@ -18,11 +18,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from orch.core.errors import BackendUnavailable, UsageError
+from orch.core.errors import BackendUnavailable, RunInterrupted, UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
 from orch.core.values import resolve_params
 
+from ..children import kill_step_processes
 from .render import dag_file, dag_source, render  # noqa: F401 - render is this backend's other face
 from .status import STATES, result_from_records
 
@@ -43,7 +44,13 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
     with open(log, "w", encoding="utf-8") as stderr:
         driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
         watch = _Watch(graph, progress)
-        records = _follow(driver, watch)
+        try:
+            records = _follow(driver, watch)
+        except KeyboardInterrupt:
+            kill_step_processes(driver.pid)  # Airflow's task runner only calls on_kill on SIGTERM
+            driver.kill()
+            driver.wait()
+            raise RunInterrupted("interrupted: the Airflow DAG run stopped (clear and rerun it; --resume is local's)") from None
         driver.wait()
     if records is None:
         tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import signal
 import socket
 import sys
 import time
@@ -20,11 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from orch.core.errors import BackendUnavailable, UsageError
+from orch.core.errors import BackendUnavailable, RunInterrupted, UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
 from orch.core.values import resolve_params
 
+from ..children import kill_step_processes
 from .render import module_file, module_source, names_of, render  # noqa: F401 - render is this backend's other face
 
 SETTLE_SECONDS = 10.0  # at most this long for the server to record the last task-run states
@@ -44,13 +46,35 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
         watcher = _Watcher(graph, name, values, progress)
         watcher.start()
         try:
-            state = flow.with_options(flow_run_name=name)(**{names.params[k]: v for k, v in values.items()}, return_state=True)
+            with _steps_die_on_ctrl_c():
+                state = flow.with_options(flow_run_name=name)(**{names.params[k]: v for k, v in values.items()},
+                                                              return_state=True)
+        except KeyboardInterrupt:
+            raise RunInterrupted(f"interrupted: Prefect's flow run {name} stopped (rerun it; --resume is local's)") from None
         finally:
             watcher.stop()
         drain_workers()  # task-run states reach the API as events: send what is queued
         result = asyncio.run(_read(graph, state.state_details.flow_run_id, values))
         watcher.finish(result)
         return result
+
+
+@contextmanager
+def _steps_die_on_ctrl_c():
+    """Ctrl-C kills the running steps first: Prefect's task runner waits for its worker threads
+    on the way out, and they wait on the steps (each in its own session, out of Ctrl-C's reach)."""
+    def interrupt(signum, frame):
+        kill_step_processes()
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _load_flow(graph: PipelineGraph, names, home: Optional[Path]):
