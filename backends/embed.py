@@ -8,6 +8,7 @@ source, in dependency order, with the `from orch...  # embedded: X` lines remove
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 from orch.core import typed
@@ -17,6 +18,7 @@ from . import steprun
 MARK = "# embedded:"
 
 
+@lru_cache(maxsize=None)
 def embedded_source(runtime: Path, banner: str) -> str:
     """typed.py (docstrings dropped: it is long and generic), steprun.py, then `runtime`, under `banner`."""
     helpers = ast.unparse(without_docstrings(ast.parse(Path(typed.__file__).read_text(encoding="utf-8"))))
@@ -25,6 +27,15 @@ def embedded_source(runtime: Path, banner: str) -> str:
     return (banner + "\n\n" + "\n\n\n".join(part.strip() for part in parts) + "\n\n\n# ---- the pipeline ----\n")
 
 
+def assemble(parts: list[str]) -> str:
+    """A rendered Python file from its parts, two blank lines apart; checked by `ast.parse`, so a
+    renderer bug never leaves a broken file behind."""
+    source = "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
+    ast.parse(source)
+    return source
+
+
+@lru_cache(maxsize=None)
 def module_globals(source: str) -> frozenset[str]:
     """Every name bound at the top level of `source` (functions, classes, assignments, imports)."""
     names = set()

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from orch.core.expr import BoolOp, Compare, Expr, ListLit, Lit, Not, RefNode, parse_condition, walk_refs
 from orch.core.graph import PipelineGraph
 from orch.core.refs import Ref, find_refs, iter_strings, whole_ref
-from orch.core.spec import Pipeline
+from orch.core.spec import Pipeline, Step
 
 PYTHON_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "json": "Any"}
 
@@ -36,6 +36,11 @@ def identifier(name: str, taken: set[str] = frozenset()) -> str:
     while keyword.iskeyword(text) or text in taken:
         text += "_"
     return text
+
+
+def docstring(text_: str) -> str:
+    """`text_` as a module docstring: backslashes and triple quotes of a user's text stay text."""
+    return '"""' + text_.replace("\\", "\\\\").replace('"""', '\\"\\"\\"') + '"""'
 
 
 def value(data: Any, ref: Callable[[Ref], str]) -> str:
@@ -143,6 +148,21 @@ def inputs(graph: PipelineGraph, name: str, names: Names) -> list[str]:
     params = dict.fromkeys(names.params[r.name] for r in refs if r.kind == "param")
     outputs = dict.fromkeys(names.outputs(r.step) for r in refs if r.kind == "output")
     return list(params) + list(outputs)
+
+
+def step_call(step: Step, refs: Refs, python: str, command: str, leading: list[str], indent: str) -> str:
+    """`return <python>(...)` or `return <command>(...)`: the step's own call, its references filled in,
+    after the runtime's `leading` arguments."""
+    if step.python:
+        callee, arguments = python, [*leading, repr(step.python), value(step.args, refs)]
+    else:
+        callee, arguments = command, [*leading, "[" + ", ".join(text(arg, refs) for arg in step.command) + "]"]
+    arguments.append(f"outputs={literal(dict(step.outputs))}")
+    if step.env:
+        arguments.append("env={" + ", ".join(f"{literal(k)}: {text(v, refs)}" for k, v in step.env.items()) + "}")
+    if step.timeout is not None:
+        arguments.append(f"timeout={step.timeout!r}")
+    return wrapped(f"return {callee}", arguments, indent=indent)
 
 
 def wrapped(callee: str, arguments: list[str], indent: str = "") -> str:

@@ -96,6 +96,15 @@ class Retries(Model):
     def _shorthand(cls, value: Any) -> Any:
         return {"limit": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
+    def delay_before(self, retry: int) -> float:
+        """Seconds between the failure and retry `retry` (1-based)."""
+        delay = self.delay * self.factor ** (retry - 1)
+        return min(delay, self.max_delay) if self.max_delay is not None else delay
+
+    def delays(self) -> list[float]:
+        """Every retry's delay, in order: what a backend that takes a list of delays renders."""
+        return [float(self.delay_before(k)) for k in range(1, self.limit + 1)]
+
 
 class Resources(Model):
     cpu: Optional[Quantity] = None

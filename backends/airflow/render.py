@@ -10,8 +10,6 @@ text lives in the function bodies, out of reach of Jinja); values come from XCom
 
 from __future__ import annotations
 
-import ast
-from functools import lru_cache
 from pathlib import Path
 
 from orch.core import typed
@@ -21,8 +19,8 @@ from orch.core.graph import PipelineGraph
 from orch.core.spec import Pipeline, Step
 
 from ..base import Artifact
-from ..embed import embedded_source, module_globals
-from ..pycode import Names, Refs, condition, identifier, inputs, literal, text, value, wrapped
+from ..embed import assemble, embedded_source, module_globals
+from ..pycode import Names, Refs, condition, docstring, identifier, inputs, literal, step_call, value, wrapped
 from . import kubernetes
 
 RUNTIME = Path(__file__).with_name("runtime.py")  # read, not imported: rendering needs no airflow
@@ -46,7 +44,7 @@ def dag_file(pipeline: str) -> str:
 
 
 def names_of(pipeline: Pipeline) -> Names:
-    return Names(pipeline, RESERVED | _runtime_globals())
+    return Names(pipeline, RESERVED | module_globals(runtime_source()))
 
 
 def dag_source(graph: PipelineGraph, target: str = "python") -> str:
@@ -61,19 +59,11 @@ def dag_source(graph: PipelineGraph, target: str = "python") -> str:
     constants = _pipeline_constants(pipeline) + (kubernetes.bootstrap_constant() if pods else "")
     parts = [_header(pipeline, pods), runtime_source(), constants,
              _dag_decorator(pipeline) + f"\ndef {names.flow}():\n" + "\n\n".join(body), f"{names.flow}()\n"]
-    source = "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
-    ast.parse(source)  # a renderer bug must never leave a broken file behind
-    return source
+    return assemble(parts)
 
 
-@lru_cache(maxsize=1)
 def runtime_source() -> str:
     return embedded_source(RUNTIME, "# ---- how a step runs (written by orch; plain Python and the Airflow task SDK) ----")
-
-
-@lru_cache(maxsize=1)
-def _runtime_globals() -> frozenset[str]:
-    return module_globals(runtime_source())
 
 
 def _refuse(graph: PipelineGraph, pods: bool) -> None:
@@ -111,11 +101,7 @@ The leaf task {VERDICT} fails the DAG run when any step failed.
     if pods:
         imports += "\nfrom airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator" \
                    "\nfrom kubernetes.client import models as k8s"
-    return f'"""{_docstring_safe(doc)}"""\n\nfrom __future__ import annotations\n\n{imports}'
-
-
-def _docstring_safe(text_: str) -> str:
-    return text_.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return f'{docstring(doc)}\n\nfrom __future__ import annotations\n\n{imports}'
 
 
 def _pipeline_constants(pipeline: Pipeline) -> str:
@@ -172,7 +158,7 @@ def _task(graph: PipelineGraph, name: str, names: Names, pods: bool) -> str:
         return kubernetes.pod_task(graph, name, names, trigger, _attempt_options(step), check)
     if step.foreach is None:
         options = [f"task_id={name!r}", *_attempt_options(step), f"trigger_rule={trigger!r}"]
-        return _def(options, ident, "", [start, *prelude, *guard, _call(step, refs)])
+        return _def(options, ident, "", [start, *prelude, *guard, step_call(step, refs, "step.python", "step.command", [], indent="        ")])
     items = _def([f"task_id={name + '__items'!r}", f"trigger_rule={trigger!r}"], f"{ident}__items", "",
                  [start, *prelude, *guard,
                   f"        return step.items({value(step.foreach, refs)})"])
@@ -180,7 +166,7 @@ def _task(graph: PipelineGraph, name: str, names: Names, pods: bool) -> str:
     if step.parallelism:
         item_options.append(f"max_active_tis_per_dagrun={step.parallelism}")
     item = _def(item_options, f"{ident}__item", "index",
-                [f"        step = Step({name!r}, **PIPELINE)", "        item = step.item(index)", *prelude, _call(step, refs)])
+                [f"        step = Step({name!r}, **PIPELINE)", "        item = step.item(index)", *prelude, step_call(step, refs, "step.python", "step.command", [], indent="        ")])
     collect = _def([f"task_id={name!r}", "trigger_rule='all_done'"], ident, "",
                    [f"        return Step({name!r}, **PIPELINE, starting=False).collect({literal(list(step.outputs))})"])
     return "\n\n".join([items, item, collect])
@@ -203,25 +189,11 @@ def _prelude(graph: PipelineGraph, name: str, names: Names) -> list[str]:
     return lines
 
 
-def _call(step: Step, refs: Refs) -> str:
-    if step.python:
-        callee, arguments = "return step.python", [repr(step.python), value(step.args, refs)]
-    else:
-        callee, arguments = "return step.command", ["[" + ", ".join(text(arg, refs) for arg in step.command) + "]"]
-    arguments.append(f"outputs={literal(dict(step.outputs))}")
-    if step.env:
-        arguments.append("env={" + ", ".join(f"{literal(k)}: {text(v, refs)}" for k, v in step.env.items()) + "}")
-    if step.timeout is not None:
-        arguments.append(f"timeout={step.timeout!r}")
-    return wrapped(callee, arguments, indent="        ")
-
-
 def _attempt_options(step: Step) -> list[str]:
     options = []
     retries = step.retries
     if retries and retries.limit:
-        cap = retries.max_delay if retries.max_delay is not None else float("inf")
-        delays = [float(min(retries.delay * retries.factor ** k, cap)) for k in range(retries.limit)]
+        delays = retries.delays()
         options += [f"retries={retries.limit}", f"retry_delay=datetime.timedelta(seconds={delays[0]!r})",
                     f"retry_policy=ExactDelays({literal(delays)})"]
     else:

@@ -255,7 +255,7 @@ class Executor:
         self.store.end_attempt(self.run_id, unit.step, unit.item, unit.attempt, status, error, outputs, final)
         if not final:
             unit.status, unit.error = "retrying", error
-            unit.ready_at = time.monotonic() + _retry_delay(retries, unit.attempt)
+            unit.ready_at = time.monotonic() + retries.delay_before(unit.attempt)
             self.queue.append(unit)
             self.progress.step(unit.step, "retrying", attempt=unit.attempt, item=unit.item, error=error)
             return
@@ -377,12 +377,6 @@ class Executor:
         for name in self.results:
             for downstream in self.graph.downstream(name):
                 self.waiting_on[downstream] -= 1
-
-
-def _retry_delay(retries, attempt: int) -> float:
-    """Retry k = attempt waits min(delay * factor**(k-1), max_delay)."""
-    delay = retries.delay * retries.factor ** (attempt - 1)
-    return min(delay, retries.max_delay) if retries.max_delay is not None else delay
 
 
 def _read_json(path: Path) -> Optional[dict]:

@@ -8,8 +8,6 @@ each waiting for its upstream tasks whatever their states, then judging them (ru
 
 from __future__ import annotations
 
-import ast
-from functools import lru_cache
 from pathlib import Path
 
 from orch.core import typed
@@ -19,8 +17,8 @@ from orch.core.graph import PipelineGraph
 from orch.core.spec import Pipeline, Step
 
 from ..base import Artifact
-from ..embed import embedded_source, module_globals
-from ..pycode import PYTHON_TYPES, Names, Refs, condition, identifier, inputs, literal, text, value, wrapped
+from ..embed import assemble, embedded_source, module_globals
+from ..pycode import PYTHON_TYPES, Names, Refs, condition, docstring, identifier, inputs, literal, step_call, value, wrapped
 
 RUNTIME = Path(__file__).with_name("runtime.py")  # read, not imported: rendering needs no prefect
 RUNTIME_NAMES = frozenset({"run", "gate", "item", "Any", "flow", "task", "Cron", "serve", "deployment", "RESULTS"})
@@ -37,7 +35,7 @@ def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
 
 def names_of(pipeline: Pipeline) -> Names:
     """The module's Python names for the pipeline's flow, tasks and params."""
-    return Names(pipeline, RUNTIME_NAMES | _runtime_globals())
+    return Names(pipeline, RUNTIME_NAMES | module_globals(runtime_source()))
 
 
 def module_file(pipeline: str) -> str:
@@ -56,20 +54,12 @@ def module_source(graph: PipelineGraph, deployment: bool = True) -> str:
     parts += [_step_tasks(graph, name, names) for name in graph.order()]
     parts.append(_flow(graph, names))
     parts.append(_main(pipeline, names, deployment))
-    source = "\n\n\n".join(part.rstrip("\n") for part in parts) + "\n"
-    ast.parse(source)  # a renderer bug must never leave a broken module behind
-    return source
+    return assemble(parts)
 
 
-@lru_cache(maxsize=1)
 def runtime_source() -> str:
     """The helpers block of the module: orch.core.typed (without docstrings), steprun.py, runtime.py."""
     return embedded_source(RUNTIME, "# ---- how a step runs (written by orch; plain Python and prefect) ----")
-
-
-@lru_cache(maxsize=1)
-def _runtime_globals() -> frozenset[str]:
-    return module_globals(runtime_source())
 
 
 def _refuse(graph: PipelineGraph) -> None:
@@ -94,11 +84,7 @@ states, then judges them by its trigger and condition: a step that must not run 
 state named Skipped (Completed) or UpstreamFailed (Failed). Its code runs in a child
 process, so a timeout stops it. The flow run fails when any step failed.
 '''.replace("{file}", module_file(pipeline.name))
-    return f'"""{_docstring_safe(doc)}"""\n\nfrom __future__ import annotations\n\nfrom typing import Any\n\nfrom prefect import flow, task'
-
-
-def _docstring_safe(text_: str) -> str:
-    return text_.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return f'{docstring(doc)}\n\nfrom __future__ import annotations\n\nfrom typing import Any\n\nfrom prefect import flow, task'
 
 
 def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
@@ -110,7 +96,7 @@ def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
     if step.when is not None:
         head += [f"    if not ({condition(parse_condition(step.when), refs)}):",
                  f"        return skipped({('when: ' + ' '.join(step.when.split()) + ' is false')!r})"]
-    call = _call(step, refs)
+    call = step_call(step, refs, "run_python", "run_command", ["gate"], indent="    ")
     if step.foreach is None:
         options = _task_options(name, step, failure_hook=True)
         return f"{wrapped('@task', options)}\ndef {ident}({', '.join(['gate', *parameters])}):\n" + "\n".join(head) + f"\n{call}\n"
@@ -125,28 +111,12 @@ def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
     return parent.rstrip("\n") + "\n\n\n" + item
 
 
-def _call(step: Step, refs: Refs) -> str:
-    """`return run_python(...)` or `return run_command(...)`: the step's own call, its references filled in."""
-    if step.python:
-        callee, arguments = "return run_python", ["gate", repr(step.python), value(step.args, refs)]
-    else:
-        callee, arguments = "return run_command", ["gate", "[" + ", ".join(text(arg, refs) for arg in step.command) + "]"]
-    arguments.append(f"outputs={literal(dict(step.outputs))}")
-    if step.env:
-        arguments.append("env={" + ", ".join(f"{literal(k)}: {text(v, refs)}" for k, v in step.env.items()) + "}")
-    if step.timeout is not None:
-        arguments.append(f"timeout={step.timeout!r}")
-    return wrapped(callee, arguments, indent="    ")
-
-
 def _task_options(name: str, step: Step, failure_hook: bool) -> list[str]:
     options = [f"name={name!r}"]
     if failure_hook:
         options.append(f"task_run_name={name!r}")
     if step.retries and step.retries.limit:
-        r = step.retries
-        delays = [min(r.delay * r.factor ** k, r.max_delay if r.max_delay is not None else float("inf")) for k in range(r.limit)]
-        options += [f"retries={r.limit}", f"retry_delay_seconds={literal([float(d) for d in delays])}",
+        options += [f"retries={step.retries.limit}", f"retry_delay_seconds={literal(step.retries.delays())}",
                     "retry_condition_fn=worth_retrying"]
     if step.timeout is not None:
         options.append(f"timeout_seconds={step.timeout!r}")
