@@ -1,15 +1,15 @@
 """Python source for names, values, references and conditions, as rendered flow modules and DAG files spell them.
 
-Every literal is written by `literal` (repr, or float('inf')-style for the odd float), so a
-user's string reaches the step byte for byte and never becomes code.
+Every literal is written by `literal` (repr), so a user's string reaches the step byte for
+byte and never becomes code; and no user's name can meet one orch writes (`Names`).
 """
 
 from __future__ import annotations
 
-import builtins
 import keyword
 import math
-from typing import Any, Callable
+import re
+from typing import Any
 
 from orch.core.expr import BoolOp, Compare, Expr, ListLit, Lit, Not, RefNode, parse_condition, walk_refs
 from orch.core.graph import PipelineGraph
@@ -22,7 +22,7 @@ PYTHON_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean":
 def literal(value: Any) -> str:
     """A Python expression for a plain value (YAML data: str, numbers, bools, None, lists, dicts)."""
     if isinstance(value, float) and not math.isfinite(value):
-        return f"float({str(value)!r})"
+        raise ValueError(f"{value!r} is not a value of a spec (validation refuses non-finite numbers)")
     if isinstance(value, dict):
         return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
@@ -30,20 +30,17 @@ def literal(value: Any) -> str:
     return repr(value)
 
 
-def identifier(name: str, taken: set[str] = frozenset()) -> str:
-    """A Python name for an orch name ('gives-up' -> 'gives_up'), clear of keywords and `taken`."""
-    text = name.replace("-", "_")
-    while keyword.iskeyword(text) or text in taken:
-        text += "_"
-    return text
-
-
 def docstring(text_: str) -> str:
-    """`text_` as a module docstring: backslashes and triple quotes of a user's text stay text."""
-    return '"""' + text_.replace("\\", "\\\\").replace('"""', '\\"\\"\\"') + '"""'
+    """`text_` as a module docstring: backslashes, triple quotes and control characters of a user's
+    text stay text (a carriage return would end a line of source; a NUL is no source at all)."""
+    escaped = text_.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return '"""' + _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", escaped) + '"""'
 
 
-def value(data: Any, ref: Callable[[Ref], str]) -> str:
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def value(data: Any, ref: "Refs") -> str:
     """The expression building `data` with its references: a whole reference keeps its type,
     a reference inside text is joined as text."""
     if isinstance(data, str):
@@ -56,7 +53,7 @@ def value(data: Any, ref: Callable[[Ref], str]) -> str:
         for found in find_refs(data):
             if data[pos:found.start]:
                 pieces.append(literal(data[pos:found.start]))
-            pieces.append(f"to_text({ref(found)})")
+            pieces.append(ref.call("text", ref(found)))
             pos = found.end
         if data[pos:]:
             pieces.append(literal(data[pos:]))
@@ -68,15 +65,15 @@ def value(data: Any, ref: Callable[[Ref], str]) -> str:
     return literal(data)
 
 
-def text(data: Any, ref: Callable[[Ref], str]) -> str:
+def text(data: Any, ref: "Refs") -> str:
     """The expression for `data` as text (env values, argv)."""
     expression = value(data, ref)
     if isinstance(data, str) and ("${{" not in data or whole_ref(data) is None):
         return expression
-    return f"to_text({expression})"
+    return ref.call("text", expression)
 
 
-def condition(expr: Expr, ref: Callable[[Ref], str]) -> str:
+def condition(expr: Expr, ref: "Refs") -> str:
     """A Python expression for a `when` tree; comparisons go through `compare`, which is false
     when an operand is null (except `== null`) or the operands cannot be compared."""
     if isinstance(expr, Lit):
@@ -93,61 +90,98 @@ def condition(expr: Expr, ref: Callable[[Ref], str]) -> str:
     for side, other in ((expr.left, expr.right), (expr.right, expr.left)):
         if isinstance(side, Lit) and side.value is None and expr.op in ("==", "!="):
             return f"{condition(other, ref)} is {'' if expr.op == '==' else 'not '}None"
-    return f"compare({condition(expr.left, ref)}, {expr.op!r}, {condition(expr.right, ref)})"
+    return ref.call("compare", condition(expr.left, ref), repr(expr.op), condition(expr.right, ref))
 
 
-def _grouped(expr: Expr, ref: Callable[[Ref], str]) -> str:
+def _grouped(expr: Expr, ref: "Refs") -> str:
     inner = condition(expr, ref)
     return f"({inner})" if isinstance(expr, (BoolOp, Not)) or " is " in inner else inner
 
 
-class Names:
-    """The Python names of a pipeline's flow (or DAG), tasks and params, clear of each other and of `reserved`."""
+KINDS = ("task", "item", "items", "outputs", "future", "may_start")  # what a step-derived name stands for
+FIXED = frozenset({"_gate", "_run", "_stop", "_step", "_item", "_verdict"})  # orch's own locals and parameters
 
-    def __init__(self, pipeline: Pipeline, reserved: frozenset[str]):
-        taken = set(reserved) | set(dir(builtins))
-        self.params = {name: identifier(name, taken) for name in pipeline.params}
-        taken |= set(self.params.values())
-        self.flow = identifier(pipeline.name, taken)
-        taken.add(self.flow)
-        self.steps: dict[str, str] = {}
-        for name in pipeline.steps:
-            self.steps[name] = identifier(name, taken)
-            taken.add(self.steps[name])
-            taken.update(self.steps[name] + suffix for suffix in ("_item", "__item", "__items"))
+
+# Names a flow's parameter cannot have: Python's keywords; Prefect refuses `return_state` and `wait_for`
+# and leaves `self` and `cls` out of a flow's parameters (prefect/flows.py, utilities/callables); it
+# validates parameters with a pydantic model, which refuses `model_*` and `v__*` fields and warns on
+# fields named like BaseModel's own methods (prefect/_internal/pydantic/validated_func.py).
+NOT_PARAMETERS = frozenset(keyword.kwlist) | {
+    "self", "cls", "return_state", "wait_for",
+    "copy", "dict", "json", "schema", "schema_json", "construct", "validate", "parse_obj", "parse_raw", "parse_file",
+    "from_orm", "update_forward_refs"}
+NOT_PARAMETER_PREFIXES = ("model_", "v__")
+
+
+def ident(name: str) -> str:
+    """A user's name as a Python identifier: '-' -> '_', and one Python or Prefect keeps for itself
+    (NOT_PARAMETERS) gets a trailing '_'. One to one: the validator refuses two names that differ only
+    in '-' and '_', and no user's name ends in '_'."""
+    text = name.replace("-", "_")
+    return text + "_" if text in NOT_PARAMETERS or text.startswith(NOT_PARAMETER_PREFIXES) else text
+
+
+class Names:
+    """The Python names of a rendered module. A user's name and a name orch writes can never meet:
+
+    - a user's name is a Python identifier (`ident`) only where Python needs that very name: a flow's
+      parameters; the flow (or DAG) function is `<pipeline>_flow` (`_dag`), and no helper's name ends so;
+    - every other name the pipeline part binds starts with '_', which no user's name does: a step's
+      are `_<step>_<kind>` (`_train_task`, `_train_outputs`, ...; no kind is another's `_`-suffix), orch's
+      own are the few in FIXED, which end in no kind;
+    - the helpers a task calls are methods of `_gate` (Prefect) or `_step` (Airflow), or capitalised
+      (`Run`, `Step`): no lower-case parameter can shadow them.
+    """
+
+    def __init__(self, pipeline: Pipeline, suffix: str):
+        self.params = {name: ident(name) for name in pipeline.params}
+        self.flow = f"{ident(pipeline.name)}_{suffix}"
+        self.steps = {name: f"_{ident(name)}" for name in pipeline.steps}  # the stem of a step's names
+
+    def of(self, step: str, kind: str) -> str:
+        """`_<step>_<kind>`: the name of one of the step's things."""
+        assert kind in KINDS
+        return f"{self.steps[step]}_{kind}"
+
+    def task(self, step: str) -> str:
+        return self.of(step, "task")
 
     def outputs(self, step: str) -> str:
-        """The task parameter holding an upstream step's outputs."""
-        return f"{self.steps[step]}_outputs"
+        """The task parameter (or local) holding an upstream step's outputs."""
+        return self.of(step, "outputs")
 
     def future(self, step: str) -> str:
-        return f"{self.steps[step]}_future"
+        return self.of(step, "future")
 
 
 class Refs:
-    """How one task's body spells the references of its step (`run.id`, `run.date` and `item` as given)."""
+    """How one task's body spells its step's references and helpers: everything through `helper`
+    (`_gate` or `_step`), so no user-named local can shadow it."""
 
-    def __init__(self, names: Names, item: str = "item", run_id: str = "run_id()", run_date: str = "run_date()"):
+    def __init__(self, names: Names, helper: str):
         self.names = names
-        self.spelling = {"item": item, "id": run_id, "date": run_date}
+        self.helper = helper
 
     def __call__(self, ref: Ref) -> str:
         if ref.kind == "param":
-            return self.names.params[ref.name]
+            return f"{self.helper}.param({ref.name!r})"
         if ref.kind == "output":
-            return f"output({self.names.outputs(ref.step)}, {ref.name!r})"
-        return self.spelling[ref.name]
+            return f"{self.helper}.output({self.names.outputs(ref.step)}, {ref.name!r})"
+        if ref.kind == "item":
+            return "_item"
+        return f"{self.helper}.run_{ref.name}()"
+
+    def call(self, function: str, *arguments: str) -> str:
+        return f"{self.helper}.{function}({', '.join(arguments)})"
 
 
-def inputs(graph: PipelineGraph, name: str, names: Names) -> list[str]:
-    """The task's parameters after `gate`: the params it reads, then the upstream outputs it reads."""
+def upstream_read(graph: PipelineGraph, name: str) -> list[str]:
+    """The upstream steps whose outputs the step reads (args, env, command, foreach, when), in order."""
     step = graph.pipeline.steps[name]
     refs = [ref for _, s in iter_strings([step.args, step.env, step.command or [], step.foreach]) for ref in find_refs(s)]
     if step.when is not None:
         refs += [node.ref for node in walk_refs(parse_condition(step.when))]
-    params = dict.fromkeys(names.params[r.name] for r in refs if r.kind == "param")
-    outputs = dict.fromkeys(names.outputs(r.step) for r in refs if r.kind == "output")
-    return list(params) + list(outputs)
+    return list(dict.fromkeys(r.step for r in refs if r.kind == "output"))
 
 
 def step_call(step: Step, refs: Refs, python: str, command: str, leading: list[str], indent: str) -> str:

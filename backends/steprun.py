@@ -39,7 +39,7 @@ def call_python(target, args, outputs, env=None, timeout=None, left=None, budget
         except FileNotFoundError:
             raise StepError(_exit_reason(code, last)) from None
     if not result["ok"]:
-        raise StepError(result["error"])
+        raise StepError(printable(result["error"]))
     try:
         return outputs_from_return(result["returned"], outputs)
     except OutputError as err:
@@ -52,12 +52,16 @@ def call_command(argv, outputs, env=None, timeout=None, left=None, budget=None, 
         code, last = _child(argv, dict(env or {}, ORCH_OUTPUTS=folder), timeout, left, budget, log)
         if code != 0:
             raise StepError(_exit_reason(code, last))
-        texts = {}
+        written = {}
         for name in outputs:
             path = os.path.join(folder, name)
-            texts[name] = open(path, encoding="utf-8").read() if os.path.exists(path) else None
+            if os.path.exists(path):
+                with open(path, "rb") as handle:  # bytes: every one kept, '\r' too; bad UTF-8 fails the step
+                    written[name] = handle.read()
+            else:
+                written[name] = None
     try:
-        return outputs_from_files(texts, outputs)
+        return outputs_from_files(written, outputs)
     except OutputError as err:
         raise StepError(str(err)) from None
 
@@ -72,7 +76,7 @@ def _child(argv, env, timeout, left, budget, log):
             process = subprocess.Popen(argv, env=dict(os.environ, **(env or {})), stdin=subprocess.DEVNULL,
                                        stdout=printed, stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as err:
-            raise StepError(f"cannot run {argv[0]!r}: {err.strerror}") from None
+            raise StepError(printable(f"cannot run {argv[0]!r}: {err.strerror}")) from None
         try:
             code = process.wait(timeout=limit)
         except subprocess.TimeoutExpired:
@@ -89,6 +93,11 @@ def _child(argv, env, timeout, left, budget, log):
         log(text.rstrip("\n"))
     lines = [line for line in text.splitlines() if line.strip()]
     return code, lines[-1].strip() if lines else ""
+
+
+def printable(text):
+    """`text` as UTF-8 can carry it: a lone surrogate (from bytes that were not UTF-8) as its escape."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _exit_reason(code, last):

@@ -9,7 +9,7 @@ import typer
 
 from orch.core.errors import UsageError
 
-from .files import write_atomically
+from .files import write_all_atomically
 from .output import say
 
 
@@ -36,6 +36,6 @@ def render(
     if out is None:
         say("---\n".join(artifact.text for artifact in artifacts).rstrip("\n"))
         return
+    write_all_atomically({out / artifact.path: artifact.text.encode("utf-8") for artifact in artifacts})
     for artifact in artifacts:
-        write_atomically(out / artifact.path, artifact.text.encode("utf-8"))
         say(f"wrote {out / artifact.path}")

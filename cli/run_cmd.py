@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from orch.core.errors import BackendUnavailable, UsageError
+from orch.core.errors import BackendUnavailable, RunInterrupted, UsageError
 
 from .output import say
 from .summary import print_result
@@ -31,8 +31,13 @@ def run(
     implementation = get(backend).load()
     if not hasattr(implementation, "run"):
         raise BackendUnavailable(f"the {backend} backend cannot run pipelines yet (it renders them: orch render)")
-    result = implementation.run(graph, parse_params(param), spec_path=str(spec), resume=resume,
-                                max_parallel=max_parallel, progress=choose(as_json))
+    try:
+        result = implementation.run(graph, parse_params(param), spec_path=str(spec), resume=resume,
+                                    max_parallel=max_parallel, progress=choose(as_json))
+    except RunInterrupted as stopped:
+        if as_json and getattr(stopped, "result", None) is not None:
+            say(stopped.result.to_json())  # what happened before the stop; the message goes to stderr, exit 130
+        raise
     if as_json:
         say(result.to_json())
     else:

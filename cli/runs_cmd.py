@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -38,7 +41,11 @@ def list_runs(limit: int = typer.Option(20, "--limit", "-n", help="newest runs t
         table.add_column(column)
     for row in rows:
         table.add_row(row["run_id"], row["pipeline"], row["status"], (row["started_at"] or "")[:19].replace("T", " "))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    stopped = [row["run_id"] for row in rows if row["status"] == "interrupted"]
+    if stopped:
+        console.print(f"interrupted runs resume with: orch run --resume {stopped[0]}", highlight=False)
 
 
 @runs_app.command("show")
@@ -83,7 +90,28 @@ def logs(
     for path in chosen:
         if len(chosen) > 1:
             say(f"==> {path} <==")
-        say(path.read_text(encoding="utf-8", errors="replace").rstrip("\n"))
+        _stream(path)
+
+
+def _stream(path: Path) -> None:
+    """The log's bytes as written, in chunks: memory stays flat whatever the log's size."""
+    sys.stdout.flush()
+    out = sys.stdout.buffer
+    try:
+        log = open(path, "rb")
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror}") from None
+    try:
+        with log:
+            shutil.copyfileobj(log, out, 1 << 20)
+            if log.tell():
+                log.seek(-1, os.SEEK_END)
+                if log.read(1) != b"\n":
+                    out.write(b"\n")  # the next header, or the prompt, starts on a line of its own
+            out.flush()
+    except BrokenPipeError:  # `orch logs ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        raise SystemExit(0) from None
 
 
 def _item(path: Path) -> int:

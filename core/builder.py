@@ -21,8 +21,7 @@ import json
 from typing import Any, Callable
 
 from .graph import PipelineGraph
-from .spec import Pipeline, type_of_value
-from .validate import check
+from .spec import API_VERSION, Pipeline, type_of_value
 
 
 class Condition:
@@ -119,14 +118,21 @@ RUN_ID = Reference("run.id")
 RUN_DATE = Reference("run.date")
 
 
+_NO_DEFAULT = object()
+
+
 class PipelineBuilder:
     def __init__(self, name: str, **fields: Any):
         self.fields = {"name": name, **fields}
         self.params: dict[str, dict] = {}
         self.steps: dict[str, dict] = {}
 
-    def param(self, name: str, type: str | None = None, default: Any = None, description: str | None = None) -> Reference:
-        spec: dict[str, Any] = {"type": type or ("string" if default is None else type_of_value(default)), "default": default}
+    def param(self, name: str, type: str | None = None, default: Any = _NO_DEFAULT, description: str | None = None) -> Reference:
+        """A param; without `default` it is required (`default=None` is a default of null, for json)."""
+        given = default is not _NO_DEFAULT
+        spec: dict[str, Any] = {"type": type or (type_of_value(default) if given and default is not None else "string")}
+        if given:
+            spec["default"] = default
         if description is not None:
             spec["description"] = description
         self.params[name] = spec
@@ -153,8 +159,13 @@ class PipelineBuilder:
         return self.graph().pipeline
 
     def graph(self) -> PipelineGraph:
-        data = {**{k: _plain(v) for k, v in self.fields.items()}, "params": self.params, "steps": self.steps}
-        return check(Pipeline.model_validate(data))
+        """The validated pipeline, or SpecError with every problem, as a YAML spec gets them."""
+        from .load import build
+        from .yaml_source import Source
+
+        data = {"apiVersion": API_VERSION, **{k: _plain(v) for k, v in self.fields.items()}, "params": self.params,
+                "steps": self.steps}
+        return build(data, Source("<python>", None))
 
 
 def _plain(value: Any) -> Any:

@@ -20,6 +20,29 @@ def cron_problem(expression: str) -> str | None:
     return None
 
 
+def never_fires(expression: str) -> str | None:
+    """Why a valid cron never fires (`0 0 30 2 *`: there is no 30 February), or None.
+
+    Asked from a fixed start, so the answer never depends on today: a 5-field cron repeats
+    within CRON_HORIZON_YEARS (every leap-day cycle fits).
+    """
+    from datetime import datetime, timezone
+
+    from croniter import CroniterBadDateError, croniter
+
+    from .limits import CRON_HORIZON_YEARS
+
+    text = expression.strip()
+    if text in PRESETS:
+        return None
+    start = datetime(2000, 1, 1, tzinfo=timezone.utc)
+    try:
+        croniter(text, start, max_years_between_matches=CRON_HORIZON_YEARS).get_next(datetime)
+    except CroniterBadDateError:
+        return f"cron {expression!r} never fires: no date matches it within {CRON_HORIZON_YEARS} years"
+    return None
+
+
 def timezone_problem(name: str) -> str | None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

@@ -8,10 +8,12 @@ column numbers in errors stay those of the user's text. Backends translate the t
 from __future__ import annotations
 
 import ast
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
+from .limits import MAX_CONDITION_CHARS, MAX_CONDITION_DEPTH, int_fits, text_problem
 from .refs import Ref, RefProblem, parse_ref_body
 
 _TOKENS = re.compile(
@@ -69,18 +71,26 @@ Expr = Union[Lit, RefNode, ListLit, Compare, BoolOp, Not]
 
 
 class ExprProblem(ValueError):
-    """A condition error at `offset` characters into the condition's text."""
+    """A condition error at `offset` characters into the condition's text; `code` when not E601 (syntax)."""
 
-    def __init__(self, message: str, offset: int, hint: str | None = None):
+    def __init__(self, message: str, offset: int, hint: str | None = None, code: str | None = None):
         super().__init__(message)
         self.offset = offset
         self.hint = hint
+        self.code = code
+
+
+_TOO_DEEP = f"the condition nests more than {MAX_CONDITION_DEPTH} levels"
+_DEPTH_HINT = "write it flatter: 'a and b and c' rather than nested parentheses or repeated 'not'"
 
 
 def parse_condition(text: str) -> Expr:
     """The tree of `text`; ExprProblem for anything outside the whitelist."""
     if not isinstance(text, str) or not text.strip():
         raise ExprProblem("a condition must be a non-empty expression", 0)
+    if len(text) > MAX_CONDITION_CHARS:
+        raise ExprProblem(f"the condition is {len(text):,} characters long; the limit is {MAX_CONDITION_CHARS:,}",
+                          MAX_CONDITION_CHARS, "compute the decision in a step and test its output", code="E603")
     if "${{" in text:
         raise ExprProblem("write references in a condition without ${{ }}", text.index("${{"),
                           "when: steps.train.outputs.accuracy > params.threshold")
@@ -107,29 +117,40 @@ def parse_condition(text: str) -> Expr:
         tree = ast.parse(f"({source})".replace("\n", " "), mode="eval")
     except SyntaxError as err:
         offset = max(0, (err.offset or 2) - 2)
+        if "digits" in err.msg:  # Python's int-digits limit: a literal far beyond 64 bits
+            raise ExprProblem("the integer is outside the signed 64-bit range", min(offset, len(text)), code="E110") from None
+        if "nested" in err.msg:  # "too many nested parentheses"
+            raise ExprProblem(_TOO_DEEP, min(offset, len(text)), _DEPTH_HINT, code="E603") from None
         raise ExprProblem(f"invalid condition: {err.msg}", min(offset, len(text))) from None
+    except (RecursionError, MemoryError):  # Python's parser gives up on deep nesting
+        raise ExprProblem(_TOO_DEEP, 0, _DEPTH_HINT, code="E603") from None
     return _Builder(refs).build(tree.body)
 
 
 class _Builder:
+    """ast -> Expr, at most MAX_CONDITION_DEPTH levels deep (so no recursion runs away)."""
+
     def __init__(self, refs: dict[str, Ref]):
         self.refs = refs
 
-    def build(self, node: ast.AST) -> Expr:
+    def build(self, node: ast.AST, depth: int = 1) -> Expr:
         at = max(0, getattr(node, "col_offset", 1) - 1)  # minus the '(' we added
+        if depth > MAX_CONDITION_DEPTH:
+            raise ExprProblem(_TOO_DEEP, at, _DEPTH_HINT, code="E603")
+        inner = depth + 1
         if isinstance(node, ast.BoolOp):
             op = "and" if isinstance(node.op, ast.And) else "or"
-            return BoolOp(op, tuple(self.build(v) for v in node.values), at)
+            return BoolOp(op, tuple(self.build(v, inner) for v in node.values), at)
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.Not):
-                return Not(self.build(node.operand), at)
+                return Not(self.build(node.operand, inner), at)
             if isinstance(node.op, (ast.USub, ast.UAdd)) and _is_number(node.operand):
                 value = node.operand.value
-                return Lit(-value if isinstance(node.op, ast.USub) else value, at)
+                return _literal(-value if isinstance(node.op, ast.USub) else value, at)
         if isinstance(node, ast.Compare):
-            return self._compare(node, at)
+            return self._compare(node, at, inner)
         if isinstance(node, ast.Constant) and (node.value is None or isinstance(node.value, (str, int, float, bool))):
-            return Lit(node.value, at)
+            return _literal(node.value, at)
         if isinstance(node, ast.Name):
             if node.id in self.refs:
                 return RefNode(self.refs[node.id], at)
@@ -137,21 +158,32 @@ class _Builder:
                 return Lit(_LITERAL_NAMES[node.id], at)
             raise ExprProblem(f"unknown name {node.id!r}", at, "quote text ('gold'); refer to params.NAME or steps.STEP.outputs.NAME")
         if isinstance(node, (ast.List, ast.Tuple)):
-            items = tuple(self.build(item) for item in node.elts)
+            items = tuple(self.build(item, inner) for item in node.elts)
             if not all(isinstance(item, Lit) for item in items):
                 raise ExprProblem("a list in a condition may hold only literal values", at)
             return ListLit(items, at)
         raise ExprProblem(f"{_describe(node)} is not allowed in a condition", at,
                           "conditions use literals, references, == != < <= > >= in, and, or, not, ( )")
 
-    def _compare(self, node: ast.Compare, at: int) -> Expr:
-        operands = [self.build(node.left)] + [self.build(c) for c in node.comparators]
+    def _compare(self, node: ast.Compare, at: int, inner: int) -> Expr:
+        operands = [self.build(node.left, inner)] + [self.build(c, inner) for c in node.comparators]
         parts = []
         for i, op in enumerate(node.ops):
             if type(op) not in _COMPARE:
                 raise ExprProblem(f"operator {type(op).__name__} is not allowed in a condition", at)
             parts.append(Compare(_COMPARE[type(op)], operands[i], operands[i + 1], _offset(operands[i], at)))
         return parts[0] if len(parts) == 1 else BoolOp("and", tuple(parts), at)
+
+
+def _literal(value: Any, at: int) -> Lit:
+    """A literal orch can carry: finite, within 64 bits, text without NUL or lone surrogates."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExprProblem(f"{value!r} is not a finite number", at, "orch has no NaN or infinity", code="E109")
+    if isinstance(value, int) and not isinstance(value, bool) and not int_fits(value):
+        raise ExprProblem("the integer is outside the signed 64-bit range", at, code="E110")
+    if isinstance(value, str) and (problem := text_problem(value)):
+        raise ExprProblem(f"the text {problem[1]}", at, code=problem[0])
+    return Lit(value, at)
 
 
 def _offset(expr: Expr, default: int) -> int:

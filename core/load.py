@@ -8,6 +8,7 @@ and the user sees all problems in one run.
 from __future__ import annotations
 
 import gc
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 
 from .errors import Diagnostic, SpecError, UsageError
 from .graph import PipelineGraph
+from .limits import MAX_SPEC_BYTES, MAX_STEPS
 from .model_errors import diagnostics_from
 from .spec import API_VERSION, Pipeline, Step, with_defaults
 from .validate import check
@@ -23,24 +25,52 @@ from .yaml_source import Source, load_yaml
 
 
 def load_spec(path: str | Path) -> PipelineGraph:
-    """Read, parse and validate the spec at `path`."""
+    """Read, parse and validate the spec at `path` (UTF-8, at most MAX_SPEC_BYTES)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > MAX_SPEC_BYTES:
+                raise SpecError([_too_big(str(path), size)])
+            data = file.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"spec file not found: {path}") from None
     except IsADirectoryError:
         raise UsageError(f"{path} is a directory; give a spec file such as {path}/pipeline.yaml") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise UsageError(f"cannot read spec {path}: {err}") from None
+    except OSError as err:
+        raise UsageError(f"cannot read spec {path}: {err.strerror or err}") from None
+    if len(data) > MAX_SPEC_BYTES:  # it grew while we read it (a pipe, a growing file)
+        raise SpecError([_too_big(str(path), len(data))])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SpecError([_not_utf8(str(path), data, err.start)]) from None
     return parse_spec(text, str(path))
 
 
 def parse_spec(text: str, file: str | None = None) -> PipelineGraph:
     """Parse and validate spec text (YAML or JSON)."""
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError([_too_big(file, len(text))])
     with gc_paused():
         data, source = load_yaml(text, file)
         return build(data, source)
+
+
+def _too_big(file: str | None, size: int) -> Diagnostic:
+    return Diagnostic("E115", f"the spec is {size / 2**20:.1f} MiB; the limit is {MAX_SPEC_BYTES // 2**20} MiB",
+                      file=file, line=1, col=1, hint="split the pipeline, or pass large values as params or files")
+
+
+def _not_utf8(file: str, data: bytes, start: int) -> Diagnostic:
+    """Where the first byte that is not UTF-8 sits, as line:col (characters, like every other position)."""
+    line_start = data.rfind(b"\n", 0, start) + 1
+    line_end = data.find(b"\n", start)
+    source_line = data[line_start:None if line_end == -1 else line_end].decode("utf-8", errors="replace").rstrip("\r")
+    col = len(data[line_start:start].decode("utf-8"))
+    return Diagnostic("E108", f"the spec is not UTF-8 text: byte 0x{data[start]:02x} cannot be decoded",
+                      file=file, line=data.count(b"\n", 0, start) + 1, col=col + 1,
+                      hint="save the file as UTF-8", source_line=source_line)
 
 
 @contextmanager
@@ -59,6 +89,10 @@ def build(data: Any, source: Source) -> PipelineGraph:
     if not isinstance(data, dict):
         raise SpecError([source.diagnostic("E203", "a spec is a mapping of fields",
                                            hint="start with 'apiVersion: orch/v1' and 'name: my-pipeline'")])
+    steps = data.get("steps")
+    if isinstance(steps, dict) and len(steps) > MAX_STEPS:  # before validating any of them
+        raise SpecError([source.diagnostic("E219", f"the pipeline has {len(steps):,} steps; the limit is {MAX_STEPS:,}",
+                                           ("steps",), "split it into several pipelines", at_key=True)])
     prior = _header_problems(data, source)
     if not prior:
         try:

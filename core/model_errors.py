@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Diagnostic, did_you_mean, format_path
+from .errors import Diagnostic, Refusal, did_you_mean, format_path
 from .yaml_source import Source
 
 _QUOTED = re.compile(r"'([^']*)'")
@@ -20,8 +20,13 @@ def diagnostics_from(error: ValidationError, source: Source, root: type[BaseMode
     out = []
     for item in error.errors(include_url=False):
         path, at_key = _clean(prefix + tuple(item["loc"]))
-        kind, message, hint = item["type"], item["msg"], None
-        if kind == "extra_forbidden":
+        kind, message, hint, code = item["type"], item["msg"], None, "E201"
+        refusal = item.get("ctx", {}).get("error")
+        if isinstance(refusal, Refusal):  # a rule with its own code (a bound, a finite number)
+            code, message, hint = refusal.code, str(refusal), refusal.hint
+        elif kind == "finite_number":
+            code, message = "E109", "must be a finite number (not nan or infinity)"
+        elif kind == "extra_forbidden":
             field = path[-1]
             parent = _model_at(root, path[len(prefix):-1])
             message = f"unknown field {field!r}"
@@ -46,7 +51,7 @@ def diagnostics_from(error: ValidationError, source: Source, root: type[BaseMode
             hint = "command: [python, train.py]; for a shell line: [sh, -c, 'python train.py | tee log']"
         else:
             message = message[0].lower() + message[1:]
-        out.append(source.diagnostic("E201", message, path, hint, at_key=at_key))
+        out.append(source.diagnostic(code, message, path, hint, at_key=at_key))
     return _dedupe(out)
 
 

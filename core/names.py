@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-NAME_PATTERN = r"^[a-z](?:[a-z0-9_-]*[a-z0-9])?$"
+NAME_PATTERN = r"^[a-z](?:[a-z0-9_-]*[a-z0-9])?\Z"
 NAME_RE = re.compile(NAME_PATTERN)
 MAX_NAME = 63
 MAX_SCHEDULED_NAME = 52

@@ -31,6 +31,7 @@ class RunResult(BaseModel):
     started_at: Optional[datetime] = None
     ended_at: Optional[datetime] = None
     steps: dict[str, StepResult] = Field(default_factory=dict)
+    error: Optional[str] = None  # the engine's own error, when the run failed outside any step
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)
@@ -40,6 +41,9 @@ class RunResult(BaseModel):
         return self.status == "succeeded"
 
 
-def pipeline_status(steps: dict[str, StepResult]) -> RunStatus:
-    """Failed if any step failed, whatever handlers ran after it; else succeeded."""
-    return "failed" if any(s.status == "failed" for s in steps.values()) else "succeeded"
+def pipeline_status(steps: dict[str, StepResult], engine_ok: bool = True) -> RunStatus:
+    """Failed if any step failed, whatever handlers ran after it -- or if the engine's own record of the
+    ended run is a failure (a flow that raised) or a step never finished; else succeeded."""
+    if not engine_ok or any(s.status == "failed" or s.status not in FINISHED for s in steps.values()):
+        return "failed"
+    return "succeeded"

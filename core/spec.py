@@ -6,10 +6,12 @@ Rules that span fields or steps (references, edges, cycles, name collisions) liv
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,20 +22,33 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import Refusal
+from .limits import MAX_DELAY_SECONDS, MAX_RETRIES, int_fits
 from .typed import value_fits
-from .units import format_duration, parse_duration, parse_quantity
+from .units import format_duration, parse_delay, parse_quantity, parse_timeout
 
 API_VERSION = "orch/v1"
 ValueType = Literal["string", "integer", "number", "boolean", "json"]
 Trigger = Literal["all_succeeded", "none_failed", "all_done", "any_failed"]
 
-Duration = Annotated[
+_DURATION_SCHEMA = {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$"}
+# A timeout is more than 0 and at most 366 days; a delay at most 366 days (limits.py).
+Timeout = Annotated[
     float,
-    BeforeValidator(parse_duration),
+    BeforeValidator(parse_timeout),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
     WithJsonSchema({
-        "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"}],
-        "description": "seconds, or text such as '30s', '10m', '1h30m'",
+        "anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": 366 * 86400}, _DURATION_SCHEMA],
+        "description": "seconds, or text such as '30s', '10m', '1h30m'; more than 0, at most 366 days",
+    }),
+]
+Delay = Annotated[
+    float,
+    BeforeValidator(parse_delay),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema({
+        "anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_DELAY_SECONDS}, _DURATION_SCHEMA],
+        "description": "seconds, or text such as '30s', '10m', '1h30m'; at most 366 days",
     }),
 ]
 Quantity = Annotated[
@@ -66,6 +81,17 @@ class Param(Model):
     default: Any = None
     description: Optional[str] = None
 
+    @property
+    def required(self) -> bool:
+        """Whether a run must be given this param: the spec sets no default.
+
+        `default: null` is a default (null) only for a json param, the one type null belongs to;
+        for the others it reads as no default, as it always has.
+        """
+        if "default" not in self.model_fields_set:
+            return True
+        return self.default is None and self.type != "json"
+
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
@@ -78,8 +104,13 @@ class Param(Model):
 
     @model_validator(mode="after")
     def _default_fits_type(self) -> "Param":
-        if self.default is not None and not value_fits(self.default, self.type):
-            raise ValueError(f"default {self.default!r} is not of type {self.type}")
+        default = self.default
+        if isinstance(default, float) and not math.isfinite(default):
+            raise Refusal("E109", f"default {default!r} is not a finite number")
+        if isinstance(default, int) and not isinstance(default, bool) and not int_fits(default):
+            raise Refusal("E110", "default is outside the signed 64-bit integer range")
+        if default is not None and not value_fits(default, self.type):
+            raise ValueError(f"default {_quote(default)} is not of type {self.type}")
         return self
 
 
@@ -87,19 +118,31 @@ class Retries(Model):
     """A failed attempt is retried up to `limit` times; retry k waits min(delay*factor**(k-1), max_delay)."""
 
     limit: int = Field(ge=0)
-    delay: Duration = 0.0
-    factor: float = Field(default=1.0, ge=1.0)
-    max_delay: Optional[Duration] = None
+    delay: Delay = 0.0
+    factor: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
+    max_delay: Optional[Delay] = None
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         return {"limit": value} if isinstance(value, int) and not isinstance(value, bool) else value
 
+    @field_validator("limit")
+    @classmethod
+    def _bounded(cls, limit: int) -> int:
+        if limit > MAX_RETRIES:
+            raise Refusal("E215", f"retries.limit {limit} is more than {MAX_RETRIES}",
+                          "a step that fails this often needs a fix, not more retries")
+        return limit
+
     def delay_before(self, retry: int) -> float:
-        """Seconds between the failure and retry `retry` (1-based)."""
-        delay = self.delay * self.factor ** (retry - 1)
-        return min(delay, self.max_delay) if self.max_delay is not None else delay
+        """Seconds between the failure and retry `retry` (1-based); never more than max_delay, nor 366 days."""
+        cap = self.max_delay if self.max_delay is not None else MAX_DELAY_SECONDS
+        try:
+            delay = self.delay * self.factor ** (retry - 1)
+        except OverflowError:  # factor**(k-1) beyond any float: past the cap anyway
+            return float(cap)
+        return min(delay, cap)
 
     def delays(self) -> list[float]:
         """Every retry's delay, in order: what a backend that takes a list of delays renders."""
@@ -119,10 +162,39 @@ class Resources(Model):
         return value
 
 
+# Kubernetes' own syntax for the pod fields orch writes as they are (apimachinery validation): no
+# brace, space or control character can pass, so none of Argo's `{{` or Jinja's `{%` can reach them.
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?\Z")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
+_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,4095}\Z")  # registry/name:tag@digest, no more
+_TEMPLATED = "Argo and Airflow would read a '{{' here as their own templating, and there is no escape"
+
+
+def _kubernetes_syntax(pattern: re.Pattern, what: str, value: str) -> str:
+    if not pattern.match(value):
+        raise Refusal("E223", f"{_short(value)} is not a valid {what}",
+                      f"Kubernetes takes {what}s of its own syntax here{'; ' + _TEMPLATED if '{' in value else ''}")
+    return value
+
+
+def _short(value: str) -> str:
+    return repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
+
+
+def _syntax(pattern: re.Pattern, what: str):
+    return AfterValidator(lambda value: _kubernetes_syntax(pattern, what, value))
+
+
+LabelKey = Annotated[str, _syntax(_LABEL_KEY, "label key")]
+LabelValue = Annotated[Text, _syntax(_LABEL_VALUE, "label value")]
+ServiceAccount = Annotated[str, _syntax(_DNS_SUBDOMAIN, "service account name")]
+
+
 class Toleration(Model):
-    key: Optional[str] = None
+    key: Optional[LabelKey] = None
     operator: Literal["Equal", "Exists"] = "Equal"
-    value: Optional[str] = None
+    value: Optional[LabelValue] = None
     effect: Optional[Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]] = None
     toleration_seconds: Optional[int] = None
 
@@ -130,22 +202,29 @@ class Toleration(Model):
 class Kubernetes(Model):
     """Pod settings for the backends that run steps as pods (Argo, Airflow's KubernetesPodOperator)."""
 
-    node_selector: dict[str, Text] = Field(default_factory=dict)
+    node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
-    service_account: Optional[str] = None
+    service_account: Optional[ServiceAccount] = None
     image_pull_policy: Optional[Literal["Always", "IfNotPresent", "Never"]] = None
 
 
 class StepDefaults(Model):
     """Settings applied to every step that does not set them itself."""
 
-    image: Optional[str] = None
+    image: Optional[str] = Field(default=None, json_schema_extra={"minLength": 1})
     env: dict[str, Text] = Field(default_factory=dict)
     resources: Optional[Resources] = None
     retries: Optional[Retries] = None
-    timeout: Optional[Duration] = None
+    timeout: Optional[Timeout] = None
     trigger: Optional[Trigger] = None
     kubernetes: Optional[Kubernetes] = None
+
+    @field_validator("image")
+    @classmethod
+    def _image_named(cls, image: Optional[str]) -> Optional[str]:
+        if image is not None and not image.strip():
+            raise Refusal("E201", "an image name cannot be empty", "omit 'image' for the default one")
+        return None if image is None else _kubernetes_syntax(_IMAGE, "image reference", image)
 
 
 class Step(StepDefaults):
@@ -186,10 +265,12 @@ class Schedule(Model):
     @field_validator("cron")
     @classmethod
     def _valid_cron(cls, value: str) -> str:
-        from .cron import cron_problem  # croniter is only needed for scheduled specs
+        from .cron import cron_problem, never_fires  # croniter is only needed for scheduled specs
 
         if problem := cron_problem(value):
             raise ValueError(problem)
+        if problem := never_fires(value):
+            raise Refusal("E222", problem, "check the day of the month against the month (February has at most 29 days)")
         return value
 
     @field_validator("timezone")
@@ -202,8 +283,6 @@ class Schedule(Model):
         return value
 
 
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 
 class Pipeline(Model):
@@ -215,7 +294,7 @@ class Pipeline(Model):
     defaults: StepDefaults = Field(default_factory=StepDefaults)
     steps: dict[str, Step]
     fail_fast: bool = False
-    timeout: Optional[Duration] = None
+    timeout: Optional[Timeout] = None
     labels: dict[str, Text] = Field(default_factory=dict)
 
     @field_validator("labels")
@@ -258,6 +337,11 @@ def _merge(default: Any, own: Any) -> Any:
         return {**default, **own}
     base = {f: getattr(default, f) for f in default.model_fields_set}
     return type(own).model_validate({**base, **{f: getattr(own, f) for f in own.model_fields_set}})
+
+
+def _quote(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:38] + "…" + text[-38:]
 
 
 def type_of_value(value: Any) -> str:

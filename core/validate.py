@@ -13,12 +13,13 @@ from .errors import Diagnostic, SpecError, did_you_mean
 from .expr import ExprProblem, parse_condition, walk_refs
 from .expr_types import condition_problems
 from .graph import Edge, PipelineGraph
+from .limits import MAX_FOREACH_ITEMS, MAX_STEPS, NUL_HINT, SURROGATE_HINT, value_problems
 from .names import MAX_NAME, MAX_SCHEDULED_NAME, NAME_RE, collision_key, name_problem, suggest_name
 from .refs import Ref, RefProblem, find_refs, iter_strings, whole_ref
 from .spec import Pipeline, Step
 from .yaml_source import Source
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def check(pipeline: Pipeline, source: Source | None = None, *, broken_steps=frozenset(),
@@ -54,6 +55,12 @@ class _Checker:
 
     def run(self) -> PipelineGraph:
         pipeline = self.pipeline
+        if len(pipeline.steps) > MAX_STEPS:
+            self.error("E219", f"the pipeline has {len(pipeline.steps):,} steps; the limit is {MAX_STEPS:,}", ("steps",),
+                       "split it into several pipelines", at_key=True)
+            return PipelineGraph(pipeline, [], self.source)
+        if self.source.text is None:  # built in Python: its values never passed the YAML reader's checks
+            self._values()
         limit = MAX_SCHEDULED_NAME if pipeline.schedule else MAX_NAME
         self._name("pipeline name", pipeline.name, ("name",), limit, at_key=False)
         self.check_names("param", pipeline.params, ("params",))
@@ -65,6 +72,15 @@ class _Checker:
         graph = PipelineGraph(pipeline, self.edges, self.source)
         self._cycles(graph)
         return graph
+
+    def _values(self):
+        """What the YAML reader refuses, refused in a pipeline built in Python too (limits.value_problems)."""
+        data = self.pipeline.model_dump(by_alias=True, exclude_defaults=True)
+        hints = {"E107": NUL_HINT, "E108": SURROGATE_HINT}
+        for path, code, message, at_key in value_problems(data):
+            if code in hints:
+                message = f"{'key' if at_key else 'text'} {message}"
+            self.error(code, message, path, hints.get(code), at_key=at_key)
 
     def _name(self, kind: str, name: str, path: tuple, limit: int = MAX_NAME, at_key=True):
         problem = name_problem(name, limit)
@@ -159,6 +175,9 @@ class _StepChecker:
         fields = [("args", step.args, allow_item), ("env", step.env, allow_item), ("command", step.command, allow_item)]
         if isinstance(step.foreach, list):
             fields.append(("foreach", step.foreach, False))
+            if len(step.foreach) > MAX_FOREACH_ITEMS:
+                self.error("E220", f"foreach lists {len(step.foreach):,} items; the limit is {MAX_FOREACH_ITEMS:,}", ("foreach",),
+                           "fan out over a json param or output instead, or split the list", at_key=True)
         for field, values, item_ok in fields:
             if not values:
                 continue
@@ -252,7 +271,7 @@ class _StepChecker:
         try:
             expr = parse_condition(text)
         except ExprProblem as err:
-            self.parent.error("E601", str(err), origin, err.hint, offset=err.offset)
+            self.parent.error(err.code or "E601", str(err), origin, err.hint, offset=err.offset)
             return
         types: dict[int, str] = {}
         for node in walk_refs(expr):

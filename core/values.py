@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from .errors import Diagnostic, SpecError, did_you_mean
+from .limits import NUL_HINT, text_problem
 from .refs import Ref, find_refs, whole_ref
 from .spec import Pipeline
 from .typed import (  # noqa: F401 - re-exported: the runners' side of values lives in typed.py
     OutputError,
     as_declared,
     check_outputs,
+    json_problem,
     outputs_from_files,
     outputs_from_return,
     parse_text,
@@ -34,25 +36,49 @@ def resolve_params(pipeline: Pipeline, given: Mapping[str, Any]) -> dict[str, An
             problems.append(Diagnostic("E701", f"unknown param {name!r}", ("params", name), file="-p", hint=hint))
     for name, param in pipeline.params.items():
         if name in given:
-            value = given[name]
-            if isinstance(value, str) and param.type != "string":
-                try:
-                    value = parse_text(value, param.type)
-                except ValueError as err:
-                    problems.append(Diagnostic("E702", f"param {name!r}: {err}; it is of type {param.type}", ("params", name), file="-p"))
-                    continue
-            if not value_fits(value, param.type):
-                problems.append(Diagnostic("E702", f"param {name!r}: {value!r} is not of type {param.type}", ("params", name), file="-p"))
+            value, problem = _given_value(name, given[name], param.type)
+            if problem is not None:
+                problems.append(problem)
                 continue
             values[name] = as_declared(value, param.type)
-        elif param.default is not None:
-            values[name] = as_declared(param.default, param.type)
+        elif not param.required:
+            values[name] = None if param.default is None else as_declared(param.default, param.type)
         else:
             problems.append(Diagnostic("E703", f"param {name!r} has no default and was not given", ("params", name), file="-p",
                                        hint=f"pass it: -p {name}=VALUE"))
     if problems:
         raise SpecError(problems)
     return values
+
+
+def _given_value(name: str, value: Any, kind: str) -> tuple[Any, Diagnostic | None]:
+    """A given param's value of type `kind`, or the located reason it is not one."""
+    def refuse(code: str, message: str, hint: str | None = None):
+        return None, Diagnostic(code, f"param {name!r}: {message}", ("params", name), file="-p", hint=hint)
+
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem and problem[0] == "E108":  # from argv: bytes that were not UTF-8 (surrogateescape)
+            return refuse("E704", "the value is not UTF-8 text", "pass text encoded as UTF-8")
+        if problem:
+            return refuse(problem[0], "the value holds a NUL character", NUL_HINT)
+        if kind != "string":
+            try:
+                value = parse_text(value, kind)
+            except ValueError as err:
+                return refuse("E702", f"{err}; it is of type {kind}")
+    if kind == "json":
+        problem = json_problem(value)
+        if problem:
+            return refuse("E702", f"not a json value orch accepts: {problem}")
+    elif not value_fits(value, kind):
+        return refuse("E702", f"{_short(value)} is not of type {kind}")
+    return value, None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:38] + "…" + text[-38:]
 
 
 def fill(value: Any, resolve: Callable[[Ref], Any]) -> Any:

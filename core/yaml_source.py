@@ -3,23 +3,41 @@
 A valid spec goes through `yaml_fast` (no node tree). Otherwise, and whenever a
 diagnostic needs a position, PyYAML's C parser composes the node tree, which we turn into
 data ourselves: strict (duplicate keys and exotic tags are errors) and located.
+
+What no spec may hold is refused here, at its place in the text, whichever path reads it:
+a NUL or text that is not UTF-8, nesting past MAX_NESTING, recursive aliases, alias bombs,
+integers beyond 64 bits, NaN and infinities (limits.py, docs/limits.md).
 """
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import Any
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import Diagnostic, Path, SpecError
-
+from .limits import MAX_NESTING, NUL_HINT, SURROGATE_HINT, value_problems
 from .yaml_fast import NULL as _NULL
 from .yaml_fast import SCALAR_TAGS as _SCALAR_TAGS
-from .yaml_fast import STR as _STR
+from .yaml_fast import TEXT_TAGS as _TEXT_TAGS
+from .yaml_fast import BadScalar, Unusual, alias_limit, construct_scalar, read_fast
 from .yaml_fast import Loader as _Loader
-from .yaml_fast import Unusual, read_fast
+
+# A line break as YAML counts lines (so excerpts match the parser's line numbers).
+_BREAK = re.compile(r"\r\n|[\n\r\x85\u2028\u2029]")
+# A double-quoted escape that may give a NUL; only then are the strings searched for one.
+_ESCAPED_NUL = re.compile(r"\\(?:0|x00|u0000|U00000000)")
 
 _T = "tag:yaml.org,2002:"
 _MAP, _SEQ = _T + "map", _T + "seq"
@@ -46,7 +64,19 @@ class Source:
 
     @cached_property
     def lines(self) -> list[str]:
-        return [] if self.text is None else self.text.splitlines() or [""]
+        if self.text is None:
+            return []
+        lines = _BREAK.split(self.text)
+        if len(lines) > 1 and lines[-1] == "":
+            lines.pop()  # the break that ends the last line
+        return lines
+
+    def at_index(self, code: str, message: str, index: int, hint: str | None = None) -> Diagnostic:
+        """A diagnostic at character `index` of the text."""
+        before = self.text[:index]
+        starts = [m.end() for m in _BREAK.finditer(before)]
+        line_start = starts[-1] if starts else 0
+        return self._make(code, message, (), hint, len(starts), index - line_start)
 
     def node_at(self, path: Path) -> tuple[Node | None, Node | None, int]:
         """(key node, value node, depth reached) of the deepest node on `path`."""
@@ -118,21 +148,62 @@ def _is_one_line(node: Node) -> bool:
 def load_yaml(text: str, file: str | None = None) -> tuple[Any, Source]:
     """Parse one YAML document into plain data; raise SpecError with located problems."""
     source = Source(file, text)
+    _check_text(source)
     try:
-        return read_fast(text), source
+        data = read_fast(text)
     except Unusual:
         return _read_carefully(source), source
+    problems = _string_problems(data, source)
+    if problems:
+        raise SpecError(problems)
+    return data, source
+
+
+def _check_text(source: Source) -> None:
+    """A NUL anywhere, or a lone surrogate (text that came from bytes that were not UTF-8)."""
+    text = source.text
+    nul = text.find("\x00")
+    if nul != -1:
+        raise SpecError([source.at_index("E107", "the spec holds a NUL character", nul, NUL_HINT)])
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise SpecError([source.at_index("E108", "the spec is not UTF-8 text: it holds a lone surrogate",
+                                             err.start, SURROGATE_HINT)]) from None
+
+
+def _string_problems(data: Any, source: Source) -> list[Diagnostic]:
+    """A NUL written as an escape ("\\0", "\\x00", "\\u0000") in any key or string.
+
+    The strings are searched only when the text holds such an escape: no cost otherwise.
+    """
+    if not _ESCAPED_NUL.search(source.text):
+        return []
+    return [
+        source.diagnostic(code, f"{'key' if at_key else 'text'} {message}", path, NUL_HINT if code == "E107" else SURROGATE_HINT,
+                          at_key=at_key)
+        for path, code, message, at_key in value_problems(data)
+    ]
 
 
 def _read_carefully(source: Source) -> Any:
+    problems = _structure_problems(source)
+    if problems:
+        raise SpecError(problems)
     loader = _Loader(source.text)
     try:
         root = loader.get_single_node()
+    except yaml.reader.ReaderError as err:  # a control character: located by its index
+        raise SpecError([source.at_index("E101", f"invalid YAML: {err.reason} (character {err.character!r})",
+                                         _char_index(source.text, err.position))]) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         if err.context_mark is not None and mark.line >= len(source.lines):
             mark = err.context_mark  # at the end of the file, where the unclosed thing began helps more
         message = err.problem or str(err)
+        if "maximum nesting depth" in message:  # libyaml's own bound (1,000), met before ours in flow style
+            raise SpecError([source.at_mark("E112", _TOO_DEEP, err.problem_mark or mark, _DEEP_HINT)]) from None
         if err.context and err.problem:
             message = f"{err.context}: {err.problem}" if "while" not in err.context else f"{err.problem} ({err.context})"
         raise SpecError([source.at_mark("E101", f"invalid YAML: {message}", mark)]) from None
@@ -145,9 +216,73 @@ def _read_carefully(source: Source) -> Any:
     source._root = root
     problems: list[Diagnostic] = []
     data = _Converter(loader, source, problems).convert(root)
+    problems += _string_problems(data, source)  # every problem of the document in one run
     if problems:
         raise SpecError(problems)
     return data
+
+
+_TOO_DEEP = f"mappings and lists are nested more than {MAX_NESTING} levels deep"
+_DEEP_HINT = "flatten the value, or pass it as a json string"
+
+
+def _char_index(text: str, byte_offset: int) -> int:
+    """libyaml counts its reader's offsets in UTF-8 bytes; the text's own index of that byte."""
+    if text.isascii():
+        return byte_offset
+    return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
+
+
+def _structure_problems(source: Source) -> list[Diagnostic]:
+    """Nesting past MAX_NESTING, a recursive alias, or aliases standing for too many values,
+    located on the parser's events (the node tree has lost where each alias was written).
+
+    Counted as yaml_fast counts them: a value is each scalar, key and container, and an
+    alias stands for every value of what it names. Syntax errors are left to the composer.
+    """
+    loader = _Loader(source.text)
+    budget = alias_limit(source.text)
+    sizes: dict[str, int | None] = {}  # anchor -> values it stands for; None while still open
+    frames: list[list] = []  # [values so far, anchor]
+    try:
+        while True:
+            event = loader.get_event()
+            kind = event.__class__
+            if kind is MappingStartEvent or kind is SequenceStartEvent:
+                if len(frames) >= MAX_NESTING:
+                    return [source.at_mark("E112", _TOO_DEEP, event.start_mark, _DEEP_HINT)]
+                frames.append([1, event.anchor])
+                if event.anchor is not None:
+                    sizes[event.anchor] = None
+                continue
+            if kind is MappingEndEvent or kind is SequenceEndEvent:
+                size, anchor = frames.pop()
+                if anchor is not None:
+                    sizes[anchor] = size
+            elif kind is ScalarEvent:
+                size = 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            elif kind is AliasEvent:
+                if event.anchor in sizes and sizes[event.anchor] is None:
+                    return [source.at_mark("E114", f"alias *{event.anchor} is inside the value it names (a recursive alias)",
+                                           event.start_mark, "an alias can only repeat a value that is complete")]
+                size = sizes.get(event.anchor) or 1  # an undefined alias: the composer reports it
+                budget -= size - 1
+                if budget < 0:
+                    return [source.at_mark("E113", f"aliases stand for more than {alias_limit(source.text):,} values in all "
+                                           f"(*{event.anchor} alone for {size:,})", event.start_mark,
+                                           "an alias repeats its whole value each time it is used; write the values out")]
+            elif kind is yaml.StreamEndEvent:
+                return []
+            else:
+                continue
+            if frames:
+                frames[-1][0] += size
+    except yaml.YAMLError:
+        return []
+    finally:
+        loader.dispose()
 
 
 class _Converter:
@@ -160,7 +295,7 @@ class _Converter:
 
     def convert(self, node: Node) -> Any:
         tag = node.tag
-        if tag == _STR:
+        if tag in _TEXT_TAGS and isinstance(node, ScalarNode):
             return node.value
         if tag == _MAP:
             return self._mapping(node)
@@ -169,7 +304,11 @@ class _Converter:
         if tag == _NULL:
             return None
         if tag in _SCALAR_TAGS and isinstance(node, ScalarNode):
-            return self.loader.construct_object(node, deep=True)
+            try:
+                return construct_scalar(self.loader, tag, node.value, node.style)
+            except BadScalar as err:
+                self.problems.append(self.source.at_mark(err.code, str(err), node.start_mark, err.hint))
+                return None
         self.problems.append(
             self.source.at_mark("E103", f"unsupported YAML tag {tag!r}", node.start_mark, hint="use plain mappings, lists and scalars")
         )

@@ -83,3 +83,19 @@ def test_builder_reports_like_yaml():
 def test_a_yaml_boolean_condition_is_that_condition():
     p = spec("  a: {python: m:f, when: true}\n  b: {python: m:f, when: false}\n")
     assert (p.steps["a"].when, p.steps["b"].when) == ("true", "false")
+
+
+def test_builder_params_without_a_default_are_required_and_bad_values_are_spec_errors():
+    from orch.core.builder import PipelineBuilder
+    from orch.core.errors import SpecError
+
+    pipe = PipelineBuilder("built")
+    pipe.param("nothing", type="json", default=None)
+    pipe.param("needed")
+    pipe.command("a", ["echo"])
+    params = pipe.build().params
+    assert not params["nothing"].required and params["needed"].required
+    pipe.command("b", ["echo"], timeout=float("inf"))
+    with pytest.raises(SpecError) as refused:
+        pipe.graph()
+    assert [d.code for d in refused.value.diagnostics] == ["E109"]

@@ -4,8 +4,10 @@
 The pod runs the same bootstrap as an Argo pod (python3 and the user's code in the image,
 nothing of orch): the step's call travels as JSON in ORCH_PAYLOAD, with every brace of
 the user's text written as a \\u escape, so Jinja -- which renders a pod's `cmds` and
-`env_vars` -- never finds a tag in it. Each reference's value arrives in ORCH_R<i>,
-a Jinja expression orch writes (a param, an upstream XCom as JSON, the run id or date).
+`env_vars` -- never finds a tag in it. The pod fields Jinja renders as they are (`image`,
+`node_selector`) hold Kubernetes' own syntax, which no tag opener passes (checked at validation).
+Each reference's value arrives in ORCH_R<i>, a Jinja expression orch writes (a param, an
+upstream XCom as JSON, the run id or date).
 The outputs come back through the pod's XCom sidecar (/airflow/xcom/return.json).
 """
 

@@ -19,8 +19,8 @@ from orch.core.graph import PipelineGraph
 from orch.core.spec import Pipeline, Step
 
 from ..base import Artifact
-from ..embed import assemble, embedded_source, module_globals
-from ..pycode import Names, Refs, condition, docstring, identifier, inputs, literal, step_call, value, wrapped
+from ..embed import assemble, embedded_source
+from ..pycode import Names, Refs, condition, docstring, ident, literal, step_call, upstream_read, value, wrapped
 from . import kubernetes
 
 RUNTIME = Path(__file__).with_name("runtime.py")  # read, not imported: rendering needs no airflow
@@ -28,8 +28,6 @@ VERDICT = "orch__verdict"
 TRIGGER_RULES = {"all_succeeded": "all_success", "none_failed": "none_failed", "all_done": "all_done",
                  "any_failed": "one_failed"}
 PARAM_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
-RESERVED = frozenset({"step", "item", "index", "dag", "task", "Param", "datetime", "PIPELINE", "STEPS", "orch_verdict",
-                      "CronTriggerTimetable", "KubernetesPodOperator", "k8s", "BOOTSTRAP"})
 TARGETS = ("python", "kubernetes")
 
 
@@ -40,11 +38,11 @@ def render(graph: PipelineGraph, kind: str | None = None, target: str | None = N
 
 
 def dag_file(pipeline: str) -> str:
-    return f"{identifier(pipeline)}_dag.py"
+    return f"{ident(pipeline)}_dag.py"
 
 
 def names_of(pipeline: Pipeline) -> Names:
-    return Names(pipeline, RESERVED | module_globals(runtime_source()))
+    return Names(pipeline, "dag")
 
 
 def dag_source(graph: PipelineGraph, target: str = "python") -> str:
@@ -105,8 +103,10 @@ The leaf task {VERDICT} fails the DAG run when any step failed.
 
 
 def _pipeline_constants(pipeline: Pipeline) -> str:
+    params = {name: param.type for name, param in pipeline.params.items()}
     return (f"STEPS = {literal(list(pipeline.steps))}\n"
-            f"PIPELINE = dict(steps=STEPS, fail_fast={pipeline.fail_fast!r}, timeout={pipeline.timeout!r})\n")
+            f"PIPELINE = dict(steps=STEPS, params={literal(params)}, fail_fast={pipeline.fail_fast!r}, "
+            f"timeout={pipeline.timeout!r})\n")
 
 
 def _dag_decorator(pipeline: Pipeline) -> str:
@@ -130,7 +130,7 @@ def _dag_decorator(pipeline: Pipeline) -> str:
 
 
 def _param(param) -> str:
-    arguments = [] if param.default is None else [literal(typed.as_declared(param.default, param.type))]
+    arguments = [] if param.required else [literal(None if param.default is None else typed.as_declared(param.default, param.type))]
     if param.type in PARAM_TYPES:
         arguments.append(f"type={PARAM_TYPES[param.type]!r}")
     if param.description:
@@ -140,53 +140,39 @@ def _param(param) -> str:
 
 def _task(graph: PipelineGraph, name: str, names: Names, pods: bool) -> str:
     step = graph.pipeline.steps[name]
-    ident = names.steps[name]
-    refs = Refs(names, item="item", run_id="step.run_id()", run_date="step.run_date()")
-    prelude = _prelude(graph, name, names)
+    refs = Refs(names, "_step")
+    prelude = [f"        {names.outputs(u)} = _step.outputs({u!r})" for u in upstream_read(graph, name)]
     guard = []
     if step.when is not None:
         guard = [f"        if not ({condition(parse_condition(step.when), refs)}):",
-                 f"            step.skip({('when: ' + ' '.join(step.when.split()) + ' is false')!r})"]
+                 f"            _step.skip({('when: ' + ' '.join(step.when.split()) + ' is false')!r})"]
     trigger = TRIGGER_RULES[step.trigger or "all_succeeded"]
-    start = f"        step = Step({name!r}, **PIPELINE)"
+    start = f"        _step = Step({name!r}, **PIPELINE)"
     upstream = graph.upstream(name)
     if trigger in ("all_success", "one_failed") and len(upstream) > 1:  # judged once all ended (runtime.Step._judge)
         judged = "all_succeeded" if trigger == "all_success" else "any_failed"
-        trigger, start = "all_done", f"        step = Step({name!r}, **PIPELINE, {judged}={literal(upstream)})"
+        trigger, start = "all_done", f"        _step = Step({name!r}, **PIPELINE, {judged}={literal(upstream)})"
     if pods and step.image:
         check = "\n".join([start, *(prelude if guard else []), *guard])
         return kubernetes.pod_task(graph, name, names, trigger, _attempt_options(step), check)
+    call = step_call(step, refs, "_step.python", "_step.command", [], indent="        ")
     if step.foreach is None:
         options = [f"task_id={name!r}", *_attempt_options(step), f"trigger_rule={trigger!r}"]
-        return _def(options, ident, "", [start, *prelude, *guard, step_call(step, refs, "step.python", "step.command", [], indent="        ")])
-    items = _def([f"task_id={name + '__items'!r}", f"trigger_rule={trigger!r}"], f"{ident}__items", "",
-                 [start, *prelude, *guard,
-                  f"        return step.items({value(step.foreach, refs)})"])
+        return _def(options, names.task(name), "", [start, *prelude, *guard, call])
+    items = _def([f"task_id={name + '__items'!r}", f"trigger_rule={trigger!r}"], names.of(name, "items"), "",
+                 [start, *prelude, *guard, f"        return _step.items({value(step.foreach, refs)})"])
     item_options = [f"task_id={name + '__item'!r}", *_attempt_options(step)]
     if step.parallelism:
         item_options.append(f"max_active_tis_per_dagrun={step.parallelism}")
-    item = _def(item_options, f"{ident}__item", "index",
-                [f"        step = Step({name!r}, **PIPELINE)", "        item = step.item(index)", *prelude, step_call(step, refs, "step.python", "step.command", [], indent="        ")])
-    collect = _def([f"task_id={name!r}", "trigger_rule='all_done'"], ident, "",
+    item = _def(item_options, names.of(name, "item"), "_index",
+                [f"        _step = Step({name!r}, **PIPELINE)", "        _item = _step.item(_index)", *prelude, call])
+    collect = _def([f"task_id={name!r}", "trigger_rule='all_done'"], names.task(name), "",
                    [f"        return Step({name!r}, **PIPELINE, starting=False).collect({literal(list(step.outputs))})"])
     return "\n\n".join([items, item, collect])
 
 
 def _def(options: list[str], function: str, parameters: str, body: list[str]) -> str:
     return f"{wrapped('@task', options, indent='    ')}\n    def {function}({parameters}):\n" + "\n".join(body)
-
-
-def _prelude(graph: PipelineGraph, name: str, names: Names) -> list[str]:
-    """The values the step reads: its params, then its upstream steps' outputs, from Airflow's context and XComs."""
-    lines = []
-    for parameter in inputs(graph, name, names):
-        param = next((p for p, ident in names.params.items() if ident == parameter), None)
-        if param is not None:
-            lines.append(f"        {parameter} = step.param({param!r}, {graph.pipeline.params[param].type!r})")
-        else:
-            upstream = next(s for s in names.steps if names.outputs(s) == parameter)
-            lines.append(f"        {parameter} = step.outputs({upstream!r})")
-    return lines
 
 
 def _attempt_options(step: Step) -> list[str]:
@@ -205,25 +191,26 @@ def _attempt_options(step: Step) -> list[str]:
 
 def _verdict() -> str:
     return (f"    @task(task_id={VERDICT!r}, trigger_rule='all_done')\n"
-            "    def orch_verdict():\n"
+            "    def _verdict():\n"
             "        verdict(STEPS)")
 
 
 def _wiring(graph: PipelineGraph, names: Names, pods: bool) -> str:
+    """Each task function called once, its name then holding the task; then the edges."""
     lines = []
     for name in graph.order():
-        ident, step = names.steps[name], graph.pipeline.steps[name]
+        task, step = names.task(name), graph.pipeline.steps[name]
         if step.foreach is None:
             if not (pods and step.image):  # a pod task is made where it is defined
-                lines.append(f"    {ident}_task = {ident}()")
-            first = f"{ident}_task"
+                lines.append(f"    {task} = {task}()")
+            first = task
         else:
-            lines += [f"    {ident}_items_task = {ident}__items()",
-                      f"    {ident}_task = {ident}()",
-                      f"    {ident}_items_task >> {ident}__item.expand(index={ident}_items_task) >> {ident}_task"]
-            first = f"{ident}_items_task"
+            items = names.of(name, "items")
+            lines += [f"    {items} = {items}()", f"    {task} = {task}()",
+                      f"    {items} >> {names.of(name, 'item')}.expand(_index={items}) >> {task}"]
+            first = items
         upstream = graph.upstream(name)
         if upstream:
-            lines.append(f"    [{', '.join(names.steps[u] + '_task' for u in upstream)}] >> {first}")
-    lines.append(f"    [{', '.join(names.steps[n] + '_task' for n in graph.order())}] >> orch_verdict()")
+            lines.append(f"    [{', '.join(names.task(u) for u in upstream)}] >> {first}")
+    lines.append(f"    [{', '.join(names.task(n) for n in graph.order())}] >> _verdict()")
     return "\n".join(lines)

@@ -11,8 +11,8 @@ import datetime
 from airflow.sdk import RetryDecision, RetryPolicy, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python  # embedded: steprun
-from orch.core.typed import as_declared  # embedded: typed
+from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python, compare, output  # embedded: steprun
+from orch.core.typed import as_declared, foreach_problem, to_text  # embedded: typed
 
 ERROR, STATUS, ITEMS = "orch_error", "orch_status", "orch_items"  # XCom keys: a failed step's error,
 # 'upstream_failed' for a task that stopped before running its step, a fan-out's items
@@ -31,12 +31,14 @@ class ExactDelays(RetryPolicy):
 
 
 class Step:
-    """One task's view of its DAG run: params, upstream outputs, the deadline, fail_fast."""
+    """One task's view of its DAG run: params, upstream outputs, the deadline, fail_fast -- and every
+    helper its task calls, as methods, so no name a user chose can shadow one."""
 
-    def __init__(self, name, steps=(), fail_fast=False, timeout=None, starting=True, all_succeeded=(), any_failed=()):
+    def __init__(self, name, steps=(), params=None, fail_fast=False, timeout=None, starting=True, all_succeeded=(),
+                 any_failed=()):
         self.context = get_current_context()
         self.ti = self.context["ti"]
-        self.name, self.steps, self.fail_fast, self.timeout = name, steps, fail_fast, timeout
+        self.name, self.steps, self.types, self.fail_fast, self.timeout = name, steps, params or {}, fail_fast, timeout
         if starting:
             self._may_start()
         if all_succeeded:
@@ -89,8 +91,12 @@ class Step:
         found = self.ti.get_task_states(dag_id=self.ti.dag_id, run_ids=[self.ti.run_id], task_ids=list(task_ids))
         return found.get(self.ti.run_id, {})
 
-    def param(self, name, kind):
-        return as_declared(self.context["params"][name], kind)
+    def param(self, name):
+        return as_declared(self.context["params"][name], self.types[name])
+
+    output = staticmethod(output)
+    text = staticmethod(to_text)
+    compare = staticmethod(compare)
 
     def outputs(self, step):
         """An upstream step's outputs; None when it did not succeed."""
@@ -125,8 +131,9 @@ class Step:
     def items(self, items):
         """A fan-out's item indexes to map over; the items themselves go in the `orch_items` XCom, so no
         item is ever a templated argument. Not a list: the fan-out's failure, reported by its collector."""
-        if not isinstance(items, list):
-            self.ti.xcom_push(key=ERROR, value=f"foreach needs a list, got {type(items).__name__}")
+        problem = foreach_problem(items)
+        if problem:
+            self.ti.xcom_push(key=ERROR, value=problem)
             items = []
         self.ti.xcom_push(key=ITEMS, value=items)
         return list(range(len(items)))

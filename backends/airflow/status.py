@@ -37,7 +37,11 @@ def result_from_records(graph: PipelineGraph, records: dict, params: dict[str, A
             "outputs": (xcoms.get((name, -1, "return_value")) or {}) if status == "succeeded" else {},
             "error": (xcoms.get((name, -1, "orch_error")) or "the task failed (see its log)") if status == "failed" else None,
         })
-    running = records.get("state") not in ("success", "failed")
-    return RunResult(pipeline=graph.pipeline.name, backend="airflow", run_id=records["run_id"],
-                     status="running" if running else pipeline_status(steps), params=params,
-                     started_at=records.get("start"), ended_at=records.get("end"), steps=steps)
+    state = records.get("state")
+    status = "running" if state not in ("success", "failed") else pipeline_status(steps, engine_ok=state == "success")
+    error = None
+    if status == "failed" and not any(step.status == "failed" for step in steps.values()):
+        error = f"Airflow's DAG run {records['run_id']} ended {state}"
+    return RunResult(pipeline=graph.pipeline.name, backend="airflow", run_id=records["run_id"], status=status,
+                     params=params, started_at=records.get("start"), ended_at=records.get("end"), steps=steps,
+                     error=error)

@@ -2,22 +2,26 @@
 
 The rendered template carries this file's code after `orch.core.typed`'s (both standard
 library only), so the image needs python3 and the user's code, nothing of orch. The
-step's call travels as JSON in ORCH_PAYLOAD -- base64-encoded when it holds '{{' or '}}',
-so Argo never reads a user's literal as a tag; each reference's value arrives in ORCH_R<i>, substituted by Argo:
+step's call travels as JSON in ORCH_PAYLOAD with no brace inside its strings (`brace_free_json`),
+so Argo never reads a user's literal as a tag; each
+reference's value arrives in ORCH_R<i>, substituted by Argo:
 params as the text a user submits, outputs as JSON text ('null' when the producer did
 not succeed), a fan-out's outputs as Argo's JSON list of its items' JSON texts.
 Outputs are written as JSON text to /tmp/orch/outputs/<name> (and, for an Airflow pod, as one
-JSON object to $ORCH_XCOM_RETURN).
+JSON object to $ORCH_XCOM_RETURN), with every brace inside a string written as a \\u escape:
+Argo substitutes a consumer's template after placing the value in it, and would read '{{' in
+it as a tag. JSON text never ends in a newline, so `valueFrom.path`'s trim takes nothing.
+A command's output files are read as bytes and decoded by `outputs_from_files` (strict UTF-8).
 """
 
-import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 
-from orch.core.typed import OutputError, outputs_from_files, outputs_from_return, parse_text, to_text  # embedded: typed
+from orch.core.typed import OutputError, foreach_problem, outputs_from_files, outputs_from_return, parse_text, to_text  # embedded: typed
 
 OUTPUTS = os.environ.get("ORCH_ARGO_OUTPUTS", "/tmp/orch/outputs")
 
@@ -27,8 +31,8 @@ def decode(text, spec):
     kind = spec["kind"]
     if kind == "param":
         return parse_text(text, spec["type"])
-    if kind == "list":
-        return [json.loads(item) for item in json.loads(text or "[]") or []]
+    if kind == "list":  # the items' JSON texts; or, when every one is an object or a list, the values
+        return [json.loads(item) if isinstance(item, str) else item for item in json.loads(text or "[]") or []]
     if kind == "output":
         return json.loads(text or "null")
     return text  # run.id, run.date
@@ -50,13 +54,14 @@ def fill(value, refs):
 
 
 def main():
-    text = os.environ["ORCH_PAYLOAD"]
-    if text.startswith("base64:"):
-        text = base64.b64decode(text[len("base64:"):]).decode("utf-8")
-    payload = json.loads(text)
+    payload = json.loads(os.environ["ORCH_PAYLOAD"])
     refs = [decode(os.environ.get(f"ORCH_R{i}", ""), spec) for i, spec in enumerate(payload["refs"])]
     if "foreach" in payload:
         items = fill(payload["foreach"], refs)
+        problem = foreach_problem(items)
+        if problem:
+            print(f"orch: {problem}", file=sys.stderr)
+            return 1
         refs.append(items[int(os.environ["ORCH_ITEM"])])  # the item is the last placeholder
     os.environ.update((k, to_text(fill(v, refs))) for k, v in payload["env"].items())
     declared = payload["outputs"]
@@ -68,16 +73,31 @@ def main():
     except OutputError as err:
         print(f"orch: {err}", file=sys.stderr)
         return 1
+    try:
+        texts = dict((name, brace_free_json(value)) for name, value in outputs.items())
+    except ValueError as err:
+        print(f"orch: an output is not a finite number ({err})", file=sys.stderr)
+        return 1
     os.makedirs(OUTPUTS, exist_ok=True)
-    for name, value in outputs.items():
-        with open(os.path.join(OUTPUTS, name), "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(value))
+    for name, text in texts.items():
+        with open(os.path.join(OUTPUTS, name), "wb") as handle:
+            handle.write(text.encode("ascii"))
     xcom = os.environ.get("ORCH_XCOM_RETURN")  # an Airflow KubernetesPodOperator's XCom sidecar reads it
     if xcom:
         os.makedirs(os.path.dirname(xcom), exist_ok=True)
-        with open(xcom, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(outputs))
+        with open(xcom, "wb") as handle:
+            handle.write(brace_free_json(outputs).encode("ascii"))
     return 0
+
+
+JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def brace_free_json(value, sort_keys=False, default=None):
+    """ASCII JSON text of `value` in which no string holds a brace ('{' is written \\u007b): outside
+    its strings JSON has '{' only before '"' or '}', so the text holds no '{{', '{%' or '{#'."""
+    text = json.dumps(value, allow_nan=False, sort_keys=sort_keys, default=default)
+    return JSON_STRING.sub(lambda found: found.group().replace("{", "\\u007b").replace("}", "\\u007d"), text)
 
 
 def call(target, args):
@@ -99,11 +119,16 @@ def run_command(argv, declared):
         sys.exit(127)
     if code != 0:
         sys.exit(code)
-    texts = {}
-    for name in declared:
-        path = os.path.join(folder, name)
-        texts[name] = open(path, encoding="utf-8").read() if os.path.exists(path) else None
-    return outputs_from_files(texts, declared)
+    files = dict((name, _read(os.path.join(folder, name))) for name in declared)
+    return outputs_from_files(files, declared)
+
+
+def _read(path):
+    """The file's bytes, as written (a text read would turn '\\r' into '\\n'); None when absent."""
+    if not os.path.exists(path):
+        return None
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def _plain(value):

@@ -4,18 +4,31 @@ Not govaluate text: govaluate mis-compares (`2 == '2'` is false, `'10' > '9'` is
 and breaks on values holding quotes. Each reference is decoded to its declared type:
 outputs travel as JSON text (`fromJSON`), params as the text a user submits (`asFloat`,
 `asInt`, `== 'true'`, `fromJSON`). A comparison with a null operand is false (orch's rule),
-so references are guarded with `!= nil`. String literals never hold `{` or `}`, which
-would end the tag early: they are written as \\u escapes.
+so references are guarded with `!= nil`.
+
+Literals are written in ASCII that expr-lang reads back exactly (parser/lexer/utils.go, `unescape`):
+`{` and `}`, which would end the tag early, as \\u007b and \\u007d; other non-ASCII characters as
+\\uXXXX, and those beyond the BMP as \\UXXXXXXXX -- expr-lang reads a \\u escape as one code
+point, so a JSON surrogate pair would become two U+FFFD. What expr-lang cannot hold (a lone
+surrogate, an integer beyond 64 bits, a non-finite number) raises `Unrepresentable`.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Callable
 
 from orch.core.expr import BoolOp, Compare, Expr, ListLit, Lit, Not, RefNode
+from orch.core.limits import int_fits
 from orch.core.names import argo_name
 from orch.core.refs import Ref
+from orch.core.typed import text_problem
+
+
+class Unrepresentable(ValueError):
+    """A literal of the condition that expr-lang cannot hold exactly."""
 
 
 def literal(value) -> str:
@@ -24,8 +37,30 @@ def literal(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return json.dumps(value).replace("{", "\\u007b").replace("}", "\\u007d")
+        return _string(value)
+    if isinstance(value, int):
+        if not int_fits(value):  # expr-lang parses an integer literal with strconv.ParseInt(_, 10, 64)
+            raise Unrepresentable("an integer beyond 64 bits, which Argo's expressions cannot hold")
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Unrepresentable(f"{value!r} is not a finite number")
     return repr(value)
+
+
+def _string(text: str) -> str:
+    """A double-quoted expr-lang string, in ASCII, that unescapes to `text` exactly."""
+    problem = text_problem(text)
+    if problem:
+        raise Unrepresentable(f"the text {problem}")
+    return _ESCAPED.sub(_escape, json.dumps(text, ensure_ascii=False))
+
+
+_ESCAPED = re.compile(r"[{}\x7f-\U0010ffff]")
+
+
+def _escape(match: re.Match) -> str:
+    point = ord(match.group())
+    return f"\\u{point:04x}" if point <= 0xFFFF else f"\\U{point:08x}"
 
 
 def task_output(step: str, name: str) -> str:
@@ -61,6 +96,8 @@ class ExprLang:
         if isinstance(expr, Lit):
             return literal(expr.value)
         if isinstance(expr, RefNode):
+            if expr.ref.kind == "output" and self.types(expr.ref) == "list":
+                return self._items(expr.ref)
             return reference(expr.ref, self.param_type, self.output)
         if isinstance(expr, ListLit):
             return "[" + ", ".join(literal(item.value) for item in expr.items) + "]"
@@ -70,6 +107,12 @@ class ExprLang:
             joiner = " && " if expr.op == "and" else " || "
             return "(" + joiner.join(self.text(value) for value in expr.values) + ")"
         return self.compare(expr)
+
+    def _items(self, ref: Ref) -> str:
+        """A fan-out's output as its list of values. Argo aggregates the items' JSON texts as a list of
+        those texts -- or, when every one is an object or a list, of the values themselves
+        (workflow/controller/operator.go, `aggregatedJSONValueList`)."""
+        return f"map(fromJSON({self.output(ref.step, ref.name)}), type(#) == 'string' ? fromJSON(#) : #)"
 
     def compare(self, expr: Compare) -> str:
         left, right = self.text(expr.left), self.text(expr.right)

@@ -40,7 +40,8 @@ def has_gate(step) -> bool:
 
 
 def gate_name(task: str) -> str:
-    return f"{task}--when"
+    """The gate's task name: with a capital, which no step's Argo name holds."""
+    return f"{task}-When"
 
 
 def status_param(task: str) -> str:

@@ -7,13 +7,14 @@ is the reference after the last one (the bootstrap appends the current item).
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
 from orch.core.names import argo_name
 from orch.core.refs import Ref, find_refs, iter_strings, whole_ref
 from orch.core.spec import Pipeline, Step
+
+from .bootstrap import brace_free_json
 
 MARKERS = {"$ref", "$text", "$dict"}
 RUN_DATE = "{{workflow.creationTimestamp.Y}}-{{workflow.creationTimestamp.m}}-{{workflow.creationTimestamp.d}}"
@@ -103,13 +104,8 @@ class Payload:
 
     def encoded(self) -> str:
         """JSON a reviewer can read, with every brace inside its strings written as a \\u escape,
-        so Argo finds no tag in it; base64 in the odd case a string holds our stand-in characters."""
-        data = self.data()
-        if any(STAND_IN_OPEN in text or STAND_IN_CLOSE in text for _, text in iter_strings(data)):
-            text = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
-            return "base64:" + base64.b64encode(text.encode("utf-8")).decode("ascii")
-        text = json.dumps(_stand_in(data), sort_keys=True, default=str)  # ASCII: the stand-ins become \\ue07b
-        return text.replace("\\ue07b", "\\u007b").replace("\\ue07d", "\\u007d")
+        so neither Argo nor Jinja finds a tag in it (ValueError for a non-finite number)."""
+        return brace_free_json(self.data(), sort_keys=True, default=str)
 
     def foreach_indexes(self) -> str:
         """`withParam` for the fan-out: the item indexes, known now or computed by Argo from the list."""
@@ -118,16 +114,3 @@ class Payload:
             return json.dumps(list(range(len(self.step.foreach))))
         source = f'workflow.parameters["{ref.name}"]' if ref.kind == "param" else self.output_expr(ref.step, ref.name)
         return "{{=toJson(map(fromJSON(" + source + "), #index))}}"
-
-
-STAND_IN_OPEN, STAND_IN_CLOSE = "\ue07b", "\ue07d"  # private-use characters
-
-
-def _stand_in(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.replace("{", STAND_IN_OPEN).replace("}", STAND_IN_CLOSE)
-    if isinstance(value, dict):
-        return {_stand_in(k): _stand_in(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_stand_in(v) for v in value]
-    return value

@@ -3,13 +3,14 @@ hera's model classes -- not its context-manager API, which rescans the workflow 
 template added -- and written with a C YAML dumper.
 
 Mapping (docs/backends.md): a DAG task per step with an explicit `depends` (depends.py),
-`when` as a typed expr tag (condition.py), calls and literals base64-encoded in a
+`when` as a typed expr tag (condition.py), calls and literals as brace-free JSON in a
 `payload` parameter for the bootstrap (payload.py, bootstrap.py), one template per step
 shape (templates.py), and a leaf that keeps any failure in the workflow's phase.
 """
 
 from __future__ import annotations
 
+import json
 
 import yaml
 from hera.workflows import models as m
@@ -29,7 +30,8 @@ from .payload import Payload
 from .templates import Shape, problems, template
 
 API_VERSION = "argoproj.io/v1alpha1"
-VERDICT = "orch-verdict"
+VERDICT = "orch-verdict"  # a template's name: users name tasks, never templates
+VERDICT_TASK = "Orch-verdict"  # orch's task names hold a capital, which no step's Argo name does
 FAILED = "orch-failed"
 GATE = "orch-gate"
 MAX_TASKS = 200  # per DAG, in Argo's full CRDs
@@ -109,7 +111,7 @@ def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> m.Workfl
     shapes = _Shapes()
     if not layout.nested:
         tasks = [task for name in pipeline.steps for task in _tasks(graph, name, shapes, depends, layout)]
-        tasks.append(m.DAGTask(name=VERDICT, template=VERDICT, depends=depends.verdict()))
+        tasks.append(m.DAGTask(name=VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
         dags = [m.Template(name="main", dag=m.DAGTemplate(tasks=tasks, fail_fast=pipeline.fail_fast))]
         verdict = _busybox(VERDICT, ["true"])
     else:
@@ -203,7 +205,7 @@ def _main(layout: Layout) -> m.Template:
                                depends=" && ".join(f"chunk-{o}.Succeeded" for o in owners) or None,
                                arguments=m.Arguments(parameters=arguments) if arguments else None))
     names = [chunk.name for chunk in layout.chunks]
-    tasks.append(m.DAGTask(name=VERDICT, template=VERDICT, depends=" && ".join(f"{n}.Succeeded" for n in names),
+    tasks.append(m.DAGTask(name=VERDICT_TASK, template=VERDICT, depends=" && ".join(f"{n}.Succeeded" for n in names),
                            when="{{= " + " || ".join(f'tasks["{n}"].outputs.parameters["{FAILED}"] == "true"' for n in names) + " }}"))
     return m.Template(name="main", dag=m.DAGTemplate(tasks=tasks))
 
@@ -238,13 +240,6 @@ def _pipeline_problems(graph: PipelineGraph, chunk_size: int) -> list[Diagnostic
     if nested and pipeline.fail_fast:
         found.append(Diagnostic("E811", "fail_fast with more steps than one Argo DAG holds is not supported: "
                                         "the nested DAGs keep running to pass on their steps' statuses", ("fail_fast",)))
-    names = {argo_name(n) for n in pipeline.steps}
-    if VERDICT in names:
-        found.append(Diagnostic("E805", f"the step name {VERDICT!r} is reserved on Argo", ("steps", VERDICT)))
-    for name, step in pipeline.steps.items():
-        if has_gate(step) and gate_name(argo_name(name)) in names:
-            found.append(Diagnostic("E805", f"the step name {gate_name(argo_name(name))!r} is taken by {name!r}'s gate on Argo",
-                                    ("steps", name)))
     for name, param in pipeline.params.items():
         if param.default is not None and "{{" in to_text(param.default):
             found.append(Diagnostic("E807", "Argo would read '{{' in a param's default as a tag", ("params", name, "default")))

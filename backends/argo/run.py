@@ -31,6 +31,9 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, resume: Optional[str
     if resume:
         raise UsageError("--resume is the local backend's; on Argo, use `argo retry` or `argo resubmit`")
     values = resolve_params(graph.pipeline, params)
+    for name, value in values.items():  # Argo substitutes a template after placing a param's value in it
+        if "{{" in to_text(value):
+            raise UsageError(f"-p {name}: Argo would read '{{{{' in a param's value as a tag, and has no escape for it")
     service, namespace = _service()
     spec = workflow_spec(graph)
     spec.arguments = m.Arguments(parameters=[m.Parameter(name=k, value=to_text(v)) for k, v in values.items()]) or None

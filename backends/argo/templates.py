@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from hera.workflows import models as m
 
 from orch.core.errors import Diagnostic
+from orch.core.limits import MAX_DELAY_SECONDS
 from orch.core.spec import Step
 
 from .script import bootstrap_source
 
 DEFAULT_IMAGE = "python:3.12-slim"
 OUTPUTS = "/tmp/orch/outputs"
+INT32 = 2**31 - 1  # IntOrString fields (a template's activeDeadlineSeconds, retryStrategy.limit, backoff.factor)
+INT64 = 2**63 - 1  # int64 fields (tolerationSeconds)
+GO_SECONDS = INT64 // 10**9  # a Go duration counts nanoseconds in an int64
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ def problems(name: str, step: Step) -> list[Diagnostic]:
     if step.timeout is not None and step.timeout != int(step.timeout):
         found.append(Diagnostic("E802", f"Argo bounds an attempt in whole seconds (activeDeadlineSeconds); {step.timeout:g}s cannot be rendered",
                                 path + ("timeout",)))
+    if step.retries and step.retries.factor > INT32:  # orch's other numbers fit Argo's fields (core.limits; a test)
+        found.append(Diagnostic("E821", f"more than Argo reads as a retry factor (a 32-bit integer, at most {INT32})",
+                                path + ("retries", "factor")))
     return found
 
 
@@ -108,10 +115,13 @@ def _retries(step: Step) -> m.RetryStrategy | None:
         return None
     backoff = None
     if retries.delay:
+        # orch caps every delay at max_delay, else at its 366-day bound: say so where a delay would pass it
+        cap = retries.max_delay if retries.max_delay is not None else (
+            MAX_DELAY_SECONDS if max(retries.delays(), default=0) >= MAX_DELAY_SECONDS else None)
         backoff = m.Backoff(
             duration=_go_duration(retries.delay),
             factor=m.IntOrString(int(retries.factor)) if retries.factor != 1 else None,
-            cap=_go_duration(retries.max_delay) if retries.max_delay is not None else None,
+            cap=_go_duration(cap) if cap is not None else None,
         )
     return m.RetryStrategy(limit=m.IntOrString(retries.limit), retry_policy="Always", backoff=backoff)
 

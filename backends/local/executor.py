@@ -9,6 +9,8 @@ for the next retry or timeout. Every change is committed to the store before it 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,11 +23,14 @@ from orch.core.refs import Ref
 from orch.core.result import RunResult, StepResult, pipeline_status
 from orch.core.spec import Step
 from orch.core.triggers import RUN, decide
+from orch.core.typed import foreach_problem
 from orch.core.values import OutputError, fill, fill_text, outputs_from_files, outputs_from_return, to_text
 
 from .host import Host, Request
 from .processes import Zygote, kill_group, kill_if_same, started_at
-from .state import Store, now
+from .state import Store, now, safe_text
+
+MAX_OUTPUT_BYTES = 64 << 20  # an output is a value, not a data set: artifacts carry data
 
 TIMEOUT_STATUS = "timeout"
 
@@ -37,7 +42,8 @@ class Unit:
     step: str
     item: int
     value: Any = None
-    attempt: int = 0
+    attempt: int = 0  # numbered across resumes: attempt N's files are attempt-N.*, never reused
+    before: int = 0  # attempts made before this process resumed the run
     ready_at: float = 0.0
     pid: Optional[int] = None
     deadline: Optional[float] = None
@@ -79,6 +85,7 @@ class Executor:
         self.waiting_on = {name: len(ups) for name, ups in self.upstream.items()}
         self.ready: deque[str] = deque(name for name, n in self.waiting_on.items() if n == 0)
         self.done: dict[tuple[str, int], dict] = {}
+        self.last_attempts: dict[tuple[str, int], int] = {}  # after a resume: the attempts already made
         self.stop_reason: Optional[str] = None  # set by fail_fast or the pipeline's timeout
         self.deadline = time.monotonic() + self.pipeline.timeout if self.pipeline.timeout else None
         self.run_timed_out = False
@@ -105,13 +112,20 @@ class Executor:
                 self._enforce_deadlines()
         except BaseException:
             self._stop_all()
-            self.store.set_run(self.run_id, "interrupted", ended=True)
+            self._mark_interrupted()
             raise
         finally:
             self.zygote.close()
         status = pipeline_status(self.results)
         self.store.set_run(self.run_id, status, ended=True)
         return self.store.result(self.run_id, list(self.pipeline.steps))
+
+    def _mark_interrupted(self) -> None:
+        """Best effort: on a full disk this write fails too, and the run's free lock says `interrupted` anyway."""
+        try:
+            self.store.set_run(self.run_id, "interrupted", ended=True)
+        except Exception:  # noqa: BLE001 - the error that stopped the run is the one to report
+            pass
 
     def _wait_time(self) -> Optional[float]:
         moment = time.monotonic()
@@ -145,8 +159,9 @@ class Executor:
             items = [(-1, None)]
         else:
             values = fill(step.foreach, self._resolve_for(name, None))
-            if not isinstance(values, list):
-                self._finish(name, "failed", error=f"foreach needs a list, got {type(values).__name__}")
+            problem = foreach_problem(values)
+            if problem:
+                self._finish(name, "failed", error=problem)
                 return
             if not values:
                 self._finish(name, "succeeded", outputs={o: [] for o in step.outputs})
@@ -159,7 +174,8 @@ class Executor:
         self.running_per_step[name] = 0
         self.progress.step(name, "running")
         for index, value in items:
-            unit = Unit(name, index, value, request=request)
+            before = self.last_attempts.get((name, index), 0)
+            unit = Unit(name, index, value, attempt=before, before=before, request=request)
             self.units[name].append(unit)
             if (name, index) in self.done:  # succeeded before a resume: not run again
                 unit.status, unit.outputs = "succeeded", self.done[(name, index)]["outputs"]
@@ -250,12 +266,13 @@ class Executor:
         step = self.pipeline.steps[unit.step]
         outputs, error = self._outcome(unit, step, message["status"])
         retries = step.retries
-        final = error is None or retries is None or unit.attempt > retries.limit or self.run_timed_out
+        tries = unit.attempt - unit.before  # a resumed unit gets its retries afresh
+        final = error is None or retries is None or tries > retries.limit or self.run_timed_out
         status = "succeeded" if error is None else "failed"
         self.store.end_attempt(self.run_id, unit.step, unit.item, unit.attempt, status, error, outputs, final)
         if not final:
             unit.status, unit.error = "retrying", error
-            unit.ready_at = time.monotonic() + retries.delay_before(unit.attempt)
+            unit.ready_at = time.monotonic() + retries.delay_before(tries)
             self.queue.append(unit)
             self.progress.step(unit.step, "retrying", attempt=unit.attempt, item=unit.item, error=error)
             return
@@ -263,6 +280,11 @@ class Executor:
         self._maybe_complete(unit.step)
 
     def _outcome(self, unit: Unit, step: Step, status: int) -> tuple[Optional[dict], Optional[str]]:
+        """The attempt's outputs or its error; whatever the step wrote, never an exception here."""
+        outputs, error = self._read_outcome(unit, step, status)  # outputs are checked to be real text (typed.py)
+        return outputs, safe_text(None if error is None else str(error))  # a result file a step overwrote may hold anything
+
+    def _read_outcome(self, unit: Unit, step: Step, status: int) -> tuple[Optional[dict], Optional[str]]:
         base = unit.folder / f"attempt-{unit.attempt}"
         if unit.timed_out:
             return None, unit.error
@@ -278,10 +300,10 @@ class Executor:
             if step.python:
                 if not result or not result.get("ok"):
                     return None, (result or {}).get("error", "the step ended without a result")
-                return outputs_from_return(result["returned"], step.outputs), None
+                return outputs_from_return(result.get("returned"), step.outputs), None
             folder = Path(str(base) + ".outputs")
-            texts = {name: _read_text(folder / name) for name in step.outputs}
-            return outputs_from_files(texts, step.outputs), None
+            files = {name: _read_output(folder, name) for name in step.outputs}
+            return outputs_from_files(files, step.outputs), None
         except OutputError as err:
             return None, str(err)
 
@@ -321,7 +343,7 @@ class Executor:
         """fail_fast: steps that have not started end upstream_failed; running ones finish."""
         self.stop_reason = self.stop_reason or "fail_fast stopped the run after a failure"
         for name, units in list(self.units.items()):
-            if name not in self.results and not any(u.attempt for u in units):
+            if name not in self.results and not any(u.attempt > u.before for u in units):
                 self.queue = deque(u for u in self.queue if u.step != name)
                 del self.units[name]
                 self._not_started(name)
@@ -366,6 +388,7 @@ class Executor:
         for pid, recorded in self.store.forget_unfinished(self.run_id):
             kill_if_same(pid, recorded)
         self.done = self.store.succeeded_units(self.run_id)
+        self.last_attempts = self.store.last_attempts(self.run_id)
         finished = self.store.result(self.run_id).steps
         for name in self.pipeline.steps:
             result = finished.get(name)
@@ -381,16 +404,32 @@ class Executor:
 
 def _read_json(path: Path) -> Optional[dict]:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
+    return value if isinstance(value, dict) else None
 
 
-def _read_text(path: Path) -> Optional[str]:
+def _read_output(folder: Path, name: str) -> Optional[bytes]:
+    """An output file's bytes, exactly (no newline translation); None if it was not written.
+
+    Opened without blocking and checked to be a regular file, so a FIFO or /dev/zero left
+    at $ORCH_OUTPUTS/NAME fails the step instead of hanging or filling the executor's memory.
+    """
     try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
+        fd = os.open(folder / name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
         return None
+    except OSError as err:
+        raise OutputError(f"output {name!r}: cannot read $ORCH_OUTPUTS/{name}: {err.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OutputError(f"output {name!r}: $ORCH_OUTPUTS/{name} is not a regular file")
+        data = handle.read(MAX_OUTPUT_BYTES + 1)
+    if len(data) > MAX_OUTPUT_BYTES:
+        raise OutputError(f"output {name!r} is larger than {MAX_OUTPUT_BYTES} bytes; "
+                          "write big data to a file and output its path")
+    return data
 
 
 def _last_line(path: Path, limit: int = 200) -> str:

@@ -99,6 +99,7 @@ class Live(Quiet):
         self.live.stop()
 
     def _table(self):
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(title=self.title, title_justify="left", box=None, padding=(0, 1))
@@ -109,7 +110,7 @@ class Live(Quiet):
             elapsed = "" if row.started is None else f"{(row.ended or moment) - row.started:.1f}s"
             items = f" {len(row.items)} items" if row.items else ""
             state = f"[{STYLE.get(row.status, '')}]{row.status}[/]"
-            table.add_row(name, state, str(row.attempt or ""), elapsed, (row.detail + items).strip()[:80])
+            table.add_row(name, state, str(row.attempt or ""), elapsed, escape((row.detail + items).strip()[:80]))
         return table
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import signal
+import sqlite3
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,52 +17,96 @@ from orch.core.result import RunResult
 from orch.core.values import resolve_params
 
 from .executor import Executor, Options
+from .lock import RunLock, acquire
 from .progress import Quiet
-from .state import Store
+from .specdiff import canonical, refuse_changes
+from .state import Store, unusable
 
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None,
         resume: Optional[str] = None, max_parallel: int = 32, progress=None, home: Optional[Path] = None,
         options: Optional[Options] = None) -> RunResult:
-    """Run the pipeline here; with `resume`, rerun only what did not succeed in that run."""
-    pipeline = graph.pipeline
-    progress = progress or Quiet()
+    """Run the pipeline here; with `resume`, rerun only what did not succeed in that run.
+
+    The process holds the run's lock from before its first write to its end, so one run
+    has one process; the records' folder failing under it (a file in the way, a full disk)
+    is exit 3, and the run stays resumable.
+    """
     store = Store(home)
+    lock = None
     try:
-        if resume:
-            run_id, values, run_date = _resumable(store, resume, pipeline.name, params)
-        else:
-            values = resolve_params(pipeline, params)
-            run_id = f"{pipeline.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-            run_date = datetime.now(timezone.utc).date().isoformat()
-            store.create_run(run_id, pipeline.name, spec_path, values, run_date)
+        run_id, values, run_date, lock = _begin(store, graph, params, spec_path, resume)
         spec_dir = Path(spec_path).resolve().parent if spec_path else Path.cwd()
         executor = Executor(graph, store, run_id, values, run_date, spec_dir,
-                            options or Options(max_parallel=max_parallel), progress)
-        progress.begin(run_id, pipeline.name, list(pipeline.steps))
-        try:
-            with _sigterm_as_interrupt():
-                return executor.run(resume=bool(resume))
-        except KeyboardInterrupt:
-            spec = f"{spec_path} " if spec_path else ""
-            raise RunInterrupted(f"run {run_id} interrupted; resume with: orch run {spec}--resume {run_id}") from None
-        finally:
-            progress.end()
+                            options or Options(max_parallel=max_parallel), progress or Quiet())
+        return _execute(executor, spec_path, bool(resume))
+    except (OSError, sqlite3.Error) as err:
+        known = unusable(store.home, err)
+        if known is None:
+            raise
+        raise known from None
     finally:
         store.close()
+        if lock is not None:
+            lock.release()
 
 
-def _resumable(store: Store, run_id: str, pipeline: str, params: Mapping[str, Any]):
+def _begin(store: Store, graph: PipelineGraph, params: Mapping[str, Any], spec_path: Optional[str],
+           resume: Optional[str]) -> tuple[str, dict, str, RunLock]:
+    """The run's id, params and date, with its lock held: a new run recorded, or a killed one checked."""
+    pipeline = graph.pipeline
+    if resume:
+        if store.run_row(resume) is None:
+            raise UsageError(f"no run {resume!r} in {store.home}; see `orch runs list`")
+        lock = acquire(store.run_dir(resume), resume)
+        try:
+            values, run_date = _resumable(store, resume, pipeline.name, params)
+            refuse_changes(graph, store.recorded_spec(resume), resume)
+        except BaseException:
+            lock.release()
+            raise
+        return resume, values, run_date, lock
+    values = resolve_params(pipeline, params)
+    run_id = f"{pipeline.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    run_date = datetime.now(timezone.utc).date().isoformat()
+    lock = acquire(store.run_dir(run_id), run_id)
+    store.create_run(run_id, pipeline.name, spec_path, values, run_date, canonical(graph))
+    return run_id, values, run_date, lock
+
+
+def _execute(executor: Executor, spec_path: Optional[str], resume: bool) -> RunResult:
+    """Run it; Ctrl-C or SIGTERM: RunInterrupted carrying the RunResult of what happened."""
+    progress, run_id = executor.progress, executor.run_id
+    progress.begin(run_id, executor.pipeline.name, list(executor.pipeline.steps))
+    try:
+        with _sigterm_as_interrupt():
+            return executor.run(resume=resume)
+    except KeyboardInterrupt:
+        spec = f"{spec_path} " if spec_path else ""
+        error = RunInterrupted(f"run {run_id} interrupted; resume with: orch run {spec}--resume {run_id}")
+        error.result = _result_so_far(executor)
+        raise error from None
+    finally:
+        progress.end()
+
+
+def _result_so_far(executor: Executor) -> Optional[RunResult]:
+    try:
+        result = executor.store.result(executor.run_id, list(executor.pipeline.steps))
+    except (OSError, sqlite3.Error):
+        return None
+    return result.model_copy(update={"status": "interrupted"})
+
+
+def _resumable(store: Store, run_id: str, pipeline: str, params: Mapping[str, Any]) -> tuple[dict, str]:
     row = store.run_row(run_id)
-    if row is None:
-        raise UsageError(f"no run {run_id!r} in {store.home}; see `orch runs list`")
     if row["pipeline"] != pipeline:
         raise UsageError(f"run {run_id!r} is of pipeline {row['pipeline']!r}, not {pipeline!r}")
     if params:
         raise UsageError("a resumed run keeps its own params; leave out -p")
     if row["status"] == "succeeded":
         raise UsageError(f"run {run_id!r} already succeeded; nothing to resume")
-    return run_id, json.loads(row["params"]), row["run_date"]
+    return json.loads(row["params"]), row["run_date"]
 
 
 @contextmanager

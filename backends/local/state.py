@@ -14,7 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+from orch.core.errors import OrchError, machine_error
 from orch.core.result import RunResult, StepResult
+
+from .lock import is_held
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -32,6 +35,9 @@ CREATE TABLE IF NOT EXISTS units (
     attempts INTEGER NOT NULL DEFAULT 0, outputs TEXT, error TEXT, pid INTEGER, pid_started TEXT,
     started_at TEXT, ended_at TEXT,
     PRIMARY KEY (run_id, step, item)
+);
+CREATE TABLE IF NOT EXISTS run_specs (
+    run_id TEXT PRIMARY KEY, spec TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS attempts (
     run_id TEXT NOT NULL, step TEXT NOT NULL, item INTEGER NOT NULL, attempt INTEGER NOT NULL,
@@ -52,11 +58,14 @@ def now() -> str:
 class Store:
     def __init__(self, home: Path | None = None):
         self.home = Path(home or orch_home())
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.home / "orch.db", isolation_level=None, timeout=30)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a killed process
-        self.db.executescript(SCHEMA)
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.home / "orch.db", isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a killed process
+            self.db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as err:
+            raise (unusable(self.home, err) or err) from None
 
     def close(self) -> None:
         self.db.close()
@@ -66,11 +75,20 @@ class Store:
 
     # --- writing (each call is one committed transaction)
 
-    def create_run(self, run_id: str, pipeline: str, spec_path: str | None, params: dict, run_date: str) -> None:
-        self.db.execute(
-            "INSERT INTO runs VALUES (?, ?, 'local', ?, 'running', ?, ?, ?, NULL)",
-            (run_id, pipeline, spec_path, json.dumps(params), run_date, now()),
-        )
+    def create_run(self, run_id: str, pipeline: str, spec_path: str | None, params: dict, run_date: str,
+                   spec: dict) -> None:
+        """The run and the meaning of its spec (to refuse resuming it with another), in one transaction."""
+        with self.db:
+            self.db.execute("BEGIN")
+            self.db.execute(
+                "INSERT INTO runs VALUES (?, ?, 'local', ?, 'running', ?, ?, ?, NULL)",
+                (run_id, pipeline, safe_text(spec_path), json.dumps(params), run_date, now()),
+            )
+            self.db.execute("INSERT INTO run_specs VALUES (?, ?)", (run_id, json.dumps(spec, sort_keys=True)))
+
+    def recorded_spec(self, run_id: str) -> Optional[dict]:
+        row = self.db.execute("SELECT spec FROM run_specs WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else json.loads(row[0])
 
     def set_run(self, run_id: str, status: str, ended: bool = False) -> None:
         self.db.execute("UPDATE runs SET status = ?, ended_at = ? WHERE run_id = ?", (status, now() if ended else None, run_id))
@@ -79,7 +97,7 @@ class Store:
                  error: str | None = None, started_at: str | None = None, ended_at: str | None = None) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, step, status, attempts, _dump(outputs), error, started_at, ended_at),
+            (run_id, step, status, attempts, _dump(outputs), safe_text(error), started_at, ended_at),
         )
 
     def start_attempt(self, run_id: str, step: str, item: int, attempt: int, started_at: str) -> None:
@@ -105,10 +123,10 @@ class Store:
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute("UPDATE attempts SET status = ?, error = ?, ended_at = ? WHERE run_id = ? AND step = ? AND item = ? AND attempt = ?",
-                            (status, error, ended, run_id, step, item, attempt))
+                            (status, safe_text(error), ended, run_id, step, item, attempt))
             self.db.execute("UPDATE units SET status = ?, error = ?, outputs = ?, pid = NULL, ended_at = ? "
                             "WHERE run_id = ? AND step = ? AND item = ?",
-                            (unit_status, error, _dump(outputs), ended if final else None, run_id, step, item))
+                            (unit_status, safe_text(error), _dump(outputs), ended if final else None, run_id, step, item))
 
     def forget_unfinished(self, run_id: str) -> list[tuple[int, Optional[str]]]:
         """Before a resume: drop every unit and step that did not succeed; return their recorded pids."""
@@ -124,11 +142,22 @@ class Store:
 
     def run_row(self, run_id: str) -> Optional[dict]:
         row = self.db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return None if row is None else _row(self.db, row, "runs")
+        return None if row is None else self._live_status(_row(self.db, row, "runs"))
 
     def runs(self, limit: int = 50) -> list[dict]:
         rows = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,)).fetchall()
-        return [_row(self.db, row, "runs") for row in rows]
+        return [self._live_status(_row(self.db, row, "runs")) for row in rows]
+
+    def _live_status(self, row: dict) -> dict:
+        """A run recorded `running` whose lock no live process holds was killed: it reads `interrupted`."""
+        if row["status"] == "running" and not is_held(self.run_dir(row["run_id"])):
+            row["status"] = "interrupted"
+        return row
+
+    def last_attempts(self, run_id: str) -> dict[tuple[str, int], int]:
+        """Each unit's highest attempt number so far, so a resumed attempt gets a number (and files) of its own."""
+        rows = self.db.execute("SELECT step, item, MAX(attempt) FROM attempts WHERE run_id = ? GROUP BY step, item", (run_id,))
+        return {(step, item): attempt for step, item, attempt in rows}
 
     def succeeded_units(self, run_id: str) -> dict[tuple[str, int], dict]:
         rows = self.db.execute("SELECT step, item, outputs, attempts FROM units WHERE run_id = ? AND status = 'succeeded'", (run_id,))
@@ -151,7 +180,30 @@ class Store:
 
 
 def _dump(value: Any) -> Optional[str]:
-    return None if value is None else json.dumps(value)
+    return None if value is None else json.dumps(value)  # ensure_ascii: always storable
+
+
+def safe_text(text: Optional[str]) -> Optional[str]:
+    """Text as SQLite, JSON and a terminal can take it: a lone surrogate becomes `\\udcff`, never an error."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def unusable(home: Path, err: Exception) -> OrchError | None:
+    """The local backend cannot keep its records in `home` (a file in the way, read-only, a full disk):
+    exit 3 with what to do; None for an error that is not about its records (let that one out)."""
+    where = getattr(err, "filename", None)
+    if isinstance(err, OSError) and where is not None and not _under(Path(os.fsdecode(where)), home):
+        return None
+    return machine_error(err, f"keep the local backend's records in {home}")
+
+
+def _under(path: Path, home: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(home.resolve())
+    except OSError:
+        return False
 
 
 def _row(db: sqlite3.Connection, row: tuple, table: str) -> dict:

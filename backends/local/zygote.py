@@ -86,7 +86,11 @@ def _start(request: dict) -> int:
         return pid
     code = 1
     try:
-        _become_attempt(request)
+        try:
+            _become_attempt(request)
+        except OSError as err:  # its log cannot be made (a full disk): say so as the attempt's error
+            _write_result(request["result"], {"ok": False, "error": f"cannot start the attempt: {err}"})
+            os._exit(1)
         code = _run(request)
     except BaseException:  # noqa: BLE001 - a child must always end here, never return to the loop
         traceback.print_exc()
@@ -103,7 +107,7 @@ def _become_attempt(request: dict) -> None:
         signal.signal(sig, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)
     null = os.open(os.devnull, os.O_RDONLY)
-    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)  # each attempt has its own file
     os.dup2(null, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)

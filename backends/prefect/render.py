@@ -9,6 +9,7 @@ each waiting for its upstream tasks whatever their states, then judging them (ru
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from orch.core import typed
 from orch.core.errors import Diagnostic, SpecError
@@ -17,11 +18,10 @@ from orch.core.graph import PipelineGraph
 from orch.core.spec import Pipeline, Step
 
 from ..base import Artifact
-from ..embed import assemble, embedded_source, module_globals
-from ..pycode import PYTHON_TYPES, Names, Refs, condition, docstring, identifier, inputs, literal, step_call, value, wrapped
+from ..embed import assemble, embedded_source
+from ..pycode import PYTHON_TYPES, Names, Refs, condition, docstring, ident, literal, step_call, upstream_read, value, wrapped
 
 RUNTIME = Path(__file__).with_name("runtime.py")  # read, not imported: rendering needs no prefect
-RUNTIME_NAMES = frozenset({"run", "gate", "item", "Any", "flow", "task", "Cron", "serve", "deployment", "RESULTS"})
 
 
 def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
@@ -35,11 +35,11 @@ def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
 
 def names_of(pipeline: Pipeline) -> Names:
     """The module's Python names for the pipeline's flow, tasks and params."""
-    return Names(pipeline, RUNTIME_NAMES | module_globals(runtime_source()))
+    return Names(pipeline, "flow")
 
 
 def module_file(pipeline: str) -> str:
-    return f"{identifier(pipeline)}_flow.py"
+    return f"{ident(pipeline)}_flow.py"
 
 
 def module_source(graph: PipelineGraph, deployment: bool = True) -> str:
@@ -89,25 +89,24 @@ process, so a timeout stops it. The flow run fails when any step failed.
 
 def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
     step = graph.pipeline.steps[name]
-    refs = Refs(names)
-    parameters = inputs(graph, name, names)
-    ident = names.steps[name]
-    head = ["    if (stop := gate.blocked()) is not None:", "        return stop"]
+    refs = Refs(names, "_gate")
+    parameters = ["_gate", *(names.outputs(u) for u in upstream_read(graph, name))]
+    head = ["    if (_stop := _gate.blocked()) is not None:", "        return _stop"]
     if step.when is not None:
         head += [f"    if not ({condition(parse_condition(step.when), refs)}):",
-                 f"        return skipped({('when: ' + ' '.join(step.when.split()) + ' is false')!r})"]
-    call = step_call(step, refs, "run_python", "run_command", ["gate"], indent="    ")
+                 f"        return _gate.skipped({('when: ' + ' '.join(step.when.split()) + ' is false')!r})"]
+    call = step_call(step, refs, "_gate.python", "_gate.command", [], indent="    ")
     if step.foreach is None:
         options = _task_options(name, step, failure_hook=True)
-        return f"{wrapped('@task', options)}\ndef {ident}({', '.join(['gate', *parameters])}):\n" + "\n".join(head) + f"\n{call}\n"
-    fan_out = [f"{ident}_item", value(step.foreach, refs), f"outputs={literal(dict(step.outputs))}"]
+        return f"{wrapped('@task', options)}\ndef {names.task(name)}({', '.join(parameters)}):\n" + "\n".join(head) + f"\n{call}\n"
+    fan_out = [names.of(name, "item"), value(step.foreach, refs), f"outputs={literal(dict(step.outputs))}"]
     fan_out += [f"parallelism={step.parallelism}"] if step.parallelism else []
-    fan_out += ["values={" + ", ".join(f"{i!r}: {i}" for i in parameters) + "}"] if parameters else []
+    fan_out += ["values={" + ", ".join(f"{p!r}: {p}" for p in parameters[1:]) + "}"] if parameters[1:] else []
     parent = (f"@task(name={name!r}, task_run_name={name!r}, on_failure=[note_failure], **RESULTS)\n"
-              f"def {ident}({', '.join(['gate', *parameters])}):\n" + "\n".join(head) + "\n"
-              + wrapped("return gate.fan_out", fan_out, indent="    ") + "\n")
+              f"def {names.task(name)}({', '.join(parameters)}):\n" + "\n".join(head) + "\n"
+              + wrapped("return _gate.fan_out", fan_out, indent="    ") + "\n")
     item = (f"{wrapped('@task', _task_options(name + '[item]', step, failure_hook=False))}\n"
-            f"def {ident}_item({', '.join(['gate', 'item', *parameters])}):\n{call}\n")
+            f"def {names.of(name, 'item')}({', '.join(['_gate', '_item', *parameters[1:]])}):\n{call}\n")
     return parent.rstrip("\n") + "\n\n\n" + item
 
 
@@ -142,36 +141,38 @@ def _tags(step: Step) -> list[str]:
 
 
 def _flow(graph: PipelineGraph, names: Names) -> str:
+    """The flow: the user's params as its parameters (their only place as Python names), then every
+    step submitted through `_run`, each waiting on its upstream steps."""
     pipeline = graph.pipeline
-    required = [p for p in pipeline.params.items() if p[1].default is None]
-    optional = [p for p in pipeline.params.items() if p[1].default is not None]
-    signature = [f"{names.params[n]}: {PYTHON_TYPES[p.type]}" for n, p in required]
-    signature += [f"{names.params[n]}: {PYTHON_TYPES[p.type]} = {literal(typed.as_declared(p.default, p.type))}"
-                  for n, p in optional]
+    signature = [f"{names.params[n]}: {PYTHON_TYPES[p.type]}" + ("" if p.required else f" = {literal(_default(p))}")
+                 for n, p in ((n, pipeline.params[n]) for n in flow_parameters(pipeline))]
     options = [f"name={pipeline.name!r}"]
     if pipeline.description:
         options.append(f"description={' '.join(pipeline.description.split())!r}")
-    body = [f"    run = Run(fail_fast={pipeline.fail_fast!r}, timeout={pipeline.timeout!r})"]
+    params = "{" + ", ".join(f"{n!r}: {names.params[n]}" for n in pipeline.params) + "}"
+    body = [wrapped("    _run = Run", [params, f"fail_fast={pipeline.fail_fast!r}", f"timeout={pipeline.timeout!r}"])]
     for name in graph.order():
         step = pipeline.steps[name]
-        args = [names.steps[name], repr(name)]
+        args = [names.task(name), repr(name)]
         upstream = graph.upstream(name)
         if upstream:
             args.append(f"after={literal(upstream)}")
         if step.trigger and step.trigger != "all_succeeded":
             args.append(f"trigger={step.trigger!r}")
-        for parameter in inputs(graph, name, names):
-            args.append(f"{parameter}={_future_of(parameter, names)}")
-        body.append(wrapped(f"{names.future(name)} = run.submit", args, indent="    "))
-    body.append("    return run.outcome()")
+        args += [f"{names.outputs(u)}={names.future(u)}" for u in upstream_read(graph, name)]
+        body.append(wrapped(f"{names.future(name)} = _run.submit", args, indent="    "))
+    body.append("    return _run.outcome()")
     return f"@flow({', '.join(options)})\ndef {names.flow}({', '.join(signature)}):\n" + "\n".join(body) + "\n"
 
 
-def _future_of(parameter: str, names: Names) -> str:
-    if parameter in names.params.values():
-        return parameter
-    step = next(s for s in names.steps if names.outputs(s) == parameter)
-    return names.future(step)
+def flow_parameters(pipeline: Pipeline) -> list[str]:
+    """The params in the flow's signature order: required ones first. `orch run` passes them by position,
+    as a param may be named like an argument of Prefect's own call (`self`, `wait_for`, `return_state`)."""
+    return sorted(pipeline.params, key=lambda name: not pipeline.params[name].required)
+
+
+def _default(param) -> Any:
+    return None if param.default is None else typed.as_declared(param.default, param.type)
 
 
 def _main(pipeline: Pipeline, names: Names, deployment: bool) -> str:

@@ -27,7 +27,7 @@ from orch.core.result import RunResult
 from orch.core.values import resolve_params
 
 from ..children import kill_step_processes
-from .render import module_file, module_source, names_of, render  # noqa: F401 - render is this backend's other face
+from .render import flow_parameters, module_file, module_source, names_of, render  # noqa: F401 - render is this backend's other face
 
 SETTLE_SECONDS = 10.0  # at most this long for the server to record the last task-run states
 
@@ -47,8 +47,8 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
         watcher.start()
         try:
             with _steps_die_on_ctrl_c():
-                state = flow.with_options(flow_run_name=name)(**{names.params[k]: v for k, v in values.items()},
-                                                              return_state=True)
+                arguments = [values[param] for param in flow_parameters(graph.pipeline)]
+                state = flow.with_options(flow_run_name=name)(*arguments, return_state=True)
         except KeyboardInterrupt:
             raise RunInterrupted(f"interrupted: Prefect's flow run {name} stopped (rerun it; --resume is local's)") from None
         finally:

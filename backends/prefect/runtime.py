@@ -18,7 +18,8 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import allow_failure, quote
 
-from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python  # embedded: steprun
+from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python, compare, output  # embedded: steprun
+from orch.core.typed import foreach_problem, to_text  # embedded: typed
 
 SKIPPED, UPSTREAM_FAILED, TIMED_OUT = "Skipped", "UpstreamFailed", "TimedOut"
 FAILED_STATES = ("failed", "upstream_failed")
@@ -31,9 +32,10 @@ class StepsFailed(Exception):
 
 
 class Run:
-    """What the steps of one flow run share: their futures, the failure flag for fail_fast, the deadline."""
+    """What the steps of one flow run share: the params, their futures, the failure flag for fail_fast, the deadline."""
 
-    def __init__(self, fail_fast=False, timeout=None):
+    def __init__(self, params, fail_fast=False, timeout=None):
+        self.params = params
         self.fail_fast = fail_fast
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout if timeout else None
@@ -71,7 +73,8 @@ def _finished(futures):
 
 
 class Gate:
-    """One step's view of its upstream tasks, judged by its trigger when the step starts."""
+    """One step's view of its run: its upstream tasks, judged by its trigger when the step starts, and
+    every helper its task calls (as methods, so no parameter of a flow can shadow one)."""
 
     def __init__(self, run, name, upstream, trigger):
         self.run, self.name, self.upstream, self.trigger = run, name, upstream, trigger
@@ -97,13 +100,14 @@ class Gate:
 
     def fan_out(self, task, items, outputs, parallelism=None, values=None):
         """Run `task` once per item, at most `parallelism` at a time; each output becomes a list in item order."""
-        if not isinstance(items, list):
-            raise StepError(f"foreach needs a list, got {type(items).__name__}")
+        problem = foreach_problem(items)
+        if problem:
+            raise StepError(problem)
         futures = []
         with ThreadPoolTaskRunner(max_workers=parallelism or min(max(len(items), 1), MAX_ITEMS_AT_ONCE)) as runner:
             for index, item in enumerate(items):
                 named = task.with_options(task_run_name=f"{self.name}[{index}]")
-                futures.append(runner.submit(named, {"gate": quote(self), "item": item, **(values or {})}))
+                futures.append(runner.submit(named, {"_gate": quote(self), "_item": item, **(values or {})}))
             for future in futures:
                 future.wait()
         for index, future in enumerate(futures):
@@ -113,6 +117,33 @@ class Gate:
                 raise StepError(f"item {index}: " + (f"timed out after {task.timeout_seconds:g}s" if timed_out else error_of(state)))
         results = [future.result() for future in futures]
         return {name: [result[name] for result in results] for name in outputs}
+
+
+    def param(self, name):
+        return self.run.params[name]
+
+    output = staticmethod(output)
+    text = staticmethod(to_text)
+    compare = staticmethod(compare)
+
+    def skipped(self, reason):
+        return skipped(reason)
+
+    def run_id(self):
+        """`${{ run.id }}`: the flow run's id."""
+        return str(flow_run.id)
+
+    def run_date(self):
+        """`${{ run.date }}`: the UTC date the flow run was scheduled for."""
+        return flow_run.scheduled_start_time.astimezone(timezone.utc).date().isoformat()
+
+    def python(self, target, args, outputs, env=None, timeout=None):
+        """Call `module:function` with `args` in a child process: the outputs it returned, checked."""
+        return call_python(target, args, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info)
+
+    def command(self, argv, outputs, env=None, timeout=None):
+        """Run `argv` as a child process: the outputs it wrote to $ORCH_OUTPUTS/<name>, checked."""
+        return call_command(argv, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info)
 
 
 def skipped(reason):
@@ -138,16 +169,6 @@ def error_of(state):
     return message
 
 
-def run_id():
-    """`${{ run.id }}`: the flow run's id."""
-    return str(flow_run.id)
-
-
-def run_date():
-    """`${{ run.date }}`: the UTC date the flow run was scheduled for."""
-    return flow_run.scheduled_start_time.astimezone(timezone.utc).date().isoformat()
-
-
 def worth_retrying(task, task_run, state):
     """A retry is for a failed attempt, not for a step stopped before it ran or by the pipeline's deadline."""
     cause = state.data
@@ -164,13 +185,3 @@ def note_failure(task, task_run, state):
 def one_key_per_task_run(context, parameters):
     """Results are persisted (JSON) under the task run's id: readable afterwards, never a cache hit."""
     return str(context.task_run.id)
-
-
-def run_python(gate, target, args, outputs, env=None, timeout=None):
-    """Call `module:function` with `args` in a child process: the outputs it returned, checked."""
-    return call_python(target, args, outputs, env, timeout, gate.run.left(), gate.run.timeout, get_run_logger().info)
-
-
-def run_command(gate, argv, outputs, env=None, timeout=None):
-    """Run `argv` as a child process: the outputs it wrote to $ORCH_OUTPUTS/<name>, checked."""
-    return call_command(argv, outputs, env, timeout, gate.run.left(), gate.run.timeout, get_run_logger().info)

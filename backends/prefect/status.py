@@ -22,10 +22,14 @@ async def read_result(client, graph: PipelineGraph, flow_run_id, params: dict[st
         record = by_name.get(name)
         items = [run for run in task_runs if run.name.startswith(f"{name}[")]
         steps[name] = await _step(record, items, step.foreach is not None, step.timeout, final)
-    running = not (flow_run.state and flow_run.state.is_final())
-    return RunResult(pipeline=graph.pipeline.name, backend="prefect", run_id=str(flow_run.id),
-                     status="running" if running else pipeline_status(steps), params=params,
-                     started_at=flow_run.start_time, ended_at=flow_run.end_time, steps=steps)
+    state = flow_run.state
+    running = not (state and state.is_final())
+    status = "running" if running else pipeline_status(steps, engine_ok=state.is_completed())
+    error = None
+    if status == "failed" and not any(step.status == "failed" for step in steps.values()):
+        error = f"the flow run ended {state.name}: {state.message or 'no message'}"
+    return RunResult(pipeline=graph.pipeline.name, backend="prefect", run_id=str(flow_run.id), status=status,
+                     params=params, started_at=flow_run.start_time, ended_at=flow_run.end_time, steps=steps, error=error)
 
 
 async def _step(record, items: list, fan_out: bool, timeout, final: bool) -> StepResult:

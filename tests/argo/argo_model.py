@@ -16,9 +16,9 @@ from typing import Callable
 
 from .test_depends import argo_eval
 
-_STATUS = re.compile(r'tasks\["([a-z0-9-]+)"\]\.status')
+_STATUS = re.compile(r'tasks\["([a-zA-Z0-9-]+)"\]\.status')
 _INPUT = re.compile(r'inputs\.parameters\["([A-Za-z0-9_-]+)"\]')
-_OUTPUT = re.compile(r'tasks\["([a-z0-9-]+)"\]\.outputs\.parameters\["([A-Za-z0-9_-]+)"\]')
+_OUTPUT = re.compile(r'tasks\["([a-zA-Z0-9-]+)"\]\.outputs\.parameters\["([A-Za-z0-9_-]+)"\]')
 
 
 def evaluate(expression: str, phases: dict[str, str], inputs: dict[str, str], outputs: dict[str, dict]) -> bool:
@@ -76,7 +76,7 @@ def play(document: dict, runs: Callable[[dict], str]) -> dict[str, str]:
 
 
 def _fill(value: str, exported: dict[str, dict]) -> str:
-    match = re.fullmatch(r"\{\{tasks\.([a-z0-9-]+)\.outputs\.parameters\.([A-Za-z0-9_-]+)\}\}", value)
+    match = re.fullmatch(r"\{\{tasks\.([a-zA-Z0-9-]+)\.outputs\.parameters\.([A-Za-z0-9_-]+)\}\}", value)
     return exported[match.group(1)][match.group(2)] if match and match.group(1) in exported else value
 
 
@@ -86,7 +86,7 @@ def _outputs(template: dict, phases: dict[str, str]) -> dict[str, str]:
         source = param["valueFrom"]
         if "expression" in source:
             out[param["name"]] = "true" if evaluate(source["expression"], phases, {}, {}) else "false"
-        elif (match := re.fullmatch(r"\{\{tasks\.([a-z0-9-]+)\.status\}\}", source["parameter"])):
+        elif (match := re.fullmatch(r"\{\{tasks\.([a-zA-Z0-9-]+)\.status\}\}", source["parameter"])):
             out[param["name"]] = phases[match.group(1)]
         else:
             out[param["name"]] = source.get("default", "")

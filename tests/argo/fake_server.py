@@ -123,7 +123,7 @@ class FakeArgo:
                 if result.get("outputs"):
                     node["outputs"] = {"parameters": [{"name": k, "value": json.dumps(v)} for k, v in result["outputs"].items()]}
             nodes[node_id] = node
-        failed = phases.get("orch-verdict") == "Failed" or any(p in ("Failed", "Error") for p in phases.values())
+        failed = phases.get("Orch-verdict") == "Failed" or any(p in ("Failed", "Error") for p in phases.values())
         nodes[name]["phase"] = "Failed" if failed else "Succeeded"
         return {"phase": nodes[name]["phase"], "startedAt": "2026-11-24T10:00:00Z", "finishedAt": "2026-11-24T10:00:03Z",
                 "nodes": nodes}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import base64
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ def test_the_source_stands_alone():
 
 def run(tmp_path, payload: dict, refs: dict[int, str] = (), item: str | None = None):
     shutil.copy(STEPS, tmp_path / "conformance_steps.py")
-    env = {**os.environ, "ORCH_PAYLOAD": "base64:" + base64.b64encode(json.dumps(payload).encode()).decode(),
+    env = {**os.environ, "ORCH_PAYLOAD": json.dumps(payload),
            "ORCH_ARGO_OUTPUTS": str(tmp_path / "out")}
     env.update({f"ORCH_R{i}": text for i, text in dict(refs).items()})
     if item is not None:

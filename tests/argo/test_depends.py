@@ -21,7 +21,7 @@ from orch.core.names import argo_name
 
 from ..conformance.test_random_dags import dags, oracle
 
-_RESULT = re.compile(r"([a-z][a-z0-9-]*)\.(Succeeded|Failed|Errored|Skipped|Omitted)")
+_RESULT = re.compile(r"([a-zA-Z0-9][-a-zA-Z0-9]*)\.(Succeeded|Failed|Errored|Skipped|Omitted)")
 
 
 def argo_eval(expression: str, phases: dict[str, str]) -> bool:
@@ -97,7 +97,7 @@ def test_no_node_after_fail_fast_is_upstream_failed():
 def test_rendered_workflows_play_out_as_designed(steps, chunk_size):
     """The whole rendered Workflow -- one DAG, or nested chunks of `chunk_size` -- played by a
     model of Argo ends every step as the trigger table says, and fails exactly when a step failed."""
-    from orch.backends.argo.render import VERDICT, workflow_spec
+    from orch.backends.argo.render import VERDICT, VERDICT_TASK, workflow_spec
 
     from .argo_model import play
 
@@ -115,6 +115,6 @@ def test_rendered_workflows_play_out_as_designed(steps, chunk_size):
     expected = oracle(steps)
     assert orch_states(graph, by_step) == expected
     if len(steps) > chunk_size - 1:  # nested: the verdict runs, and fails the workflow, exactly when a step failed
-        assert (phases[VERDICT] == "Failed") == ("failed" in expected.values())
+        assert (phases[VERDICT_TASK] == "Failed") == ("failed" in expected.values())
     else:  # one DAG: the verdict leaf never runs; Argo gives it its parents' phase, Failed first
-        assert phases[VERDICT] == "Omitted"
+        assert phases[VERDICT_TASK] == "Omitted"

@@ -75,7 +75,7 @@ def lint(document: dict) -> list[str]:
             given = {p["name"] for p in task.get("arguments", {}).get("parameters", [])}
             if wanted - given:
                 problems.append(f"{task['name']}: missing arguments {wanted - given}")
-            for word in re.findall(r"([a-z0-9-]+)\.(?:Succeeded|Failed|Errored|Skipped|Omitted)", task.get("depends", "")):
+            for word in re.findall(r"([a-zA-Z0-9][-a-zA-Z0-9]*)\.(?:Succeeded|Failed|Errored|Skipped|Omitted)", task.get("depends", "")):
                 if word not in names:
                     problems.append(f"{task['name']}: depends on unknown task {word}")
             for _, body in TAG.findall(json.dumps(task.get("arguments", {}))):
@@ -128,7 +128,7 @@ def test_literals_never_reach_argo_as_tags(validator):
     }}))
     (document,) = check(graph, validator)  # check() lints that every tag is orch's own
     tasks = document["spec"]["templates"][0]["dag"]["tasks"]
-    payloads = {t["name"]: t["arguments"]["parameters"][0]["value"] for t in tasks if t["name"] != "orch-verdict"}
+    payloads = {t["name"]: t["arguments"]["parameters"][0]["value"] for t in tasks if t["name"] != "Orch-verdict"}
     assert json.loads(payloads["a"])["argv"] == ["echo", "{{ ds }} {{workflow.name}} {{ lone"]  # JSON keeps it exact
     assert json.loads(payloads["b"])["argv"] == ["echo", "plain"]
     assert "{{ ds }}" not in json.dumps(document) and "{{ lone" not in json.dumps(document)
@@ -137,7 +137,6 @@ def test_literals_never_reach_argo_as_tags(validator):
 @pytest.mark.parametrize("steps, code", [
     ({"a": {"python": "m:f", "retries": {"limit": 2, "delay": "1s", "factor": 1.5}}}, "E801"),
     ({"a": {"python": "m:f", "timeout": "500ms"}}, "E802"),
-    ({"orch-verdict": {"python": "m:f"}}, "E805"),
 ])
 def test_what_argo_cannot_express_is_refused_with_the_step_named(steps, code):
     graph = parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "steps": steps}))
@@ -147,10 +146,12 @@ def test_what_argo_cannot_express_is_refused_with_the_step_named(steps, code):
     assert error.value.diagnostics[0].line is not None  # located in the spec, like a validation error
 
 
-def test_our_stand_in_characters_in_user_text_fall_back_to_base64():
-    graph = parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "steps": {"a": {"command": ["echo", "\ue07b"]}}}))
+def test_private_use_characters_and_escapes_in_user_text_are_carried_exactly():
+    text = "\ue07b \\u007b {{x}} \\ue07d"
+    graph = parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "steps": {"a": {"command": ["echo", text]}}}))
     (artifact,) = render(graph)
-    assert "base64:" in artifact.text
+    payload = yaml.safe_load(artifact.text)["spec"]["templates"][0]["dag"]["tasks"][0]["arguments"]["parameters"][0]["value"]
+    assert json.loads(payload)["argv"] == ["echo", text] and "{{" not in payload
 
 
 def test_the_lint_sees_what_it_is_for():
@@ -175,7 +176,7 @@ def test_a_large_pipeline_nests_in_chunks_of_200(validator):
                        **({"args": {"n": f"${{{{ steps.s{i - 150}.outputs.n }}}}"}} if i >= 150 else {})} for i in range(450)}
     (document,) = check(parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "big", "steps": steps}, sort_keys=False)), validator)
     templates = {t["name"]: t for t in document["spec"]["templates"]}
-    assert [t["name"] for t in templates["main"]["dag"]["tasks"]] == ["chunk-1", "chunk-2", "chunk-3", "orch-verdict"]
+    assert [t["name"] for t in templates["main"]["dag"]["tasks"]] == ["chunk-1", "chunk-2", "chunk-3", "Orch-verdict"]
     assert all(len(templates[f"chunk-{i}"]["dag"]["tasks"]) <= 200 for i in (1, 2, 3))
     second = templates["chunk-2"]
     assert {p["name"] for p in second["inputs"]["parameters"]} >= {"s50__n", "s50___status"}

@@ -20,7 +20,7 @@ from .fake_server import FakeArgo
 
 def by_function(name: str, task: dict) -> dict:
     """Run a task as its step's function says: ':fail' fails (the nested layout's verdict too)."""
-    if name == "orch-verdict":
+    if task["template"] == "orch-verdict":
         return {"phase": "Failed", "message": "orch: a step failed"}
     if task["template"] == "orch-gate":
         return {"phase": "Succeeded"}

@@ -69,3 +69,13 @@ def block_while_flagged(label):
     while os.path.exists("block"):
         time.sleep(0.05)
     record(label + "-done")
+
+
+def fail_oddly():
+    """An error whose text is not valid Unicode (a lone surrogate, as from undecodable bytes)."""
+    raise ValueError("bad \udcff byte")
+
+
+def returns(value):
+    """`value` decoded from JSON-safe text (a step can return what YAML cannot write: a NUL)."""
+    return value.replace("<NUL>", "\x00")

@@ -82,7 +82,7 @@ def test_the_flow_has_typed_parameters_with_their_defaults(tmp_path, spec_file):
           a: {python: "m:f", args: {x: "${{ params.rows }}"}}
     """))
     module = import_module(module_source(graph), tmp_path)
-    signature = inspect.signature(module.typed.fn)
+    signature = inspect.signature(module.typed_flow.fn)
     assert {name: (p.annotation, p.default) for name, p in signature.parameters.items()} == {
         "label": ("str", inspect.Parameter.empty), "rows": ("int", 10), "rate": ("float", 1.0),
         "on": ("bool", True), "grid": ("Any", [1, 2]),
@@ -101,7 +101,7 @@ def test_retries_timeouts_and_resources_become_task_options(tmp_path, spec_file)
             resources: {cpu: 2, memory: 4Gi, gpu: 1}
             image: trainer:1
     """))
-    task = import_module(module_source(graph), tmp_path).train
+    task = import_module(module_source(graph), tmp_path)._train_task
     assert task.retries == 4
     assert task.retry_delay_seconds == [10.0, 30.0, 60.0, 60.0]  # min(10 * 3**k, 60): exact, no jitter
     assert task.retry_jitter_factor is None
@@ -149,7 +149,8 @@ def test_names_that_clash_with_python_or_the_runtime_still_make_a_module(tmp_pat
           flow: {command: [echo, "${{ params.items }}"], after: [run_python]}
     """))
     module = import_module(module_source(graph), tmp_path)
-    assert list(inspect.signature(module.str_.fn).parameters) == ["run_", "items", "gate_"]
+    assert list(inspect.signature(module.str_flow.fn).parameters) == ["run", "items", "gate"]  # the user's own names
+    assert list(inspect.signature(module._class__task.fn).parameters) == ["_gate"]
 
 
 def test_user_text_stays_data(tmp_path):
@@ -161,7 +162,7 @@ def test_user_text_stays_data(tmp_path):
         "steps": {"a": {"command": ["printf", "%s", "${{ params.text }} and {x} " + tricky], "env": {"V": "{{workflow.name}}"}}},
     })
     module = import_module(module_source(graph), tmp_path)
-    assert inspect.signature(module.quoting.fn).parameters["text"].default == tricky
+    assert inspect.signature(module.quoting_flow.fn).parameters["text"].default == tricky
     assert module.__doc__.count(tricky) == 1
 
 
