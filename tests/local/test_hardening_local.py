@@ -4,7 +4,6 @@ that write odd bytes, resumes of an edited spec, killed runs, big logs, unusable
 from __future__ import annotations
 
 import json
-import os
 import re
 import resource
 import shutil
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-STEPS = Path(__file__).resolve().parent.parent / "conformance" / "steps.py"
+from .processes import STEPS, env_for, only_run_id, start, traced, wait_for
 
 HELPERS = '''
 def shout():
@@ -53,13 +52,8 @@ def write_spec(project: Path, steps: dict, name: str = "p.yaml") -> Path:
     return path
 
 
-def env_for(project: Path, home: Path | None = None) -> dict:
-    return {**os.environ, "ORCH_HOME": str(home or project / ".orch")}
 
 
-def start(project: Path, *args, home: Path | None = None, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "orch.cli.main", *map(str, args)], cwd=project,
-                            env=env_for(project, home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
 
 
 def orch(project: Path, *args, home: Path | None = None, timeout: float = 60, **kwargs) -> tuple[int, str, str]:
@@ -68,23 +62,10 @@ def orch(project: Path, *args, home: Path | None = None, timeout: float = 60, **
     return process.returncode, out.decode(errors="backslashreplace"), err.decode(errors="backslashreplace")
 
 
-def trace(project: Path) -> list[str]:
-    path = project / "trace"
-    return path.read_text().split() if path.exists() else []
 
 
-def wait_for(condition, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
-def only_run_id(project: Path) -> str:
-    (run_dir,) = (project / ".orch" / "runs").iterdir()
-    return run_dir.name
 
 
 def attempts_started(project: Path, run_id: str) -> list[tuple]:
@@ -101,7 +82,7 @@ def killed_mid_run(project: Path) -> str:
     (project / "block").write_text("")
     write_spec(project, BLOCKING)
     first = start(project, "run", "p.yaml")
-    wait_for(lambda: "blocked" in trace(project))
+    wait_for(lambda: "blocked" in traced(project))
     first.kill()
     first.communicate(timeout=30)
     return only_run_id(project)
@@ -114,20 +95,20 @@ def test_a_resume_of_a_live_run_is_refused_and_touches_nothing(project):
     (project / "block").write_text("")
     write_spec(project, BLOCKING)
     live = start(project, "run", "p.yaml", "--json")
-    wait_for(lambda: "blocked" in trace(project))
+    wait_for(lambda: "blocked" in traced(project))
     run_id = only_run_id(project)
     code, out, err = orch(project, "run", "--resume", run_id)
     assert code == 2 and out == ""
     assert f"run {run_id} is in progress, pid {live.pid}" in err and "Traceback" not in err
     time.sleep(0.3)
-    assert live.poll() is None and trace(project) == ["first", "blocked"]  # its attempt still runs, nothing new started
+    assert live.poll() is None and traced(project) == ["first", "blocked"]  # its attempt still runs, nothing new started
     code, out, _ = orch(project, "runs", "list")
     assert run_id in out and "running" in out
     (project / "block").unlink()
     out, err = live.communicate(timeout=60)
     assert live.returncode == 0, err
     assert json.loads(out)["status"] == "succeeded"
-    assert trace(project) == ["first", "blocked", "blocked-done", "last"]
+    assert traced(project) == ["first", "blocked", "blocked-done", "last"]
 
 
 def test_a_sigkilled_run_reads_interrupted_and_its_lock_is_taken_over(project):
@@ -159,11 +140,11 @@ def test_two_resumes_at_once_run_the_steps_once(project):
     winner = next(r for r in racers if r is not loser)
     _, err = loser.communicate(timeout=30)
     assert loser.returncode == 2 and f"run {run_id} is in progress, pid {winner.pid}" in err.decode()
-    wait_for(lambda: trace(project).count("blocked") == 2)
+    wait_for(lambda: traced(project).count("blocked") == 2)
     (project / "block").unlink()
     out, err = winner.communicate(timeout=60)
     assert winner.returncode == 0, err
-    assert trace(project) == ["first", "blocked", "blocked", "blocked-done", "last"]
+    assert traced(project) == ["first", "blocked", "blocked", "blocked-done", "last"]
     assert attempts_started(project, run_id) == [("blocked", -1, 1), ("blocked", -1, 2), ("first", -1, 1), ("last", -1, 1)]
 
 
@@ -276,7 +257,7 @@ def test_json_after_sigint_prints_what_happened_and_exits_130(project):
     (project / "block").write_text("")
     write_spec(project, BLOCKING)
     process = start(project, "run", "p.yaml", "--json")
-    wait_for(lambda: "blocked" in trace(project))
+    wait_for(lambda: "blocked" in traced(project))
     time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-STEPS = Path(__file__).resolve().parent.parent / "conformance" / "steps.py"
+from .processes import STEPS, only_run_id, start, traced, wait_for
 
 SPEC = {
     "apiVersion": "orch/v1",
@@ -39,31 +35,16 @@ def project(tmp_path):
     return tmp_path
 
 
-def orch(project: Path, *args: str, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "ORCH_HOME": str(project / ".orch")}
-    return subprocess.Popen([sys.executable, "-m", "orch.cli.main", *args], cwd=project, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-def wait_for_trace(project: Path, label: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        trace = project / "trace"
-        if trace.exists() and label in trace.read_text().split():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{label!r} never ran")
 
 
-def run_id_of(project: Path) -> str:
-    (run_dir,) = (project / ".orch" / "runs").iterdir()
-    return run_dir.name
 
 
 @pytest.mark.parametrize("how", ["sigkill", "sigint"])
 def test_a_killed_run_resumes_without_redoing_finished_steps(project, how):
-    first = orch(project, "run", "resumable.yaml")
-    wait_for_trace(project, "blocked")
+    first = start(project, "run", "resumable.yaml", text=True)
+    wait_for(lambda: "blocked" in traced(project), what="blocked")
     time.sleep(0.3)  # 'blocked' is mid-attempt now
     first.send_signal(signal.SIGKILL if how == "sigkill" else signal.SIGINT)
     out, err = first.communicate(timeout=30)
@@ -72,14 +53,14 @@ def test_a_killed_run_resumes_without_redoing_finished_steps(project, how):
         assert "resume with: orch run" in err
     else:
         assert first.returncode == -signal.SIGKILL
-    run_id = run_id_of(project)
+    run_id = only_run_id(project)
     time.sleep(0.3)
     (project / "block").unlink()
     before = (project / "trace").read_text().split()
     time.sleep(0.3)
     assert (project / "trace").read_text().split() == before, "an attempt of the killed run outlived it"
 
-    resumed = orch(project, "run", "--resume", run_id, "--json")
+    resumed = start(project, "run", "--resume", run_id, "--json", text=True)
     out, err = resumed.communicate(timeout=60)
     assert resumed.returncode == 0, err
     result = json.loads(out)
