@@ -105,11 +105,11 @@ FIXED = frozenset({"_gate", "_run", "_stop", "_step", "_item", "_verdict"})  # o
 # Names a flow's parameter cannot have: Python's keywords; Prefect refuses `return_state` and `wait_for`
 # and leaves `self` and `cls` out of a flow's parameters (prefect/flows.py, utilities/callables); it
 # validates parameters with a pydantic model, which refuses `model_*` and `v__*` fields and warns on
-# fields named like BaseModel's own methods (prefect/_internal/pydantic/validated_func.py).
+# fields named like its methods, BaseModel's and its own validators (prefect/_internal/pydantic/validated_func.py).
 NOT_PARAMETERS = frozenset(keyword.kwlist) | {
     "self", "cls", "return_state", "wait_for",
     "copy", "dict", "json", "schema", "schema_json", "construct", "validate", "parse_obj", "parse_raw", "parse_file",
-    "from_orm", "update_forward_refs"}
+    "from_orm", "update_forward_refs", "check_args", "check_kwargs", "check_positional_only", "check_duplicate_kwargs"}
 NOT_PARAMETER_PREFIXES = ("model_", "v__")
 
 

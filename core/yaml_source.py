@@ -145,8 +145,29 @@ def _is_one_line(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.style in (None, "", "'", '"') and node.start_mark.line == node.end_mark.line
 
 
+_SURROGATE_PAIR = re.compile(r"(\\+)u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})")
+
+
+def json_surrogate_pairs(text: str) -> str:
+    """A JSON spec's escaped surrogate pairs (`\\ud83d\\ude00`, as Python's json.dump writes an emoji) as the
+    one escape YAML reads (`\\U0001f600`): YAML's `\\u` takes a whole character, so PyYAML refuses half of
+    one. Only in a JSON document, where every string is double-quoted and so every escape is one."""
+    if not text.lstrip().startswith(("{", "[")) or "\\u" not in text:
+        return text
+
+    def joined(match: re.Match) -> str:
+        slashes, high, low = match.groups()
+        if len(slashes) % 2 == 0:  # an escaped backslash, then the text 'ud83d'
+            return match.group(0)
+        code = 0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00)
+        return f"{slashes}U{code:08x}"
+
+    return _SURROGATE_PAIR.sub(joined, text)
+
+
 def load_yaml(text: str, file: str | None = None) -> tuple[Any, Source]:
     """Parse one YAML document into plain data; raise SpecError with located problems."""
+    text = json_surrogate_pairs(text)
     source = Source(file, text)
     _check_text(source)
     try:

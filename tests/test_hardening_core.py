@@ -466,3 +466,18 @@ def test_a_name_with_a_trailing_newline_is_refused(where):
     with pytest.raises(SpecError) as refused:
         parse_spec(yaml.safe_dump(spec), "p.yaml")
     assert refused.value.diagnostics[0].line is not None
+
+
+def test_a_json_spec_with_escaped_surrogate_pairs_reads_as_python_wrote_it():
+    """json.dump writes an emoji as an escaped surrogate pair, which YAML's own \\u escape cannot hold."""
+    import json
+
+    data = {"apiVersion": "orch/v1", "name": "x", "description": "\U0001f600 \\ud83d\\ude00 \u00e9",
+            "steps": {"a": {"command": ["printf", "%s", "\U0001f600"]}}}
+    graph = parse_spec(json.dumps(data), "x.json")
+    assert graph.pipeline.description == data["description"]  # an escaped backslash stays text
+    assert graph.pipeline.steps["a"].command[2] == "\U0001f600"
+    half = '{"apiVersion": "orch/v1", "name": "x", "description": "\\ud83d", "steps": {"a": {"command": ["true"]}}}'
+    with pytest.raises(SpecError) as refused:  # half a pair is still no character
+        parse_spec(half, "x.json")
+    assert refused.value.diagnostics[0].line == 1

@@ -86,7 +86,8 @@ def _jinja(graph: PipelineGraph, key: tuple) -> str:
     if kind == "param":
         return "{{ params[%r] | tojson }}" % name if graph.pipeline.params[name].type == "json" else "{{ params[%r] }}" % name
     if kind == "output":
-        return "{{ ((ti.xcom_pull(task_ids=%r) or {}).get(%r)) | tojson }}" % (step, name)
+        # outputs travel as JSON text (runtime.py); `macros.json` is Airflow's json module in templates
+        return "{{ macros.json.loads(ti.xcom_pull(task_ids=%r) or '{}').get(%r) | tojson }}" % (step, name)
     return "{{ run_id }}" if name == "id" else "{{ dag_run.run_after.strftime('%Y-%m-%d') }}"
 
 

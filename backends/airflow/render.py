@@ -4,7 +4,7 @@ the user's code, nothing of orch.
 Mapping (docs/backends.md): a task per step with the trigger as its `trigger_rule`, `when`
 as a skip, exact retry delays through a retry policy, `execution_timeout`; DAG `params`
 with types; `foreach` as an items task, a mapped item task and a collecting task; a leaf
-`orch__verdict` that fails the run when a step failed. Tasks take no arguments (a user's
+`Orch__verdict` that fails the run when a step failed. Tasks take no arguments (a user's
 text lives in the function bodies, out of reach of Jinja); values come from XComs.
 """
 
@@ -24,7 +24,8 @@ from ..pycode import Names, Refs, condition, docstring, ident, literal, step_cal
 from . import kubernetes
 
 RUNTIME = Path(__file__).with_name("runtime.py")  # read, not imported: rendering needs no airflow
-VERDICT = "orch__verdict"
+VERDICT = "Orch__verdict"  # orch's own task ids hold a capital, which no step's name can
+ITEMS_TASK, ITEM_TASK = "{}__Items", "{}__Item"  # as runtime.py names a fan-out's helper tasks
 TRIGGER_RULES = {"all_succeeded": "all_success", "none_failed": "none_failed", "all_done": "all_done",
                  "any_failed": "one_failed"}
 PARAM_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
@@ -66,14 +67,6 @@ def runtime_source() -> str:
 
 def _refuse(graph: PipelineGraph, pods: bool) -> None:
     found = kubernetes.problems(graph) if pods else []
-    steps = graph.pipeline.steps
-    if VERDICT in steps or VERDICT.replace("_", "-") in steps:
-        found.append(Diagnostic("E805", f"the step name {VERDICT!r} is reserved on Airflow", ("steps", VERDICT)))
-    for name, step in steps.items():
-        for helper in (f"{name}__items", f"{name}__item") if step.foreach is not None else ():
-            if helper in steps:
-                found.append(Diagnostic("E805", f"the step name {helper!r} is taken by {name!r}'s fan-out on Airflow",
-                                        ("steps", helper)))
     if found:
         raise SpecError([graph.locate(d) for d in found])
 
@@ -159,9 +152,9 @@ def _task(graph: PipelineGraph, name: str, names: Names, pods: bool) -> str:
     if step.foreach is None:
         options = [f"task_id={name!r}", *_attempt_options(step), f"trigger_rule={trigger!r}"]
         return _def(options, names.task(name), "", [start, *prelude, *guard, call])
-    items = _def([f"task_id={name + '__items'!r}", f"trigger_rule={trigger!r}"], names.of(name, "items"), "",
+    items = _def([f"task_id={ITEMS_TASK.format(name)!r}", f"trigger_rule={trigger!r}"], names.of(name, "items"), "",
                  [start, *prelude, *guard, f"        return _step.items({value(step.foreach, refs)})"])
-    item_options = [f"task_id={name + '__item'!r}", *_attempt_options(step)]
+    item_options = [f"task_id={ITEM_TASK.format(name)!r}", *_attempt_options(step)]
     if step.parallelism:
         item_options.append(f"max_active_tis_per_dagrun={step.parallelism}")
     item = _def(item_options, names.of(name, "item"), "_index",

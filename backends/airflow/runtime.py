@@ -7,6 +7,7 @@ list, and error texts kept as XComs so they can be read back with the task state
 """
 
 import datetime
+import json
 
 from airflow.sdk import RetryDecision, RetryPolicy, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -15,7 +16,10 @@ from orch.backends.steprun import PipelineTimeout, StepError, call_command, call
 from orch.core.typed import as_declared, foreach_problem, to_text  # embedded: typed
 
 ERROR, STATUS, ITEMS = "orch_error", "orch_status", "orch_items"  # XCom keys: a failed step's error,
-# 'upstream_failed' for a task that stopped before running its step, a fan-out's items
+# 'upstream_failed' for a task that stopped before running its step, a fan-out's items.
+# A step's outputs and a fan-out's items travel in XComs as JSON text: Airflow's XCom serializer
+# refuses a dict holding its own keys (`__classname__`, `__id__`), which a user's json value may.
+ITEMS_TASK, ITEM_TASK = "{}__Items", "{}__Item"  # a fan-out's helper tasks: the capital keeps them from any step's name
 
 
 class ExactDelays(RetryPolicy):
@@ -101,7 +105,7 @@ class Step:
     def outputs(self, step):
         """An upstream step's outputs; None when it did not succeed."""
         value = self.ti.xcom_pull(task_ids=step)
-        return value if isinstance(value, dict) else None
+        return json.loads(value) if isinstance(value, str) else None
 
     def run_id(self):
         return self.context["run_id"]
@@ -119,7 +123,7 @@ class Step:
 
     def _attempt(self, call, timeout, *args):
         try:
-            return call(*args, timeout=timeout, left=self.left(), budget=self.timeout)
+            return json.dumps(call(*args, timeout=timeout, left=self.left(), budget=self.timeout))
         except PipelineTimeout as err:
             self.ti.xcom_push(key=ERROR, value=str(err))
             raise AirflowFailException(str(err)) from None
@@ -135,15 +139,15 @@ class Step:
         if problem:
             self.ti.xcom_push(key=ERROR, value=problem)
             items = []
-        self.ti.xcom_push(key=ITEMS, value=items)
+        self.ti.xcom_push(key=ITEMS, value=json.dumps(items))
         return list(range(len(items)))
 
     def item(self, index):
-        return self.ti.xcom_pull(task_ids=f"{self.name}__items", key=ITEMS)[index]
+        return json.loads(self.ti.xcom_pull(task_ids=ITEMS_TASK.format(self.name), key=ITEMS))[index]
 
     def collect(self, outputs):
         """The fan-out's result once its items ended: each output as a list in item order."""
-        items_task, item_task = f"{self.name}__items", f"{self.name}__item"
+        items_task, item_task = ITEMS_TASK.format(self.name), ITEM_TASK.format(self.name)
         state = self.states([items_task]).get(items_task)
         if state == "skipped":
             self.skip("its condition or trigger skipped it")
@@ -156,11 +160,11 @@ class Step:
         results = []
         for index in range(count):
             result = self.ti.xcom_pull(task_ids=item_task, map_indexes=index)
-            if not isinstance(result, dict):
+            if not isinstance(result, str):
                 error = self.ti.xcom_pull(task_ids=item_task, map_indexes=index, key=ERROR)
                 self.fail(f"item {index}: {error or 'it did not succeed'}")
-            results.append(result)
-        return {name: [result[name] for result in results] for name in outputs}
+            results.append(json.loads(result))
+        return json.dumps({name: [result[name] for result in results] for name in outputs})
 
     def fail(self, error):
         self.ti.xcom_push(key=ERROR, value=error)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult, StepResult, pipeline_status
+
+from .render import ITEM_TASK
 
 STATES = {"success": "succeeded", "skipped": "skipped", "upstream_failed": "upstream_failed", "failed": "failed",
           "running": "running"}
@@ -29,12 +32,12 @@ def result_from_records(graph: PipelineGraph, records: dict, params: dict[str, A
             continue
         if step.foreach is not None:
             attempts = max((t["try_number"] for (task_id, index), t in tasks.items()
-                            if task_id == f"{name}__item" and index >= 0 and t["state"]), default=0)
+                            if task_id == ITEM_TASK.format(name) and index >= 0 and t["state"]), default=0)
         else:
             attempts = task["try_number"]
         steps[name] = StepResult.model_validate({
             "status": status, "attempts": attempts, "started_at": task["start"], "ended_at": task["end"],
-            "outputs": (xcoms.get((name, -1, "return_value")) or {}) if status == "succeeded" else {},
+            "outputs": _outputs(xcoms.get((name, -1, "return_value"))) if status == "succeeded" else {},
             "error": (xcoms.get((name, -1, "orch_error")) or "the task failed (see its log)") if status == "failed" else None,
         })
     state = records.get("state")
@@ -45,3 +48,8 @@ def result_from_records(graph: PipelineGraph, records: dict, params: dict[str, A
     return RunResult(pipeline=graph.pipeline.name, backend="airflow", run_id=records["run_id"], status=status,
                      params=params, started_at=records.get("start"), ended_at=records.get("end"), steps=steps,
                      error=error)
+
+
+def _outputs(value: Any) -> dict:
+    """A step's outputs from its XCom: JSON text (runtime.py), or a pod's XCom sidecar's parsed text."""
+    return json.loads(value) if isinstance(value, str) else {}

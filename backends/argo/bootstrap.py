@@ -8,7 +8,7 @@ reference's value arrives in ORCH_R<i>, substituted by Argo:
 params as the text a user submits, outputs as JSON text ('null' when the producer did
 not succeed), a fan-out's outputs as Argo's JSON list of its items' JSON texts.
 Outputs are written as JSON text to /tmp/orch/outputs/<name> (and, for an Airflow pod, as one
-JSON object to $ORCH_XCOM_RETURN), with every brace inside a string written as a \\u escape:
+JSON text to $ORCH_XCOM_RETURN), with every brace inside a string written as a \\u escape:
 Argo substitutes a consumer's template after placing the value in it, and would read '{{' in
 it as a tag. JSON text never ends in a newline, so `valueFrom.path`'s trim takes nothing.
 A command's output files are read as bytes and decoded by `outputs_from_files` (strict UTF-8).
@@ -85,8 +85,8 @@ def main():
     xcom = os.environ.get("ORCH_XCOM_RETURN")  # an Airflow KubernetesPodOperator's XCom sidecar reads it
     if xcom:
         os.makedirs(os.path.dirname(xcom), exist_ok=True)
-        with open(xcom, "wb") as handle:
-            handle.write(brace_free_json(outputs).encode("ascii"))
+        with open(xcom, "wb") as handle:  # the outputs as JSON text, as Airflow's tasks keep them (runtime.py)
+            handle.write(json.dumps(brace_free_json(outputs)).encode("ascii"))
     return 0
 
 

@@ -49,8 +49,7 @@ def module_source(graph: PipelineGraph, deployment: bool = True) -> str:
     if deployment:
         _refuse(graph)
     names = names_of(pipeline)
-    parts = [_header(pipeline, deployment), runtime_source(), "RESULTS = dict(persist_result=True, result_serializer=\"json\", "
-             "cache_key_fn=one_key_per_task_run)\n"]
+    parts = [_header(pipeline, deployment), runtime_source()]
     parts += [_step_tasks(graph, name, names) for name in graph.order()]
     parts.append(_flow(graph, names))
     parts.append(_main(pipeline, names, deployment))

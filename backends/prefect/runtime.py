@@ -14,6 +14,7 @@ from datetime import timezone
 from prefect import get_run_logger
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
+from prefect.serializers import JSONSerializer
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import allow_failure, quote
@@ -25,6 +26,8 @@ SKIPPED, UPSTREAM_FAILED, TIMED_OUT = "Skipped", "UpstreamFailed", "TimedOut"
 FAILED_STATES = ("failed", "upstream_failed")
 RUNS = {}  # flow run id -> Run, for the on_failure hook
 MAX_ITEMS_AT_ONCE = 32  # a fan-out without `parallelism`: as the local backend's default --max-parallel
+# Outputs persist as plain JSON: Prefect's default JSON hooks would read a user's {"__class__": ...} as a type
+PLAIN_JSON = JSONSerializer(object_encoder=None, object_decoder=None)
 
 
 class StepsFailed(Exception):
@@ -185,3 +188,6 @@ def note_failure(task, task_run, state):
 def one_key_per_task_run(context, parameters):
     """Results are persisted (JSON) under the task run's id: readable afterwards, never a cache hit."""
     return str(context.task_run.id)
+
+
+RESULTS = dict(persist_result=True, result_serializer=PLAIN_JSON, cache_key_fn=one_key_per_task_run)

@@ -67,8 +67,8 @@ def test_tasks_carry_triggers_retries_and_timeouts(loaded):
     tasks = found["dags"]["ml-training-pipeline"]["tasks"]
     assert tasks["train"]["retries"] == 2 and tasks["train"]["retry_policy"] == [30.0, 60.0]  # exact: min(30 * 2**k, 600)
     assert tasks["train"]["execution_timeout"] == 7200.0
-    assert sorted(tasks["orch__verdict"]["upstream"]) == sorted(set(tasks) - {"orch__verdict"})
-    assert tasks["orch__verdict"]["trigger_rule"] == "all_done"
+    assert sorted(tasks["Orch__verdict"]["upstream"]) == sorted(set(tasks) - {"Orch__verdict"})
+    assert tasks["Orch__verdict"]["trigger_rule"] == "all_done"
     single = found["dags"]["triggers-single-upstream"]["tasks"]
     assert {single[f"{prefix}-bad"]["trigger_rule"] for prefix in ("as", "nf", "ad", "af")} == {
         "all_success", "none_failed", "all_done", "one_failed"}
@@ -87,8 +87,8 @@ def test_params_keep_their_types_and_the_schedule_its_timezone(loaded):
 def test_a_fan_out_maps_an_item_task_between_its_list_and_its_collector(loaded):
     _, found = loaded
     tasks = found["dags"]["hyperparameter-sweep"]["tasks"]
-    assert tasks["train__item"]["upstream"] == ["train__items"]
-    assert tasks["train"]["upstream"] == ["train__item"] and tasks["train"]["trigger_rule"] == "all_done"
+    assert tasks["train__Item"]["upstream"] == ["train__Items"]
+    assert tasks["train"]["upstream"] == ["train__Item"] and tasks["train"]["trigger_rule"] == "all_done"
 
 
 def test_the_kubernetes_target_makes_pods_with_gpu_limits_and_no_jinja_in_user_text(loaded):
@@ -115,12 +115,19 @@ def test_user_text_stays_data(tmp_path):
         assert tricky in {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}
 
 
-def test_a_reserved_step_name_is_refused(orch, spec_file):
+def test_steps_named_like_orchs_own_tasks_render_apart(orch, spec_file, tmp_path):
+    """orch's own task ids hold a capital letter, which no step's name can: any valid name renders."""
     path = spec_file("""
         apiVersion: orch/v1
         name: p
         steps:
           orch__verdict: {command: ["true"]}
+          b: {command: ["true"], foreach: [1]}
+          b__items: {command: ["true"]}
+          b__item: {command: ["true"]}
     """)
-    code, out, err = orch("render", path, "--backend", "airflow")
-    assert code == 2 and "reserved on Airflow" in err and out == ""
+    code, out, err = orch("render", path, "--backend", "airflow", "-o", tmp_path / "out")
+    assert code == 0, err
+    tree = ast.parse((tmp_path / "out" / "p_dag.py").read_text())
+    ids = {k.value.value for k in ast.walk(tree) if isinstance(k, ast.keyword) and k.arg == "task_id"}
+    assert {"orch__verdict", "Orch__verdict", "b__items", "b__Items", "b__item", "b__Item", "b"} <= ids

@@ -107,7 +107,8 @@ def test_retries_timeouts_and_resources_become_task_options(tmp_path, spec_file)
     assert task.retry_jitter_factor is None
     assert task.timeout_seconds == 90.0
     assert set(task.tags) == {"cpu", "cpu:2", "memory", "memory:4Gi", "gpu", "gpu:1", "image:trainer:1"}
-    assert task.persist_result is True and task.result_serializer == "json"
+    assert task.persist_result is True and task.result_serializer.type == "json"
+    assert task.result_serializer.object_decoder is None  # plain JSON: a user's {"__class__": ...} stays data
 
 
 def test_a_schedule_yields_a_deployment_prefect_accepts(tmp_path, spec_file):
