@@ -67,7 +67,7 @@ def call_command(argv, outputs, env=None, timeout=None, left=None, budget=None, 
 
 
 def _child(argv, env, timeout, left, budget, log):
-    """Run one attempt in its own session; kill its whole process tree on a timeout or any interruption.
+    """Run one attempt in its own session; kill its whole process tree when it ends, times out or is interrupted.
     Its output goes to `log`; returns (exit status, last line of output)."""
     limits = [t for t in (timeout, left) if t is not None]
     limit = min(limits) if limits else None
@@ -84,15 +84,24 @@ def _child(argv, env, timeout, left, budget, log):
                 raise PipelineTimeout(f"the pipeline's timeout of {budget:g}s ran out") from None
             raise TimeoutError(f"timed out after {timeout:g}s") from None
         finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            _end_session(process)
         printed.seek(0)
         text = printed.read().decode("utf-8", "replace")
     if text.strip():
         log(text.rstrip("\n"))
     lines = [line for line in text.splitlines() if line.strip()]
     return code, lines[-1].strip() if lines else ""
+
+
+def _end_session(process):
+    """Kill what is left of the attempt's session -- the step itself on a timeout, and any background
+    child it left behind -- as a pod's processes end with its container."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # nothing left in it
+    if process.poll() is None:
+        process.wait()
 
 
 def printable(text):

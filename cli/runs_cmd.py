@@ -10,7 +10,8 @@ from typing import Optional
 
 import typer
 
-from orch.core.errors import UsageError
+from orch.core.errors import UsageError, shorten
+from orch.core.names import name_problem
 
 from .output import say
 from .summary import print_result
@@ -54,7 +55,7 @@ def show(run_id: str, as_json: bool = typer.Option(False, "--json", help="the Ru
     store = _store()
     try:
         if store.run_row(run_id) is None:
-            raise UsageError(f"no run {run_id!r}; see `orch runs list`")
+            raise UsageError(f"no run {shorten(repr(run_id))}; see `orch runs list`")
         result = store.result(run_id)
     finally:
         store.close()
@@ -67,24 +68,27 @@ def show(run_id: str, as_json: bool = typer.Option(False, "--json", help="the Ru
 def logs(
     run_id: str,
     step: str,
-    attempt: Optional[int] = typer.Option(None, "--attempt", "-a", help="this attempt only (default: the last)"),
-    item: Optional[int] = typer.Option(None, "--item", "-i", help="this fan-out item only"),
+    attempt: Optional[int] = typer.Option(None, "--attempt", "-a", min=1, help="this attempt only (default: the last)"),
+    item: Optional[int] = typer.Option(None, "--item", "-i", min=0, help="this fan-out item only"),
 ) -> None:
     """Print a step's log (stdout and stderr) from the last attempt, or the one asked for."""
     store = _store()
     try:
+        known = store.run_row(run_id) is not None
         folder = store.run_dir(run_id) / step
     finally:
         store.close()
-    if not folder.is_dir():
-        raise UsageError(f"no logs for step {step!r} of run {run_id!r}")
+    if not known:
+        raise UsageError(f"no run {shorten(repr(run_id))}; see `orch runs list`")
+    if name_problem(step) or not folder.is_dir():  # a step's name, never a path: `..` reads no other run's logs
+        raise UsageError(f"no logs for step {shorten(repr(step))} of run {run_id!r}")
     places = sorted({p.parent for p in folder.rglob("attempt-*.log")}, key=lambda p: (len(p.parts), _item(p)))
     if item is not None:
         places = [p for p in places if p.name == f"item-{item}"]
     chosen = []
     for place in places:
         files = sorted(place.glob("attempt-*.log"), key=lambda p: int(p.stem.split("-")[1]))
-        chosen += [f for f in files if f.stem == f"attempt-{attempt}"] if attempt else files[-1:]
+        chosen += [f for f in files if f.stem == f"attempt-{attempt}"] if attempt is not None else files[-1:]
     if not chosen:
         raise UsageError(f"no such log for step {step!r} of run {run_id!r}")
     for path in chosen:

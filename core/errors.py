@@ -147,8 +147,10 @@ MACHINE_ERRNOS = {
     errno.EISDIR: "a folder stands where a file must be: " + _WRITABLE,
     errno.EEXIST: "a file stands where a folder must be: " + _WRITABLE,
     errno.EFBIG: "a file grew past the size this process may write: " + _WRITABLE,
+    errno.ENOENT: "a folder on the way does not exist and cannot be made: " + _WRITABLE,
 }
-_SQLITE_WORDS = {"disk is full": MACHINE_ERRNOS[errno.ENOSPC], "disk I/O error": _WRITABLE,
+_SQLITE_WORDS = {"disk is full": MACHINE_ERRNOS[errno.ENOSPC],
+                 "disk I/O error": "the disk may be full, or the folder gone: " + _WRITABLE,
                  "readonly database": MACHINE_ERRNOS[errno.EROFS], "unable to open database": _WRITABLE}
 
 

@@ -66,7 +66,7 @@ def parse_text(text: str, kind: str) -> Any:
             return stripped.lower() == "true"
         raise ValueError(f"{_quote(text)} is not true or false")
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as err:
         raise ValueError(f"{_quote(text)} is not JSON: {err.msg}") from None
     except (ValueError, RecursionError) as err:  # NaN, Infinity, a 5,000-digit integer, deep nesting
@@ -74,6 +74,15 @@ def parse_text(text: str, kind: str) -> Any:
     problem = json_problem(value)
     if problem:
         raise ValueError(f"{_quote(text)} is not JSON orch accepts: {problem}")
+    return value
+
+
+def _unique_keys(pairs: list) -> dict:
+    """A JSON object whose keys are unique, as a spec's mappings must be: `{"a": 1, "a": 2}` is refused."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        duplicate = next(key for i, (key, _) in enumerate(pairs) if key in dict(pairs[:i]))
+        raise ValueError(f"duplicate key {duplicate!r}")
     return value
 
 

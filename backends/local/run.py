@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from orch.core.errors import RunInterrupted, UsageError
+from orch.core.errors import RunInterrupted, UsageError, shorten
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
 from orch.core.values import resolve_params
@@ -30,16 +30,22 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
 
     The process holds the run's lock from before its first write to its end, so one run
     has one process; the records' folder failing under it (a file in the way, a full disk)
-    is exit 3, and the run stays resumable.
+    is exit 3, and the run stays resumable. Ctrl-C or SIGTERM at any moment is exit 130: with
+    the resume command (and, for --json, the RunResult so far) once the run is recorded.
     """
     store = Store(home)
-    lock = None
+    run_id = resume or f"{graph.pipeline.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    lock = executor = None
     try:
-        run_id, values, run_date, lock = _begin(store, graph, params, spec_path, resume)
-        spec_dir = Path(spec_path).resolve().parent if spec_path else Path.cwd()
-        executor = Executor(graph, store, run_id, values, run_date, spec_dir,
-                            options or Options(max_parallel=max_parallel), progress or Quiet())
-        return _execute(executor, spec_path, bool(resume))
+        with _sigterm_as_interrupt():
+            try:
+                values, run_date, lock = _begin(store, graph, params, spec_path, run_id, bool(resume))
+                spec_dir = Path(spec_path).resolve().parent if spec_path else Path.cwd()
+                executor = Executor(graph, store, run_id, values, run_date, spec_dir,
+                                    options or Options(max_parallel=max_parallel), progress or Quiet())
+                return _execute(executor, bool(resume))
+            except KeyboardInterrupt:
+                raise _interrupted(store, graph, run_id, spec_path) from None
     except (OSError, sqlite3.Error) as err:
         known = unusable(store.home, err)
         if known is None:
@@ -51,48 +57,60 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
             lock.release()
 
 
-def _begin(store: Store, graph: PipelineGraph, params: Mapping[str, Any], spec_path: Optional[str],
-           resume: Optional[str]) -> tuple[str, dict, str, RunLock]:
-    """The run's id, params and date, with its lock held: a new run recorded, or a killed one checked."""
+def _begin(store: Store, graph: PipelineGraph, params: Mapping[str, Any], spec_path: Optional[str], run_id: str,
+           resume: bool) -> tuple[dict, str, RunLock]:
+    """The run's params and date, with its lock held: a new run recorded, or a killed one checked."""
     pipeline = graph.pipeline
     if resume:
-        if store.run_row(resume) is None:
-            raise UsageError(f"no run {resume!r} in {store.home}; see `orch runs list`")
-        lock = acquire(store.run_dir(resume), resume)
+        seen = store.run_row(run_id)
+        if seen is None:
+            raise UsageError(f"no run {shorten(run_id)!r} in {store.home}; see `orch runs list`")
+        lock = acquire(store.run_dir(run_id), run_id)
         try:
-            values, run_date = _resumable(store, resume, pipeline.name, params)
-            refuse_changes(graph, store.recorded_spec(resume), resume)
+            if store.run_row(run_id)["ended_at"] != seen["ended_at"]:  # another resume ran it while this one waited
+                raise UsageError(f"run {run_id} was resumed by another process meanwhile; see `orch runs show {run_id}`")
+            values, run_date = _resumable(store, run_id, pipeline.name, params)
+            refuse_changes(graph, store.recorded_spec(run_id), run_id)
         except BaseException:
             lock.release()
             raise
-        return resume, values, run_date, lock
+        return values, run_date, lock
     values = resolve_params(pipeline, params)
-    run_id = f"{pipeline.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
     run_date = datetime.now(timezone.utc).date().isoformat()
     lock = acquire(store.run_dir(run_id), run_id)
     store.create_run(run_id, pipeline.name, spec_path, values, run_date, canonical(graph))
-    return run_id, values, run_date, lock
+    return values, run_date, lock
 
 
-def _execute(executor: Executor, spec_path: Optional[str], resume: bool) -> RunResult:
-    """Run it; Ctrl-C or SIGTERM: RunInterrupted carrying the RunResult of what happened."""
-    progress, run_id = executor.progress, executor.run_id
-    progress.begin(run_id, executor.pipeline.name, list(executor.pipeline.steps))
+def _execute(executor: Executor, resume: bool) -> RunResult:
+    progress = executor.progress
+    progress.begin(executor.run_id, executor.pipeline.name, list(executor.pipeline.steps))
     try:
-        with _sigterm_as_interrupt():
-            return executor.run(resume=resume)
-    except KeyboardInterrupt:
-        spec = f"{spec_path} " if spec_path else ""
-        error = RunInterrupted(f"run {run_id} interrupted; resume with: orch run {spec}--resume {run_id}")
-        error.result = _result_so_far(executor)
-        raise error from None
+        return executor.run(resume=resume)
     finally:
         progress.end()
 
 
-def _result_so_far(executor: Executor) -> Optional[RunResult]:
+def _interrupted(store: Store, graph: PipelineGraph, run_id: str, spec_path: Optional[str]) -> RunInterrupted:
+    """What Ctrl-C or SIGTERM leaves: a resumable run (its RunResult so far), or, before one was
+    recorded, nothing."""
     try:
-        result = executor.store.result(executor.run_id, list(executor.pipeline.steps))
+        row = store.run_row(run_id)
+    except (OSError, sqlite3.Error):
+        row = None
+    if row is None:
+        return RunInterrupted("interrupted before the run began; nothing was recorded")
+    if row["status"] == "running":
+        store.set_run(run_id, "interrupted", ended=True)
+    spec = f"{spec_path} " if spec_path else ""
+    error = RunInterrupted(f"run {run_id} interrupted; resume with: orch run {spec}--resume {run_id}")
+    error.result = _result_so_far(store, graph, run_id)
+    return error
+
+
+def _result_so_far(store: Store, graph: PipelineGraph, run_id: str) -> Optional[RunResult]:
+    try:
+        result = store.result(run_id, list(graph.pipeline.steps))
     except (OSError, sqlite3.Error):
         return None
     return result.model_copy(update={"status": "interrupted"})

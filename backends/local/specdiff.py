@@ -7,6 +7,7 @@ change nothing a step does). Any other difference refuses the resume, located in
 
 from __future__ import annotations
 
+import json
 from typing import Any, Optional
 
 from orch.core.errors import Diagnostic, SpecError
@@ -54,7 +55,13 @@ def refuse_changes(graph: PipelineGraph, recorded: Optional[dict], run_id: str) 
 
 
 def _changed(old: dict, new: dict) -> list[tuple[str, Any, Any]]:
-    return [(key, old.get(key), new.get(key)) for key in dict.fromkeys([*old, *new]) if old.get(key) != new.get(key)]
+    """The keys whose values differ as JSON text: `1` and `true`, `0` and `0.0` are not the same value."""
+    return [(key, old.get(key), new.get(key)) for key in dict.fromkeys([*old, *new])
+            if _canonical(old.get(key)) != _canonical(new.get(key))]
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def _was(old: Any, new: Any, limit: int = 60) -> str:

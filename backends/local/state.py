@@ -14,8 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from orch.core.errors import OrchError, machine_error
+from orch.core.errors import MachineError, OrchError, machine_error
 from orch.core.result import RunResult, StepResult
+from orch.core.typed import text_problem
 
 from .lock import is_held
 
@@ -64,11 +65,23 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a killed process
             self.db.executescript(SCHEMA)
+            self._inode = (self.home / "orch.db").stat().st_ino
         except (OSError, sqlite3.Error) as err:
             raise (unusable(self.home, err) or err) from None
 
     def close(self) -> None:
         self.db.close()
+
+    def still_in_place(self) -> None:
+        """MachineError if the records' file was removed or replaced under the run (SQLite would go on
+        writing to the unlinked file, and the run would vanish)."""
+        try:
+            same = (self.home / "orch.db").stat().st_ino == self._inode
+        except OSError:
+            same = False
+        if not same:
+            raise MachineError(f"the local backend's records in {self.home} were removed while the run went on\n"
+                               f"  hint: keep ORCH_HOME in place during a run; this run's records are lost")
 
     def run_dir(self, run_id: str) -> Path:
         return self.home / "runs" / run_id
@@ -91,6 +104,8 @@ class Store:
         return None if row is None else json.loads(row[0])
 
     def set_run(self, run_id: str, status: str, ended: bool = False) -> None:
+        if ended:
+            self.still_in_place()
         self.db.execute("UPDATE runs SET status = ?, ended_at = ? WHERE run_id = ?", (status, now() if ended else None, run_id))
 
     def set_step(self, run_id: str, step: str, status: str, *, attempts: int = 0, outputs: dict | None = None,
@@ -118,6 +133,7 @@ class Store:
     def end_attempt(self, run_id: str, step: str, item: int, attempt: int, status: str, error: str | None,
                     outputs: dict | None, final: bool) -> None:
         """Record an attempt's end; `final` when the unit will not be retried."""
+        self.still_in_place()
         ended = now()
         unit_status = status if final else "retrying"
         with self.db:
@@ -141,6 +157,8 @@ class Store:
     # --- reading
 
     def run_row(self, run_id: str) -> Optional[dict]:
+        if text_problem(run_id):
+            return None  # bytes that were not UTF-8 on the command line name no run
         row = self.db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else self._live_status(_row(self.db, row, "runs"))
 
@@ -194,7 +212,7 @@ def unusable(home: Path, err: Exception) -> OrchError | None:
     """The local backend cannot keep its records in `home` (a file in the way, read-only, a full disk):
     exit 3 with what to do; None for an error that is not about its records (let that one out)."""
     where = getattr(err, "filename", None)
-    if isinstance(err, OSError) and where is not None and not _under(Path(os.fsdecode(where)), home):
+    if isinstance(err, OSError) and not (isinstance(where, (str, bytes)) and _under(Path(os.fsdecode(where)), home)):
         return None
     return machine_error(err, f"keep the local backend's records in {home}")
 

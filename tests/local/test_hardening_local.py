@@ -355,3 +355,85 @@ def test_a_full_disk_is_exit_3_and_the_run_resumes_later(project):
     code, out, err = orch(project, "run", "--resume", run_id, "--json", home=saved)
     assert code == 0, err
     assert json.loads(out)["status"] == "succeeded"
+
+
+# --- found by a second hostile test
+
+
+def test_two_resumes_started_at_once_run_the_step_once(project):
+    """The loser of the lock must not resume again once the winner ends (a failing step ends fast)."""
+    write_spec(project, {"a": {"command": ["sh", "-c", "echo start >> starts; exit 1"]}})
+    assert orch(project, "run", "p.yaml")[0] == 1
+    run_id = only_run_id(project)
+    for round_ in range(3):
+        before = (project / "starts").read_text().count("start")
+        racers = [start(project, "run", "--resume", run_id) for _ in range(2)]
+        codes = sorted(r.wait(timeout=60) for r in racers)
+        for racer in racers:
+            racer.communicate()
+        assert (project / "starts").read_text().count("start") == before + 1, round_
+        assert codes == [1, 2], codes
+
+
+def test_a_resume_refuses_a_value_of_another_type_that_python_calls_equal(project):
+    (project / "block").write_text("")
+    steps = dict(BLOCKING, first={**BLOCKING["first"], "args": {"label": "first", "value": 1}})
+    write_spec(project, steps)
+    first = start(project, "run", "p.yaml")
+    wait_for(lambda: "blocked" in traced(project))
+    first.kill()
+    first.communicate(timeout=30)
+    write_spec(project, dict(steps, first={**steps["first"], "args": {"label": "first", "value": True}}))
+    code, _, err = orch(project, "run", "--resume", only_run_id(project))
+    assert code == 2 and "error[E710]" in err and "'value': 1}, now {'label': 'first', 'value': True}" in err
+
+
+def test_an_interrupt_while_the_run_starts_up_is_130_with_the_resume_hint(project, monkeypatch):
+    from orch.backends.local import executor as executor_module
+    from orch.backends.local.run import run
+    from orch.core.errors import RunInterrupted
+    from orch.core.load import load_spec
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(executor_module.Executor, "__init__", interrupted)
+    monkeypatch.setattr("orch.backends.local.run.Executor", executor_module.Executor)
+    path = write_spec(project, {"a": {"command": ["true"]}})
+    with pytest.raises(RunInterrupted) as stopped:
+        run(load_spec(path), {}, spec_path=str(path), home=project / ".orch")
+    assert "resume with: orch run" in str(stopped.value) and stopped.value.result.status == "interrupted"
+
+
+def test_an_orch_home_removed_during_a_run_is_exit_3_not_a_success(project):
+    write_spec(project, {"a": {"python": "conformance_steps:block_while_flagged", "args": {"label": "a"}},
+                         "b": {"command": ["true"], "after": ["a"]}})
+    (project / "block").write_text("")
+    home = project / "home"
+    live = start(project, "run", "p.yaml", home=home)
+    wait_for(lambda: "a" in traced(project))
+    shutil.rmtree(home)
+    (project / "block").unlink()
+    out, err = live.communicate(timeout=60)
+    assert live.returncode == 3, err
+    assert b"were removed while the run went on" in err and b"Traceback" not in err
+
+
+def test_run_ids_steps_and_attempts_that_name_nothing_are_exit_2(project):
+    write_spec(project, {"a": {"command": ["true"]}})
+    assert orch(project, "run", "p.yaml")[0] == 0
+    run_id = only_run_id(project)
+    for args in (["runs", "show", b"\xff"], ["run", "--resume", b"\xff"], ["logs", run_id, "../.."],
+                 ["logs", run_id, "a", "--attempt", "0"], ["runs", "show", "x" * 100_000]):
+        code, out, err = orch(project, *args)
+        assert code == 2 and "Traceback" not in err and len(err) < 2_000, (args, err[:300])
+
+
+def test_a_json_value_with_a_key_twice_is_refused(project):
+    (project / "p.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "orch/v1", "name": "p", "params": {"j": {"type": "json", "default": {}}},
+        "steps": {"a": {"command": ["sh", "-c", "printf '{\"k\": 1, \"k\": 2}' > $ORCH_OUTPUTS/v"], "outputs": {"v": "json"}}}}))
+    code, _, err = orch(project, "run", "p.yaml", "-p", 'j={"a": 1, "a": 2}')
+    assert code == 2 and "duplicate key 'a'" in err
+    code, out, _ = orch(project, "run", "p.yaml", "--json")
+    assert code == 1 and "duplicate key 'k'" in json.loads(out)["steps"]["a"]["error"]
