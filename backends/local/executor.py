@@ -4,13 +4,20 @@ One thread, one loop: decide the steps whose upstream steps finished (trigger, t
 `when`), start the attempts that fit (max parallel, a fan-out's parallelism, the host's
 cpu, memory and GPU slots), then wait for the zygote to report a start or an end, or
 for the next retry or timeout. Every change is committed to the store before it is acted on.
+
+Whatever a step does to the process starter (zygote.py) -- kills it, writes into its pipes --
+the executor goes on: malformed or unknown messages are dropped (processes.py), and when the
+starter dies, the attempts it was running are killed (by the pids they reported, else by
+their pid files) and fail with the reason, retried as any failed attempt; the next attempt
+to start gets a new starter. An attempt's pid file is removed when it ends; on a resume,
+the pid files left are those of attempts a killed run could not see end, and each is killed
+if it is still that process.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import stat
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -27,7 +34,8 @@ from orch.core.typed import foreach_problem
 from orch.core.values import OutputError, fill, fill_text, outputs_from_files, outputs_from_return, to_text
 
 from .host import Host, Request
-from .processes import Zygote, kill_group, kill_if_same, started_at
+from .processes import (Zygote, is_child_group_leader, kill_group, kill_if_same, read_pid_file,
+                        read_regular_file, started_at)
 from .state import Store, now, safe_text
 
 MAX_OUTPUT_BYTES = 64 << 20  # an output is a value, not a data set: artifacts carry data
@@ -46,6 +54,7 @@ class Unit:
     before: int = 0  # attempts made before this process resumed the run
     ready_at: float = 0.0
     pid: Optional[int] = None
+    pid_started: Optional[str] = None  # the pid's start time, to tell the attempt from a reused pid
     deadline: Optional[float] = None
     timed_out: bool = False
     request: Request = field(default_factory=Request)
@@ -97,7 +106,7 @@ class Executor:
     def run(self, resume: bool = False) -> RunResult:
         if resume:
             self._prepare_resume()
-        self.zygote = Zygote()
+        self.zygote = None  # started with the first attempt; again if a step kills it
         try:
             while len(self.results) < len(self.pipeline.steps):
                 self._decide_ready()
@@ -107,15 +116,21 @@ class Executor:
                 if not self.running and not self.queue and not self.ready:  # pragma: no cover - a bug, said plainly
                     stuck = [name for name in self.pipeline.steps if name not in self.results]
                     raise RuntimeError(f"the local executor cannot make progress; unfinished steps: {stuck}")
-                for message in self.zygote.messages(self._wait_time()):
-                    self._on_message(message)
+                if self.zygote is None:  # nothing runs: a retry's delay
+                    time.sleep(self._wait_time() or 0.0)
+                else:
+                    for message in self.zygote.messages(self._wait_time()):
+                        self._on_message(message)
+                    if self.zygote.dead:
+                        self._starter_died()
                 self._enforce_deadlines()
         except BaseException:
             self._stop_all()
             self._mark_interrupted()
             raise
         finally:
-            self.zygote.close()
+            if self.zygote is not None:
+                self.zygote.close()
         status = pipeline_status(self.results)
         self.store.set_run(self.run_id, status, ended=True)
         return self.store.result(self.run_id, list(self.pipeline.steps))
@@ -204,7 +219,7 @@ class Executor:
 
     def _start(self, unit: Unit, step: Step) -> None:
         unit.attempt += 1
-        unit.status, unit.timed_out, unit.pid = "running", False, None
+        unit.status, unit.timed_out, unit.pid, unit.pid_started = "running", False, None, None
         unit.gpus = self.host.take(unit.request)
         folder = self.store.run_dir(self.run_id) / unit.step / (f"item-{unit.item}" if unit.item >= 0 else "")
         folder.mkdir(parents=True, exist_ok=True)
@@ -219,7 +234,8 @@ class Executor:
         env = {key: to_text(fill(value, resolve)) for key, value in step.env.items()}
         if self.host.gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(unit.gpus)
-        request: dict[str, Any] = {"id": self._next_id, "log": str(base) + ".log", "result": str(base) + ".result.json", "env": env}
+        request: dict[str, Any] = {"id": self._next_id, "log": str(base) + ".log", "result": str(base) + ".result.json",
+                                   "pidfile": str(base) + ".pid", "env": env}
         if step.python:
             request.update(kind="python", python=step.python, path=str(self.spec_dir), args=fill(step.args, resolve))
         else:
@@ -232,6 +248,8 @@ class Executor:
         self.running[self._next_id] = unit
         self.running_per_step[unit.step] += 1
         self._next_id += 1
+        if self.zygote is None:
+            self.zygote = Zygote()
         self.zygote.start(request)
         self.progress.step(unit.step, "running", attempt=unit.attempt, item=unit.item)
 
@@ -253,18 +271,48 @@ class Executor:
     # --- hearing from attempts
 
     def _on_message(self, message: dict) -> None:
+        """A start or an end (processes.py checked its shape); one for no running attempt is ignored."""
         unit = self.running.get(message["id"])
         if unit is None:
             return
         if "pid" in message:
-            unit.pid = message["pid"]
-            self.store.attempt_pid(self.run_id, unit.step, unit.item, unit.pid, started_at(unit.pid))
+            pid = message["pid"]
+            if unit.pid is None and is_child_group_leader(pid, self.zygote.pid):  # else not what the starter said
+                unit.pid, unit.pid_started = pid, started_at(pid)
+                self.store.attempt_pid(self.run_id, unit.step, unit.item, unit.pid, unit.pid_started)
             return
-        del self.running[message["id"]]
+        self._ended(message["id"], unit, message["status"])
+
+    def _starter_died(self) -> None:
+        """The process starter ended under the running attempts (a step killed it): kill them, fail them."""
+        reason = f"the local backend's process starter {self.zygote.exit_reason()} while this attempt ran"
+        self.zygote.close()
+        self.zygote = None
+        for request_id, unit in list(self.running.items()):
+            self._kill(unit)
+            if not unit.timed_out:
+                unit.timed_out, unit.error = True, reason  # (timed_out: the error is set, no outcome is read)
+            self._ended(request_id, unit, -9)
+
+    def _kill(self, unit: Unit) -> None:
+        """Kill the attempt's process group: by the pid it reported, else by its pid file."""
+        pid, recorded = unit.pid, unit.pid_started
+        if pid is None and unit.folder is not None:
+            pid, recorded = read_pid_file(unit.folder / f"attempt-{unit.attempt}.pid")
+            if pid is None or recorded is None:  # (a step can write that file: believed only with a start time)
+                return
+        if recorded is not None:
+            kill_if_same(pid, recorded)
+        elif self.zygote is not None and not self.zygote.dead:
+            kill_group(pid)  # no /proc to check it by: still the starter's child, so still the attempt
+
+    def _ended(self, request_id: int, unit: Unit, status: int) -> None:
+        del self.running[request_id]
         self.running_per_step[unit.step] -= 1
         self.host.give_back(unit.request, unit.gpus)
+        _remove(unit.folder / f"attempt-{unit.attempt}.pid")
         step = self.pipeline.steps[unit.step]
-        outputs, error = self._outcome(unit, step, message["status"])
+        outputs, error = self._outcome(unit, step, status)
         retries = step.retries
         tries = unit.attempt - unit.before  # a resumed unit gets its retries afresh
         final = error is None or retries is None or tries > retries.limit or self.run_timed_out
@@ -281,7 +329,10 @@ class Executor:
 
     def _outcome(self, unit: Unit, step: Step, status: int) -> tuple[Optional[dict], Optional[str]]:
         """The attempt's outputs or its error; whatever the step wrote, never an exception here."""
-        outputs, error = self._read_outcome(unit, step, status)  # outputs are checked to be real text (typed.py)
+        try:
+            outputs, error = self._read_outcome(unit, step, status)  # outputs are checked to be real text (typed.py)
+        except (OSError, ValueError) as err:  # what a step left in place of its files, whatever it is
+            outputs, error = None, f"cannot read the attempt's outcome: {err}"
         return outputs, safe_text(None if error is None else str(error))  # a result file a step overwrote may hold anything
 
     def _read_outcome(self, unit: Unit, step: Step, status: int) -> tuple[Optional[dict], Optional[str]]:
@@ -359,7 +410,7 @@ class Executor:
             if unit.deadline and moment >= unit.deadline and not unit.timed_out and unit.pid:
                 unit.timed_out = True
                 unit.error = f"timed out after {self.pipeline.steps[unit.step].timeout:g}s"
-                kill_group(unit.pid)
+                self._kill(unit)
         if self.deadline and moment >= self.deadline and not self.run_timed_out:
             self._hit_pipeline_timeout()
 
@@ -370,7 +421,7 @@ class Executor:
         for unit in self.running.values():
             if unit.pid and not unit.timed_out:
                 unit.timed_out, unit.error = True, reason
-                kill_group(unit.pid)
+                self._kill(unit)
         waiting, self.queue = list(self.queue), deque()
         for unit in waiting:
             unit.status, unit.error = "failed", unit.error or reason
@@ -379,14 +430,16 @@ class Executor:
 
     def _stop_all(self) -> None:
         for unit in self.running.values():
-            if unit.pid:
-                kill_group(unit.pid)
+            self._kill(unit)  # (the starter, its input closed, kills them too)
 
     # --- resuming
 
     def _prepare_resume(self) -> None:
         for pid, recorded in self.store.forget_unfinished(self.run_id):
             kill_if_same(pid, recorded)
+        for path in self.store.run_dir(self.run_id).rglob("attempt-*.pid"):  # attempts never seen to end
+            kill_if_same(*read_pid_file(path))
+            _remove(path)
         self.done = self.store.succeeded_units(self.run_id)
         self.last_attempts = self.store.last_attempts(self.run_id)
         finished = self.store.result(self.run_id).steps
@@ -404,8 +457,8 @@ class Executor:
 
 def _read_json(path: Path) -> Optional[dict]:
     try:
-        value = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        value = json.loads(read_regular_file(path, MAX_OUTPUT_BYTES) or b"null")
+    except (OSError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
@@ -413,20 +466,17 @@ def _read_json(path: Path) -> Optional[dict]:
 def _read_output(folder: Path, name: str) -> Optional[bytes]:
     """An output file's bytes, exactly (no newline translation); None if it was not written.
 
-    Opened without blocking and checked to be a regular file, so a FIFO or /dev/zero left
-    at $ORCH_OUTPUTS/NAME fails the step instead of hanging or filling the executor's memory.
+    Opened without blocking and checked to be a regular file, so a FIFO, a folder or
+    /dev/zero left at $ORCH_OUTPUTS/NAME fails the step instead of hanging, filling the
+    executor's memory or raising.
     """
     try:
-        fd = os.open(folder / name, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
+        data = read_regular_file(folder / name, MAX_OUTPUT_BYTES + 1)
+    except ValueError as err:  # "is a folder, not a regular file", ...
+        raise OutputError(f"output {name!r}: $ORCH_OUTPUTS/{name} {err}") from None
     except OSError as err:
         raise OutputError(f"output {name!r}: cannot read $ORCH_OUTPUTS/{name}: {err.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OutputError(f"output {name!r}: $ORCH_OUTPUTS/{name} is not a regular file")
-        data = handle.read(MAX_OUTPUT_BYTES + 1)
-    if len(data) > MAX_OUTPUT_BYTES:
+    if data is not None and len(data) > MAX_OUTPUT_BYTES:
         raise OutputError(f"output {name!r} is larger than {MAX_OUTPUT_BYTES} bytes; "
                           "write big data to a file and output its path")
     return data
@@ -434,10 +484,15 @@ def _read_output(folder: Path, name: str) -> Optional[bytes]:
 
 def _last_line(path: Path, limit: int = 200) -> str:
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            handle.seek(max(0, handle.tell() - 4096))
-            lines = [ln for ln in handle.read().decode(errors="replace").splitlines() if ln.strip()]
-    except OSError:
+        data = read_regular_file(path, 4096, tail=True) or b""
+    except (OSError, ValueError):
         return ""
+    lines = [ln for ln in data.decode(errors="replace").splitlines() if ln.strip()]
     return lines[-1].strip()[:limit] if lines else ""
+
+
+def _remove(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

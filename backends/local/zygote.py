@@ -2,15 +2,29 @@
 
 Started once per run (`python -m orch.backends.local.zygote`), it imports only the
 standard library, so a fork costs about a millisecond where a fresh interpreter costs
-twenty. Each attempt runs in its own session (a timeout kills its whole process group),
-with stdout and stderr in its log file. It speaks JSON lines:
+twenty. Each attempt runs in its own session (process group), with stdout and stderr in
+its log file. It speaks JSON lines:
 
     in : {"id": N, "kind": "python"|"command", ...}      start an attempt
     out: {"id": N, "pid": P}                              it started
     out: {"id": N, "status": S}                           it ended (S < 0: killed by signal -S)
 
-When its input closes -- the run ended, or orch itself was killed -- it kills every
-attempt still running and exits, so nothing outlives the run unseen.
+An attempt can be killed from the moment anyone can know its pid: the child makes its
+session and writes its pid file (`attempt-N.pid`: pid and start time, for a resume to
+kill it should everything else be gone) before the starter goes on, so the starter only
+says `pid` -- and only lets orch move on -- once `killpg(pid)` reaches the attempt.
+
+When an attempt ends, whatever is left in its process group (a background job it
+started) is killed with it, as a pod's processes end with its container; a process that
+made a session or group of its own (a daemon) has left the attempt and is not followed.
+
+When its input closes -- the run ended, or orch itself was killed -- or it gets SIGTERM
+or SIGHUP, or it cannot write to orch any more, it kills every attempt still running and
+exits, so nothing outlives the run unseen. Its input and output are reachable by the
+steps it starts (/proc/PID/fd): a line that is not a well-formed request is ignored, and
+each message goes out as one atomic write preceded by a newline, so whatever a step
+writes there cannot swallow a real message. If the starter dies anyway (a step kills
+it), orch fails the attempts it was running and starts a new one (executor.py).
 """
 
 from __future__ import annotations
@@ -23,46 +37,92 @@ import sys
 import traceback
 
 
+class _OrchGone(Exception):
+    """orch's end of our output closed: it is gone, stop and clean up."""
+
+
 def main() -> None:
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     signal.set_wakeup_fd(write_fd)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is orch's to handle
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on_signal)
     children: dict[int, int] = {}  # pid -> attempt id
+    try:
+        _serve(children, read_fd)
+    except _OrchGone:
+        pass
+    finally:
+        for pid in children:
+            _kill_group(pid)
+            _kill(pid)  # (a child is in its own group before its pid is in `children` for long, but be sure)
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _serve(children: dict[int, int], wakeup_fd: int) -> None:
     buffer = b""
     stdin = sys.stdin.fileno()
     while True:
-        readable, _, _ = select.select([stdin, read_fd], [], [])
-        if read_fd in readable:
-            os.read(read_fd, 4096)
+        readable, _, _ = select.select([stdin, wakeup_fd], [], [])
+        if wakeup_fd in readable:
+            os.read(wakeup_fd, 4096)
         _reap(children)
         if stdin in readable:
             chunk = os.read(stdin, 65536)
             if not chunk:
-                break
+                return
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
-                if line.strip():
-                    request = json.loads(line)
-                    pid = _start(request)
-                    children[pid] = request["id"]
-                    _say({"id": request["id"], "pid": pid})
-    for pid in children:
-        _kill_group(pid)
-    while children:
-        _reap(children, block=True)
+                request = _request(line)
+                if request is None:
+                    continue
+                pid = _start(request, children)
+                _say({"id": request["id"], "pid": pid} if pid else {"id": request["id"], "status": 1})
 
 
-def _reap(children: dict[int, int], block: bool = False) -> None:
-    while children:
+def _request(line: bytes):
+    """A well-formed request, or None for anything else (an empty line, or what a step wrote here)."""
+    if not line.strip():
+        return None
+    try:
+        request = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if (not isinstance(request, dict) or type(request.get("id")) is not int
+            or request.get("kind") not in ("python", "command")
+            or not all(isinstance(request.get(key), str) for key in ("log", "result"))
+            or not isinstance(request.get("env"), dict)):
+        return None
+    return request
+
+
+def _reap(children: dict[int, int]) -> None:
+    """Report each attempt that ended, after killing what is left of its process group.
+
+    The ended child is found with WNOWAIT and killed as a group before it is reaped: until
+    then its pid (so its group's id) cannot be taken by another process.
+    """
+    while True:
         try:
-            pid, status = os.waitpid(-1, 0 if block else os.WNOHANG)
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return
-        if pid == 0:
+        if info is None or info.si_pid == 0:
             return
+        pid = info.si_pid
+        _kill_group(pid)
+        _, status = os.waitpid(pid, 0)
         attempt = children.pop(pid, None)
         if attempt is not None:
             code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
@@ -70,7 +130,11 @@ def _reap(children: dict[int, int], block: bool = False) -> None:
 
 
 def _say(message: dict) -> None:
-    os.write(1, (json.dumps(message) + "\n").encode())
+    """One write of at most PIPE_BUF bytes, so atomic; the leading newline ends whatever a step left unended."""
+    try:
+        os.write(1, ("\n" + json.dumps(message) + "\n").encode())
+    except OSError:
+        raise _OrchGone from None
 
 
 def _kill_group(pid: int) -> None:
@@ -80,13 +144,41 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _start(request: dict) -> int:
-    pid = os.fork()
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _start(request: dict, children: dict[int, int]):
+    """Fork the attempt; return its pid once it is in its own session, or None if it could not be forked."""
+    ready_r, ready_w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError as err:  # out of processes or memory: the attempt fails, the run goes on
+        os.close(ready_r)
+        os.close(ready_w)
+        try:
+            _write_result(request["result"], {"ok": False, "error": f"cannot start the attempt: fork: {err.strerror}"})
+        except OSError:
+            pass
+        return None
     if pid:
+        children[pid] = request["id"]
+        os.close(ready_w)
+        try:
+            os.read(ready_r, 1)  # end of file once the child has its session and pid file (or died)
+        finally:
+            os.close(ready_r)
         return pid
     code = 1
     try:
+        os.close(ready_r)
         try:
+            os.setsid()
+            _write_pid_file(request.get("pidfile"))
+            os.close(ready_w)  # the starter may go on: killpg(pid) now reaches this attempt
             _become_attempt(request)
         except OSError as err:  # its log cannot be made (a full disk): say so as the attempt's error
             _write_result(request["result"], {"ok": False, "error": f"cannot start the attempt: {err}"})
@@ -100,10 +192,26 @@ def _start(request: dict) -> int:
         os._exit(code)
 
 
+def _write_pid_file(path) -> None:
+    """`PID STARTTIME`: what a resume needs to kill this attempt if orch and the starter are both gone."""
+    if not isinstance(path, str):
+        return
+    pid = os.getpid()
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            started = handle.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        started = "-"  # no /proc (macOS): nothing can tell this process from a reused pid
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, f"{pid} {started}\n".encode())
+    finally:
+        os.close(fd)
+
+
 def _become_attempt(request: dict) -> None:
-    """Own session, default signals, stdin from /dev/null, stdout and stderr to the log."""
-    os.setsid()
-    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
+    """Default signals, stdin from /dev/null, stdout and stderr to the log (its session is made already)."""
+    for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)
     null = os.open(os.devnull, os.O_RDONLY)
