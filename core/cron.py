@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
+# What robfig/cron (Argo), croniter (Prefect, Airflow) all read the same: numbers, names, `*`, lists,
+# ranges and steps. croniter alone also takes `L`, `W`, `#` and `?`, and a reversed range (`5-1`).
+_FIELD = re.compile(r"^(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?(,(\*|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/[0-9]+)?)*\Z")
+_RANGE = re.compile(r"([0-9]+)-([0-9]+)")
 PRESETS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 
 
@@ -17,7 +23,15 @@ def cron_problem(expression: str) -> str | None:
         return f"cron {expression!r} has {len(fields)} fields; use 5 (minute hour day month weekday) or a preset such as @daily"
     if not croniter.is_valid(text):
         return f"cron {expression!r} is not a valid cron expression"
+    for field in fields:
+        upper = field.upper()  # L and W appear in no name but JUL and WED
+        if not _FIELD.match(field) or "L" in upper.replace("JUL", "") or "W" in upper.replace("WED", ""):
+            return (f"cron {expression!r}: the field {field!r} uses what not every backend reads (`L`, `W`, `#`, `?`); "
+                    "use numbers, names, '*', lists, ranges and steps")
+        if any(int(low) > int(high) for low, high in _RANGE.findall(field)):
+            return f"cron {expression!r}: the range in {field!r} runs backwards, which Argo refuses; write it low-high"
     return None
+
 
 
 def never_fires(expression: str) -> str | None:

@@ -113,8 +113,9 @@ def parse_condition(text: str) -> Expr:
     pieces.append(text[pos:])
     source = "".join(pieces)
     # The text may span lines in YAML; Python needs it as one parenthesised expression.
+    code = f"({source})".replace("\n", " ")
     try:
-        tree = ast.parse(f"({source})".replace("\n", " "), mode="eval")
+        tree = ast.parse(code, mode="eval")
     except SyntaxError as err:
         offset = max(0, (err.offset or 2) - 2)
         if "digits" in err.msg:  # Python's int-digits limit: a literal far beyond 64 bits
@@ -124,17 +125,24 @@ def parse_condition(text: str) -> Expr:
         raise ExprProblem(f"invalid condition: {err.msg}", min(offset, len(text))) from None
     except (RecursionError, MemoryError):  # Python's parser gives up on deep nesting
         raise ExprProblem(_TOO_DEEP, 0, _DEPTH_HINT, code="E603") from None
-    return _Builder(refs).build(tree.body)
+    return _Builder(refs, code).build(tree.body)
 
 
 class _Builder:
     """ast -> Expr, at most MAX_CONDITION_DEPTH levels deep (so no recursion runs away)."""
 
-    def __init__(self, refs: dict[str, Ref]):
+    def __init__(self, refs: dict[str, Ref], code: str):
         self.refs = refs
+        self.encoded = code.encode("utf-8") if not code.isascii() else None
+
+    def _characters(self, byte_offset: int) -> int:
+        """ast counts columns in UTF-8 bytes; a diagnostic's column counts characters."""
+        if self.encoded is None:
+            return byte_offset
+        return len(self.encoded[:byte_offset].decode("utf-8", "ignore"))
 
     def build(self, node: ast.AST, depth: int = 1) -> Expr:
-        at = max(0, getattr(node, "col_offset", 1) - 1)  # minus the '(' we added
+        at = max(0, self._characters(getattr(node, "col_offset", 1)) - 1)  # minus the '(' we added
         if depth > MAX_CONDITION_DEPTH:
             raise ExprProblem(_TOO_DEEP, at, _DEPTH_HINT, code="E603")
         inner = depth + 1

@@ -52,10 +52,10 @@ class PipelineGraph:
 
     def upstream(self, step: str) -> list[str]:
         """Direct upstream steps, in spec order."""
-        return self._in_spec_order(self.dag.predecessors(step))
+        return self.in_spec_order(self.dag.predecessors(step))
 
     def downstream(self, step: str) -> list[str]:
-        return self._in_spec_order(self.dag.successors(step))
+        return self.in_spec_order(self.dag.successors(step))
 
     def ancestors(self, step: str) -> set[str]:
         import networkx as nx
@@ -113,6 +113,6 @@ class PipelineGraph:
     def _position(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.pipeline.steps)}
 
-    def _in_spec_order(self, names) -> list[str]:
+    def in_spec_order(self, names) -> list[str]:
         position = self._position
         return sorted(names, key=position.__getitem__)

@@ -31,8 +31,9 @@ _T = "tag:yaml.org,2002:"
 STR, NULL, TIMESTAMP = _T + "str", _T + "null", _T + "timestamp"
 INT, FLOAT = _T + "int", _T + "float"
 SCALAR_TAGS = {INT, FLOAT, _T + "bool"}
+NULL_SPELLINGS = ("", "~", "null", "Null", "NULL")
 TEXT_TAGS = {STR, TIMESTAMP}  # `2024-01-01` is the text 2024-01-01, as Go and Kubernetes read it
-_PLAIN_CONTAINER_TAGS = {None, "!", _T + "map", _T + "seq"}
+_MAPPING_TAGS, _SEQUENCE_TAGS = {None, "!", _T + "map"}, {None, "!", _T + "seq"}  # a tag must fit its node
 _INT_TEXT_MAX = 100  # longer integer text is far beyond 64 bits (and base 60 would be slow to compute)
 
 try:
@@ -119,9 +120,9 @@ def _read(loader, alias_budget: int) -> Any:
             if event.tag is not None or (event.implicit[0] and (typed_first is None or not value or value[0] in typed_first)):
                 value = _scalar(event, loader)
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
-            if event.tag not in _PLAIN_CONTAINER_TAGS or len(frames) >= deepest:
-                raise Unusual
             is_mapping = kind is MappingStartEvent
+            if event.tag not in (_MAPPING_TAGS if is_mapping else _SEQUENCE_TAGS) or len(frames) >= deepest:
+                raise Unusual
             frames.append([{} if is_mapping else [], is_mapping, _NO_KEY, event.anchor])
             continue
         elif kind is MappingEndEvent or kind is SequenceEndEvent:
@@ -129,7 +130,7 @@ def _read(loader, alias_budget: int) -> Any:
             value = container
         elif kind is AliasEvent and event.anchor in anchors:  # an anchor still open is not in it: recursion
             value, anchor = anchors[event.anchor], None
-            if value.__class__ is dict or value.__class__ is list:
+            if value.__class__ is dict or value.__class__ is list or value.__class__ is str:
                 alias_budget -= value_count(value, sizes) - 1
                 if alias_budget < 0:
                     raise Unusual  # an alias bomb: the careful path locates it
@@ -164,6 +165,8 @@ _TYPED_FIRST = _RESOLVERS if None not in _RESOLVERS else None
 def _scalar(event: ScalarEvent, loader) -> Any:
     """A scalar that may be typed: resolved and constructed as PyYAML would (timestamps as text)."""
     tag, value = event.tag, event.value
+    if (tag == NULL and value not in NULL_SPELLINGS) or (tag == TIMESTAMP and not loader.timestamp_regexp.match(value)):
+        raise Unusual  # an explicit tag its value does not fit: the careful path says so, located
     if tag is None or tag == "!":
         tag = loader.resolve(ScalarNode, value, event.implicit)
     if tag in TEXT_TAGS:
@@ -175,8 +178,15 @@ def _scalar(event: ScalarEvent, loader) -> Any:
     raise Unusual
 
 
+def scalar_weight(text: str) -> int:
+    """What one scalar counts towards the alias budget: 1, and 1 more per 64 characters, so an
+    alias to a long string used many times is a bomb too."""
+    return 1 + len(text) // 64
+
+
 def value_count(value: Any, sizes: dict[int, int]) -> int:
-    """How many values `value` stands for once expanded: itself, each key and each nested value.
+    """How many values `value` stands for once expanded: itself, each key and each nested value
+    (a long string counting as several: `scalar_weight`).
 
     The same count as the careful path's, event by event; memoised by identity, so shared
     (aliased) parts are walked once. Nesting is at most MAX_NESTING, so recursion is safe.
@@ -184,11 +194,11 @@ def value_count(value: Any, sizes: dict[int, int]) -> int:
     if value.__class__ is dict:
         key = id(value)
         if key not in sizes:
-            sizes[key] = 1 + len(value) + sum(value_count(v, sizes) for v in value.values())
+            sizes[key] = 1 + sum(scalar_weight(k) for k in value) + sum(value_count(v, sizes) for v in value.values())
         return sizes[key]
     if value.__class__ is list:
         key = id(value)
         if key not in sizes:
             sizes[key] = 1 + sum(value_count(v, sizes) for v in value)
         return sizes[key]
-    return 1
+    return scalar_weight(value) if value.__class__ is str else 1

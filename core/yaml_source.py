@@ -11,6 +11,7 @@ integers beyond 64 bits, NaN and infinities (limits.py, docs/limits.md).
 
 from __future__ import annotations
 
+import json
 import re
 from functools import cached_property
 from typing import Any
@@ -28,10 +29,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import Diagnostic, Path, SpecError
 from .limits import MAX_NESTING, NUL_HINT, SURROGATE_HINT, value_problems
+from .typed import json_problem
 from .yaml_fast import NULL as _NULL
 from .yaml_fast import SCALAR_TAGS as _SCALAR_TAGS
 from .yaml_fast import TEXT_TAGS as _TEXT_TAGS
-from .yaml_fast import BadScalar, Unusual, alias_limit, construct_scalar, read_fast
+from .yaml_fast import TIMESTAMP as _TIMESTAMP
+from .yaml_fast import NULL_SPELLINGS, BadScalar, Unusual, alias_limit, construct_scalar, read_fast, scalar_weight
 from .yaml_fast import Loader as _Loader
 
 # A line break as YAML counts lines (so excerpts match the parser's line numbers).
@@ -166,18 +169,46 @@ def json_surrogate_pairs(text: str) -> str:
 
 
 def load_yaml(text: str, file: str | None = None) -> tuple[Any, Source]:
-    """Parse one YAML document into plain data; raise SpecError with located problems."""
+    """Parse one YAML document into plain data; raise SpecError with located problems.
+
+    A JSON document is read as JSON, which is what its writer meant (YAML 1.1 reads `1e-05`,
+    as Python's json.dump writes a small float, as text); anything about it to refuse goes the
+    YAML way, which locates it."""
     text = json_surrogate_pairs(text)
     source = Source(file, text)
     _check_text(source)
-    try:
-        data = read_fast(text)
-    except Unusual:
-        return _read_carefully(source), source
+    data = _read_json(text)
+    if data is None:
+        try:
+            data = read_fast(text)
+        except Unusual:
+            return _read_carefully(source), source
     problems = _string_problems(data, source)
     if problems:
         raise SpecError(problems)
     return data, source
+
+
+def _read_json(text: str) -> Any:
+    """The data of a JSON object document that holds nothing orch refuses; None otherwise."""
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+    return None if json_problem(data) else data
+
+
+def _unique_pairs(pairs: list) -> dict:
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise ValueError("a duplicate key")  # the YAML way reports it, located
+    return data
+
+
+def _no_constant(name: str):
+    raise ValueError(name)
 
 
 def _check_text(source: Source) -> None:
@@ -281,9 +312,9 @@ def _structure_problems(source: Source) -> list[Diagnostic]:
                 if anchor is not None:
                     sizes[anchor] = size
             elif kind is ScalarEvent:
-                size = 1
+                size = scalar_weight(event.value)
                 if event.anchor is not None:
-                    sizes[event.anchor] = 1
+                    sizes[event.anchor] = size
             elif kind is AliasEvent:
                 if event.anchor in sizes and sizes[event.anchor] is None:
                     return [source.at_mark("E114", f"alias *{event.anchor} is inside the value it names (a recursive alias)",
@@ -317,13 +348,17 @@ class _Converter:
     def convert(self, node: Node) -> Any:
         tag = node.tag
         if tag in _TEXT_TAGS and isinstance(node, ScalarNode):
+            if tag == _TIMESTAMP and not self.loader.timestamp_regexp.match(node.value):
+                return self._misfit(node, "timestamp")
             return node.value
         if tag == _MAP:
-            return self._mapping(node)
+            return self._mapping(node) if isinstance(node, MappingNode) else self._misfit(node, "map")
         if tag == _SEQ:
-            return [self.convert(item) for item in node.value]
+            return [self.convert(item) for item in node.value] if isinstance(node, SequenceNode) else self._misfit(node, "seq")
         if tag == _NULL:
-            return None
+            if isinstance(node, ScalarNode) and node.value in NULL_SPELLINGS:
+                return None
+            return self._misfit(node, "null")
         if tag in _SCALAR_TAGS and isinstance(node, ScalarNode):
             try:
                 return construct_scalar(self.loader, tag, node.value, node.style)
@@ -333,6 +368,12 @@ class _Converter:
         self.problems.append(
             self.source.at_mark("E103", f"unsupported YAML tag {tag!r}", node.start_mark, hint="use plain mappings, lists and scalars")
         )
+        return None
+
+    def _misfit(self, node: Node, tag: str) -> None:
+        """An explicit tag its value does not fit (`!!null 5`, `!!seq {a: 1}`): E111, never a silent change."""
+        self.problems.append(self.source.at_mark("E111", f"the value does not fit its tag !!{tag}", node.start_mark,
+                                                 "remove the tag, or write a value of that type"))
         return None
 
     def _mapping(self, node: MappingNode) -> dict:

@@ -481,3 +481,56 @@ def test_a_json_spec_with_escaped_surrogate_pairs_reads_as_python_wrote_it():
     with pytest.raises(SpecError) as refused:  # half a pair is still no character
         parse_spec(half, "x.json")
     assert refused.value.diagnostics[0].line == 1
+
+
+def test_an_alias_to_a_long_string_used_many_times_is_a_bomb_too():
+    text = ("apiVersion: orch/v1\nname: p\nparams:\n  s: {type: string, default: &s " + "A" * 100_000 + "}\n"
+            "  q: {type: json, default: [" + ", ".join(["*s"] * 2000) + "]}\nsteps:\n  a: {command: ['true']}\n")
+    with pytest.raises(SpecError) as refused:
+        parse_spec(text, "p.yaml")
+    (diagnostic,) = refused.value.diagnostics
+    assert diagnostic.code == "E113" and diagnostic.line == 5
+    parse_spec(text.replace(", ".join(["*s"] * 2000), "*s, *s"), "p.yaml")  # a few uses are fine
+
+
+@pytest.mark.parametrize("tagged", ["!!null 5", "!!seq {a: 1}", "!!map [1]", "!!timestamp garbage"])
+def test_an_explicit_tag_its_value_does_not_fit_is_refused_located(tagged):
+    text = f"apiVersion: orch/v1\nname: p\nparams:\n  x: {{type: json, default: {tagged}}}\nsteps:\n  a: {{command: ['true']}}\n"
+    with pytest.raises(SpecError) as refused:
+        parse_spec(text, "p.yaml")
+    assert [(d.code, d.line, d.col) for d in refused.value.diagnostics] == [("E111", 4, 28)]
+
+
+def test_a_when_error_after_non_ascii_text_is_at_its_character_not_its_byte():
+    text = ("apiVersion: orch/v1\nname: p\nparams:\n  s: {default: x}\n  n: {default: 1}\nsteps:\n  a:\n"
+            "    command: ['true']\n    when: params.s == '日本語日本語日本語' and params.n\n")
+    with pytest.raises(SpecError) as refused:
+        parse_spec(text, "p.yaml")
+    (diagnostic,) = refused.value.diagnostics
+    assert (diagnostic.line, diagnostic.col) == (9, text.splitlines()[8].index("params.n") + 1)
+
+
+@pytest.mark.parametrize("cron", ["0 0 L * *", "0 0 15W * *", "0 0 * * 1#2", "0 0 ? * *", "5-1 * * * *"])
+def test_a_cron_only_some_backends_read_is_refused(cron):
+    text = f"apiVersion: orch/v1\nname: p\nschedule: '{cron}'\nsteps:\n  a: {{command: ['true']}}\n"
+    with pytest.raises(SpecError) as refused:
+        parse_spec(text, "p.yaml")
+    assert refused.value.diagnostics[0].line == 3
+
+
+def test_crons_every_backend_reads_are_accepted():
+    for cron in ("0 0 * JUL MON-FRI", "*/5 1-3,7 * * WED", "@midnight", "30 2 * * 1-5"):
+        parse_spec(f"apiVersion: orch/v1\nname: p\nschedule: '{cron}'\nsteps:\n  a: {{command: ['true']}}\n", "p.yaml")
+
+
+def test_a_json_spec_reads_its_numbers_as_json_does():
+    """Python's json.dump writes 1e-05; YAML 1.1 alone would read that as text."""
+    import json
+
+    data = {"apiVersion": "orch/v1", "name": "x", "params": {"r": {"type": "number", "default": 1e-05}},
+            "steps": {"a": {"command": ["true"], "timeout": 1.5e7}}}
+    graph = parse_spec(json.dumps(data), "x.json")
+    assert graph.pipeline.params["r"].default == 1e-05 and graph.pipeline.steps["a"].timeout == 1.5e7
+    with pytest.raises(SpecError) as refused:  # what JSON allows and orch does not still comes located
+        parse_spec(json.dumps(data).replace("1e-05", "1e400"), "x.json")
+    assert refused.value.diagnostics[0].line == 1 and refused.value.diagnostics[0].col > 1

@@ -48,18 +48,22 @@ def trigger_of(graph: PipelineGraph, step: str) -> str:
     return graph.pipeline.steps[step].trigger or "all_succeeded"
 
 
-def failure_sources(graph: PipelineGraph) -> dict[str, list[str]]:
-    """For each step, the ancestors whose failure makes it upstream_failed (spec order)."""
-    position = {name: i for i, name in enumerate(graph.pipeline.steps)}
-    sources: dict[str, list[str]] = {}
-    for step in graph.order():
-        found: dict[str, None] = {}
-        if trigger_of(graph, step) in PROPAGATING:
-            for upstream in graph.upstream(step):
+def failure_sources(graph: PipelineGraph, step: str) -> list[str]:
+    """The ancestors whose failure makes `step` upstream_failed (spec order): those reached through
+    steps whose trigger propagates a failure. Walked for one step, when asked: most steps never are,
+    so a long chain costs what it holds, not its length squared."""
+    found: dict[str, None] = {}
+    stack, seen = [step], set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if trigger_of(graph, current) in PROPAGATING:
+            for upstream in graph.upstream(current):
                 found[upstream] = None
-                found.update(dict.fromkeys(sources[upstream]))
-        sources[step] = sorted(found, key=position.__getitem__)
-    return sources
+                stack.append(upstream)
+    return graph.in_spec_order(found)
 
 
 def _any(terms: list[str]) -> str:
@@ -83,10 +87,15 @@ class Depends:
 
     def __init__(self, graph: PipelineGraph):
         self.graph = graph
-        self.sources = failure_sources(graph)
+        self._sources: dict[str, list[str]] = {}
+
+    def sources(self, step: str) -> list[str]:
+        if step not in self._sources:
+            self._sources[step] = failure_sources(self.graph, step)
+        return self._sources[step]
 
     def failed_or_upstream_failed(self, step: str) -> str:
-        return _any([_failed(argo_name(s)) for s in [step] + self.sources[step]])
+        return _any([_failed(argo_name(s)) for s in [step] + self.sources(step)])
 
     def succeeded(self, step: str) -> str:
         """A fan-out's task group is Skipped when its list is empty, which orch counts a success
@@ -95,7 +104,7 @@ class Depends:
         return f"({task}.Succeeded || {task}.Skipped)" if self.graph.pipeline.steps[step].foreach is not None else f"{task}.Succeeded"
 
     def not_failed(self, step: str) -> str:
-        return _all([_not_failed(argo_name(s)) for s in [step] + self.sources[step]])
+        return _all([_not_failed(argo_name(s)) for s in [step] + self.sources(step)])
 
     def of(self, step: str) -> str | None:
         """The task's `depends`, or None for a step without upstream steps."""
@@ -124,16 +133,18 @@ class Depends:
 
 def orch_states(graph: PipelineGraph, phases: dict[str, str | None]) -> dict[str, str]:
     """Argo node phases (by step name; None: no node, as after failFast) back to orch's states."""
-    sources = failure_sources(graph)
     failed = {step for step, phase in phases.items() if phase in ("Failed", "Error", "Errored")}
+    reached: set[str] = set()  # steps a failure reaches through propagating triggers, found in one pass
     states = {}
     for step in graph.order():
+        if trigger_of(graph, step) in PROPAGATING and any(u in failed or u in reached for u in graph.upstream(step)):
+            reached.add(step)
         phase = phases.get(step)
         if phase == "Succeeded":
             states[step] = "succeeded"
         elif step in failed:
             states[step] = "failed"
-        elif phase is None or any(source in failed for source in sources[step]):
+        elif phase is None or step in reached:
             states[step] = "upstream_failed"
         else:
             states[step] = "skipped"

@@ -57,7 +57,7 @@ def problems(name: str, step: Step) -> list[Diagnostic]:
     found = []
     path = ("steps", name)
     if step.retries and step.retries.factor != int(step.retries.factor):
-        found.append(Diagnostic("E801", f"Argo parses a retry backoff factor as an integer; {step.retries.factor:g} cannot be rendered",
+        found.append(Diagnostic("E801", f"Argo parses a retry backoff factor as an integer; {step.retries.factor!r} cannot be rendered",
                                 path + ("retries", "factor"), hint="use a whole factor such as 2"))
     if step.timeout is not None and step.timeout != int(step.timeout):
         found.append(Diagnostic("E802", f"Argo bounds an attempt in whole seconds (activeDeadlineSeconds); {step.timeout:g}s cannot be rendered",

@@ -325,3 +325,18 @@ def test_a_delay_past_orchs_bound_is_capped_on_argo_as_everywhere():
     (artifact,) = render(graph)
     assert f"cap: {366 * 86400}s" in artifact.text
     assert max(graph.pipeline.steps["a"].retries.delays()) == 366 * 86400
+
+
+def test_a_long_chain_renders_in_time_linear_in_its_length():
+    """A step's failure sources are walked only where a trigger asks for them: no ancestor lists for a chain."""
+    import time
+
+    def seconds(n: int) -> float:
+        graph = parse_spec(spec({f"s{i}": {"command": ["echo"], **({"after": [f"s{i - 1}"]} if i else {})} for i in range(n)}))
+        start = time.perf_counter()
+        render(graph)
+        return time.perf_counter() - start
+
+    seconds(200)  # warm up
+    small, large = seconds(1500), seconds(6000)
+    assert large < 6 * small, (small, large)  # 4x the steps: linear is ~4x, quadratic ~16x
