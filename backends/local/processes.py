@@ -77,8 +77,10 @@ class Zygote:
         return bool(chunk)
 
     def exit_reason(self) -> str:
-        code = self.process.poll()
-        if code is None:
+        """How it ended; its output closes a moment before the kernel has its exit status, so wait a little."""
+        try:
+            code = self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
             return "closed its output"
         return f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
 
