@@ -66,7 +66,7 @@ def parse_text(text: str, kind: str) -> Any:
             return stripped.lower() == "true"
         raise ValueError(f"{_quote(text)} is not true or false")
     try:
-        value = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+        value = strict_json(text)
     except json.JSONDecodeError as err:
         raise ValueError(f"{_quote(text)} is not JSON: {err.msg}") from None
     except (ValueError, RecursionError) as err:  # NaN, Infinity, a 5,000-digit integer, deep nesting
@@ -75,6 +75,11 @@ def parse_text(text: str, kind: str) -> Any:
     if problem:
         raise ValueError(f"{_quote(text)} is not JSON orch accepts: {problem}")
     return value
+
+
+def strict_json(text: str) -> Any:
+    """`json.loads`, refusing (ValueError) what a spec refuses too: a key twice, NaN and Infinity."""
+    return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
 
 
 def _unique_keys(pairs: list) -> dict:

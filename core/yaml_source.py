@@ -11,7 +11,6 @@ integers beyond 64 bits, NaN and infinities (limits.py, docs/limits.md).
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cached_property
 from typing import Any
@@ -29,7 +28,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import Diagnostic, Path, SpecError
 from .limits import MAX_NESTING, NUL_HINT, SURROGATE_HINT, value_problems
-from .typed import json_problem
+from .typed import json_problem, strict_json
 from .yaml_fast import NULL as _NULL
 from .yaml_fast import SCALAR_TAGS as _SCALAR_TAGS
 from .yaml_fast import TEXT_TAGS as _TEXT_TAGS
@@ -194,21 +193,10 @@ def _read_json(text: str) -> Any:
     if not text.lstrip().startswith("{"):
         return None
     try:
-        data = json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant)
-    except (ValueError, RecursionError):
+        data = strict_json(text)
+    except (ValueError, RecursionError):  # the YAML way reports it, located
         return None
     return None if json_problem(data) else data
-
-
-def _unique_pairs(pairs: list) -> dict:
-    data = dict(pairs)
-    if len(data) != len(pairs):
-        raise ValueError("a duplicate key")  # the YAML way reports it, located
-    return data
-
-
-def _no_constant(name: str):
-    raise ValueError(name)
 
 
 def _check_text(source: Source) -> None:

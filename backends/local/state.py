@@ -18,6 +18,8 @@ from orch.core.errors import MachineError, OrchError, machine_error
 from orch.core.result import RunResult, StepResult
 from orch.core.typed import text_problem
 
+from ..steprun import printable
+
 from .lock import is_held
 
 SCHEMA = """
@@ -203,9 +205,7 @@ def _dump(value: Any) -> Optional[str]:
 
 def safe_text(text: Optional[str]) -> Optional[str]:
     """Text as SQLite, JSON and a terminal can take it: a lone surrogate becomes `\\udcff`, never an error."""
-    if text is None:
-        return None
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return None if text is None else printable(text)
 
 
 def unusable(home: Path, err: Exception) -> OrchError | None:
