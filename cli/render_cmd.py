@@ -1,4 +1,9 @@
-"""`orch render SPEC --backend B`: the backend's files, to stdout or a folder, whole or not at all."""
+"""`orch render SPEC --backend B`: the backend's files, to stdout or a folder, whole or not at all.
+
+Before anything is rendered, every feature the pipeline uses is checked against what the backend
+can express (backends/capabilities.py): approximations are warnings on stderr (stdout may carry
+the files), and any refusal stops the render with all of them, nothing written.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,10 @@ from typing import Optional
 
 import typer
 
-from orch.core.errors import UsageError
+from orch.core.errors import MAX_SHOWN, SpecError, UsageError
 
 from .files import write_all_atomically
-from .output import say
+from .output import say, warn
 
 
 def render(
@@ -32,6 +37,9 @@ def render(
         raise UsageError(f"the {backend} backend does not render files")
     if target is not None and backend != "airflow":
         raise UsageError("--target is Airflow's (python or kubernetes)")
+    if target not in (None, "python", "kubernetes"):
+        raise UsageError(f"--target takes python or kubernetes, not {target!r}")
+    _check(graph, backend, target)
     artifacts = implementation.render(graph, kind=kind, **({"target": target} if target else {}))
     if out is None:
         say("---\n".join(artifact.text for artifact in artifacts).rstrip("\n"))
@@ -39,3 +47,15 @@ def render(
     write_all_atomically({out / artifact.path: artifact.text.encode("utf-8") for artifact in artifacts})
     for artifact in artifacts:
         say(f"wrote {out / artifact.path}")
+
+
+def _check(graph, backend: str, target: str | None) -> None:
+    from orch.backends.capabilities import as_warning, check
+
+    report = check(graph, backend, target)
+    for diagnostic in report.approximated[:MAX_SHOWN]:
+        warn(as_warning(diagnostic))
+    if len(report.approximated) > MAX_SHOWN:  # a default's approximation on 10,000 steps: not 10,000 lines
+        warn(f"... and {len(report.approximated) - MAX_SHOWN} more warnings")
+    if report.refused:
+        raise SpecError(report.refused)

@@ -14,6 +14,7 @@ it as a tag. JSON text never ends in a newline, so `valueFrom.path`'s trim takes
 A command's output files are read as bytes and decoded by `outputs_from_files` (strict UTF-8).
 """
 
+import base64
 import json
 import os
 import re
@@ -53,9 +54,24 @@ def fill(value, refs):
     return value
 
 
+def decode_text(value, spec):
+    """One reference's value from a step's own template (argv): '' is null, else 'v' + base64 of its text."""
+    if not value:
+        return None
+    text = base64.b64decode(value[1:]).decode("utf-8")
+    kind = spec["kind"]
+    if kind == "list":  # Argo's list of the items' texts (or of their values, when all are objects or lists)
+        return [parse_text(item, spec["type"]) if isinstance(item, str) else item for item in json.loads(text)]
+    return parse_text(text, spec["type"]) if kind in ("param", "output") else text
+
+
 def main():
-    payload = json.loads(os.environ["ORCH_PAYLOAD"])
-    refs = [decode(os.environ.get(f"ORCH_R{i}", ""), spec) for i, spec in enumerate(payload["refs"])]
+    inline = len(sys.argv) > 1  # the call in argv, after it each reference (a step's own template)
+    payload = json.loads(sys.argv[1] if inline else os.environ["ORCH_PAYLOAD"])
+    if inline:
+        refs = [decode_text(value, spec) for value, spec in zip(sys.argv[2:], payload["refs"])]
+    else:
+        refs = [decode(os.environ.get(f"ORCH_R{i}", ""), spec) for i, spec in enumerate(payload["refs"])]
     if "foreach" in payload:
         items = fill(payload["foreach"], refs)
         problem = foreach_problem(items)
@@ -73,15 +89,15 @@ def main():
     except OutputError as err:
         print(f"orch: {err}", file=sys.stderr)
         return 1
-    try:
-        texts = dict((name, brace_free_json(value)) for name, value in outputs.items())
+    try:  # as text, then one newline that valueFrom.path trims; or as brace-free JSON text
+        texts = dict((name, to_text(value) + "\n" if inline else brace_free_json(value)) for name, value in outputs.items())
     except ValueError as err:
         print(f"orch: an output is not a finite number ({err})", file=sys.stderr)
         return 1
     os.makedirs(OUTPUTS, exist_ok=True)
     for name, text in texts.items():
         with open(os.path.join(OUTPUTS, name), "wb") as handle:
-            handle.write(text.encode("ascii"))
+            handle.write(text.encode("utf-8"))
     xcom = os.environ.get("ORCH_XCOM_RETURN")  # an Airflow KubernetesPodOperator's XCom sidecar reads it
     if xcom:
         os.makedirs(os.path.dirname(xcom), exist_ok=True)

@@ -26,14 +26,18 @@ from ..base import Artifact
 from .condition import ExprLang
 from .depends import Depends, as_status_test, tasks_in, waits_for
 from .layout import Layout, gate_name, has_gate
+from .inline import VOLUME, StepTemplate, TextExprLang
 from .payload import Payload
-from .templates import Shape, problems, template
+from .script import bootstrap_source as runner_source
+from .templates import Shape, pod_settings, problems, template
 
 API_VERSION = "argoproj.io/v1alpha1"
-VERDICT = "orch-verdict"  # a template's name: users name tasks, never templates
+VERDICT = "Orch-verdict"  # orch's template names hold a capital: a step's template is named after it
 VERDICT_TASK = "Orch-verdict"  # orch's task names hold a capital, which no step's Argo name does
 FAILED = "orch-failed"
-GATE = "orch-gate"
+GATE = "Orch-gate"
+MAIN = "Main"
+INLINE_MAX = 190  # steps with templates of their own (Argo's full CRDs hold 200 templates); more share
 MAX_TASKS = 200  # per DAG, in Argo's full CRDs
 MAX_BYTES = 1 << 20  # what etcd stores
 
@@ -69,8 +73,57 @@ def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
     return artifacts
 
 
+class _Flow(dict):
+    """A small mapping written on one line, as people write `{name: x, value: y}`."""
+
+
+class _FlowList(list):
+    pass
+
+
+FLOW_WIDTH = 100
+ORDER = ("name", "template", "depends", "when", "withParam", "arguments", "inputs", "outputs", "container", "dag")
+
+
+class _OneLine(str):
+    """Machine data (the runner's source) on one double-quoted line, as Kubernetes keeps annotations."""
+
+
 def _yaml(document: dict) -> str:
-    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
+    return yaml.dump(_flowed(document), Dumper=_FlowDumper, sort_keys=False, allow_unicode=True, width=1 << 30)
+
+
+def _flowed(value):
+    """Keys in reading order; short mappings and lists of scalars in flow style."""
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda kv: ORDER.index(kv[0]) if kv[0] in ORDER else len(ORDER))
+        out = {k: _flowed(v) for k, v in items}
+        if "orch/runner" in out:
+            out["orch/runner"] = _OneLine(out["orch/runner"])
+        elif out and all(_short(v) for v in out.values()) and len(repr(out)) < FLOW_WIDTH:
+            return _Flow(out)
+        return out
+    if isinstance(value, list):
+        out = [_flowed(v) for v in value]
+        if out and all(isinstance(v, (str, int, float, bool)) and "\n" not in str(v) for v in out) and len(repr(out)) < FLOW_WIDTH:
+            return _FlowList(out)
+        return out
+    return value
+
+
+def _short(value) -> bool:
+    if isinstance(value, (_Flow, _FlowList)):
+        return True
+    return isinstance(value, (str, int, float, bool)) and "\n" not in str(value)
+
+
+class _FlowDumper(_Dumper):
+    pass
+
+
+_FlowDumper.add_representer(_OneLine, lambda d, v: d.represent_scalar("tag:yaml.org,2002:str", str(v), style='"'))
+_FlowDumper.add_representer(_Flow, lambda d, v: d.represent_mapping("tag:yaml.org,2002:map", v.items(), flow_style=True))
+_FlowDumper.add_representer(_FlowList, lambda d, v: d.represent_sequence("tag:yaml.org,2002:seq", v, flow_style=True))
 
 
 def _is_nested(spec: m.WorkflowSpec) -> bool:
@@ -80,7 +133,7 @@ def _is_nested(spec: m.WorkflowSpec) -> bool:
 def _split(name: str, spec: m.WorkflowSpec) -> tuple[m.WorkflowSpec, list[dict]]:
     """The main DAG and verdict stay; each chunk, with the step templates it uses, becomes a WorkflowTemplate."""
     by_name = {t.name: t for t in spec.templates}
-    main = by_name["main"]
+    main = by_name[MAIN]
     documents, refs = [], {}
     for task in main.dag.tasks:
         if not task.template or not task.template.startswith("chunk-"):
@@ -109,21 +162,86 @@ def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> m.Workfl
     depends = Depends(graph)
     layout = Layout(graph, depends, chunk_size)
     shapes = _Shapes()
+    if inline_mode(graph) and not layout.nested:
+        return _inline_spec(graph, depends)
     if not layout.nested:
         tasks = [task for name in pipeline.steps for task in _tasks(graph, name, shapes, depends, layout)]
         tasks.append(m.DAGTask(name=VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
-        dags = [m.Template(name="main", dag=m.DAGTemplate(tasks=tasks, fail_fast=pipeline.fail_fast))]
+        dags = [m.Template(name=MAIN, dag=m.DAGTemplate(tasks=tasks, fail_fast=pipeline.fail_fast))]
         verdict = _busybox(VERDICT, ["true"])
     else:
         dags = [_main(layout)] + [_chunk(graph, chunk, shapes, depends, layout) for chunk in layout.chunks]
         verdict = _busybox(VERDICT, ["sh", "-c", "echo 'orch: a step failed' >&2; exit 1"])
     gates = [_busybox(GATE, ["true"])] if any(has_gate(step) for step in pipeline.steps.values()) else []
+    return _spec(pipeline, dags + shapes.templates + gates + [verdict])
+
+
+def _spec(pipeline, templates: list[m.Template], volumes=None) -> m.WorkflowSpec:
+    """The runner goes once into the Workflow's annotations, last in reading order, as Kubernetes
+    keeps machine data (`kubectl`'s last-applied-configuration): python steps run it from there."""
+    python = any("{{workflow.annotations.orch/runner}}" in (t.container.command or []) for t in templates if t.container)
     return m.WorkflowSpec(
-        entrypoint="main",
+        entrypoint=MAIN,
         arguments=m.Arguments(parameters=[_argument(name, param) for name, param in pipeline.params.items()]) or None,
         active_deadline_seconds=int(pipeline.timeout) if pipeline.timeout else None,
-        templates=dags + shapes.templates + gates + [verdict],
+        volumes=volumes,
+        templates=templates,
+        workflow_metadata=m.WorkflowMetadata(annotations={"orch/runner": runner_source()}) if python else None,
     )
+
+
+def inline_mode(graph: PipelineGraph) -> bool:
+    """Each step gets a template of its own (and command steps plain containers) while they fit."""
+    steps = graph.pipeline.steps
+    return len(steps) + sum(has_gate(s) for s in steps.values()) <= INLINE_MAX
+
+
+def _inline_spec(graph: PipelineGraph, depends: Depends) -> m.WorkflowSpec:
+    pipeline = graph.pipeline
+    tasks, templates = [], []
+    stdout = []
+    for name, step in pipeline.steps.items():
+        built = StepTemplate(pipeline, name, step)
+        container = built.container()
+        templates.append(m.Template(name=argo_name(name), inputs=built.inputs_model(),
+                                    outputs=built.outputs(), container=container, **pod_settings(step)))
+        task = m.DAGTask(name=argo_name(name), template=argo_name(name), depends=depends.of(name))
+        arguments = [m.Parameter(name=n, value=v) for n, v in built.inputs.items()]
+        if step.foreach is not None:
+            arguments.append(m.Parameter(name="item", value="{{item}}"))
+            task.with_param = Payload(pipeline, step).foreach_indexes()
+        task.arguments = m.Arguments(parameters=arguments) if arguments else None
+        if step.when:
+            lang = TextExprLang(pipeline, lambda p: pipeline.params[p].type, _kinds(pipeline))
+            task.when = lang.tag(parse_condition(step.when))
+        if getattr(step, "stdout_output", None):
+            stdout.append(f"tasks.{argo_name(name)}.outputs.result")
+        tasks += _gated(task, step)
+    tasks.append(m.DAGTask(name=VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
+    # Argo keeps a container's stdout only where the DAG names `tasks.S.outputs.result` (hasOutputResultRef)
+    metadata = m.Metadata(annotations={"orch/stdout": " ".join(stdout)}) if stdout else None
+    main = m.Template(name=MAIN, metadata=metadata, dag=m.DAGTemplate(tasks=tasks, fail_fast=pipeline.fail_fast))
+    gates = [_busybox(GATE, ["true"])] if any(has_gate(step) for step in pipeline.steps.values()) else []
+    volumes = [m.Volume(name=VOLUME, empty_dir=m.EmptyDirVolumeSource())] if any(
+        t.container.volume_mounts for t in templates) else None
+    return _spec(pipeline, [main] + templates + gates + [_busybox(VERDICT, ["true"])], volumes)
+
+
+def _gated(task: m.DAGTask, step) -> list[m.DAGTask]:
+    if not has_gate(step):
+        return [task]
+    gate = m.DAGTask(name=gate_name(task.name), template=GATE, depends=task.depends, when=task.when)
+    return [gate, task.model_copy(update={"depends": f"{gate.name}.Succeeded", "when": None})]
+
+
+def _kinds(pipeline):
+    def kind(ref: Ref) -> str:
+        if ref.kind == "param":
+            return pipeline.params[ref.name].type
+        if ref.kind == "output":
+            return "list" if pipeline.steps[ref.step].foreach is not None else pipeline.steps[ref.step].outputs[ref.name]
+        return "string"
+    return kind
 
 
 def _busybox(name: str, command: list[str]) -> m.Template:
@@ -207,7 +325,7 @@ def _main(layout: Layout) -> m.Template:
     names = [chunk.name for chunk in layout.chunks]
     tasks.append(m.DAGTask(name=VERDICT_TASK, template=VERDICT, depends=" && ".join(f"{n}.Succeeded" for n in names),
                            when="{{= " + " || ".join(f'tasks["{n}"].outputs.parameters["{FAILED}"] == "true"' for n in names) + " }}"))
-    return m.Template(name="main", dag=m.DAGTemplate(tasks=tasks))
+    return m.Template(name=MAIN, dag=m.DAGTemplate(tasks=tasks))
 
 
 def _condition(graph: PipelineGraph, text: str | None, gate: str | None, output_expr) -> str:

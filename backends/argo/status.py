@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from orch.core.graph import PipelineGraph
 from orch.core.names import argo_name
+from orch.core.typed import parse_text
 from orch.core.result import RunResult, StepResult, pipeline_status
 
 from .depends import orch_states
@@ -20,6 +21,7 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
     nodes = status.get("nodes") or {}
     dags = {n["id"] for n in nodes.values() if n.get("type") == "DAG" and _ours(n.get("templateName", ""))}
     tasks = {n["displayName"]: n for n in nodes.values() if n.get("boundaryID") in dags}
+    own = {t.get("name") for t in (document.get("spec") or {}).get("templates", [])}  # steps with templates of their own
     pipeline = graph.pipeline
     phases: dict[str, Optional[str]] = {}
     steps: dict[str, StepResult] = {}
@@ -27,7 +29,7 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
         node = tasks.get(argo_name(name))
         phase = node.get("phase") if node else None
         phases[name] = phase if phase in FINISHED else None
-        steps[name] = _step(node, nodes, step) if node else StepResult()
+        steps[name] = _step(node, nodes, step, argo_name(name) in own) if node else StepResult()
         if node and step.foreach is not None and phase == "Skipped":
             # an empty fan-out: Argo skips its task group; orch counts it a success (a condition is in its gate)
             phases[name], steps[name] = "Succeeded", StepResult(outputs={o: [] for o in step.outputs})
@@ -50,28 +52,43 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
 
 def _ours(template: str) -> bool:
     """The DAG templates orch renders: the main DAG and, for a large pipeline, its chunks."""
-    return template == "main" or template.startswith("chunk-")
+    return template == "Main" or template.startswith("chunk-")
 
 
-def _step(node: dict, nodes: dict, step) -> StepResult:
+def _step(node: dict, nodes: dict, step, as_text: bool = False) -> StepResult:
     if node.get("type") == "TaskGroup":
         items = sorted((nodes[c] for c in node.get("children", []) if c in nodes), key=_item_index)
-        units = [_unit(item, nodes) for item in items]
+        units = [_unit(item, nodes, step, as_text) for item in items]
         outputs = {o: [u[1].get(o) for u in units] for o in step.outputs} if units else {o: [] for o in step.outputs}
         errors = [f"item {i}: {u[2]}" for i, u in enumerate(units) if u[2]]
         return StepResult(attempts=max((u[0] for u in units), default=0), outputs=outputs,
                           error=errors[0] if errors else None, started_at=node.get("startedAt"), ended_at=node.get("finishedAt"))
-    attempts, outputs, error = _unit(node, nodes)
+    attempts, outputs, error = _unit(node, nodes, step, as_text)
     return StepResult(attempts=attempts, outputs=outputs, error=error,
                       started_at=node.get("startedAt"), ended_at=node.get("finishedAt"))
 
 
-def _unit(node: dict, nodes: dict) -> tuple[int, dict, Optional[str]]:
-    """(attempts, outputs, error) of a task or item node; a Retry node's attempts are its children."""
+def _unit(node: dict, nodes: dict, step, as_text: bool) -> tuple[int, dict, Optional[str]]:
+    """(attempts, outputs, error) of a task or item node; a Retry node's attempts are its children.
+    A step with a template of its own keeps its outputs as text (stdout in `result`), read by type."""
     attempts = len(node.get("children", [])) if node.get("type") == "Retry" else (1 if node.get("type") == "Pod" else 0)
-    outputs = {p["name"]: _decode(p.get("value")) for p in (node.get("outputs") or {}).get("parameters", [])}
+    found = node.get("outputs") or {}
+    texts = {p["name"]: p.get("value") for p in found.get("parameters", [])}
+    stdout = getattr(step, "stdout_output", None)
+    if stdout and "result" in found:
+        texts[stdout] = found["result"]
     failed = node.get("phase") in ("Failed", "Error")
-    return attempts, outputs, (node.get("message") or node.get("phase")) if failed else None
+    error = (node.get("message") or node.get("phase")) if failed else None
+    outputs = {}
+    for name, text in texts.items():
+        if not as_text:
+            outputs[name] = _decode(text)
+            continue
+        try:
+            outputs[name] = parse_text(text, step.outputs.get(name, "string")) if isinstance(text, str) else text
+        except ValueError as err:  # a command wrote a value of the wrong type: the step failed
+            error = error or f"output {name!r}: {err}; it is declared {step.outputs.get(name)}"
+    return attempts, outputs, error
 
 
 def _decode(text: Any) -> Any:

@@ -16,10 +16,10 @@ from orch.core.errors import Diagnostic
 from orch.core.limits import MAX_DELAY_SECONDS
 from orch.core.spec import Step
 
-from .script import bootstrap_source
 
 DEFAULT_IMAGE = "python:3.12-slim"
 OUTPUTS = "/tmp/orch/outputs"
+RUNNER = ["python3", "-c", "{{workflow.annotations.orch/runner}}"]  # the runner, once per Workflow
 INT32 = 2**31 - 1  # IntOrString fields (a template's activeDeadlineSeconds, retryStrategy.limit, backoff.factor)
 INT64 = 2**63 - 1  # int64 fields (tolerationSeconds)
 GO_SECONDS = INT64 // 10**9  # a Go duration counts nanoseconds in an int64
@@ -75,21 +75,21 @@ def template(name: str, shape: Shape, step: Step) -> m.Template:
     if shape.fan_out:
         inputs.append(m.Parameter(name="item"))
         env.append(m.EnvVar(name="ORCH_ITEM", value="{{inputs.parameters.item}}"))
-    kubernetes = step.kubernetes
     return m.Template(
         name=name,
         inputs=m.Inputs(parameters=inputs),
         outputs=m.Outputs(parameters=[
             m.Parameter(name=output, value_from=m.ValueFrom(path=f"{OUTPUTS}/{output}", default="null")) for output in step.outputs
         ]) if step.outputs else None,
-        script=m.ScriptTemplate(
-            image=shape.image,
-            command=["python3"],
-            source=bootstrap_source(),
-            env=env,
-            resources=_resources(step),
-            image_pull_policy=kubernetes.image_pull_policy if kubernetes else None,
-        ),
+        container=m.Container(image=shape.image, command=RUNNER, env=env, **container_settings(step)),
+        **pod_settings(step),
+    )
+
+
+def pod_settings(step: Step) -> dict:
+    """The template fields beside its container: retries, the attempt's deadline, where the pod runs."""
+    kubernetes = step.kubernetes
+    return dict(
         retry_strategy=_retries(step),
         active_deadline_seconds=m.IntOrString(int(math.ceil(step.timeout))) if step.timeout else None,
         node_selector=dict(kubernetes.node_selector) if kubernetes and kubernetes.node_selector else None,
@@ -98,6 +98,11 @@ def template(name: str, shape: Shape, step: Step) -> m.Template:
         if kubernetes else None,
         service_account_name=kubernetes.service_account if kubernetes else None,
     )
+
+
+def container_settings(step: Step) -> dict:
+    kubernetes = step.kubernetes
+    return dict(resources=_resources(step), image_pull_policy=kubernetes.image_pull_policy if kubernetes else None)
 
 
 def _resources(step: Step) -> m.ResourceRequirements | None:

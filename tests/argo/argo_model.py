@@ -45,6 +45,14 @@ def evaluate(expression: str, phases: dict[str, str], inputs: dict[str, str], ou
     return value(tree)
 
 
+def call_of(task: dict, templates: dict) -> dict:
+    """A python step's call: in its own template's argv (one template per step), or its task's payload."""
+    container = templates[task["template"]].get("container", {})
+    if task["template"] == task["name"] and container.get("args"):
+        return json.loads(container["args"][0])
+    return json.loads(task["arguments"]["parameters"][0]["value"])
+
+
 def play(document: dict, runs: Callable[[dict], str]) -> dict[str, str]:
     """Every task's phase, by task name, over all DAGs; `runs(task)` ends a task that runs."""
     spec = document["spec"]

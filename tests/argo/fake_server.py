@@ -13,7 +13,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-from .argo_model import play
+from orch.core.typed import to_text
+
+from .argo_model import call_of, play
 
 
 class FakeArgo:
@@ -86,14 +88,17 @@ class FakeArgo:
     def status(self, workflow: dict, done: bool) -> dict:
         """Argo-shaped node statuses: a DAG node per DAG (main, chunks), a node per task inside it."""
         name = workflow["metadata"]["name"]
-        nodes = {name: {"id": name, "name": name, "displayName": name, "type": "DAG", "templateName": "main",
+        nodes = {name: {"id": name, "name": name, "displayName": name, "type": "DAG", "templateName": "Main",
                         "phase": "Running", "startedAt": "2026-11-24T10:00:00Z"}}
         if not done:
             return {"phase": "Running", "startedAt": "2026-11-24T10:00:00Z", "nodes": nodes}
         results: dict[str, dict] = {}
 
+        templates = {t["name"]: t for t in workflow["spec"]["templates"]}
+
         def runs(task: dict) -> str:
-            results[task["name"]] = self.outcome(task["name"], task)
+            results[task["name"]] = self.outcome(task["name"], {**task, "call": call_of(task, templates)}
+                                                 if "Orch" not in task["template"] else task)
             return results[task["name"]]["phase"]
 
         phases = play(workflow, runs)
@@ -101,7 +106,7 @@ class FakeArgo:
         boundary = {}  # task name -> the id of the DAG node it belongs to
         for template_name, template in templates.items():
             for task in template.get("dag", {}).get("tasks", []):
-                boundary[task["name"]] = name if template_name == "main" else f"{name}-{template_name}"
+                boundary[task["name"]] = name if template_name == "Main" else f"{name}-{template_name}"
         for task_name, phase in phases.items():
             node_id = f"{name}-{task_name}"
             task_template = next(t["template"] for tpl in templates.values() for t in tpl.get("dag", {}).get("tasks", [])
@@ -121,7 +126,9 @@ class FakeArgo:
                 if result.get("message"):
                     node["message"] = result["message"]
                 if result.get("outputs"):
-                    node["outputs"] = {"parameters": [{"name": k, "value": json.dumps(v)} for k, v in result["outputs"].items()]}
+                    as_text = templates[task_template].get("container", {}).get("command") and task_template == task_name
+                    node["outputs"] = {"parameters": [{"name": k, "value": to_text(v) if as_text else json.dumps(v)}
+                                                      for k, v in result["outputs"].items()]}
             nodes[node_id] = node
         failed = phases.get("Orch-verdict") == "Failed" or any(p in ("Failed", "Error") for p in phases.values())
         nodes[name]["phase"] = "Failed" if failed else "Succeeded"

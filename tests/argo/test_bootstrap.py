@@ -71,29 +71,3 @@ def test_failures_exit_non_zero(tmp_path, python, words):
     payload = {"kind": "python", "python": python, "args": {}, "env": {}, "outputs": {}, "refs": []}
     code, _, err = run(tmp_path, payload)
     assert code != 0 and words in err
-
-
-def test_rendered_payloads_carry_literals_byte_for_byte(tmp_path):
-    """The literal-strings conformance case, rendered for Argo, then each pod's call run here."""
-    import yaml
-
-    from orch.backends.argo.render import render
-    from orch.core import parse_spec
-
-    from ..conformance.test_cases import load_case
-
-    case = load_case(STEPS.parent / "cases" / "literal-strings.yaml")
-    (artifact,) = render(parse_spec(yaml.safe_dump(case["spec"], allow_unicode=True)))
-    tasks = yaml.safe_load(artifact.text)["spec"]["templates"][0]["dag"]["tasks"]
-    for task in tasks:
-        if task["name"] not in ("via-args", "via-env", "via-argv"):
-            continue
-        payload = task["arguments"]["parameters"][0]["value"]
-        folder = tmp_path / task["name"]
-        folder.mkdir()
-        shutil.copy(STEPS, folder / "conformance_steps.py")
-        env = {**os.environ, "ORCH_PAYLOAD": payload, "ORCH_ARGO_OUTPUTS": str(folder / "out")}
-        done = subprocess.run([sys.executable, "-c", bootstrap_source()], cwd=folder, env=env, capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
-        expected = case["expect"]["steps"][task["name"]]["outputs"]["value"]
-        assert json.loads((folder / "out" / "value").read_text()) == expected

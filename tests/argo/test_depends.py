@@ -99,16 +99,16 @@ def test_rendered_workflows_play_out_as_designed(steps, chunk_size):
     model of Argo ends every step as the trigger table says, and fails exactly when a step failed."""
     from orch.backends.argo.render import VERDICT, VERDICT_TASK, workflow_spec
 
-    from .argo_model import play
+    from .argo_model import call_of, play
 
     graph = spec_of(steps)
     spec = workflow_spec(graph, chunk_size=chunk_size).model_dump(by_alias=True, exclude_none=True, mode="json")
+    templates = {t["name"]: t for t in spec["templates"]}
 
     def runs(task):
         if task["template"] == VERDICT:
             return "Failed"  # the nested layout's verdict is a pod that fails
-        payload = json.loads(task["arguments"]["parameters"][0]["value"])
-        return "Failed" if payload["python"].endswith(":fail") else "Succeeded"
+        return "Failed" if call_of(task, templates)["python"].endswith(":fail") else "Succeeded"
 
     phases = play({"spec": spec}, runs)
     by_step = {name: phases[argo_name(name)] for name in graph.pipeline.steps}

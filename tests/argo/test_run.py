@@ -20,12 +20,11 @@ from .fake_server import FakeArgo
 
 def by_function(name: str, task: dict) -> dict:
     """Run a task as its step's function says: ':fail' fails (the nested layout's verdict too)."""
-    if task["template"] == "orch-verdict":
+    if task["template"] == "Orch-verdict":
         return {"phase": "Failed", "message": "orch: a step failed"}
-    if task["template"] == "orch-gate":
+    if task["template"] == "Orch-gate":
         return {"phase": "Succeeded"}
-    payload = json.loads(task["arguments"]["parameters"][0]["value"])
-    if payload["python"].endswith(":fail"):
+    if task["call"]["python"].endswith(":fail"):
         return {"phase": "Failed", "message": "Error (exit code 1)"}
     return {"phase": "Succeeded"}
 

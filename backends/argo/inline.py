@@ -1,0 +1,221 @@
+"""A step's own template, as a reviewer would write it: a command step is a plain container
+running its argv in its image (nothing of orch in it, no python, no shell); a python step runs
+orch's runner, shipped once per Workflow in the `orch/runner` annotation, on the step's call.
+
+Argo substitutes `{{…}}` over a template twice (globals, then inputs; workflow/common/util.go,
+`SubstituteParams`), input values included, and Kubernetes expands `$(VAR)` in command, args and
+env. So what reaches the container is built to pass both untouched:
+- text holding no `{` and no `$(`/`$$` is written as is;
+- a param is `{{=replace(workflow.parameters["P"], "$", "$$")}}` (orch refuses `{{` in param values);
+- an upstream output arrives as a task argument computed in the DAG: '' for null (its producer did
+  not succeed), else base64 of its text, so no value Argo substitutes ever holds a tag; the template
+  decodes it with `{{=fromBase64(inputs.parameters["S_O"])}}`, an expression Argo evaluates in its
+  last pass, whose result it never reads again;
+- a literal holding `{` is an input of its own (`L0`…) carried the same way.
+Outputs are output parameters read from /tmp/orch/outputs/NAME (an emptyDir the command writes
+into) or, for `from: stdout`, Argo's `outputs.result`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+from hera.workflows import models as m
+
+from orch.core.names import argo_name
+from orch.core.refs import find_refs, iter_strings
+from orch.core.spec import Pipeline, Step
+
+from .bootstrap import brace_free_json
+from .condition import literal as expr_literal
+from .condition import ExprLang
+from .payload import RUN_DATE, Payload
+from .templates import OUTPUTS, RUNNER, container_settings
+
+VOLUME = "orch-outputs"
+SPACE = expr_literal(" \t\r\n")
+_DOLLAR = re.compile(r"\$(?=[$(])")
+
+
+def k8s_literal(text: str) -> str:
+    """Text Kubernetes' `$(VAR)` expansion gives back unchanged: `$(` as `$$(`, `$$` as `$$$$`."""
+    return _DOLLAR.sub("$$", text)
+
+
+def input_name(step: str, output: str) -> str:
+    """An upstream output's input: the step's Argo name holds no '_', so the first '_' ends it."""
+    return f"{argo_name(step)}_{output}"
+
+
+def _read(name: str) -> str:
+    return f"inputs.parameters[{expr_literal(name)}]"
+
+
+class StepTemplate:
+    """The template of one step and the arguments its task passes."""
+
+    def __init__(self, pipeline: Pipeline, name: str, step: Step):
+        self.pipeline, self.name, self.step = pipeline, name, step
+        self.inputs: dict[str, str] = {}  # input name -> the task argument's value
+        self.literals: dict[str, str] = {}  # input name -> base64 of a literal holding '{'
+
+    # -- values -----------------------------------------------------------------------------
+    def output_value(self, producer: str, output: str, for_python: bool) -> str:
+        """The DAG-side expression a consumer's input gets: '' when the producer did not succeed."""
+        source = self.pipeline.steps[producer]
+        task = expr_literal(argo_name(producer))
+        raw = (f"tasks[{task}].outputs.result" if getattr(source, "stdout_output", None) == output
+               else f"tasks[{task}].outputs.parameters[{expr_literal(output)}]")
+        status = f"tasks[{task}].status"
+        if source.foreach is not None:  # an empty fan-out is Skipped, and has no output
+            value = f'"v" + toBase64({raw} ?? "[]")'
+            return "{{=" + f'{status} in ["Succeeded", "Skipped"] ? {value} : ""' + "}}"
+        text = raw if for_python else _normalized(raw, source.outputs[output])
+        value = f'"v" + toBase64({text})' if for_python else f'toBase64(replace({text}, "$", "$$"))'
+        return "{{=" + f'{status} == "Succeeded" ? {value} : ""' + "}}"
+
+    def _text(self, value: str) -> str:
+        """A string of argv or env as the container must receive it."""
+        refs = list(find_refs(value))
+        if not refs:
+            return self._literal(value)
+        pieces, pos = [], 0
+        for ref in refs:
+            if value[pos:ref.start]:
+                pieces.append(self._literal(value[pos:ref.start], before_tag=True))
+            pieces.append(self._ref(ref))
+            pos = ref.end
+        if value[pos:]:
+            pieces.append(self._literal(value[pos:]))
+        return "".join(pieces)
+
+    def _literal(self, text: str, before_tag: bool = False) -> str:
+        """Inline unless Argo could read a tag in it: a '{{', or a '{' just before orch's own tag."""
+        if "{{" not in text and not (before_tag and text.endswith("{")):
+            return k8s_literal(text)
+        name = f"L{len(self.literals)}"
+        self.literals[name] = base64.b64encode(k8s_literal(text).encode("utf-8")).decode("ascii")
+        return "{{=fromBase64(" + _read(name) + ")}}"
+
+    def _ref(self, ref) -> str:
+        if ref.kind == "param":
+            return "{{=replace(workflow.parameters[" + expr_literal(ref.name) + '], "$", "$$")}}'
+        if ref.kind == "run":
+            return "{{workflow.name}}" if ref.name == "id" else RUN_DATE
+        name = input_name(ref.step, ref.name)
+        self.inputs[name] = self.output_value(ref.step, ref.name, for_python=False)
+        return "{{=fromBase64(" + _read(name) + ")}}"
+
+    # -- the template ----------------------------------------------------------------------
+    def container(self) -> m.Container:
+        step = self.step
+        if step.python or step.foreach is not None:  # a command's fan-out: the runner picks its item
+            return self._python()
+        argv = [self._text(arg) for arg in step.command]
+        env = [m.EnvVar(name=key, value=self._text(value)) for key, value in sorted_env(step)]
+        if _file_outputs(step):
+            env.append(m.EnvVar(name="ORCH_OUTPUTS", value=OUTPUTS))
+        return m.Container(image=step.image or "busybox:1.36", command=argv[:1], args=argv[1:] or None, env=env or None,
+                           volume_mounts=[m.VolumeMount(name=VOLUME, mount_path=OUTPUTS)] if _file_outputs(step) else None,
+                           **container_settings(step))
+
+    def _python(self) -> m.Container:
+        payload = Payload(self.pipeline, self.step)
+        data = payload.data()
+        args = []
+        for (kind, producer, name), index in sorted(payload.refs.items(), key=lambda item: item[1]):
+            spec = data["refs"][index]
+            if kind == "param":
+                spec["type"] = self.pipeline.params[name].type
+                args.append("{{=" + f'"v" + toBase64(workflow.parameters[{expr_literal(name)}])' + "}}")
+            elif kind == "output":
+                spec["type"] = self.pipeline.steps[producer].outputs[name]
+                self.inputs[input_name(producer, name)] = self.output_value(producer, name, for_python=True)
+                args.append("{{inputs.parameters." + input_name(producer, name) + "}}")
+            else:
+                text = "workflow.name" if name == "id" else "workflow.creationTimestamp[0:10]"
+                args.append("{{=" + f'"v" + toBase64({text})' + "}}")
+        call = k8s_literal(brace_free_json(data, sort_keys=True, default=str))
+        env = [m.EnvVar(name="ORCH_ITEM", value="{{inputs.parameters.item}}")] if self.step.foreach is not None else None
+        return m.Container(image=self.step.image or "python:3.12-slim", command=RUNNER, args=[call] + args, env=env,
+                           **container_settings(self.step))
+
+    def parameters(self) -> list[m.Parameter]:
+        names = list(self.inputs) + (["item"] if self.step.foreach is not None else [])
+        return [m.Parameter(name=n) for n in names] + [m.Parameter(name=n, value=v) for n, v in self.literals.items()]
+
+    def inputs_model(self) -> m.Inputs | None:
+        parameters = self.parameters()
+        return m.Inputs(parameters=parameters) if parameters else None
+
+    def outputs(self) -> m.Outputs | None:
+        files = _file_outputs(self.step)
+        if not files:
+            return None
+        return m.Outputs(parameters=[m.Parameter(name=o, value_from=m.ValueFrom(path=f"{OUTPUTS}/{o}")) for o in files])
+
+
+def sorted_env(step: Step) -> list[tuple[str, str]]:
+    return list(step.env.items())
+
+
+def _file_outputs(step: Step) -> list[str]:
+    """The outputs a step leaves in files (python steps: its runner writes them)."""
+    stdout = getattr(step, "stdout_output", None)
+    return [o for o in step.outputs if o != stdout]
+
+
+def _normalized(raw: str, kind: str) -> str:
+    """An output's text as orch's other backends hand it to a command: integers and booleans re-read
+    from their text (what a python step wrote already is); numbers and JSON as the producer wrote them."""
+    if kind == "integer":
+        return f"string(int(trim({raw}, {SPACE})))"
+    if kind == "boolean":
+        word = f"trim({raw}, {SPACE})"
+        return f'({word} in ["true", "True", "TRUE"] ? "true" : ({word} in ["false", "False", "FALSE"] ? "false" : {word}))'
+    return raw
+
+
+def uses_text(step: Step) -> list[str]:
+    """Every string of the step's argv and env (for checks)."""
+    return [text for _, text in iter_strings([step.command or [], step.env])]
+
+
+class TextExprLang(ExprLang):
+    """`when` over outputs that travel as their text: decoded by type, null unless the producer succeeded."""
+
+    def __init__(self, pipeline: Pipeline, param_type, types):
+        super().__init__(param_type, types)
+        self.pipeline = pipeline
+
+    def text(self, expr):
+        from orch.core.expr import RefNode
+
+        if not (isinstance(expr, RefNode) and expr.ref.kind == "output"):
+            return super().text(expr)
+        producer, output = expr.ref.step, expr.ref.name
+        source = self.pipeline.steps[producer]
+        task = expr_literal(argo_name(producer))
+        raw = (f"tasks[{task}].outputs.result" if getattr(source, "stdout_output", None) == output
+               else f"tasks[{task}].outputs.parameters[{expr_literal(output)}]")
+        kind = source.outputs[output]
+        if source.foreach is not None:
+            item = _typed("#", kind, list_item=True)
+            return f'(tasks[{task}].status == "Succeeded" ? map(fromJSON({raw}), {item}) : (tasks[{task}].status == "Skipped" ? [] : nil))'
+        return f'(tasks[{task}].status == "Succeeded" ? {_typed(raw, kind)} : nil)'
+
+
+def _typed(raw: str, kind: str, list_item: bool = False) -> str:
+    """expr-lang reading an output's text as its type (Argo parses a list's items when all are objects or lists)."""
+    word = f"trim({raw}, {SPACE})"
+    if kind == "integer":
+        return f"int({word})"
+    if kind == "number":
+        return f"float({word})"
+    if kind == "boolean":
+        return f'({word} in ["true", "True", "TRUE"])'
+    if kind == "json":
+        return f"(type({raw}) == 'string' ? fromJSON({raw}) : {raw})" if list_item else f"fromJSON({raw})"
+    return raw

@@ -1,0 +1,377 @@
+"""What each backend can express: one table, read by `check` (before `orch render`) and by the
+support matrix (`orch backends --matrix`, docs/backends.md), so the two cannot disagree.
+
+A feature names where a pipeline uses it (field paths, located by the spec's source) and, per
+backend, whether it maps exactly, approximately (saying what differs) or not at all (with the
+error code the renderer raises). Refusals carry the renderers' own codes and messages, so a
+render refused here reads the same as one refused by the renderer. Nothing here imports an
+engine, nor networkx: it runs before every render.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+from orch.core.errors import Diagnostic
+from orch.core.graph import PipelineGraph
+from orch.core.typed import to_text
+
+EXACT, APPROXIMATED, REFUSED = "exact", "approximated", "refused"
+# Columns of the matrix. Airflow's `--target kubernetes` renders steps with an image as pods;
+# its column says only where that differs from Airflow's python tasks.
+COLUMNS = ("local", "argo", "prefect", "airflow", "airflow/kubernetes")
+HEADINGS = {"airflow/kubernetes": "airflow --target kubernetes"}
+
+ARGO_MAX_TASKS = 200  # tasks per DAG in Argo's full CRDs (as backends/argo/render.py)
+ARGO_MAX_STEPS = ARGO_MAX_TASKS * (ARGO_MAX_TASKS - 1)  # 199 chunk DAGs of 200 tasks
+INT32 = 2**31 - 1  # Argo reads a retry factor into a 32-bit IntOrString (as backends/argo/templates.py)
+
+
+@dataclass(frozen=True)
+class Support:
+    """How one backend expresses a feature. `message` (formatted with a use's values) is the
+    diagnostic's text; `note` is the matrix's, without a use's values."""
+
+    level: str = EXACT
+    note: str = ""
+    code: str | None = None  # a refusal's error code
+    message: str | None = None
+    hint: str | None = None
+
+    def text(self, values: dict) -> str:
+        """The message, with a use's values where it names them (one without values is taken as written)."""
+        text = self.message or self.note
+        return text.format(**values) if values else text
+
+
+def approx(note: str) -> Support:
+    return Support(APPROXIMATED, note)
+
+
+def refused(code: str, message: str, note: str | None = None, hint: str | None = None) -> Support:
+    return Support(REFUSED, note or message, code, message, hint)
+
+
+@dataclass(frozen=True)
+class Use:
+    """Where a pipeline uses a feature: a field path, values for the message, an offset into a string."""
+
+    path: tuple
+    values: dict = field(default_factory=dict)
+    offset: int | None = None
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A row of the table. `uses` is None where only the renderer can tell (a manifest's size)."""
+
+    id: str
+    title: str
+    code: str  # the warning code of its approximations
+    uses: Callable[[PipelineGraph], Iterable[Use]] | None = None
+    support: dict[str, Support] = field(default_factory=dict)  # a column left out is exact
+
+    def on(self, column: str) -> Support:
+        if column in self.support:
+            return self.support[column]
+        if column == "airflow/kubernetes":  # the pod target is Airflow's, unless said otherwise
+            return self.on("airflow")
+        return Support()
+
+
+@dataclass
+class Report:
+    """Every gap of a pipeline on one backend, located: what will be refused and what approximated."""
+
+    refused: list[Diagnostic] = field(default_factory=list)
+    approximated: list[Diagnostic] = field(default_factory=list)
+
+
+# ---- where a pipeline uses a feature --------------------------------------------------------
+
+def _steps(test: Callable, *tail: str) -> Callable[[PipelineGraph], Iterator[Use]]:
+    """Uses at steps.NAME.<tail> for every step passing `test(step)`."""
+    def uses(graph: PipelineGraph) -> Iterator[Use]:
+        for name, step in graph.pipeline.steps.items():
+            if test(step):
+                yield Use(("steps", name, *tail))
+    return uses
+
+
+def _pipeline(test: Callable, *path: str, **values: Callable) -> Callable[[PipelineGraph], Iterator[Use]]:
+    def uses(graph: PipelineGraph) -> Iterator[Use]:
+        pipeline = graph.pipeline
+        if test(pipeline):
+            yield Use(path, {key: value(pipeline) for key, value in values.items()})
+    return uses
+
+
+def _fractional_factor(graph: PipelineGraph) -> Iterator[Use]:
+    for name, step in graph.pipeline.steps.items():
+        if step.retries and step.retries.factor != int(step.retries.factor):
+            yield Use(("steps", name, "retries", "factor"), {"factor": step.retries.factor})
+
+
+def _subsecond_timeout(graph: PipelineGraph) -> Iterator[Use]:
+    for name, step in graph.pipeline.steps.items():
+        if step.timeout is not None and step.timeout != int(step.timeout):
+            yield Use(("steps", name, "timeout"), {"timeout": step.timeout})
+
+
+def _kubernetes_settings(graph: PipelineGraph) -> Iterator[Use]:
+    for name, step in graph.pipeline.steps.items():
+        for setting in ("node_selector", "tolerations", "service_account", "image_pull_policy"):
+            if step.kubernetes and getattr(step.kubernetes, setting):
+                yield Use(("steps", name, "kubernetes", setting))
+
+
+def _default_braces(graph: PipelineGraph) -> Iterator[Use]:
+    for name, param in graph.pipeline.params.items():
+        if param.default is not None and "{{" in to_text(param.default):
+            yield Use(("params", name, "default"))
+
+
+def _text_reads(test: Callable) -> Callable[[PipelineGraph], Iterator[Use]]:
+    """References in a command step's argv or env to an output for which `test(producer, output)` holds."""
+    def uses(graph: PipelineGraph) -> Iterator[Use]:
+        steps = graph.pipeline.steps
+        for edge in graph.edges:
+            consumer, producer = steps.get(edge.downstream), steps.get(edge.upstream)
+            if edge.output is None or consumer is None or producer is None or consumer.command is None:
+                continue
+            if _field(edge.path) in ("command", "env") and test(producer, edge.output):
+                yield Use(edge.path, {"step": edge.upstream, "output": edge.output}, edge.offset)
+    return uses
+
+
+def _field(path: tuple) -> str | None:
+    """The step field a path is in: steps.S.FIELD..., or defaults.FIELD... (a default's env)."""
+    if path[:1] == ("steps",):
+        return path[2] if len(path) > 2 else None
+    return path[1] if path[:1] == ("defaults",) and len(path) > 1 else None
+
+
+def _stdout_outputs(graph: PipelineGraph) -> Iterator[Use]:
+    for name, step in graph.pipeline.steps.items():
+        output = getattr(step, "stdout_output", None)  # Step.stdout_output: the output declared `from: stdout`
+        if output is not None:
+            yield Use(("steps", name, "outputs", output))
+
+
+# ---- the table ------------------------------------------------------------------------------
+
+IGNORED_HERE = "ignored: steps run on this machine"
+IGNORED_TASK = "ignored: a python task runs where the worker runs (pods: --target kubernetes with an image)"
+LOCAL_SCHEDULE = "not applied: `orch run` runs once, now"
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("steps", "`python` and `command` steps, `args`, `env`", "W830"),
+    Feature("params", "`params` and their types", "W831"),
+    Feature("param-default-braces", "a param default holding `{{`", "W832", _default_braces, {
+        "argo": refused("E807", "Argo would read '{{' in a param's default as a tag"),
+    }),
+    Feature("outputs", "`outputs` (string, integer, number, boolean, json)", "W833"),
+    Feature("stdout-output", "an output read `from: stdout`", "W834", _stdout_outputs),
+    Feature("command-reads-number", "a command step reading a `number` or `json` output of a command step", "W835",
+            _text_reads(lambda producer, output: producer.command is not None and producer.foreach is None
+                        and producer.outputs.get(output) in ("number", "json")), {
+        "argo": approx("the command gets the text as that step wrote it (the others write the parsed value again: `1.50` arrives as `1.5`)"),
+    }),
+    Feature("command-reads-fan-out", "a command step reading a fan-out's output list as text", "W836",
+            _text_reads(lambda producer, output: producer.foreach is not None), {
+        "argo": refused("E823", "Argo holds a fan-out's outputs as a list the pod cannot write as text: "
+                                "steps.{step}.outputs.{output} cannot be read by a command",
+                        note="Argo cannot hand a fan-out's output list to a command as text",
+                        hint="read the list in a python step, or fan out the command too"),
+    }),
+    Feature("after-when-trigger", "`after`, `when`, `trigger`", "W837"),
+    Feature("retries", "`retries` (limit, delay, factor, max_delay)", "W838"),
+    Feature("retry-fractional-factor", "a fractional retry factor", "W839", _fractional_factor, {
+        "argo": refused("E801", "Argo parses a retry backoff factor as an integer; {factor!r} cannot be rendered",
+                        note="Argo parses the backoff factor as an integer", hint="use a whole factor such as 2"),
+    }),
+    Feature("retry-wide-factor", "a retry factor over 2^31-1", "W840",
+            _steps(lambda s: s.retries is not None and s.retries.factor > INT32, "retries", "factor"), {
+        "argo": refused("E821", f"more than Argo reads as a retry factor (a 32-bit integer, at most {INT32})"),
+    }),
+    Feature("timeout", "a step's `timeout`", "W841"),
+    Feature("subsecond-timeout", "a step timeout of a fraction of a second", "W842", _subsecond_timeout, {
+        "argo": refused("E802", "Argo bounds an attempt in whole seconds (activeDeadlineSeconds); {timeout:g}s cannot be rendered",
+                        note="Argo bounds an attempt in whole seconds"),
+    }),
+    Feature("resources", "`resources` (cpu, memory, gpu)", "W843",
+            _steps(lambda s: s.resources is not None and any((s.resources.cpu, s.resources.memory, s.resources.gpu)),
+                   "resources"), {
+        "prefect": approx("task tags (`cpu:2`, `gpu:1`, `memory:4Gi`): only tag concurrency limits you create bound them"),
+        "airflow": approx(IGNORED_TASK),
+        "airflow/kubernetes": Support(),
+    }),
+    Feature("image", "`image`", "W844", _steps(lambda s: s.image is not None and "${{" not in s.image, "image"), {
+        "local": approx(IGNORED_HERE),
+        "prefect": approx("a task tag `image:...` only: tasks run where the worker runs"),
+        "airflow": approx(IGNORED_TASK),
+        "airflow/kubernetes": Support(),
+    }),
+    Feature("image-params", "`${{ params.P }}` inside `image`", "W845",
+            _steps(lambda s: s.image is not None and "${{" in s.image, "image"), {
+        "local": approx(IGNORED_HERE),
+        "prefect": approx("a task tag `image:...` holding the reference as written: tasks run where the worker runs"),
+        "airflow": approx(IGNORED_TASK),
+        "airflow/kubernetes": Support(),
+    }),
+    Feature("kubernetes", "`kubernetes` (node_selector, tolerations, service_account, image_pull_policy)", "W846",
+            _kubernetes_settings, {
+        "local": approx(IGNORED_HERE),
+        "prefect": approx("ignored: tasks run where the worker runs"),
+        "airflow": approx(IGNORED_TASK),
+        "airflow/kubernetes": Support(),
+    }),
+    Feature("foreach", "`foreach` and `parallelism`", "W847"),
+    Feature("foreach-image", "`foreach` on a step with an image", "W848",
+            _steps(lambda s: s.image is not None and s.foreach is not None, "foreach"), {
+        "airflow/kubernetes": refused("E812", "a fan-out with an image cannot be rendered for --target kubernetes yet",
+                                      hint="render it without --target, or drop its image"),
+    }),
+    Feature("fail-fast", "`fail_fast`", "W849"),
+    Feature("fail-fast-nested", f"`fail_fast` with more than {ARGO_MAX_TASKS - 1} steps", "W850",
+            _pipeline(lambda p: p.fail_fast and len(p.steps) > ARGO_MAX_TASKS - 1, "fail_fast"), {
+        "argo": refused("E811", "fail_fast with more steps than one Argo DAG holds is not supported: "
+                                "the nested DAGs keep running to pass on their steps' statuses",
+                        note="the nested DAGs keep running to pass on their steps' statuses"),
+    }),
+    Feature("many-steps", f"more than {ARGO_MAX_STEPS:,} steps", "W851",
+            _pipeline(lambda p: len(p.steps) > ARGO_MAX_STEPS, "steps", count=lambda p: len(p.steps)), {
+        "argo": refused("E804", f"{{count}} steps: at most {ARGO_MAX_STEPS} fit in {ARGO_MAX_TASKS - 1} nested DAGs "
+                                f"of {ARGO_MAX_TASKS} tasks", note=f"at most {ARGO_MAX_TASKS - 1} nested DAGs of {ARGO_MAX_TASKS} tasks"),
+    }),
+    Feature("manifest-size", "a Kubernetes object over 1 MB", "W852", None, {
+        "argo": refused("E806", "Kubernetes stores objects up to 1 MB", note="Kubernetes stores objects up to 1 MB "
+                        "(a large pipeline's chunks move to WorkflowTemplates; one over 1 MB is refused when rendered)"),
+    }),
+    Feature("pipeline-timeout", "the pipeline's `timeout`", "W853"),
+    Feature("pipeline-subsecond-timeout", "a pipeline timeout of a fraction of a second", "W854",
+            _pipeline(lambda p: p.timeout is not None and p.timeout != int(p.timeout), "timeout"), {
+        "argo": refused("E802", "Argo bounds a workflow in whole seconds"),
+    }),
+    Feature("schedule", "`schedule` (cron, timezone)", "W855", _pipeline(lambda p: p.schedule is not None, "schedule"), {
+        "local": approx(LOCAL_SCHEDULE),
+    }),
+    Feature("cron-kind", "`--kind cron`", "W856", None, {
+        "argo": refused("E810", "a CronWorkflow needs a schedule", note="needs a schedule (said when rendering)",
+                        hint="add schedule: '0 2 * * *', or render --kind workflow"),
+    }),
+    Feature("catchup", "`schedule.catchup: true`", "W857",
+            _pipeline(lambda p: p.schedule is not None and p.schedule.catchup, "schedule", "catchup"), {
+        "local": approx(LOCAL_SCHEDULE),
+        "argo": refused("E809", "Argo does not backfill missed schedules"),
+        "prefect": refused("E803", "Prefect deployments do not backfill missed runs: catchup: true cannot be rendered",
+                           note="Prefect deployments do not backfill missed runs",
+                           hint="set catchup: false, or run the backfill yourself"),
+    }),
+    Feature("concurrency", "`schedule.concurrency` above 1", "W858",
+            _pipeline(lambda p: p.schedule is not None and p.schedule.concurrency > 1, "schedule", "concurrency"), {
+        "local": approx(LOCAL_SCHEDULE),
+        "argo": refused("E808", "Argo runs a CronWorkflow's runs one at a time (Forbid) or without a bound (Allow)",
+                        hint="use concurrency: 1"),
+    }),
+    Feature("labels", "`labels`", "W859", _pipeline(lambda p: bool(p.labels), "labels"), {
+        "local": approx(IGNORED_HERE),
+        "prefect": approx("ignored: a flow has no labels"),
+        "airflow": approx("DAG tags `key:value`"),
+    }),
+)
+
+
+# ---- the check ------------------------------------------------------------------------------
+
+def check(graph: PipelineGraph, backend: str, target: str | None = None) -> Report:
+    """Every feature `graph` uses that `backend` (with Airflow's `target`) refuses or approximates,
+    all at once and located. A backend the table does not know (a third party's) gets an empty report."""
+    columns = [c for c in COLUMNS if c == backend or (c == "airflow/kubernetes" and backend == "airflow" and target == "kubernetes")]
+    report, seen = Report(), set()
+    for feature in FEATURES:
+        if feature.uses is None or all(feature.on(c).level == EXACT for c in columns):
+            continue  # most features map exactly: never look for their uses
+        for use in feature.uses(graph):
+            support = feature.on(_column(graph, backend, target, use.path))
+            if support.level == EXACT:
+                continue
+            diagnostic = _diagnostic(graph, feature, support, use, backend, target)
+            key = (diagnostic.code, diagnostic.path, diagnostic.message)
+            if key not in seen:  # a default's use, once
+                seen.add(key)
+                (report.refused if support.level == REFUSED else report.approximated).append(diagnostic)
+    report.approximated.sort(key=lambda d: (d.line or 0, d.col or 0))  # as the spec reads, like errors
+    return report
+
+
+def _column(graph: PipelineGraph, backend: str, target: str | None, path: tuple) -> str:
+    """The column that judges a use: on `--target kubernetes` a step with an image is a pod, others
+    stay python tasks, and the pipeline's own fields are judged as pods when any step is one."""
+    if backend != "airflow" or target != "kubernetes":
+        return backend
+    steps = graph.pipeline.steps
+    if path[0] == "steps" and len(path) > 1 and path[1] in steps:
+        pod = steps[path[1]].image is not None
+    else:
+        pod = any(step.image is not None for step in steps.values())
+    return "airflow/kubernetes" if pod else "airflow"
+
+
+def _diagnostic(graph, feature: Feature, support: Support, use: Use, backend: str, target: str | None) -> Diagnostic:
+    path = _written_at(graph, use.path)
+    if support.level == REFUSED:
+        code, message = support.code, support.text(use.values)
+    else:
+        where = HEADINGS.get(_column(graph, backend, target, use.path), backend)
+        code, message = feature.code, f"approximated on {where}: {support.text(use.values)}"
+    source = graph.source
+    if source is None:
+        return Diagnostic(code, message, path, hint=support.hint)
+    return source.diagnostic(code, message, path, support.hint, offset=use.offset if path == use.path else None)
+
+
+def _written_at(graph: PipelineGraph, path: tuple) -> tuple:
+    """A step's field that the step takes from `defaults` is reported where it is written, once."""
+    if len(path) < 3 or path[0] != "steps" or graph.source is None:
+        return path
+    if path[2] not in graph.pipeline.defaults.model_fields_set:
+        return path
+    _, _, depth = graph.source.node_at(path[:3])
+    return ("defaults",) + path[2:] if depth < 3 else path
+
+
+def as_warning(diagnostic: Diagnostic) -> str:
+    """An approximation as the CLI prints it: like an error, but called a warning."""
+    return diagnostic.render().replace(f"error[{diagnostic.code}]", f"warning[{diagnostic.code}]", 1)
+
+
+# ---- the matrix -----------------------------------------------------------------------------
+
+def matrix() -> tuple[list[str], list[list[str]], list[str]]:
+    """(headings, rows, footnotes): a cell is `exact`, `approx. [n]` or `refused E8xx [n]`, footnote n saying how."""
+    notes: list[str] = []
+    rows = []
+    for feature in FEATURES:
+        row = [feature.title]
+        for column in COLUMNS:
+            support = feature.on(column)
+            if support.level == EXACT:
+                row.append("exact")
+                continue
+            if support.note not in notes:
+                notes.append(support.note)
+            mark = f"[{notes.index(support.note) + 1}]"
+            row.append(f"approx. {mark}" if support.level == APPROXIMATED else f"refused {support.code} {mark}")
+        rows.append(row)
+    headings = ["feature", *(HEADINGS.get(c, c) for c in COLUMNS)]
+    return headings, rows, [f"[{i}] {note}" for i, note in enumerate(notes, 1)]
+
+
+def markdown() -> str:
+    """The matrix as docs/backends.md shows it, between its matrix markers."""
+    headings, rows, notes = matrix()
+    lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n\n" + "\n".join(f"- {note}" for note in notes) + "\n"

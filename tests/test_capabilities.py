@@ -1,0 +1,150 @@
+"""The capability table: `orch render` reports every gap at once, located, before writing anything;
+the support matrix (`orch backends --matrix`, docs/backends.md) is the same table."""
+
+import re
+
+import pytest
+
+from orch.backends import capabilities
+from orch.backends.capabilities import FEATURES, check
+from orch.core.graph import PipelineGraph
+from orch.core.load import load_spec
+from orch.core.spec import Pipeline
+
+from .conftest import ROOT
+
+GAPS = """
+    apiVersion: orch/v1
+    name: gaps
+    params:
+      tmpl: {type: string, default: "a {{ b }}"}
+    schedule: {cron: "0 2 * * *", catchup: true, concurrency: 2}
+    defaults:
+      retries: {limit: 2, delay: 1s, factor: 1.5}
+    labels: {team: ml}
+    steps:
+      fan:
+        command: [sh, -c, 'echo 1 > $ORCH_OUTPUTS/n']
+        foreach: [1, 2]
+        outputs: {n: number}
+      num:
+        command: [sh, -c, 'echo 1.50 > $ORCH_OUTPUTS/v']
+        outputs: {v: number}
+        timeout: 0.5s
+      use:
+        command: [echo, "${{ steps.fan.outputs.n }}", "${{ steps.num.outputs.v }}"]
+        resources: {cpu: 1}
+        image: alpine:3
+"""
+
+
+def test_argo_render_reports_every_refusal_at_once_located_and_writes_nothing(orch, spec_file, tmp_path):
+    path = spec_file(GAPS)
+    code, out, err = orch("render", path, "--backend", "argo", "--out", tmp_path / "out")
+    assert code == 2 and out == ""
+    assert not (tmp_path / "out").exists()
+    errors = re.findall(r"^(\S+):(\d+):(\d+): error\[(E\d+)\] (\S+):", err, re.M)
+    assert {(line, col, code, field) for _, line, col, code, field in errors} == {
+        ("4", "33", "E807", "params.tmpl.default"),
+        ("5", "40", "E809", "schedule.catchup"),
+        ("5", "59", "E808", "schedule.concurrency"),
+        ("7", "42", "E801", "defaults.retries.factor"),  # inherited by three steps, said once where it is written
+        ("17", "14", "E802", "steps.num.timeout"),
+        ("19", "22", "E823", "steps.use.command[1]"),  # at the reference itself
+    }
+    assert {file for file, *_ in errors} == {str(path)}
+    assert "6 errors found" in err
+    assert re.search(r":19:52: warning\[W835\] steps.use.command\[2\]: approximated on argo", err)  # said too
+
+
+def test_approximations_are_located_warnings_and_the_render_still_writes(orch, spec_file, tmp_path):
+    path = spec_file(GAPS.replace("catchup: true", "catchup: false"))
+    code, out, err = orch("render", path, "--backend", "prefect", "--out", tmp_path / "out")
+    assert code == 0, err
+    assert out == f"wrote {tmp_path / 'out' / 'gaps_flow.py'}\n"
+    warnings = re.findall(r"^\S+:(\d+):\d+: warning\[(W\d+)\] (\S+): approximated on prefect", err, re.M)
+    assert warnings == [("8", "W859", "labels"), ("20", "W843", "steps.use.resources"), ("21", "W844", "steps.use.image")]
+    assert "error" not in err
+    code, out, err2 = orch("render", path, "--backend", "prefect")  # the files on stdout: no warning among them
+    assert code == 0 and err2 == err and "warning" not in out and out.startswith('"""gaps: a Prefect 3 flow')
+
+
+def test_airflow_kubernetes_target_judges_pods_and_python_tasks_apart(spec_file):
+    graph = load_spec(spec_file("""
+        apiVersion: orch/v1
+        name: p
+        steps:
+          pod: {command: ["true"], image: "alpine:3", resources: {cpu: 1}, foreach: [1, 2]}
+          task: {command: ["true"], resources: {cpu: 1}}
+    """))
+    report = check(graph, "airflow", "kubernetes")
+    assert [(d.code, d.field) for d in report.refused] == [("E812", "steps.pod.foreach")]
+    assert [(d.code, d.field) for d in report.approximated] == [("W843", "steps.task.resources")]
+    python = check(graph, "airflow")
+    assert python.refused == [] and {d.field for d in python.approximated} == {
+        "steps.pod.resources", "steps.task.resources", "steps.pod.image"}
+
+
+def test_a_pipeline_built_in_python_is_checked_too_unlocated():
+    pipeline = Pipeline.model_validate({"name": "p", "steps": {"a": {"python": "m:f", "timeout": 0.25}}})
+    report = check(PipelineGraph(pipeline), "argo")
+    assert [(d.code, d.field, d.line) for d in report.refused] == [("E802", "steps.a.timeout", None)]
+    assert check(PipelineGraph(pipeline), "someone-elses-backend").refused == []
+
+
+def test_the_check_refuses_what_the_argo_renderer_refuses_with_its_codes_and_messages(spec_file):
+    pytest.importorskip("hera")
+    from orch.backends.argo.render import render
+    from orch.core.errors import SpecError
+
+    graph = load_spec(spec_file(GAPS.replace("${{ steps.fan.outputs.n }}", "x").replace(
+        "retries: {limit: 2, delay: 1s, factor: 1.5}", "image: alpine:3").replace(
+        "timeout: 0.5s", "timeout: 0.5s\n        retries: {limit: 1, delay: 1s, factor: 2.5}")))
+    with pytest.raises(SpecError) as error:
+        render(graph)
+    said = {(d.code, d.message, d.field) for d in error.value.diagnostics}
+    assert said == {(d.code, d.message, d.field) for d in check(graph, "argo").refused}
+    assert {code for code, _, _ in said} == {"E801", "E802", "E807", "E808", "E809"}
+
+
+def test_the_matrix_prints(orch):
+    code, out, err = orch("backends", "--matrix")
+    assert (code, err) == (0, "")
+    assert "feature" in out and "airflow" in out and "refused E801" in out and "[1] " in out
+    code, out, _ = orch("backends", "--matrix", "--markdown")
+    assert code == 0 and out == capabilities.markdown()
+    assert out.startswith("| feature | local | argo | prefect | airflow | airflow --target kubernetes |\n|---|")
+
+
+def test_the_docs_show_the_current_matrix():
+    text = (ROOT / "docs" / "backends.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- matrix:start[^\n]*-->\n(.*?)<!-- matrix:end -->", text, re.S)
+    assert block, "docs/backends.md lost its matrix markers"
+    assert block.group(1) == capabilities.markdown(), \
+        "docs/backends.md: paste `orch backends --matrix --markdown` between the matrix markers"
+
+
+def test_every_render_time_refusal_has_a_row():
+    raised = set()
+    for backend in ("argo", "airflow", "prefect"):
+        for source in (ROOT / "backends" / backend).glob("*.py"):
+            raised |= set(re.findall(r'Diagnostic\(\s*"(E8\d\d)"', source.read_text(encoding="utf-8")))
+    assert {"E801", "E812", "E803"} <= raised  # the grep does find them
+    rows = {support.code for feature in FEATURES for support in feature.support.values()}
+    assert raised <= rows, f"refused by a renderer but missing from backends/capabilities.py: {sorted(raised - rows)}"
+
+
+def test_the_table_is_well_formed():
+    assert len({f.id for f in FEATURES}) == len(FEATURES) and len({f.code for f in FEATURES}) == len(FEATURES)
+    for feature in FEATURES:
+        assert set(feature.support) <= set(capabilities.COLUMNS), feature.id
+        for support in feature.support.values():
+            assert support.level in ("exact", "approximated", "refused")
+            assert (support.level == "refused") == (support.code is not None), feature.id
+            assert support.level == "exact" or support.note, feature.id
+
+
+def test_the_table_imports_no_engine():
+    from .test_import_isolation import loaded_after
+
+    assert not loaded_after("import orch.backends.capabilities") & {"prefect", "airflow", "hera", "networkx"}
