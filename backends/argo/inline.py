@@ -19,13 +19,13 @@ into) or, for `from: stdout`, Argo's `outputs.result`.
 from __future__ import annotations
 
 import base64
-import json
 import re
 
 from hera.workflows import models as m
 
 from orch.core.names import argo_name
-from orch.core.refs import find_refs, iter_strings
+from orch.core.expr import RefNode
+from orch.core.refs import find_refs
 from orch.core.spec import Pipeline, Step
 
 from .bootstrap import brace_free_json
@@ -65,10 +65,7 @@ class StepTemplate:
     def output_value(self, producer: str, output: str, for_python: bool) -> str:
         """The DAG-side expression a consumer's input gets: '' when the producer did not succeed."""
         source = self.pipeline.steps[producer]
-        task = expr_literal(argo_name(producer))
-        raw = (f"tasks[{task}].outputs.result" if getattr(source, "stdout_output", None) == output
-               else f"tasks[{task}].outputs.parameters[{expr_literal(output)}]")
-        status = f"tasks[{task}].status"
+        raw, status = output_text(self.pipeline, producer, output), f"tasks[{expr_literal(argo_name(producer))}].status"
         if source.foreach is not None:  # an empty fan-out is Skipped, and has no output
             value = f'"v" + toBase64({raw} ?? "[]")'
             return "{{=" + f'{status} in ["Succeeded", "Skipped"] ? {value} : ""' + "}}"
@@ -114,7 +111,7 @@ class StepTemplate:
         if step.python or step.foreach is not None:  # a command's fan-out: the runner picks its item
             return self._python()
         argv = [self._text(arg) for arg in step.command]
-        env = [m.EnvVar(name=key, value=self._text(value)) for key, value in sorted_env(step)]
+        env = [m.EnvVar(name=key, value=self._text(value)) for key, value in step.env.items()]
         if _file_outputs(step):
             env.append(m.EnvVar(name="ORCH_OUTPUTS", value=OUTPUTS))
         return m.Container(image=step.image or "busybox:1.36", command=argv[:1], args=argv[1:] or None, env=env or None,
@@ -157,8 +154,12 @@ class StepTemplate:
         return m.Outputs(parameters=[m.Parameter(name=o, value_from=m.ValueFrom(path=f"{OUTPUTS}/{o}")) for o in files])
 
 
-def sorted_env(step: Step) -> list[tuple[str, str]]:
-    return list(step.env.items())
+def output_text(pipeline: Pipeline, producer: str, output: str) -> str:
+    """Where Argo keeps an output's text in the DAG: an output parameter, or `result` for stdout."""
+    task = expr_literal(argo_name(producer))
+    if getattr(pipeline.steps[producer], "stdout_output", None) == output:
+        return f"tasks[{task}].outputs.result"
+    return f"tasks[{task}].outputs.parameters[{expr_literal(output)}]"
 
 
 def _file_outputs(step: Step) -> list[str]:
@@ -178,11 +179,6 @@ def _normalized(raw: str, kind: str) -> str:
     return raw
 
 
-def uses_text(step: Step) -> list[str]:
-    """Every string of the step's argv and env (for checks)."""
-    return [text for _, text in iter_strings([step.command or [], step.env])]
-
-
 class TextExprLang(ExprLang):
     """`when` over outputs that travel as their text: decoded by type, null unless the producer succeeded."""
 
@@ -191,15 +187,12 @@ class TextExprLang(ExprLang):
         self.pipeline = pipeline
 
     def text(self, expr):
-        from orch.core.expr import RefNode
-
         if not (isinstance(expr, RefNode) and expr.ref.kind == "output"):
             return super().text(expr)
         producer, output = expr.ref.step, expr.ref.name
         source = self.pipeline.steps[producer]
         task = expr_literal(argo_name(producer))
-        raw = (f"tasks[{task}].outputs.result" if getattr(source, "stdout_output", None) == output
-               else f"tasks[{task}].outputs.parameters[{expr_literal(output)}]")
+        raw = output_text(self.pipeline, producer, output)
         kind = source.outputs[output]
         if source.foreach is not None:
             item = _typed("#", kind, list_item=True)

@@ -228,9 +228,11 @@ def _inline_spec(graph: PipelineGraph, depends: Depends) -> m.WorkflowSpec:
 
 
 def _gated(task: m.DAGTask, step) -> list[m.DAGTask]:
+    """The step's task, after its gate when it is a fan-out with a condition."""
     if not has_gate(step):
         return [task]
-    gate = m.DAGTask(name=gate_name(task.name), template=GATE, depends=task.depends, when=task.when)
+    gate = m.DAGTask(name=gate_name(task.name), template=GATE, depends=task.depends, when=task.when,
+                     continue_on=task.continue_on)
     return [gate, task.model_copy(update={"depends": f"{gate.name}.Succeeded", "when": None})]
 
 
@@ -266,12 +268,7 @@ class _Shapes:
 
 def _tasks(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -> list[m.DAGTask]:
     """The step's task, after its gate when it is a fan-out with a condition."""
-    task = _task(graph, name, shapes, depends, layout)
-    if not has_gate(graph.pipeline.steps[name]):
-        return [task]
-    gate = m.DAGTask(name=gate_name(task.name), template=GATE, depends=task.depends, when=task.when,
-                     continue_on=task.continue_on)
-    return [gate, task.model_copy(update={"depends": f"{gate.name}.Succeeded", "when": None})]
+    return _gated(_task(graph, name, shapes, depends, layout), graph.pipeline.steps[name])
 
 
 def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -> m.DAGTask:
@@ -330,15 +327,7 @@ def _main(layout: Layout) -> m.Template:
 
 def _condition(graph: PipelineGraph, text: str | None, gate: str | None, output_expr) -> str:
     pipeline = graph.pipeline
-
-    def kind(ref: Ref) -> str:
-        if ref.kind == "param":
-            return pipeline.params[ref.name].type
-        if ref.kind == "output":
-            return "list" if pipeline.steps[ref.step].foreach is not None else pipeline.steps[ref.step].outputs[ref.name]
-        return "string"
-
-    lang = ExprLang(lambda p: pipeline.params[p].type, kind, output_expr)
+    lang = ExprLang(lambda p: pipeline.params[p].type, _kinds(pipeline), output_expr)
     return lang.tag(parse_condition(text) if text else None, gate)
 
 

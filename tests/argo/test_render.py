@@ -122,6 +122,10 @@ def test_generated_specs_render_valid_manifests(validator, case):
     check(parse_spec(yaml.safe_dump(case[0], allow_unicode=True)), validator)
 
 
+@pytest.mark.parametrize("steps, code", [
+    ({"a": {"python": "m:f", "retries": {"limit": 2, "delay": "1s", "factor": 1.5}}}, "E801"),
+    ({"a": {"python": "m:f", "timeout": "500ms"}}, "E802"),
+])
 def test_what_argo_cannot_express_is_refused_with_the_step_named(steps, code):
     graph = parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "steps": steps}))
     with pytest.raises(SpecError) as error:
