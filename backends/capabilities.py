@@ -233,6 +233,11 @@ FEATURES: tuple[Feature, ...] = (
         "airflow/kubernetes": refused("E812", "a fan-out with an image cannot be rendered for --target kubernetes yet",
                                       hint="render it without --target, or drop its image"),
     }),
+    Feature("pod-command-outputs", "a command step with an image returning outputs", "W860",
+            _steps(lambda s: s.image is not None and s.command is not None and bool(s.outputs), "outputs"), {
+        "airflow/kubernetes": refused("E813", "a command step with an image cannot return outputs for --target kubernetes yet",
+                                      hint="drop its image (it then runs in its task), or make it a python step"),
+    }),
     Feature("fail-fast", "`fail_fast`", "W849"),
     Feature("fail-fast-nested", f"`fail_fast` with more than {ARGO_MAX_TASKS - 1} steps", "W850",
             _pipeline(lambda p: p.fail_fast and len(p.steps) > ARGO_MAX_TASKS - 1, "fail_fast"), {

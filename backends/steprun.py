@@ -9,12 +9,17 @@ or the pipeline's deadline runs out; a thread cannot.
 import json
 import operator
 import os
+import select
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 from orch.core.typed import OutputError, outputs_from_files, outputs_from_return  # embedded: typed
+
+
+MAX_STDOUT_OUTPUT_BYTES = 262_143  # orch.core.limits.MAX_STDOUT_OUTPUT_BYTES (this file imports nothing of orch's)
 
 
 class StepError(Exception):
@@ -46,16 +51,22 @@ def call_python(target, args, outputs, env=None, timeout=None, left=None, budget
         raise StepError(str(err)) from None
 
 
-def call_command(argv, outputs, env=None, timeout=None, left=None, budget=None, log=print):
-    """Run `argv`; the outputs it wrote to $ORCH_OUTPUTS/<name>, checked."""
+def call_command(argv, outputs, env=None, timeout=None, left=None, budget=None, log=print, stdout=None):
+    """Run `argv`; the outputs it wrote to $ORCH_OUTPUTS/<name>, and the one named `stdout` that it printed, checked."""
+    kept = _Stdout(MAX_STDOUT_OUTPUT_BYTES + 1) if stdout is not None else None
     with tempfile.TemporaryDirectory(prefix="orch-outputs-") as folder:
-        code, last = _child(argv, dict(env or {}, ORCH_OUTPUTS=folder), timeout, left, budget, log)
+        code, last = _child(argv, dict(env or {}, ORCH_OUTPUTS=folder), timeout, left, budget, log, kept)
         if code != 0:
             raise StepError(_exit_reason(code, last))
         written = {}
         for name in outputs:
             path = os.path.join(folder, name)
-            if os.path.exists(path):
+            if name == stdout:
+                problem = stdout_problem(name, kept.data, kept.total)
+                if problem:
+                    raise StepError(problem)
+                written[name] = bytes(kept.data)
+            elif os.path.exists(path):
                 with open(path, "rb") as handle:  # bytes: every one kept, '\r' too; bad UTF-8 fails the step
                     written[name] = handle.read()
             else:
@@ -66,31 +77,80 @@ def call_command(argv, outputs, env=None, timeout=None, left=None, budget=None, 
         raise StepError(str(err)) from None
 
 
-def _child(argv, env, timeout, left, budget, log):
+def stdout_problem(name, kept, total):
+    """Why stdout cannot be output `name` (None if it can): `total` bytes, of which `kept` are the first.
+    The bound is Argo's (it keeps a container's last 256 KiB as its result), counted without one trailing newline."""
+    size = total - 1 if total == len(kept) and kept.endswith(b"\n") else total
+    if size <= MAX_STDOUT_OUTPUT_BYTES:
+        return None
+    return (f"output {name!r} is read from stdout, which is longer than {MAX_STDOUT_OUTPUT_BYTES} bytes, the most such an "
+            f"output may be; write it to $ORCH_OUTPUTS/{name} instead (from: file)")
+
+
+class _Stdout:
+    """A command's stdout on its way to the log: its first `keep` bytes kept for an output, and its length."""
+
+    def __init__(self, keep):
+        self.keep, self.data, self.total = keep, bytearray(), 0
+
+    def take(self, source, log):
+        """Copy what `source` has to `log` (both file descriptors); False at end of file."""
+        chunk = os.read(source, 1 << 16)
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(log, view):]
+        self.data += chunk[:max(self.keep - len(self.data), 0)]
+        self.total += len(chunk)
+        return bool(chunk)
+
+
+def _child(argv, env, timeout, left, budget, log, stdout=None):
     """Run one attempt in its own session; kill its whole process tree when it ends, times out or is interrupted.
-    Its output goes to `log`; returns (exit status, last line of output)."""
+    Its output goes to `log` (its stdout through `stdout` too, when given); returns (exit status, last line of output)."""
     limits = [t for t in (timeout, left) if t is not None]
     limit = min(limits) if limits else None
     with tempfile.TemporaryFile() as printed:
         try:
             process = subprocess.Popen(argv, env=dict(os.environ, **(env or {})), stdin=subprocess.DEVNULL,
-                                       stdout=printed, stderr=subprocess.STDOUT, start_new_session=True)
+                                       stdout=printed if stdout is None else subprocess.PIPE,
+                                       stderr=subprocess.STDOUT if stdout is None else printed, start_new_session=True)
         except OSError as err:
             raise StepError(printable(f"cannot run {argv[0]!r}: {err.strerror}")) from None
         try:
-            code = process.wait(timeout=limit)
+            code = process.wait(timeout=limit) if stdout is None else _wait_teeing(process, limit, stdout, printed.fileno())
         except subprocess.TimeoutExpired:
             if left is not None and limit == left:
                 raise PipelineTimeout(f"the pipeline's timeout of {budget:g}s ran out") from None
             raise TimeoutError(f"timed out after {timeout:g}s") from None
         finally:
             _end_session(process)
+            if process.stdout is not None:
+                process.stdout.close()
         printed.seek(0)
         text = printed.read().decode("utf-8", "replace")
     if text.strip():
         log(text.rstrip("\n"))
     lines = [line for line in text.splitlines() if line.strip()]
     return code, lines[-1].strip() if lines else ""
+
+
+def _wait_teeing(process, limit, stdout, log):
+    """`process.wait(limit)`, copying its stdout to the log meanwhile. It has ended when it exits, though a
+    background child may hold its stdout open: what it wrote before it ended is taken, then the session is killed.
+    (poll, not select: a busy engine's descriptors may be past select's 1024.)"""
+    deadline = None if limit is None else time.monotonic() + limit
+    source = process.stdout.fileno()
+    ready = select.poll()
+    ready.register(source, select.POLLIN)
+    while process.poll() is None:
+        wait = 0.05 if deadline is None else min(deadline - time.monotonic(), 0.05)
+        if wait <= 0:
+            raise subprocess.TimeoutExpired(process.args, limit)
+        if ready.poll(wait * 1000) and not stdout.take(source, log):
+            return process.wait(timeout=None if deadline is None else max(deadline - time.monotonic(), 0))
+    while ready.poll(0) and stdout.take(source, log):
+        pass
+    return process.returncode
 
 
 def _end_session(process):

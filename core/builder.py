@@ -9,6 +9,8 @@
     @pipe.step(args={"data_path": ingest.outputs.data_path}, when=ingest.outputs.data_path != "")
     def features(data_path): ...
 
+    count = pipe.command("count", ["sh", "-c", "wc -l < data.csv"], outputs={"rows": from_stdout("integer")})
+
     pipeline = pipe.build()   # validated exactly as a YAML spec is
 
 References print as `${{ … }}` in args, env and commands (f-strings too); compared with
@@ -121,6 +123,11 @@ RUN_DATE = Reference("run.date")
 _NO_DEFAULT = object()
 
 
+def from_stdout(type: str) -> dict:
+    """An output of a command step read from its stdout: `outputs={"rows": from_stdout("integer")}`."""
+    return {"type": type, "from": "stdout"}
+
+
 class PipelineBuilder:
     def __init__(self, name: str, **fields: Any):
         self.fields = {"name": name, **fields}
@@ -195,4 +202,4 @@ def _operand(value: Any) -> str:
     return json.dumps(value)  # numbers, true, false, null
 
 
-__all__ = ["ITEM", "RUN_DATE", "RUN_ID", "Condition", "PipelineBuilder", "Reference", "StepHandle"]
+__all__ = ["ITEM", "RUN_DATE", "RUN_ID", "Condition", "PipelineBuilder", "Reference", "StepHandle", "from_stdout"]

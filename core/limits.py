@@ -37,6 +37,10 @@ MAX_CONDITION_CHARS = 10_000
 MAX_CONDITION_DEPTH = 32  # nested not / and / or / comparisons / parentheses
 MAX_FOREACH_ITEMS = typed.MAX_FOREACH_ITEMS  # a foreach list: literal (E220), or at run time (the step fails)
 
+# --- outputs: one read from a command's stdout, without one trailing newline, is under 256 KiB, what
+# Argo keeps of a container's stdout as its result; past it the step fails (backends/steprun.py has a copy)
+MAX_STDOUT_OUTPUT_BYTES = 256 * 1024 - 1
+
 # --- diagnostics (not spec bounds: how much of the spec an error message repeats)
 MAX_EXCERPT_CHARS = 120  # the source line shown under an error, around its column
 MAX_MESSAGE_CHARS = 400  # a message or hint quoting a user's value is cut in the middle

@@ -42,6 +42,8 @@ def diagnostics_from(error: ValidationError, source: Source, root: type[BaseMode
             choices = _QUOTED.findall(str(item.get("ctx", {}).get("expected", "")))
             message = "must be one of " + ", ".join(repr(c) for c in choices)
             hint = did_you_mean(item.get("input"), choices)
+            if hint is None and path[-1:] == ("from",):
+                hint = "an output comes from $ORCH_OUTPUTS/NAME (from: file, the default) or from the command's stdout (from: stdout)"
         elif kind.startswith("value_error") or kind == "assertion_error":
             message = re.sub(r"^(Value|Assertion) error, ", "", message)
         elif kind == "model_type" or kind == "dict_type":

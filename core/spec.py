@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union, get_args
 
 from pydantic import (
     AfterValidator,
@@ -17,10 +17,13 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     WithJsonSchema,
+    field_serializer,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from .errors import Refusal
 from .limits import MAX_DELAY_SECONDS, MAX_RETRIES, int_fits
@@ -227,16 +230,60 @@ class StepDefaults(Model):
         return None if image is None else _kubernetes_syntax(_IMAGE, "image reference", image)
 
 
+class Output(Model):
+    """An output in object form: its type, and where a command step's value comes from."""
+
+    type: ValueType
+    from_: Literal["file", "stdout"] = Field(default="file", alias="from",
+                                             description="file: $ORCH_OUTPUTS/NAME; stdout: the command's whole stdout")
+
+
+_TYPES = get_args(ValueType)
+
+
+def _output_shorthand(value: Any) -> Any:
+    """`rows: integer` is `rows: {type: integer}`; anything but a mapping or a type name is refused as a type."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value in _TYPES:
+        return {"type": value}
+    raise PydanticCustomError("literal_error", "Input should be {expected}",
+                              {"expected": ", ".join(repr(t) for t in _TYPES)})
+
+
+OutputDecl = Annotated[Output, BeforeValidator(_output_shorthand, json_schema_input_type=Union[ValueType, Output])]
+
+
 class Step(StepDefaults):
     python: Optional[str] = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
                                   description="module:function to call")
     command: Optional[list[Text]] = Field(default=None, min_length=1, description="argv to run")
     args: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of a python step")
-    outputs: dict[str, ValueType] = Field(default_factory=dict)
+    outputs: dict[str, OutputDecl] = Field(default_factory=dict, description="name -> type, or {type, from: stdout}")
     after: list[str] = Field(default_factory=list)
     when: Optional[Text] = None  # `when: true` in YAML is the condition true
     foreach: Optional[Any] = Field(default=None, json_schema_extra={"anyOf": [{"type": "array"}, {"type": "string"}]})
     parallelism: Optional[int] = Field(default=None, ge=1)
+    _stdout: tuple[str, ...] = PrivateAttr(default=())  # outputs declared `from: stdout`, in order (validate.py allows one)
+
+    @model_validator(mode="after")
+    def _output_types(self) -> "Step":
+        """`outputs` stays name -> type for every reader; where a value comes from is kept aside."""
+        declared = self.outputs
+        if any(isinstance(o, Output) for o in declared.values()):
+            object.__setattr__(self, "outputs", {n: o.type if isinstance(o, Output) else o for n, o in declared.items()})
+            self._stdout = tuple(n for n, o in declared.items() if isinstance(o, Output) and o.from_ == "stdout")
+        return self
+
+    @property
+    def stdout_output(self) -> Optional[str]:
+        """The output read from the command's stdout, if one is."""
+        return self._stdout[0] if self._stdout else None
+
+    @field_serializer("outputs")
+    def _outputs_as_written(self, outputs: dict) -> dict:
+        """A stdout output in object form, so a dump read back (specdiff, the builder) means the same."""
+        return {n: {"type": t, "from": "stdout"} if n in self._stdout else t for n, t in outputs.items()}
 
     @field_validator("after", mode="before")
     @classmethod

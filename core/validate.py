@@ -153,10 +153,21 @@ class _StepChecker:
                            "use letters, digits and '_', not starting with a digit", at_key=True)
         if step.outputs:
             self.parent.check_names("output", step.outputs, self.path + ("outputs",))
+        self._stdout_outputs()
         self._after()
         self._references()
         self._foreach()
         self._when()
+
+    def _stdout_outputs(self):
+        """`from: stdout` takes a command's one stdout: not a python step's, and for one output only."""
+        names = self.step._stdout
+        if names and self.step.python is not None and self.step.command is None:
+            self.error("E224", f"output {names[0]!r} is read from stdout, but a python step has none to give",
+                       ("outputs", names[0], "from"), "a python step returns its outputs; print is only logged")
+        for name in names[1:]:
+            self.error("E225", f"output {name!r} is read from stdout too, but {names[0]!r} already is",
+                       ("outputs", name, "from"), f"write {name!r} to $ORCH_OUTPUTS/{name} instead (from: file)")
 
     def _after(self):
         steps = self.parent.pipeline.steps

@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orch.backends.airflow.render import dag_source
-from orch.backends.embed import module_globals
-from orch.backends.prefect.render import module_source, runtime_source
-from orch.backends.airflow.render import runtime_source as airflow_runtime
+from orch.backends.airflow import render as airflow_render
+from orch.backends.embed import helper_names
+from orch.backends.prefect import render as prefect_render
+from orch.backends.prefect.render import module_source
 from orch.backends.pycode import FIXED, KINDS, NOT_PARAMETERS, Names, ident
 from orch.core.load import build
 from orch.core.yaml_source import Source
@@ -149,7 +150,7 @@ def _module_binding(node) -> list[str]:
     return []
 
 
-HELPERS = module_globals(runtime_source()) | module_globals(airflow_runtime()) | {
+HELPERS = helper_names(prefect_render.RUNTIME) | helper_names(airflow_render.RUNTIME) | {
     "flow", "task", "Any", "annotations", "dag", "Param", "datetime", "CronTriggerTimetable", "KubernetesPodOperator",
     "k8s", "BOOTSTRAP", "RESULTS", "STEPS", "PIPELINE", "deployment"}
 

@@ -19,7 +19,7 @@ from orch.core.graph import PipelineGraph
 from orch.core.spec import Pipeline, Step
 
 from ..base import Artifact
-from ..embed import assemble, embedded_source
+from ..embed import module
 from ..pycode import Names, Refs, condition, docstring, ident, literal, step_call, upstream_read, value, wrapped
 from . import kubernetes
 
@@ -55,14 +55,10 @@ def dag_source(graph: PipelineGraph, target: str = "python") -> str:
     pipeline = graph.pipeline
     names = names_of(pipeline)
     body = [_task(graph, name, names, pods) for name in graph.order()] + [_verdict(), _wiring(graph, names, pods)]
-    constants = _pipeline_constants(pipeline) + (kubernetes.bootstrap_constant() if pods else "")
-    parts = [_header(pipeline, pods), runtime_source(), constants,
-             _dag_decorator(pipeline) + f"\ndef {names.flow}():\n" + "\n\n".join(body), f"{names.flow}()\n"]
-    return assemble(parts)
-
-
-def runtime_source() -> str:
-    return embedded_source(RUNTIME, "# ---- how a step runs (written by orch; plain Python and the Airflow task SDK) ----")
+    macros = pods and kubernetes.plain_pods(graph)
+    head = _pipeline_constants(pipeline) + "\n\n" + _dag_decorator(pipeline, macros) + f"\ndef {names.flow}():\n" + "\n\n".join(body)
+    tail = (kubernetes.bootstrap_constant() + "\n\n" if pods else "") + f"{names.flow}()  # last: its tasks use the helpers above\n"
+    return module(_header(pipeline, pods), RUNTIME, _imports(pipeline, pods), head, tail, "plain Python and the Airflow task SDK ----")
 
 
 def _refuse(graph: PipelineGraph, pods: bool) -> None:
@@ -86,13 +82,17 @@ XComs inside the task -- so no user text passes through Jinja. A step that stopp
 running (fail_fast, the pipeline's timeout) fails with the XCom orch_status=upstream_failed.
 The leaf task {VERDICT} fails the DAG run when any step failed.
 '''
-    imports = "import datetime\n\nfrom airflow.sdk import Param, dag, task"
+    return docstring(doc)
+
+
+def _imports(pipeline: Pipeline, pods: bool) -> str:
+    imports = "import datetime\nfrom airflow.sdk import Param, dag, task"
     if pipeline.schedule:
         imports += "\nfrom airflow.sdk import CronTriggerTimetable"
     if pods:
         imports += "\nfrom airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator" \
                    "\nfrom kubernetes.client import models as k8s"
-    return f'{docstring(doc)}\n\nfrom __future__ import annotations\n\n{imports}'
+    return imports
 
 
 def _pipeline_constants(pipeline: Pipeline) -> str:
@@ -102,7 +102,7 @@ def _pipeline_constants(pipeline: Pipeline) -> str:
             f"timeout={pipeline.timeout!r})\n")
 
 
-def _dag_decorator(pipeline: Pipeline) -> str:
+def _dag_decorator(pipeline: Pipeline, macros: bool) -> str:
     options = [f"dag_id={pipeline.name!r}"]
     if pipeline.description:
         options.append(f"description={' '.join(pipeline.description.split())!r}")
@@ -119,6 +119,8 @@ def _dag_decorator(pipeline: Pipeline) -> str:
         params = [f"{literal(name)}: {_param(p)}" for name, p in pipeline.params.items()]
         options.append("params={\n" + "".join(f"        {p},\n" for p in params) + "    }")
     options.append(f"tags={literal(['orch', *(f'{k}:{v}' for k, v in pipeline.labels.items())])}")
+    if macros:
+        options.append("user_defined_macros=MACROS")
     return wrapped("@dag", options)
 
 
@@ -153,7 +155,7 @@ def _task(graph: PipelineGraph, name: str, names: Names, pods: bool) -> str:
         options = [f"task_id={name!r}", *_attempt_options(step), f"trigger_rule={trigger!r}"]
         return _def(options, names.task(name), "", [start, *prelude, *guard, call])
     items = _def([f"task_id={ITEMS_TASK.format(name)!r}", f"trigger_rule={trigger!r}"], names.of(name, "items"), "",
-                 [start, *prelude, *guard, f"        return _step.items({value(step.foreach, refs)})"])
+                 [start, *prelude, *guard, f"        return _step.fan_out({value(step.foreach, refs)})"])
     item_options = [f"task_id={ITEM_TASK.format(name)!r}", *_attempt_options(step)]
     if step.parallelism:
         item_options.append(f"max_active_tis_per_dagrun={step.parallelism}")

@@ -118,12 +118,12 @@ class Step:
     def python(self, target, args, outputs, env=None, timeout=None):
         return self._attempt(call_python, timeout, target, args, outputs, env)
 
-    def command(self, argv, outputs, env=None, timeout=None):
-        return self._attempt(call_command, timeout, argv, outputs, env)
+    def command(self, argv, outputs, env=None, timeout=None, stdout=None):
+        return self._attempt(call_command, timeout, argv, outputs, env, stdout=stdout)
 
-    def _attempt(self, call, timeout, *args):
+    def _attempt(self, call, timeout, *args, **kwargs):
         try:
-            return json.dumps(call(*args, timeout=timeout, left=self.left(), budget=self.timeout))
+            return json.dumps(call(*args, timeout=timeout, left=self.left(), budget=self.timeout, **kwargs))
         except PipelineTimeout as err:
             self.ti.xcom_push(key=ERROR, value=str(err))
             raise AirflowFailException(str(err)) from None
@@ -132,7 +132,7 @@ class Step:
             self.ti.xcom_push(key=ERROR, value=f"timed out after {timeout:g}s" if timed_out else _error_text(err))
             raise
 
-    def items(self, items):
+    def fan_out(self, items):
         """A fan-out's item indexes to map over; the items themselves go in the `orch_items` XCom, so no
         item is ever a templated argument. Not a list: the fan-out's failure, reported by its collector."""
         problem = foreach_problem(items)
@@ -179,6 +179,24 @@ def verdict(steps):
     failed = [name for name in steps if states.get(name) == "failed" and not ti.xcom_pull(task_ids=name, key=STATUS)]
     if failed:
         raise AirflowFailException(f"failed steps: {', '.join(failed)}")
+
+
+def param_text(value, kind):
+    return to_text(as_declared(value, kind))
+
+
+def output_text(xcom, name):
+    """An upstream step's output as text; empty when that step did not succeed."""
+    return to_text(output(json.loads(xcom) if isinstance(xcom, str) else None, name))
+
+
+def date_text(dag_run):
+    when = dag_run.logical_date or dag_run.run_after
+    return when.astimezone(datetime.timezone.utc).date().isoformat()
+
+
+# What a plain pod's templated argv and env call for their references (kubernetes.py)
+MACROS = {"orch_param": param_text, "orch_output": output_text, "orch_date": date_text}
 
 
 def _error_text(err):

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from orch.backends.steprun import stdout_problem
 from orch.core.expr import evaluate, parse_condition
 from orch.core.graph import PipelineGraph
+from orch.core.limits import MAX_STDOUT_OUTPUT_BYTES
 from orch.core.refs import Ref
 from orch.core.result import RunResult, StepResult, pipeline_status
 from orch.core.spec import Step
@@ -243,6 +245,8 @@ class Executor:
             outputs_dir.mkdir(exist_ok=True)
             env["ORCH_OUTPUTS"] = str(outputs_dir.resolve())
             request.update(kind="command", argv=[fill_text(arg, resolve) for arg in step.command])
+            if step.stdout_output:  # its first bytes kept: one more than the bound and its newline tells a longer one
+                request.update(stdout=str(base) + ".stdout", keep=MAX_STDOUT_OUTPUT_BYTES + 2)
         if step.timeout:
             unit.deadline = time.monotonic() + step.timeout
         self.running[self._next_id] = unit
@@ -353,7 +357,13 @@ class Executor:
                     return None, (result or {}).get("error", "the step ended without a result")
                 return outputs_from_return(result.get("returned"), step.outputs), None
             folder = Path(str(base) + ".outputs")
-            files = {name: _read_output(folder, name) for name in step.outputs}
+            files = {name: _read_output(folder, name) for name in step.outputs if name != step.stdout_output}
+            if step.stdout_output:
+                printed = read_regular_file(Path(str(base) + ".stdout"), MAX_STDOUT_OUTPUT_BYTES + 2) or b""
+                problem = stdout_problem(step.stdout_output, printed, len(printed))
+                if problem:
+                    return None, problem
+                files[step.stdout_output] = printed
             return outputs_from_files(files, step.outputs), None
         except OutputError as err:
             return None, str(err)

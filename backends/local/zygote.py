@@ -225,6 +225,8 @@ def _become_attempt(request: dict) -> None:
 
 
 def _run(request: dict) -> int:
+    if request["kind"] == "command" and isinstance(request.get("stdout"), str) and type(request.get("keep")) is int:
+        return _run_teeing(request)
     if request["kind"] == "command":
         argv = request["argv"]
         try:
@@ -254,6 +256,62 @@ def _run(request: dict) -> int:
         _write_result(request["result"], {"ok": False, "error": f"the return value is not JSON data: {err}"})
         return 1
     return 0
+
+
+def _run_teeing(request: dict) -> int:
+    """A command whose stdout is an output: it runs in a child of this attempt (same group), whose stdout this
+    process copies to the log, keeping its first `keep` bytes in the `stdout` file; then it ends as the command did.
+
+    The command has ended when it exits, though a background child of it may hold its stdout open: what it
+    wrote before it ended is taken, and the rest of the group is killed with the attempt (the starter does that).
+    """
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError as err:
+        _write_result(request["result"], {"ok": False, "error": f"cannot start the attempt: fork: {err.strerror}"})
+        return 1
+    if pid == 0:
+        code = 127
+        try:
+            os.close(read_fd)
+            os.dup2(write_fd, 1)
+            os.close(write_fd)
+            code = _run({**request, "stdout": None})
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    status = None
+    with open(request["stdout"], "wb") as kept:
+        left = request["keep"]
+        while True:
+            readable, _, _ = select.select([read_fd], [], [], 0.05)
+            if readable:
+                chunk = os.read(read_fd, 1 << 16)
+                if not chunk:
+                    break
+                _write_all(1, chunk)
+                if left > 0:
+                    kept.write(chunk[:left])
+                    left -= min(left, len(chunk))
+            elif status is None:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                status = status if done else None
+            else:
+                break  # it ended and nothing more came: a leftover child holds the pipe
+    if status is None:
+        _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):  # end by the same signal, so orch reads "killed by signal N" as without the tee
+        if os.WTERMSIG(status) not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _write_result(path: str, result: dict) -> None:

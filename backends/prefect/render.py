@@ -18,7 +18,7 @@ from orch.core.graph import PipelineGraph
 from orch.core.spec import Pipeline, Step
 
 from ..base import Artifact
-from ..embed import assemble, embedded_source
+from ..embed import module
 from ..pycode import PYTHON_TYPES, Names, Refs, condition, docstring, ident, literal, step_call, upstream_read, value, wrapped
 
 RUNTIME = Path(__file__).with_name("runtime.py")  # read, not imported: rendering needs no prefect
@@ -49,16 +49,10 @@ def module_source(graph: PipelineGraph, deployment: bool = True) -> str:
     if deployment:
         _refuse(graph)
     names = names_of(pipeline)
-    parts = [_header(pipeline, deployment), runtime_source()]
-    parts += [_step_tasks(graph, name, names) for name in graph.order()]
-    parts.append(_flow(graph, names))
-    parts.append(_main(pipeline, names, deployment))
-    return assemble(parts)
-
-
-def runtime_source() -> str:
-    """The helpers block of the module: orch.core.typed (without docstrings), steprun.py, runtime.py."""
-    return embedded_source(RUNTIME, "# ---- how a step runs (written by orch; plain Python and prefect) ----")
+    head = [_step_tasks(graph, name, names) for name in graph.order()] + [_flow(graph, names)]
+    head += [_deployment(pipeline, names)] if pipeline.schedule and deployment else []
+    return module(_header(pipeline, deployment), RUNTIME, "from typing import Any\nfrom prefect import flow, task",
+                  "\n\n\n".join(part.strip("\n") for part in head), _main(pipeline, names, deployment), "plain Python and prefect ----")
 
 
 def _refuse(graph: PipelineGraph) -> None:
@@ -83,7 +77,7 @@ states, then judges them by its trigger and condition: a step that must not run 
 state named Skipped (Completed) or UpstreamFailed (Failed). Its code runs in a child
 process, so a timeout stops it. The flow run fails when any step failed.
 '''.replace("{file}", module_file(pipeline.name))
-    return f'{docstring(doc)}\n\nfrom __future__ import annotations\n\nfrom typing import Any\n\nfrom prefect import flow, task'
+    return docstring(doc)
 
 
 def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
@@ -149,7 +143,7 @@ def _flow(graph: PipelineGraph, names: Names) -> str:
     if pipeline.description:
         options.append(f"description={' '.join(pipeline.description.split())!r}")
     params = "{" + ", ".join(f"{n!r}: {names.params[n]}" for n in pipeline.params) + "}"
-    body = [wrapped("    _run = Run", [params, f"fail_fast={pipeline.fail_fast!r}", f"timeout={pipeline.timeout!r}"])]
+    body = [wrapped("_run = Run", [params, f"fail_fast={pipeline.fail_fast!r}", f"timeout={pipeline.timeout!r}"], indent="    ")]
     for name in graph.order():
         step = pipeline.steps[name]
         args = [names.task(name), repr(name)]
@@ -174,15 +168,18 @@ def _default(param) -> Any:
     return None if param.default is None else typed.as_declared(param.default, param.type)
 
 
-def _main(pipeline: Pipeline, names: Names, deployment: bool) -> str:
-    if not (pipeline.schedule and deployment):
-        return f'if __name__ == "__main__":\n    {names.flow}()\n'
+def _deployment(pipeline: Pipeline, names: Names) -> str:
     schedule = pipeline.schedule
     return (f"def deployment():\n"
             f'    """The deployment: a run at {schedule.cron!r} ({schedule.timezone}), at most {schedule.concurrency} '
             f'at a time (more wait); missed runs are not backfilled."""\n'
             f"    from prefect.schedules import Cron\n\n"
             f"    return {names.flow}.to_deployment(name={pipeline.name!r}, schedule=Cron({schedule.cron!r}, "
-            f"timezone={schedule.timezone!r}), concurrency_limit={schedule.concurrency})\n\n\n"
-            f'if __name__ == "__main__":\n    import sys\n\n    from prefect import serve\n\n'
+            f"timezone={schedule.timezone!r}), concurrency_limit={schedule.concurrency})\n")
+
+
+def _main(pipeline: Pipeline, names: Names, deployment: bool) -> str:
+    if not (pipeline.schedule and deployment):
+        return f'if __name__ == "__main__":\n    {names.flow}()\n'
+    return (f'if __name__ == "__main__":\n    import sys\n\n    from prefect import serve\n\n'
             f'    serve(deployment()) if sys.argv[1:] == ["serve"] else {names.flow}()\n')

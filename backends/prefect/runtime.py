@@ -144,9 +144,9 @@ class Gate:
         """Call `module:function` with `args` in a child process: the outputs it returned, checked."""
         return call_python(target, args, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info)
 
-    def command(self, argv, outputs, env=None, timeout=None):
-        """Run `argv` as a child process: the outputs it wrote to $ORCH_OUTPUTS/<name>, checked."""
-        return call_command(argv, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info)
+    def command(self, argv, outputs, env=None, timeout=None, stdout=None):
+        """Run `argv` as a child process: the outputs it wrote to $ORCH_OUTPUTS/<name> (or printed: `stdout`), checked."""
+        return call_command(argv, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info, stdout)
 
 
 def skipped(reason):

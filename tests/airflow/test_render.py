@@ -22,6 +22,7 @@ from ..conformance.test_cases import CASES, load_case
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "specs").glob("*.yaml"))
 JINJA = re.compile(r"\{[{%#]")
+PODS = [p for p in EXAMPLES if p.stem != "shell-pipeline"]  # its command pods have outputs: refused (E813)
 
 
 def graph_of(path: Path):
@@ -45,7 +46,7 @@ def loaded(tmp_path_factory):
     for path in EXAMPLES + CASES:
         graph = graph_of(path)
         (folder / f"{path.stem.replace('-', '_')}_python.py").write_text(dag_source(graph), encoding="utf-8")
-    for path in EXAMPLES:
+    for path in PODS:
         source = dag_source(load_spec(path), "kubernetes").replace(f"dag_id={load_spec(path).pipeline.name!r}",
                                                                     f"dag_id={load_spec(path).pipeline.name + '-pods'!r}")
         (folder / f"{path.stem.replace('-', '_')}_pods.py").write_text(source, encoding="utf-8")
@@ -55,7 +56,7 @@ def loaded(tmp_path_factory):
 def test_every_rendered_file_loads_without_import_errors(loaded):
     folder, found = loaded
     assert found["errors"] == {}
-    expected = {graph_of(p).pipeline.name for p in EXAMPLES + CASES} | {load_spec(p).pipeline.name + "-pods" for p in EXAMPLES}
+    expected = {graph_of(p).pipeline.name for p in EXAMPLES + CASES} | {load_spec(p).pipeline.name + "-pods" for p in PODS}
     assert set(found["dags"]) == expected
     for path in folder.glob("*.py"):
         imports = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, (ast.Import, ast.ImportFrom))]
@@ -131,3 +132,61 @@ def test_steps_named_like_orchs_own_tasks_render_apart(orch, spec_file, tmp_path
     tree = ast.parse((tmp_path / "out" / "p_dag.py").read_text())
     ids = {k.value.value for k in ast.walk(tree) if isinstance(k, ast.keyword) and k.arg == "task_id"}
     assert {"orch__verdict", "Orch__verdict", "b__items", "b__Items", "b__item", "b__Item", "b"} <= ids
+
+
+HOSTILE = ["{{ ds }}", "{{workflow.name}}", "{{", "a{", "{% raw %}", "{% endraw %}", "{# c #}", "it's \"quoted\" \\",
+           "line\nbreak\n", "cr\r\nlf", "naïve ☃", "x}}", ""]
+RENDER = """
+import json, sys
+from types import SimpleNamespace
+from airflow.dag_processing.dagbag import DagBag
+task = DagBag(dag_folder=sys.argv[1]).dags["hostile"].get_task("pod")
+xcom = {"up": json.dumps({"text": "v{{ ds }}'", "n": 3, "data": {"k": [1]}}), "gone": None}
+ti = SimpleNamespace(xcom_pull=lambda task_ids: xcom[task_ids])
+run = SimpleNamespace(logical_date=None, run_after=__import__("datetime").datetime(2026, 5, 4, 23, tzinfo=__import__("datetime").timezone.utc))
+task.render_template_fields({"params": {"s": "{{ p }}", "n": 2, "j": {"a": "<&>"}}, "ti": ti, "run_id": "r{{1}}", "dag_run": run})
+print(json.dumps({"argv": task.cmds + task.arguments, "env": {e.name: e.value for e in task.env_vars}}))
+"""
+
+
+def test_a_command_pod_runs_its_argv_byte_for_byte_through_airflows_jinja(tmp_path):
+    """A plain container: cmds/arguments are the argv as Airflow renders them, no bootstrap, literal text
+    untouched by Jinja, each reference as the text a command gets everywhere (null: empty)."""
+    refs = "${{ params.s }}|${{ params.n }}|${{ params.j }}|${{ steps.up.outputs.text }}|${{ steps.up.outputs.n }}|" \
+           "${{ steps.up.outputs.data }}|${{ steps.gone.outputs.text }}|${{ run.id }}|${{ run.date }}"
+    graph = parse_spec(yaml.safe_dump({
+        "apiVersion": "orch/v1", "name": "hostile",
+        "params": {"s": {"type": "string", "default": "x"}, "n": {"type": "number", "default": 1}, "j": {"type": "json", "default": {}}},
+        "steps": {
+            "up": {"python": "m:f", "outputs": {"text": "string", "n": "integer", "data": "json"}},
+            "gone": {"python": "m:f", "outputs": {"text": "string"}},
+            "pod": {"image": "busybox:1", "command": HOSTILE + [refs, "{" + refs + "{"] + [f"<{h}${{{{ params.s }}}}{h}>" for h in HOSTILE],
+                    "env": {"A": "{{ ds }}${{ params.s }}{% endraw %}", "B": "{%"}, "trigger": "all_done"},
+        }}, allow_unicode=True))
+    source = dag_source(graph, "kubernetes")
+    assert "BOOTSTRAP" not in source.split("def _pod_may_start")[1].split("@task")[0]
+    (tmp_path / "hostile_dag.py").write_text(source, encoding="utf-8")
+    script = f"import sys; sys.modules['orch'] = None; sys.argv = ['x', {str(tmp_path)!r}]; exec({RENDER!r})"
+    done = subprocess.run([sys.executable, "-c", script], env=airflow_env(airflow_home(), ROOT), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    values = '{{ p }}|2.0|{"a": "<&>"}|' + "v{{ ds }}'|3|" + '{"k": [1]}||r{{1}}|2026-05-04'
+    assert got["argv"] == HOSTILE + [values, "{" + values + "{"] + [f"<{h}{{{{ p }}}}{h}>" for h in HOSTILE]
+    assert got["env"] == {"A": "{{ ds }}{{ p }}{% endraw %}", "B": "{%"}
+
+
+def test_a_command_pod_with_outputs_is_refused_naming_the_step():
+    from orch.core.errors import SpecError
+
+    with pytest.raises(SpecError) as raised:
+        dag_source(load_spec(ROOT / "specs" / "shell-pipeline.yaml"), "kubernetes")
+    codes = {(d.code, d.path) for d in raised.value.diagnostics}
+    assert ("E813", ("steps", "split", "outputs")) in codes and "'split'" in str(raised.value)
+
+
+def test_the_dag_comes_first_and_is_made_last():
+    source = dag_source(load_spec(ROOT / "specs" / "ml-training.yaml"))
+    assert source.index("def ml_training_pipeline_dag():") < source.index("# ---- written by orch: how a step runs") \
+        < source.index("\nclass Step:") < source.index("\nml_training_pipeline_dag()")
+    assert "def fan_out" not in source and "def collect" not in source and '"""' not in source.split("\nclass Step:")[1]

@@ -172,3 +172,28 @@ def test_user_text_stays_data(tmp_path):
 def test_generated_specs_render_modules_that_parse(generated):
     spec, _ = generated
     ast.parse(module_source(parse_dict(spec)))
+
+
+def test_the_pipeline_comes_first_and_carries_only_the_helpers_it_calls():
+    """After the imports (and what the decorators read), the tasks and the flow; then orch's helpers,
+    bare (no docstrings), and only those the pipeline reaches: no fan-out code without a fan-out."""
+    plain = module_source(load_spec(ROOT / "specs" / "ml-training.yaml"))
+    tree = ast.parse(plain)
+    order = [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+    assert order.index("_ingest_task") < order.index("ml_training_pipeline_flow") < order.index("Run") < order.index("Gate")
+    assert plain.index("# ---- the pipeline ----") < plain.index("@task(") < plain.index("# ---- written by orch: how a step runs")
+    helpers = tree.body[[getattr(n, "name", None) for n in tree.body].index("Run"):]
+    assert not [n for h in helpers for n in ast.walk(h) if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and ast.get_docstring(n)]
+    assert "def fan_out" not in plain and "MAX_FOREACH_ITEMS" not in plain and "def call_command" not in plain
+    sweep = module_source(load_spec(ROOT / "specs" / "hyperparameter-sweep.yaml"))
+    assert "def fan_out" in sweep and "MAX_FOREACH_ITEMS" in sweep
+
+
+def test_a_stdout_output_is_passed_to_the_command_runner():
+    from orch.backends.airflow.render import dag_source
+
+    graph = parse_dict({"apiVersion": "orch/v1", "name": "out", "steps": {
+        "a": {"command": ["echo", "hi"], "outputs": {"said": {"type": "string", "from": "stdout"}, "n": "integer"}}}})
+    for source in (module_source(graph), dag_source(graph)):
+        calls = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "command"]
+        assert [{k.arg: ast.literal_eval(k.value) for k in c.keywords if k.arg == "stdout"} for c in calls] == [{"stdout": "said"}]
