@@ -52,7 +52,7 @@ class PipelineGraph:
 
     def upstream(self, step: str) -> list[str]:
         """Direct upstream steps, in spec order."""
-        return self.in_spec_order(self.dag.predecessors(step))
+        return self.in_spec_order(dict.fromkeys(e.upstream for e in self.edges_into(step)))
 
     def downstream(self, step: str) -> list[str]:
         return self.in_spec_order(self.dag.successors(step))
@@ -90,6 +90,8 @@ class PipelineGraph:
         import networkx as nx
 
         position = self._position
+        if all(position[e.upstream] < position[e.downstream] for e in self.edges):
+            return list(self.pipeline.steps)  # what the sort below gives when every edge points down the spec
         return list(nx.lexicographical_topological_sort(self.dag, key=position.__getitem__))
 
     def levels(self) -> list[list[str]]:

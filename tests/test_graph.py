@@ -1,6 +1,12 @@
 """Topology answers every backend relies on."""
 
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from orch.core import parse_spec
+
+from .test_generated_specs import valid_specs
 
 TEXT = """\
 apiVersion: orch/v1
@@ -30,3 +36,20 @@ def test_edges_say_why():
     graph = parse_spec(TEXT)
     into_load = {(e.upstream, e.output, e.path) for e in graph.edges_into("load")}
     assert into_load == {("audit", None, ("steps", "load", "after", 0)), ("clean", "rows", ("steps", "load", "when"))}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_specs(), st.randoms(use_true_random=False))
+def test_order_and_upstream_are_networkx_s_in_any_spec_order(case, random):
+    """The shortcuts (spec order when every edge points down it; upstream from the edge index) agree with networkx."""
+    import networkx as nx
+
+    data, _ = case
+    names = list(data["steps"])
+    random.shuffle(names)  # edges may now point up the spec too
+    data = {**data, "steps": {name: data["steps"][name] for name in names}}
+    graph = parse_spec(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "g.yaml")
+    position = {name: i for i, name in enumerate(names)}
+    assert graph.order() == list(nx.lexicographical_topological_sort(graph.dag, key=position.__getitem__))
+    for name in names:
+        assert graph.upstream(name) == sorted(set(graph.dag.predecessors(name)), key=position.__getitem__)

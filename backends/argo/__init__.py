@@ -1,6 +1,7 @@
-"""Argo Workflows: Workflow / CronWorkflow manifests built with hera's models."""
+"""Argo Workflows: Workflow / CronWorkflow manifests (the data hera's models dump, written without hera), submitted through hera."""
 
 from ..base import Backend
 
 BACKEND = Backend(name="argo", description="Argo Workflows manifests (hera), run on an Argo Server",
-                  engine="hera", extra="argo", abilities=("render", "run"), module="orch.backends.argo.run")
+                  engine="hera", extra="argo", abilities=("render", "run"), module="orch.backends.argo.run",
+                  renders_without_engine=True)

@@ -88,6 +88,8 @@ class Depends:
     def __init__(self, graph: PipelineGraph):
         self.graph = graph
         self._sources: dict[str, list[str]] = {}
+        self._of: dict[str, str | None] = {}  # the layout asks first, the task after
+        self._reads: dict[str, list[str]] = {}
 
     def sources(self, step: str) -> list[str]:
         if step not in self._sources:
@@ -108,6 +110,17 @@ class Depends:
 
     def of(self, step: str) -> str | None:
         """The task's `depends`, or None for a step without upstream steps."""
+        if step not in self._of:
+            self._of[step] = self._formula(step)
+        return self._of[step]
+
+    def reads(self, step: str) -> list[str]:
+        """The tasks the step's `depends` reads, in order of first use."""
+        if step not in self._reads:
+            self._reads[step] = tasks_in(self.of(step) or "")
+        return self._reads[step]
+
+    def _formula(self, step: str) -> str | None:
         upstream = self.graph.upstream(step)
         if not upstream:
             return None

@@ -21,18 +21,17 @@ from __future__ import annotations
 import base64
 import re
 
-from hera.workflows import models as m
-
 from orch.core.names import argo_name
 from orch.core.expr import RefNode
 from orch.core.refs import find_refs
 from orch.core.spec import Pipeline, Step
 
+from . import manifest as a
 from .bootstrap import brace_free_json
 from .condition import literal as expr_literal
 from .condition import ExprLang
 from .payload import RUN_DATE, Payload
-from .templates import OUTPUTS, RUNNER, container_settings
+from .templates import OUTPUTS, RUNNER, container_settings, image_of
 
 VOLUME = "orch-outputs"
 SPACE = expr_literal(" \t\r\n")
@@ -106,19 +105,19 @@ class StepTemplate:
         return "{{=fromBase64(" + _read(name) + ")}}"
 
     # -- the template ----------------------------------------------------------------------
-    def container(self) -> m.Container:
+    def container(self) -> dict:
         step = self.step
         if step.python or step.foreach is not None:  # a command's fan-out: the runner picks its item
             return self._python()
         argv = [self._text(arg) for arg in step.command]
-        env = [m.EnvVar(name=key, value=self._text(value)) for key, value in step.env.items()]
+        env = [a.env_var(key, self._text(value)) for key, value in step.env.items()]
         if _file_outputs(step):
-            env.append(m.EnvVar(name="ORCH_OUTPUTS", value=OUTPUTS))
-        return m.Container(image=step.image or "busybox:1.36", command=argv[:1], args=argv[1:] or None, env=env or None,
-                           volume_mounts=[m.VolumeMount(name=VOLUME, mount_path=OUTPUTS)] if _file_outputs(step) else None,
+            env.append(a.env_var("ORCH_OUTPUTS", OUTPUTS))
+        return a.container(image_of(step, "busybox:1.36"), command=argv[:1], args=argv[1:] or None, env=env or None,
+                           volume_mounts=[{"mountPath": OUTPUTS, "name": VOLUME}] if _file_outputs(step) else None,
                            **container_settings(step))
 
-    def _python(self) -> m.Container:
+    def _python(self) -> dict:
         payload = Payload(self.pipeline, self.step)
         data = payload.data()
         args = []
@@ -135,23 +134,23 @@ class StepTemplate:
                 text = "workflow.name" if name == "id" else "workflow.creationTimestamp[0:10]"
                 args.append("{{=" + f'"v" + toBase64({text})' + "}}")
         call = k8s_literal(brace_free_json(data, sort_keys=True, default=str))
-        env = [m.EnvVar(name="ORCH_ITEM", value="{{inputs.parameters.item}}")] if self.step.foreach is not None else None
-        return m.Container(image=self.step.image or "python:3.12-slim", command=RUNNER, args=[call] + args, env=env,
+        env = [a.env_var("ORCH_ITEM", "{{inputs.parameters.item}}")] if self.step.foreach is not None else None
+        return a.container(image_of(self.step, "python:3.12-slim"), command=RUNNER, args=[call] + args, env=env,
                            **container_settings(self.step))
 
-    def parameters(self) -> list[m.Parameter]:
+    def parameters(self) -> list[dict]:
         names = list(self.inputs) + (["item"] if self.step.foreach is not None else [])
-        return [m.Parameter(name=n) for n in names] + [m.Parameter(name=n, value=v) for n, v in self.literals.items()]
+        return [a.parameter(n) for n in names] + [a.parameter(n, value=v) for n, v in self.literals.items()]
 
-    def inputs_model(self) -> m.Inputs | None:
+    def template_inputs(self) -> dict | None:
         parameters = self.parameters()
-        return m.Inputs(parameters=parameters) if parameters else None
+        return a.parameters(parameters) if parameters else None
 
-    def outputs(self) -> m.Outputs | None:
+    def outputs(self) -> dict | None:
         files = _file_outputs(self.step)
         if not files:
             return None
-        return m.Outputs(parameters=[m.Parameter(name=o, value_from=m.ValueFrom(path=f"{OUTPUTS}/{o}")) for o in files])
+        return a.parameters([a.parameter(o, value_from=a.value_from(path=f"{OUTPUTS}/{o}")) for o in files])
 
 
 def output_text(pipeline: Pipeline, producer: str, output: str) -> str:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from orch.core.graph import PipelineGraph
 from orch.core.names import argo_name
 
-from .depends import Depends, tasks_in
+from .depends import Depends
 
 
 @dataclass
@@ -76,8 +76,7 @@ class Layout:
         exports: dict[int, dict[str, None]] = {chunk.index: {} for chunk in self.chunks}
         for chunk in self.chunks:
             for step in chunk.steps:
-                formula = depends.of(step) or ""
-                for task in tasks_in(formula):
+                for task in depends.reads(step):
                     self._import(chunk, status_param(task), self.task_chunk[task], exports)
                 for edge in graph.edges_into(step):
                     if edge.output is not None:

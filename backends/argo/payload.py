@@ -37,14 +37,21 @@ class Payload:
         self.refs: dict[tuple, int] = {}
         self.specs: list[dict] = []
         self.tags: list[str] = []
+        self._found: dict[str, list[Ref]] = {}
         self._collect()
 
     def _collect(self) -> None:
         step = self.step
         for _, text in iter_strings([step.args, step.env, step.command or [], step.foreach]):
-            for ref in find_refs(text):
+            for ref in self._refs_in(text):
                 if ref.kind != "item":
                     self._index(ref)
+
+    def _refs_in(self, text: str) -> list[Ref]:
+        """find_refs, once per text: _collect and _rewrite both read them."""
+        if text not in self._found:
+            self._found[text] = find_refs(text)
+        return self._found[text]
 
     def _index(self, ref: Ref) -> int:
         key = (ref.kind, ref.step, ref.name)
@@ -76,7 +83,7 @@ class Payload:
                 return value
             pieces: list[Any] = []
             pos = 0
-            for ref in find_refs(value):
+            for ref in self._refs_in(value):
                 index = len(self.specs) if ref.kind == "item" else self.refs[(ref.kind, ref.step, ref.name)]
                 pieces += [value[pos:ref.start], {"$ref": index}]
                 pos = ref.end

@@ -30,6 +30,8 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
         phase = node.get("phase") if node else None
         phases[name] = phase if phase in FINISHED else None
         steps[name] = _step(node, nodes, step, argo_name(name) in own) if node else StepResult()
+        if phase == "Succeeded" and steps[name].error:  # its pod ended well, but wrote an output of the wrong type
+            phases[name] = "Failed"
         if node and step.foreach is not None and phase == "Skipped":
             # an empty fan-out: Argo skips its task group; orch counts it a success (a condition is in its gate)
             phases[name], steps[name] = "Succeeded", StepResult(outputs={o: [] for o in step.outputs})

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hera.workflows import models as m
-
 from orch.core.errors import Diagnostic
 from orch.core.limits import MAX_DELAY_SECONDS
+from orch.core.refs import find_refs
 from orch.core.spec import Step
+
+from . import manifest as a
 
 
 DEFAULT_IMAGE = "python:3.12-slim"
@@ -41,7 +42,7 @@ class Shape:
         resources = step.resources
         kubernetes = step.kubernetes.model_dump_json() if step.kubernetes else ""
         return cls(
-            image=step.image or DEFAULT_IMAGE,
+            image=image_of(step, DEFAULT_IMAGE),
             resources=(resources.cpu, resources.memory, resources.gpu) if resources else (None, None, None),
             retries=(step.retries.limit, step.retries.delay, step.retries.factor, step.retries.max_delay) if step.retries else (),
             timeout=step.timeout,
@@ -68,20 +69,20 @@ def problems(name: str, step: Step) -> list[Diagnostic]:
     return found
 
 
-def template(name: str, shape: Shape, step: Step) -> m.Template:
-    inputs = [m.Parameter(name="payload")] + [m.Parameter(name=f"r{i}", default="") for i in range(shape.refs)]
-    env = [m.EnvVar(name="ORCH_PAYLOAD", value="{{inputs.parameters.payload}}")]
-    env += [m.EnvVar(name=f"ORCH_R{i}", value="{{inputs.parameters.r" + str(i) + "}}") for i in range(shape.refs)]
+def template(name: str, shape: Shape, step: Step) -> dict:
+    inputs = [a.parameter("payload")] + [a.parameter(f"r{i}", default="") for i in range(shape.refs)]
+    env = [a.env_var("ORCH_PAYLOAD", "{{inputs.parameters.payload}}")]
+    env += [a.env_var(f"ORCH_R{i}", "{{inputs.parameters.r" + str(i) + "}}") for i in range(shape.refs)]
     if shape.fan_out:
-        inputs.append(m.Parameter(name="item"))
-        env.append(m.EnvVar(name="ORCH_ITEM", value="{{inputs.parameters.item}}"))
-    return m.Template(
-        name=name,
-        inputs=m.Inputs(parameters=inputs),
-        outputs=m.Outputs(parameters=[
-            m.Parameter(name=output, value_from=m.ValueFrom(path=f"{OUTPUTS}/{output}", default="null")) for output in step.outputs
+        inputs.append(a.parameter("item"))
+        env.append(a.env_var("ORCH_ITEM", "{{inputs.parameters.item}}"))
+    return a.template(
+        name,
+        inputs=a.parameters(inputs),
+        outputs=a.parameters([
+            a.parameter(output, value_from=a.value_from(path=f"{OUTPUTS}/{output}", default="null")) for output in step.outputs
         ]) if step.outputs else None,
-        container=m.Container(image=shape.image, command=RUNNER, env=env, **container_settings(step)),
+        container=a.container(shape.image, command=RUNNER, env=env, **container_settings(step)),
         **pod_settings(step),
     )
 
@@ -91,13 +92,26 @@ def pod_settings(step: Step) -> dict:
     kubernetes = step.kubernetes
     return dict(
         retry_strategy=_retries(step),
-        active_deadline_seconds=m.IntOrString(int(math.ceil(step.timeout))) if step.timeout else None,
+        active_deadline_seconds=int(math.ceil(step.timeout)) if step.timeout else None,
         node_selector=dict(kubernetes.node_selector) if kubernetes and kubernetes.node_selector else None,
-        tolerations=[m.Toleration(key=t.key, operator=t.operator, value=t.value, effect=t.effect,
-                                  toleration_seconds=t.toleration_seconds) for t in kubernetes.tolerations] or None
-        if kubernetes else None,
+        tolerations=[_toleration(t) for t in kubernetes.tolerations] or None if kubernetes else None,
         service_account_name=kubernetes.service_account if kubernetes else None,
     )
+
+
+def _toleration(t) -> dict:
+    return a.toleration(key=t.key, operator=t.operator, value=t.value, effect=t.effect, toleration_seconds=t.toleration_seconds)
+
+
+def image_of(step: Step, default: str) -> str:
+    """The step's image, each `${{ params.P }}` in it as Argo's `{{workflow.parameters.P}}` (validation
+    lets only params in; Kubernetes does not expand an image, and orch refuses `{{` in a param's value)."""
+    image = step.image
+    if not image:
+        return default
+    for ref in reversed(find_refs(image)):
+        image = image[:ref.start] + "{{workflow.parameters." + ref.name + "}}" + image[ref.end:]
+    return image
 
 
 def container_settings(step: Step) -> dict:
@@ -105,16 +119,16 @@ def container_settings(step: Step) -> dict:
     return dict(resources=_resources(step), image_pull_policy=kubernetes.image_pull_policy if kubernetes else None)
 
 
-def _resources(step: Step) -> m.ResourceRequirements | None:
+def _resources(step: Step) -> dict | None:
     resources = step.resources
     if resources is None:
         return None
-    requests = {k: m.Quantity(v) for k, v in (("cpu", resources.cpu), ("memory", resources.memory)) if v}
-    limits = {"nvidia.com/gpu": m.Quantity(str(resources.gpu))} if resources.gpu else {}
-    return m.ResourceRequirements(requests=requests or None, limits=limits or None)
+    requests = {k: v for k, v in (("cpu", resources.cpu), ("memory", resources.memory)) if v}
+    limits = {"nvidia.com/gpu": str(resources.gpu)} if resources.gpu else {}
+    return a.resources(requests=requests or None, limits=limits or None)
 
 
-def _retries(step: Step) -> m.RetryStrategy | None:
+def _retries(step: Step) -> dict | None:
     retries = step.retries
     if retries is None or retries.limit == 0:
         return None
@@ -123,12 +137,12 @@ def _retries(step: Step) -> m.RetryStrategy | None:
         # orch caps every delay at max_delay, else at its 366-day bound: say so where a delay would pass it
         cap = retries.max_delay if retries.max_delay is not None else (
             MAX_DELAY_SECONDS if max(retries.delays(), default=0) >= MAX_DELAY_SECONDS else None)
-        backoff = m.Backoff(
+        backoff = a.backoff(
             duration=_go_duration(retries.delay),
-            factor=m.IntOrString(int(retries.factor)) if retries.factor != 1 else None,
+            factor=int(retries.factor) if retries.factor != 1 else None,
             cap=_go_duration(cap) if cap is not None else None,
         )
-    return m.RetryStrategy(limit=m.IntOrString(retries.limit), retry_policy="Always", backoff=backoff)
+    return a.retry_strategy(limit=retries.limit, retry_policy="Always", backoff=backoff)
 
 
 def _go_duration(seconds: float) -> str:
