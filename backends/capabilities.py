@@ -233,10 +233,17 @@ FEATURES: tuple[Feature, ...] = (
         "airflow/kubernetes": refused("E812", "a fan-out with an image cannot be rendered for --target kubernetes yet",
                                       hint="render it without --target, or drop its image"),
     }),
-    Feature("pod-command-outputs", "a command step with an image returning outputs", "W860",
-            _steps(lambda s: s.image is not None and s.command is not None and bool(s.outputs), "outputs"), {
-        "airflow/kubernetes": refused("E813", "a command step with an image cannot return outputs for --target kubernetes yet",
-                                      hint="drop its image (it then runs in its task), or make it a python step"),
+    Feature("pod-stdout-output", "a command step with an image reading an output from stdout", "W860",
+            lambda graph: (Use(("steps", name, "outputs", step.stdout_output, "from"))
+                           for name, step in graph.pipeline.steps.items() if step.image and step.stdout_output), {
+        "airflow/kubernetes": refused("E814", "an output read from stdout cannot be given by a pod on --target kubernetes: "
+                                      "its log holds stdout and stderr as one stream",
+                                      hint="write it to $ORCH_OUTPUTS/NAME instead (from: file), or drop the step's image"),
+    }),
+    Feature("command-fan-out", "`foreach` on a command step", "W861",
+            _steps(lambda s: s.command is not None and s.foreach is not None, "foreach"), {
+        "argo": approx("each item runs through orch's runner (python3 -c), so the image needs python3: "
+                       "Argo hands a pod its item as text without orch's types"),
     }),
     Feature("fail-fast", "`fail_fast`", "W849"),
     Feature("fail-fast-nested", f"`fail_fast` with more than {ARGO_MAX_TASKS - 1} steps", "W850",

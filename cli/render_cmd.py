@@ -39,7 +39,7 @@ def render(
         raise UsageError("--target is Airflow's (python or kubernetes)")
     if target not in (None, "python", "kubernetes"):
         raise UsageError(f"--target takes python or kubernetes, not {target!r}")
-    _check(graph, backend, target)
+    check_capabilities(graph, backend, target)
     artifacts = implementation.render(graph, kind=kind, **({"target": target} if target else {}))
     if out is None:
         say("---\n".join(artifact.text for artifact in artifacts).rstrip("\n"))
@@ -49,13 +49,15 @@ def render(
         say(f"wrote {out / artifact.path}")
 
 
-def _check(graph, backend: str, target: str | None) -> None:
+def check_capabilities(graph, backend: str, target: str | None, warnings: bool = True) -> None:
+    """Every gap between the pipeline and the backend: approximations warned (unless not `warnings`),
+    refusals raised all at once, before anything is rendered or run."""
     from orch.backends.capabilities import as_warning, check
 
     report = check(graph, backend, target)
-    for diagnostic in report.approximated[:MAX_SHOWN]:
+    for diagnostic in report.approximated[:MAX_SHOWN] if warnings else ():
         warn(as_warning(diagnostic))
-    if len(report.approximated) > MAX_SHOWN:  # a default's approximation on 10,000 steps: not 10,000 lines
+    if warnings and len(report.approximated) > MAX_SHOWN:  # a default's approximation on 10,000 steps: not 10,000 lines
         warn(f"... and {len(report.approximated) - MAX_SHOWN} more warnings")
     if report.refused:
         raise SpecError(report.refused)

@@ -10,6 +10,7 @@ import typer
 from orch.core.errors import BackendUnavailable, RunInterrupted, UsageError
 
 from .output import say
+from .render_cmd import check_capabilities
 from .summary import print_result
 
 
@@ -31,6 +32,9 @@ def run(
     implementation = get(backend).load()
     if not hasattr(implementation, "run"):
         raise BackendUnavailable(f"the {backend} backend cannot run pipelines yet (it renders them: orch render)")
+    # what the engine cannot express stops the run before it starts; on this machine, what it ignores
+    # (images, pod settings, the schedule) is the point of running here, not worth a warning each run
+    check_capabilities(graph, backend, None, warnings=backend != "local")
     try:
         result = implementation.run(graph, parse_params(param), spec_path=str(spec), resume=resume,
                                     max_parallel=max_parallel, progress=choose(as_json))

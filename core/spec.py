@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .errors import Refusal
+from .refs import RefProblem, find_refs
 from .limits import MAX_DELAY_SECONDS, MAX_RETRIES, int_fits
 from .typed import value_fits
 from .units import format_duration, parse_delay, parse_quantity, parse_timeout
@@ -174,11 +175,28 @@ _IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,4095}\Z")  # registry/nam
 _TEMPLATED = "Argo and Airflow would read a '{{' here as their own templating, and there is no escape"
 
 
-def _kubernetes_syntax(pattern: re.Pattern, what: str, value: str) -> str:
+def _kubernetes_syntax(pattern: re.Pattern, what: str, value: str, written: str | None = None) -> str:
+    """`value` if it matches; else refused, quoting it as `written` (the text with its references)."""
     if not pattern.match(value):
-        raise Refusal("E223", f"{_short(value)} is not a valid {what}",
+        raise Refusal("E223", f"{_short(written or value)} is not a valid {what}",
                       f"Kubernetes takes {what}s of its own syntax here{'; ' + _TEMPLATED if '{' in value else ''}")
-    return value
+    return written or value
+
+
+def image_syntax(image: str) -> str:
+    """An image reference in Kubernetes' syntax, once each `${{ … }}` in it stands for a name part: a
+    param's value fills it where the backend renders the pod (the references are checked by validate)."""
+    if "${{" not in image:
+        return _kubernetes_syntax(_IMAGE, "image reference", image)
+    try:
+        refs = find_refs(image)
+    except RefProblem:
+        return image  # validate reports the malformed reference, located
+    skeleton, end = [], 0
+    for ref in refs:
+        skeleton += [image[end:ref.start], "x"]
+        end = ref.end
+    return _kubernetes_syntax(_IMAGE, "image reference", "".join(skeleton) + image[end:], image)
 
 
 def _short(value: str) -> str:
@@ -227,7 +245,7 @@ class StepDefaults(Model):
     def _image_named(cls, image: Optional[str]) -> Optional[str]:
         if image is not None and not image.strip():
             raise Refusal("E201", "an image name cannot be empty", "omit 'image' for the default one")
-        return None if image is None else _kubernetes_syntax(_IMAGE, "image reference", image)
+        return None if image is None else image_syntax(image)
 
 
 class Output(Model):

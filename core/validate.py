@@ -189,6 +189,8 @@ class _StepChecker:
             if len(step.foreach) > MAX_FOREACH_ITEMS:
                 self.error("E220", f"foreach lists {len(step.foreach):,} items; the limit is {MAX_FOREACH_ITEMS:,}", ("foreach",),
                            "fan out over a json param or output instead, or split the list", at_key=True)
+        if step.image and "${{" in step.image:
+            self._image_refs()
         for field, values, item_ok in fields:
             if not values:
                 continue
@@ -200,6 +202,22 @@ class _StepChecker:
                     for sub, text in iter_strings(value, (key,)):
                         if "${{" in text:
                             self._refs_in(text, self._origin(field, sub, text), item_ok)
+
+    def _image_refs(self):
+        """An image names params only: the pod is made before any step has run, and one image serves every item."""
+        image, pipeline = self.step.image, self.parent.pipeline
+        origin = ("defaults", "image") if image == pipeline.defaults.image else self.path + ("image",)
+        try:
+            refs = find_refs(image)
+        except RefProblem as err:
+            self.parent.error("E501", str(err), origin, err.hint, offset=err.offset)
+            return
+        for ref in refs:
+            if ref.kind == "param":
+                self._resolve(ref, origin, ref.start)
+            else:
+                self.parent.error("E226", f"an image can name only params, not '${{{{ {ref.text} }}}}'", origin,
+                                  "the pod is made before any step runs: pick the image with a param", offset=ref.start)
 
     def _origin(self, field: str, sub: tuple, text: str) -> tuple:
         """The path to report at: a default's problem once, where the default is written."""

@@ -57,6 +57,14 @@ def test_argo_render_reports_every_refusal_at_once_located_and_writes_nothing(or
     assert re.search(r":19:52: warning\[W835\] steps.use.command\[2\]: approximated on argo", err)  # said too
 
 
+def test_a_run_is_refused_for_the_same_gaps_before_anything_is_submitted(orch, spec_file, monkeypatch):
+    monkeypatch.setenv("ARGO_SERVER", "127.0.0.1:9")  # nothing listens: a run that got past the check would say so
+    code, out, err = orch("run", spec_file(GAPS), "--backend", "argo")
+    assert code == 2 and out == ""
+    assert sorted(re.findall(r"error\[(E\d+)\]", err)) == ["E801", "E802", "E807", "E808", "E809", "E823"]
+    assert "warning[W835]" in err and "127.0.0.1:9" not in err
+
+
 def test_approximations_are_located_warnings_and_the_render_still_writes(orch, spec_file, tmp_path):
     path = spec_file(GAPS.replace("catchup: true", "catchup: false"))
     code, out, err = orch("render", path, "--backend", "prefect", "--out", tmp_path / "out")

@@ -12,7 +12,7 @@ from orch.core.names import collision_key
 
 NAME = st.from_regex(r"[a-z](?:[a-z0-9_-]{0,8}[a-z0-9])?", fullmatch=True)
 TYPES = ["string", "integer", "number", "boolean", "json"]
-LITERAL = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
+LITERAL = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12).filter(lambda t: "${{" not in t)  # literal: no reference opener
 
 
 def unique_names(max_size: int, min_size: int = 0):

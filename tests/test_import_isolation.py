@@ -28,3 +28,15 @@ def test_validate_needs_no_networkx(tmp_path):
 def test_backends_listing_imports_no_engine():
     loaded = loaded_after("from orch.backends.registry import all_backends\nall_backends()")
     assert not loaded & {"prefect", "airflow", "hera"}
+
+
+def test_rendering_imports_no_engine(tmp_path):
+    """Every renderer writes text only: a team can render without the engine installed (Argo: hera only runs)."""
+    from .conftest import SPECS
+
+    for backend in ("argo", "prefect", "airflow"):
+        code = ("from orch.cli.main import main\nimport contextlib, io\n"
+                f"with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+                f"    main(['render', {str(SPECS / 'ml-training.yaml')!r}, '-b', {backend!r}, '-o', {str(tmp_path / backend)!r}])")
+        assert not loaded_after(code) & {"prefect", "airflow", "hera"}, backend
+        assert any((tmp_path / backend).iterdir()), backend

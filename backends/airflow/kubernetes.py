@@ -4,21 +4,27 @@
 A command step's pod is a plain container: `cmds` and `arguments` are its argv, so the image
 needs nothing (no python, no shell). Jinja renders those fields and `env_vars`, so each piece
 of literal text that Jinja would change is written as a Jinja string (`{{ '...' }}`), and each
-reference as a DAG macro giving its text as every backend gives it to a command. Such a pod
-cannot write Airflow's XCom, so a command step with outputs is refused here (not yet).
+reference as a DAG macro giving its text as every backend gives it to a command. With outputs,
+it is a CommandPod (command_pod.py, copied into the DAG file): ORCH_OUTPUTS is the XCom volume,
+where the command writes its output files; the task reads them in the XCom sidecar and parses
+them by their declared types. An output read from stdout is refused (E814): a pod's log holds its
+stdout and stderr as one stream (apart only behind Kubernetes' alpha PodLogsQuerySplitStreams).
 
 A python step's pod runs the same bootstrap as an Argo pod (python3 and the user's code in the
 image, nothing of orch): the call travels as JSON in ORCH_PAYLOAD, with every brace of the
 user's text written as a \\u escape, so Jinja never finds a tag in it. Each reference's value
 arrives in ORCH_R<i>, a Jinja expression orch writes (a param, an upstream XCom as JSON, the run
 id or date); the outputs come back through the pod's XCom sidecar (/airflow/xcom/return.json).
-The pod fields Jinja renders as they are (`image`, `node_selector`) hold Kubernetes' own syntax,
-which no tag opener passes (checked at validation).
+A pod's `image` is a template too: each `${{ params.NAME }}` in it as the param's text (a macro), the
+rest Kubernetes' own syntax, which no tag opener passes (checked at validation), as `node_selector` is.
 """
 
 from __future__ import annotations
 
+import ast
 import re
+from functools import lru_cache
+from pathlib import Path
 
 from orch.core.errors import Diagnostic
 from orch.core.graph import PipelineGraph
@@ -30,7 +36,11 @@ from ..argo.script import bootstrap_source
 from ..pycode import Names, literal, wrapped
 
 XCOM_RETURN = "/airflow/xcom/return.json"
+XCOM_FOLDER = "/airflow/xcom"  # the provider's PodDefaults.XCOM_MOUNT_PATH: a command pod's ORCH_OUTPUTS
 JINJA = re.compile(r"\{[{%#]")
+COMMAND_POD = Path(__file__).with_name("command_pod.py")  # read, not imported: rendering needs no airflow
+IMPORTS = ("from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator\n"
+           "from kubernetes.client import models as k8s")
 
 
 def problems(graph: PipelineGraph) -> list[Diagnostic]:
@@ -40,17 +50,36 @@ def problems(graph: PipelineGraph) -> list[Diagnostic]:
         if step.image and step.foreach is not None:
             found.append(Diagnostic("E812", "a fan-out with an image cannot be rendered for --target kubernetes yet",
                                     ("steps", name, "foreach"), hint="render it without --target, or drop its image"))
-        if step.image and step.command and step.outputs:
-            found.append(Diagnostic("E813", f"step {name!r}: a command step with an image cannot return outputs for "
-                                    "--target kubernetes yet: its container may have no python to write Airflow's XCom",
-                                    ("steps", name, "outputs"),
-                                    hint="drop its image (it then runs in its task), or make it a python step"))
+        stdout = step.stdout_output if step.image and step.command else None
+        if stdout:
+            found.append(Diagnostic("E814", f"step {name!r}: output {stdout!r} is read from stdout, which a pod cannot "
+                                    "give on --target kubernetes: its log holds stdout and stderr as one stream",
+                                    ("steps", name, "outputs", stdout, "from"),
+                                    hint=f"write it to $ORCH_OUTPUTS/{stdout} instead (from: file), or drop the step's "
+                                         "image (it then runs in its task)"))
     return found
 
 
-def plain_pods(graph: PipelineGraph) -> bool:
-    """Whether a command step runs as a plain pod (its references then need the DAG's MACROS)."""
-    return any(step.image and step.command for step in graph.pipeline.steps.values())
+def uses_macros(graph: PipelineGraph) -> bool:
+    """Whether a pod's templates call the DAG's MACROS: a command pod's argv and env, an image's params,
+    a python pod's run date."""
+    return any(step.image and (step.command or find_refs(step.image) or ("run", None, "date") in Payload(graph.pipeline, step).refs)
+               for step in graph.pipeline.steps.values())
+
+
+def imports() -> str:
+    """What a DAG file with pods may import (the file keeps the names it uses)."""
+    return IMPORTS + "\n" + _command_pod()[0]
+
+
+def definitions(graph: PipelineGraph) -> str:
+    """What the DAG function's pods need defined before it is called: BOOTSTRAP for python pods,
+    CommandPod for command pods with outputs."""
+    steps = [step for step in graph.pipeline.steps.values() if step.image]
+    parts = [bootstrap_constant()] if any(not step.command for step in steps) else []
+    if any(_is_command_pod(step) for step in steps):
+        parts.append(_command_pod()[1])
+    return "\n\n\n".join(parts)
 
 
 def pod_task(graph: PipelineGraph, name: str, names: Names, trigger: str, attempt_options: list[str], check: str) -> str:
@@ -58,24 +87,47 @@ def pod_task(graph: PipelineGraph, name: str, names: Names, trigger: str, attemp
     `pre_execute`, which may stop or skip it (fail_fast, the deadline, `when`) before a pod starts."""
     step = graph.pipeline.steps[name]
     ident = names.steps[name]
-    options = [f"task_id={name!r}", f"name={name.replace('_', '-')!r}", f"image={step.image!r}",
+    options = [f"task_id={name!r}", f"name={name.replace('_', '-')!r}", f"image={template(graph, step.image)!r}",
                *(_command(graph, step) if step.command else _bootstrap(graph, step)),
                *attempt_options, f"trigger_rule={trigger!r}", f"pre_execute={ident}_may_start"]
+    operator = "CommandPod" if _is_command_pod(step) else "KubernetesPodOperator"
     resources = _resources(step)
     if resources:
         options.append(f"container_resources={resources}")
     options += _kubernetes(step)
     may_start = f"    def {ident}_may_start(context):\n{check}\n\n"
-    return may_start + wrapped(f"{ident}_task = KubernetesPodOperator", options, indent="    ")
+    return may_start + wrapped(f"{ident}_task = {operator}", options, indent="    ")
 
 
 def _command(graph: PipelineGraph, step: Step) -> list[str]:
-    """A plain container running the step's argv."""
+    """A plain container running the step's argv; with outputs, writing them to the XCom volume."""
     argv = [template(graph, arg) for arg in step.command]
     options = [f"cmds={literal(argv[:1])}", f"arguments={literal(argv[1:])}"]
-    if step.env:
-        options.append(f"env_vars={literal({key: template(graph, value) for key, value in step.env.items()})}")
+    env = {key: template(graph, value) for key, value in step.env.items()}
+    if step.outputs:
+        env["ORCH_OUTPUTS"] = XCOM_FOLDER  # orch's, as on every backend, over a user's variable of that name
+    if env:
+        options.append(f"env_vars={literal(env)}")
+    if step.outputs:
+        options += ["do_xcom_push=True", f"orch_outputs={literal(dict(step.outputs))}"]
     return options
+
+
+def _is_command_pod(step: Step) -> bool:
+    """Whether a step is a CommandPod: a command pod with outputs, read in its XCom sidecar."""
+    return bool(step.image and step.command and step.outputs)
+
+
+@lru_cache(maxsize=1)
+def _command_pod() -> tuple[str, str]:
+    """command_pod.py as (its imports, but for orch's, whose helpers the DAG file carries; the rest, as written)."""
+    source = COMMAND_POD.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    kept = [ast.get_source_segment(source, node) for node in imports
+            if not (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "orch")]
+    rest = "\n".join(source.splitlines()[imports[-1].end_lineno:]).strip("\n")
+    return "\n".join(kept), rest
 
 
 def _bootstrap(graph: PipelineGraph, step: Step) -> list[str]:
@@ -150,7 +202,7 @@ def _jinja(graph: PipelineGraph, key: tuple) -> str:
     if kind == "output":
         # outputs travel as JSON text (runtime.py); `macros.json` is Airflow's json module in templates
         return "{{ macros.json.loads(ti.xcom_pull(task_ids=%r) or '{}').get(%r) | tojson }}" % (step, name)
-    return "{{ run_id }}" if name == "id" else "{{ dag_run.run_after.strftime('%Y-%m-%d') }}"
+    return "{{ run_id }}" if name == "id" else "{{ orch_date(dag_run) }}"  # the date every task gives
 
 
 def _resources(step: Step) -> str | None:

@@ -55,9 +55,9 @@ def dag_source(graph: PipelineGraph, target: str = "python") -> str:
     pipeline = graph.pipeline
     names = names_of(pipeline)
     body = [_task(graph, name, names, pods) for name in graph.order()] + [_verdict(), _wiring(graph, names, pods)]
-    macros = pods and kubernetes.plain_pods(graph)
+    macros = pods and kubernetes.uses_macros(graph)
     head = _pipeline_constants(pipeline) + "\n\n" + _dag_decorator(pipeline, macros) + f"\ndef {names.flow}():\n" + "\n\n".join(body)
-    tail = (kubernetes.bootstrap_constant() + "\n\n" if pods else "") + f"{names.flow}()  # last: its tasks use the helpers above\n"
+    tail = (kubernetes.definitions(graph) + "\n\n\n" if pods else "") + f"{names.flow}()  # last: its tasks use the helpers above\n"
     return module(_header(pipeline, pods), RUNTIME, _imports(pipeline, pods), head, tail, "plain Python and the Airflow task SDK ----")
 
 
@@ -90,8 +90,7 @@ def _imports(pipeline: Pipeline, pods: bool) -> str:
     if pipeline.schedule:
         imports += "\nfrom airflow.sdk import CronTriggerTimetable"
     if pods:
-        imports += "\nfrom airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator" \
-                   "\nfrom kubernetes.client import models as k8s"
+        imports += "\n" + kubernetes.imports()
     return imports
 
 

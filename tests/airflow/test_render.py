@@ -22,7 +22,7 @@ from ..conformance.test_cases import CASES, load_case
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "specs").glob("*.yaml"))
 JINJA = re.compile(r"\{[{%#]")
-PODS = [p for p in EXAMPLES if p.stem != "shell-pipeline"]  # its command pods have outputs: refused (E813)
+PODS = EXAMPLES  # every example renders for --target kubernetes too
 
 
 def graph_of(path: Path):
@@ -176,13 +176,13 @@ def test_a_command_pod_runs_its_argv_byte_for_byte_through_airflows_jinja(tmp_pa
     assert got["env"] == {"A": "{{ ds }}{{ p }}{% endraw %}", "B": "{%"}
 
 
-def test_a_command_pod_with_outputs_is_refused_naming_the_step():
-    from orch.core.errors import SpecError
-
-    with pytest.raises(SpecError) as raised:
-        dag_source(load_spec(ROOT / "specs" / "shell-pipeline.yaml"), "kubernetes")
-    codes = {(d.code, d.path) for d in raised.value.diagnostics}
-    assert ("E813", ("steps", "split", "outputs")) in codes and "'split'" in str(raised.value)
+def test_command_pods_with_outputs_render_as_command_pods(loaded):
+    """Their outputs come back through the XCom sidecar (tests/airflow/test_kubernetes_outputs.py)."""
+    _, found = loaded
+    tasks = found["dags"]["shell-pipeline-pods"]["tasks"]
+    for name in ("split", "count", "top-word"):
+        assert tasks[name]["type"] == "CommandPod" and tasks[name]["env"]["ORCH_OUTPUTS"] == "/airflow/xcom"
+    assert tasks["report"]["type"] == "KubernetesPodOperator" and "ORCH_OUTPUTS" not in tasks["report"]["env"]
 
 
 def test_the_dag_comes_first_and_is_made_last():
@@ -190,3 +190,12 @@ def test_the_dag_comes_first_and_is_made_last():
     assert source.index("def ml_training_pipeline_dag():") < source.index("# ---- written by orch: how a step runs") \
         < source.index("\nclass Step:") < source.index("\nml_training_pipeline_dag()")
     assert "def fan_out" not in source and "def collect" not in source and '"""' not in source.split("\nclass Step:")[1]
+
+
+def test_a_python_pod_reads_the_run_date_as_every_task_does():
+    """The logical date (else when the run was made), in UTC: the macro the command pods and tasks use."""
+    graph = parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "dated", "steps": {
+        "a": {"python": "pkg.m:f", "args": {"day": "${{ run.date }}"}, "image": "x:1"}}}))
+    source = dag_source(graph, "kubernetes")
+    assert "{{ orch_date(dag_run) }}" in source and "run_after.strftime" not in source
+    assert "user_defined_macros=MACROS" in source and "def date_text(" in source
