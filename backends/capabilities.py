@@ -152,6 +152,14 @@ def _field(path: tuple) -> str | None:
     return path[1] if path[:1] == ("defaults",) and len(path) > 1 else None
 
 
+def _argo_shared_commands(graph: PipelineGraph) -> Iterator[Use]:
+    """Said once, at `steps`: command steps share Argo's runner templates when the pipeline is past a template each."""
+    from orch.backends.argo.render import inline_mode  # asked only when checking Argo; it imports no engine
+
+    if any(step.command is not None for step in graph.pipeline.steps.values()) and not inline_mode(graph):
+        yield Use(("steps",))
+
+
 def _stdout_outputs(graph: PipelineGraph) -> Iterator[Use]:
     for name, step in graph.pipeline.steps.items():
         output = getattr(step, "stdout_output", None)  # Step.stdout_output: the output declared `from: stdout`
@@ -244,6 +252,11 @@ FEATURES: tuple[Feature, ...] = (
             _steps(lambda s: s.command is not None and s.foreach is not None, "foreach"), {
         "argo": approx("each item runs through orch's runner (python3 -c), so the image needs python3: "
                        "Argo hands a pod its item as text without orch's types"),
+    }),
+    Feature("shared-templates", "command steps in a pipeline too large for a template per step", "W862",
+            lambda graph: _argo_shared_commands(graph), {
+        "argo": approx("past 190 templates, steps share templates that run orch's runner (python3 -c), "
+                       "so a command step's image needs python3"),
     }),
     Feature("fail-fast", "`fail_fast`", "W849"),
     Feature("fail-fast-nested", f"`fail_fast` with more than {ARGO_MAX_TASKS - 1} steps", "W850",

@@ -156,3 +156,17 @@ def test_the_table_imports_no_engine():
     from .test_import_isolation import loaded_after
 
     assert not loaded_after("import orch.backends.capabilities") & {"prefect", "airflow", "hera", "networkx"}
+
+
+def test_command_steps_past_a_template_each_on_argo_are_warned_once_that_the_image_needs_python3():
+    import yaml
+
+    from orch.core import parse_spec
+
+    def report(steps: int):
+        body = {f"s{i}": {"command": ["echo", str(i)], "image": "busybox:1.36"} for i in range(steps)}
+        return check(parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "steps": body})), "argo")
+
+    assert [d.code for d in report(190).approximated] == []  # a plain container each
+    (warning,) = report(191).approximated
+    assert warning.code == "W862" and warning.field == "steps" and "python3" in warning.message

@@ -68,10 +68,14 @@ def decode_text(value, spec):
 def main():
     inline = len(sys.argv) > 1  # the call in argv, after it each reference (a step's own template)
     payload = json.loads(sys.argv[1] if inline else os.environ["ORCH_PAYLOAD"])
-    if inline:
-        refs = [decode_text(value, spec) for value, spec in zip(sys.argv[2:], payload["refs"])]
-    else:
-        refs = [decode(os.environ.get(f"ORCH_R{i}", ""), spec) for i, spec in enumerate(payload["refs"])]
+    try:
+        if inline:
+            refs = [decode_text(value, spec) for value, spec in zip(sys.argv[2:], payload["refs"])]
+        else:
+            refs = [decode(os.environ.get(f"ORCH_R{i}", ""), spec) for i, spec in enumerate(payload["refs"])]
+    except ValueError as err:  # an upstream command wrote text that is not of its declared type
+        print(f"orch: an upstream output is not of its declared type: {err}", file=sys.stderr)
+        return 1
     if "foreach" in payload:
         items = fill(payload["foreach"], refs)
         problem = foreach_problem(items)

@@ -174,8 +174,18 @@ def _normalized(raw: str, kind: str) -> str:
         return f"string(int(trim({raw}, {SPACE})))"
     if kind == "boolean":
         word = f"trim({raw}, {SPACE})"
-        return f'({word} in ["true", "True", "TRUE"] ? "true" : ({word} in ["false", "False", "FALSE"] ? "false" : {word}))'
+        return f'({word} in {TRUE} ? "true" : ({word} in {FALSE} ? "false" : {not_boolean(word)}))'
     return raw
+
+
+TRUE, FALSE = '["true", "True", "TRUE"]', '["false", "False", "FALSE"]'  # typed.parse_text's words
+
+
+def not_boolean(word: str) -> str:
+    """An expression that fails, naming the text: expr-lang's int() refuses it, as it refuses a bad integer,
+    so the task reading a boolean output that is neither word errors (and orch reads its producer as failed)."""
+    return f'string(int("not true or false: " + {word}))'
+
 
 
 class TextExprLang(ExprLang):
@@ -207,7 +217,7 @@ def _typed(raw: str, kind: str, list_item: bool = False) -> str:
     if kind == "number":
         return f"float({word})"
     if kind == "boolean":
-        return f'({word} in ["true", "True", "TRUE"])'
+        return f'({word} in {TRUE} ? true : ({word} in {FALSE} ? false : {not_boolean(word)} == ""))'
     if kind == "json":
         return f"(type({raw}) == 'string' ? fromJSON({raw}) : {raw})" if list_item else f"fromJSON({raw})"
     return raw

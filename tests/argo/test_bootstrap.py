@@ -71,3 +71,16 @@ def test_failures_exit_non_zero(tmp_path, python, words):
     payload = {"kind": "python", "python": python, "args": {}, "env": {}, "outputs": {}, "refs": []}
     code, _, err = run(tmp_path, payload)
     assert code != 0 and words in err
+
+
+def test_an_upstream_output_of_the_wrong_type_fails_the_reader_with_orchs_message(tmp_path):
+    """What a command step wrote is read by its declared type in the pod that reads it (Argo cannot check it)."""
+    import base64
+
+    payload = {"kind": "python", "python": "conformance_steps:produce", "env": {}, "args": {"n": {"$ref": 0}},
+               "outputs": {}, "refs": [{"kind": "output", "type": "integer"}]}
+    shutil.copy(STEPS, tmp_path / "conformance_steps.py")
+    done = subprocess.run([sys.executable, "-c", bootstrap_source(), json.dumps(payload), "v" + base64.b64encode(b"many").decode()],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr == "orch: an upstream output is not of its declared type: 'many' is not an integer\n"

@@ -40,3 +40,15 @@ def test_a_wrong_type_fails_the_producer_and_the_run_and_names_the_output():
 def test_the_right_type_is_read_by_its_declared_type():
     result = result_from_workflow(parse_spec(SPEC), workflow("42\n"), {})
     assert result.status == "succeeded" and result.steps["count"].outputs == {"n": 42}
+
+
+def test_a_command_reading_a_boolean_that_is_neither_word_errors_in_argo_not_passes_it_on():
+    """The task's argument is an expression whose last branch fails (expr-lang's int() of the text), as a bad
+    integer's does; read from the rendered DAG, since no expr-lang runs here."""
+    from orch.backends.argo.render import render
+
+    spec = parse_spec(SPEC.replace("integer", "boolean").replace('command: ["true"]', 'command: [echo, "${{ steps.count.outputs.n }}"]')
+                      .replace("after: [count]", ""))
+    text = next(a.text for a in render(spec) if a.path.endswith(".workflow.yaml"))
+    (line,) = [row for row in text.splitlines() if "tasks[\"count\"].outputs" in row and "toBase64" in row]
+    assert 'int("not true or false: " + trim(' in line and '"true"' in line and '"false"' in line
