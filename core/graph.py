@@ -55,7 +55,7 @@ class PipelineGraph:
         return self.in_spec_order(dict.fromkeys(e.upstream for e in self.edges_into(step)))
 
     def downstream(self, step: str) -> list[str]:
-        return self.in_spec_order(self.dag.successors(step))
+        return self.in_spec_order(self._downstream_of.get(step, {}))
 
     def ancestors(self, step: str) -> set[str]:
         import networkx as nx
@@ -76,22 +76,22 @@ class PipelineGraph:
         return True
 
     def roots(self) -> list[str]:
-        return [s for s in self.pipeline.steps if self.dag.in_degree(s) == 0]
+        return [s for s in self.pipeline.steps if not self.edges_into(s)]
 
     def leaves(self) -> list[str]:
-        return [s for s in self.pipeline.steps if self.dag.out_degree(s) == 0]
+        return [s for s in self.pipeline.steps if s not in self._downstream_of]
 
     def joins(self) -> list[str]:
         """Steps with more than one upstream."""
-        return [s for s in self.pipeline.steps if self.dag.in_degree(s) > 1]
+        return [s for s in self.pipeline.steps if len({e.upstream for e in self.edges_into(s)}) > 1]
 
     def order(self) -> list[str]:
         """A topological order, stable: ties broken by spec order."""
-        import networkx as nx
-
         position = self._position
         if all(position[e.upstream] < position[e.downstream] for e in self.edges):
             return list(self.pipeline.steps)  # what the sort below gives when every edge points down the spec
+        import networkx as nx
+
         return list(nx.lexicographical_topological_sort(self.dag, key=position.__getitem__))
 
     def levels(self) -> list[list[str]]:
@@ -109,6 +109,14 @@ class PipelineGraph:
         index: dict[str, list[Edge]] = {}
         for edge in self.edges:
             index.setdefault(edge.downstream, []).append(edge)
+        return index
+
+    @cached_property
+    def _downstream_of(self) -> dict[str, dict[str, None]]:
+        """Each step's direct downstream steps, once each (the edge index the backends ask; networkx only to sort)."""
+        index: dict[str, dict[str, None]] = {}
+        for edge in self.edges:
+            index.setdefault(edge.upstream, {})[edge.downstream] = None
         return index
 
     @cached_property

@@ -207,17 +207,7 @@ class _StepChecker:
         """An image names params only: the pod is made before any step has run, and one image serves every item."""
         image, pipeline = self.step.image, self.parent.pipeline
         origin = ("defaults", "image") if image == pipeline.defaults.image else self.path + ("image",)
-        try:
-            refs = find_refs(image)
-        except RefProblem as err:
-            self.parent.error("E501", str(err), origin, err.hint, offset=err.offset)
-            return
-        for ref in refs:
-            if ref.kind == "param":
-                self._resolve(ref, origin, ref.start)
-            else:
-                self.parent.error("E226", f"an image can name only params, not '${{{{ {ref.text} }}}}'", origin,
-                                  "the pod is made before any step runs: pick the image with a param", offset=ref.start)
+        self._refs_in(image, origin, allow_item=False, params_only=True)
 
     def _origin(self, field: str, sub: tuple, text: str) -> tuple:
         """The path to report at: a default's problem once, where the default is written."""
@@ -225,14 +215,18 @@ class _StepChecker:
             return ("defaults", "env") + sub
         return self.path + (field,) + sub
 
-    def _refs_in(self, text: str, origin: tuple, allow_item: bool):
+    def _refs_in(self, text: str, origin: tuple, allow_item: bool, params_only: bool = False):
         try:
             refs = find_refs(text)
         except RefProblem as err:
             self.parent.error("E501", str(err), origin, err.hint, offset=err.offset)
             return
         for ref in refs:
-            self._resolve(ref, origin, ref.start, allow_item)
+            if params_only and ref.kind != "param":
+                self.parent.error("E226", f"an image can name only params, not '${{{{ {ref.text} }}}}'", origin,
+                                  "the pod is made before any step runs: pick the image with a param", offset=ref.start)
+            else:
+                self._resolve(ref, origin, ref.start, allow_item)
 
     def _resolve(self, ref: Ref, origin: tuple, offset: int, allow_item: bool = False) -> str:
         """The declared type of what `ref` names ('any' if unknown); records its edge."""

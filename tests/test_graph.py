@@ -40,8 +40,8 @@ def test_edges_say_why():
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_specs(), st.randoms(use_true_random=False))
-def test_order_and_upstream_are_networkx_s_in_any_spec_order(case, random):
-    """The shortcuts (spec order when every edge points down it; upstream from the edge index) agree with networkx."""
+def test_the_edge_index_answers_as_networkx_does_in_any_spec_order(case, random):
+    """The shortcuts (spec order when every edge points down it; neighbours from the edge index) agree with networkx."""
     import networkx as nx
 
     data, _ = case
@@ -51,5 +51,10 @@ def test_order_and_upstream_are_networkx_s_in_any_spec_order(case, random):
     graph = parse_spec(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "g.yaml")
     position = {name: i for i, name in enumerate(names)}
     assert graph.order() == list(nx.lexicographical_topological_sort(graph.dag, key=position.__getitem__))
+    dag = graph.dag
     for name in names:
-        assert graph.upstream(name) == sorted(set(graph.dag.predecessors(name)), key=position.__getitem__)
+        assert graph.upstream(name) == sorted(set(dag.predecessors(name)), key=position.__getitem__)
+        assert graph.downstream(name) == sorted(set(dag.successors(name)), key=position.__getitem__)
+    assert graph.roots() == [n for n in names if dag.in_degree(n) == 0]
+    assert graph.leaves() == [n for n in names if dag.out_degree(n) == 0]
+    assert graph.joins() == [n for n in names if dag.in_degree(n) > 1]
