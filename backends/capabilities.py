@@ -236,6 +236,11 @@ FEATURES: tuple[Feature, ...] = (
         "airflow/kubernetes": Support(),
     }),
     Feature("foreach", "`foreach` and `parallelism`", "W847"),
+    Feature("parallelism-retries", "`parallelism` on a fan-out whose items retry", "W863",
+            _steps(lambda s: s.parallelism is not None and s.retries is not None and s.retries.limit > 0, "parallelism"), {
+        "argo": approx("Argo checks the bound when an item starts, not at its retries: an item backing off frees its "
+                       "slot, and its next attempt starts without one"),
+    }),
     Feature("foreach-image", "`foreach` on a step with an image", "W848",
             _steps(lambda s: s.image is not None and s.foreach is not None, "foreach"), {
         "airflow/kubernetes": refused("E812", "a fan-out with an image cannot be rendered for --target kubernetes yet",

@@ -23,6 +23,8 @@ from typing import Callable
 from orch.core.graph import PipelineGraph
 from orch.core.names import argo_name
 
+from .layout import throttled
+
 PROPAGATING = ("all_succeeded", "none_failed")
 DONE = ("Succeeded", "Skipped", "Failed", "Errored", "Omitted")
 _RESULT = re.compile(r"([a-z0-9][a-z0-9-]*)\.(Succeeded|Failed|Errored|Skipped|Omitted)\b")
@@ -101,9 +103,11 @@ class Depends:
 
     def succeeded(self, step: str) -> str:
         """A fan-out's task group is Skipped when its list is empty, which orch counts a success
-        (its condition, if any, sits in a gate task before it)."""
-        task = argo_name(step)
-        return f"({task}.Succeeded || {task}.Skipped)" if self.graph.pipeline.steps[step].foreach is not None else f"{task}.Succeeded"
+        (its condition, if any, sits in a gate task before it). A throttled fan-out's wrapper succeeds
+        then, so its Skipped is only a false `when`."""
+        task, spec = argo_name(step), self.graph.pipeline.steps[step]
+        empty_is_skipped = spec.foreach is not None and not throttled(spec)
+        return f"({task}.Succeeded || {task}.Skipped)" if empty_is_skipped else f"{task}.Succeeded"
 
     def not_failed(self, step: str) -> str:
         return _all([_not_failed(argo_name(s)) for s in [step] + self.sources(step)])

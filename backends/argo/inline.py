@@ -30,6 +30,7 @@ from . import manifest as a
 from .bootstrap import brace_free_json
 from .condition import literal as expr_literal
 from .condition import ExprLang
+from .layout import throttled
 from .payload import RUN_DATE, Payload
 from .templates import OUTPUTS, RUNNER, container_settings, image_of
 
@@ -154,9 +155,11 @@ class StepTemplate:
 
 
 def output_text(pipeline: Pipeline, producer: str, output: str) -> str:
-    """Where Argo keeps an output's text in the DAG: an output parameter, or `result` for stdout."""
+    """Where Argo keeps an output's text in the DAG: an output parameter, or `result` for stdout (which a
+    throttled fan-out's wrapper exports as a parameter: a DAG has no `result`)."""
     task = expr_literal(argo_name(producer))
-    if getattr(pipeline.steps[producer], "stdout_output", None) == output:
+    step = pipeline.steps[producer]
+    if getattr(step, "stdout_output", None) == output and not throttled(step):
         return f"tasks[{task}].outputs.result"
     return f"tasks[{task}].outputs.parameters[{expr_literal(output)}]"
 

@@ -14,11 +14,15 @@ any chunk reports a failed step.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from orch.core.graph import PipelineGraph
 from orch.core.names import argo_name
 
-from .depends import Depends
+from . import manifest as a
+
+if TYPE_CHECKING:
+    from .depends import Depends  # which reads this
 
 
 @dataclass
@@ -39,9 +43,20 @@ def has_gate(step) -> bool:
     return step.foreach is not None and bool(step.when)
 
 
+def throttled(step) -> bool:
+    """A fan-out with `parallelism`: its task runs in a wrapper of its own (fanout.py)."""
+    return step.foreach is not None and step.parallelism is not None
+
+
 def gate_name(task: str) -> str:
     """The gate's task name: with a capital, which no step's Argo name holds."""
     return f"{task}-When"
+
+
+def export(name: str, tag: str, default: str) -> dict:
+    """An output of a DAG template orch writes (a chunk, a fan-out's wrapper): the value of a tag over its
+    tasks, `default` where that has none (a skipped task's). A failed DAG exports nothing (dag.go)."""
+    return a.parameter(name, value_from=a.value_from(parameter="{{" + tag + "}}", default=default))
 
 
 def status_param(task: str) -> str:
@@ -57,6 +72,7 @@ class Layout:
 
     def __init__(self, graph: PipelineGraph, depends: Depends, chunk_size: int):
         order = graph.order()
+        self.steps = graph.pipeline.steps
         weight = {step: 1 + has_gate(graph.pipeline.steps[step]) for step in order}  # a gate is a task too
         self.nested = sum(weight.values()) > chunk_size - 1  # a single DAG also holds the verdict leaf
         self.chunks = [Chunk(1, [])]
@@ -98,6 +114,8 @@ class Layout:
         """Where `consumer` reads an output: its producer's task, or an input of its chunk."""
         def tag(step: str, output: str) -> str:
             if self.internal(consumer, step):
+                if throttled(self.steps[step]):
+                    return "=" + self.output_expr(consumer)(step, output)
                 return f"tasks.{argo_name(step)}.outputs.parameters.{output}"
             return f"inputs.parameters.{output_param(argo_name(step), output)}"
         return tag
@@ -105,7 +123,10 @@ class Layout:
     def output_expr(self, consumer: str):
         def expr(step: str, output: str) -> str:
             if self.internal(consumer, step):
-                return f'tasks["{argo_name(step)}"].outputs.parameters["{output}"]'
+                read = f'tasks["{argo_name(step)}"].outputs.parameters["{output}"]'
+                if throttled(self.steps[step]):  # a failed wrapper exports nothing, and Argo waits for what is missing
+                    return f'(tasks["{argo_name(step)}"].status == "Succeeded" ? {read} : "null")'
+                return read
             return f'inputs.parameters["{output_param(argo_name(step), output)}"]'
         return expr
 

@@ -50,10 +50,11 @@ def toleration(*, effect=None, key=None, operator=None, toleration_seconds=None,
 
 
 def template(name, *, active_deadline_seconds=None, container=None, dag=None, inputs=None, metadata=None, node_selector=None,
-             outputs=None, retry_strategy=None, service_account_name=None, tolerations=None) -> dict:
+             outputs=None, parallelism=None, retry_strategy=None, service_account_name=None, tolerations=None) -> dict:
     return _present({"activeDeadlineSeconds": active_deadline_seconds, "container": container, "dag": dag, "inputs": inputs,
                      "metadata": metadata, "name": name, "nodeSelector": node_selector, "outputs": outputs,
-                     "retryStrategy": retry_strategy, "serviceAccountName": service_account_name, "tolerations": tolerations})
+                     "parallelism": parallelism, "retryStrategy": retry_strategy, "serviceAccountName": service_account_name,
+                     "tolerations": tolerations})
 
 
 def dag(tasks, *, fail_fast=None) -> dict:

@@ -27,7 +27,8 @@ from ..base import Artifact
 from . import manifest as a
 from .condition import ExprLang
 from .depends import Depends, as_status_test, waits_for
-from .layout import Layout, gate_name, has_gate
+from .fanout import Wrappers, is_wrapper
+from .layout import Layout, export, gate_name, has_gate, throttled
 from .inline import VOLUME, StepTemplate, TextExprLang
 from .payload import Payload
 from .script import bootstrap_source as runner_source
@@ -106,7 +107,7 @@ def _split(name: str, spec: dict) -> tuple[dict, list[dict]]:
             tasks.append(task)
             continue
         chunk = by_name[task["template"]]
-        used = list(dict.fromkeys(t["template"] for t in chunk["dag"]["tasks"]))
+        used = _called(chunk, by_name)
         template_name = f"{name[:52]}-{task['template']}"
         documents.append(a.document("WorkflowTemplate", a.object_meta(name=template_name),
                                     a.workflow_spec([chunk] + [by_name[u] for u in used])))
@@ -115,6 +116,13 @@ def _split(name: str, spec: dict) -> tuple[dict, list[dict]]:
     main = {**main, "dag": {**main["dag"], "tasks": tasks}}
     kept = [main] + [t for t in spec["templates"] if t["name"] == VERDICT]
     return {**spec, "templates": kept}, documents
+
+
+def _called(dag: dict, by_name: dict) -> list[str]:
+    """The templates a DAG's tasks call, and those their wrappers' fan-outs call (fanout.py)."""
+    names = [t["template"] for t in dag["dag"]["tasks"]]
+    names += [t["template"] for n in names if is_wrapper(n) for t in by_name[n]["dag"]["tasks"]]
+    return list(dict.fromkeys(names))
 
 
 def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> m.WorkflowSpec:
@@ -136,16 +144,17 @@ def spec_data(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> dict:
     shapes = _Shapes()
     if inline_mode(graph) and not layout.nested:
         return _inline_spec(graph, depends)
+    wrappers = Wrappers(pipeline.fail_fast, stdout=False)
     if not layout.nested:
-        tasks = [task for name in pipeline.steps for task in _tasks(graph, name, shapes, depends, layout)]
+        tasks = [task for name in pipeline.steps for task in _tasks(graph, name, shapes, depends, layout, wrappers)]
         tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
         dags = [a.template(MAIN, dag=a.dag(tasks, fail_fast=pipeline.fail_fast))]
         verdict = _busybox(VERDICT, ["true"])
     else:
-        dags = [_main(layout)] + [_chunk(graph, chunk, shapes, depends, layout) for chunk in layout.chunks]
+        dags = [_main(layout)] + [_chunk(graph, chunk, shapes, depends, layout, wrappers) for chunk in layout.chunks]
         verdict = _busybox(VERDICT, ["sh", "-c", "echo 'orch: a step failed' >&2; exit 1"])
     gates = [_busybox(GATE, ["true"])] if any(has_gate(step) for step in pipeline.steps.values()) else []
-    return _spec(pipeline, dags + shapes.templates + gates + [verdict])
+    return _spec(pipeline, dags + wrappers.templates + shapes.templates + gates + [verdict])
 
 
 def _spec(pipeline, templates: list[dict], volumes=None) -> dict:
@@ -163,15 +172,17 @@ def _spec(pipeline, templates: list[dict], volumes=None) -> dict:
 
 
 def inline_mode(graph: PipelineGraph) -> bool:
-    """Each step gets a template of its own (and command steps plain containers) while they fit."""
+    """Each step gets a template of its own (and command steps plain containers) while they fit: a gate is
+    one more task of the main DAG, a throttled fan-out's wrapper one more template (fanout.py)."""
     steps = graph.pipeline.steps
-    return len(steps) + sum(has_gate(s) for s in steps.values()) <= INLINE_MAX
+    return len(steps) + sum(has_gate(s) + throttled(s) for s in steps.values()) <= INLINE_MAX
 
 
 def _inline_spec(graph: PipelineGraph, depends: Depends) -> dict:
     pipeline = graph.pipeline
     tasks, templates = [], []
     stdout = []
+    wrappers = Wrappers(pipeline.fail_fast, stdout=True)
     for name, step in pipeline.steps.items():
         built = StepTemplate(pipeline, name, step)
         container = built.container()
@@ -185,22 +196,23 @@ def _inline_spec(graph: PipelineGraph, depends: Depends) -> dict:
         if step.when:
             lang = TextExprLang(pipeline, lambda p: pipeline.params[p].type, _kinds(pipeline))
             when = lang.tag(parse_condition(step.when))
-        if getattr(step, "stdout_output", None):
+        if getattr(step, "stdout_output", None) and not throttled(step):  # a wrapper names its fan-out's result
             stdout.append(f"tasks.{argo_name(name)}.outputs.result")
         task = a.dag_task(argo_name(name), template=argo_name(name), depends=depends.of(name), with_param=with_param,
                           arguments=a.parameters(arguments) if arguments else None, when=when)
-        tasks += _gated(task, step)
+        tasks += _gated(task, step, wrappers)
     tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
     # Argo keeps a container's stdout only where the DAG names `tasks.S.outputs.result` (hasOutputResultRef)
     metadata = {"annotations": {"orch/stdout": " ".join(stdout)}} if stdout else None
     main = a.template(MAIN, metadata=metadata, dag=a.dag(tasks, fail_fast=pipeline.fail_fast))
     gates = [_busybox(GATE, ["true"])] if any(has_gate(step) for step in pipeline.steps.values()) else []
     volumes = [{"emptyDir": {}, "name": VOLUME}] if any(t["container"].get("volumeMounts") for t in templates) else None
-    return _spec(pipeline, [main] + templates + gates + [_busybox(VERDICT, ["true"])], volumes)
+    return _spec(pipeline, [main] + wrappers.templates + templates + gates + [_busybox(VERDICT, ["true"])], volumes)
 
 
-def _gated(task: dict, step) -> list[dict]:
-    """The step's task, after its gate when it is a fan-out with a condition."""
+def _gated(task: dict, step, wrappers: Wrappers) -> list[dict]:
+    """The step's task (a throttled fan-out's calls its wrapper), after its gate when it is a fan-out with a condition."""
+    task = wrappers.task(task, step)
     if not has_gate(step):
         return [task]
     gate = a.dag_task(gate_name(task["name"]), template=GATE, depends=task.get("depends"), when=task.get("when"),
@@ -240,9 +252,8 @@ class _Shapes:
         return self.names[shape]
 
 
-def _tasks(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -> list[dict]:
-    """The step's task, after its gate when it is a fan-out with a condition."""
-    return _gated(_task(graph, name, shapes, depends, layout), graph.pipeline.steps[name])
+def _tasks(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout, wrappers: Wrappers) -> list[dict]:
+    return _gated(_task(graph, name, shapes, depends, layout), graph.pipeline.steps[name], wrappers)
 
 
 def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -> dict:
@@ -265,16 +276,15 @@ def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -
                       arguments=a.parameters(arguments))
 
 
-def _chunk(graph, chunk, shapes: _Shapes, depends: Depends, layout: Layout) -> dict:
-    tasks = [task for name in chunk.steps for task in _tasks(graph, name, shapes, depends, layout)]
+def _chunk(graph, chunk, shapes: _Shapes, depends: Depends, layout: Layout, wrappers: Wrappers) -> dict:
+    tasks = [task for name in chunk.steps for task in _tasks(graph, name, shapes, depends, layout, wrappers)]
     outputs = []
     for name in chunk.exports:
         task, _, rest = name.partition("__")
         if rest == "_status":
-            outputs.append(a.parameter(name, value_from=a.value_from(parameter="{{tasks." + task + ".status}}", default="Omitted")))
+            outputs.append(export(name, f"tasks.{task}.status", default="Omitted"))
         else:
-            outputs.append(a.parameter(name, value_from=a.value_from(
-                parameter="{{tasks." + task + ".outputs.parameters." + rest + "}}", default="null")))
+            outputs.append(export(name, f"tasks.{task}.outputs.parameters.{rest}", default="null"))
     failed = " || ".join(f'tasks["{argo_name(s)}"].status in ["Failed", "Error"]' for s in chunk.steps)
     outputs.append(a.parameter(FAILED, value_from=a.value_from(expression=failed)))
     return a.template(chunk.name, inputs=a.parameters([a.parameter(n) for n in chunk.imports]),

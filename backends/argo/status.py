@@ -11,6 +11,7 @@ from orch.core.typed import parse_text
 from orch.core.result import RunResult, StepResult, pipeline_status
 
 from .depends import orch_states
+from .fanout import is_wrapper
 
 API_VERSION = "argoproj.io/v1alpha1"
 FINISHED = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
@@ -20,7 +21,10 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
     status = document.get("status") or {}
     nodes = status.get("nodes") or {}
     dags = {n["id"] for n in nodes.values() if n.get("type") == "DAG" and _ours(n.get("templateName", ""))}
-    tasks = {n["displayName"]: n for n in nodes.values() if n.get("boundaryID") in dags}
+    wrappers = {n["id"] for n in nodes.values() if is_wrapper(n.get("templateName", ""))}
+    # a throttled fan-out's own node, in its wrapper, is read before the wrapper's node of the same name
+    found = sorted((n for n in nodes.values() if n.get("boundaryID") in dags), key=lambda n: n["boundaryID"] in wrappers)
+    tasks = {n["displayName"]: n for n in found}
     own = {t.get("name") for t in (document.get("spec") or {}).get("templates", [])}  # steps with templates of their own
     pipeline = graph.pipeline
     phases: dict[str, Optional[str]] = {}
@@ -32,8 +36,9 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
         steps[name] = _step(node, nodes, step, argo_name(name) in own) if node else StepResult()
         if phase == "Succeeded" and steps[name].error:  # its pod ended well, but wrote an output of the wrong type
             phases[name] = "Failed"
-        if node and step.foreach is not None and phase == "Skipped":
-            # an empty fan-out: Argo skips its task group; orch counts it a success (a condition is in its gate)
+        if node and step.foreach is not None and phase == "Skipped" and not is_wrapper(node.get("templateName", "")):
+            # an empty fan-out: Argo skips its task group; orch counts it a success (a condition is in its gate,
+            # and a skipped wrapper is a trigger's `when`, fanout.py)
             phases[name], steps[name] = "Succeeded", StepResult(outputs={o: [] for o in step.outputs})
     finished = (status.get("phase") in ("Succeeded", "Failed", "Error"))
     states = orch_states(graph, phases)
@@ -53,8 +58,8 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
 
 
 def _ours(template: str) -> bool:
-    """The DAG templates orch renders: the main DAG and, for a large pipeline, its chunks."""
-    return template == "Main" or template.startswith("chunk-")
+    """The DAG templates orch renders: the main DAG, a large pipeline's chunks, throttled fan-outs' wrappers."""
+    return template == "Main" or template.startswith("chunk-") or is_wrapper(template)
 
 
 def _step(node: dict, nodes: dict, step, as_text: bool = False) -> StepResult:

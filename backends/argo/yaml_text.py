@@ -20,7 +20,8 @@ import yaml
 from yaml.resolver import Resolver
 
 FLOW_WIDTH = 100
-ORDER = ("name", "template", "depends", "when", "withParam", "arguments", "inputs", "outputs", "container", "dag")
+ORDER = ("name", "template", "depends", "when", "withParam", "arguments", "inputs", "outputs", "container",
+         "parallelism", "dag")
 _RANK = {key: rank for rank, key in enumerate(ORDER)}
 WIDTH = 1 << 30  # no line is ever folded
 

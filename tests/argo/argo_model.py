@@ -3,7 +3,9 @@
 It follows workflow/controller/dag.go where orch relies on it: a task whose `depends` is
 false is Omitted; one whose `when` is false is Skipped; otherwise it runs (the caller
 says how it ends). Nested DAG templates get their inputs from the calling task's
-arguments and export their outputs (`valueFrom.parameter` / `valueFrom.expression`).
+arguments, fail when a task of theirs failed without `continueOn`, and export their outputs
+(`valueFrom.parameter` / `valueFrom.expression`). Time is not modelled: a fan-out's task runs once,
+and `item_limits` reads how many of its items Argo would run at once.
 Only the expression forms orch writes are understood; anything else fails the test.
 """
 
@@ -53,34 +55,55 @@ def call_of(task: dict, templates: dict) -> dict:
     return json.loads(task["arguments"]["parameters"][0]["value"])
 
 
-def play(document: dict, runs: Callable[[dict], str]) -> dict[str, str]:
-    """Every task's phase, by task name, over all DAGs; `runs(task)` ends a task that runs."""
+def play(document: dict, runs: Callable[[dict], str], nodes: list | None = None) -> dict[str, str]:
+    """Every task's phase, by task name, over all DAGs (a throttled fan-out's: its outer task's, calling its
+    wrapper); `runs(task)` ends a task that runs. `nodes`, if given, gets `(path, task, phase)` per task, in
+    the order they end: `path` names the DAG tasks whose templates hold it ("" for the entrypoint's)."""
     spec = document["spec"]
     templates = {t["name"]: t for t in spec["templates"]}
     every: dict[str, str] = {}
 
-    def run_dag(template: dict, inputs: dict[str, str]) -> dict[str, str]:
+    def run_dag(template: dict, inputs: dict[str, str], path: str) -> tuple[str, dict[str, str]]:
         phases: dict[str, str] = {}
         exported: dict[str, dict] = {}
         for task in template["dag"]["tasks"]:
             when = task.get("when")
-            arguments = {p["name"]: _fill(p.get("value", ""), exported) for p in task.get("arguments", {}).get("parameters", [])}
             if task.get("depends") and not argo_eval(task["depends"], phases):
                 phase = "Omitted"
             elif when and not evaluate(when[len("{{= "):-len(" }}")], phases, inputs, exported):
                 phase = "Skipped"
-            elif "dag" in templates[task["template"]]:
-                child = templates[task["template"]]
-                exported[task["name"]] = run_dag(child, arguments)
-                phase = "Succeeded"
+            elif "dag" in templates[task["template"]]:  # its arguments are read when it runs
+                arguments = {p["name"]: _fill(p.get("value", ""), exported) for p in task.get("arguments", {}).get("parameters", [])}
+                phase, exported[task["name"]] = run_dag(templates[task["template"]], arguments, f"{path}/{task['name']}")
             else:
                 phase = runs(task)
             phases[task["name"]] = phase
             every[task["name"]] = phase
-        return _outputs(template, phases)
+            if nodes is not None:
+                nodes.append((path, task, phase))
+        phase = _dag_phase(template, phases)
+        return phase, _outputs(template, phases) if phase == "Succeeded" else {}
 
-    run_dag(templates[spec["entrypoint"]], {})
+    run_dag(templates[spec["entrypoint"]], {}, "")
     return every
+
+
+def _dag_phase(template: dict, phases: dict[str, str]) -> str:
+    """A DAG of orch's fails when a task of it failed without `continueOn` (dag.go, assessDAGPhase, for the
+    DAGs orch writes: a chunk's tasks all continue on failure, a wrapper holds one task); a skipped task,
+    as an empty fan-out is, does not fail it."""
+    tasks = template["dag"]["tasks"]
+    failed = any(phases[t["name"]] in ("Failed", "Error") and not t.get("continueOn") for t in tasks)
+    return "Failed" if failed else "Succeeded"
+
+
+def item_limits(document: dict) -> dict[str, int | None]:
+    """How many items of each fan-out (`withParam` task, by name) Argo runs at once: its items' boundary is
+    the node of the DAG template holding the task (dag.go, executeDAGTask), and a template's `parallelism`
+    bounds the running pods of its boundary (operator.go, checkParallelism); None is no bound."""
+    spec = document["spec"].get("workflowSpec", document["spec"])
+    return {task["name"]: template.get("parallelism") for template in spec["templates"]
+            for task in template.get("dag", {}).get("tasks", []) if "withParam" in task}
 
 
 def _fill(value: str, exported: dict[str, dict]) -> str:

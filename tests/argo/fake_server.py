@@ -3,7 +3,7 @@
 No cluster can run here. It answers POST /api/v1/workflows/{ns} and
 GET /api/v1/workflows/{ns}/{name} with objects shaped like the real server's; the
 workflow "runs" by the model of Argo in argo_model.py (depends, when, nested DAGs); tasks
-that run end as the test's `outcome` says.
+that run end as the test's `outcome` says (a fan-out's items one by one, if it gives `items`).
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class FakeArgo:
         self.httpd.server_close()
 
     def status(self, workflow: dict, done: bool) -> dict:
-        """Argo-shaped node statuses: a DAG node per DAG (main, chunks), a node per task inside it."""
+        """Argo-shaped node statuses: a DAG node per DAG (main, chunks, wrappers), a node per task inside it."""
         name = workflow["metadata"]["name"]
         nodes = {name: {"id": name, "name": name, "displayName": name, "type": "DAG", "templateName": "Main",
                         "phase": "Running", "startedAt": "2026-11-24T10:00:00Z"}}
@@ -101,36 +101,42 @@ class FakeArgo:
                                                  if "Orch" not in task["template"] else task)
             return results[task["name"]]["phase"]
 
-        phases = play(workflow, runs)
-        templates = {t["name"]: t for t in workflow["spec"]["templates"]}
-        boundary = {}  # task name -> the id of the DAG node it belongs to
-        for template_name, template in templates.items():
-            for task in template.get("dag", {}).get("tasks", []):
-                boundary[task["name"]] = name if template_name == "Main" else f"{name}-{template_name}"
-        for task_name, phase in phases.items():
-            node_id = f"{name}-{task_name}"
-            task_template = next(t["template"] for tpl in templates.values() for t in tpl.get("dag", {}).get("tasks", [])
-                                 if t["name"] == task_name)
-            node = {"id": node_id, "name": f"{name}.{task_name}", "displayName": task_name, "boundaryID": boundary[task_name],
-                    "templateName": task_template, "phase": phase, "startedAt": "2026-11-24T10:00:01Z",
-                    "finishedAt": "2026-11-24T10:00:02Z"}
+        played: list[tuple[str, dict, str]] = []
+        phases = play(workflow, runs, played)
+        for path, task, phase in played:  # a node's id is its path of DAG tasks; its boundary, the DAG task's node
+            task_name, task_template = task["name"], task["template"]
+            node_id = f"{name}{path}/{task_name}"
+            node = {"id": node_id, "name": name + path.replace("/", ".") + f".{task_name}", "displayName": task_name,
+                    "boundaryID": name + path, "templateName": task_template, "phase": phase,
+                    "startedAt": "2026-11-24T10:00:01Z", "finishedAt": "2026-11-24T10:00:02Z"}
             result = results.get(task_name, {})
-            if "dag" in templates[task_template]:
-                node["type"] = "DAG"
-            elif phase in ("Omitted", "Skipped"):
+            as_text = task_template == task_name  # a step with a template of its own keeps outputs as text
+            if phase in ("Omitted", "Skipped"):
                 node["type"] = "Skipped"
+            elif "dag" in templates[task_template]:
+                node["type"] = "DAG"
+            elif "items" in result:  # a fan-out the outcome gives item by item: a task group of them
+                for i, item in enumerate(result["items"]):
+                    nodes[f"{node_id}({i})"] = _ended({**node, "id": f"{node_id}({i})", "displayName": f"{task_name}({i}:{i})",
+                                                       "phase": item["phase"]}, item, as_text)
+                node.update(type="TaskGroup", children=[f"{node_id}({i})" for i in range(len(result["items"]))])
             else:
-                node["type"] = "Retry" if result.get("attempts", 1) > 1 else "Pod"
-                if node["type"] == "Retry":
-                    node["children"] = [f"{node_id}-{i}" for i in range(result["attempts"])]
-                if result.get("message"):
-                    node["message"] = result["message"]
-                if result.get("outputs"):
-                    as_text = templates[task_template].get("container", {}).get("command") and task_template == task_name
-                    node["outputs"] = {"parameters": [{"name": k, "value": to_text(v) if as_text else json.dumps(v)}
-                                                      for k, v in result["outputs"].items()]}
+                _ended(node, result, as_text)
             nodes[node_id] = node
         failed = phases.get("Orch-verdict") == "Failed" or any(p in ("Failed", "Error") for p in phases.values())
         nodes[name]["phase"] = "Failed" if failed else "Succeeded"
         return {"phase": nodes[name]["phase"], "startedAt": "2026-11-24T10:00:00Z", "finishedAt": "2026-11-24T10:00:03Z",
                 "nodes": nodes}
+
+
+def _ended(node: dict, result: dict, as_text: bool) -> dict:
+    """A pod's node (a Retry node over its attempts), with its message and outputs."""
+    node["type"] = "Retry" if result.get("attempts", 1) > 1 else "Pod"
+    if node["type"] == "Retry":
+        node["children"] = [f"{node['id']}-{i}" for i in range(result["attempts"])]
+    if result.get("message"):
+        node["message"] = result["message"]
+    if result.get("outputs"):
+        node["outputs"] = {"parameters": [{"name": k, "value": to_text(v) if as_text else json.dumps(v)}
+                                          for k, v in result["outputs"].items()]}
+    return node

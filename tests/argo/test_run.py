@@ -148,3 +148,47 @@ def test_a_conditional_fan_out_is_gated_so_empty_and_skipped_differ(orch, argo_e
     assert steps["after-empty"]["status"] == "succeeded"
     assert steps["off"]["status"] == steps["after-off"]["status"] == "skipped"
     assert code == 0
+
+
+def test_a_throttled_fan_out_runs_and_reads_back_as_without_its_limit(orch, argo_env, monkeypatch):
+    """Its task runs in its wrapper (`Fan-STEP`, `parallelism`); the RunResult is the one without the limit."""
+    items = {"fan": [{"phase": "Succeeded", "outputs": {"v": "a"}},
+                     {"phase": "Succeeded", "attempts": 2, "outputs": {"v": "b"}}],
+             "broken": [{"phase": "Succeeded"}, {"phase": "Failed", "message": "Error (exit code 1)"}]}
+
+    def outcome(name, task):
+        if name == "empty":
+            return {"phase": "Skipped"}  # Argo skips the task group of an empty withParam
+        if name in items:
+            return {"phase": "Failed" if name == "broken" else "Succeeded", "items": items[name]}
+        return by_function(name, task)
+
+    def run(parallelism):
+        limit = {"parallelism": parallelism} if parallelism else {}
+        spec = argo_env({
+            "source": {"python": "m:ok", "outputs": {"items": "json"}},
+            "fan": {"python": "m:ok", "foreach": "${{ steps.source.outputs.items }}", "outputs": {"v": "string"}, **limit},
+            "empty": {"python": "m:ok", "foreach": [], "outputs": {"v": "string"}, **limit},
+            "broken": {"python": "m:ok", "foreach": [1, 2], **limit},
+            "use": {"python": "m:ok", "args": {"v": "${{ steps.fan.outputs.v }}", "e": "${{ steps.empty.outputs.v }}"}},
+            "after-broken": {"python": "m:ok", "after": ["broken"]},
+        })
+        with FakeArgo(outcome) as server:
+            monkeypatch.setenv("ARGO_SERVER", server.url)
+            import orch.backends.argo.run as client
+
+            monkeypatch.setattr(client.time, "sleep", lambda seconds: None)
+            code, out, err = orch("run", spec, "--backend", "argo", "--json")
+        (workflow,) = server.workflows.values()
+        return code, json.loads(out), {t["name"]: t for t in workflow["spec"]["templates"]}
+
+    code, result, templates = run(2)
+    assert templates["Fan-fan"]["parallelism"] == templates["Fan-broken"]["parallelism"] == 2
+    plain_code, plain, _ = run(None)
+    assert (code, result) == (plain_code, plain)
+    steps = result["steps"]
+    assert (steps["fan"]["status"], steps["fan"]["outputs"], steps["fan"]["attempts"]) == ("succeeded", {"v": ["a", "b"]}, 2)
+    assert (steps["empty"]["status"], steps["empty"]["outputs"]) == ("succeeded", {"v": []})
+    assert steps["use"]["status"] == "succeeded"
+    assert (steps["broken"]["status"], steps["broken"]["error"]) == ("failed", "item 1: Error (exit code 1)")
+    assert steps["after-broken"]["status"] == "upstream_failed" and code == 1
