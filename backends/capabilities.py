@@ -24,7 +24,7 @@ COLUMNS = ("local", "argo", "prefect", "airflow", "airflow/kubernetes")
 HEADINGS = {"airflow/kubernetes": "airflow --target kubernetes"}
 
 ARGO_MAX_TASKS = 200  # tasks per DAG in Argo's full CRDs (as backends/argo/render.py)
-ARGO_MAX_STEPS = ARGO_MAX_TASKS * (ARGO_MAX_TASKS - 1)  # 199 chunk DAGs of 200 tasks
+ARGO_MAX_STEPS = (ARGO_MAX_TASKS - 1) ** 2  # 199 chunk DAGs of 199 steps and their closing task (gates count too)
 INT32 = 2**31 - 1  # Argo reads a retry factor into a 32-bit IntOrString (as backends/argo/templates.py)
 
 
@@ -160,6 +160,17 @@ def _argo_shared_commands(graph: PipelineGraph) -> Iterator[Use]:
         yield Use(("steps",))
 
 
+def _argo_runtime_command_fan_outs(graph: PipelineGraph) -> Iterator[Use]:
+    """Command fan-outs whose items Argo must pick at run time (a reference in the list), with a template each."""
+    from orch.backends.argo.inline import plain_items  # asked only when checking Argo; it imports no engine
+    from orch.backends.argo.render import inline_mode
+
+    if inline_mode(graph):  # past it, W862 says it of every command step
+        for name, step in graph.pipeline.steps.items():
+            if step.command is not None and step.foreach is not None and plain_items(step) is None:
+                yield Use(("steps", name, "foreach"))
+
+
 def _stdout_outputs(graph: PipelineGraph) -> Iterator[Use]:
     for name, step in graph.pipeline.steps.items():
         output = getattr(step, "stdout_output", None)  # Step.stdout_output: the output declared `from: stdout`
@@ -253,10 +264,10 @@ FEATURES: tuple[Feature, ...] = (
                                       "its log holds stdout and stderr as one stream",
                                       hint="write it to $ORCH_OUTPUTS/NAME instead (from: file), or drop the step's image"),
     }),
-    Feature("command-fan-out", "`foreach` on a command step", "W861",
-            _steps(lambda s: s.command is not None and s.foreach is not None, "foreach"), {
+    Feature("command-fan-out", "`foreach` on a command step over a list known only at run time", "W861",
+            lambda graph: _argo_runtime_command_fan_outs(graph), {
         "argo": approx("each item runs through orch's runner (python3 -c), so the image needs python3: "
-                       "Argo hands a pod its item as text without orch's types"),
+                       "Argo cannot write a run-time list's items as orch's text (a literal list needs nothing)"),
     }),
     Feature("shared-templates", "command steps in a pipeline too large for a template per step", "W862",
             lambda graph: _argo_shared_commands(graph), {
@@ -273,11 +284,16 @@ FEATURES: tuple[Feature, ...] = (
     Feature("many-steps", f"more than {ARGO_MAX_STEPS:,} steps", "W851",
             _pipeline(lambda p: len(p.steps) > ARGO_MAX_STEPS, "steps", count=lambda p: len(p.steps)), {
         "argo": refused("E804", f"{{count}} steps: at most {ARGO_MAX_STEPS} fit in {ARGO_MAX_TASKS - 1} nested DAGs "
-                                f"of {ARGO_MAX_TASKS} tasks", note=f"at most {ARGO_MAX_TASKS - 1} nested DAGs of {ARGO_MAX_TASKS} tasks"),
+                                f"of {ARGO_MAX_TASKS - 1} steps", note=f"at most {ARGO_MAX_TASKS - 1} nested DAGs of "
+                                f"{ARGO_MAX_TASKS - 1} steps and gates (the renderer counts the gates)"),
     }),
     Feature("manifest-size", "a Kubernetes object over 1 MB", "W852", None, {
         "argo": refused("E806", "Kubernetes stores objects up to 1 MB", note="Kubernetes stores objects up to 1 MB "
                         "(a large pipeline's chunks move to WorkflowTemplates; one over 1 MB is refused when rendered)"),
+    }),
+    Feature("template-inputs", "a step reading more than 500 upstream outputs", "W864", None, {
+        "argo": refused("E824", "a template holds at most 500 input parameters",
+                        note="a template holds at most 500 input parameters (said when rendering: one per output a step reads)"),
     }),
     Feature("pipeline-timeout", "the pipeline's `timeout`", "W853"),
     Feature("pipeline-subsecond-timeout", "a pipeline timeout of a fraction of a second", "W854",

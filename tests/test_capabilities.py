@@ -170,3 +170,18 @@ def test_command_steps_past_a_template_each_on_argo_are_warned_once_that_the_ima
     assert [d.code for d in report(190).approximated] == []  # a plain container each
     (warning,) = report(191).approximated
     assert warning.code == "W862" and warning.field == "steps" and "python3" in warning.message
+
+
+def test_a_step_reading_more_outputs_than_an_argo_template_takes_is_refused_where_it_is(orch, spec_file, tmp_path):
+    import yaml
+
+    outputs = {f"o{i}": "string" for i in range(501)}
+    reads = {name: f"${{{{ steps.a.outputs.{name} }}}}" for name in outputs}
+    path = spec_file(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "steps": {
+        "a": {"python": "m:f", "outputs": outputs}, "b": {"python": "m:g", "args": reads}}}))
+    code, out, err = orch("render", path, "--backend", "argo", "--out", tmp_path / "out")
+    assert code == 2 and not (tmp_path / "out").exists()
+    assert re.search(r":\d+:\d+: error\[E824\] steps.b: step 'b' would take 501 input parameters on Argo; a template holds at most 500", err)
+    assert orch("render", path, "--backend", "prefect", "--out", tmp_path / "prefect")[0] == 0  # Argo's bound only
+    code, _, err = orch("run", path, "--backend", "argo")  # said before any server is asked (none is set)
+    assert code == 2 and "error[E824] steps.b:" in err

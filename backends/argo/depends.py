@@ -27,12 +27,19 @@ from .layout import throttled
 
 PROPAGATING = ("all_succeeded", "none_failed")
 DONE = ("Succeeded", "Skipped", "Failed", "Errored", "Omitted")
-_RESULT = re.compile(r"([a-z0-9][a-z0-9-]*)\.(Succeeded|Failed|Errored|Skipped|Omitted)\b")
+_RESULT = re.compile(r"([a-z0-9][a-z0-9-]*)\.(Succeeded|Failed|Errored|Skipped|Omitted)\b")  # steps' tasks
+_ANY_RESULT = re.compile(r"([a-zA-Z0-9][-a-zA-Z0-9]*)\.[A-Z][a-zA-Z]+")  # any task's, orch's own too (ancestry.go)
 
 
 def tasks_in(expression: str) -> list[str]:
     """The task names a depends expression reads, in order of first use."""
     return list(dict.fromkeys(m.group(1) for m in _RESULT.finditer(expression)))
+
+
+def leaves(tasks: list[dict]) -> list[str]:
+    """The tasks of a DAG no other task of it depends on: Argo's targets when none is set (dag.go, findLeafTaskNames)."""
+    read = {name for task in tasks for name in _ANY_RESULT.findall(task.get("depends") or "")}
+    return [task["name"] for task in tasks if task["name"] not in read]
 
 
 def as_status_test(expression: str, status_of: Callable[[str], str]) -> str:

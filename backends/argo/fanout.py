@@ -7,13 +7,13 @@ the items of a `withParam` task have the DAG node of the template holding that t
 Argo checks the bound when an item starts, not at its retries: an item waiting out a retry's backoff
 holds no slot, and its next attempt starts without one, so with retries N may briefly be passed.
 
-The step's DAG keeps a task of the step's name (its depends, when, continueOn), calling the wrapper.
-That outer task computes every value the fan-out reads from outside the wrapper -- the arguments
-holding a tag, and a list computed from a param or an output -- and passes each as an input of the
-wrapper. None holds a tag: each is base64, brace-free JSON, a param's text (orch refuses `{{` in one)
+The step's DAG keeps a task of the step's name (its depends; a `when` goes to a gate before it, as for
+every fan-out: render.py, `_gated`), calling the wrapper. That outer task computes every value the
+fan-out reads from outside the wrapper -- the arguments holding a tag, and a list computed from a
+param or an output -- and passes each as an input of the wrapper. None holds a tag: each is base64, brace-free JSON, a param's text (orch refuses `{{` in one)
 or a JSON list of indexes. The wrapper exports each output as a chunk does (layout.export): the
 items' list, `[]` for an empty list (Argo skips the fan-out task; the wrapper succeeds), nothing when
-an item failed (the wrapper fails, and so its task). A wrapper skipped is its task's false `when`.
+an item failed (the wrapper fails, and so its task).
 """
 
 from __future__ import annotations
@@ -61,4 +61,4 @@ class Wrappers:
             dag=a.dag([a.dag_task(name, template=task["template"], with_param=with_param, arguments=a.parameters(inner))],
                       fail_fast=self.fail_fast)))
         return a.dag_task(name, template=PREFIX + name, depends=task.get("depends"), when=task.get("when"),
-                          continue_on=task.get("continueOn"), arguments=a.parameters(passed) if passed else None)
+                          arguments=a.parameters(passed) if passed else None)

@@ -23,8 +23,9 @@ import re
 
 from orch.core.names import argo_name
 from orch.core.expr import RefNode
-from orch.core.refs import find_refs
+from orch.core.refs import find_refs, iter_strings
 from orch.core.spec import Pipeline, Step
+from orch.core.typed import to_text
 
 from . import manifest as a
 from .bootstrap import brace_free_json
@@ -101,6 +102,8 @@ class StepTemplate:
             return "{{=replace(workflow.parameters[" + expr_literal(ref.name) + '], "$", "$$")}}'
         if ref.kind == "run":
             return "{{workflow.name}}" if ref.name == "id" else RUN_DATE
+        if ref.kind == "item":  # its text, Kubernetes-escaped, as base64 in the withParam list (plain_items)
+            return "{{=fromBase64(" + _read("item") + ")}}"
         name = input_name(ref.step, ref.name)
         self.inputs[name] = self.output_value(ref.step, ref.name, for_python=False)
         return "{{=fromBase64(" + _read(name) + ")}}"
@@ -108,7 +111,7 @@ class StepTemplate:
     # -- the template ----------------------------------------------------------------------
     def container(self) -> dict:
         step = self.step
-        if step.python or step.foreach is not None:  # a command's fan-out: the runner picks its item
+        if step.python or (step.foreach is not None and plain_items(step) is None):  # the runner picks its item
             return self._python()
         argv = [self._text(arg) for arg in step.command]
         env = [a.env_var(key, self._text(value)) for key, value in step.env.items()]
@@ -152,6 +155,18 @@ class StepTemplate:
         if not files:
             return None
         return a.parameters([a.parameter(o, value_from=a.value_from(path=f"{OUTPUTS}/{o}")) for o in files])
+
+
+def plain_items(step: Step) -> list[str] | None:
+    """A command fan-out's `withParam` when its list is written in the spec, with no reference: each item's
+    text as every backend hands it to a command (`to_text`), Kubernetes-escaped, in base64, so the item
+    reaches a plain container as a literal does. None for a list known only at run time: Argo cannot
+    write its items as orch's text (a float's digits, JSON's spacing), so the runner picks them."""
+    if step.command is None or not isinstance(step.foreach, list):
+        return None
+    if any("${{" in text for _, text in iter_strings(step.foreach)):
+        return None
+    return [base64.b64encode(k8s_literal(to_text(item)).encode("utf-8")).decode("ascii") for item in step.foreach]
 
 
 def output_text(pipeline: Pipeline, producer: str, output: str) -> str:

@@ -2,13 +2,17 @@
 
 Argo's full CRDs allow 200 tasks per DAG. A larger pipeline is cut, in dependency order,
 into chunk DAGs run by the main DAG. Tasks cannot `depends` on tasks of another DAG, and
-a DAG that has failed exports no outputs (dag.go returns before reading them), so:
-every task in a chunk has `continueOn` failed and error (the chunk itself succeeds); a
-chunk exports the statuses and outputs later chunks read, and whether any of its steps
-failed; a step whose trigger reads a step of another chunk waits on its own chunk's
-tasks with `depends` and tests the whole trigger on statuses in its `when` (false there
-is Skipped, not Omitted -- the status reader knows); a last task fails the workflow when
-any chunk reports a failed step.
+a DAG that has failed exports no outputs (dag.go returns before reading them), so a chunk
+must succeed whatever its steps do. Argo refuses `continueOn` in a DAG using `depends`
+(validate.go, validateDAG), so each chunk ends instead in one leaf of orch's,
+`Orch-chunk-done`, that waits for the chunk's other leaves to end however they end:
+a DAG's phase comes from its leaves (dag.go, assessDAGPhase), and that one always succeeds.
+A chunk exports the statuses and outputs later chunks read, and whether any of its steps
+failed; a step whose trigger reads a step of another chunk waits on its own chunk's tasks
+with `depends` and tests the whole trigger on statuses in its `when` (false there is
+Skipped, not Omitted -- the status reader knows; a fan-out's `when` sits in a gate task
+before it, as everywhere: `gated`); a last task fails the workflow when any chunk reports
+a failed step.
 """
 
 from __future__ import annotations
@@ -38,8 +42,10 @@ class Chunk:
 
 
 def has_gate(step) -> bool:
-    """A fan-out with a condition tests it in a gate task first: on Argo, a task group skipped by
-    its `when` would look like an empty fan-out, which succeeds."""
+    """A fan-out with a condition tests it in a gate task first. Argo tests a `withParam` task's `when`
+    item by item, and a group whose items were all skipped ends Succeeded (dag.go, executeDAGTask), while
+    an empty list ends Skipped: neither would tell a false condition from a fan-out that ran. In the
+    nested layout a fan-out whose trigger reads another chunk has a `when` too, and a gate (`Layout.gated`)."""
     return step.foreach is not None and bool(step.when)
 
 
@@ -73,20 +79,41 @@ class Layout:
     def __init__(self, graph: PipelineGraph, depends: Depends, chunk_size: int):
         order = graph.order()
         self.steps = graph.pipeline.steps
-        weight = {step: 1 + has_gate(graph.pipeline.steps[step]) for step in order}  # a gate is a task too
-        self.nested = sum(weight.values()) > chunk_size - 1  # a single DAG also holds the verdict leaf
+        # a single DAG also holds the verdict leaf; a chunk, its done leaf. A gate is a task too.
+        self.nested = sum(1 + has_gate(self.steps[step]) for step in order) > chunk_size - 1
+        self.gated: set[str] = {step for step in order if has_gate(self.steps[step])}
         self.chunks = [Chunk(1, [])]
+        self.chunk_of: dict[str, int] = {}
+        self.task_chunk: dict[str, int] = {}
+        if not self.nested:
+            self.chunks[0].steps = list(order)
+            self._index(order, 1)
+            return
         used = 0
         for step in order:
-            if self.nested and used + weight[step] > chunk_size:
+            weight = 1 + self._gated_in(step, depends, self.chunks[-1].index)
+            if used and used + weight > chunk_size - 1:  # alone, a step and its gate go in (only chunk_size 2 needs it)
                 self.chunks.append(Chunk(len(self.chunks) + 1, []))
-                used = 0
+                weight, used = 1 + self._gated_in(step, depends, self.chunks[-1].index), 0
+            if weight > 1:
+                self.gated.add(step)
             self.chunks[-1].steps.append(step)
-            used += weight[step]
-        self.chunk_of = {step: chunk.index for chunk in self.chunks for step in chunk.steps}
-        self.task_chunk = {argo_name(step): index for step, index in self.chunk_of.items()}
-        if self.nested:
-            self._cross(graph, depends)
+            self._index([step], self.chunks[-1].index)
+            used += weight
+        self._cross(graph, depends)
+
+    def _index(self, steps: list[str], chunk: int) -> None:
+        for step in steps:
+            self.chunk_of[step] = chunk
+            self.task_chunk[argo_name(step)] = chunk
+
+    def _gated_in(self, step: str, depends: Depends, chunk: int) -> bool:
+        """Whether the step, placed in `chunk`, has a gate: it fans out and its task has a `when` -- its
+        condition, or its trigger when that reads a task of another chunk (render.py, `_task`)."""
+        spec = self.steps[step]
+        if spec.foreach is None:
+            return False
+        return bool(spec.when) or any(self.task_chunk[task] != chunk for task in depends.reads(step))
 
     def _cross(self, graph: PipelineGraph, depends: Depends) -> None:
         exports: dict[int, dict[str, None]] = {chunk.index: {} for chunk in self.chunks}

@@ -50,20 +50,22 @@ def toleration(*, effect=None, key=None, operator=None, toleration_seconds=None,
 
 
 def template(name, *, active_deadline_seconds=None, container=None, dag=None, inputs=None, metadata=None, node_selector=None,
-             outputs=None, parallelism=None, retry_strategy=None, service_account_name=None, tolerations=None) -> dict:
+             outputs=None, parallelism=None, retry_strategy=None, service_account_name=None, suspend=None,
+             tolerations=None) -> dict:
     return _present({"activeDeadlineSeconds": active_deadline_seconds, "container": container, "dag": dag, "inputs": inputs,
                      "metadata": metadata, "name": name, "nodeSelector": node_selector, "outputs": outputs,
                      "parallelism": parallelism, "retryStrategy": retry_strategy, "serviceAccountName": service_account_name,
-                     "tolerations": tolerations})
+                     "suspend": suspend, "tolerations": tolerations})
 
 
 def dag(tasks, *, fail_fast=None) -> dict:
     return _present({"failFast": fail_fast, "tasks": tasks})
 
 
-def dag_task(name, *, arguments=None, continue_on=None, depends=None, template=None, template_ref=None, when=None,
-             with_param=None) -> dict:
-    return _present({"arguments": arguments, "continueOn": continue_on, "depends": depends, "name": name, "template": template,
+def dag_task(name, *, arguments=None, depends=None, template=None, template_ref=None, when=None, with_param=None) -> dict:
+    """No `continueOn`: Argo refuses it in a DAG that uses `depends` (workflow/validate/validate.go, validateDAG), as
+    orch's DAGs of steps do; one that must outlive its failed tasks ends in a leaf that accepts any end (render.py)."""
+    return _present({"arguments": arguments, "depends": depends, "name": name, "template": template,
                      "templateRef": template_ref, "when": when, "withParam": with_param})
 
 
@@ -83,5 +85,5 @@ def document(kind: str, metadata: dict, spec: dict) -> dict:
     return {"apiVersion": API_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
 
 
-def object_meta(*, generate_name=None, labels=None, name=None) -> dict:
-    return _present({"generateName": generate_name, "labels": labels, "name": name})
+def object_meta(*, annotations=None, generate_name=None, labels=None, name=None) -> dict:
+    return _present({"annotations": annotations, "generateName": generate_name, "labels": labels, "name": name})

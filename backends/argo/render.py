@@ -13,6 +13,7 @@ shape (templates.py), and a leaf that keeps any failure in the workflow's phase.
 from __future__ import annotations
 
 import gc
+import json
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -26,10 +27,10 @@ from orch.core.typed import to_text
 from ..base import Artifact
 from . import manifest as a
 from .condition import ExprLang
-from .depends import Depends, as_status_test, waits_for
+from .depends import Depends, as_status_test, leaves, waits_for
 from .fanout import Wrappers, is_wrapper
 from .layout import Layout, export, gate_name, has_gate, throttled
-from .inline import VOLUME, StepTemplate, TextExprLang
+from .inline import VOLUME, StepTemplate, TextExprLang, plain_items
 from .payload import Payload
 from .script import bootstrap_source as runner_source
 from .templates import Shape, pod_settings, problems, template
@@ -42,10 +43,14 @@ VERDICT = "Orch-verdict"  # orch's template names hold a capital: a step's templ
 VERDICT_TASK = "Orch-verdict"  # orch's task names hold a capital, which no step's Argo name does
 FAILED = "orch-failed"
 GATE = "Orch-gate"
+DONE = "Orch-done"  # a chunk's last leaf: a suspend template that resumes at once, so no pod
+DONE_TASK = "Orch-chunk-done"
 MAIN = "Main"
 INLINE_MAX = 190  # steps with templates of their own (Argo's full CRDs hold 200 templates); more share
 MAX_TASKS = 200  # per DAG, in Argo's full CRDs
 MAX_BYTES = 1 << 20  # what etcd stores
+MAX_INPUTS = 500  # input parameters a template (Inputs.parameters maxItems, workflow_types.go)
+RUNNER_TAG = "{{workflow.annotations.orch/runner}}"
 
 
 def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
@@ -74,6 +79,7 @@ def _artifacts(graph: PipelineGraph, kind: str | None) -> list[Artifact]:
     pipeline = graph.pipeline
     kinds = [kind] if kind else ["workflow"] + (["cron"] if pipeline.schedule else [])
     spec = spec_data(graph)
+    _bounded_inputs(graph, spec)
     extra: list[Artifact] = []
     if _is_nested(spec):  # measure the chunks apart: when together they pass 1 MB, they stay apart
         split, chunks = _split(pipeline.name, spec)
@@ -93,8 +99,31 @@ def _artifacts(graph: PipelineGraph, kind: str | None) -> list[Artifact]:
     return artifacts
 
 
+def _bounded_inputs(graph: PipelineGraph, spec: dict) -> None:
+    """Argo's CRD holds at most MAX_INPUTS input parameters a template (workflow_types.go): a step reading more
+    outputs than that, or a chunk importing more, is refused, located, rather than rejected on submit."""
+    found = []
+    for template in spec["templates"]:
+        count = len((template.get("inputs") or {}).get("parameters", []))
+        if count > MAX_INPUTS:
+            step = next((name for name in graph.pipeline.steps if argo_name(name) == template["name"]), None)
+            what = f"step {step!r}" if step else f"the nested DAG {template['name']}"
+            found.append(graph.locate(Diagnostic(
+                "E824", f"{what} would take {count} input parameters on Argo; a template holds at most {MAX_INPUTS}",
+                ("steps", step) if step else ("steps",),
+                hint="read fewer upstream outputs in one step (one json output can carry many values)")))
+    if found:
+        raise SpecError(found)
+
+
 def _is_nested(spec: dict) -> bool:
-    return any(t["name"].startswith("chunk-") for t in spec["templates"])
+    """Whether the spec holds chunk DAGs. With a template per step, a step's template may be named `chunk-…` too:
+    it is a container."""
+    return any(_is_chunk(t) for t in spec["templates"])
+
+
+def _is_chunk(template: dict | None) -> bool:
+    return template is not None and template["name"].startswith("chunk-") and "dag" in template
 
 
 def _split(name: str, spec: dict) -> tuple[dict, list[dict]]:
@@ -103,19 +132,27 @@ def _split(name: str, spec: dict) -> tuple[dict, list[dict]]:
     main = by_name[MAIN]
     documents, tasks = [], []
     for task in main["dag"]["tasks"]:
-        if not task.get("template", "").startswith("chunk-"):
+        if not _is_chunk(by_name.get(task.get("template", ""))):
             tasks.append(task)
             continue
         chunk = by_name[task["template"]]
-        used = _called(chunk, by_name)
+        templates = [chunk] + [by_name[u] for u in _called(chunk, by_name)]
         template_name = f"{name[:52]}-{task['template']}"
-        documents.append(a.document("WorkflowTemplate", a.object_meta(name=template_name),
-                                    a.workflow_spec([chunk] + [by_name[u] for u in used])))
+        documents.append(a.document("WorkflowTemplate", a.object_meta(name=template_name, annotations=_runner_note(templates)),
+                                    a.workflow_spec(templates)))
         tasks.append(a.dag_task(task["name"], arguments=task.get("arguments"), depends=task.get("depends"),
                                 template_ref={"name": template_name, "template": task["template"]}))
     main = {**main, "dag": {**main["dag"], "tasks": tasks}}
     kept = [main] + [t for t in spec["templates"] if t["name"] == VERDICT]
     return {**spec, "templates": kept}, documents
+
+
+def _runner_note(templates: list[dict]) -> dict | None:
+    """Argo validates a WorkflowTemplate on its own, and refuses a `{{workflow.annotations.K}}` whose K it does not
+    carry (validate.go, resolveAllVariables): name the runner's annotation, which the calling Workflow holds."""
+    if not any(RUNNER_TAG in t["container"].get("command", []) for t in templates if "container" in t):
+        return None
+    return {"orch/runner": "the runner is read from this annotation of the Workflow that calls these templates"}
 
 
 def _called(dag: dict, by_name: dict) -> list[str]:
@@ -129,18 +166,20 @@ def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> m.Workfl
     """The spec as hera's WorkflowSpec model, as `run` submits it."""
     from hera.workflows import models as m
 
-    return m.WorkflowSpec.model_validate(spec_data(graph, chunk_size))
+    spec = spec_data(graph, chunk_size)
+    _bounded_inputs(graph, spec)
+    return m.WorkflowSpec.model_validate(spec)
 
 
 def spec_data(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> dict:
     """The Workflow's spec, as hera's WorkflowSpec would dump it."""
     pipeline = graph.pipeline
-    found = [d for name, step in pipeline.steps.items() for d in problems(name, step)]
-    found += _pipeline_problems(graph, chunk_size)
-    if found:
-        raise SpecError([graph.locate(d) for d in found])
     depends = Depends(graph)
     layout = Layout(graph, depends, chunk_size)
+    found = [d for name, step in pipeline.steps.items() for d in problems(name, step)]
+    found += _pipeline_problems(graph, layout)
+    if found:
+        raise SpecError([graph.locate(d) for d in found])
     shapes = _Shapes()
     if inline_mode(graph) and not layout.nested:
         return _inline_spec(graph, depends)
@@ -153,14 +192,15 @@ def spec_data(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> dict:
     else:
         dags = [_main(layout)] + [_chunk(graph, chunk, shapes, depends, layout, wrappers) for chunk in layout.chunks]
         verdict = _busybox(VERDICT, ["sh", "-c", "echo 'orch: a step failed' >&2; exit 1"])
-    gates = [_busybox(GATE, ["true"])] if any(has_gate(step) for step in pipeline.steps.values()) else []
-    return _spec(pipeline, dags + wrappers.templates + shapes.templates + gates + [verdict])
+    gates = [_busybox(GATE, ["true"])] if layout.gated else []
+    done = [a.template(DONE, suspend={"duration": "0"})] if layout.nested else []
+    return _spec(pipeline, dags + wrappers.templates + shapes.templates + gates + done + [verdict])
 
 
 def _spec(pipeline, templates: list[dict], volumes=None) -> dict:
     """The runner goes once into the Workflow's annotations, last in reading order, as Kubernetes
     keeps machine data (`kubectl`'s last-applied-configuration): python steps run it from there."""
-    python = any("{{workflow.annotations.orch/runner}}" in t["container"].get("command", []) for t in templates if "container" in t)
+    python = any(RUNNER_TAG in t["container"].get("command", []) for t in templates if "container" in t)
     return a.workflow_spec(
         templates,
         entrypoint=MAIN,
@@ -192,7 +232,8 @@ def _inline_spec(graph: PipelineGraph, depends: Depends) -> dict:
         with_param = when = None
         if step.foreach is not None:
             arguments.append(a.parameter("item", value="{{item}}"))
-            with_param = Payload(pipeline, step).foreach_indexes()
+            items = plain_items(step)
+            with_param = Payload(pipeline, step).foreach_indexes() if items is None else json.dumps(items)
         if step.when:
             lang = TextExprLang(pipeline, lambda p: pipeline.params[p].type, _kinds(pipeline))
             when = lang.tag(parse_condition(step.when))
@@ -200,7 +241,7 @@ def _inline_spec(graph: PipelineGraph, depends: Depends) -> dict:
             stdout.append(f"tasks.{argo_name(name)}.outputs.result")
         task = a.dag_task(argo_name(name), template=argo_name(name), depends=depends.of(name), with_param=with_param,
                           arguments=a.parameters(arguments) if arguments else None, when=when)
-        tasks += _gated(task, step, wrappers)
+        tasks += _gated(task, step, wrappers, has_gate(step))
     tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
     # Argo keeps a container's stdout only where the DAG names `tasks.S.outputs.result` (hasOutputResultRef)
     metadata = {"annotations": {"orch/stdout": " ".join(stdout)}} if stdout else None
@@ -210,15 +251,15 @@ def _inline_spec(graph: PipelineGraph, depends: Depends) -> dict:
     return _spec(pipeline, [main] + wrappers.templates + templates + gates + [_busybox(VERDICT, ["true"])], volumes)
 
 
-def _gated(task: dict, step, wrappers: Wrappers) -> list[dict]:
-    """The step's task (a throttled fan-out's calls its wrapper), after its gate when it is a fan-out with a condition."""
+def _gated(task: dict, step, wrappers: Wrappers, gated: bool) -> list[dict]:
+    """The step's task (a throttled fan-out's calls its wrapper), after its gate when it is a fan-out whose task has
+    a `when` (layout.has_gate): the gate takes the task's depends and when, the fan-out runs once the gate succeeded."""
     task = wrappers.task(task, step)
-    if not has_gate(step):
+    if not gated:
         return [task]
-    gate = a.dag_task(gate_name(task["name"]), template=GATE, depends=task.get("depends"), when=task.get("when"),
-                      continue_on=task.get("continueOn"))
+    gate = a.dag_task(gate_name(task["name"]), template=GATE, depends=task.get("depends"), when=task.get("when"))
     after = a.dag_task(task["name"], template=task["template"], depends=f"{gate['name']}.Succeeded",
-                       with_param=task.get("withParam"), continue_on=task.get("continueOn"), arguments=task.get("arguments"))
+                       with_param=task.get("withParam"), arguments=task.get("arguments"))
     return [gate, after]
 
 
@@ -253,7 +294,7 @@ class _Shapes:
 
 
 def _tasks(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout, wrappers: Wrappers) -> list[dict]:
-    return _gated(_task(graph, name, shapes, depends, layout), graph.pipeline.steps[name], wrappers)
+    return _gated(_task(graph, name, shapes, depends, layout), graph.pipeline.steps[name], wrappers, name in layout.gated)
 
 
 def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -> dict:
@@ -272,17 +313,20 @@ def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -
         with_param = payload.foreach_indexes()
     return a.dag_task(argo_name(name), template=shapes.name_for(step, len(payload.tags)), depends=formula,
                       when=_condition(graph, step.when, gate, layout.output_expr(name)) if step.when or gate else None,
-                      with_param=with_param, continue_on={"error": True, "failed": True} if layout.nested else None,
-                      arguments=a.parameters(arguments))
+                      with_param=with_param, arguments=a.parameters(arguments))
 
 
 def _chunk(graph, chunk, shapes: _Shapes, depends: Depends, layout: Layout, wrappers: Wrappers) -> dict:
+    """A chunk's DAG: its steps' tasks, then a leaf that waits for the others' end, whatever it is. Its phase is that
+    leaf's (dag.go, assessDAGPhase: the DAG's targets are its leaves; a target that ran gives its own phase), so the
+    chunk succeeds, exporting its outputs, however its steps ended."""
     tasks = [task for name in chunk.steps for task in _tasks(graph, name, shapes, depends, layout, wrappers)]
+    tasks.append(a.dag_task(DONE_TASK, template=DONE, depends=waits_for(leaves(tasks))))
     outputs = []
     for name in chunk.exports:
         task, _, rest = name.partition("__")
-        if rest == "_status":
-            outputs.append(export(name, f"tasks.{task}.status", default="Omitted"))
+        if rest == "_status":  # an expression: Argo's validator knows no `{{tasks.T.status}}` in a DAG's outputs
+            outputs.append(a.parameter(name, value_from=a.value_from(expression=f'tasks["{task}"].status', default="Omitted")))
         else:
             outputs.append(export(name, f"tasks.{task}.outputs.parameters.{rest}", default="null"))
     failed = " || ".join(f'tasks["{argo_name(s)}"].status in ["Failed", "Error"]' for s in chunk.steps)
@@ -318,13 +362,13 @@ def _argument(name: str, param) -> dict:
     return a.parameter(name, value=to_text(param.default))
 
 
-def _pipeline_problems(graph: PipelineGraph, chunk_size: int) -> list[Diagnostic]:
+def _pipeline_problems(graph: PipelineGraph, layout: Layout) -> list[Diagnostic]:
     pipeline = graph.pipeline
     found = []
-    nested = len(pipeline.steps) > chunk_size - 1
-    if nested and len(pipeline.steps) > chunk_size * (MAX_TASKS - 1):
-        found.append(Diagnostic("E804", f"{len(pipeline.steps)} steps: at most {chunk_size * (MAX_TASKS - 1)} fit in "
-                                        f"{MAX_TASKS - 1} nested DAGs of {chunk_size} tasks", ("steps",)))
+    nested = layout.nested
+    if nested and len(layout.chunks) > MAX_TASKS - 1:  # the main DAG holds the chunks and the verdict
+        found.append(Diagnostic("E804", f"{len(pipeline.steps)} steps need {len(layout.chunks)} nested DAGs; the main "
+                                        f"DAG holds at most {MAX_TASKS - 1}", ("steps",)))
     if nested and pipeline.fail_fast:
         found.append(Diagnostic("E811", "fail_fast with more steps than one Argo DAG holds is not supported: "
                                         "the nested DAGs keep running to pass on their steps' statuses", ("fail_fast",)))

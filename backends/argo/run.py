@@ -11,13 +11,13 @@ import os
 import time
 from typing import Any, Mapping, Optional
 
-from orch.core.errors import BackendUnavailable, UsageError
+from orch.core.errors import BackendUnavailable, Diagnostic, SpecError, UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
 from orch.core.typed import to_text
 from orch.core.values import resolve_params
 
-from .render import render, workflow_spec  # noqa: F401 - render is this backend's other face
+from .render import MAX_BYTES, render, workflow_spec  # noqa: F401 - render is this backend's other face
 from .status import API_VERSION, result_from_workflow
 
 DONE = ("Succeeded", "Failed", "Error")
@@ -34,11 +34,16 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, resume: Optional[str
     for name, value in values.items():  # Argo substitutes a template after placing a param's value in it
         if "{{" in to_text(value):
             raise UsageError(f"-p {name}: Argo would read '{{{{' in a param's value as a tag, and has no escape for it")
-    service, namespace = _service()
-    spec = workflow_spec(graph)
+    spec = workflow_spec(graph)  # what the spec cannot be on Argo is said before any server is asked
     spec.arguments = m.Arguments(parameters=[m.Parameter(name=k, value=to_text(v)) for k, v in values.items()]) or None
     workflow = m.Workflow(api_version=API_VERSION, kind="Workflow", spec=spec,
                           metadata=m.ObjectMeta(generate_name=f"{graph.pipeline.name}-", labels=dict(graph.pipeline.labels) or None))
+    size = len(workflow.model_dump_json(by_alias=True, exclude_none=True).encode())
+    if size > MAX_BYTES:
+        raise SpecError([graph.locate(Diagnostic(
+            "E806", f"the Workflow would be {size / 1e6:.1f} MB; Kubernetes stores objects up to 1 MB", ("steps",),
+            hint="`orch render -b argo -o DIR` moves its chunks into WorkflowTemplates: kubectl apply them, then submit the Workflow"))])
+    service, namespace = _service()
     created = _call(service.create_workflow, m.WorkflowCreateRequest(workflow=workflow), namespace=namespace)
     name = created.metadata.name
     seen: dict[str, str] = {}

@@ -37,8 +37,8 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
         if phase == "Succeeded" and steps[name].error:  # its pod ended well, but wrote an output of the wrong type
             phases[name] = "Failed"
         if node and step.foreach is not None and phase == "Skipped" and not is_wrapper(node.get("templateName", "")):
-            # an empty fan-out: Argo skips its task group; orch counts it a success (a condition is in its gate,
-            # and a skipped wrapper is a trigger's `when`, fanout.py)
+            # an empty fan-out: Argo skips its task group; orch counts it a success. A false condition or trigger
+            # test is in the fan-out's gate, in every layout (render.py, `_gated`), and leaves it Omitted
             phases[name], steps[name] = "Succeeded", StepResult(outputs={o: [] for o in step.outputs})
     finished = (status.get("phase") in ("Succeeded", "Failed", "Error"))
     states = orch_states(graph, phases)

@@ -42,8 +42,9 @@ def flowed(value):
     """Keys in reading order; short mappings and lists of scalars in flow style."""
     if isinstance(value, dict):
         out = {key: flowed(value[key]) for key in sorted(value, key=_rank)}
-        if "orch/runner" in out:
-            out["orch/runner"] = _OneLine(out["orch/runner"])
+        runner = out.get("orch/runner")
+        if isinstance(runner, str) and "\n" in runner:  # the runner (a chunk's WorkflowTemplate holds a note there)
+            out["orch/runner"] = _OneLine(runner)
         elif out and all(map(_short, out.values())) and len(repr(out)) < FLOW_WIDTH:
             return _Flow(out)
         return out

@@ -1,9 +1,11 @@
 """A small model of how Argo plays a rendered Workflow's DAGs, to check the translation's logic.
 
 It follows workflow/controller/dag.go where orch relies on it: a task whose `depends` is
-false is Omitted; one whose `when` is false is Skipped; otherwise it runs (the caller
-says how it ends). Nested DAG templates get their inputs from the calling task's
-arguments, fail when a task of theirs failed without `continueOn`, and export their outputs
+false is Omitted; one whose `when` is false is Skipped -- a `withParam` task's `when` is tested
+item by item, so over a non-empty list its group ends Succeeded (executeDAGTask); otherwise it
+runs (the caller says how it ends; a suspend template with a duration resumes, Succeeded, by
+itself). Nested DAG templates get their inputs from the calling task's arguments, take their
+phase from their leaves as assessDAGPhase does, and, when they succeed, export their outputs
 (`valueFrom.parameter` / `valueFrom.expression`). Time is not modelled: a fan-out's task runs once,
 and `item_limits` reads how many of its items Argo would run at once.
 Only the expression forms orch writes are understood; anything else fails the test.
@@ -21,9 +23,10 @@ from .test_depends import argo_eval
 _STATUS = re.compile(r'tasks\["([a-zA-Z0-9-]+)"\]\.status')
 _INPUT = re.compile(r'inputs\.parameters\["([A-Za-z0-9_-]+)"\]')
 _OUTPUT = re.compile(r'tasks\["([a-zA-Z0-9-]+)"\]\.outputs\.parameters\["([A-Za-z0-9_-]+)"\]')
+_DEPENDS = re.compile(r"([a-zA-Z0-9][-a-zA-Z0-9]*)\.[A-Z][a-zA-Z]+")  # the tasks a `depends` names (ancestry.go)
 
 
-def evaluate(expression: str, phases: dict[str, str], inputs: dict[str, str], outputs: dict[str, dict]) -> bool:
+def evaluate(expression: str, phases: dict[str, str], inputs: dict[str, str], outputs: dict[str, dict]):
     text = _OUTPUT.sub(lambda m: json.dumps(outputs[m.group(1)][m.group(2)]), expression)
     text = _STATUS.sub(lambda m: json.dumps(phases[m.group(1)]), text)
     text = _INPUT.sub(lambda m: json.dumps(inputs[m.group(1)]), text)
@@ -68,11 +71,14 @@ def play(document: dict, runs: Callable[[dict], str], nodes: list | None = None)
         exported: dict[str, dict] = {}
         for task in template["dag"]["tasks"]:
             when = task.get("when")
+            called = templates[task["template"]]
             if task.get("depends") and not argo_eval(task["depends"], phases):
                 phase = "Omitted"
             elif when and not evaluate(when[len("{{= "):-len(" }}")], phases, inputs, exported):
-                phase = "Skipped"
-            elif "dag" in templates[task["template"]]:  # its arguments are read when it runs
+                phase = _skipped(task)
+            elif called.get("suspend", {}).get("duration") is not None:
+                phase = "Succeeded"  # operator.go, executeSuspend: resumed once its duration has passed
+            elif "dag" in called:  # its arguments are read when it runs
                 arguments = {p["name"]: _fill(p.get("value", ""), exported) for p in task.get("arguments", {}).get("parameters", [])}
                 phase, exported[task["name"]] = run_dag(templates[task["template"]], arguments, f"{path}/{task['name']}")
             else:
@@ -88,13 +94,34 @@ def play(document: dict, runs: Callable[[dict], str], nodes: list | None = None)
     return every
 
 
+def _skipped(task: dict) -> str:
+    """A task whose `when` is false. A fan-out tests it on each item (dag.go, executeDAGTask), and its group ends
+    Succeeded once all items are skipped -- or Skipped, as any empty list, with no item to test."""
+    if "withParam" not in task:
+        return "Skipped"
+    items = json.loads(task["withParam"])  # a list computed by Argo: the model cannot tell how long
+    return "Succeeded" if items else "Skipped"
+
+
 def _dag_phase(template: dict, phases: dict[str, str]) -> str:
-    """A DAG of orch's fails when a task of it failed without `continueOn` (dag.go, assessDAGPhase, for the
-    DAGs orch writes: a chunk's tasks all continue on failure, a wrapper holds one task); a skipped task,
-    as an empty fan-out is, does not fail it."""
+    """dag.go, assessDAGPhase, for DAGs without a `target`: its targets are its leaves. A target that ran
+    (Succeeded, Failed, Error) gives its own phase; a Skipped or Omitted one, its branch's: Failed or Error
+    if any parent's is, else Succeeded (a root's). The DAG fails when a target's phase is Failed or Error,
+    unless that target has `continueOn` for it."""
     tasks = template["dag"]["tasks"]
-    failed = any(phases[t["name"]] in ("Failed", "Error") and not t.get("continueOn") for t in tasks)
-    return "Failed" if failed else "Succeeded"
+    parents = {t["name"]: set(_DEPENDS.findall(t.get("depends") or "")) for t in tasks}
+    branch: dict[str, str] = {}
+    for task in tasks:  # orch writes a task after those it depends on
+        name, phase = task["name"], phases[task["name"]]
+        inherited = [branch[p] for p in parents[name] if branch[p] in ("Failed", "Error")]
+        branch[name] = phase if phase in ("Succeeded", "Failed", "Error") else (inherited or ["Succeeded"])[0]
+    read = set().union(*parents.values())
+    for task in tasks:
+        name, on = task["name"], task.get("continueOn") or {}
+        if name not in read and branch[name] in ("Failed", "Error"):
+            if not on.get({"Failed": "failed", "Error": "error"}[branch[name]]):
+                return branch[name]
+    return "Succeeded"
 
 
 def item_limits(document: dict) -> dict[str, int | None]:
@@ -116,7 +143,8 @@ def _outputs(template: dict, phases: dict[str, str]) -> dict[str, str]:
     for param in template.get("outputs", {}).get("parameters", []):
         source = param["valueFrom"]
         if "expression" in source:
-            out[param["name"]] = "true" if evaluate(source["expression"], phases, {}, {}) else "false"
+            value = evaluate(source["expression"], phases, {}, {})
+            out[param["name"]] = ("true" if value else "false") if isinstance(value, bool) else value
         elif (match := re.fullmatch(r"\{\{tasks\.([a-zA-Z0-9-]+)\.status\}\}", source["parameter"])):
             out[param["name"]] = phases[match.group(1)]
         else:

@@ -115,6 +115,8 @@ class FakeArgo:
                 node["type"] = "Skipped"
             elif "dag" in templates[task_template]:
                 node["type"] = "DAG"
+            elif "suspend" in templates[task_template]:  # orch's chunk-done leaf: no pod
+                node["type"] = "Suspend"
             elif "items" in result:  # a fan-out the outcome gives item by item: a task group of them
                 for i, item in enumerate(result["items"]):
                     nodes[f"{node_id}({i})"] = _ended({**node, "id": f"{node_id}({i})", "displayName": f"{task_name}({i}:{i})",

@@ -20,6 +20,7 @@ from orch.core.names import argo_name
 
 from ..conformance.test_random_dags import dags, oracle
 from .argo_model import call_of, item_limits, play
+from .fake_server import FakeArgo
 from .test_fast_yaml import assert_as_hera_dumps
 from .test_render import ROOT, TAG, check, lint, validator  # noqa: F401 - the schema fixture
 
@@ -153,24 +154,66 @@ def played(steps: dict, chunk_size: int) -> dict[str, str]:
     return {name: phases[argo_name(name)] for name in steps}
 
 
+def read_back(steps: dict, chunk_size: int) -> dict[str, str]:
+    """Each step's state as `run` reads it: the Workflow played by the model, its nodes read by status.py."""
+    graph = graph_of({"apiVersion": "orch/v1", "name": "p", "steps": steps})
+    spec = workflow_spec(graph, chunk_size=chunk_size).model_dump(by_alias=True, exclude_none=True, mode="json")
+    workflow = {"metadata": {"name": "p-x"}, "spec": spec}
+
+    def outcome(name: str, task: dict) -> dict:
+        if task["template"] == VERDICT:
+            return {"phase": "Failed"}
+        failed = "call" in task and task["call"]["python"].endswith(":fail")
+        return {"phase": "Failed" if failed else "Succeeded"}
+
+    workflow["status"] = FakeArgo(outcome).status(workflow, done=True)
+    return {name: step.status for name, step in result_from_workflow(graph, workflow, {}).steps.items()}
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(dags(), st.sampled_from([2, 3, 200]), st.data())
-def test_throttled_fan_outs_play_out_as_the_trigger_table_says(steps, chunk_size, data):
-    """Random DAGs, some steps throttled fan-outs, one DAG or nested: each ends as the oracle says, and
-    in one DAG a wrapper ends as the fan-out's own task does without the limit. (Nested, an unthrottled
-    fan-out whose trigger is tested in its `when` reads a false test as an empty list: not compared.)"""
+def test_fan_outs_play_out_as_the_trigger_table_says(steps, chunk_size, data):
+    """Random DAGs, some steps fan-outs (throttled or not), one DAG or nested: each ends as the oracle says,
+    played by the model of Argo and read back by the status reader; in one DAG a wrapper ends as the
+    fan-out's own task does without the limit."""
     throttled = {}
     for name, step in steps.items():
-        if data.draw(st.booleans(), label=f"{name} fans out"):
+        kind = data.draw(st.sampled_from(["step", "fan-out", "throttled"]), label=f"{name} is a")
+        if kind != "step":
+            step.update(foreach=[1, 2])
+        if kind == "throttled":
             throttled[name] = data.draw(st.sampled_from([1, 2]), label=f"{name} parallelism")
-            step.update(foreach=[1, 2], parallelism=throttled[name])
+            step.update(parallelism=throttled[name])
     graph = graph_of({"apiVersion": "orch/v1", "name": "p", "steps": steps})
-    assert orch_states(graph, played(steps, chunk_size)) == oracle(steps)
+    expected = oracle(steps)
+    assert orch_states(graph, played(steps, chunk_size)) == expected
+    assert read_back(steps, chunk_size) == expected
     spec = workflow_spec(graph, chunk_size=chunk_size).model_dump(by_alias=True, exclude_none=True, mode="json")
-    assert item_limits({"spec": spec}) == {argo_name(name): limit for name, limit in throttled.items()}
+    fanned = [name for name, step in steps.items() if "foreach" in step]
+    assert item_limits({"spec": spec}) == {argo_name(name): throttled.get(name) for name in fanned}
+    assert lint({"kind": "Workflow", "spec": spec}) == []
     if chunk_size == 200:
         plain = {name: {k: v for k, v in step.items() if k != "parallelism"} for name, step in steps.items()}
         assert played(steps, chunk_size) == played(plain, chunk_size)
+
+
+def test_a_fan_out_skipped_by_a_trigger_read_across_chunks_is_skipped():
+    """The nested layout tests a trigger that reads another chunk in the task's `when`. A fan-out's goes to a
+    gate: on its own task Argo would test it per item, and a group of skipped items ends Succeeded (dag.go,
+    executeDAGTask) -- read back as a success, and its dependents would run."""
+    steps = {"s0": {"python": "m:ok", "when": "1 == 2"}, "s1": {"python": "m:ok"},
+             "s3": {"python": "m:ok", "after": ["s0"], "foreach": [1, 2]}, "s5": {"python": "m:ok", "after": ["s1", "s3"]}}
+    expected = {"s0": "skipped", "s1": "succeeded", "s3": "skipped", "s5": "skipped"}
+    assert oracle(steps) == expected
+    graph = graph_of({"apiVersion": "orch/v1", "name": "p", "steps": steps})
+    assert orch_states(graph, played(steps, 2)) == expected
+    assert read_back(steps, 2) == expected
+    spec = workflow_spec(graph, chunk_size=2).model_dump(by_alias=True, exclude_none=True, mode="json")
+    (chunk,) = [t for t in spec["templates"] if "s3" in [task["name"] for task in t.get("dag", {}).get("tasks", [])]]
+    gate, fan_out, done = chunk["dag"]["tasks"]
+    assert (gate["name"], gate["template"], gate["when"]) == ("s3-When", "Orch-gate", '{{= (inputs.parameters["s0___status"] == "Succeeded") }}')
+    assert (fan_out["depends"], "when" in fan_out) == ("s3-When.Succeeded", False)
+    assert (done["name"], done["template"]) == ("Orch-chunk-done", "Orch-done")
 
 
 @pytest.mark.parametrize("filler", [0, 185, 450], ids=["own-templates", "shared-templates", "nested"])
@@ -268,7 +311,8 @@ def test_a_wrapped_fan_out_reads_back_as_it_would_unwrapped(items):
 
 
 def test_a_wrapper_skipped_by_its_when_is_skipped_not_an_empty_fan_out():
-    """In a nested layout a trigger read across chunks is tested in the outer task's `when`."""
+    """orch gates every fan-out with a `when` (its wrapper's task included), so a wrapper is never skipped; one
+    that was (a manifest rendered before) still reads as skipped."""
     document = workflow(None, wrapped=True)
     document["status"]["nodes"]["w-1"]["phase"] = "Skipped"
     result = result_from_workflow(parse_spec(SWEEP), document, {})

@@ -18,6 +18,7 @@ from orch.core import SpecError, load_spec, parse_spec
 
 from ..conformance.test_cases import CASES, load_case
 from ..test_generated_specs import valid_specs
+from .argo_lint import TAG, lint  # noqa: F401 - TAG for the other tests
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PLACES = [ROOT.parent / "shared", ROOT / "shared"]  # the project's shared/ sits beside the checkout (CI too)
@@ -28,8 +29,6 @@ def schema_file() -> Path:
         if (place / "schemas" / "argo-workflows.schema.json").exists():
             return place / "schemas" / "argo-workflows.schema.json"
     raise AssertionError(f"Argo's JSON schema not found in {[str(p) for p in SCHEMA_PLACES]}")
-TASK_NAME = re.compile(r"^[a-zA-Z0-9][-a-zA-Z0-9]*$")
-TAG = re.compile(r"\{\{(=?)(.*?)\}\}", re.S)
 
 
 @pytest.fixture(scope="module")
@@ -38,54 +37,6 @@ def validator():
     # The published schema types IntOrString as string only; the API accepts integers too.
     schema["definitions"]["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {"type": ["string", "integer"]}
     return jsonschema.Draft7Validator(schema)
-
-
-OURS = ("inputs.parameters.", "workflow.parameters.", "tasks.", "workflow.name", "workflow.creationTimestamp.", "item",
-        "workflow.annotations.orch/runner")
-
-
-def lint(document: dict) -> list[str]:
-    """Argo's own rules that a schema cannot see, and: every tag in it is one orch wrote."""
-    problems = []
-    for expression, body in TAG.findall(json.dumps(document)):
-        if not expression and not body.strip().startswith(OURS):
-            problems.append(f"a tag orch did not write: {{{{{body}}}}}")
-    spec = document["spec"].get("workflowSpec", document["spec"])
-    templates = {t["name"]: t for t in spec["templates"]}
-    params = {p["name"] for p in spec.get("arguments", {}).get("parameters", [])}
-    if "entrypoint" in spec and spec["entrypoint"] not in templates:
-        problems.append("entrypoint names no template")
-    for template in spec["templates"]:
-        inputs = {p["name"] for p in template.get("inputs", {}).get("parameters", [])}
-        text = json.dumps(template)
-        for expression, body in TAG.findall(text):
-            body = body.strip()
-            if not expression and body.startswith("inputs.parameters.") and body.split(".", 2)[2] not in inputs:
-                problems.append(f"{template['name']}: unknown input {body}")
-        for task in template.get("dag", {}).get("tasks", []):
-            names = {t["name"] for t in template["dag"]["tasks"]}
-            if not TASK_NAME.match(task["name"]):
-                problems.append(f"bad task name {task['name']}")
-            if "templateRef" in task:  # resolved against the WorkflowTemplates rendered beside it
-                continue
-            if task["template"] not in templates:
-                problems.append(f"{task['name']}: unknown template {task['template']}")
-                continue
-            wanted = {p["name"] for p in templates[task["template"]].get("inputs", {}).get("parameters", [])
-                      if "default" not in p and "value" not in p}
-            given = {p["name"] for p in task.get("arguments", {}).get("parameters", [])}
-            if wanted - given:
-                problems.append(f"{task['name']}: missing arguments {wanted - given}")
-            for word in re.findall(r"([a-zA-Z0-9][-a-zA-Z0-9]*)\.(?:Succeeded|Failed|Errored|Skipped|Omitted)", task.get("depends", "")):
-                if word not in names:
-                    problems.append(f"{task['name']}: depends on unknown task {word}")
-            for _, body in TAG.findall(json.dumps(task.get("arguments", {}))):
-                body = body.strip()
-                if body.startswith("workflow.parameters.") and body.split(".", 2)[2] not in params:
-                    problems.append(f"{task['name']}: unknown param {body}")
-                if body.startswith("tasks.") and body.split(".")[1] not in names:
-                    problems.append(f"{task['name']}: unknown task in {body}")
-    return problems
 
 
 def check(graph, validator) -> list[dict]:
@@ -138,7 +89,59 @@ def test_the_lint_sees_what_it_is_for():
     document = {"spec": {"entrypoint": "main", "templates": [
         {"name": "main", "dag": {"tasks": [{"name": "a_b", "template": "nope", "arguments": {"parameters": [{"name": "x", "value": "{{ ds }}"}]}}]}},
     ]}}
-    assert lint(document) == ["a tag orch did not write: {{ ds }}", "bad task name a_b", "a_b: unknown template nope"]
+    assert lint(document) == ["a tag orch did not write: {{ ds }}", "main: bad name a_b", "a_b: unknown template nope"]
+
+
+def test_the_lint_knows_argos_dag_rules():
+    """Each rule of validate.go (and the CRDs' CEL rules and item limits) that the schema cannot see, broken once."""
+    pod = {"image": "busybox:1.36", "command": ["true"]}
+    document = {"kind": "Workflow", "metadata": {"generateName": "p-"}, "spec": {"entrypoint": "main", "templates": [
+        {"name": "main", "parallelism": 1, "activeDeadlineSeconds": 5, "dag": {"tasks": [
+            {"name": "a", "template": "leaf"},
+            {"name": "b", "template": "leaf", "depends": "a.Succeeded", "continueOn": {"failed": True}},
+            {"name": "c", "template": "leaf", "depends": "a.Finished || b.AnySucceeded", "withParam": "[1]", "when": "{{= true }}"},
+            {"name": "d", "template": "takes", "depends": "e", "arguments": {"parameters": [
+                {"name": "x", "value": "{{tasks.a.outputs.parameters.nope}}"}, {"name": "y"}]}},
+            {"name": "e", "template": "leaf", "depends": "d", "dependencies": ["a"]},
+            {"name": "1f", "template": "leaf", "depends": "a", "arguments": {"parameters": [
+                {"name": "x", "value": "{{tasks.c.status}}"}, {"name": "x", "value": "{{workflow.annotations.nope}}"}]}},
+        ]}, "outputs": {"parameters": [{"name": "s", "valueFrom": {"parameter": "{{tasks.a.status}}"}},
+                                       {"name": "t", "valueFrom": {"path": "/tmp/t"}}]}},
+        {"name": "leaf", "container": {**pod, "volumeMounts": [{"name": "v", "mountPath": "/m"}, {"name": "w", "mountPath": "/m"}]},
+         "parallelism": 2, "outputs": {"parameters": [{"name": "o", "value": "1", "valueFrom": {"path": "/o"}}]}},
+        {"name": "takes", "inputs": {"parameters": [{"name": "x"}, {"name": "y"}]}, "container": {**pod, "image": ""}},
+        {"name": "leaf", "suspend": {}, "container": pod},
+        {"name": "empty", "dag": {"tasks": []}},
+    ]}}
+    assert lint(document) == [
+        "a tag orch did not write: {{workflow.annotations.nope}}",
+        "templates: leaf is not unique",
+        "main: activeDeadlineSeconds or timeout on a ['dag'] template",
+        "main.outputs.t: valueFrom.path in a dag template",
+        "b: continueOn in a DAG using depends",
+        "c: task result 'Finished' for task 'a' is invalid",
+        "c: b.AnySucceeded on a task without items",
+        "c: a fan-out's task holds a when (put it in a gate)",
+        "main: cannot use both 'depends' and 'dependencies'",
+        "1f: a task name cannot begin with a digit when using depends",
+        "main: dependency cycle d -> e -> d",
+        "leaf: parallelism on a leaf template",
+        "leaf: a mountPath mounted twice",
+        "leaf.outputs.o: needs one of value and valueFrom",
+        "takes: container.image may not be empty",
+        "leaf: 2 template types",
+        "empty: 0 tasks: a DAG holds 1 to 200",
+    ]
+    del document["spec"]["templates"][1:]  # the tasks' own rules, once the DAG has no cycle
+    document["spec"]["templates"] += [{"name": "leaf", "container": pod, "outputs": {"parameters": [{"name": "o", "valueFrom": {"path": "/o"}}]}},
+                                      {"name": "takes", "inputs": {"parameters": [{"name": "x"}, {"name": "y"}]}, "container": pod}]
+    tasks = document["spec"]["templates"][0]["dag"]["tasks"]
+    tasks[4]["depends"] = "a"
+    del tasks[3]["depends"]
+    problems = lint(document)
+    assert {"d: missing dependency 'a' for parameter 'x'", "d: failed to resolve {{tasks.a.outputs.parameters.nope}}",
+            "d: argument y has no value", "1f.arguments: x is not unique", "1f: failed to resolve {{tasks.c.status}}",
+            "1f: unknown annotation workflow.annotations.nope", "main.outputs: failed to resolve {{tasks.a.status}}"} <= set(problems)
 
 
 def test_too_many_steps_even_nested_is_refused():
@@ -157,9 +160,47 @@ def test_a_large_pipeline_nests_in_chunks_of_200(validator):
     (document,) = check(parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "big", "steps": steps}, sort_keys=False)), validator)
     templates = {t["name"]: t for t in document["spec"]["templates"]}
     assert [t["name"] for t in templates["Main"]["dag"]["tasks"]] == ["chunk-1", "chunk-2", "chunk-3", "Orch-verdict"]
-    assert all(len(templates[f"chunk-{i}"]["dag"]["tasks"]) <= 200 for i in (1, 2, 3))
+    assert [len(templates[f"chunk-{i}"]["dag"]["tasks"]) for i in (1, 2, 3)] == [200, 200, 53]  # 199 steps and a leaf
     second = templates["chunk-2"]
-    assert {p["name"] for p in second["inputs"]["parameters"]} >= {"s50__n", "s50___status"}
+    assert {p["name"] for p in second["inputs"]["parameters"]} >= {"s50__n", "s50___status", "s198__n"}
+    assert {p["name"]: p["valueFrom"] for p in templates["chunk-1"]["outputs"]["parameters"]}["s50___status"] == {
+        "default": "Omitted", "expression": 'tasks["s50"].status'}  # validate.go resolves no {{tasks.T.status}} there
+
+
+def test_a_chunk_succeeds_whatever_its_steps_do_through_one_leaf_of_orchs(validator):
+    """No `continueOn` (Argo refuses it beside `depends`): each chunk ends in `Orch-chunk-done`, which waits for the
+    chunk's other leaves however they end, so it is the DAG's only target (dag.go, assessDAGPhase) and succeeds --
+    a suspend template that resumes at once, with no pod."""
+    steps = {f"s{i}": {"python": "m:fail" if i == 3 else "m:f", **({"after": [f"s{i - 1}"]} if i % 4 else {})} for i in range(12)}
+    graph = parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "steps": steps}, sort_keys=False))
+    from orch.backends.argo.depends import leaves
+    from orch.backends.argo.render import workflow_spec
+
+    spec = workflow_spec(graph, chunk_size=5).model_dump(by_alias=True, exclude_none=True, mode="json")
+    templates = {t["name"]: t for t in spec["templates"]}
+    assert templates["Orch-done"] == {"name": "Orch-done", "suspend": {"duration": "0"}}
+    chunks = [t for name, t in templates.items() if name.startswith("chunk-")]
+    assert [len(t["dag"]["tasks"]) for t in chunks] == [5, 5, 5]
+    for chunk in chunks:
+        tasks = chunk["dag"]["tasks"]
+        *steps_tasks, done = tasks
+        assert (done["name"], done["template"]) == ("Orch-chunk-done", "Orch-done")
+        assert leaves(tasks) == ["Orch-chunk-done"]
+        ends = [f"({t}.Succeeded || {t}.Skipped || {t}.Failed || {t}.Errored || {t}.Omitted)" for t in leaves(steps_tasks)]
+        assert done["depends"] == (ends[0] if len(ends) == 1 else "(" + " && ".join(ends) + ")")
+    assert "continueOn" not in json.dumps(spec)
+
+
+def test_the_main_dag_holds_199_chunks():
+    from orch.backends.argo.render import workflow_spec
+
+    def spec(count: int):
+        return parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "steps": {f"s{i}": {"python": "m:f"} for i in range(count)}}))
+
+    assert len(workflow_spec(spec(2 * 199), chunk_size=3).templates) == 199 + 4  # chunks, main, a step's, done, verdict
+    with pytest.raises(SpecError) as error:
+        workflow_spec(spec(2 * 199 + 1), chunk_size=3)
+    assert [d.code for d in error.value.diagnostics] == ["E804"]
 
 
 def test_a_manifest_over_a_megabyte_splits_into_workflow_templates(validator):
@@ -183,3 +224,10 @@ def test_a_manifest_over_a_megabyte_splits_into_workflow_templates(validator):
         assert ref["template"] in names
         chunk_dag = next(t for t in chunk["spec"]["templates"] if t["name"] == ref["template"])
         assert {t["template"] for t in chunk_dag["dag"]["tasks"]} <= names
+
+
+def test_a_step_named_like_a_chunk_renders(validator):
+    """With a template per step, a step's template is named after it: `chunk-…` is a container there, not a chunk DAG."""
+    steps = {"chunk-data": {"python": "m:f", "outputs": {"n": "integer"}}, "use": {"python": "m:g", "args": {"n": "${{ steps.chunk-data.outputs.n }}"}}}
+    (document,) = check(parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "steps": steps})), validator)
+    assert [t["name"] for t in document["spec"]["templates"][0]["dag"]["tasks"]] == ["chunk-data", "use", "Orch-verdict"]
