@@ -171,6 +171,17 @@ def _argo_runtime_command_fan_outs(graph: PipelineGraph) -> Iterator[Use]:
                 yield Use(("steps", name, "foreach"))
 
 
+def _argo_runner_stdout(graph: PipelineGraph) -> Iterator[Use]:
+    """Stdout outputs of command steps that Argo runs through orch's runner (W861, W862)."""
+    from orch.backends.argo.inline import plain_items
+    from orch.backends.argo.render import inline_mode
+
+    inline = inline_mode(graph)
+    for name, step in graph.pipeline.steps.items():
+        if step.stdout_output and (not inline or (step.foreach is not None and plain_items(step) is None)):
+            yield Use(("steps", name, "outputs", step.stdout_output, "from"), {"output": step.stdout_output})
+
+
 def _stdout_outputs(graph: PipelineGraph) -> Iterator[Use]:
     for name, step in graph.pipeline.steps.items():
         output = getattr(step, "stdout_output", None)  # Step.stdout_output: the output declared `from: stdout`
@@ -192,6 +203,13 @@ FEATURES: tuple[Feature, ...] = (
     }),
     Feature("outputs", "`outputs` (string, integer, number, boolean, json)", "W833"),
     Feature("stdout-output", "an output read `from: stdout`", "W834", _stdout_outputs),
+    Feature("runner-stdout-output", "an output read `from: stdout` by a step that runs through orch's runner", "W865",
+            lambda graph: _argo_runner_stdout(graph), {
+        "argo": refused("E825", "output {output!r} is read from stdout, but this step runs through orch's runner on Argo "
+                                "(a fan-out over a run-time list, or a pipeline past 190 templates), which reads outputs from files only",
+                        note="a step that runs through orch's runner (W861, W862) reads outputs from files only",
+                        hint="write it to $ORCH_OUTPUTS/NAME (from: file)"),
+    }),
     Feature("command-reads-number", "a command step reading a `number` or `json` output of a command step", "W835",
             _text_reads(lambda producer, output: producer.command is not None and producer.foreach is None
                         and producer.outputs.get(output) in ("number", "json")), {
@@ -291,9 +309,9 @@ FEATURES: tuple[Feature, ...] = (
         "argo": refused("E806", "Kubernetes stores objects up to 1 MB", note="Kubernetes stores objects up to 1 MB "
                         "(a large pipeline's chunks move to WorkflowTemplates; one over 1 MB is refused when rendered)"),
     }),
-    Feature("template-inputs", "a step reading more than 500 upstream outputs", "W864", None, {
+    Feature("template-inputs", "a step handing Argo more than 500 values (upstream outputs, ...)", "W864", None, {
         "argo": refused("E824", "a template holds at most 500 input parameters",
-                        note="a template holds at most 500 input parameters (said when rendering: one per output a step reads)"),
+                        note="a template holds at most 500 input parameters (said when rendering: one per output a step reads, and per param past 190 templates)"),
     }),
     Feature("pipeline-timeout", "the pipeline's `timeout`", "W853"),
     Feature("pipeline-subsecond-timeout", "a pipeline timeout of a fraction of a second", "W854",

@@ -185,3 +185,20 @@ def test_a_step_reading_more_outputs_than_an_argo_template_takes_is_refused_wher
     assert orch("render", path, "--backend", "prefect", "--out", tmp_path / "prefect")[0] == 0  # Argo's bound only
     code, _, err = orch("run", path, "--backend", "argo")  # said before any server is asked (none is set)
     assert code == 2 and "error[E824] steps.b:" in err
+
+
+def test_a_stdout_output_of_a_step_run_by_orchs_runner_on_argo_is_refused_at_its_from():
+    import yaml
+
+    from orch.core import parse_spec
+
+    def refused(steps: dict) -> list:
+        spec = {"apiVersion": "orch/v1", "name": "p", "params": {"xs": {"type": "json", "default": [1]}}, "steps": steps}
+        return [(d.code, d.field) for d in check(parse_spec(yaml.safe_dump(spec)), "argo").refused]
+
+    stdout = {"s": {"type": "string", "from": "stdout"}}
+    assert refused({"a": {"command": ["echo"], "foreach": "${{ params.xs }}", "outputs": stdout}}) == \
+        [("E825", "steps.a.outputs.s.from")]
+    assert refused({"a": {"command": ["echo"], "foreach": [1, 2], "outputs": stdout}}) == []  # a plain container
+    big = {f"s{i}": {"command": ["true"]} for i in range(195)} | {"a": {"command": ["echo"], "outputs": stdout}}
+    assert refused(big) == [("E825", "steps.a.outputs.s.from")]

@@ -31,6 +31,7 @@ from orch.core.graph import PipelineGraph
 from orch.core.refs import find_refs
 from orch.core.spec import Step
 
+from ..argo.inline import k8s_literal
 from ..argo.payload import Payload
 from ..argo.script import bootstrap_source
 from ..pycode import Names, literal, wrapped
@@ -38,6 +39,7 @@ from ..pycode import Names, literal, wrapped
 XCOM_RETURN = "/airflow/xcom/return.json"
 XCOM_FOLDER = "/airflow/xcom"  # the provider's PodDefaults.XCOM_MOUNT_PATH: a command pod's ORCH_OUTPUTS
 JINJA = re.compile(r"\{[{%#]")
+DOLLARS = " | replace('$', '$$')"  # a value's text as Kubernetes' $(VAR) expansion gives it back
 COMMAND_POD = Path(__file__).with_name("command_pod.py")  # read, not imported: rendering needs no airflow
 IMPORTS = ("from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator\n"
            "from kubernetes.client import models as k8s")
@@ -87,7 +89,7 @@ def pod_task(graph: PipelineGraph, name: str, names: Names, trigger: str, attemp
     `pre_execute`, which may stop or skip it (fail_fast, the deadline, `when`) before a pod starts."""
     step = graph.pipeline.steps[name]
     ident = names.steps[name]
-    options = [f"task_id={name!r}", f"name={name.replace('_', '-')!r}", f"image={template(graph, step.image)!r}",
+    options = [f"task_id={name!r}", f"name={name.replace('_', '-')!r}", f"image={template(graph, step.image, expanded=False)!r}",
                *(_command(graph, step) if step.command else _bootstrap(graph, step)),
                *attempt_options, f"trigger_rule={trigger!r}", f"pre_execute={ident}_may_start"]
     operator = "CommandPod" if _is_command_pod(step) else "KubernetesPodOperator"
@@ -136,7 +138,7 @@ def _bootstrap(graph: PipelineGraph, step: Step) -> list[str]:
     data = payload.data()
     data["refs"] = [{**spec, "kind": "output"} if spec["kind"] == "list" else spec for spec in data["refs"]]
     payload.data = lambda: data  # a fan-out's outputs arrive as its collector's lists, not Argo's JSON texts
-    env = {"ORCH_PAYLOAD": payload.encoded(), "ORCH_XCOM_RETURN": XCOM_RETURN}
+    env = {"ORCH_PAYLOAD": k8s_literal(payload.encoded()), "ORCH_XCOM_RETURN": XCOM_RETURN}
     env.update((f"ORCH_R{i}", _jinja(graph, spec_ref)) for i, spec_ref in enumerate(_refs(payload)))
     return ["cmds=['python3', '-c', BOOTSTRAP]", f"env_vars={literal(env)}", "do_xcom_push=True"]
 
@@ -156,14 +158,17 @@ def _kubernetes(step: Step) -> list[str]:
     return options
 
 
-def template(graph: PipelineGraph, text: str) -> str:
+def template(graph: PipelineGraph, text: str, expanded: bool = True) -> str:
     """`text` as a Jinja template that Airflow renders to the text every backend gives a command:
-    literal pieces byte for byte, each reference as its text (MACROS in runtime.py)."""
+    literal pieces byte for byte, each reference as its text (MACROS in runtime.py). Kubernetes then
+    expands `$(VAR)` and `$$` in a container's command, args and env (`expanded`; not in its image),
+    so there literal text is written with `$(` as `$$(` and `$$` as `$$$$`, and a value with every `$` doubled."""
+    escape = k8s_literal if expanded else str
     pieces, pos = [], 0
     for ref in find_refs(text):
-        pieces += [_literal(text[pos:ref.start], last=False), _text_of(graph, ref)]
+        pieces += [_literal(escape(text[pos:ref.start]), last=False), _text_of(graph, ref, expanded)]
         pos = ref.end
-    return "".join(pieces) + _literal(text[pos:], last=True)
+    return "".join(pieces) + _literal(escape(text[pos:]), last=True)
 
 
 def _literal(text: str, last: bool) -> str:
@@ -175,12 +180,14 @@ def _literal(text: str, last: bool) -> str:
     return "{{ '" + text.encode("unicode_escape").decode("ascii").replace("'", "\\'") + "' }}"
 
 
-def _text_of(graph: PipelineGraph, ref) -> str:
+def _text_of(graph: PipelineGraph, ref, expanded: bool = True) -> str:
     if ref.kind == "param":
-        return "{{ orch_param(params[%r], %r) }}" % (ref.name, graph.pipeline.params[ref.name].type)
-    if ref.kind == "output":
-        return "{{ orch_output(ti.xcom_pull(task_ids=%r), %r) }}" % (ref.step, ref.name)
-    return "{{ run_id }}" if ref.name == "id" else "{{ orch_date(dag_run) }}"
+        value = "orch_param(params[%r], %r)" % (ref.name, graph.pipeline.params[ref.name].type)
+    elif ref.kind == "output":
+        value = "orch_output(ti.xcom_pull(task_ids=%r), %r)" % (ref.step, ref.name)
+    else:
+        value = "run_id" if ref.name == "id" else "orch_date(dag_run)"
+    return "{{ %s%s }}" % (value, DOLLARS if expanded else "")
 
 
 def bootstrap_constant() -> str:
@@ -196,13 +203,14 @@ def _refs(payload: Payload) -> list[tuple]:
 
 
 def _jinja(graph: PipelineGraph, key: tuple) -> str:
-    kind, step, name = key
+    kind, step, name = key  # each value Kubernetes-escaped: it arrives in env
     if kind == "param":
-        return "{{ params[%r] | tojson }}" % name if graph.pipeline.params[name].type == "json" else "{{ params[%r] }}" % name
+        json_param = graph.pipeline.params[name].type == "json"
+        return "{{ params[%r]%s%s }}" % (name, " | tojson" if json_param else "", DOLLARS)
     if kind == "output":
         # outputs travel as JSON text (runtime.py); `macros.json` is Airflow's json module in templates
-        return "{{ macros.json.loads(ti.xcom_pull(task_ids=%r) or '{}').get(%r) | tojson }}" % (step, name)
-    return "{{ run_id }}" if name == "id" else "{{ orch_date(dag_run) }}"  # the date every task gives
+        return "{{ macros.json.loads(ti.xcom_pull(task_ids=%r) or '{}').get(%r) | tojson%s }}" % (step, name, DOLLARS)
+    return "{{ run_id%s }}" % DOLLARS if name == "id" else "{{ orch_date(dag_run) }}"  # the date every task gives
 
 
 def _resources(step: Step) -> str | None:

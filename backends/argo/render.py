@@ -100,18 +100,22 @@ def _artifacts(graph: PipelineGraph, kind: str | None) -> list[Artifact]:
 
 
 def _bounded_inputs(graph: PipelineGraph, spec: dict) -> None:
-    """Argo's CRD holds at most MAX_INPUTS input parameters a template (workflow_types.go): a step reading more
-    outputs than that, or a chunk importing more, is refused, located, rather than rejected on submit."""
+    """Argo's CRD holds at most MAX_INPUTS input parameters a template (workflow_types.go), and a task passes one
+    argument to each: a step whose references (or a chunk whose imports) need more is refused, located, rather
+    than rejected on submit."""
+    steps = {argo_name(name): name for name in graph.pipeline.steps}
     found = []
     for template in spec["templates"]:
-        count = len((template.get("inputs") or {}).get("parameters", []))
-        if count > MAX_INPUTS:
-            step = next((name for name in graph.pipeline.steps if argo_name(name) == template["name"]), None)
-            what = f"step {step!r}" if step else f"the nested DAG {template['name']}"
+        for task in (template.get("dag") or {}).get("tasks", []):
+            count = len((task.get("arguments") or {}).get("parameters", []))
+            if count <= MAX_INPUTS:
+                continue
+            step = steps.get(task["name"])
+            what = f"step {step!r}" if step else f"the nested DAG {task['name']}"
             found.append(graph.locate(Diagnostic(
                 "E824", f"{what} would take {count} input parameters on Argo; a template holds at most {MAX_INPUTS}",
                 ("steps", step) if step else ("steps",),
-                hint="read fewer upstream outputs in one step (one json output can carry many values)")))
+                hint="refer to fewer params and upstream outputs in one step (one json output can carry many values)")))
     if found:
         raise SpecError(found)
 

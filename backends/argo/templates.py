@@ -69,10 +69,15 @@ def problems(name: str, step: Step) -> list[Diagnostic]:
     return found
 
 
+def _expanded(name: str) -> str:
+    """An input as an env value that Kubernetes' `$(VAR)`/`$$` expansion gives back as it is: every `$` doubled,
+    in Argo's last pass (an expression's result is not read again)."""
+    return '{{=replace(inputs.parameters["' + name + '"], "$", "$$")}}'
+
+
 def template(name: str, shape: Shape, step: Step) -> dict:
     inputs = [a.parameter("payload")] + [a.parameter(f"r{i}", default="") for i in range(shape.refs)]
-    env = [a.env_var("ORCH_PAYLOAD", "{{inputs.parameters.payload}}")]
-    env += [a.env_var(f"ORCH_R{i}", "{{inputs.parameters.r" + str(i) + "}}") for i in range(shape.refs)]
+    env = [a.env_var("ORCH_PAYLOAD", _expanded("payload"))] + [a.env_var(f"ORCH_R{i}", _expanded(f"r{i}")) for i in range(shape.refs)]
     if shape.fan_out:
         inputs.append(a.parameter("item"))
         env.append(a.env_var("ORCH_ITEM", "{{inputs.parameters.item}}"))

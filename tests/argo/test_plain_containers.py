@@ -24,7 +24,9 @@ HOSTILE = ["{{ ds }}", "{{workflow.name}}", "a lone {{ here", "$(HOME) $$ $", "{
            "{{=1+1}}", "{{inputs.parameters.L0}}"]
 _EXPR = [(re.compile(r'^fromBase64\(inputs\.parameters\["([^"]+)"\]\)$'), lambda m, env: base64.b64decode(env[f"inputs.parameters.{m[1]}"]).decode()),
          (re.compile(r'^replace\(workflow\.parameters\["([^"]+)"\], "\$", "\$\$"\)$'),
-          lambda m, env: env[f"workflow.parameters.{m[1]}"].replace("$", "$$"))]
+          lambda m, env: env[f"workflow.parameters.{m[1]}"].replace("$", "$$")),
+         (re.compile(r'^replace\(inputs\.parameters\["([^"]+)"\], "\$", "\$\$"\)$'),
+          lambda m, env: env[f"inputs.parameters.{m[1]}"].replace("$", "$$"))]
 
 
 def replace(text: str, env: dict) -> str:
@@ -155,3 +157,26 @@ def test_python_steps_share_one_runner(validator):
     assert json.loads(train["container"]["args"][0])["python"] == "ml_pipeline.steps:train"
     assert train["container"]["resources"] == {"requests": {"cpu": "4", "memory": "16Gi"}, "limits": {"nvidia.com/gpu": "1"}}
     assert len(render(load_spec(Path(__file__).resolve().parents[2] / "specs" / "ml-training.yaml"), "workflow")[0].text.splitlines()) <= 150
+
+
+def test_past_190_steps_the_runners_call_and_values_survive_kubernetes_expansion(validator):
+    """Shared templates carry the call and each reference in env, which Kubernetes expands too."""
+    literal = "$(HOME) $$ $$$ end$"
+    steps = {f"s{i}": {"command": ["true"]} for i in range(195)}
+    steps["s0"] = {"command": ["echo", literal, "${{ params.p }}"], "image": "python:3.12"}
+    spec = {"apiVersion": "orch/v1", "name": "p", "params": {"p": {"type": "string", "default": "x"}}, "steps": steps}
+    document = document_of(spec, validator)
+    templates = {t["name"]: t for t in document["spec"]["templates"]}
+    task = next(t for t in templates["Main"]["dag"]["tasks"] if t["name"] == "s0")
+    template = json.loads(json.dumps(templates[task["template"]]))
+    arguments = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
+    globals_ = {"workflow.parameters.p": "v$(HOME)$$w"}
+    arguments = {name: replace(value, globals_) for name, value in arguments.items()}  # the DAG's pass over the task
+    for parameter in template["inputs"]["parameters"]:
+        if parameter["name"] in arguments:
+            parameter["value"] = arguments[parameter["name"]]
+    inputs = {f"inputs.parameters.{p['name']}": p.get("value", p.get("default")) for p in template["inputs"]["parameters"]}
+    env = {e["name"]: kubernetes_expand(json.loads(replace(json.dumps(e["value"]), {**globals_, **inputs})), {"HOME": "/root"})
+           for e in template["container"]["env"]}
+    call = json.loads(env["ORCH_PAYLOAD"])
+    assert call["argv"][:2] == ["echo", literal] and env["ORCH_R0"] == "v$(HOME)$$w"
