@@ -184,7 +184,7 @@ def _argo_runner_stdout(graph: PipelineGraph) -> Iterator[Use]:
 
 def _stdout_outputs(graph: PipelineGraph) -> Iterator[Use]:
     for name, step in graph.pipeline.steps.items():
-        output = getattr(step, "stdout_output", None)  # Step.stdout_output: the output declared `from: stdout`
+        output = step.stdout_output
         if output is not None:
             yield Use(("steps", name, "outputs", output))
 

@@ -192,7 +192,7 @@ def step_call(step: Step, refs: Refs, python: str, command: str, leading: list[s
     else:
         callee, arguments = command, [*leading, "[" + ", ".join(text(arg, refs) for arg in step.command) + "]"]
     arguments.append(f"outputs={literal(dict(step.outputs))}")
-    if step.command and getattr(step, "stdout_output", None):
+    if step.command and step.stdout_output:
         arguments.append(f"stdout={step.stdout_output!r}")
     if step.env:
         arguments.append("env={" + ", ".join(f"{literal(k)}: {text(v, refs)}" for k, v in step.env.items()) + "}")

@@ -19,7 +19,8 @@ MAX_FOREACH_ITEMS = 10_000  # a fan-out's items, whether its list is written in 
 # Strict ASCII grammars: `\d` and float() would also read '٣' (Arabic-Indic three) or '1_000'.
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")  # JSON's number
-_SPACE = " \t\r\n"  # what JSON allows around a value; nothing else is stripped
+SPACE = " \t\r\n"  # what JSON allows around a value; nothing else is stripped
+TRUE_WORDS, FALSE_WORDS = ("true", "True", "TRUE"), ("false", "False", "FALSE")  # a boolean's text
 
 
 class OutputError(ValueError):
@@ -47,7 +48,7 @@ def parse_text(text: str, kind: str) -> Any:
     """
     if kind == "string":
         return text
-    stripped = text.strip(_SPACE)
+    stripped = text.strip(SPACE)
     if kind == "integer":
         if not _INTEGER.fullmatch(stripped):
             raise ValueError(f"{_quote(text)} is not an integer")
@@ -62,8 +63,8 @@ def parse_text(text: str, kind: str) -> Any:
             raise ValueError(f"{_quote(text)} is not a finite number")
         return number
     if kind == "boolean":
-        if stripped in ("true", "false", "True", "False", "TRUE", "FALSE"):
-            return stripped.lower() == "true"
+        if stripped in TRUE_WORDS or stripped in FALSE_WORDS:
+            return stripped in TRUE_WORDS
         raise ValueError(f"{_quote(text)} is not true or false")
     try:
         value = strict_json(text)

@@ -52,7 +52,7 @@ class Wrappers:
         if "{{" in with_param:
             passed.append(a.parameter(ITEMS, value=with_param))
             with_param = "{{inputs.parameters." + ITEMS + "}}"
-        stdout = getattr(step, "stdout_output", None) if self.stdout else None
+        stdout = step.stdout_output if self.stdout else None
         outputs = [export(o, f"tasks.{name}.outputs." + ("result" if o == stdout else f"parameters.{o}"), default="[]")
                    for o in step.outputs]
         self.templates.append(a.template(

@@ -19,12 +19,14 @@ into) or, for `from: stdout`, Argo's `outputs.result`.
 from __future__ import annotations
 
 import base64
+import json
 import re
 
 from orch.core.names import argo_name
 from orch.core.expr import RefNode
 from orch.core.refs import find_refs, iter_strings
 from orch.core.spec import Pipeline, Step
+from orch.core import typed
 from orch.core.typed import to_text
 
 from . import manifest as a
@@ -36,7 +38,7 @@ from .payload import RUN_DATE, Payload
 from .templates import OUTPUTS, RUNNER, container_settings, image_of
 
 VOLUME = "orch-outputs"
-SPACE = expr_literal(" \t\r\n")
+SPACE = expr_literal(typed.SPACE)
 _DOLLAR = re.compile(r"\$(?=[$(])")
 
 
@@ -174,14 +176,14 @@ def output_text(pipeline: Pipeline, producer: str, output: str) -> str:
     throttled fan-out's wrapper exports as a parameter: a DAG has no `result`)."""
     task = expr_literal(argo_name(producer))
     step = pipeline.steps[producer]
-    if getattr(step, "stdout_output", None) == output and not throttled(step):
+    if step.stdout_output == output and not throttled(step):
         return f"tasks[{task}].outputs.result"
     return f"tasks[{task}].outputs.parameters[{expr_literal(output)}]"
 
 
 def _file_outputs(step: Step) -> list[str]:
     """The outputs a step leaves in files (python steps: its runner writes them)."""
-    stdout = getattr(step, "stdout_output", None)
+    stdout = step.stdout_output
     return [o for o in step.outputs if o != stdout]
 
 
@@ -196,14 +198,13 @@ def _normalized(raw: str, kind: str) -> str:
     return raw
 
 
-TRUE, FALSE = '["true", "True", "TRUE"]', '["false", "False", "FALSE"]'  # typed.parse_text's words
+TRUE, FALSE = json.dumps(typed.TRUE_WORDS), json.dumps(typed.FALSE_WORDS)  # expr-lang lists of typed.parse_text's words
 
 
 def not_boolean(word: str) -> str:
     """An expression that fails, naming the text: expr-lang's int() refuses it, as it refuses a bad integer,
     so the task reading a boolean output that is neither word errors (and orch reads its producer as failed)."""
     return f'string(int("not true or false: " + {word}))'
-
 
 
 class TextExprLang(ExprLang):

@@ -241,7 +241,7 @@ def _inline_spec(graph: PipelineGraph, depends: Depends) -> dict:
         if step.when:
             lang = TextExprLang(pipeline, lambda p: pipeline.params[p].type, _kinds(pipeline))
             when = lang.tag(parse_condition(step.when))
-        if getattr(step, "stdout_output", None) and not throttled(step):  # a wrapper names its fan-out's result
+        if step.stdout_output and not throttled(step):  # a wrapper names its fan-out's result
             stdout.append(f"tasks.{argo_name(name)}.outputs.result")
         task = a.dag_task(argo_name(name), template=argo_name(name), depends=depends.of(name), with_param=with_param,
                           arguments=a.parameters(arguments) if arguments else None, when=when)

@@ -81,7 +81,7 @@ def _unit(node: dict, nodes: dict, step, as_text: bool) -> tuple[int, dict, Opti
     attempts = len(node.get("children", [])) if node.get("type") == "Retry" else (1 if node.get("type") == "Pod" else 0)
     found = node.get("outputs") or {}
     texts = {p["name"]: p.get("value") for p in found.get("parameters", [])}
-    stdout = getattr(step, "stdout_output", None)
+    stdout = step.stdout_output
     if stdout and "result" in found:
         texts[stdout] = found["result"]
     failed = node.get("phase") in ("Failed", "Error")
