@@ -141,13 +141,14 @@ def _task(graph: PipelineGraph, name: str, names: Names, pods: bool) -> str:
         guard = [f"        if not ({condition(parse_condition(step.when), refs)}):",
                  f"            _step.skip({('when: ' + ' '.join(step.when.split()) + ' is false')!r})"]
     trigger = TRIGGER_RULES[step.trigger or "all_succeeded"]
-    start = f"        _step = Step({name!r}, **PIPELINE)"
+    making = f"Step({name!r}, **PIPELINE)"  # making it stops a step that may not start (runtime.Step)
     upstream = graph.upstream(name)
     if trigger in ("all_success", "one_failed") and len(upstream) > 1:  # judged once all ended (runtime.Step._judge)
         judged = "all_succeeded" if trigger == "all_success" else "any_failed"
-        trigger, start = "all_done", f"        _step = Step({name!r}, **PIPELINE, {judged}={literal(upstream)})"
-    if pods and step.image:
-        check = "\n".join([start, *(prelude if guard else []), *guard])
+        trigger, making = "all_done", f"Step({name!r}, **PIPELINE, {judged}={literal(upstream)})"
+    start = f"        _step = {making}"
+    if pods and step.image:  # with no condition to test, making the Step is the whole check
+        check = "\n".join([start, *prelude, *guard]) if guard else f"        {making}"
         return kubernetes.pod_task(graph, name, names, trigger, _attempt_options(step), check)
     call = step_call(step, refs, "_step.python", "_step.command", [], indent="        ")
     if step.foreach is None:
