@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+from orch.core.artifacts import artifacts_read
 from orch.core.errors import Diagnostic
 from orch.core.graph import PipelineGraph
 from orch.core.typed import to_text
@@ -119,6 +120,30 @@ def _subsecond_timeout(graph: PipelineGraph) -> Iterator[Use]:
             yield Use(("steps", name, "timeout"), {"timeout": step.timeout})
 
 
+WORKER_FOLDER = ("each worker stores artifacts in a folder on its own disk ($ORCH_HOME/artifacts) unless $ORCH_ARTIFACTS "
+                 "names a store: workers on several machines need one they share (artifacts: {store: s3://...})")
+
+
+def _default_store(graph: PipelineGraph) -> Iterator[Use]:
+    """Said once, at the first artifact output."""
+    pipeline = graph.pipeline
+    if pipeline.artifacts is None:
+        yield from [Use(("steps", name, "outputs", o)) for name, step in pipeline.steps.items()
+                    for o, kind in step.outputs.items() if kind == "artifact"][:1]
+
+
+POD_ARTIFACTS = "an artifact cannot pass through a pod on --target kubernetes yet: the pod has no way to the store"
+POD_ARTIFACTS_HINT = "render it without --target (the step runs in its task, which moves the artifact), or drop its image"
+
+
+def _pod_artifacts(graph: PipelineGraph) -> Iterator[Use]:
+    for name, step in graph.pipeline.steps.items():
+        if step.image:
+            yield from (Use(("steps", name, "outputs", o)) for o, kind in step.outputs.items() if kind == "artifact")
+            if artifacts_read(graph.pipeline, step):
+                yield Use(("steps", name, "image"))
+
+
 def _kubernetes_settings(graph: PipelineGraph) -> Iterator[Use]:
     for name, step in graph.pipeline.steps.items():
         for setting in ("node_selector", "tolerations", "service_account", "image_pull_policy"):
@@ -171,6 +196,14 @@ def _argo_runtime_command_fan_outs(graph: PipelineGraph) -> Iterator[Use]:
                 yield Use(("steps", name, "foreach"))
 
 
+def _argo_command_artifact_lists(graph: PipelineGraph) -> Iterator[Use]:
+    from orch.backends.argo.artifacts import reads_list  # asked only when checking Argo; it imports no engine
+
+    for name, step in graph.pipeline.steps.items():
+        if step.command is not None and reads_list(graph.pipeline, step):
+            yield Use(("steps", name, "command"))
+
+
 def _argo_runner_stdout(graph: PipelineGraph) -> Iterator[Use]:
     """Stdout outputs of command steps that Argo runs through orch's runner (W861, W862)."""
     from orch.backends.argo.inline import plain_items
@@ -216,7 +249,7 @@ FEATURES: tuple[Feature, ...] = (
         "argo": approx("the command gets the text as that step wrote it (the others write the parsed value again: `1.50` arrives as `1.5`)"),
     }),
     Feature("command-reads-fan-out", "a command step reading a fan-out's output list as text", "W836",
-            _text_reads(lambda producer, output: producer.foreach is not None), {
+            _text_reads(lambda producer, output: producer.foreach is not None and producer.outputs.get(output) != "artifact"), {
         "argo": refused("E823", "Argo holds a fan-out's outputs as a list the pod cannot write as text: "
                                 "steps.{step}.outputs.{output} cannot be read by a command",
                         note="Argo cannot hand a fan-out's output list to a command as text",
@@ -282,10 +315,25 @@ FEATURES: tuple[Feature, ...] = (
                                       "its log holds stdout and stderr as one stream",
                                       hint="write it to $ORCH_OUTPUTS/NAME instead (from: file), or drop the step's image"),
     }),
-    Feature("command-fan-out", "`foreach` on a command step over a list known only at run time", "W861",
-            lambda graph: _argo_runtime_command_fan_outs(graph), {
-        "argo": approx("each item runs through orch's runner (python3 -c), so the image needs python3: "
-                       "Argo cannot write a run-time list's items as orch's text (a literal list needs nothing)"),
+    Feature("artifacts-default-store", "artifacts with no `artifacts.store`", "W867",
+            lambda graph: _default_store(graph), {
+        "prefect": approx(WORKER_FOLDER), "airflow": approx(WORKER_FOLDER),
+        "argo": approx("key-only artifacts: the cluster's artifact repository holds them (Argo's own default)"),
+    }),
+    Feature("pod-artifacts", "a step with an image that outputs or reads an artifact", "W866",
+            lambda graph: _pod_artifacts(graph), {
+        "airflow/kubernetes": refused("E815", POD_ARTIFACTS, hint=POD_ARTIFACTS_HINT),
+    }),
+    Feature("command-fan-out", "`foreach` on a command step over a list known only at run time, or with artifact outputs",
+            "W861", lambda graph: _argo_runtime_command_fan_outs(graph), {
+        "argo": approx("each item runs through orch's runner (python3 -c), so the image needs python3: Argo cannot write "
+                       "a run-time list's items as orch's text, nor key an item's artifacts by its index (a literal list "
+                       "of a step without artifacts needs nothing)"),
+    }),
+    Feature("command-reads-fan-out-artifacts", "a command step reading a fan-out's artifact list", "W868",
+            lambda graph: _argo_command_artifact_lists(graph), {
+        "argo": approx("the step runs through orch's runner (python3 -c), which unpacks the items' artifacts and "
+                       "writes their list of paths as JSON text, so the image needs python3"),
     }),
     Feature("shared-templates", "command steps in a pipeline too large for a template per step", "W862",
             lambda graph: _argo_shared_commands(graph), {

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from orch.core import typed
+from orch.core import artifacts, typed
 
-from . import steprun
+from . import steprun, transfer
 
-CORE = (Path(typed.__file__), Path(steprun.__file__))  # every runtime.py builds on these, in this order
+# every runtime.py builds on these, in this order (only what a rendered file reaches is kept)
+CORE = (Path(typed.__file__), Path(artifacts.__file__), Path(steprun.__file__), Path(transfer.__file__))
 
 
 @dataclass(frozen=True, eq=False)

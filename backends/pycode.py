@@ -99,7 +99,7 @@ def _grouped(expr: Expr, ref: "Refs") -> str:
 
 
 KINDS = ("task", "item", "items", "outputs", "future", "may_start")  # what a step-derived name stands for
-FIXED = frozenset({"_gate", "_run", "_stop", "_step", "_item", "_verdict"})  # orch's own locals and parameters
+FIXED = frozenset({"_gate", "_run", "_stop", "_step", "_item", "_verdict", "_inputs"})  # orch's own locals and parameters
 
 
 # Names a flow's parameter cannot have: Python's keywords; Prefect refuses `return_state` and `wait_for`
@@ -137,6 +137,8 @@ class Names:
         self.params = {name: ident(name) for name in pipeline.params}
         self.flow = f"{ident(pipeline.name)}_{suffix}"
         self.steps = {name: f"_{ident(name)}" for name in pipeline.steps}  # the stem of a step's names
+        self.artifacts = {(name, output) for name, step in pipeline.steps.items()
+                          for output, kind in step.outputs.items() if kind == "artifact"}
 
     def of(self, step: str, kind: str) -> str:
         """`_<step>_<kind>`: the name of one of the step's things."""
@@ -166,7 +168,10 @@ class Refs:
         if ref.kind == "param":
             return f"{self.helper}.param({ref.name!r})"
         if ref.kind == "output":
-            return f"{self.helper}.output({self.names.outputs(ref.step)}, {ref.name!r})"
+            read = f"{self.helper}.output({self.names.outputs(ref.step)}, {ref.name!r})"
+            if (ref.step, ref.name) in self.names.artifacts:  # a local copy, fetched for this attempt (step_call)
+                return f"_inputs.fetch({read}, {ref.step!r}, {ref.name!r})"
+            return read
         if ref.kind == "item":
             return "_item"
         return f"{self.helper}.run_{ref.name}()"
@@ -198,7 +203,15 @@ def step_call(step: Step, refs: Refs, python: str, command: str, leading: list[s
         arguments.append("env={" + ", ".join(f"{literal(k)}: {text(v, refs)}" for k, v in step.env.items()) + "}")
     if step.timeout is not None:
         arguments.append(f"timeout={step.timeout!r}")
-    return wrapped(f"return {callee}", arguments, indent=indent)
+    if not any((ref.step, ref.name) in refs.names.artifacts for ref in output_refs(step)):
+        return wrapped(f"return {callee}", arguments, indent=indent)
+    # it reads artifacts: copies fetched for this attempt, in a folder removed when it ends
+    return f"{indent}with {refs.helper}.inputs() as _inputs:\n" + wrapped(f"return {callee}", arguments, indent=indent + "    ")
+
+
+def output_refs(step: Step) -> list[Ref]:
+    """The step's references to upstream outputs in its args, env and command."""
+    return [ref for _, s in iter_strings([step.args, step.env, step.command or []]) for ref in find_refs(s) if ref.kind == "output"]
 
 
 def wrapped(callee: str, arguments: list[str], indent: str = "") -> str:

@@ -30,9 +30,10 @@ class PipelineTimeout(Exception):
     """The pipeline's timeout ran out while the step ran (never retried)."""
 
 
-def call_python(target, args, outputs, env=None, timeout=None, left=None, budget=None, log=print):
-    """Call `module:function` with `args` in a child process; the outputs it returned, checked.
-    `left`: seconds before the pipeline's deadline of `budget` seconds; `log` takes its output."""
+def call_python(target, args, outputs, env=None, timeout=None, left=None, budget=None, log=print, publish=None):
+    """Call `module:function` with `args` in a child process; the outputs it returned, checked, its artifacts
+    stored by `publish(name, path, movable)`. `left`: seconds before the pipeline's deadline of `budget` seconds;
+    `log` takes its output."""
     with tempfile.TemporaryDirectory(prefix="orch-step-") as folder:
         request = os.path.join(folder, "request.json")
         with open(request, "w", encoding="utf-8") as handle:
@@ -46,13 +47,29 @@ def call_python(target, args, outputs, env=None, timeout=None, left=None, budget
     if not result["ok"]:
         raise StepError(printable(result["error"]))
     try:
-        return outputs_from_return(result["returned"], outputs)
+        values = outputs_from_return(result["returned"], outputs)
     except OutputError as err:
         raise StepError(str(err)) from None
+    for name in artifacts_of(outputs):
+        values[name] = stored(publish, name, values[name], False)
+    return values
 
 
-def call_command(argv, outputs, env=None, timeout=None, left=None, budget=None, log=print, stdout=None):
-    """Run `argv`; the outputs it wrote to $ORCH_OUTPUTS/<name>, and the one named `stdout` that it printed, checked."""
+def artifacts_of(outputs):
+    return [name for name, kind in outputs.items() if kind == "artifact"]
+
+
+def stored(publish, name, path, movable):
+    """The URI of artifact `name` once stored from `path`; a failure to store it fails the step, in its words."""
+    try:
+        return publish(name, path, movable)
+    except Exception as err:  # noqa: BLE001 - the store's own error (ArtifactError), said as the step's
+        raise StepError(printable(str(err))) from None
+
+
+def call_command(argv, outputs, env=None, timeout=None, left=None, budget=None, log=print, stdout=None, publish=None):
+    """Run `argv`; the outputs it wrote to $ORCH_OUTPUTS/<name>, and the one named `stdout` that it printed, checked;
+    the artifacts it left there stored by `publish`."""
     kept = _Stdout(MAX_STDOUT_OUTPUT_BYTES + 1) if stdout is not None else None
     with tempfile.TemporaryDirectory(prefix="orch-outputs-") as folder:
         code, last = _child(argv, dict(env or {}, ORCH_OUTPUTS=folder), timeout, left, budget, log, kept)
@@ -66,6 +83,8 @@ def call_command(argv, outputs, env=None, timeout=None, left=None, budget=None, 
                 if problem:
                     raise StepError(problem)
                 written[name] = bytes(kept.data)
+            elif outputs[name] == "artifact":
+                written[name] = stored(publish, name, path, True).encode() if os.path.lexists(path) else None
             elif os.path.exists(path):
                 with open(path, "rb") as handle:  # bytes: every one kept, '\r' too; bad UTF-8 fails the step
                     written[name] = handle.read()
@@ -195,12 +214,14 @@ COMPARISONS = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": ope
 
 
 CHILD = '''
-import importlib, json, sys, traceback
+import importlib, json, os, sys, traceback
 with open(sys.argv[1], encoding="utf-8") as handle:
     request = json.load(handle)
 sys.path[:0] = [p for p in request["path"] if p not in sys.path]
 
 def plain(value):
+    if hasattr(value, "__fspath__"):
+        return os.fspath(value)
     for method in ("item", "tolist"):
         if hasattr(value, method):
             return getattr(value, method)()

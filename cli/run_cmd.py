@@ -21,6 +21,8 @@ def run(
     resume: Optional[str] = typer.Option(None, "--resume", help="rerun what did not succeed in this run"),
     as_json: bool = typer.Option(False, "--json", help="print only the RunResult JSON on stdout"),
     max_parallel: int = typer.Option(32, "--max-parallel", min=1, help="attempts running at once (local)"),
+    artifacts: Optional[str] = typer.Option(None, "--artifacts", help="artifact store URL (s3://bucket/prefix, a folder); "
+                                            "else $ORCH_ARTIFACTS, the spec's artifacts.store, $ORCH_HOME/artifacts"),
 ) -> None:
     """Run a pipeline. Exit 0 if it succeeded, 1 if it failed, 130 if interrupted (resumable)."""
     from orch.backends.registry import get
@@ -37,7 +39,7 @@ def run(
     check_capabilities(graph, backend, None, warnings=backend != "local")
     try:
         result = implementation.run(graph, parse_params(param), spec_path=str(spec), resume=resume,
-                                    max_parallel=max_parallel, progress=choose(as_json))
+                                    max_parallel=max_parallel, progress=choose(as_json), artifacts=artifacts)
     except RunInterrupted as stopped:
         if as_json and getattr(stopped, "result", None) is not None:
             say(stopped.result.to_json())  # what happened before the stop; the message goes to stderr, exit 130

@@ -33,6 +33,7 @@ from .units import format_duration, parse_delay, parse_quantity, parse_timeout
 
 API_VERSION = "orch/v1"
 ValueType = Literal["string", "integer", "number", "boolean", "json"]
+OutputType = Literal["string", "integer", "number", "boolean", "json", "artifact"]  # artifact: a file or a folder
 Trigger = Literal["all_succeeded", "none_failed", "all_done", "any_failed"]
 
 _DURATION_SCHEMA = {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$"}
@@ -251,12 +252,12 @@ class StepDefaults(Model):
 class Output(Model):
     """An output in object form: its type, and where a command step's value comes from."""
 
-    type: ValueType
+    type: OutputType
     from_: Literal["file", "stdout"] = Field(default="file", alias="from",
                                              description="file: $ORCH_OUTPUTS/NAME; stdout: the command's whole stdout")
 
 
-_TYPES = get_args(ValueType)
+_TYPES = get_args(OutputType)
 
 
 def _output_shorthand(value: Any) -> Any:
@@ -269,7 +270,7 @@ def _output_shorthand(value: Any) -> Any:
                               {"expected": ", ".join(repr(t) for t in _TYPES)})
 
 
-OutputDecl = Annotated[Output, BeforeValidator(_output_shorthand, json_schema_input_type=Union[ValueType, Output])]
+OutputDecl = Annotated[Output, BeforeValidator(_output_shorthand, json_schema_input_type=Union[OutputType, Output])]
 
 
 class Step(StepDefaults):
@@ -348,6 +349,21 @@ class Schedule(Model):
         return value
 
 
+class Artifacts(Model):
+    """Where artifact outputs are stored. `orch run --artifacts URL` and $ORCH_ARTIFACTS override `store`."""
+
+    store: str = Field(description="s3://bucket/prefix, gs://…, az://…, file:///path or a folder; credentials come "
+                                   "from the environment (AWS_*, an Airflow connection, Argo's artifact repository)")
+
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, store: str) -> str:
+        from .artifacts import store_problem
+
+        problem = store_problem(store)
+        if problem:
+            raise Refusal("E228", *problem)
+        return store
 
 
 class Pipeline(Model):
@@ -361,6 +377,7 @@ class Pipeline(Model):
     fail_fast: bool = False
     timeout: Optional[Timeout] = None
     labels: dict[str, Text] = Field(default_factory=dict)
+    artifacts: Optional[Artifacts] = None
 
     @field_validator("labels")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from typing import Any, Mapping, Optional
 
@@ -46,7 +47,7 @@ def parse_text(text: str, kind: str) -> Any:
     integer is [+-]?[0-9]+ within signed 64 bits, number is JSON's number grammar and finite,
     boolean is true or false, json is JSON without NaN or Infinity; ASCII spaces around are allowed.
     """
-    if kind == "string":
+    if kind in ("string", "artifact"):  # an artifact's text is its path, or its URI once stored
         return text
     stripped = text.strip(SPACE)
     if kind == "integer":
@@ -190,6 +191,9 @@ def outputs_from_return(returned: Any, declared: Mapping[str, str]) -> dict[str,
         values = {name: returned[name] for name in declared if name in returned}
     else:
         raise OutputError(f"declares outputs {', '.join(declared)} but returned {type(returned).__name__}, not a dict of them")
+    for name, value in values.items():  # an artifact may be returned as a path object (pathlib.Path)
+        if declared[name] == "artifact" and hasattr(value, "__fspath__"):
+            values[name] = os.fspath(value)
     return check_outputs(values, declared, single=len(declared) == 1)
 
 
@@ -239,7 +243,8 @@ def check_outputs(values: Mapping[str, Any], declared: Mapping[str, str], single
         if isinstance(value, float) and not math.isfinite(value) and kind in ("number", "integer"):
             raise OutputError(f"output {name!r} is {value!r}, not a finite number")
         if value is None or not value_fits(value, kind):
-            hint = " (a step with one output returns the bare value)" if single and isinstance(value, dict) else ""
+            hint = " (a step with one output returns the bare value)" if single and isinstance(value, dict) else \
+                " (the path of the file or folder the step wrote)" if kind == "artifact" else ""
             raise OutputError(f"output {name!r} is {_describe(value)}, not {kind}{hint}")
     return {name: as_declared(value, declared[name]) for name, value in values.items()}
 

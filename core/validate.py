@@ -160,8 +160,12 @@ class _StepChecker:
         self._when()
 
     def _stdout_outputs(self):
-        """`from: stdout` takes a command's one stdout: not a python step's, and for one output only."""
+        """`from: stdout` takes a command's one stdout: not a python step's, and for one output only; never an artifact."""
         names = self.step._stdout
+        for name in names:
+            if self.step.outputs[name] == "artifact":
+                self.error("E227", f"artifact {name!r} is read from stdout, but an artifact is a file or a folder",
+                           ("outputs", name, "from"), f"leave it at $ORCH_OUTPUTS/{name} (from: file)")
         if names and self.step.python is not None and self.step.command is None:
             self.error("E224", f"output {names[0]!r} is read from stdout, but a python step has none to give",
                        ("outputs", names[0], "from"), "a python step returns its outputs; print is only logged")
@@ -282,9 +286,16 @@ class _StepChecker:
                        "foreach: '${{ params.grid }}' with grid of type json, or foreach: [a, b, c]")
             return
         kind = self._resolve(ref, origin, 0)
-        if kind not in ("json", "list", "any"):
+        if self._is_artifact(ref):
+            self.error("E509", f"foreach cannot go over {ref.text}: it is an artifact, a file or a folder", ("foreach",),
+                       "fan out over a json output listing the parts, and pass the artifact to each item")
+        elif kind not in ("json", "list", "any"):
             self.error("E508", f"foreach needs a list, but {ref.text} is of type {kind}", ("foreach",),
                        "declare it with type: json")
+
+    def _is_artifact(self, ref: Ref) -> bool:
+        source = self.parent.pipeline.steps.get(ref.step) if ref.kind == "output" else None
+        return source is not None and source.outputs.get(ref.name) == "artifact"
 
     def _when(self):
         text = self.step.when
@@ -299,5 +310,10 @@ class _StepChecker:
         types: dict[int, str] = {}
         for node in walk_refs(expr):
             types[id(node.ref)] = self._resolve(node.ref, origin, node.offset)
+            if self._is_artifact(node.ref):
+                types[id(node.ref)] = "any"  # said once, here
+                self.parent.error("E604", f"a condition cannot compare {node.ref.text}: it is an artifact, a file or a folder",
+                                  origin, "compare a value the step outputs beside it (a size, a checksum, a score)",
+                                  offset=node.offset)
         for problem in condition_problems(expr, lambda ref: types.get(id(ref), "any")):
             self.parent.error("E602", str(problem), origin, problem.hint, offset=problem.offset)

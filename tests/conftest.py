@@ -42,6 +42,47 @@ def prefect_api():
         server.stop()
 
 
+S3_BUCKET = "orch-tests"
+S3_SECRET = "orch-tests-secret-Zq9x"  # distinctive, so a test can look for it where it must never be
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server (moto's server mode) on a loopback port, one per test process, with the
+    bucket `orch-tests`; its endpoint and dummy credentials are set as AWS_* for everything the tests start."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from orch.backends.prefect.run import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    settings = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "orch-tests-key", "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+                "AWS_DEFAULT_REGION": "us-east-1"}
+    before = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(urllib.request.Request(f"{endpoint}/{S3_BUCKET}", method="PUT"), timeout=5)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the S3 test server did not start on {endpoint}") from None
+                time.sleep(0.2)
+        yield f"s3://{S3_BUCKET}"
+    finally:
+        for key, value in before.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+        server.terminate()
+        server.wait(timeout=30)
+
+
 @pytest.fixture
 def spec_file(tmp_path):
     """Write dedented YAML to a file and return its path."""

@@ -51,7 +51,7 @@ def test_graph_mermaid(orch):
     lines = out.splitlines()
     assert lines[0] == "flowchart TD"
     assert '  s0["ingest<br/>ml_pipeline.steps:ingest"]' in lines
-    assert '  s0 -->|"data_path"| s1' in lines
+    assert '  s0 -->|"dataset"| s1' in lines
     assert "  s3 -.-> s4" in lines  # deploy runs after evaluate: ordering only
 
 

@@ -172,3 +172,16 @@ def test_the_scheme_cannot_collide():
     assert all(f.startswith("_") and f[1].isalpha() for f in FIXED)
     assert all(ident(word) != word for word in keyword.kwlist if word.islower())
     assert all(ident(word).endswith("_") for word in NOT_PARAMETERS)
+
+
+def test_no_two_helper_files_bind_one_name():
+    """The files pasted into a flow module or DAG file (typed, artifacts, steprun, transfer, the runtime) share
+    one namespace: a name two of them bind would silently be the later one's (transfer's `_cause` was once
+    typed's `_reason`)."""
+    from collections import Counter
+
+    from orch.backends.embed import CORE, _units
+
+    for runtime in (prefect_render.RUNTIME, airflow_render.RUNTIME):
+        bound = Counter(name for unit in _units(CORE + (runtime,)) if not unit.is_import for name in unit.binds)
+        assert [name for name, count in bound.items() if count > 1] == [], runtime

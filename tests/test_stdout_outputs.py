@@ -51,7 +51,7 @@ def test_a_dump_keeps_where_an_output_comes_from():
 def test_the_schema_shows_both_forms():
     schema = Pipeline.model_json_schema(by_alias=True)
     forms = schema["$defs"]["Step"]["properties"]["outputs"]["additionalProperties"]["anyOf"]
-    assert forms[0]["enum"] == ["string", "integer", "number", "boolean", "json"]
+    assert forms[0]["enum"] == ["string", "integer", "number", "boolean", "json", "artifact"]
     output = schema["$defs"]["Output"]
     assert output["properties"]["from"]["enum"] == ["file", "stdout"] and output["additionalProperties"] is False
     assert output["required"] == ["type"]

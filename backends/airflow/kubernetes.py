@@ -26,11 +26,13 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from orch.core.artifacts import artifacts_read
 from orch.core.errors import Diagnostic
 from orch.core.graph import PipelineGraph
 from orch.core.refs import find_refs
 from orch.core.spec import Step
 
+from ..capabilities import POD_ARTIFACTS, POD_ARTIFACTS_HINT
 from ..argo.inline import k8s_literal
 from ..argo.payload import Payload
 from ..argo.script import bootstrap_source
@@ -52,6 +54,8 @@ def problems(graph: PipelineGraph) -> list[Diagnostic]:
         if step.image and step.foreach is not None:
             found.append(Diagnostic("E812", "a fan-out with an image cannot be rendered for --target kubernetes yet",
                                     ("steps", name, "foreach"), hint="render it without --target, or drop its image"))
+        if step.image and ("artifact" in step.outputs.values() or artifacts_read(graph.pipeline, step)):
+            found.append(Diagnostic("E815", f"step {name!r}: {POD_ARTIFACTS}", ("steps", name, "image"), hint=POD_ARTIFACTS_HINT))
         stdout = step.stdout_output if step.image and step.command else None
         if stdout:
             found.append(Diagnostic("E814", f"step {name!r}: output {stdout!r} is read from stdout, which a pod cannot "

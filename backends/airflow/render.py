@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orch.core import typed
+from orch.core.artifacts import uses_artifacts
 from orch.core.errors import Diagnostic, SpecError, UsageError
 from orch.core.expr import parse_condition
 from orch.core.graph import PipelineGraph
@@ -96,9 +97,11 @@ def _imports(pipeline: Pipeline, pods: bool) -> str:
 
 def _pipeline_constants(pipeline: Pipeline) -> str:
     params = {name: param.type for name, param in pipeline.params.items()}
+    artifacts = f", pipeline={pipeline.name!r}, store={(pipeline.artifacts.store if pipeline.artifacts else None)!r}" \
+        if uses_artifacts(pipeline) else ""
     return (f"STEPS = {literal(list(pipeline.steps))}\n"
             f"PIPELINE = dict(steps=STEPS, params={literal(params)}, fail_fast={pipeline.fail_fast!r}, "
-            f"timeout={pipeline.timeout!r})\n")
+            f"timeout={pipeline.timeout!r}{artifacts})\n")
 
 
 def _dag_decorator(pipeline: Pipeline, macros: bool) -> str:

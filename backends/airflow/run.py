@@ -18,23 +18,28 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from orch.core.artifacts import ENV
 from orch.core.errors import BackendUnavailable, RunInterrupted, UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
 from orch.core.values import resolve_params
 
 from ..children import kill_step_processes
+from ..stores import run_store
 from .render import dag_file, dag_source, render  # noqa: F401 - render is this backend's other face
 from .status import STATES, result_from_records
 
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None, resume: Optional[str] = None,
-        progress=None, **_: Any) -> RunResult:
+        progress=None, artifacts: Optional[str] = None, **_: Any) -> RunResult:
     if resume:
         raise UsageError("--resume is the local backend's; on Airflow, clear the failed tasks (airflow tasks clear)")
     values = resolve_params(graph.pipeline, params)
+    store = run_store(graph.pipeline, artifacts)
     home = airflow_home()
     env = airflow_env(home, Path(spec_path).resolve().parent if spec_path else Path.cwd())
+    if store:
+        env[ENV] = store
     migrate_once(home, env)
     path = home / "dags" / dag_file(graph.pipeline.name)
     path.write_text(dag_source(graph), encoding="utf-8")

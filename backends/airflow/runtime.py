@@ -8,11 +8,14 @@ list, and error texts kept as XComs so they can be read back with the task state
 
 import datetime
 import json
+import os
 
 from airflow.sdk import RetryDecision, RetryPolicy, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python, compare, output  # embedded: steprun
+from orch.backends.transfer import ArtifactError, Destination, Inputs, check_store  # embedded: transfer
+from orch.core.artifacts import choose_store  # embedded: artifacts
 from orch.core.typed import as_declared, foreach_problem, to_text  # embedded: typed
 
 ERROR, STATUS, ITEMS = "orch_error", "orch_status", "orch_items"  # XCom keys: a failed step's error,
@@ -39,10 +42,11 @@ class Step:
     helper its task calls, as methods, so no name a user chose can shadow one."""
 
     def __init__(self, name, steps=(), params=None, fail_fast=False, timeout=None, starting=True, all_succeeded=(),
-                 any_failed=()):
+                 any_failed=(), pipeline=None, store=None):
         self.context = get_current_context()
         self.ti = self.context["ti"]
         self.name, self.steps, self.types, self.fail_fast, self.timeout = name, steps, params or {}, fail_fast, timeout
+        self.pipeline, self.store, self.index, self.checked = pipeline, store, None, None
         if starting:
             self._may_start()
         if all_succeeded:
@@ -116,10 +120,26 @@ class Step:
         return when.astimezone(datetime.timezone.utc).date().isoformat()
 
     def python(self, target, args, outputs, env=None, timeout=None):
-        return self._attempt(call_python, timeout, target, args, outputs, env)
+        return self._attempt(call_python, timeout, target, args, outputs, env, publish=self.publish)
 
     def command(self, argv, outputs, env=None, timeout=None, stdout=None):
-        return self._attempt(call_command, timeout, argv, outputs, env, stdout=stdout)
+        return self._attempt(call_command, timeout, argv, outputs, env, stdout=stdout, publish=self.publish)
+
+    def artifact_store(self):
+        """$ORCH_ARTIFACTS, else the spec's store, else a folder; checked writable before the task first stores in it."""
+        if self.checked is None:
+            self.checked = choose_store(None, self.store)[0]
+            check_store(self.checked, f"{self.pipeline}/{self.run_id()}", connect)
+        return self.checked
+
+    def inputs(self):
+        """The folder of this attempt's copies of the artifacts it reads, removed when it ends."""
+        return Inputs(connect=connect)
+
+    def publish(self, name, path, movable):
+        """Store artifact `name` under this DAG run and task (and map index): its URI, what the XCom keeps."""
+        return Destination(self.artifact_store(), self.pipeline, self.run_id(), self.name, self.index,
+                           connect).publish(name, path, movable)
 
     def _attempt(self, call, timeout, *args, **kwargs):
         try:
@@ -143,6 +163,7 @@ class Step:
         return list(range(len(items)))
 
     def item(self, index):
+        self.index = index  # this item's artifacts are stored under its index
         return json.loads(self.ti.xcom_pull(task_ids=ITEMS_TASK.format(self.name), key=ITEMS))[index]
 
     def collect(self, outputs):
@@ -169,6 +190,15 @@ class Step:
     def fail(self, error):
         self.ti.xcom_push(key=ERROR, value=error)
         raise StepError(error)
+
+
+def connect(uri):
+    """Airflow's own way to an object store: ObjectStoragePath, with the connection $ORCH_ARTIFACTS_CONN_ID names
+    (its credentials and endpoint), else the store's default credentials (AWS_* for s3)."""
+    from airflow.sdk import ObjectStoragePath
+
+    path = ObjectStoragePath(uri, conn_id=os.environ.get("ORCH_ARTIFACTS_CONN_ID") or None)
+    return path.fs, path.path
 
 
 def verdict(steps):
@@ -200,4 +230,4 @@ MACROS = {"orch_param": param_text, "orch_output": output_text, "orch_date": dat
 
 
 def _error_text(err):
-    return str(err) if isinstance(err, (StepError, TimeoutError)) else f"{type(err).__name__}: {err}"
+    return str(err) if isinstance(err, (StepError, TimeoutError, ArtifactError)) else f"{type(err).__name__}: {err}"

@@ -7,6 +7,11 @@ so Argo never reads a user's literal as a tag; each
 reference's value arrives in ORCH_R<i>, substituted by Argo:
 params as the text a user submits, outputs as JSON text ('null' when the producer did
 not succeed), a fan-out's outputs as Argo's JSON list of its items' JSON texts.
+An artifact reference reads no value: its spec names the input artifact Argo placed under
+/tmp/orch/inputs (the path, or None when Argo left an optional one absent); a fan-out's artifacts are
+the folder of its items' tgz objects, which the runner unpacks, checked against the count in ORCH_R<i>
+(or argv); and an artifact output
+is copied from where the step left it to /tmp/orch/outputs/<name>, which Argo uploads.
 Outputs are written as JSON text to /tmp/orch/outputs/<name> (and, for an Airflow pod, as one
 JSON text to $ORCH_XCOM_RETURN), with every brace inside a string written as a \\u escape:
 Argo substitutes a consumer's template after placing the value in it, and would read '{{' in
@@ -18,6 +23,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +31,7 @@ import tempfile
 from orch.core.typed import OutputError, foreach_problem, outputs_from_files, outputs_from_return, parse_text, to_text  # embedded: typed
 
 OUTPUTS = os.environ.get("ORCH_ARGO_OUTPUTS", "/tmp/orch/outputs")
+INPUTS = os.environ.get("ORCH_ARGO_INPUTS", "/tmp/orch/inputs")
 
 
 def decode(text, spec):
@@ -65,16 +72,119 @@ def decode_text(value, spec):
     return parse_text(text, spec["type"]) if kind in ("param", "output") else text
 
 
+def artifact_input(spec):
+    """The local copy Argo placed for an artifact reference; None when an optional one was not supplied."""
+    path = os.path.join(INPUTS, spec["input"])
+    return path if os.path.lexists(path) else None
+
+
+def artifact_list(spec, count):
+    """A fan-out's artifacts: None when it did not succeed (count ''), else the paths of its items in order,
+    each unpacked where Argo downloaded its object (named by its index). Objects that are not exactly
+    this fan-out's items (a stale one, a missing one) fail the step rather than be read."""
+    if count == "":
+        return None
+    folder = os.path.join(INPUTS, spec["input"])
+    found = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    expected = sorted(str(i) for i in range(int(count)))
+    if found != expected:
+        raise InputError(f"the fan-out's artifacts under {folder} are {found}, not its {count} items {expected}")
+    paths = [os.path.join(folder, str(i)) for i in range(int(count))]
+    for path in paths:
+        unpack(path)
+    return paths
+
+
+def unpack(path):
+    """Argo's tgz at `path` replaced by what it holds, as executor.go's untar and unpack do: entries are
+    extracted into PATH.tmpdir (folders 0755, files with their mode and mtime, symlinks as they are,
+    other kinds skipped); a single entry is then renamed to PATH, else the folder is. Not a tarball: left."""
+    import tarfile
+
+    try:
+        archive = tarfile.open(path, "r:gz")
+        first = archive.next()
+    except (tarfile.TarError, OSError, EOFError):
+        return
+    if first is None:  # isTarball: a tar with no entry is not one
+        archive.close()
+        return
+    temp = path + ".tmpdir"
+    os.makedirs(temp)
+    with archive:
+        for entry in archive:
+            target = os.path.join(temp, os.path.normpath(entry.name))
+            if not target.startswith(temp + os.sep):
+                raise InputError(f"illegal file path: {entry.name}")
+            if entry.issym():
+                link = os.path.join(os.path.dirname(target), entry.linkname)  # an absolute linkname stays itself
+                if not os.path.normpath(link).startswith(temp + os.sep):
+                    raise InputError(f"illegal symlink target: {entry.name} -> {entry.linkname}")
+                os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+                os.symlink(entry.linkname, target)
+            elif entry.isdir():
+                os.makedirs(target, 0o755, exist_ok=True)
+            elif entry.isreg():
+                os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+                with os.fdopen(os.open(target, os.O_CREAT | os.O_RDWR, entry.mode & 0o7777), "wb") as handle:
+                    shutil.copyfileobj(archive.extractfile(entry), handle)
+                os.utime(target, (os.stat(target).st_atime, entry.mtime))
+    os.remove(path)
+    entries = os.listdir(temp)
+    if len(entries) == 1:
+        os.rename(os.path.join(temp, entries[0]), path)
+        os.rmdir(temp)
+    else:
+        os.rename(temp, path)
+
+
+class InputError(Exception):
+    """An input Argo placed is not what the DAG said it would be."""
+
+
+def read_refs(payload, inline):
+    """Each reference's value: artifacts from their input paths, the others (in order) from argv or ORCH_R<i>."""
+    texts = iter(sys.argv[2:]) if inline else (os.environ.get(f"ORCH_R{i}", "") for i in range(len(payload["refs"])))
+    refs = []
+    for spec in payload["refs"]:
+        if spec["kind"] == "artifact":
+            refs.append(artifact_input(spec))
+        elif spec["kind"] == "artifacts":
+            refs.append(artifact_list(spec, next(texts)))
+        else:
+            text = next(texts)
+            refs.append(decode_text(text, spec) if inline else decode(text, spec))
+    return refs
+
+
+def store_artifacts(outputs, declared, command):
+    """Copy each artifact output to where Argo uploads it; OutputError naming the output when it is missing."""
+    for name, kind in declared.items():
+        if kind != "artifact":
+            continue
+        source, target = outputs.pop(name), os.path.join(OUTPUTS, name)
+        if not os.path.lexists(source):
+            where = f" was not written to $ORCH_OUTPUTS/{name}" if command else f": {source} does not exist"
+            raise OutputError(f"output {name!r}{where}")
+        if os.path.abspath(source) == target:
+            continue
+        os.makedirs(OUTPUTS, exist_ok=True)
+        if os.path.isdir(source) and not os.path.islink(source):
+            shutil.copytree(source, target, symlinks=True)
+        else:
+            shutil.copy2(source, target, follow_symlinks=False)
+
+
 def main():
     inline = len(sys.argv) > 1  # the call in argv, after it each reference (a step's own template)
     payload = json.loads(sys.argv[1] if inline else os.environ["ORCH_PAYLOAD"])
     try:
-        if inline:
-            refs = [decode_text(value, spec) for value, spec in zip(sys.argv[2:], payload["refs"])]
-        else:
-            refs = [decode(os.environ.get(f"ORCH_R{i}", ""), spec) for i, spec in enumerate(payload["refs"])]
+        refs = read_refs(payload, inline)
     except ValueError as err:  # an upstream command wrote text that is not of its declared type
         print(f"orch: an upstream output is not of its declared type: {err}", file=sys.stderr)
+        return 1
+    except InputError as err:
+        print(f"orch: {err}", file=sys.stderr)
         return 1
     if "foreach" in payload:
         items = fill(payload["foreach"], refs)
@@ -90,6 +200,7 @@ def main():
             outputs = outputs_from_return(call(payload["python"], fill(payload["args"], refs)), declared)
         else:
             outputs = run_command([to_text(fill(arg, refs)) for arg in payload["argv"]], declared)
+        store_artifacts(outputs, declared, payload["kind"] == "command")
     except OutputError as err:
         print(f"orch: {err}", file=sys.stderr)
         return 1
@@ -139,8 +250,11 @@ def run_command(argv, declared):
         sys.exit(127)
     if code != 0:
         sys.exit(code)
-    files = dict((name, _read(os.path.join(folder, name))) for name in declared)
-    return outputs_from_files(files, declared)
+    values = dict((name, kind) for name, kind in declared.items() if kind != "artifact")
+    files = dict((name, _read(os.path.join(folder, name))) for name in values)
+    outputs = outputs_from_files(files, values)
+    outputs.update((name, os.path.join(folder, name)) for name in declared if name not in values)
+    return outputs
 
 
 def _read(path):

@@ -13,7 +13,8 @@ fan-out reads from outside the wrapper -- the arguments holding a tag, and a lis
 param or an output -- and passes each as an input of the wrapper. None holds a tag: each is base64, brace-free JSON, a param's text (orch refuses `{{` in one)
 or a JSON list of indexes. The wrapper exports each output as a chunk does (layout.export): the
 items' list, `[]` for an empty list (Argo skips the fan-out task; the wrapper succeeds), nothing when
-an item failed (the wrapper fails, and so its task).
+an item failed (the wrapper fails, and so its task). The artifacts the fan-out reads enter the wrapper
+as its input artifacts, which the inner task reads back (`{{inputs.artifacts.…}}`).
 """
 
 from __future__ import annotations
@@ -52,13 +53,16 @@ class Wrappers:
         if "{{" in with_param:
             passed.append(a.parameter(ITEMS, value=with_param))
             with_param = "{{inputs.parameters." + ITEMS + "}}"
+        artifacts = task["arguments"].get("artifacts", [])
+        inner_artifacts = [{**art, "from": "{{inputs.artifacts." + art["name"] + "}}"} for art in artifacts]
         stdout = step.stdout_output if self.stdout else None
         outputs = [export(o, f"tasks.{name}.outputs." + ("result" if o == stdout else f"parameters.{o}"), default="[]")
-                   for o in step.outputs]
+                   for o, kind in step.outputs.items() if kind != "artifact"]
         self.templates.append(a.template(
-            PREFIX + name, inputs=a.parameters([a.parameter(p["name"]) for p in passed]) if passed else None,
+            PREFIX + name, inputs=a.io([a.parameter(p["name"]) for p in passed],
+                                       [a.artifact(art["name"], optional=art.get("optional")) for art in artifacts]),
             outputs=a.parameters(outputs) if outputs else None, parallelism=step.parallelism,
-            dag=a.dag([a.dag_task(name, template=task["template"], with_param=with_param, arguments=a.parameters(inner))],
-                      fail_fast=self.fail_fast)))
+            dag=a.dag([a.dag_task(name, template=task["template"], with_param=with_param,
+                                  arguments=a.io(inner, inner_artifacts))], fail_fast=self.fail_fast)))
         return a.dag_task(name, template=PREFIX + name, depends=task.get("depends"), when=task.get("when"),
-                          arguments=a.parameters(passed) if passed else None)
+                          arguments=a.io(passed, artifacts))

@@ -1,6 +1,7 @@
 """A step's own template, as a reviewer would write it: a command step is a plain container
 running its argv in its image (nothing of orch in it, no python, no shell); a python step runs
-orch's runner, shipped once per Workflow in the `orch/runner` annotation, on the step's call.
+orch's runner, shipped once per Workflow in the `orch/runner` annotation, on the step's call, and
+so does a command step that must (`runs_runner`).
 
 Argo substitutes `{{…}}` over a template twice (globals, then inputs; workflow/common/util.go,
 `SubstituteParams`), input values included, and Kubernetes expands `$(VAR)` in command, args and
@@ -29,7 +30,9 @@ from orch.core.spec import Pipeline, Step
 from orch.core import typed
 from orch.core.typed import to_text
 
+from . import artifacts
 from . import manifest as a
+from .artifacts import INPUTS, input_name
 from .bootstrap import brace_free_json
 from .condition import literal as expr_literal
 from .condition import ExprLang
@@ -45,11 +48,6 @@ _DOLLAR = re.compile(r"\$(?=[$(])")
 def k8s_literal(text: str) -> str:
     """Text Kubernetes' `$(VAR)` expansion gives back unchanged: `$(` as `$$(`, `$$` as `$$$$`."""
     return _DOLLAR.sub("$$", text)
-
-
-def input_name(step: str, output: str) -> str:
-    """An upstream output's input: the step's Argo name holds no '_', so the first '_' ends it."""
-    return f"{argo_name(step)}_{output}"
 
 
 def _read(name: str) -> str:
@@ -107,13 +105,25 @@ class StepTemplate:
         if ref.kind == "item":  # its text, Kubernetes-escaped, as base64 in the withParam list (plain_items)
             return "{{=fromBase64(" + _read("item") + ")}}"
         name = input_name(ref.step, ref.name)
+        if artifacts.is_artifact(self.pipeline, ref.step, ref.name):
+            return self._artifact_path(ref.step, name)
         self.inputs[name] = self.output_value(ref.step, ref.name, for_python=False)
+        return "{{=fromBase64(" + _read(name) + ")}}"
+
+    def _artifact_path(self, producer: str, name: str) -> str:
+        """The input artifact's path; under a tolerant trigger, '' unless its producer succeeded (Argo then leaves
+        the optional input out), chosen in the DAG and passed as an input parameter of the same name."""
+        path = f"{INPUTS}/{name}"
+        if not artifacts.optional(self.step):
+            return path
+        status = f"tasks[{expr_literal(argo_name(producer))}].status"
+        self.inputs[name] = "{{=" + f'{status} == "Succeeded" ? toBase64({expr_literal(path)}) : ""' + "}}"
         return "{{=fromBase64(" + _read(name) + ")}}"
 
     # -- the template ----------------------------------------------------------------------
     def container(self) -> dict:
         step = self.step
-        if step.python or (step.foreach is not None and plain_items(step) is None):  # the runner picks its item
+        if runs_runner(self.pipeline, step):
             return self._python()
         argv = [self._text(arg) for arg in step.command]
         env = [a.env_var(key, self._text(value)) for key, value in step.env.items()]
@@ -132,6 +142,12 @@ class StepTemplate:
             if kind == "param":
                 spec["type"] = self.pipeline.params[name].type
                 args.append("{{=" + f'"v" + toBase64(workflow.parameters[{expr_literal(name)}])' + "}}")
+            elif spec["kind"] == "artifact":
+                continue  # the runner finds it on its disk
+            elif spec["kind"] == "artifacts":  # found on its disk too, checked against the count
+                self.inputs[input_name(producer, name)] = artifacts.item_count(
+                    self.pipeline, producer, artifacts.task_status, payload.output_expr)
+                args.append("{{inputs.parameters." + input_name(producer, name) + "}}")
             elif kind == "output":
                 spec["type"] = self.pipeline.steps[producer].outputs[name]
                 self.inputs[input_name(producer, name)] = self.output_value(producer, name, for_python=True)
@@ -149,23 +165,28 @@ class StepTemplate:
         return [a.parameter(n) for n in names] + [a.parameter(n, value=v) for n, v in self.literals.items()]
 
     def template_inputs(self) -> dict | None:
-        parameters = self.parameters()
-        return a.parameters(parameters) if parameters else None
+        return a.io(self.parameters(), artifacts.template_inputs(self.pipeline, self.step))
 
     def outputs(self) -> dict | None:
-        files = _file_outputs(self.step)
-        if not files:
-            return None
-        return a.parameters([a.parameter(o, value_from=a.value_from(path=f"{OUTPUTS}/{o}")) for o in files])
+        values = [o for o in _file_outputs(self.step) if self.step.outputs[o] != "artifact"]
+        return a.io([a.parameter(o, value_from=a.value_from(path=f"{OUTPUTS}/{o}")) for o in values],
+                    artifacts.template_outputs(self.pipeline, self.name))
+
+
+def runs_runner(pipeline: Pipeline, step: Step) -> bool:
+    """A python step; a command fan-out over a run-time list (the runner picks its item); a command reading a
+    fan-out's artifacts (the runner unpacks the items and writes their list as text)."""
+    return bool(step.python) or (step.foreach is not None and plain_items(step) is None) or artifacts.reads_list(pipeline, step)
 
 
 def plain_items(step: Step) -> list[str] | None:
     """A command fan-out's `withParam` when its list is written in the spec, with no reference: each item's
     text as every backend hands it to a command (`to_text`), Kubernetes-escaped, in base64, so the item
     reaches a plain container as a literal does. None for a list known only at run time: Argo cannot
-    write its items as orch's text (a float's digits, JSON's spacing), so the runner picks them."""
-    if step.command is None or not isinstance(step.foreach, list):
-        return None
+    write its items as orch's text (a float's digits, JSON's spacing), so the runner picks them; and
+    None for a fan-out with artifact outputs, whose keys need the item's index."""
+    if step.command is None or not isinstance(step.foreach, list) or artifacts.artifact_outputs(step):
+        return None  # an artifact's key ends in the item's index, which the runner's `item` input is
     if any("${{" in text for _, text in iter_strings(step.foreach)):
         return None
     return [base64.b64encode(k8s_literal(to_text(item)).encode("utf-8")).decode("ascii") for item in step.foreach]
@@ -182,7 +203,7 @@ def output_text(pipeline: Pipeline, producer: str, output: str) -> str:
 
 
 def _file_outputs(step: Step) -> list[str]:
-    """The outputs a step leaves in files (python steps: its runner writes them)."""
+    """The outputs a step leaves in files, artifacts too (python steps: its runner writes them)."""
     stdout = step.stdout_output
     return [o for o in step.outputs if o != stdout]
 

@@ -12,7 +12,11 @@ failed; a step whose trigger reads a step of another chunk waits on its own chun
 with `depends` and tests the whole trigger on statuses in its `when` (false there is
 Skipped, not Omitted -- the status reader knows; a fan-out's `when` sits in a gate task
 before it, as everywhere: `gated`); a last task fails the workflow when any chunk reports
-a failed step.
+a failed step. An artifact crosses as Argo passes one through DAGs: the producer's chunk exports it
+(`outputs.artifacts[].from`), the main DAG hands it to the consumer's chunk, whose task reads
+`{{inputs.artifacts.…}}`, each optional, so one a producer did not write stays absent. A fan-out's
+artifact list does not cross: its consumer reads the items' key prefix (artifacts.py), and imports the
+fan-out's status and the list it counts the items from.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from typing import TYPE_CHECKING
 
 from orch.core.graph import PipelineGraph
 from orch.core.names import argo_name
+from orch.core.refs import whole_ref
 
 from . import manifest as a
+from .artifacts import is_artifact, is_list, task_source
 
 if TYPE_CHECKING:
     from .depends import Depends  # which reads this
@@ -35,6 +41,8 @@ class Chunk:
     steps: list[str]
     imports: dict[str, int] = field(default_factory=dict)  # parameter name -> chunk that exports it
     exports: list[str] = field(default_factory=list)
+    artifact_imports: dict[str, int] = field(default_factory=dict)  # artifact name -> chunk that exports it
+    artifact_exports: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -52,6 +60,12 @@ def has_gate(step) -> bool:
 def throttled(step) -> bool:
     """A fan-out with `parallelism`: its task runs in a wrapper of its own (fanout.py)."""
     return step.foreach is not None and step.parallelism is not None
+
+
+def foreach_outputs(step) -> list:
+    """The upstream output a fan-out's list is, if it is one: a consumer of its artifacts counts its items."""
+    ref = whole_ref(step.foreach) if isinstance(step.foreach, str) else None
+    return [ref] if ref is not None and ref.kind == "output" else []
 
 
 def gate_name(task: str) -> str:
@@ -117,21 +131,32 @@ class Layout:
 
     def _cross(self, graph: PipelineGraph, depends: Depends) -> None:
         exports: dict[int, dict[str, None]] = {chunk.index: {} for chunk in self.chunks}
+        artifacts: dict[int, dict[str, None]] = {chunk.index: {} for chunk in self.chunks}
+        pipeline = graph.pipeline
         for chunk in self.chunks:
             for step in chunk.steps:
                 for task in depends.reads(step):
-                    self._import(chunk, status_param(task), self.task_chunk[task], exports)
+                    self._import(chunk.imports, status_param(task), self.task_chunk[task], chunk.index, exports)
                 for edge in graph.edges_into(step):
-                    if edge.output is not None:
-                        name = output_param(argo_name(edge.upstream), edge.output)
-                        self._import(chunk, name, self.chunk_of[edge.upstream], exports)
+                    if edge.output is None:
+                        continue
+                    name = output_param(argo_name(edge.upstream), edge.output)
+                    if is_list(pipeline, edge.upstream, edge.output):  # read from its key prefix; counted from its list
+                        for ref in foreach_outputs(self.steps[edge.upstream]):
+                            self._import(chunk.imports, output_param(argo_name(ref.step), ref.name), self.chunk_of[ref.step],
+                                         chunk.index, exports)
+                    elif is_artifact(pipeline, edge.upstream, edge.output):
+                        self._import(chunk.artifact_imports, name, self.chunk_of[edge.upstream], chunk.index, artifacts)
+                    else:
+                        self._import(chunk.imports, name, self.chunk_of[edge.upstream], chunk.index, exports)
         for chunk in self.chunks:
             chunk.exports = list(exports[chunk.index])
+            chunk.artifact_exports = list(artifacts[chunk.index])
 
     @staticmethod
-    def _import(chunk: Chunk, name: str, owner: int, exports: dict) -> None:
-        if owner != chunk.index:
-            chunk.imports[name] = owner
+    def _import(imports: dict, name: str, owner: int, chunk: int, exports: dict) -> None:
+        if owner != chunk:
+            imports[name] = owner
             exports[owner][name] = None
 
     def internal(self, step: str, other: str) -> bool:
@@ -146,6 +171,14 @@ class Layout:
                 return f"tasks.{argo_name(step)}.outputs.parameters.{output}"
             return f"inputs.parameters.{output_param(argo_name(step), output)}"
         return tag
+
+    def artifact_source(self, consumer: str):
+        """Where `consumer`'s task sees an artifact: its producer's task, or an input artifact of its chunk."""
+        def source(step: str, output: str) -> str:
+            if self.internal(consumer, step):
+                return task_source(step, output)
+            return f"inputs.artifacts.{output_param(argo_name(step), output)}"
+        return source
 
     def output_expr(self, consumer: str):
         def expr(step: str, output: str) -> str:

@@ -74,6 +74,15 @@ def parameters(items: list) -> dict:
     return {"parameters": items}
 
 
+def io(parameters: list, artifacts: list) -> dict | None:
+    """hera's Arguments, Inputs or Outputs: the lists that are not empty, None if both are."""
+    return _present({"artifacts": artifacts or None, "parameters": parameters or None}) or None
+
+
+def artifact(name, *, from_=None, optional=None, path=None, s3=None) -> dict:
+    return _present({"from": from_, "name": name, "optional": optional, "path": path, "s3": s3})
+
+
 def workflow_spec(templates, *, active_deadline_seconds=None, arguments=None, entrypoint=None, volumes=None,
                   workflow_metadata=None) -> dict:
     return _present({"activeDeadlineSeconds": active_deadline_seconds, "arguments": arguments, "entrypoint": entrypoint,

@@ -1,7 +1,9 @@
 """A step's call as the bootstrap reads it, and the Argo tags that feed its references.
 
 References become `{"$ref": N}` in a JSON payload (text holding them, `{"$text": [...]}`);
-each one's value is a task argument holding the Argo tag that yields it. `${{ item }}`
+each one's value is a task argument holding the Argo tag that yields it -- but an artifact's, which
+is the input artifact the runner finds on its disk (artifacts.py), and takes no argument; a fan-out's
+artifact list is found there too, its argument the count the runner checks it against. `${{ item }}`
 is the reference after the last one (the bootstrap appends the current item).
 """
 
@@ -14,6 +16,7 @@ from orch.core.names import argo_name
 from orch.core.refs import Ref, find_refs, iter_strings, whole_ref
 from orch.core.spec import Pipeline, Step
 
+from .artifacts import input_name, is_artifact, is_list, item_count, task_status
 from .bootstrap import brace_free_json
 
 MARKERS = {"$ref", "$text", "$dict"}
@@ -30,10 +33,10 @@ def task_output_expr(step: str, name: str) -> str:
 
 
 class Payload:
-    def __init__(self, pipeline: Pipeline, step: Step, output=task_output, output_expr=task_output_expr):
+    def __init__(self, pipeline: Pipeline, step: Step, output=task_output, output_expr=task_output_expr, status=task_status):
         self.pipeline = pipeline
         self.step = step
-        self.output, self.output_expr = output, output_expr
+        self.output, self.output_expr, self.status = output, output_expr, status
         self.refs: dict[tuple, int] = {}
         self.specs: list[dict] = []
         self.tags: list[str] = []
@@ -58,12 +61,17 @@ class Payload:
         if key not in self.refs:
             self.refs[key] = len(self.specs)
             self.specs.append(self._spec(ref))
-            self.tags.append(self._tag(ref))
+            if self.specs[-1]["kind"] != "artifact":
+                self.tags.append(self._tag(ref))
         return self.refs[key]
 
     def _spec(self, ref: Ref) -> dict:
         if ref.kind == "param":
             return {"kind": "param", "type": self.pipeline.params[ref.name].type}
+        if ref.kind == "output" and is_list(self.pipeline, ref.step, ref.name):
+            return {"kind": "artifacts", "input": input_name(ref.step, ref.name)}
+        if ref.kind == "output" and is_artifact(self.pipeline, ref.step, ref.name):
+            return {"kind": "artifact", "input": input_name(ref.step, ref.name)}
         if ref.kind == "output":
             return {"kind": "list" if self.pipeline.steps[ref.step].foreach is not None else "output"}
         return {"kind": "run"}
@@ -71,6 +79,8 @@ class Payload:
     def _tag(self, ref: Ref) -> str:
         if ref.kind == "param":
             return "{{workflow.parameters." + ref.name + "}}"
+        if ref.kind == "output" and is_list(self.pipeline, ref.step, ref.name):
+            return item_count(self.pipeline, ref.step, self.status, self.output_expr)
         if ref.kind == "output":
             return "{{" + self.output(ref.step, ref.name) + "}}"
         return "{{workflow.name}}" if ref.name == "id" else RUN_DATE

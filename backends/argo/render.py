@@ -25,12 +25,13 @@ from orch.core.refs import Ref
 from orch.core.typed import to_text
 
 from ..base import Artifact
+from . import artifacts as art
 from . import manifest as a
 from .condition import ExprLang
 from .depends import Depends, as_status_test, leaves, waits_for
 from .fanout import Wrappers, is_wrapper
 from .layout import Layout, export, gate_name, has_gate, throttled
-from .inline import VOLUME, StepTemplate, TextExprLang, plain_items
+from .inline import VOLUME, StepTemplate, TextExprLang, plain_items, runs_runner
 from .payload import Payload
 from .script import bootstrap_source as runner_source
 from .templates import Shape, pod_settings, problems, template
@@ -233,10 +234,11 @@ def _inline_spec(graph: PipelineGraph, depends: Depends) -> dict:
         templates.append(a.template(argo_name(name), inputs=built.template_inputs(),
                                     outputs=built.outputs(), container=container, **pod_settings(step)))
         arguments = [a.parameter(n, value=v) for n, v in built.inputs.items()]
+        passed = art.task_arguments(pipeline, step, art.task_source)
         with_param = when = None
         if step.foreach is not None:
             arguments.append(a.parameter("item", value="{{item}}"))
-            items = plain_items(step)
+            items = None if runs_runner(pipeline, step) else plain_items(step)  # the runner's item is its index
             with_param = Payload(pipeline, step).foreach_indexes() if items is None else json.dumps(items)
         if step.when:
             lang = TextExprLang(pipeline, lambda p: pipeline.params[p].type, _kinds(pipeline))
@@ -244,7 +246,7 @@ def _inline_spec(graph: PipelineGraph, depends: Depends) -> dict:
         if step.stdout_output and not throttled(step):  # a wrapper names its fan-out's result
             stdout.append(f"tasks.{argo_name(name)}.outputs.result")
         task = a.dag_task(argo_name(name), template=argo_name(name), depends=depends.of(name), with_param=with_param,
-                          arguments=a.parameters(arguments) if arguments else None, when=when)
+                          arguments=a.io(arguments, passed), when=when)
         tasks += _gated(task, step, wrappers, has_gate(step))
     tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
     # Argo keeps a container's stdout only where the DAG names `tasks.S.outputs.result` (hasOutputResultRef)
@@ -289,11 +291,13 @@ class _Shapes:
         self.names: dict[Shape, str] = {}
         self.templates: list[dict] = []
 
-    def name_for(self, step, refs: int) -> str:
-        shape = Shape.of(step, refs)
+    def name_for(self, pipeline, name: str, refs: int) -> str:
+        step = pipeline.steps[name]
+        reads, writes = art.template_inputs(pipeline, step), art.template_outputs(pipeline, name)
+        shape = Shape.of(step, refs, (name, tuple(art.artifact_refs(pipeline, step))) if reads or writes else ())
         if shape not in self.names:
             self.names[shape] = f"step-{len(self.names) + 1}"
-            self.templates.append(template(self.names[shape], shape, step))
+            self.templates.append(template(self.names[shape], shape, step, (reads, writes)))
         return self.names[shape]
 
 
@@ -303,7 +307,7 @@ def _tasks(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout, 
 
 def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -> dict:
     step = graph.pipeline.steps[name]
-    payload = Payload(graph.pipeline, step, layout.output_tag(name), layout.output_expr(name))
+    payload = Payload(graph.pipeline, step, layout.output_tag(name), layout.output_expr(name), layout.status_of(name))
     arguments = [a.parameter("payload", value=payload.encoded())]
     arguments += [a.parameter(f"r{i}", value=tag) for i, tag in enumerate(payload.tags)]
     formula, gate = depends.of(name), None
@@ -315,9 +319,10 @@ def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -
     if step.foreach is not None:
         arguments.append(a.parameter("item", value="{{item}}"))
         with_param = payload.foreach_indexes()
-    return a.dag_task(argo_name(name), template=shapes.name_for(step, len(payload.tags)), depends=formula,
+    passed = art.task_arguments(graph.pipeline, step, layout.artifact_source(name))
+    return a.dag_task(argo_name(name), template=shapes.name_for(graph.pipeline, name, len(payload.tags)), depends=formula,
                       when=_condition(graph, step.when, gate, layout.output_expr(name)) if step.when or gate else None,
-                      with_param=with_param, arguments=a.parameters(arguments))
+                      with_param=with_param, arguments=a.io(arguments, passed))
 
 
 def _chunk(graph, chunk, shapes: _Shapes, depends: Depends, layout: Layout, wrappers: Wrappers) -> dict:
@@ -335,19 +340,25 @@ def _chunk(graph, chunk, shapes: _Shapes, depends: Depends, layout: Layout, wrap
             outputs.append(export(name, f"tasks.{task}.outputs.parameters.{rest}", default="null"))
     failed = " || ".join(f'tasks["{argo_name(s)}"].status in ["Failed", "Error"]' for s in chunk.steps)
     outputs.append(a.parameter(FAILED, value_from=a.value_from(expression=failed)))
-    return a.template(chunk.name, inputs=a.parameters([a.parameter(n) for n in chunk.imports]),
-                      outputs=a.parameters(outputs), dag=a.dag(tasks, fail_fast=False))
+    # an artifact crosses as Argo passes one out of a DAG: optional, so a producer that did not succeed leaves it absent
+    exported = [a.artifact(n, from_="{{tasks." + n.replace("__", ".outputs.artifacts.", 1) + "}}", optional=True)
+                for n in chunk.artifact_exports]
+    return a.template(chunk.name, inputs=a.io([a.parameter(n) for n in chunk.imports],
+                                              [a.artifact(n, optional=True) for n in chunk.artifact_imports]),
+                      outputs=a.io(outputs, exported), dag=a.dag(tasks, fail_fast=False))
 
 
 def _main(layout: Layout) -> dict:
     tasks = []
     for chunk in layout.chunks:
-        owners = sorted(set(chunk.imports.values()))
+        owners = sorted(set(chunk.imports.values()) | set(chunk.artifact_imports.values()))
         arguments = [a.parameter(n, value="{{tasks.chunk-" + str(owner) + ".outputs.parameters." + n + "}}")
                      for n, owner in chunk.imports.items()]
+        passed = [a.artifact(n, from_="{{tasks.chunk-" + str(owner) + ".outputs.artifacts." + n + "}}", optional=True)
+                  for n, owner in chunk.artifact_imports.items()]
         tasks.append(a.dag_task(chunk.name, template=chunk.name,
                                 depends=" && ".join(f"chunk-{o}.Succeeded" for o in owners) or None,
-                                arguments=a.parameters(arguments) if arguments else None))
+                                arguments=a.io(arguments, passed)))
     names = [chunk.name for chunk in layout.chunks]
     tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=" && ".join(f"{n}.Succeeded" for n in names),
                             when="{{= " + " || ".join(f'tasks["{n}"].outputs.parameters["{FAILED}"] == "true"' for n in names) + " }}"))

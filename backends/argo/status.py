@@ -1,4 +1,10 @@
-"""An Argo Workflow's status (its nodes) read back as orch's RunResult."""
+"""An Argo Workflow's status (its nodes) read back as orch's RunResult.
+
+An artifact output's value is its URI. A node records a key-only artifact as rendered, its key alone
+(docs/key-only-artifacts.md: "the location data is no longer stored in /status/nodes"); the bucket is
+the one of the repository the workflow used, which the controller records in
+`status.artifactRepositoryRef.artifactRepository` (operator.go, ArtifactRepositoryRefStatus).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
     # a throttled fan-out's own node, in its wrapper, is read before the wrapper's node of the same name
     found = sorted((n for n in nodes.values() if n.get("boundaryID") in dags), key=lambda n: n["boundaryID"] in wrappers)
     tasks = {n["displayName"]: n for n in found}
+    bucket = _repository(status)
     own = {t.get("name") for t in (document.get("spec") or {}).get("templates", [])}  # steps with templates of their own
     pipeline = graph.pipeline
     phases: dict[str, Optional[str]] = {}
@@ -33,7 +40,7 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
         node = tasks.get(argo_name(name))
         phase = node.get("phase") if node else None
         phases[name] = phase if phase in FINISHED else None
-        steps[name] = _step(node, nodes, step, argo_name(name) in own) if node else StepResult()
+        steps[name] = _step(node, nodes, step, bucket, argo_name(name) in own) if node else StepResult()
         if phase == "Succeeded" and steps[name].error:  # its pod ended well, but wrote an output of the wrong type
             phases[name] = "Failed"
         if node and step.foreach is not None and phase == "Skipped" and not is_wrapper(node.get("templateName", "")):
@@ -62,20 +69,35 @@ def _ours(template: str) -> bool:
     return template == "Main" or template.startswith("chunk-") or is_wrapper(template)
 
 
-def _step(node: dict, nodes: dict, step, as_text: bool = False) -> StepResult:
+def _repository(status: dict) -> tuple[str, str]:
+    """(scheme, bucket) of the workflow's artifact repository, as its status records it; ('s3', '') if unknown."""
+    repository = ((status.get("artifactRepositoryRef") or {}).get("artifactRepository")) or {}
+    for kind, scheme in (("s3", "s3"), ("gcs", "gs")):
+        if repository.get(kind):
+            return scheme, repository[kind].get("bucket", "")
+    return "s3", ""
+
+
+def _uri(artifact: dict, bucket: tuple[str, str]) -> str:
+    location = artifact.get("s3") or {}
+    scheme, name = ("s3", location["bucket"]) if location.get("bucket") else bucket
+    return f"{scheme}://{name}/{location.get('key', '')}"
+
+
+def _step(node: dict, nodes: dict, step, bucket: tuple[str, str], as_text: bool = False) -> StepResult:
     if node.get("type") == "TaskGroup":
         items = sorted((nodes[c] for c in node.get("children", []) if c in nodes), key=_item_index)
-        units = [_unit(item, nodes, step, as_text) for item in items]
+        units = [_unit(item, nodes, step, bucket, as_text) for item in items]
         outputs = {o: [u[1].get(o) for u in units] for o in step.outputs} if units else {o: [] for o in step.outputs}
         errors = [f"item {i}: {u[2]}" for i, u in enumerate(units) if u[2]]
         return StepResult(attempts=max((u[0] for u in units), default=0), outputs=outputs,
                           error=errors[0] if errors else None, started_at=node.get("startedAt"), ended_at=node.get("finishedAt"))
-    attempts, outputs, error = _unit(node, nodes, step, as_text)
+    attempts, outputs, error = _unit(node, nodes, step, bucket, as_text)
     return StepResult(attempts=attempts, outputs=outputs, error=error,
                       started_at=node.get("startedAt"), ended_at=node.get("finishedAt"))
 
 
-def _unit(node: dict, nodes: dict, step, as_text: bool) -> tuple[int, dict, Optional[str]]:
+def _unit(node: dict, nodes: dict, step, bucket: tuple[str, str], as_text: bool) -> tuple[int, dict, Optional[str]]:
     """(attempts, outputs, error) of a task or item node; a Retry node's attempts are its children.
     A step with a template of its own keeps its outputs as text (stdout in `result`), read by type."""
     attempts = len(node.get("children", [])) if node.get("type") == "Retry" else (1 if node.get("type") == "Pod" else 0)
@@ -95,6 +117,8 @@ def _unit(node: dict, nodes: dict, step, as_text: bool) -> tuple[int, dict, Opti
             outputs[name] = parse_text(text, step.outputs.get(name, "string")) if isinstance(text, str) else text
         except ValueError as err:  # a command wrote a value of the wrong type: the step failed
             error = error or f"output {name!r}: {err}; it is declared {step.outputs.get(name)}"
+    outputs.update((a["name"], _uri(a, bucket)) for a in found.get("artifacts", [])
+                   if step.outputs.get(a.get("name")) == "artifact")
     return attempts, outputs, error
 
 

@@ -2,7 +2,8 @@
 settings, outputs and reference count share it, their calls travelling as parameters.
 
 Argo's full CRDs allow at most 200 templates per workflow, and every template repeats
-the bootstrap, so sharing keeps a large pipeline valid and small.
+the bootstrap, so sharing keeps a large pipeline valid and small. A step that writes or reads
+artifacts has a template of its own: its keys name it, its inputs its producers (artifacts.py).
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ class Shape:
     outputs: tuple
     refs: int
     fan_out: bool
+    artifacts: tuple  # (step name, the artifacts it reads) for a step with any, else ()
 
     @classmethod
-    def of(cls, step: Step, refs: int) -> "Shape":
+    def of(cls, step: Step, refs: int, artifacts: tuple = ()) -> "Shape":
         resources = step.resources
         kubernetes = step.kubernetes.model_dump_json() if step.kubernetes else ""
         return cls(
@@ -47,9 +49,10 @@ class Shape:
             retries=(step.retries.limit, step.retries.delay, step.retries.factor, step.retries.max_delay) if step.retries else (),
             timeout=step.timeout,
             kubernetes=kubernetes,
-            outputs=tuple(step.outputs),
+            outputs=tuple(step.outputs.items()),
             refs=refs,
             fan_out=step.foreach is not None,
+            artifacts=artifacts,
         )
 
 
@@ -75,18 +78,19 @@ def _expanded(name: str) -> str:
     return '{{=replace(inputs.parameters["' + name + '"], "$", "$$")}}'
 
 
-def template(name: str, shape: Shape, step: Step) -> dict:
+def template(name: str, shape: Shape, step: Step, artifacts: tuple[list, list] = ([], [])) -> dict:
+    """`artifacts`: the template's input and output artifacts (artifacts.py)."""
     inputs = [a.parameter("payload")] + [a.parameter(f"r{i}", default="") for i in range(shape.refs)]
     env = [a.env_var("ORCH_PAYLOAD", _expanded("payload"))] + [a.env_var(f"ORCH_R{i}", _expanded(f"r{i}")) for i in range(shape.refs)]
     if shape.fan_out:
         inputs.append(a.parameter("item"))
         env.append(a.env_var("ORCH_ITEM", "{{inputs.parameters.item}}"))
+    values = [output for output, kind in step.outputs.items() if kind != "artifact"]
     return a.template(
         name,
-        inputs=a.parameters(inputs),
-        outputs=a.parameters([
-            a.parameter(output, value_from=a.value_from(path=f"{OUTPUTS}/{output}", default="null")) for output in step.outputs
-        ]) if step.outputs else None,
+        inputs=a.io(inputs, artifacts[0]),
+        outputs=a.io([a.parameter(output, value_from=a.value_from(path=f"{OUTPUTS}/{output}", default="null"))
+                      for output in values], artifacts[1]),
         container=a.container(shape.image, command=RUNNER, env=env, **container_settings(step)),
         **pod_settings(step),
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class Unit:
 class Options:
     max_parallel: int = 32
     host: Optional[Host] = None
+    artifacts: Optional[str] = None  # the artifact store's URL (orch.core.artifacts.choose_store)
 
 
 class Executor:
@@ -86,6 +88,7 @@ class Executor:
         self.options = options
         self.host = options.host or Host.detect()
         self.progress = progress
+        self.artifacts = options.artifacts  # the store's URL, when a step has artifacts
         self.results: dict[str, StepResult] = {}
         self.units: dict[str, list[Unit]] = {}
         self.queue: deque[Unit] = deque()
@@ -231,8 +234,9 @@ class Executor:
         if unit.step not in self.step_started:
             self.step_started[unit.step] = started
             self.store.set_step(self.run_id, unit.step, "running", started_at=started)
-        resolve = self._resolve_for(unit.step, unit.value)
         base = folder / f"attempt-{unit.attempt}"
+        inputs = _Inputs(self.pipeline, Path(str(base) + ".inputs"))
+        resolve = inputs.local(self._resolve_for(unit.step, unit.value))
         env = {key: to_text(fill(value, resolve)) for key, value in step.env.items()}
         if self.host.gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(unit.gpus)
@@ -247,15 +251,22 @@ class Executor:
             request.update(kind="command", argv=[fill_text(arg, resolve) for arg in step.command])
             if step.stdout_output:  # its first bytes kept: one more than the bound and its newline tells a longer one
                 request.update(stdout=str(base) + ".stdout", keep=MAX_STDOUT_OUTPUT_BYTES + 2)
+        if inputs.fetch or self._artifact_outputs(step):  # moved by the attempt itself (zygote.py)
+            request["artifacts"] = {"store": self.artifacts, "fetch": inputs.fetch, "outputs": self._artifact_outputs(step),
+                                    "single": len(step.outputs) == 1,
+                                    "key": [self.pipeline.name, self.run_id, unit.step, unit.item if unit.item >= 0 else None]}
         if step.timeout:
             unit.deadline = time.monotonic() + step.timeout
         self.running[self._next_id] = unit
         self.running_per_step[unit.step] += 1
         self._next_id += 1
         if self.zygote is None:
-            self.zygote = Zygote()
+            self.zygote = Zygote((self.artifacts,) if self.artifacts else ())
         self.zygote.start(request)
         self.progress.step(unit.step, "running", attempt=unit.attempt, item=unit.item)
+
+    def _artifact_outputs(self, step: Step) -> list[str]:
+        return [name for name, kind in step.outputs.items() if kind == "artifact"]
 
     def _resolve_for(self, step_name: str, item: Any):
         def resolve(ref: Ref) -> Any:
@@ -315,6 +326,7 @@ class Executor:
         self.running_per_step[unit.step] -= 1
         self.host.give_back(unit.request, unit.gpus)
         _remove(unit.folder / f"attempt-{unit.attempt}.pid")
+        shutil.rmtree(unit.folder / f"attempt-{unit.attempt}.inputs", ignore_errors=True)  # copies only its attempt read
         step = self.pipeline.steps[unit.step]
         outputs, error = self._outcome(unit, step, status)
         retries = step.retries
@@ -357,7 +369,9 @@ class Executor:
                     return None, (result or {}).get("error", "the step ended without a result")
                 return outputs_from_return(result.get("returned"), step.outputs), None
             folder = Path(str(base) + ".outputs")
-            files = {name: _read_output(folder, name) for name in step.outputs if name != step.stdout_output}
+            stored = (result or {}).get("artifacts") or {}
+            files = {name: _read_output(folder, name) if step.outputs[name] != "artifact" else _uri(stored.get(name))
+                     for name in step.outputs if name != step.stdout_output}
             if step.stdout_output:
                 printed = read_regular_file(Path(str(base) + ".stdout"), MAX_STDOUT_OUTPUT_BYTES + 2) or b""
                 problem = stdout_problem(step.stdout_output, printed, len(printed))
@@ -391,6 +405,8 @@ class Executor:
                             started_at=self.step_started.get(name), ended_at=now())
         self.results[name] = StepResult(status=status, attempts=attempts, outputs=outputs or {}, error=error)
         self.progress.step(name, status, attempt=attempts, error=error)
+        for output in self._artifact_outputs(self.pipeline.steps[name]) if outputs else ():
+            self.progress.note(name, _stored(output, outputs[output]))
         if status == "failed" and self.pipeline.fail_fast:
             self._stop_new_work()
         for downstream in self.graph.downstream(name):
@@ -463,6 +479,47 @@ class Executor:
         for name in self.results:
             for downstream in self.graph.downstream(name):
                 self.waiting_on[downstream] -= 1
+
+
+class _Inputs:
+    """One attempt's artifact references as local paths under `folder`, and the copies to fetch there first."""
+
+    def __init__(self, pipeline, folder: Path):
+        self.pipeline, self.folder, self.fetch = pipeline, folder, []
+
+    def local(self, resolve):
+        """`resolve`, with an artifact's URI (or a fan-out's list of them) replaced by its copy's path."""
+        seen: dict[tuple[str, str], Any] = {}
+
+        def resolve_local(ref: Ref) -> Any:
+            value = resolve(ref)
+            if ref.kind != "output" or value is None or self.pipeline.steps[ref.step].outputs.get(ref.name) != "artifact":
+                return value
+            if (ref.step, ref.name) not in seen:
+                place = self.folder / ref.step / ref.name
+                seen[(ref.step, ref.name)] = [self._copy(uri, place / str(i)) for i, uri in enumerate(value)] \
+                    if isinstance(value, list) else self._copy(value, place)
+            return seen[(ref.step, ref.name)]
+
+        return resolve_local
+
+    def _copy(self, uri: str, place: Path) -> str:
+        self.fetch.append([uri, str(place)])
+        return str(place)
+
+
+def _stored(output: str, uris: Any) -> str:
+    """Where an artifact output went, as progress says it: its URI, or where a fan-out's items' are."""
+    if isinstance(uris, str):
+        return f"artifact {output} stored at {uris}"
+    if not uris:
+        return f"artifact {output}: no items, nothing stored"
+    return f"artifact {output}: {len(uris)} items stored under {uris[0].rsplit('/', 1)[0]}/"
+
+
+def _uri(uri: Any) -> Optional[bytes]:
+    """A stored artifact's URI as an output file's bytes; None (not written) when the attempt stored none."""
+    return uri.encode() if isinstance(uri, str) else None
 
 
 def _read_json(path: Path) -> Optional[dict]:

@@ -26,9 +26,9 @@ MAX_LINE = 1 << 20  # longer is not one of its messages (they are a few dozen by
 class Zygote:
     """A running `orch.backends.local.zygote` process."""
 
-    def __init__(self):
+    def __init__(self, stores: tuple[str, ...] = ()):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "orch.backends.local.zygote"],
+            [sys.executable, "-m", "orch.backends.local.zygote", *stores],  # the artifact stores its attempts reach
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
             start_new_session=True,  # Ctrl-C reaches orch, which stops the attempts itself
         )

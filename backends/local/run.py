@@ -7,6 +7,7 @@ import secrets
 import signal
 import sqlite3
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -16,6 +17,7 @@ from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
 from orch.core.values import resolve_params
 
+from ..stores import run_store
 from .executor import Executor, Options
 from .lock import RunLock, acquire
 from .progress import Quiet
@@ -25,7 +27,7 @@ from .state import Store, unusable
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None,
         resume: Optional[str] = None, max_parallel: int = 32, progress=None, home: Optional[Path] = None,
-        options: Optional[Options] = None) -> RunResult:
+        options: Optional[Options] = None, artifacts: Optional[str] = None) -> RunResult:
     """Run the pipeline here; with `resume`, rerun only what did not succeed in that run.
 
     The process holds the run's lock from before its first write to its end, so one run
@@ -39,10 +41,11 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
     try:
         with _sigterm_as_interrupt():
             try:
+                artifact_store = run_store(graph.pipeline, artifacts, f"{graph.pipeline.name}/{run_id}")
                 values, run_date, lock = _begin(store, graph, params, spec_path, run_id, bool(resume))
                 spec_dir = Path(spec_path).resolve().parent if spec_path else Path.cwd()
-                executor = Executor(graph, store, run_id, values, run_date, spec_dir,
-                                    options or Options(max_parallel=max_parallel), progress or Quiet())
+                options = replace(options or Options(max_parallel=max_parallel), artifacts=artifact_store)
+                executor = Executor(graph, store, run_id, values, run_date, spec_dir, options, progress or Quiet())
                 return _execute(executor, bool(resume))
             except KeyboardInterrupt:
                 raise _interrupted(store, graph, run_id, spec_path) from None

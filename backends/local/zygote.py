@@ -1,7 +1,8 @@
 """The local backend's process starter: forks one process per attempt, fast.
 
-Started once per run (`python -m orch.backends.local.zygote`), it imports only the
-standard library, so a fork costs about a millisecond where a fresh interpreter costs
+Started once per run (`python -m orch.backends.local.zygote [STORE...]`), it imports only the
+standard library -- and, for a run whose steps pass artifacts, orch's transfer code and the
+stores' clients -- so a fork costs about a millisecond where a fresh interpreter costs
 twenty. Each attempt runs in its own session (process group), with stdout and stderr in
 its log file. It speaks JSON lines:
 
@@ -42,6 +43,7 @@ class _OrchGone(Exception):
 
 
 def main() -> None:
+    _preload(sys.argv[1:])
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     signal.set_wakeup_fd(write_fd)
@@ -63,6 +65,22 @@ def main() -> None:
                 os.waitpid(-1, 0)
             except ChildProcessError:
                 break
+
+
+def _preload(stores: list) -> None:
+    """Import, once before any fork, what the attempts need to reach these artifact stores: orch's transfer code
+    (with orch.core, 150 ms) and, for an object store, fsspec and its client (s3fs: half a second). No client
+    is made here: a thread it started would not survive the fork."""
+    for store in stores:
+        try:
+            import orch.backends.transfer  # noqa: F401
+
+            if "://" in store and not store.startswith("file://"):
+                import fsspec
+
+                fsspec.get_filesystem_class(store.split("://", 1)[0])
+        except Exception:  # noqa: BLE001 - the attempt reports it, with the step's name
+            pass
 
 
 def _exit_on_signal(signum, frame):
@@ -225,6 +243,8 @@ def _become_attempt(request: dict) -> None:
 
 
 def _run(request: dict) -> int:
+    if isinstance(request.get("artifacts"), dict):
+        return _run_with_artifacts(request, request["artifacts"])
     if request["kind"] == "command" and isinstance(request.get("stdout"), str) and type(request.get("keep")) is int:
         return _run_teeing(request)
     if request["kind"] == "command":
@@ -234,6 +254,12 @@ def _run(request: dict) -> int:
         except OSError as err:
             _write_result(request["result"], {"ok": False, "error": f"cannot run {argv[0]!r}: {err.strerror}"})
             return 127
+    code, result = _call_python(request)
+    return _answer(request, code, result)
+
+
+def _call_python(request: dict) -> tuple[int, dict]:
+    """Call the step's function: its exit status and what the result file should say."""
     sys.path.insert(0, request["path"])
     module_name, function_name = request["python"].split(":")
     try:
@@ -242,20 +268,95 @@ def _run(request: dict) -> int:
         function = getattr(importlib.import_module(module_name), function_name)
     except (ImportError, AttributeError) as err:
         traceback.print_exc()
-        _write_result(request["result"], {"ok": False, "error": f"cannot load {request['python']}: {type(err).__name__}: {err}"})
-        return 1
+        return 1, {"ok": False, "error": f"cannot load {request['python']}: {type(err).__name__}: {err}"}
     try:
         returned = function(**request["args"])
     except BaseException as err:  # noqa: BLE001 - the step's own failure, reported as such
         traceback.print_exc()
-        _write_result(request["result"], {"ok": False, "error": f"{type(err).__name__}: {err}"})
-        return 1
+        return 1, {"ok": False, "error": f"{type(err).__name__}: {err}"}
+    return 0, {"ok": True, "returned": returned}
+
+
+def _answer(request: dict, code: int, result: dict) -> int:
     try:
-        _write_result(request["result"], {"ok": True, "returned": returned})
+        _write_result(request["result"], result)
     except (TypeError, ValueError) as err:
         _write_result(request["result"], {"ok": False, "error": f"the return value is not JSON data: {err}"})
         return 1
-    return 0
+    return code
+
+
+def _run_with_artifacts(request: dict, artifacts: dict) -> int:
+    """Fetch the step's input artifacts, run it, then store its artifact outputs: all inside the attempt, so
+    its timeout bounds the transfers too and a killed attempt stops them. The transfer code is imported here,
+    in the attempt (the starter has it loaded when a run has artifacts), never by a run without them."""
+    from orch.backends.transfer import ArtifactError, Destination, fetch
+
+    plain = {**request, "artifacts": None}
+    where = Destination(artifacts["store"], *artifacts["key"])
+    names = artifacts["outputs"]
+    try:
+        for uri, place in artifacts["fetch"]:
+            os.makedirs(os.path.dirname(place), exist_ok=True)
+            fetch(uri, place)
+        if request["kind"] == "command":
+            code = _run_in_child(plain)
+            if code != 0:
+                return code
+            left = {name: os.path.join(request["env"]["ORCH_OUTPUTS"], name) for name in names}
+            stored = {name: where.publish(name, path, True) for name, path in left.items() if os.path.lexists(path)}
+            return _answer(request, 0, {"ok": True, "artifacts": stored})  # (one not there: the executor says so)
+        code, result = _call_python(plain)
+        if code == 0:
+            result["returned"] = _published(result["returned"], names, artifacts["single"], where)
+        return _answer(request, code, result)
+    except ArtifactError as err:
+        return _answer(request, 1, {"ok": False, "error": str(err)})
+
+
+def _published(returned, names: list, single: bool, where):
+    """What a python step returned, each artifact's path replaced by its URI once stored (a value that is no
+    path is left for the executor to report as of the wrong type)."""
+    def is_path(value):
+        return isinstance(value, str) or hasattr(value, "__fspath__")
+
+    if single:
+        return where.publish(names[0], returned) if names and is_path(returned) else returned
+    if isinstance(returned, dict):
+        return {**returned, **{name: where.publish(name, returned[name]) for name in names if is_path(returned.get(name))}}
+    return returned
+
+
+def _run_in_child(request: dict) -> int:
+    """The command in a child of this attempt (same group), waited for; its status as this process's exit status."""
+    if isinstance(request.get("stdout"), str) and type(request.get("keep")) is int:
+        return _run_teeing(request)
+    pid = _fork_command(request)
+    if pid is None:
+        return 1
+    _, status = os.waitpid(pid, 0)
+    return _as_own(status)
+
+
+def _fork_command(request: dict, pipe=None):
+    """The command, forked as a child of this attempt (same group), its stdout into `pipe` (read, write) if
+    given; its pid, or None when it could not be forked (said as the attempt's error)."""
+    try:
+        pid = os.fork()
+    except OSError as err:
+        _write_result(request["result"], {"ok": False, "error": f"cannot start the attempt: fork: {err.strerror}"})
+        return None
+    if pid == 0:
+        code = 127
+        try:
+            if pipe is not None:
+                os.dup2(pipe[1], 1)
+                os.close(pipe[0])
+                os.close(pipe[1])
+            code = _run({**request, "stdout": None, "artifacts": None})
+        finally:
+            os._exit(code)
+    return pid
 
 
 def _run_teeing(request: dict) -> int:
@@ -266,21 +367,11 @@ def _run_teeing(request: dict) -> int:
     wrote before it ended is taken, and the rest of the group is killed with the attempt (the starter does that).
     """
     read_fd, write_fd = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError as err:
-        _write_result(request["result"], {"ok": False, "error": f"cannot start the attempt: fork: {err.strerror}"})
-        return 1
-    if pid == 0:
-        code = 127
-        try:
-            os.close(read_fd)
-            os.dup2(write_fd, 1)
-            os.close(write_fd)
-            code = _run({**request, "stdout": None})
-        finally:
-            os._exit(code)
+    pid = _fork_command(request, (read_fd, write_fd))
     os.close(write_fd)
+    if pid is None:
+        os.close(read_fd)
+        return 1
     status = None
     with open(request["stdout"], "wb") as kept:
         left = request["keep"]
@@ -301,7 +392,13 @@ def _run_teeing(request: dict) -> int:
                 break  # it ended and nothing more came: a leftover child holds the pipe
     if status is None:
         _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):  # end by the same signal, so orch reads "killed by signal N" as without the tee
+    return _as_own(status)
+
+
+def _as_own(status: int) -> int:
+    """A child's wait status as this process's: killed by the same signal, so orch reads "killed by signal N"
+    as it would without the process in between; else its exit code."""
+    if os.WIFSIGNALED(status):
         if os.WTERMSIG(status) not in (signal.SIGKILL, signal.SIGSTOP):
             signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
         os.kill(os.getpid(), os.WTERMSIG(status))
@@ -325,8 +422,10 @@ def _write_result(path: str, result: dict) -> None:
 def _plain(value):
     """numpy scalars and arrays, and other objects that know their plain value.
 
-    The Argo bootstrap has the same five lines: this process must import nothing of orch.
+    The Argo bootstrap has the same lines: this process must import nothing of orch. A path (an artifact) is its text.
     """
+    if hasattr(value, "__fspath__"):
+        return os.fspath(value)
     for method in ("item", "tolist"):
         if hasattr(value, method):
             return getattr(value, method)()

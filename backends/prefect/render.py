@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from orch.core import typed
+from orch.core.artifacts import uses_artifacts
 from orch.core.errors import Diagnostic, SpecError
 from orch.core.expr import parse_condition
 from orch.core.graph import PipelineGraph
@@ -143,7 +144,10 @@ def _flow(graph: PipelineGraph, names: Names) -> str:
     if pipeline.description:
         options.append(f"description={' '.join(pipeline.description.split())!r}")
     params = "{" + ", ".join(f"{n!r}: {names.params[n]}" for n in pipeline.params) + "}"
-    body = [wrapped("_run = Run", [params, f"fail_fast={pipeline.fail_fast!r}", f"timeout={pipeline.timeout!r}"], indent="    ")]
+    run = [params, f"fail_fast={pipeline.fail_fast!r}", f"timeout={pipeline.timeout!r}"]
+    if uses_artifacts(pipeline):
+        run += [f"pipeline={pipeline.name!r}", f"store={(pipeline.artifacts.store if pipeline.artifacts else None)!r}"]
+    body = [wrapped("_run = Run", run, indent="    ")]
     for name in graph.order():
         step = pipeline.steps[name]
         args = [names.task(name), repr(name)]

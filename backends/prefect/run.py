@@ -27,22 +27,24 @@ from orch.core.result import RunResult
 from orch.core.values import resolve_params
 
 from ..children import kill_step_processes
+from ..stores import run_store, store_in_env
 from .render import flow_parameters, module_file, module_source, names_of, render  # noqa: F401 - render is this backend's other face
 
 SETTLE_SECONDS = 10.0  # at most this long for the server to record the last task-run states
 
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None, resume: Optional[str] = None,
-        progress=None, home: Optional[Path] = None, **_: Any) -> RunResult:
+        progress=None, home: Optional[Path] = None, artifacts: Optional[str] = None, **_: Any) -> RunResult:
     """Run the flow to its end and return what Prefect recorded."""
     if resume:
         raise UsageError("--resume is the local backend's; on Prefect, rerun the flow (its retries are per task)")
     values = resolve_params(graph.pipeline, params)
+    store = run_store(graph.pipeline, artifacts)
     names = names_of(graph.pipeline)
     flow = _load_flow(graph, names, home)
     folder = str(Path(spec_path).resolve().parent) if spec_path else os.getcwd()
     name = f"{graph.pipeline.name}-{uuid.uuid4().hex[:8]}"
-    with _api(), _on_path(folder):
+    with _api(), _on_path(folder), store_in_env(store):
         watcher = _Watcher(graph, name, values, progress)
         watcher.start()
         try:

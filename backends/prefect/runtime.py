@@ -20,6 +20,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import allow_failure, quote
 
 from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python, compare, output  # embedded: steprun
+from orch.backends.transfer import Destination, Inputs, check_store  # embedded: transfer
+from orch.core.artifacts import choose_store  # embedded: artifacts
 from orch.core.typed import foreach_problem, to_text  # embedded: typed
 
 SKIPPED, UPSTREAM_FAILED, TIMED_OUT = "Skipped", "UpstreamFailed", "TimedOut"
@@ -37,13 +39,17 @@ class StepsFailed(Exception):
 class Run:
     """What the steps of one flow run share: the params, their futures, the failure flag for fail_fast, the deadline."""
 
-    def __init__(self, params, fail_fast=False, timeout=None):
+    def __init__(self, params, fail_fast=False, timeout=None, pipeline=None, store=None):
         self.params = params
         self.fail_fast = fail_fast
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout if timeout else None
         self.futures = {}
         self.failed = threading.Event()
+        self.pipeline = pipeline
+        if pipeline is not None:  # its steps pass artifacts: $ORCH_ARTIFACTS, else the spec's store, else a folder
+            self.store = choose_store(None, store)[0]
+            check_store(self.store, f"{pipeline}/{flow_run.id}")  # unwritable: the flow fails before any step runs
         RUNS[str(flow_run.id)] = self
 
     def submit(self, task, name, after=(), trigger="all_succeeded", **values):
@@ -79,8 +85,12 @@ class Gate:
     """One step's view of its run: its upstream tasks, judged by its trigger when the step starts, and
     every helper its task calls (as methods, so no parameter of a flow can shadow one)."""
 
-    def __init__(self, run, name, upstream, trigger):
-        self.run, self.name, self.upstream, self.trigger = run, name, upstream, trigger
+    def __init__(self, run, name, upstream, trigger, index=None):
+        self.run, self.name, self.upstream, self.trigger, self.index = run, name, upstream, trigger, index
+
+    def item(self, index):
+        """The gate of one item of the fan-out: its artifacts are stored under its index."""
+        return Gate(self.run, self.name, self.upstream, self.trigger, index)
 
     def blocked(self):
         """The state to end in without running (Skipped or UpstreamFailed), or None to run."""
@@ -110,7 +120,7 @@ class Gate:
         with ThreadPoolTaskRunner(max_workers=parallelism or min(max(len(items), 1), MAX_ITEMS_AT_ONCE)) as runner:
             for index, item in enumerate(items):
                 named = task.with_options(task_run_name=f"{self.name}[{index}]")
-                futures.append(runner.submit(named, {"_gate": quote(self), "_item": item, **(values or {})}))
+                futures.append(runner.submit(named, {"_gate": quote(self.item(index)), "_item": item, **(values or {})}))
             for future in futures:
                 future.wait()
         for index, future in enumerate(futures):
@@ -142,11 +152,21 @@ class Gate:
 
     def python(self, target, args, outputs, env=None, timeout=None):
         """Call `module:function` with `args` in a child process: the outputs it returned, checked."""
-        return call_python(target, args, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info)
+        return call_python(target, args, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info,
+                           self.publish)
 
     def command(self, argv, outputs, env=None, timeout=None, stdout=None):
         """Run `argv` as a child process: the outputs it wrote to $ORCH_OUTPUTS/<name> (or printed: `stdout`), checked."""
-        return call_command(argv, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info, stdout)
+        return call_command(argv, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info, stdout,
+                            self.publish)
+
+    def inputs(self):
+        """The folder of this attempt's copies of the artifacts it reads, removed when it ends."""
+        return Inputs()
+
+    def publish(self, name, path, movable):
+        """Store artifact `name` under this flow run and step (and item): its URI, what the task's result keeps."""
+        return Destination(self.run.store, self.run.pipeline, self.run_id(), self.name, self.index).publish(name, path, movable)
 
 
 def skipped(reason):
@@ -167,7 +187,7 @@ def status_of(state):
 def error_of(state):
     """The failure in the step's own words, without Prefect's preamble."""
     message = state.message or ""
-    for prefix in ("Task run encountered an exception ", "StepError: ", "PipelineTimeout: "):
+    for prefix in ("Task run encountered an exception ", "StepError: ", "PipelineTimeout: ", "ArtifactError: "):
         message = message[len(prefix):] if message.startswith(prefix) else message
     return message
 

@@ -15,16 +15,16 @@ registry = pipe.param("registry", default=".orch/model-registry", description="f
 threshold = pipe.param("threshold", "number", 0.85, description="minimum accuracy to deploy")
 
 ingest = pipe.step(steps.ingest, args={"bucket": bucket}, env={"S3_BUCKET": bucket},
-                   resources={"cpu": "100m", "memory": "512Mi"}, outputs={"data_path": "string"})
-features = pipe.step(steps.features, args={"data_path": ingest.outputs.data_path},
-                     resources={"cpu": "500m", "memory": "1Gi"}, outputs={"features_path": "string"})
-train = pipe.step(steps.train, args={"features_path": features.outputs.features_path},
+                   resources={"cpu": "100m", "memory": "512Mi"}, outputs={"dataset": "artifact"})
+features = pipe.step(steps.features, args={"data_path": ingest.outputs.dataset},
+                     resources={"cpu": "500m", "memory": "1Gi"}, outputs={"features": "artifact"})
+train = pipe.step(steps.train, args={"features_path": features.outputs.features},
                   resources={"cpu": 4, "memory": "16Gi", "gpu": 1}, timeout="2h",
-                  outputs={"accuracy": "number", "model_path": "string"})
-evaluate = pipe.step(steps.evaluate, args={"model_path": train.outputs.model_path, "features_path": features.outputs.features_path},
+                  outputs={"accuracy": "number", "model": "artifact"})
+evaluate = pipe.step(steps.evaluate, args={"model_path": train.outputs.model, "features_path": features.outputs.features},
                      outputs={"report": "json"})
 deploy = pipe.step(steps.deploy, after=[evaluate], when=train.outputs.accuracy > threshold,
-                   args={"model_path": train.outputs.model_path, "registry": registry, "run_date": RUN_DATE},
+                   args={"model_path": train.outputs.model, "registry": registry, "run_date": RUN_DATE},
                    outputs={"deployed_path": "string"})
 
 pipeline = pipe.build()

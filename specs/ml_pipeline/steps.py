@@ -1,10 +1,16 @@
-"""The steps of specs/ml-training.yaml: ingest -> features -> train -> evaluate -> deploy."""
+"""The steps of specs/ml-training.yaml: ingest -> features -> train -> evaluate -> deploy.
+
+The data set, the features and the model pass between steps as artifacts: each step writes in a
+folder of its own and returns the path; the next one gets a path to its own copy, which may be on
+another machine (a pod, a worker).
+"""
 
 from __future__ import annotations
 
 import json
 import pickle
 import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -24,7 +30,7 @@ def ingest(bucket: str) -> str:
 
 
 def features(data_path: str) -> str:
-    """Split train/test and standardise the features; return the feature file's path."""
+    """Split train/test and standardise the features; return the feature file's path (in a folder of its own)."""
     import numpy as np
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
@@ -33,26 +39,24 @@ def features(data_path: str) -> str:
     x, y = table[:, :-1], table[:, -1].astype(int)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=7, stratify=y)
     scaler = StandardScaler().fit(x_train)
-    path = Path(data_path).parent.parent / "features" / "features.npz"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="features-")) / "features.npz"
     np.savez(path, x_train=scaler.transform(x_train), x_test=scaler.transform(x_test), y_train=y_train, y_test=y_test)
     print(f"wrote {x_train.shape[0]} training and {x_test.shape[0]} test rows to {path}")
     return str(path)
 
 
 def train(features_path: str, c: float = 1.0) -> dict:
-    """Fit a logistic regression; return its test accuracy and the model's path."""
+    """Fit a logistic regression; return its test accuracy and the model's path (in a folder of its own)."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
     data = np.load(features_path)
     model = LogisticRegression(C=c, max_iter=1000).fit(data["x_train"], data["y_train"])
     accuracy = float(model.score(data["x_test"], data["y_test"]))
-    path = Path(features_path).parent.parent / "models" / f"model-c{c:g}.pkl"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="model-")) / f"model-c{c:g}.pkl"
     path.write_bytes(pickle.dumps(model))
     print(f"trained C={c:g}: test accuracy {accuracy:.4f}")
-    return {"accuracy": accuracy, "model_path": str(path)}
+    return {"accuracy": accuracy, "model": str(path)}
 
 
 def evaluate(model_path: str, features_path: str) -> dict:

@@ -22,7 +22,7 @@ MAX_TEMPLATES, MAX_TASKS, MAX_INPUTS = 200, 200, 500  # +kubebuilder:validation:
 OBJECT_NAME_MAX = {"CronWorkflow": 52}  # validate.go, maxCharsInCronWorkflowName; others maxCharsInObjectName
 KINDS = ("container", "containerSet", "dag", "data", "http", "plugin", "resource", "script", "steps", "suspend")
 VALUE_FROM = ("path", "jqFilter", "jsonPath", "parameter", "expression", "supplied")  # validateOutputParameter
-OURS = ("inputs.parameters.", "workflow.parameters.", "tasks.", "workflow.name", "workflow.creationTimestamp.", "item",
+OURS = ("inputs.parameters.", "inputs.artifacts.", "workflow.parameters.", "tasks.", "workflow.name", "workflow.creationTimestamp.", "item",
         "workflow.annotations.orch/runner")
 
 
@@ -104,6 +104,8 @@ def _template(template: dict, context: _Context) -> list[str]:
     problems += _names(f"{name}.inputs", inputs, PARAM_NAME)
     outputs = template.get("outputs", {}).get("parameters", [])
     problems += _names(f"{name}.outputs", [p["name"] for p in outputs], PARAM_NAME)
+    problems += _artifacts(template, leaf)
+    artifacts = [art["name"] for art in template.get("inputs", {}).get("artifacts", [])]
     problems += [problem for parameter in outputs for problem in _output(name, parameter, kinds)]
     for body in _tags({k: v for k, v in template.items() if k != "dag"}):
         if body.startswith("inputs.parameters.") and body.split(".", 2)[2] not in inputs:
@@ -114,6 +116,25 @@ def _template(template: dict, context: _Context) -> list[str]:
         for body in _tags(task):
             if body.startswith("inputs.parameters.") and body.split(".", 2)[2] not in inputs:
                 problems.append(f"{name}: unknown input {body}")
+            if body.startswith("inputs.artifacts.") and body.split(".", 2)[2] not in artifacts:
+                problems.append(f"{name}: unknown input artifact {body}")
+    return problems
+
+
+def _artifacts(template: dict, leaf: bool) -> list[str]:
+    """validateTemplate's inputs and validateOutputs: names, a path on a leaf's artifacts and on no other's,
+    no `from` in inputs."""
+    name, problems = template["name"], []
+    for side in ("inputs", "outputs"):
+        artifacts = template.get(side, {}).get("artifacts", [])
+        problems += _names(f"{name}.{side}.artifacts", [art["name"] for art in artifacts], PARAM_NAME)
+        for art in artifacts:
+            if leaf and not art.get("path"):
+                problems.append(f"{name}.{side}.artifacts.{art['name']}: did not specify a path")
+            if not leaf and art.get("path"):
+                problems.append(f"{name}.{side}.artifacts.{art['name']}.path only valid in container/script templates")
+            if side == "inputs" and art.get("from"):
+                problems.append(f"{name}.inputs.artifacts.{art['name']}.from not valid in inputs")
     return problems
 
 
@@ -204,6 +225,14 @@ def _task(task: dict, dag: dict, ancestors: set, context: _Context) -> list[str]
         value = str(parameter.get("value", ""))
         if value.startswith("{{tasks.") and value.split(".")[1] not in ancestors:  # validateDAGTaskArgumentDependency
             problems.append(f"{name}: missing dependency '{value.split('.')[1]}' for parameter '{parameter['name']}'")
+    artifacts = task.get("arguments", {}).get("artifacts", [])
+    problems += _names(f"{name}.arguments.artifacts", [art["name"] for art in artifacts], PARAM_NAME)
+    for art in artifacts:  # validateArgumentsValues, validateDAGTaskArgumentDependency
+        if not art.get("from") and not (art.get("s3") or {}).get("key"):
+            problems.append(f"{name}: {art['name']}.from, artifact location, or key is required")
+        source = art.get("from", "")
+        if source.startswith("{{tasks.") and source.split(".")[1] not in ancestors:
+            problems.append(f"{name}: missing dependency '{source.split('.')[1]}' for artifact '{art['name']}'")
     for body in _tags(task):
         if body.startswith("tasks."):
             wrong = _task_tag(body, ancestors, dag, context)
@@ -219,6 +248,10 @@ def _task(task: dict, dag: dict, ancestors: set, context: _Context) -> list[str]
     given = {p["name"] for p in arguments}
     if wanted - given:
         problems.append(f"{name}: missing arguments {wanted - given}")
+    needed = {art["name"] for art in context.templates[task["template"]].get("inputs", {}).get("artifacts", [])
+              if not art.get("optional") and not art.get("s3")}  # executor.go, loadArtifact: "required artifact not supplied"
+    if needed - {art["name"] for art in artifacts}:
+        problems.append(f"{name}: missing artifacts {needed - {art['name'] for art in artifacts}}")
     return problems
 
 
@@ -237,6 +270,9 @@ def _task_tag(body: str, ancestors: set | None, dag: dict, context: _Context) ->
     called = context.templates.get(task["template"], {})
     if parts[2:4] == ["outputs", "parameters"] and len(parts) == 5:
         declared = {p["name"] for p in called.get("outputs", {}).get("parameters", [])}
+        return None if parts[4] in declared else f"failed to resolve {{{{{body}}}}}"
+    if parts[2:4] == ["outputs", "artifacts"] and len(parts) == 5:
+        declared = {art["name"] for art in called.get("outputs", {}).get("artifacts", [])}
         return None if parts[4] in declared else f"failed to resolve {{{{{body}}}}}"
     if parts[2:] == ["outputs", "result"]:
         return None if "container" in called or "script" in called else f"failed to resolve {{{{{body}}}}}"

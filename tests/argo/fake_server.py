@@ -3,7 +3,9 @@
 No cluster can run here. It answers POST /api/v1/workflows/{ns} and
 GET /api/v1/workflows/{ns}/{name} with objects shaped like the real server's; the
 workflow "runs" by the model of Argo in argo_model.py (depends, when, nested DAGs); tasks
-that run end as the test's `outcome` says (a fan-out's items one by one, if it gives `items`).
+that run end as the test's `outcome` says (a fan-out's items one by one, if it gives `items`) -- or,
+given an `executor` (fake_executor.py), as their pods do when run here, artifacts moved through a folder
+that stands for the cluster's artifact repository, bucket REPOSITORY_BUCKET.
 """
 
 from __future__ import annotations
@@ -17,11 +19,16 @@ from orch.core.typed import to_text
 
 from .argo_model import call_of, play
 
+REPOSITORY_BUCKET = "orch-artifacts"
+
 
 class FakeArgo:
-    def __init__(self, outcome: Callable[[str, dict], dict], polls_before_done: int = 1, token: str | None = None):
-        """`outcome(task_name, task) -> {"phase", "outputs", "attempts", "message"}` for tasks that run."""
+    def __init__(self, outcome: Callable[[str, dict], dict], polls_before_done: int = 1, token: str | None = None,
+                 executor=None):
+        """`outcome(task_name, task) -> {"phase", "outputs", "attempts", "message"}` for tasks that run (with an
+        `executor`, for orch's own tasks only: step pods run)."""
         self.outcome = outcome
+        self.executor = executor
         self.polls_before_done = polls_before_done
         self.token = token
         self.workflows: dict[str, dict] = {}
@@ -97,6 +104,9 @@ class FakeArgo:
         templates = {t["name"]: t for t in workflow["spec"]["templates"]}
 
         def runs(task: dict) -> str:
+            if self.executor and "Orch" not in task["template"]:
+                results[task["name"]] = self.executor.task(task, templates, workflow)
+                return results[task["name"]]["phase"]
             results[task["name"]] = self.outcome(task["name"], {**task, "call": call_of(task, templates)}
                                                  if "Orch" not in task["template"] else task)
             return results[task["name"]]["phase"]
@@ -127,8 +137,12 @@ class FakeArgo:
             nodes[node_id] = node
         failed = phases.get("Orch-verdict") == "Failed" or any(p in ("Failed", "Error") for p in phases.values())
         nodes[name]["phase"] = "Failed" if failed else "Succeeded"
-        return {"phase": nodes[name]["phase"], "startedAt": "2026-11-24T10:00:00Z", "finishedAt": "2026-11-24T10:00:03Z",
-                "nodes": nodes}
+        status = {"phase": nodes[name]["phase"], "startedAt": "2026-11-24T10:00:00Z", "finishedAt": "2026-11-24T10:00:03Z",
+                  "nodes": nodes}
+        if self.executor:  # the controller records the repository it resolved (operator.go)
+            status["artifactRepositoryRef"] = {"default": True, "artifactRepository": {
+                "s3": {"bucket": REPOSITORY_BUCKET, "endpoint": "minio:9000"}}}
+        return status
 
 
 def _ended(node: dict, result: dict, as_text: bool) -> dict:
@@ -141,4 +155,6 @@ def _ended(node: dict, result: dict, as_text: bool) -> dict:
     if result.get("outputs"):
         node["outputs"] = {"parameters": [{"name": k, "value": to_text(v) if as_text else json.dumps(v)}
                                           for k, v in result["outputs"].items()]}
+    if result.get("parameters") or result.get("artifacts"):  # a pod the executor ran: its values as Argo read them
+        node["outputs"] = {k: result[k] for k in ("parameters", "artifacts") if result.get(k)}
     return node

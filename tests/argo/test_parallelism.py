@@ -69,7 +69,7 @@ def test_the_sweep_runs_two_trainings_at_a_time(validator):
     assert wrapper["parallelism"] == 2
     (inner,) = wrapper["dag"]["tasks"]
     assert (inner["name"], inner["template"], inner["withParam"]) == ("train", "train", "{{inputs.parameters.Orch-items}}")
-    assert [p["name"] for p in wrapper["outputs"]["parameters"]] == ["accuracy", "model_path"]
+    assert [p["name"] for p in wrapper["outputs"]["parameters"]] == ["accuracy", "model"]
     assert item_limits(document) == {"train": 2}
 
 

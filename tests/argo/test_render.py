@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from orch.backends.argo.render import render
 from orch.core import SpecError, load_spec, parse_spec
 
+from ..conformance.test_artifacts import CASES as ARTIFACT_CASES
 from ..conformance.test_cases import CASES, load_case
 from ..test_generated_specs import valid_specs
 from .argo_lint import TAG, lint  # noqa: F401 - TAG for the other tests
@@ -65,6 +66,21 @@ ARGO_CANNOT = {"timeouts", "pipeline-timeout"}  # sub-second timeouts: Argo coun
 def test_conformance_cases_render_valid_manifests(path, validator):
     case = load_case(path)
     check(parse_spec(yaml.safe_dump(case["spec"]), str(path)), validator)
+
+
+@pytest.mark.parametrize("path", ARTIFACT_CASES, ids=lambda p: p.stem)
+def test_artifact_cases_render_valid_manifests_that_declare_argo_artifacts(path, validator):
+    """The same cases the other backends run with a store (tests/conformance/artifact_cases): every artifact
+    output an output artifact of its producer's template, every artifact reference an input artifact."""
+    graph = parse_spec(yaml.safe_dump(load_case(path)["spec"], allow_unicode=True), str(path))
+    (document,) = check(graph, validator)
+    templates = document["spec"]["templates"]
+    produced = {a["name"] for t in templates for a in t.get("outputs", {}).get("artifacts", [])}
+    read = [a for t in templates for a in t.get("inputs", {}).get("artifacts", [])]
+    declared = {o for step in graph.pipeline.steps.values() for o, kind in step.outputs.items() if kind == "artifact"}
+    assert declared and declared <= produced and read
+    assert all("s3" in a and "key" in a["s3"] and set(a["s3"]) == {"key"} for t in templates
+               for a in t.get("outputs", {}).get("artifacts", []) if "from" not in a)  # key-only
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))

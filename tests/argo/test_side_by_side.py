@@ -104,6 +104,8 @@ def _steps(document: dict) -> dict:
             "image": container["image"],
             "resources": container.get("resources"),
             "outputs": [p["name"] for p in template.get("outputs", {}).get("parameters", [])],
+            "artifacts": [a["name"] for a in template.get("outputs", {}).get("artifacts", [])],
+            "inputs": len(template.get("inputs", {}).get("artifacts", [])),
             "deadline": template.get("activeDeadlineSeconds"),
             "retry": (retry.get("limit"), retry.get("retryPolicy"), _seconds(backoff.get("duration")),
                       backoff.get("factor"), _seconds(backoff.get("cap"))),

@@ -48,13 +48,13 @@ def workdir(tmp_path, monkeypatch):
 def run_spec(backend, workdir, capsysbinary):
     """Run a spec (a dict) with `orch run --backend B --json`; return (exit code, RunResult dict)."""
 
-    def run(spec: dict, params: dict | None = None) -> tuple[int, dict]:
+    def run(spec: dict, params: dict | None = None, flags: list[str] = ()) -> tuple[int, dict]:
         folder = workdir / "spec"
         folder.mkdir(exist_ok=True)
         shutil.copy(HERE / "steps.py", folder / "conformance_steps.py")
         path = folder / f"{spec['name']}.yaml"
         path.write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8")
-        args = ["run", str(path), "--backend", backend, "--json"]
+        args = ["run", str(path), "--backend", backend, "--json", *flags]
         for key, value in (params or {}).items():
             args += ["-p", f"{key}={value}"]
         with pytest.raises(SystemExit) as exit_info:

@@ -79,3 +79,73 @@ def fail_oddly():
 def returns(value):
     """`value` decoded from JSON-safe text (a step can return what YAML cannot write: a NUL)."""
     return value.replace("<NUL>", "\x00")
+
+
+# --- artifacts: each producer writes in a scratch folder of its own, which `remove` deletes before any
+# consumer runs, so a consumer can only read the copy the backend fetched for it (never a shared disk)
+
+def write_file(text=None, repeat=1, binary=False):
+    """A file in a fresh scratch folder: `text` (UTF-8), or every byte value `repeat` times; its path and the folder."""
+    import tempfile
+
+    scratch = tempfile.mkdtemp(prefix="orch-conformance-")
+    path = Path(scratch, "data.bin" if binary else "data.txt")
+    path.write_bytes(bytes(range(256)) * repeat if binary else text.encode("utf-8"))
+    return {"file": str(path), "scratch": scratch}
+
+
+def write_tree(empty=False):
+    """A folder with nested, non-ASCII, empty and binary entries (or nothing at all); returned as a Path."""
+    import tempfile
+
+    scratch = tempfile.mkdtemp(prefix="orch-conformance-")
+    root = Path(scratch, "tree")
+    root.mkdir()
+    if not empty:
+        (root / "données" / "été").mkdir(parents=True)
+        (root / "données" / "été" / "naïve.txt").write_text("ça va\n", encoding="utf-8")
+        (root / "empty-folder").mkdir()
+        (root / "empty-file").write_bytes(b"")
+        (root / "bytes.bin").write_bytes(bytes(range(256)))
+        (root / "a space & 'quote'").write_text("x")
+    return {"folder": root, "scratch": scratch}
+
+
+def remove(path):
+    import shutil
+
+    shutil.rmtree(path)
+
+
+def describe(path):
+    """What a consumer received: null, or each entry under it (itself for a file) with its kind, size and sha256."""
+    import hashlib
+
+    if path is None:
+        return None
+    root = Path(path)
+    if root.is_file():
+        return {"file": [root.stat().st_size, hashlib.sha256(root.read_bytes()).hexdigest()[:16]]}
+    found = {}
+    for entry in sorted(root.rglob("*")):
+        name = entry.relative_to(root).as_posix()
+        found[name] = "folder" if entry.is_dir() else [entry.stat().st_size, hashlib.sha256(entry.read_bytes()).hexdigest()[:16]]
+    return found
+
+
+def read_text(path):
+    return None if path is None else Path(path).read_text(encoding="utf-8")
+
+
+def read_all(paths):
+    return [Path(p).read_text(encoding="utf-8") for p in paths]
+
+
+def scribble(path):
+    """Write over the copy this step received; another consumer must still see the original."""
+    Path(path).write_text("scribbled", encoding="utf-8")
+    return Path(path).read_text(encoding="utf-8")
+
+
+def missing():
+    return "/nonexistent/orch-conformance/artifact"

@@ -33,6 +33,11 @@ def with_gaps(path: Path):
 def test_case(run_spec, path):
     case = load_case(path)
     code, result = run_spec(case["spec"], case.get("params"))
+    check_case(case, code, result)
+
+
+def check_case(case: dict, code: int, result: dict) -> None:
+    """The RunResult (and exit code) against the case's expectations."""
     expect = case["expect"]
     assert result["status"] == expect["status"], result
     assert code == (0 if expect["status"] == "succeeded" else 1)

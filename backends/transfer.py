@@ -1,0 +1,345 @@
+"""Moving artifacts between a step's disk and the store, streamed: nothing is held in memory whole.
+
+Standard library only, and copied into rendered flow modules and DAG files (after
+orch.core.artifacts), so a step needs nothing of orch to publish or fetch. A `file://` store
+is a folder on this machine, reached with the standard library alone (what lets the local
+backend's forked attempts stay light); any other store goes through fsspec, or through the
+`connect` a backend gives (Airflow's ObjectStoragePath). A file is stored as it is; a folder as
+one POSIX tar, so every name, empty file and empty folder arrives exactly, and 10,000 small
+files are one object, not 10,000.
+"""
+
+import errno
+import os
+import secrets
+import shutil
+import subprocess
+import tarfile
+import tempfile
+
+from orch.core.artifacts import FOLDER_SUFFIX, PROBE, artifact_key, is_folder  # embedded: artifacts
+
+BLOCK = 8 << 20  # bytes moved at a time, and an object store's least part size
+MAX_PARTS = 9_000  # parts of one upload, under S3's 10,000: a bigger artifact gets bigger parts
+TAR_BUFFER = 64 << 10  # tarfile's stream buffer: it re-slices the whole buffer on every small read
+LOCAL = "file://"
+
+
+class ArtifactError(Exception):
+    """An artifact could not be stored or fetched: the step fails with this, in these words."""
+
+
+class Destination:
+    """Where one attempt's artifacts go: the store, and each output's key (`item`: the fan-out index)."""
+
+    def __init__(self, store, pipeline, run_id, step, item=None, connect=None):
+        self.store, self.pipeline, self.run_id, self.step, self.item, self.connect = \
+            store, pipeline, run_id, step, item, connect
+
+    def publish(self, name, path, movable=False):
+        """Store what is at `path` as output `name`; its URI. `movable`: orch's own copy, free to move."""
+        key = artifact_key(self.pipeline, self.run_id, self.step, name, self.item)
+        try:
+            return publish(self.store, key, path, movable, self.connect)
+        except ArtifactError as err:
+            raise ArtifactError(f"output {name!r}: {err}") from None
+
+
+class Inputs:
+    """The copies one attempt reads, each fetched once, in a folder removed when the attempt ends."""
+
+    def __init__(self, connect=None):
+        self.connect, self.fetched, self.folder = connect, {}, None
+
+    def __enter__(self):
+        self.folder = tempfile.mkdtemp(prefix="orch-inputs-")
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def fetch(self, value, step, output):
+        """The local path of upstream `step`'s artifact `output` (a list of paths for a fan-out's); None stays None."""
+        if (step, output) not in self.fetched:
+            place = os.path.join(self.folder, step, output)
+            if isinstance(value, list):
+                self.fetched[(step, output)] = [self._one(uri, os.path.join(place, str(i))) for i, uri in enumerate(value)]
+            else:
+                self.fetched[(step, output)] = self._one(value, place)
+        return self.fetched[(step, output)]
+
+    def _one(self, uri, place):
+        if uri is None:
+            return None
+        os.makedirs(os.path.dirname(place), exist_ok=True)
+        return fetch(uri, place, self.connect)
+
+
+def publish(store, key, path, movable=False, connect=None):
+    """Store the file or folder at `path` under `key`; the artifact's URI."""
+    path = os.fspath(path)
+    if not os.path.lexists(path):
+        raise ArtifactError(f"{path} does not exist")
+    folder = os.path.isdir(path)
+    if not folder and not os.path.isfile(path):
+        raise ArtifactError(f"{path} is neither a file nor a folder")
+    uri = f"{store}/{key}{FOLDER_SUFFIX if folder else ''}"
+    try:
+        if uri.startswith(LOCAL):
+            _publish_here(uri[len(LOCAL):], path, folder, movable)
+        else:
+            _publish_remote(uri, path, folder, connect)
+    except (OSError, tarfile.TarError, ValueError) as err:
+        raise ArtifactError(f"cannot store {path} at {uri}: {_cause(err)}") from None
+    return uri
+
+
+def fetch(uri, place, connect=None):
+    """Copy the artifact at `uri` to `place` (a file, or a folder made there); `place`."""
+    try:
+        if uri.startswith(LOCAL):
+            source = uri[len(LOCAL):]
+            if is_folder(uri):
+                with open(source, "rb") as handle:
+                    _untar(handle, place)
+            else:
+                _clone_or_copy(source, place)
+        else:
+            fs, path = _filesystem(uri, connect)
+            with fs.open(path, "rb", block_size=BLOCK) as handle:
+                _untar(handle, place) if is_folder(uri) else _write(handle, place)
+    except FileNotFoundError:
+        raise ArtifactError(f"cannot fetch {uri}: it is not in the store") from None
+    except (OSError, tarfile.TarError, ValueError) as err:
+        raise ArtifactError(f"cannot fetch {uri}: {_cause(err)}") from None
+    return place
+
+
+def check_store(store, prefix, connect=None):
+    """Write and remove a probe object under `prefix`: an unreachable or read-only store is found before any step runs."""
+    uri = f"{store}/{prefix}/{PROBE}"
+    try:
+        if uri.startswith(LOCAL):
+            os.makedirs(os.path.dirname(uri[len(LOCAL):]), exist_ok=True)
+            with open(uri[len(LOCAL):], "wb"):
+                pass
+            os.unlink(uri[len(LOCAL):])
+        else:
+            fs, path = _filesystem(uri, connect)
+            with fs.open(path, "wb") as handle:
+                handle.write(b"orch")
+            fs.rm_file(path)
+    except Exception as err:  # noqa: BLE001 - whatever the store's client raises, said with the URL
+        raise ArtifactError(f"the artifact store {store} cannot be written: {_cause(err)}") from None
+
+
+def _publish_here(target, path, folder, movable):
+    """Into a folder store: written beside the target, then renamed onto it, so a reader never sees half."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    part = f"{target}.part-{secrets.token_hex(4)}"  # ('.': no key orch makes holds one)
+    try:
+        if folder:
+            with open(part, "wb") as handle:
+                _tar(path, handle)
+        elif not (movable and _moved(path, part)):
+            _clone_or_copy(path, part)
+        os.replace(part, target)
+    finally:
+        if os.path.lexists(part):
+            os.unlink(part)
+
+
+def _publish_remote(uri, path, folder, connect):
+    fs, remote = _filesystem(uri, connect)
+    handle = fs.open(remote, "wb", block_size=max(BLOCK, -(-_size(path, folder) // MAX_PARTS)))
+    try:
+        if folder:
+            _tar(path, handle)
+        else:
+            with open(path, "rb") as source:
+                shutil.copyfileobj(source, handle, BLOCK)
+    except BaseException:
+        _abandon(handle)
+        raise
+    handle.close()  # the upload completes here, whole or not at all
+
+
+def _size(path, folder):
+    """Bytes to upload (a folder's files, and a header each): what sets the part size, so memory stays one part."""
+    if not folder:
+        return os.path.getsize(path)
+    return sum(os.lstat(os.path.join(top, name)).st_size + 1024 for top, _, names in os.walk(path) for name in names)
+
+
+def _abandon(handle):
+    """Drop an unfinished upload instead of completing it (fsspec's buffered files commit on close)."""
+    discard = getattr(handle, "discard", None)
+    if discard is not None:
+        discard()
+    else:
+        handle.close()
+
+
+def _moved(path, part):
+    try:
+        os.rename(path, part)
+        return True
+    except OSError as err:
+        if err.errno in (errno.EXDEV, errno.EPERM, errno.EACCES):
+            return False
+        raise
+
+
+def _clone_or_copy(source, target):
+    """`target` a copy of `source`, made by the kernel: sharing its blocks where the file system can (btrfs, XFS:
+    a copy that costs nothing), else copied without passing through this process; its permissions kept."""
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        left = os.fstat(src.fileno()).st_size
+        try:
+            while left > 0:
+                copied = os.copy_file_range(src.fileno(), dst.fileno(), left)
+                if not copied:
+                    break
+                left -= copied
+        except (AttributeError, OSError):  # no such call here, or not between these two file systems
+            left = -1
+        if left != 0:
+            src.seek(0)
+            dst.seek(0)
+            dst.truncate()
+            shutil.copyfileobj(src, dst, BLOCK)
+    shutil.copymode(source, target)
+
+
+def _write(handle, place):
+    with open(place, "wb") as out:
+        shutil.copyfileobj(handle, out, BLOCK)
+
+
+def _tar(folder, handle):
+    """The folder's entries as a POSIX (pax) tar stream: by the system's GNU tar or bsdtar where there is one
+    (ten times faster on many small files), else by Python's tarfile."""
+    tar = system_tar()
+    if tar is not None:
+        return _piped([tar, "--format=pax", "-c", "-f", "-", "-C", folder, "."], source=None, sink=handle)
+    with tarfile.open(fileobj=handle, mode="w|", format=tarfile.PAX_FORMAT, bufsize=TAR_BUFFER,
+                      copybufsize=BLOCK) as tar:
+        for name in sorted(os.listdir(folder)):
+            tar.add(os.path.join(folder, name), arcname=name, filter=_whole_seconds)
+
+
+def _whole_seconds(info):
+    """Times to the second, as GNU tar keeps them: a fraction would cost each entry a pax header of its own."""
+    info.mtime = int(info.mtime)
+    return info
+
+
+def _untar(handle, place):
+    """The tar stream unpacked into the folder `place`: by the system's tar where there is one (it refuses a
+    name climbing out with '..' and makes links last, so none can lead a later entry outside), else in Python."""
+    os.makedirs(place, exist_ok=True)
+    tar = system_tar()
+    if tar is not None:
+        return _piped([tar, "-x", "-f", "-", "-C", place, "--no-same-owner"], source=handle, sink=None)
+    _untar_here(handle, place)
+
+
+def _untar_here(handle, place):
+    """Python's way: plain files and folders written directly (a name that is absolute or climbs out with '..'
+    is refused); from the first link on, every entry goes through tarfile's data filter, which refuses what
+    would land outside `place` through it."""
+    careful, folders = False, []
+    with tarfile.open(fileobj=handle, mode="r|", bufsize=TAR_BUFFER, copybufsize=BLOCK) as tar:
+        for member in tar:
+            careful = careful or not (member.isfile() or member.isdir())
+            if careful:
+                tar.extract(member, place, filter="data")
+                continue
+            parts = member.name.split("/")
+            if member.name.startswith("/") or ".." in parts:
+                raise tarfile.OutsideDestinationError(member, os.path.join(place, member.name))
+            target = os.path.join(place, *parts)
+            if member.isdir():
+                os.makedirs(target, exist_ok=True)
+                folders.append((target, member))
+                continue
+            _write_member(tar.extractfile(member), target, member)
+    for target, member in reversed(folders):  # last, so a read-only folder was still writable while it filled
+        os.chmod(target, member.mode & 0o755 | 0o700)
+        os.utime(target, (member.mtime, member.mtime))
+
+
+SYSTEM_TAR = []  # the system's tar, once found: [path] or [None]
+
+
+def system_tar():
+    """GNU tar or bsdtar, if this machine has one (busybox's lacks pax and --no-same-owner)."""
+    if not SYSTEM_TAR:
+        found = shutil.which("tar")
+        try:
+            version = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=10).stdout if found else ""
+        except (OSError, subprocess.SubprocessError):
+            version = ""
+        SYSTEM_TAR.append(found if "GNU tar" in version or "bsdtar" in version else None)
+    return SYSTEM_TAR[0]
+
+
+def _piped(argv, source, sink):
+    """Run `argv`, copying `source` to its stdin or its stdout to `sink`; a failure is a TarError with its words."""
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(argv, stdin=subprocess.PIPE if source else subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE if sink else subprocess.DEVNULL, stderr=errors)
+        try:
+            if source is not None:
+                try:
+                    shutil.copyfileobj(source, process.stdin, BLOCK)
+                except BrokenPipeError:
+                    pass  # tar stopped reading: its status and words say why
+                finally:
+                    process.stdin.close()
+            else:
+                shutil.copyfileobj(process.stdout, sink, BLOCK)
+        finally:
+            if process.stdout is not None:
+                process.stdout.close()
+            code = process.wait()
+        if code != 0:
+            errors.seek(0)
+            said = [line for line in errors.read().decode("utf-8", "replace").splitlines() if line.strip()]
+            raise tarfile.TarError(f"tar exited with status {code}: {said[0] if said else 'no message'}")
+
+
+def _write_member(source, target, member):
+    """One file of a tar: its bytes, its mode as the data filter leaves it (no set-id bits, no write for
+    others, the owner's read and write), its time; one descriptor, few system calls (10,000 files add up)."""
+    mode = member.mode & 0o755 | 0o600
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), mode)
+    try:
+        if member.size <= BLOCK:
+            data = memoryview(source.read())
+            while data:
+                data = data[os.write(fd, data):]
+        else:
+            with os.fdopen(os.dup(fd), "wb") as out:
+                shutil.copyfileobj(source, out, BLOCK)
+        if os.stat(fd).st_mode & 0o7777 != mode:  # (the umask took some bits away)
+            os.fchmod(fd, mode)
+        os.utime(fd, (member.mtime, member.mtime))
+    finally:
+        os.close(fd)
+
+
+def _filesystem(uri, connect):
+    """An fsspec file system and the path in it: `connect`'s if the backend gives one (credentials its own way)."""
+    if connect is not None:
+        return connect(uri)
+    try:
+        import fsspec
+    except ImportError:
+        raise ArtifactError(f"storing artifacts at {uri} needs fsspec (pip install fsspec s3fs)") from None
+    return fsspec.core.url_to_fs(uri)
+
+
+def _cause(err):
+    text = getattr(err, "strerror", None) or str(err) or type(err).__name__
+    return " ".join(text.split())

@@ -1,0 +1,103 @@
+"""Where artifacts live: the store a run uses, and the keys every backend writes in it.
+
+Pure and standard library only: choosing the store and naming keys needs no object-store
+client (moving bytes is `orch.backends.artifacts`). A run's store is, in this order,
+`orch run --artifacts URL`, `$ORCH_ARTIFACTS`, the spec's `artifacts.store`, and else the
+folder `artifacts` under `$ORCH_HOME` (`.orch`). Keys are the same on every backend:
+
+    <store>/<pipeline>/<run id>/<step>/<output>            a file, stored as it is
+    <store>/<pipeline>/<run id>/<step>/<output>.tar        a folder, as one POSIX tar
+    .../<step>/<output>/<item index>[.tar]                 one item of a fan-out
+
+No name orch takes holds a '.', so `.tar` can never meet another output's key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Optional
+from urllib.parse import urlsplit
+
+ENV = "ORCH_ARTIFACTS"
+FOLDER_SUFFIX = ".tar"
+PROBE = ".orch-probe"  # written and removed under the run's prefix to check the store before any step runs
+
+_CREDENTIALS_HINT = "give credentials the way the engine expects them (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, " \
+                    "an Airflow connection, Argo's artifact repository), never in the URL"
+
+
+def store_problem(store: str) -> Optional[tuple[str, str]]:
+    """Why `store` cannot be an artifact store URL, with a hint; None if it can."""
+    if not store.strip():
+        return "an artifact store cannot be empty", "s3://bucket/prefix, or a folder"
+    if "${{" in store:
+        return "an artifact store cannot hold references", "the store is chosen before any step runs; use --artifacts or $ORCH_ARTIFACTS"
+    if "://" not in store:
+        return None  # a folder on this machine
+    parts = urlsplit(store)
+    if parts.username is not None or parts.password is not None:
+        return f"the artifact store {redacted(store)!r} holds credentials", _CREDENTIALS_HINT
+    if parts.query or parts.fragment:
+        return f"the artifact store {store!r} has a query or a fragment", "give the store as scheme://bucket/prefix"
+    if not parts.scheme.isascii() or not parts.scheme[:1].isalpha():
+        return f"{store!r} is not a URL orch can read", "s3://bucket/prefix, gs://bucket/prefix, file:///folder"
+    if parts.scheme != "file" and not parts.netloc:
+        return f"the artifact store {store!r} names no bucket", "s3://bucket/prefix"
+    return None
+
+
+def redacted(store: str) -> str:
+    """`store` without what stands before an '@' in its authority, for messages."""
+    scheme, sep, rest = store.partition("://")
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}{sep}***@{authority.rpartition('@')[2]}{slash}{path}" if "@" in authority else store
+
+
+def normalized(store: str) -> str:
+    """The store as a URL without a trailing '/': a folder becomes `file://` and absolute."""
+    if "://" not in store:
+        return "file://" + str(Path(store).expanduser().resolve())
+    if store.startswith("file://"):
+        return "file://" + str(Path(store[len("file://"):] or "/").expanduser().resolve())
+    return store.rstrip("/")
+
+
+def default_store(environ: Mapping[str, str] = os.environ) -> str:
+    return str(Path(environ.get("ORCH_HOME") or ".orch") / "artifacts")
+
+
+def choose_store(flag: Optional[str], spec_store: Optional[str], environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
+    """The run's store URL and where it came from (flag > env > spec > default); ValueError if unusable."""
+    for origin, store in (("--artifacts", flag), (f"${ENV}", environ.get(ENV)), ("artifacts.store", spec_store)):
+        if store:
+            problem = store_problem(store)
+            if problem:
+                raise ValueError(f"{origin}: {problem[0]}\n  hint: {problem[1]}")
+            return normalized(store), origin
+    return normalized(default_store(environ)), "the default"
+
+
+def artifact_key(pipeline: str, run_id: str, step: str, output: str, item: Optional[int] = None) -> str:
+    """The key of an artifact under the store, before `.tar` for a folder."""
+    parts = [pipeline, run_id, step, output] + ([str(item)] if item is not None else [])
+    return "/".join(parts)
+
+
+def is_folder(uri: str) -> bool:
+    """Whether the artifact at `uri` is a folder (stored as a tar)."""
+    return uri.endswith(FOLDER_SUFFIX)
+
+
+def uses_artifacts(pipeline) -> bool:
+    """Whether any step of the pipeline outputs an artifact (only then is a store needed)."""
+    return any(kind == "artifact" for step in pipeline.steps.values() for kind in step.outputs.values())
+
+
+def artifacts_read(pipeline, step) -> list:
+    """The references to artifacts in a step's args, env and command (the copies it fetches before it runs)."""
+    from .refs import find_refs, iter_strings
+
+    refs = [ref for _, text in iter_strings([step.args, step.env, step.command or []]) for ref in find_refs(text)]
+    return [r for r in refs if r.kind == "output" and r.step in pipeline.steps
+            and pipeline.steps[r.step].outputs.get(r.name) == "artifact"]
