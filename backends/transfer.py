@@ -63,7 +63,8 @@ class Inputs:
         if (step, output) not in self.fetched:
             place = os.path.join(self.folder, step, output)
             if isinstance(value, list):
-                self.fetched[(step, output)] = [self._one(uri, os.path.join(place, str(i))) for i, uri in enumerate(value)]
+                copies = [self._one(uri, os.path.join(place, str(i))) for i, uri in enumerate(value)]
+                self.fetched[(step, output)] = copies
             else:
                 self.fetched[(step, output)] = self._one(value, place)
         return self.fetched[(step, output)]
@@ -116,7 +117,8 @@ def fetch(uri, place, connect=None):
 
 
 def check_store(store, prefix, connect=None):
-    """Write and remove a probe object under `prefix`: an unreachable or read-only store is found before any step runs."""
+    """Write and remove a probe object under `prefix`: a store that cannot be reached or written is found
+    before any step runs."""
     uri = f"{store}/{prefix}/{PROBE}"
     try:
         if uri.startswith(LOCAL):
@@ -277,7 +279,8 @@ def system_tar():
     if not SYSTEM_TAR:
         found = shutil.which("tar")
         try:
-            version = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=10).stdout if found else ""
+            version = subprocess.run([found, "--version"], capture_output=True, text=True, timeout=10).stdout \
+                if found else ""
         except (OSError, subprocess.SubprocessError):
             version = ""
         SYSTEM_TAR.append(found if "GNU tar" in version or "bsdtar" in version else None)
@@ -336,7 +339,8 @@ def _filesystem(uri, connect):
     try:
         import fsspec
     except ImportError:
-        raise ArtifactError(f"storing artifacts at {uri} needs fsspec (pip install fsspec s3fs)") from None
+        raise ArtifactError(f"storing artifacts at {uri} needs fsspec and the store's client: "
+                            "pip install 'orch[s3]' (fsspec, s3fs)") from None
     return fsspec.core.url_to_fs(uri)
 
 

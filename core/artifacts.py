@@ -32,7 +32,8 @@ def store_problem(store: str) -> Optional[tuple[str, str]]:
     if not store.strip():
         return "an artifact store cannot be empty", "s3://bucket/prefix, or a folder"
     if "${{" in store:
-        return "an artifact store cannot hold references", "the store is chosen before any step runs; use --artifacts or $ORCH_ARTIFACTS"
+        return ("an artifact store cannot hold references",
+                "the store is chosen before any step runs; use --artifacts or $ORCH_ARTIFACTS")
     if "://" not in store:
         return None  # a folder on this machine
     parts = urlsplit(store)
@@ -67,7 +68,8 @@ def default_store(environ: Mapping[str, str] = os.environ) -> str:
     return str(Path(environ.get("ORCH_HOME") or ".orch") / "artifacts")
 
 
-def choose_store(flag: Optional[str], spec_store: Optional[str], environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
+def choose_store(flag: Optional[str], spec_store: Optional[str],
+                 environ: Mapping[str, str] = os.environ) -> tuple[str, str]:
     """The run's store URL and where it came from (flag > env > spec > default); ValueError if unusable."""
     for origin, store in (("--artifacts", flag), (f"${ENV}", environ.get(ENV)), ("artifacts.store", spec_store)):
         if store:

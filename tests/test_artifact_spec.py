@@ -96,3 +96,14 @@ def test_a_pod_cannot_move_artifacts_on_airflows_kubernetes_target(orch, spec_fi
     assert code == 2 and err.count("error[E815]") == 2 and "steps.make.outputs.data" in err and "steps.use.image" in err
     assert not (tmp_path / "out").exists()
     assert orch("render", path, "-b", "airflow", "-o", tmp_path / "plain")[0] == 0  # its own tasks move them
+
+
+def test_argo_takes_no_store_flag_its_cluster_has_a_repository(orch, spec_file):
+    path = spec_file("""
+        apiVersion: orch/v1
+        name: on-argo
+        steps:
+          a: {command: [sh, -c, "true"], outputs: {x: artifact}}
+    """)
+    code, _, err = orch("run", path, "-b", "argo", "--artifacts", "s3://bucket/p")
+    assert code == 2 and "artifact repository" in err and "Traceback" not in err

@@ -24,12 +24,16 @@ DONE = ("Succeeded", "Failed", "Error")
 
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, resume: Optional[str] = None, progress=None,
-        poll_seconds: float = 2.0, **_: Any) -> RunResult:
+        poll_seconds: float = 2.0, artifacts: Optional[str] = None, **_: Any) -> RunResult:
     """Submit and watch until the workflow ends."""
     from hera.workflows import models as m
 
     if resume:
         raise UsageError("--resume is the local backend's; on Argo, use `argo retry` or `argo resubmit`")
+    if artifacts:
+        raise UsageError("--artifacts: on Argo the cluster's artifact repository holds the artifacts (its executor moves "
+                         "them); point the workflow's repository at the bucket, and give the key's prefix as the "
+                         "spec's artifacts.store")
     values = resolve_params(graph.pipeline, params)
     for name, value in values.items():  # Argo substitutes a template after placing a param's value in it
         if "{{" in to_text(value):

@@ -252,9 +252,9 @@ class Executor:
             if step.stdout_output:  # its first bytes kept: one more than the bound and its newline tells a longer one
                 request.update(stdout=str(base) + ".stdout", keep=MAX_STDOUT_OUTPUT_BYTES + 2)
         if inputs.fetch or self._artifact_outputs(step):  # moved by the attempt itself (zygote.py)
+            item = unit.item if unit.item >= 0 else None
             request["artifacts"] = {"store": self.artifacts, "fetch": inputs.fetch, "outputs": self._artifact_outputs(step),
-                                    "single": len(step.outputs) == 1,
-                                    "key": [self.pipeline.name, self.run_id, unit.step, unit.item if unit.item >= 0 else None]}
+                                    "single": len(step.outputs) == 1, "key": [self.pipeline.name, self.run_id, unit.step, item]}
         if step.timeout:
             unit.deadline = time.monotonic() + step.timeout
         self.running[self._next_id] = unit

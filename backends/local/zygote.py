@@ -323,7 +323,8 @@ def _published(returned, names: list, single: bool, where):
     if single:
         return where.publish(names[0], returned) if names and is_path(returned) else returned
     if isinstance(returned, dict):
-        return {**returned, **{name: where.publish(name, returned[name]) for name in names if is_path(returned.get(name))}}
+        stored = {name: where.publish(name, returned[name]) for name in names if is_path(returned.get(name))}
+        return {**returned, **stored}
     return returned
 
 

@@ -102,3 +102,17 @@ def test_a_python_step_returning_no_path_fails_naming_the_output(orch, tmp_path,
     code, out, _ = orch("run", tmp_path / "p.yaml", "--json")
     error = json.loads(out)["steps"]["s"]["error"]
     assert code == 1 and "output 'a' is int 3, not artifact (the path of the file or folder the step wrote)" in error
+
+
+def test_the_seed_pipeline_passes_its_data_through_s3(orch, tmp_path, monkeypatch, s3_server):
+    from ..conftest import SPECS
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORCH_HOME", str(tmp_path / ".orch"))
+    code, out, _ = orch("run", SPECS / "ml-training.yaml", "--json", "--artifacts", f"{s3_server}/seed")
+    steps = json.loads(out)["steps"]
+    assert code == 0 and steps["deploy"]["status"] == "succeeded"
+    prefix = f"{s3_server}/seed/ml-training-pipeline/{json.loads(out)['run_id']}"
+    assert {steps[s]["outputs"][o] for s, o in (("ingest", "dataset"), ("features", "features"), ("train", "model"))} == \
+        {f"{prefix}/ingest/dataset", f"{prefix}/features/features", f"{prefix}/train/model"}
+    assert Path(steps["deploy"]["outputs"]["deployed_path"]).stat().st_size > 0  # the model, fetched back from S3
