@@ -139,9 +139,10 @@ POD_ARTIFACTS_HINT = "render it without --target (the step runs in its task, whi
 def _pod_artifacts(graph: PipelineGraph) -> Iterator[Use]:
     for name, step in graph.pipeline.steps.items():
         if step.image:
-            yield from (Use(("steps", name, "outputs", o)) for o, kind in step.outputs.items() if kind == "artifact")
+            named = {"step": name}  # (an image from `defaults` is located there: the message names the step)
+            yield from (Use(("steps", name, "outputs", o), named) for o, kind in step.outputs.items() if kind == "artifact")
             if artifacts_read(graph.pipeline, step):
-                yield Use(("steps", name, "image"))
+                yield Use(("steps", name, "image"), named)
 
 
 def _kubernetes_settings(graph: PipelineGraph) -> Iterator[Use]:
@@ -318,11 +319,10 @@ FEATURES: tuple[Feature, ...] = (
     Feature("artifacts-default-store", "artifacts with no `artifacts.store`", "W867",
             lambda graph: _default_store(graph), {
         "prefect": approx(WORKER_FOLDER), "airflow": approx(WORKER_FOLDER),
-        "argo": approx("key-only artifacts: the cluster's artifact repository holds them (Argo's own default)"),
     }),
     Feature("pod-artifacts", "a step with an image that outputs or reads an artifact", "W866",
             lambda graph: _pod_artifacts(graph), {
-        "airflow/kubernetes": refused("E815", POD_ARTIFACTS, hint=POD_ARTIFACTS_HINT),
+        "airflow/kubernetes": refused("E815", "step {step!r}: " + POD_ARTIFACTS, note=POD_ARTIFACTS, hint=POD_ARTIFACTS_HINT),
     }),
     Feature("command-fan-out", "`foreach` on a command step over a list known only at run time, or with artifact outputs",
             "W861", lambda graph: _argo_runtime_command_fan_outs(graph), {

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 
+from orch.core.artifacts import artifact_outputs  # embedded: artifacts
 from orch.core.typed import OutputError, outputs_from_files, outputs_from_return  # embedded: typed
 
 
@@ -50,17 +51,15 @@ def call_python(target, args, outputs, env=None, timeout=None, left=None, budget
         values = outputs_from_return(result["returned"], outputs)
     except OutputError as err:
         raise StepError(str(err)) from None
-    for name in artifacts_of(outputs):
+    for name in artifact_outputs(outputs):
         values[name] = stored(publish, name, values[name], False)
     return values
 
 
-def artifacts_of(outputs):
-    return [name for name, kind in outputs.items() if kind == "artifact"]
-
-
 def stored(publish, name, path, movable):
     """The URI of artifact `name` once stored from `path`; a failure to store it fails the step, in its words."""
+    if publish is None:
+        raise StepError(f"output {name!r} is an artifact, and this call was given no store to put it in")
     try:
         return publish(name, path, movable)
     except Exception as err:  # noqa: BLE001 - the store's own error (ArtifactError), said as the step's

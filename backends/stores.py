@@ -10,9 +10,9 @@ from orch.core.artifacts import ENV, choose_store, uses_artifacts
 from orch.core.errors import BackendUnavailable, UsageError
 
 
-def run_store(pipeline, flag: Optional[str], run_prefix: Optional[str] = None, connect=None) -> Optional[str]:
+def run_store(pipeline, flag: Optional[str], run_prefix: Optional[str] = None, check: bool = True) -> Optional[str]:
     """The store's URL (None when no step has artifacts): a bad URL is exit 2; one that cannot be written
-    under `run_prefix` (`<pipeline>/<run id>`, when known before the run) is exit 3, naming it."""
+    under `run_prefix` (`<pipeline>/<run id>`, when known before the run; else `<pipeline>`) is exit 3, naming it."""
     if not uses_artifacts(pipeline):
         return None
     spec_store = pipeline.artifacts.store if pipeline.artifacts else None
@@ -20,10 +20,12 @@ def run_store(pipeline, flag: Optional[str], run_prefix: Optional[str] = None, c
         store, _ = choose_store(flag, spec_store)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    if not check:
+        return store
     from .transfer import ArtifactError, check_store
 
     try:
-        check_store(store, run_prefix or pipeline.name, connect)
+        check_store(store, run_prefix or pipeline.name)
     except ArtifactError as err:
         raise BackendUnavailable(f"{err}\n  hint: check the URL, the credentials (AWS_*, AWS_ENDPOINT_URL) and that "
                                  "the bucket exists; or pick another store with --artifacts") from None

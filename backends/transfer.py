@@ -13,6 +13,7 @@ import errno
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 import tarfile
 import tempfile
@@ -23,6 +24,7 @@ BLOCK = 8 << 20  # bytes moved at a time, and an object store's least part size
 MAX_PARTS = 9_000  # parts of one upload, under S3's 10,000: a bigger artifact gets bigger parts
 TAR_BUFFER = 64 << 10  # tarfile's stream buffer: it re-slices the whole buffer on every small read
 LOCAL = "file://"
+PERMISSIONS = 0o755  # what an unpacked entry keeps of its mode: no set-id or sticky bit, no write but its owner's
 
 
 class ArtifactError(Exception):
@@ -38,25 +40,28 @@ class Destination:
 
     def publish(self, name, path, movable=False):
         """Store what is at `path` as output `name`; its URI. `movable`: orch's own copy, free to move."""
-        key = artifact_key(self.pipeline, self.run_id, self.step, name, self.item)
         try:
+            key = artifact_key(self.pipeline, self.run_id, self.step, name, self.item)
             return publish(self.store, key, path, movable, self.connect)
-        except ArtifactError as err:
+        except (ArtifactError, ValueError) as err:
             raise ArtifactError(f"output {name!r}: {err}") from None
 
 
 class Inputs:
-    """The copies one attempt reads, each fetched once, in a folder removed when the attempt ends."""
+    """The copies one attempt reads, each fetched once, in a folder removed when the attempt ends; a copy that
+    cannot be fetched is told to `failed` (the engine's record of the step's error) before it fails the step."""
 
-    def __init__(self, connect=None):
-        self.connect, self.fetched, self.folder = connect, {}, None
+    def __init__(self, connect=None, failed=None):
+        self.connect, self.failed, self.fetched, self.folder = connect, failed, {}, None
 
     def __enter__(self):
         self.folder = tempfile.mkdtemp(prefix="orch-inputs-")
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, error, trace):
         shutil.rmtree(self.folder, ignore_errors=True)
+        if isinstance(error, ArtifactError) and self.failed is not None:
+            self.failed(str(error))
 
     def fetch(self, value, step, output):
         """The local path of upstream `step`'s artifact `output` (a list of paths for a fan-out's); None stays None."""
@@ -90,7 +95,9 @@ def publish(store, key, path, movable=False, connect=None):
             _publish_here(uri[len(LOCAL):], path, folder, movable)
         else:
             _publish_remote(uri, path, folder, connect)
-    except (OSError, tarfile.TarError, ValueError) as err:
+    except ArtifactError:
+        raise
+    except Exception as err:  # noqa: BLE001 - whatever the store's client raises (botocore's own errors too)
         raise ArtifactError(f"cannot store {path} at {uri}: {_cause(err)}") from None
     return uri
 
@@ -111,7 +118,9 @@ def fetch(uri, place, connect=None):
                 _untar(handle, place) if is_folder(uri) else _write(handle, place)
     except FileNotFoundError:
         raise ArtifactError(f"cannot fetch {uri}: it is not in the store") from None
-    except (OSError, tarfile.TarError, ValueError) as err:
+    except ArtifactError:
+        raise
+    except Exception as err:  # noqa: BLE001 - as in publish
         raise ArtifactError(f"cannot fetch {uri}: {_cause(err)}") from None
     return place
 
@@ -161,7 +170,7 @@ def _publish_remote(uri, path, folder, connect):
             with open(path, "rb") as source:
                 shutil.copyfileobj(source, handle, BLOCK)
     except BaseException:
-        _abandon(handle)
+        _abandon(fs, remote, handle)
         raise
     handle.close()  # the upload completes here, whole or not at all
 
@@ -173,16 +182,27 @@ def _size(path, folder):
     return sum(os.lstat(os.path.join(top, name)).st_size + 1024 for top, _, names in os.walk(path) for name in names)
 
 
-def _abandon(handle):
-    """Drop an unfinished upload instead of completing it (fsspec's buffered files commit on close)."""
-    discard = getattr(handle, "discard", None)
-    if discard is not None:
-        discard()
-    else:
-        handle.close()
+def _abandon(fs, remote, handle):
+    """Drop an unfinished upload instead of completing it: fsspec's buffered files commit whatever they hold when
+    closed, so the upload is discarded (S3: aborted) and the file marked closed before anything closes it; a file
+    that cannot discard is closed and what it wrote removed."""
+    try:
+        if hasattr(handle, "discard"):
+            handle.discard()
+            handle.closed = True
+        else:
+            handle.close()
+            fs.rm_file(remote)
+    except Exception:  # noqa: BLE001 - the error that stopped the upload is the one to report
+        pass
 
 
 def _moved(path, part):
+    """Moved into the store if it is a plain file of its own (a link, or a file with other names, is copied:
+    what it points to, or shares, may change after)."""
+    info = os.lstat(path)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        return False
     try:
         os.rename(path, part)
         return True
@@ -242,20 +262,23 @@ def _untar(handle, place):
     os.makedirs(place, exist_ok=True)
     tar = system_tar()
     if tar is not None:
-        return _piped([tar, "-x", "-f", "-", "-C", place, "--no-same-owner"], source=handle, sink=None)
+        return _piped([tar, "-x", "-f", "-", "-C", place, "--no-same-owner", "--no-same-permissions"], source=handle,
+                      sink=None)
     _untar_here(handle, place)
 
 
 def _untar_here(handle, place):
     """Python's way: plain files and folders written directly (a name that is absolute or climbs out with '..'
-    is refused); from the first link on, every entry goes through tarfile's data filter, which refuses what
-    would land outside `place` through it."""
+    is refused); from the first link on, every entry goes through tarfile's tar filter, which keeps links as
+    they are, as tar does, and refuses an entry that a link would lead outside `place`."""
     careful, folders = False, []
     with tarfile.open(fileobj=handle, mode="r|", bufsize=TAR_BUFFER, copybufsize=BLOCK) as tar:
         for member in tar:
             careful = careful or not (member.isfile() or member.isdir())
             if careful:
-                tar.extract(member, place, filter="data")
+                if not hasattr(tarfile, "tar_filter"):  # Python before 3.10.12
+                    raise tarfile.TarError(f"{member.name} is a link, which this Python cannot unpack safely")
+                tar.extract(member, place, filter="tar")
                 continue
             parts = member.name.split("/")
             if member.name.startswith("/") or ".." in parts:
@@ -267,7 +290,7 @@ def _untar_here(handle, place):
                 continue
             _write_member(tar.extractfile(member), target, member)
     for target, member in reversed(folders):  # last, so a read-only folder was still writable while it filled
-        os.chmod(target, member.mode & 0o755 | 0o700)
+        os.chmod(target, member.mode & PERMISSIONS)
         os.utime(target, (member.mtime, member.mtime))
 
 
@@ -313,9 +336,9 @@ def _piped(argv, source, sink):
 
 
 def _write_member(source, target, member):
-    """One file of a tar: its bytes, its mode as the data filter leaves it (no set-id bits, no write for
-    others, the owner's read and write), its time; one descriptor, few system calls (10,000 files add up)."""
-    mode = member.mode & 0o755 | 0o600
+    """One file of a tar: its bytes, its mode as tar's filter leaves it (no set-id bits, no write for the group
+    or others), its time; one descriptor, few system calls (10,000 files add up)."""
+    mode = member.mode & PERMISSIONS
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), mode)
     try:
         if member.size <= BLOCK:

@@ -1,7 +1,7 @@
 """Where artifacts live: the store a run uses, and the keys every backend writes in it.
 
 Pure and standard library only: choosing the store and naming keys needs no object-store
-client (moving bytes is `orch.backends.artifacts`). A run's store is, in this order,
+client (moving bytes is `orch.backends.transfer`). A run's store is, in this order,
 `orch run --artifacts URL`, `$ORCH_ARTIFACTS`, the spec's `artifacts.store`, and else the
 folder `artifacts` under `$ORCH_HOME` (`.orch`). Keys are the same on every backend:
 
@@ -15,6 +15,7 @@ No name orch takes holds a '.', so `.tar` can never meet another output's key.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Mapping, Optional
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ ENV = "ORCH_ARTIFACTS"
 FOLDER_SUFFIX = ".tar"
 PROBE = ".orch-probe"  # written and removed under the run's prefix to check the store before any step runs
 
+_SCHEME_ONLY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/?[^/]")  # s3:/bucket, gs:bucket: a URL that lost its '//'
 _CREDENTIALS_HINT = "give credentials the way the engine expects them (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, " \
                     "an Airflow connection, Argo's artifact repository), never in the URL"
 
@@ -34,13 +36,18 @@ def store_problem(store: str) -> Optional[tuple[str, str]]:
     if "${{" in store:
         return ("an artifact store cannot hold references",
                 "the store is chosen before any step runs; use --artifacts or $ORCH_ARTIFACTS")
+    if "{{" in store or "{%" in store:
+        return ("an artifact store cannot hold '{{' or '{%'", "Argo and Airflow would read it as their own templating")
     if "://" not in store:
+        if _SCHEME_ONLY.match(store):
+            return f"{store!r} is a URL missing its '//'", "s3://bucket/prefix, file:///folder"
         return None  # a folder on this machine
     parts = urlsplit(store)
     if parts.username is not None or parts.password is not None:
         return f"the artifact store {redacted(store)!r} holds credentials", _CREDENTIALS_HINT
-    if parts.query or parts.fragment:
-        return f"the artifact store {store!r} has a query or a fragment", "give the store as scheme://bucket/prefix"
+    if parts.query or parts.fragment:  # (a query may hold a token: not repeated)
+        return (f"the artifact store {store.split('?')[0].split('#')[0]!r} has a query or a fragment (not shown)",
+                "give the store as scheme://bucket/prefix; " + _CREDENTIALS_HINT)
     if not parts.scheme.isascii() or not parts.scheme[:1].isalpha():
         return f"{store!r} is not a URL orch can read", "s3://bucket/prefix, gs://bucket/prefix, file:///folder"
     if parts.scheme != "file" and not parts.netloc:
@@ -81,14 +88,28 @@ def choose_store(flag: Optional[str], spec_store: Optional[str],
 
 
 def artifact_key(pipeline: str, run_id: str, step: str, output: str, item: Optional[int] = None) -> str:
-    """The key of an artifact under the store, before `.tar` for a folder."""
-    parts = [pipeline, run_id, step, output] + ([str(item)] if item is not None else [])
+    """The key of an artifact under the store, before `.tar` for a folder. Each part is one segment: a run id an
+    engine lets a user pick (Airflow's) cannot climb out of the run's prefix."""
+    parts = [pipeline, str(run_id), step, output] + ([str(item)] if item is not None else [])
+    for part in parts:
+        if part in ("", ".", "..") or "/" in part:
+            raise ValueError(f"{part!r} cannot be part of an artifact's key")
     return "/".join(parts)
 
 
 def is_folder(uri: str) -> bool:
     """Whether the artifact at `uri` is a folder (stored as a tar)."""
     return uri.endswith(FOLDER_SUFFIX)
+
+
+def artifact_outputs(outputs: Mapping[str, str]) -> list[str]:
+    """The names of the artifact outputs among declared `outputs` (name -> type)."""
+    return [name for name, kind in outputs.items() if kind == "artifact"]
+
+
+def is_artifact(pipeline, step: str, output: str) -> bool:
+    """Whether `steps.<step>.outputs.<output>` is a declared artifact."""
+    return step in pipeline.steps and pipeline.steps[step].outputs.get(output) == "artifact"
 
 
 def uses_artifacts(pipeline) -> bool:
@@ -101,5 +122,4 @@ def artifacts_read(pipeline, step) -> list:
     from .refs import find_refs, iter_strings
 
     refs = [ref for _, text in iter_strings([step.args, step.env, step.command or []]) for ref in find_refs(text)]
-    return [r for r in refs if r.kind == "output" and r.step in pipeline.steps
-            and pipeline.steps[r.step].outputs.get(r.name) == "artifact"]
+    return [r for r in refs if r.kind == "output" and is_artifact(pipeline, r.step, r.name)]

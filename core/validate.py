@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from .artifacts import is_artifact
 from .errors import Diagnostic, SpecError, did_you_mean
 from .expr import ExprProblem, parse_condition, walk_refs
 from .expr_types import condition_problems
@@ -294,8 +295,7 @@ class _StepChecker:
                        "declare it with type: json")
 
     def _is_artifact(self, ref: Ref) -> bool:
-        source = self.parent.pipeline.steps.get(ref.step) if ref.kind == "output" else None
-        return source is not None and source.outputs.get(ref.name) == "artifact"
+        return ref.kind == "output" and is_artifact(self.parent.pipeline, ref.step, ref.name)
 
     def _when(self):
         text = self.step.when

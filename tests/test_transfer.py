@@ -137,3 +137,21 @@ def test_a_tampered_tar_cannot_write_outside_its_folder(tmp_path, entries):
             else:
                 assert entries[0][0] == "/abs/evil"  # GNU tar strips the '/': it lands inside
         assert not (tmp_path / "inside" / "evil").exists() and not Path("/abs/evil").exists() and not Path("/evil").exists()
+
+
+def test_only_a_plain_file_of_its_own_is_moved_into_the_store(tmp_path):
+    """A command that leaves a link, or a second name of a file, at $ORCH_OUTPUTS/NAME stores what it points to,
+    copied: the store never shares a file that may change after."""
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    (outputs / "real.bin").write_text("v1")
+    (outputs / "model").symlink_to("real.bin")
+    (tmp_path / "data.bin").write_text("v1")
+    os.link(tmp_path / "data.bin", outputs / "second")
+    store = f"file://{tmp_path / 'store'}"
+    linked = publish(store, "p/r/s/model", outputs / "model", movable=True)
+    named = publish(store, "p/r/s/second", outputs / "second", movable=True)
+    (outputs / "real.bin").write_text("CHANGED")
+    (tmp_path / "data.bin").write_text("CHANGED")
+    for uri in (linked, named):
+        assert not os.path.islink(uri[len("file://"):]) and Path(uri[len("file://"):]).read_text() == "v1"

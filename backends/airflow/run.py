@@ -35,7 +35,8 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
     if resume:
         raise UsageError("--resume is the local backend's; on Airflow, clear the failed tasks (airflow tasks clear)")
     values = resolve_params(graph.pipeline, params)
-    store = run_store(graph.pipeline, artifacts)
+    # with a connection named, the tasks check the store through it (its credentials are not this process's)
+    store = run_store(graph.pipeline, artifacts, check=not os.environ.get("ORCH_ARTIFACTS_CONN_ID"))
     home = airflow_home()
     env = airflow_env(home, Path(spec_path).resolve().parent if spec_path else Path.cwd())
     if store:

@@ -14,7 +14,7 @@ from airflow.sdk import RetryDecision, RetryPolicy, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python, compare, output  # embedded: steprun
-from orch.backends.transfer import ArtifactError, Destination, Inputs, check_store  # embedded: transfer
+from orch.backends.transfer import Destination, Inputs, check_store  # embedded: transfer
 from orch.core.artifacts import choose_store  # embedded: artifacts
 from orch.core.typed import as_declared, foreach_problem, to_text  # embedded: typed
 
@@ -133,8 +133,9 @@ class Step:
         return self.checked
 
     def inputs(self):
-        """The folder of this attempt's copies of the artifacts it reads, removed when it ends."""
-        return Inputs(connect=connect)
+        """The folder of this attempt's copies of the artifacts it reads, removed when it ends (one that cannot
+        be fetched is the step's error)."""
+        return Inputs(connect, lambda error: self.ti.xcom_push(key=ERROR, value=error))
 
     def publish(self, name, path, movable):
         """Store artifact `name` under this DAG run and task (and map index): its URI, what the XCom keeps."""
@@ -230,4 +231,4 @@ MACROS = {"orch_param": param_text, "orch_output": output_text, "orch_date": dat
 
 
 def _error_text(err):
-    return str(err) if isinstance(err, (StepError, TimeoutError, ArtifactError)) else f"{type(err).__name__}: {err}"
+    return str(err) if isinstance(err, (StepError, TimeoutError)) else f"{type(err).__name__}: {err}"

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from orch.core.artifacts import artifacts_read
+from orch.core.artifacts import artifact_outputs, artifacts_read, is_artifact
 from orch.core.names import argo_name
 from orch.core.refs import whole_ref
 from orch.core.spec import Pipeline, Step
@@ -37,10 +37,6 @@ def input_name(step: str, output: str) -> str:
     return f"{argo_name(step)}_{output}"
 
 
-def is_artifact(pipeline: Pipeline, step: str, output: str) -> bool:
-    return pipeline.steps[step].outputs.get(output) == "artifact"
-
-
 def is_list(pipeline: Pipeline, step: str, output: str) -> bool:
     """A fan-out's artifact output: a list of its items' artifacts, read from their shared key prefix."""
     return is_artifact(pipeline, step, output) and pipeline.steps[step].foreach is not None
@@ -48,10 +44,6 @@ def is_list(pipeline: Pipeline, step: str, output: str) -> bool:
 
 def reads_list(pipeline: Pipeline, step: Step) -> bool:
     return any(is_list(pipeline, p, o) for p, o in artifact_refs(pipeline, step))
-
-
-def artifact_outputs(step: Step) -> list[str]:
-    return [name for name, kind in step.outputs.items() if kind == "artifact"]
 
 
 def artifact_refs(pipeline: Pipeline, step: Step) -> list[tuple[str, str]]:
@@ -87,7 +79,7 @@ def _prefix(pipeline: Pipeline) -> str:
 
 def template_outputs(pipeline: Pipeline, name: str) -> list[dict]:
     return [a.artifact(o, path=f"{OUTPUTS}/{o}", s3={"key": key(pipeline, name, o)})
-            for o in artifact_outputs(pipeline.steps[name])]
+            for o in artifact_outputs(pipeline.steps[name].outputs)]
 
 
 def template_inputs(pipeline: Pipeline, step: Step) -> list[dict]:

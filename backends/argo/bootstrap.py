@@ -111,14 +111,16 @@ def unpack(path):
         return
     temp = path + ".tmpdir"
     os.makedirs(temp)
+    inside = os.path.realpath(temp) + os.sep
     with archive:
         for entry in archive:
             target = os.path.join(temp, os.path.normpath(entry.name))
-            if not target.startswith(temp + os.sep):
+            # judged on the disk as it is (links already made resolved): no chain of links can lead outside
+            if not target.startswith(temp + os.sep) or not (os.path.realpath(os.path.dirname(target)) + os.sep).startswith(inside):
                 raise InputError(f"illegal file path: {entry.name}")
             if entry.issym():
                 link = os.path.join(os.path.dirname(target), entry.linkname)  # an absolute linkname stays itself
-                if not os.path.normpath(link).startswith(temp + os.sep):
+                if not (os.path.realpath(link) + os.sep).startswith(inside):
                     raise InputError(f"illegal symlink target: {entry.name} -> {entry.linkname}")
                 os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
                 os.symlink(entry.linkname, target)
@@ -126,7 +128,7 @@ def unpack(path):
                 os.makedirs(target, 0o755, exist_ok=True)
             elif entry.isreg():
                 os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
-                with os.fdopen(os.open(target, os.O_CREAT | os.O_RDWR, entry.mode & 0o7777), "wb") as handle:
+                with os.fdopen(os.open(target, os.O_CREAT | os.O_RDWR | os.O_TRUNC, entry.mode & 0o7777), "wb") as handle:
                     shutil.copyfileobj(archive.extractfile(entry), handle)
                 os.utime(target, (os.stat(target).st_atime, entry.mtime))
     os.remove(path)
@@ -163,16 +165,19 @@ def store_artifacts(outputs, declared, command):
         if kind != "artifact":
             continue
         source, target = outputs.pop(name), os.path.join(OUTPUTS, name)
-        if not os.path.lexists(source):
+        if not os.path.exists(source):  # (a link is what it points to, as on every backend)
             where = f" was not written to $ORCH_OUTPUTS/{name}" if command else f": {source} does not exist"
             raise OutputError(f"output {name!r}{where}")
-        if os.path.abspath(source) == target:
+        if os.path.abspath(source) == target and not os.path.islink(source):
             continue
+        source = os.path.realpath(source)
         os.makedirs(OUTPUTS, exist_ok=True)
-        if os.path.isdir(source) and not os.path.islink(source):
+        if os.path.lexists(target):
+            os.remove(target)  # (a link orch's command left where its real file goes)
+        if os.path.isdir(source):
             shutil.copytree(source, target, symlinks=True)
         else:
-            shutil.copy2(source, target, follow_symlinks=False)
+            shutil.copy2(source, target)
 
 
 def main():
@@ -183,7 +188,7 @@ def main():
     except ValueError as err:  # an upstream command wrote text that is not of its declared type
         print(f"orch: an upstream output is not of its declared type: {err}", file=sys.stderr)
         return 1
-    except InputError as err:
+    except (InputError, OSError) as err:  # what Argo placed cannot be read as the DAG said
         print(f"orch: {err}", file=sys.stderr)
         return 1
     if "foreach" in payload:

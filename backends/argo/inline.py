@@ -23,6 +23,7 @@ import base64
 import json
 import re
 
+from orch.core.artifacts import artifact_outputs
 from orch.core.names import argo_name
 from orch.core.expr import RefNode
 from orch.core.refs import find_refs, iter_strings
@@ -185,7 +186,7 @@ def plain_items(step: Step) -> list[str] | None:
     reaches a plain container as a literal does. None for a list known only at run time: Argo cannot
     write its items as orch's text (a float's digits, JSON's spacing), so the runner picks them; and
     None for a fan-out with artifact outputs, whose keys need the item's index."""
-    if step.command is None or not isinstance(step.foreach, list) or artifacts.artifact_outputs(step):
+    if step.command is None or not isinstance(step.foreach, list) or artifact_outputs(step.outputs):
         return None  # an artifact's key ends in the item's index, which the runner's `item` input is
     if any("${{" in text for _, text in iter_strings(step.foreach)):
         return None

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from orch.backends.steprun import stdout_problem
+from orch.core.artifacts import artifact_outputs, is_artifact
 from orch.core.expr import evaluate, parse_condition
 from orch.core.graph import PipelineGraph
 from orch.core.limits import MAX_STDOUT_OUTPUT_BYTES
@@ -235,7 +236,7 @@ class Executor:
             self.step_started[unit.step] = started
             self.store.set_step(self.run_id, unit.step, "running", started_at=started)
         base = folder / f"attempt-{unit.attempt}"
-        inputs = _Inputs(self.pipeline, Path(str(base) + ".inputs"))
+        inputs = _Inputs(self.pipeline, Path(str(base) + ".inputs").resolve())  # absolute: a step may change folder
         resolve = inputs.local(self._resolve_for(unit.step, unit.value))
         env = {key: to_text(fill(value, resolve)) for key, value in step.env.items()}
         if self.host.gpus:
@@ -251,9 +252,9 @@ class Executor:
             request.update(kind="command", argv=[fill_text(arg, resolve) for arg in step.command])
             if step.stdout_output:  # its first bytes kept: one more than the bound and its newline tells a longer one
                 request.update(stdout=str(base) + ".stdout", keep=MAX_STDOUT_OUTPUT_BYTES + 2)
-        if inputs.fetch or self._artifact_outputs(step):  # moved by the attempt itself (zygote.py)
+        if inputs.fetch or artifact_outputs(step.outputs):  # moved by the attempt itself (zygote.py)
             item = unit.item if unit.item >= 0 else None
-            request["artifacts"] = {"store": self.artifacts, "fetch": inputs.fetch, "outputs": self._artifact_outputs(step),
+            request["artifacts"] = {"store": self.artifacts, "fetch": inputs.fetch, "outputs": artifact_outputs(step.outputs),
                                     "single": len(step.outputs) == 1, "key": [self.pipeline.name, self.run_id, unit.step, item]}
         if step.timeout:
             unit.deadline = time.monotonic() + step.timeout
@@ -264,9 +265,6 @@ class Executor:
             self.zygote = Zygote((self.artifacts,) if self.artifacts else ())
         self.zygote.start(request)
         self.progress.step(unit.step, "running", attempt=unit.attempt, item=unit.item)
-
-    def _artifact_outputs(self, step: Step) -> list[str]:
-        return [name for name, kind in step.outputs.items() if kind == "artifact"]
 
     def _resolve_for(self, step_name: str, item: Any):
         def resolve(ref: Ref) -> Any:
@@ -405,7 +403,7 @@ class Executor:
                             started_at=self.step_started.get(name), ended_at=now())
         self.results[name] = StepResult(status=status, attempts=attempts, outputs=outputs or {}, error=error)
         self.progress.step(name, status, attempt=attempts, error=error)
-        for output in self._artifact_outputs(self.pipeline.steps[name]) if outputs else ():
+        for output in artifact_outputs(self.pipeline.steps[name].outputs) if outputs else ():
             self.progress.note(name, _stored(output, outputs[output]))
         if status == "failed" and self.pipeline.fail_fast:
             self._stop_new_work()
@@ -493,7 +491,7 @@ class _Inputs:
 
         def resolve_local(ref: Ref) -> Any:
             value = resolve(ref)
-            if ref.kind != "output" or value is None or self.pipeline.steps[ref.step].outputs.get(ref.name) != "artifact":
+            if ref.kind != "output" or value is None or not is_artifact(self.pipeline, ref.step, ref.name):
                 return value
             if (ref.step, ref.name) not in seen:
                 place = self.folder / ref.step / ref.name

@@ -41,8 +41,12 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
     try:
         with _sigterm_as_interrupt():
             try:
+                if resume and not artifacts:  # a resumed run stores where it began, unless told otherwise
+                    artifacts = _read_text(store.run_dir(run_id) / STORE_FILE)
                 artifact_store = run_store(graph.pipeline, artifacts, f"{graph.pipeline.name}/{run_id}")
                 values, run_date, lock = _begin(store, graph, params, spec_path, run_id, bool(resume))
+                if artifact_store:
+                    (store.run_dir(run_id) / STORE_FILE).write_text(artifact_store, encoding="utf-8")
                 spec_dir = Path(spec_path).resolve().parent if spec_path else Path.cwd()
                 options = replace(options or Options(max_parallel=max_parallel), artifacts=artifact_store)
                 executor = Executor(graph, store, run_id, values, run_date, spec_dir, options, progress or Quiet())
@@ -58,6 +62,16 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
         store.close()
         if lock is not None:
             lock.release()
+
+
+STORE_FILE = "artifacts-store"  # in the run's folder: the artifact store the run uses
+
+
+def _read_text(path: Path) -> Optional[str]:
+    try:
+        return path.read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def _begin(store: Store, graph: PipelineGraph, params: Mapping[str, Any], spec_path: Optional[str], run_id: str,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import textwrap
 
+import pytest
 import yaml
 
 from orch.backends.argo.render import workflow_spec
@@ -369,3 +370,33 @@ def test_the_lint_knows_argos_artifact_rules():
             "writes.outputs.artifacts.o: did not specify a path", "reads.inputs.artifacts.x.from not valid in inputs",
             "b: y.from, artifact location, or key is required", "b: missing dependency 'a' for artifact 'x'",
             "b: failed to resolve {{tasks.a.outputs.artifacts.nope}}"} <= set(problems), problems
+
+
+def test_the_runner_refuses_an_item_whose_links_lead_outside_its_folder(tmp_path, monkeypatch):
+    """Each link checked on the disk as it stands (the links made before it resolved): no chain leads out."""
+    import io
+    import tarfile
+
+    import orch.backends.argo.bootstrap as runner
+
+    monkeypatch.setattr(runner, "INPUTS", str(tmp_path / "inputs"))
+    folder = tmp_path / "inputs" / "S_O"
+    folder.mkdir(parents=True)
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as tar:
+        for name, kind, data in [("a", "dir", None), ("a/b", "dir", None), ("a/b/up", "sym", ".."),
+                                 ("a/b/up/up2", "sym", "../.."), ("a/up2/evil", "file", b"escaped")]:
+            info = tarfile.TarInfo(name)
+            if kind == "dir":
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            elif kind == "sym":
+                info.type, info.linkname = tarfile.SYMTYPE, data
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    (folder / "0").write_bytes(packed.getvalue())
+    with pytest.raises(runner.InputError, match="illegal"):
+        runner.artifact_list({"input": "S_O"}, "1")
+    assert not any(p.name == "evil" for p in tmp_path.rglob("*"))

@@ -55,6 +55,18 @@ def test_a_resume_reuses_the_artifacts_finished_steps_stored(orch, tmp_path, mon
     assert (tmp_path / "calls").read_text() == "x"
 
 
+def test_a_resume_stores_where_its_run_began(orch, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORCH_HOME", str(tmp_path / ".orch"))
+    spec = write_project(tmp_path)
+    first = json.loads(orch("run", spec, "--json", "--artifacts", str(tmp_path / "chosen"))[1])
+    (tmp_path / "let-it-pass").write_text("")
+    (tmp_path / "art_steps.py").write_text(STEPS + "\ndef use(path):\n    return Path(path).read_text()\n")
+    again = json.loads(orch("run", spec, "--resume", first["run_id"], "--json")[1])
+    assert again["status"] == "succeeded" and (tmp_path / "chosen").is_dir()
+    assert not (tmp_path / ".orch" / "artifacts").exists()
+
+
 def test_an_unwritable_store_stops_the_run_before_any_step(orch, tmp_path, monkeypatch, s3_server):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ORCH_HOME", str(tmp_path / ".orch"))

@@ -361,8 +361,10 @@ def test_a_full_disk_is_exit_3_and_the_run_resumes_later(project):
 
 
 def test_two_resumes_started_at_once_run_the_step_once(project):
-    """The loser of the lock must not resume again once the winner ends (a failing step ends fast)."""
-    write_spec(project, {"a": {"command": ["sh", "-c", "echo start >> starts; exit 1"]}})
+    """The loser of the lock must not resume again once the winner ends. The step fails after a second, so that
+    the loser has surely read the run's record before the winner ends it, even on a loaded machine (a loser that
+    starts after the winner ended is a second resume, run in turn: not this race)."""
+    write_spec(project, {"a": {"command": ["sh", "-c", "echo start >> starts; sleep 1; exit 1"]}})
     assert orch(project, "run", "p.yaml")[0] == 1
     run_id = only_run_id(project)
     for round_ in range(3):
