@@ -20,33 +20,49 @@ from .output import say, warn
 
 def render(
     spec: Path = typer.Argument(..., help="spec file", show_default=False),
-    backend: str = typer.Option(..., "--backend", "-b", help="argo, prefect or airflow"),
+    backend: str = typer.Option(..., "--backend", "-b", help="argo, prefect, airflow, or all (a folder each)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the files into this folder"),
     kind: Optional[str] = typer.Option(None, "--kind", help="argo: workflow, template or cron"),
     target: Optional[str] = typer.Option(None, "--target", help="airflow: python (default) or kubernetes"),
 ) -> None:
     """Render the pipeline for an orchestrator: files a team can read, commit and run without orch."""
-    from orch.backends.registry import get
     from orch.core.load import load_spec
 
     graph = load_spec(spec)
     if kind not in (None, "workflow", "template", "cron"):
         raise UsageError(f"--kind takes workflow, template or cron, not {kind!r}")
-    implementation = get(backend).load(to_render=True)
-    if not hasattr(implementation, "render"):
-        raise UsageError(f"the {backend} backend does not render files")
-    if target is not None and backend != "airflow":
+    if target is not None and backend not in ("airflow", "all"):
         raise UsageError("--target is Airflow's (python or kubernetes)")
     if target not in (None, "python", "kubernetes"):
         raise UsageError(f"--target takes python or kubernetes, not {target!r}")
-    check_capabilities(graph, backend, target)
-    artifacts = implementation.render(graph, kind=kind, **({"target": target} if target else {}))
+    if backend == "all" and out is None:
+        raise UsageError("--backend all writes a folder per backend: give --out DIR")
+    names = RENDERERS if backend == "all" else (backend,)
+    options = {"argo": {"kind": kind}, "airflow": {"target": target} if target else {}}
+    implementations = {name: _renderer(name) for name in names}
+    for name in names:  # every backend's refusals before anything is rendered
+        check_capabilities(graph, name, target if name == "airflow" else None)
+    files = {name: implementations[name].render(graph, **options.get(name, {})) for name in names}
     if out is None:
-        say("---\n".join(artifact.text for artifact in artifacts).rstrip("\n"))
+        say("---\n".join(artifact.text for artifact in files[backend]).rstrip("\n"))
         return
-    write_all_atomically({out / artifact.path: artifact.text.encode("utf-8") for artifact in artifacts})
-    for artifact in artifacts:
-        say(f"wrote {out / artifact.path}")
+    folders = {name: out / name if backend == "all" else out for name in names}
+    write_all_atomically({folders[name] / a.path: a.text.encode("utf-8") for name in names for a in files[name]})
+    for name in names:
+        for artifact in files[name]:
+            say(f"wrote {folders[name] / artifact.path}")
+
+
+RENDERERS = ("argo", "prefect", "airflow")  # what `--backend all` renders
+
+
+def _renderer(name: str):
+    from orch.backends.registry import get
+
+    implementation = get(name).load(to_render=True)
+    if not hasattr(implementation, "render"):
+        raise UsageError(f"the {name} backend does not render files")
+    return implementation
 
 
 def check_capabilities(graph, backend: str, target: str | None, warnings: bool = True) -> None:
