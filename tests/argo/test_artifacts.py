@@ -108,18 +108,26 @@ def test_the_render_wires_key_only_artifacts(validator):
     assert "bucket" not in json.dumps(document)
 
 
-def test_artifacts_cross_nested_chunks_and_shared_templates(validator):
-    steps = {f"s{i}": {"python": "m:f", **({"after": [f"s{i - 1}"]} if i else {})} for i in range(6)}
-    steps["s0"]["outputs"] = {"model": "artifact"}
-    steps["s5"].update(args={"model": "${{ steps.s0.outputs.model }}"}, trigger="all_done")
+def _chain(n: int) -> dict:
+    return {f"s{i}": {"python": "m:f", **({"after": [f"s{i - 1}"]} if i else {})} for i in range(n)}
+
+
+def _nested(steps: dict, validator) -> dict:
+    """The steps rendered in chunks of 4, schema-valid and lint-clean: the templates by name."""
+    from .argo_lint import lint
+
     spec = workflow_spec(graph({"apiVersion": "orch/v1", "name": "p", "steps": steps}), chunk_size=4)
     document = {"kind": "Workflow", "metadata": {"generateName": "p-"},
                 "spec": spec.model_dump(by_alias=True, exclude_none=True, mode="json")}
-    assert not list(validator.iter_errors(document))
-    from .argo_lint import lint
+    assert not list(validator.iter_errors(document)) and lint(document) == []
+    return {t["name"]: t for t in document["spec"]["templates"]}
 
-    assert lint(document) == []
-    templates = {t["name"]: t for t in document["spec"]["templates"]}
+
+def test_artifacts_cross_nested_chunks_and_shared_templates(validator):
+    steps = _chain(6)
+    steps["s0"]["outputs"] = {"model": "artifact"}
+    steps["s5"].update(args={"model": "${{ steps.s0.outputs.model }}"}, trigger="all_done")
+    templates = _nested(steps, validator)
     main = {t["name"]: t for t in templates["Main"]["dag"]["tasks"]}
     assert templates["chunk-1"]["outputs"]["artifacts"] == [
         {"from": "{{tasks.s0.outputs.artifacts.model}}", "name": "s0__model", "optional": True}]
@@ -202,18 +210,11 @@ def test_a_fan_outs_artifacts_over_a_run_time_list_count_its_items(validator):
 def test_a_fan_outs_artifacts_cross_nested_chunks(validator):
     """No artifact crosses: the consumer's template reads the items' prefix; its chunk imports the fan-out's status and
     the output it counts the items from."""
-    steps = {f"s{i}": {"python": "m:f", **({"after": [f"s{i - 1}"]} if i else {})} for i in range(6)}
+    steps = _chain(6)
     steps["s0"]["outputs"] = {"xs": "json"}
     steps["s1"].update(foreach="${{ steps.s0.outputs.xs }}", outputs={"part": "artifact"})
     steps["s5"].update(args={"parts": "${{ steps.s1.outputs.part }}"}, trigger="all_done")
-    spec = workflow_spec(graph({"apiVersion": "orch/v1", "name": "p", "steps": steps}), chunk_size=4)
-    document = {"kind": "Workflow", "metadata": {"generateName": "p-"},
-                "spec": spec.model_dump(by_alias=True, exclude_none=True, mode="json")}
-    assert not list(validator.iter_errors(document))
-    from .argo_lint import lint
-
-    assert lint(document) == []
-    templates = {t["name"]: t for t in document["spec"]["templates"]}
+    templates = _nested(steps, validator)
     last = next(n for n, t in templates.items() if n.startswith("chunk-") and any(x["name"] == "s5" for x in t["dag"]["tasks"]))
     assert "artifacts" not in templates[last].get("inputs", {}) and "artifacts" not in templates["chunk-1"]["outputs"]
     assert {p["name"] for p in templates[last]["inputs"]["parameters"]} >= {"s1___status", "s0__xs"}
