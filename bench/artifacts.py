@@ -47,8 +47,8 @@ print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru
 BOTO = '''
 import sys, time, boto3
 source, target = sys.argv[1:3]
-s3 = boto3.client("s3")
 started = time.perf_counter()
+s3 = boto3.client("s3")  # (orch makes its client inside publish too: both are timed)
 s3.upload_file(source, "%s", "native/object")
 s3.download_file("%s", "native/object", target)
 print(time.perf_counter() - started, 0)
@@ -134,7 +134,9 @@ def _report(title: str, orch: list[float], native: list[float], goal: float, mem
 
 
 def _timed(argv: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Seconds the work took and the peak memory in MB, as the script printed them (a command: its whole run)."""
+    """Seconds the work took and the peak memory in MB, as the script printed them (a command: its whole run);
+    each starts on a settled disk."""
+    os.sync()
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - started
@@ -159,8 +161,10 @@ def _write_small_files(folder: Path, count: int) -> None:
 
 
 def _remove(*paths: Path) -> None:
+    """Gone, and the disk settled (os.sync): else the next measurement pays for this one's 10,000 deletes."""
     for path in paths:
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    os.sync()
 
 
 class _s3_server:
