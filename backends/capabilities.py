@@ -357,6 +357,12 @@ FEATURES: tuple[Feature, ...] = (
         "argo": refused("E806", "Kubernetes stores objects up to 1 MB", note="Kubernetes stores objects up to 1 MB "
                         "(a large pipeline's chunks move to WorkflowTemplates; one over 1 MB is refused when rendered)"),
     }),
+    Feature("template-count", "a Workflow of more than 200 templates (steps that pass artifacts have one each)", "W869",
+            None, {
+        "argo": refused("E827", "Argo's full CRDs hold at most 200 templates in a Workflow",
+                        note="at most 200 templates in a Workflow: past 190 steps, steps share templates, but one that "
+                             "passes artifacts keeps its own (its keys name it); said when rendering"),
+    }),
     Feature("template-inputs", "a step handing Argo more than 500 values (upstream outputs, ...)", "W864", None, {
         "argo": refused("E824", "a template holds at most 500 input parameters",
                         note="a template holds at most 500 input parameters (said when rendering: one per output a step reads, and per param past 190 templates)"),

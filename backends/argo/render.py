@@ -49,6 +49,7 @@ DONE_TASK = "Orch-chunk-done"
 MAIN = "Main"
 INLINE_MAX = 190  # steps with templates of their own (Argo's full CRDs hold 200 templates); more share
 MAX_TASKS = 200  # per DAG, in Argo's full CRDs
+MAX_TEMPLATES = 200  # per Workflow, in Argo's full CRDs
 MAX_BYTES = 1 << 20  # what etcd stores
 MAX_INPUTS = 500  # input parameters a template (Inputs.parameters maxItems, workflow_types.go)
 RUNNER_TAG = "{{workflow.annotations.orch/runner}}"
@@ -89,6 +90,7 @@ def _artifacts(graph: PipelineGraph, kind: str | None) -> list[Artifact]:
             spec = split
         else:
             extra = []
+    _bounded_templates(graph, spec)
     texts = {each: to_yaml(_document(graph, spec, each)) for each in kinds}
     artifacts = [Artifact(f"{pipeline.name}.{each}.yaml", text) for each, text in texts.items()] + extra
     for artifact in artifacts:
@@ -98,6 +100,17 @@ def _artifacts(graph: PipelineGraph, kind: str | None) -> list[Artifact]:
                                                              "stores objects up to 1 MB", ("steps",),
                                                      hint="fewer or smaller steps per DAG, or shorter args"))])
     return artifacts
+
+
+def _bounded_templates(graph: PipelineGraph, spec: dict) -> None:
+    """Argo's full CRDs hold at most MAX_TEMPLATES templates a Workflow (workflow_types.go, MaxItems). Past
+    INLINE_MAX steps share templates, but a step that passes artifacts keeps its own: enough of them are refused
+    here, not on submit."""
+    count = len(spec["templates"])
+    if count > MAX_TEMPLATES:
+        raise SpecError([graph.locate(Diagnostic(
+            "E827", f"the Workflow would hold {count} templates; Argo's full CRDs hold at most {MAX_TEMPLATES}", ("steps",),
+            hint="fewer steps that output or read artifacts in one pipeline (each keeps a template of its own)"))])
 
 
 def _bounded_inputs(graph: PipelineGraph, spec: dict) -> None:

@@ -401,3 +401,11 @@ def test_the_runner_refuses_an_item_whose_links_lead_outside_its_folder(tmp_path
     with pytest.raises(runner.InputError, match="illegal"):
         runner.artifact_list({"input": "S_O"}, "1")
     assert not any(p.name == "evil" for p in tmp_path.rglob("*"))
+
+
+def test_too_many_steps_with_artifacts_for_one_workflow_are_refused_at_render(orch, spec_file, tmp_path):
+    """Steps that pass artifacts keep a template each (their keys name them): past Argo's 200, a located error."""
+    steps = {f"s{i}": {"command": ["sh", "-c", "true"], "outputs": {"a": "artifact"}} for i in range(230)}
+    path = spec_file(yaml.safe_dump({"apiVersion": "orch/v1", "name": "many", "steps": steps}))
+    code, _, err = orch("render", path, "-b", "argo", "-o", tmp_path / "out")
+    assert code == 2 and "error[E827]" in err and "235 templates" in err and not (tmp_path / "out").exists()
