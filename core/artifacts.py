@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import OrderedDict
 from pathlib import Path
 from typing import Mapping, Optional
 from urllib.parse import urlsplit
@@ -109,17 +110,35 @@ def artifact_outputs(outputs: Mapping[str, str]) -> list[str]:
 
 def is_artifact(pipeline, step: str, output: str) -> bool:
     """Whether `steps.<step>.outputs.<output>` is a declared artifact."""
-    return step in pipeline.steps and pipeline.steps[step].outputs.get(output) == "artifact"
+    return (step, output) in artifact_names(pipeline)
+
+
+_NAMES: "OrderedDict[int, tuple]" = OrderedDict()  # id -> (pipeline, its artifacts): the last few pipelines asked about
+
+
+def artifact_names(pipeline) -> frozenset:
+    """(step, output) of every artifact output: asked once per step and reference by renderers, so kept for the
+    last few pipelines (the pipeline is held with it, so its id cannot be another's meanwhile)."""
+    kept = _NAMES.get(id(pipeline))
+    if kept is None or kept[0] is not pipeline:
+        names = frozenset((name, output) for name, step in pipeline.steps.items()
+                          for output, kind in step.outputs.items() if kind == "artifact")
+        kept = _NAMES[id(pipeline)] = (pipeline, names)
+        while len(_NAMES) > 8:
+            _NAMES.popitem(last=False)
+    return kept[1]
 
 
 def uses_artifacts(pipeline) -> bool:
     """Whether any step of the pipeline outputs an artifact (only then is a store needed)."""
-    return any(kind == "artifact" for step in pipeline.steps.values() for kind in step.outputs.values())
+    return bool(artifact_names(pipeline))
 
 
 def artifacts_read(pipeline, step) -> list:
     """The references to artifacts in a step's args, env and command (the copies it fetches before it runs)."""
     from .refs import find_refs, iter_strings
 
+    if not artifact_names(pipeline):
+        return []
     refs = [ref for _, text in iter_strings([step.args, step.env, step.command or []]) for ref in find_refs(text)]
     return [r for r in refs if r.kind == "output" and is_artifact(pipeline, r.step, r.name)]
