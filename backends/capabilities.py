@@ -4,7 +4,8 @@ support matrix (`orch backends --matrix`, docs/backends.md), so the two cannot d
 A feature names where a pipeline uses it (field paths, located by the spec's source) and, per
 backend, whether it maps exactly, approximately (saying what differs) or not at all (with the
 error code the renderer raises). Refusals carry the renderers' own codes and messages, so a
-render refused here reads the same as one refused by the renderer. Nothing here imports an
+render refused here reads the same as one refused by the renderer (Airflow's pod target asks this
+table itself). Nothing here imports an
 engine, nor networkx: it runs before every render.
 """
 
@@ -305,16 +306,21 @@ FEATURES: tuple[Feature, ...] = (
                        "slot, and its next attempt starts without one"),
     }),
     Feature("foreach-image", "`foreach` on a step with an image", "W848",
-            _steps(lambda s: s.image is not None and s.foreach is not None, "foreach"), {
-        "airflow/kubernetes": refused("E812", "a fan-out with an image cannot be rendered for --target kubernetes yet",
+            lambda graph: (Use(("steps", name, "foreach"), {"step": name})
+                           for name, step in graph.pipeline.steps.items() if step.image is not None and step.foreach is not None), {
+        "airflow/kubernetes": refused("E812", "step {step!r}: a fan-out with an image cannot be rendered for --target "
+                                      "kubernetes yet", note="a fan-out with an image cannot be rendered for --target kubernetes yet",
                                       hint="render it without --target, or drop its image"),
     }),
     Feature("pod-stdout-output", "a command step with an image reading an output from stdout", "W860",
-            lambda graph: (Use(("steps", name, "outputs", step.stdout_output, "from"))
+            lambda graph: (Use(("steps", name, "outputs", step.stdout_output, "from"), {"step": name, "output": step.stdout_output})
                            for name, step in graph.pipeline.steps.items() if step.image and step.stdout_output), {
-        "airflow/kubernetes": refused("E814", "an output read from stdout cannot be given by a pod on --target kubernetes: "
-                                      "its log holds stdout and stderr as one stream",
-                                      hint="write it to $ORCH_OUTPUTS/NAME instead (from: file), or drop the step's image"),
+        "airflow/kubernetes": refused("E814", "step {step!r}: output {output!r} is read from stdout, which a pod cannot give "
+                                      "on --target kubernetes: its log holds stdout and stderr as one stream",
+                                      note="an output read from stdout cannot be given by a pod on --target kubernetes: "
+                                           "its log holds stdout and stderr as one stream",
+                                      hint="write it to $ORCH_OUTPUTS/{output} instead (from: file), or drop the step's "
+                                           "image (it then runs in its task)"),
     }),
     Feature("artifacts-default-store", "artifacts with no `artifacts.store`", "W867",
             lambda graph: _default_store(graph), {
@@ -444,10 +450,11 @@ def _diagnostic(graph, feature: Feature, support: Support, use: Use, backend: st
     else:
         where = HEADINGS.get(_column(graph, backend, target, use.path), backend)
         code, message = feature.code, f"approximated on {where}: {support.text(use.values)}"
+    hint = support.hint.format(**use.values) if support.hint and use.values else support.hint
     source = graph.source
     if source is None:
-        return Diagnostic(code, message, path, hint=support.hint)
-    return source.diagnostic(code, message, path, support.hint, offset=use.offset if path == use.path else None)
+        return Diagnostic(code, message, path, hint=hint)
+    return source.diagnostic(code, message, path, hint, offset=use.offset if path == use.path else None)
 
 
 def _written_at(graph: PipelineGraph, path: tuple) -> tuple:

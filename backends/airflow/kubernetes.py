@@ -26,13 +26,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from orch.core.artifacts import artifacts_read
-from orch.core.errors import Diagnostic
 from orch.core.graph import PipelineGraph
 from orch.core.refs import find_refs
 from orch.core.spec import Step
 
-from ..capabilities import POD_ARTIFACTS, POD_ARTIFACTS_HINT
 from ..argo.inline import k8s_literal
 from ..argo.payload import Payload
 from ..argo.script import bootstrap_source
@@ -45,25 +42,6 @@ DOLLARS = " | replace('$', '$$')"  # a value's text as Kubernetes' $(VAR) expans
 COMMAND_POD = Path(__file__).with_name("command_pod.py")  # read, not imported: rendering needs no airflow
 IMPORTS = ("from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator\n"
            "from kubernetes.client import models as k8s")
-
-
-def problems(graph: PipelineGraph) -> list[Diagnostic]:
-    """What a pod task cannot do yet: said at render time, naming the step."""
-    found = []
-    for name, step in graph.pipeline.steps.items():
-        if step.image and step.foreach is not None:
-            found.append(Diagnostic("E812", "a fan-out with an image cannot be rendered for --target kubernetes yet",
-                                    ("steps", name, "foreach"), hint="render it without --target, or drop its image"))
-        if step.image and ("artifact" in step.outputs.values() or artifacts_read(graph.pipeline, step)):
-            found.append(Diagnostic("E815", f"step {name!r}: {POD_ARTIFACTS}", ("steps", name, "image"), hint=POD_ARTIFACTS_HINT))
-        stdout = step.stdout_output if step.image and step.command else None
-        if stdout:
-            found.append(Diagnostic("E814", f"step {name!r}: output {stdout!r} is read from stdout, which a pod cannot "
-                                    "give on --target kubernetes: its log holds stdout and stderr as one stream",
-                                    ("steps", name, "outputs", stdout, "from"),
-                                    hint=f"write it to $ORCH_OUTPUTS/{stdout} instead (from: file), or drop the step's "
-                                         "image (it then runs in its task)"))
-    return found
 
 
 def uses_macros(graph: PipelineGraph) -> bool:

@@ -63,9 +63,12 @@ def dag_source(graph: PipelineGraph, target: str = "python") -> str:
 
 
 def _refuse(graph: PipelineGraph, pods: bool) -> None:
-    found = kubernetes.problems(graph) if pods else []
+    """What a pod task cannot do yet, as the capability table says it (located there), naming each step."""
+    from ..capabilities import check
+
+    found = check(graph, "airflow", "kubernetes").refused if pods else []
     if found:
-        raise SpecError([graph.locate(d) for d in found])
+        raise SpecError(found)
 
 
 def _header(pipeline: Pipeline, pods: bool) -> str:
