@@ -11,6 +11,7 @@ import math
 import re
 from typing import Any
 
+from orch.core.artifacts import artifact_names, artifacts_read
 from orch.core.expr import BoolOp, Compare, Expr, ListLit, Lit, Not, RefNode, parse_condition, walk_refs
 from orch.core.graph import PipelineGraph
 from orch.core.refs import Ref, find_refs, iter_strings, whole_ref
@@ -137,8 +138,8 @@ class Names:
         self.params = {name: ident(name) for name in pipeline.params}
         self.flow = f"{ident(pipeline.name)}_{suffix}"
         self.steps = {name: f"_{ident(name)}" for name in pipeline.steps}  # the stem of a step's names
-        self.artifacts = {(name, output) for name, step in pipeline.steps.items()
-                          for output, kind in step.outputs.items() if kind == "artifact"}
+        self.pipeline = pipeline
+        self.artifacts = artifact_names(pipeline)  # (step, output) of each artifact: a reference to one is a copy
 
     def of(self, step: str, kind: str) -> str:
         """`_<step>_<kind>`: the name of one of the step's things."""
@@ -203,15 +204,10 @@ def step_call(step: Step, refs: Refs, python: str, command: str, leading: list[s
         arguments.append("env={" + ", ".join(f"{literal(k)}: {text(v, refs)}" for k, v in step.env.items()) + "}")
     if step.timeout is not None:
         arguments.append(f"timeout={step.timeout!r}")
-    if not any((ref.step, ref.name) in refs.names.artifacts for ref in output_refs(step)):
+    if not artifacts_read(refs.names.pipeline, step):
         return wrapped(f"return {callee}", arguments, indent=indent)
     # it reads artifacts: copies fetched for this attempt, in a folder removed when it ends
     return f"{indent}with {refs.helper}.inputs() as _inputs:\n" + wrapped(f"return {callee}", arguments, indent=indent + "    ")
-
-
-def output_refs(step: Step) -> list[Ref]:
-    """The step's references to upstream outputs in its args, env and command."""
-    return [ref for _, s in iter_strings([step.args, step.env, step.command or []]) for ref in find_refs(s) if ref.kind == "output"]
 
 
 def wrapped(callee: str, arguments: list[str], indent: str = "") -> str:

@@ -6,7 +6,7 @@ import os
 from contextlib import contextmanager
 from typing import Optional
 
-from orch.core.artifacts import ENV, choose_store, uses_artifacts
+from orch.core.artifacts import ENV, choose_store, spec_store, uses_artifacts
 from orch.core.errors import BackendUnavailable, UsageError
 
 
@@ -15,9 +15,8 @@ def run_store(pipeline, flag: Optional[str], run_prefix: Optional[str] = None, c
     under `run_prefix` (`<pipeline>/<run id>`, when known before the run; else `<pipeline>`) is exit 3, naming it."""
     if not uses_artifacts(pipeline):
         return None
-    spec_store = pipeline.artifacts.store if pipeline.artifacts else None
     try:
-        store, _ = choose_store(flag, spec_store)
+        store, _ = choose_store(flag, spec_store(pipeline))
     except ValueError as err:
         raise UsageError(str(err)) from None
     if not check:

@@ -129,6 +129,11 @@ def artifact_names(pipeline) -> frozenset:
     return kept[1]
 
 
+def spec_store(pipeline) -> Optional[str]:
+    """The store the spec names (`artifacts.store`), or None."""
+    return pipeline.artifacts.store if pipeline.artifacts else None
+
+
 def uses_artifacts(pipeline) -> bool:
     """Whether any step of the pipeline outputs an artifact (only then is a store needed)."""
     return bool(artifact_names(pipeline))

@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from orch.core import typed
-from orch.core.artifacts import uses_artifacts
-from orch.core.errors import Diagnostic, SpecError, UsageError
+from orch.core.artifacts import spec_store, uses_artifacts
+from orch.core.errors import SpecError, UsageError
 from orch.core.expr import parse_condition
 from orch.core.graph import PipelineGraph
 from orch.core.spec import Pipeline, Step
@@ -100,7 +100,7 @@ def _imports(pipeline: Pipeline, pods: bool) -> str:
 
 def _pipeline_constants(pipeline: Pipeline) -> str:
     params = {name: param.type for name, param in pipeline.params.items()}
-    artifacts = f", pipeline={pipeline.name!r}, store={(pipeline.artifacts.store if pipeline.artifacts else None)!r}" \
+    artifacts = f", pipeline={pipeline.name!r}, store={spec_store(pipeline)!r}" \
         if uses_artifacts(pipeline) else ""
     return (f"STEPS = {literal(list(pipeline.steps))}\n"
             f"PIPELINE = dict(steps=STEPS, params={literal(params)}, fail_fast={pipeline.fail_fast!r}, "

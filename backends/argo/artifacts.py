@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from orch.core.artifacts import artifact_outputs, artifacts_read, is_artifact
+from orch.core.artifacts import artifact_outputs, artifacts_read, is_artifact, spec_store
 from orch.core.names import argo_name
 from orch.core.refs import whole_ref
 from orch.core.spec import Pipeline, Step
@@ -71,7 +71,7 @@ def items_key(pipeline: Pipeline, step: str, output: str) -> str:
 
 def _prefix(pipeline: Pipeline) -> str:
     """The path of `artifacts.store` in its bucket; a folder or file:// store means nothing on a cluster."""
-    store = pipeline.artifacts.store if pipeline.artifacts else None
+    store = spec_store(pipeline)
     if not store or "://" not in store or store.startswith("file://"):
         return ""
     return urlsplit(store).path.strip("/")

@@ -252,9 +252,10 @@ class Executor:
             request.update(kind="command", argv=[fill_text(arg, resolve) for arg in step.command])
             if step.stdout_output:  # its first bytes kept: one more than the bound and its newline tells a longer one
                 request.update(stdout=str(base) + ".stdout", keep=MAX_STDOUT_OUTPUT_BYTES + 2)
-        if inputs.fetch or artifact_outputs(step.outputs):  # moved by the attempt itself (zygote.py)
+        stores = artifact_outputs(step.outputs)
+        if inputs.fetch or stores:  # moved by the attempt itself (zygote.py)
             item = unit.item if unit.item >= 0 else None
-            request["artifacts"] = {"store": self.artifacts, "fetch": inputs.fetch, "outputs": artifact_outputs(step.outputs),
+            request["artifacts"] = {"store": self.artifacts, "fetch": inputs.fetch, "outputs": stores,
                                     "single": len(step.outputs) == 1, "key": [self.pipeline.name, self.run_id, unit.step, item]}
         if step.timeout:
             unit.deadline = time.monotonic() + step.timeout

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from orch.core import typed
-from orch.core.artifacts import uses_artifacts
+from orch.core.artifacts import spec_store, uses_artifacts
 from orch.core.errors import Diagnostic, SpecError
 from orch.core.expr import parse_condition
 from orch.core.graph import PipelineGraph
@@ -146,7 +146,7 @@ def _flow(graph: PipelineGraph, names: Names) -> str:
     params = "{" + ", ".join(f"{n!r}: {names.params[n]}" for n in pipeline.params) + "}"
     run = [params, f"fail_fast={pipeline.fail_fast!r}", f"timeout={pipeline.timeout!r}"]
     if uses_artifacts(pipeline):
-        run += [f"pipeline={pipeline.name!r}", f"store={(pipeline.artifacts.store if pipeline.artifacts else None)!r}"]
+        run += [f"pipeline={pipeline.name!r}", f"store={spec_store(pipeline)!r}"]
     body = [wrapped("_run = Run", run, indent="    ")]
     for name in graph.order():
         step = pipeline.steps[name]
