@@ -94,3 +94,11 @@ SURROGATE_HINT = "a lone surrogate (half of a UTF-16 pair) is not text; write th
 
 def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit // 2] + "…" + text[-limit // 2:]
+
+# --- where a step runs (#13): its code, its packages, its pod
+DEFAULT_CODE_BYTES = 100 * 10**6  # code.max_size when unset: a pack past it is refused (E232), never uploaded
+MAX_CODE_BYTES = 10 * 10**9  # E232: code.max_size itself
+MAX_PACKAGES = 100  # E233: requirements of one step
+MAX_REQUIREMENT_CHARS = 1_000  # E233: one requirement
+MAX_VOLUMES = 64  # E234: volumes of one pod
+MAX_POD_SPEC_PATCH_BYTES = 256 * 1024  # E235: a pod_spec_patch as JSON

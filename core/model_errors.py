@@ -64,7 +64,12 @@ def _clean(loc: tuple) -> tuple[tuple, bool]:
     the '[key]' marker is a key or index of the user's data (brackets and all).
     """
     at_key = bool(loc) and loc[-1] == "[key]"
+    loc = tuple("env" if part == "secrets" and i and _holds_secrets(loc, i) else part for i, part in enumerate(loc))  # spec.py
     return (loc[:-1] if at_key else loc), at_key
+
+
+def _holds_secrets(loc: tuple, i: int) -> bool:
+    return loc[i - 1] == "defaults" or (i >= 2 and loc[i - 2] == "steps")
 
 
 def _dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

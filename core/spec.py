@@ -21,15 +21,19 @@ from pydantic import (
     WithJsonSchema,
     field_serializer,
     field_validator,
+    model_serializer,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from .errors import Refusal
+from .fields import Model, Text
+from .limits import DEFAULT_CODE_BYTES, MAX_CODE_BYTES, MAX_DELAY_SECONDS, MAX_PACKAGES, MAX_REQUIREMENT_CHARS, MAX_RETRIES, int_fits
+from .pod import _LABEL_KEY, _LABEL_VALUE, Kubernetes, Quantity, Toleration, kubernetes_syntax, syntax  # noqa: F401 - Toleration: part of the spec's face
 from .refs import RefProblem, find_refs
-from .limits import MAX_DELAY_SECONDS, MAX_RETRIES, int_fits
 from .typed import value_fits
-from .units import format_duration, parse_delay, parse_quantity, parse_timeout
+from .units import format_duration, parse_bytes, parse_delay, parse_timeout
 
 API_VERSION = "orch/v1"
 ValueType = Literal["string", "integer", "number", "boolean", "json"]
@@ -56,31 +60,6 @@ Delay = Annotated[
         "description": "seconds, or text such as '30s', '10m', '1h30m'; at most 366 days",
     }),
 ]
-Quantity = Annotated[
-    str,
-    BeforeValidator(parse_quantity),
-    WithJsonSchema({"type": ["string", "number"], "description": "a Kubernetes quantity: '500m', '2', '16Gi'"}),
-]
-
-
-def _scalar_text(value: Any) -> Any:
-    """Numbers and booleans given where text is expected, as YAML users write them."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return value
-
-
-Text = Annotated[str, BeforeValidator(_scalar_text)]
-
-
-class Model(BaseModel):
-    """Strict about unknown fields, so a typo is an error with a suggestion."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
 class Param(Model):
     type: ValueType = "string"
     default: Any = None
@@ -167,28 +146,11 @@ class Resources(Model):
         return value
 
 
-# Kubernetes' own syntax for the pod fields orch writes as they are (apimachinery validation): no
-# brace, space or control character can pass, so none of Argo's `{{` or Jinja's `{%` can reach them.
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?\Z")
-_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
-_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}\Z)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
-_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,4095}\Z")  # registry/name:tag@digest, no more
-_TEMPLATED = "Argo and Airflow would read a '{{' here as their own templating, and there is no escape"
-
-
-def _kubernetes_syntax(pattern: re.Pattern, what: str, value: str, written: str | None = None) -> str:
-    """`value` if it matches; else refused, quoting it as `written` (the text with its references)."""
-    if not pattern.match(value):
-        raise Refusal("E223", f"{_short(written or value)} is not a valid {what}",
-                      f"Kubernetes takes {what}s of its own syntax here{'; ' + _TEMPLATED if '{' in value else ''}")
-    return written or value
-
-
 def image_syntax(image: str) -> str:
     """An image reference in Kubernetes' syntax, once each `${{ … }}` in it stands for a name part: a
     param's value fills it where the backend renders the pod (the references are checked by validate)."""
     if "${{" not in image:
-        return _kubernetes_syntax(_IMAGE, "image reference", image)
+        return kubernetes_syntax(_IMAGE, "image reference", image)
     try:
         refs = find_refs(image)
     except RefProblem:
@@ -197,49 +159,81 @@ def image_syntax(image: str) -> str:
     for ref in refs:
         skeleton += [image[end:ref.start], "x"]
         end = ref.end
-    return _kubernetes_syntax(_IMAGE, "image reference", "".join(skeleton) + image[end:], image)
+    return kubernetes_syntax(_IMAGE, "image reference", "".join(skeleton) + image[end:], image)
 
 
-def _short(value: str) -> str:
-    return repr(value) if len(value) <= 60 else repr(value[:57]) + "..."
+_IMAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]{0,4095}\Z")  # registry/name:tag@digest, no more
+_SECRET_NAME = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # a DNS label: a Kubernetes Secret, a Prefect block, an Airflow id
+_SECRET_KEY = r"^[-._a-zA-Z0-9]{1,253}$"  # a Kubernetes Secret's data key
 
 
-def _syntax(pattern: re.Pattern, what: str):
-    return AfterValidator(lambda value: _kubernetes_syntax(pattern, what, value))
+class SecretRef(Model):
+    """A secret a step's environment variable takes its value from: `{secret: hf-token, key: token}`."""
+
+    secret: Annotated[str, syntax(re.compile(_SECRET_NAME), "secret name", "a DNS label: a-z, 0-9, '-', at most 63")] = \
+        Field(description="the secret's name")
+    key: Annotated[str, syntax(re.compile(_SECRET_KEY), "secret key", "A-Z a-z 0-9 - _ .")] = Field(description="one key of it")
 
 
-LabelKey = Annotated[str, _syntax(_LABEL_KEY, "label key")]
-LabelValue = Annotated[Text, _syntax(_LABEL_VALUE, "label value")]
-ServiceAccount = Annotated[str, _syntax(_DNS_SUBDOMAIN, "service account name")]
+_SECRET_SCHEMA = {"type": "object", "additionalProperties": False, "required": ["secret", "key"], "properties": {
+    "secret": {"type": "string", "pattern": _SECRET_NAME}, "key": {"type": "string", "pattern": _SECRET_KEY}}}
 
 
-class Toleration(Model):
-    key: Optional[LabelKey] = None
-    operator: Literal["Equal", "Exists"] = "Equal"
-    value: Optional[LabelValue] = None
-    effect: Optional[Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]] = None
-    toleration_seconds: Optional[int] = None
+def _requirement(text: str) -> str:
+    """A PEP 508 requirement (`scikit-learn==1.5.*`, `pkg @ https://…`), never a pip option."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if len(text) > MAX_REQUIREMENT_CHARS:
+        raise Refusal("E233", f"a requirement of {len(text):,} characters; the limit is {MAX_REQUIREMENT_CHARS:,}")
+    try:
+        Requirement(text)
+    except InvalidRequirement as err:
+        hint = "pip options go in the environment (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL)" if text.lstrip().startswith("-") else \
+            "write requirements as pip takes them: 'scikit-learn==1.5.*', 'torch>=2.3', 'pkg @ https://…/pkg.whl'"
+        raise Refusal("E233", f"{text!r} is not a requirement: {str(err).splitlines()[0]}", hint) from None
+    return text.strip()
 
 
-class Kubernetes(Model):
-    """Pod settings for the backends that run steps as pods (Argo, Airflow's KubernetesPodOperator)."""
+Requirement = Annotated[str, AfterValidator(_requirement)]
 
-    node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
-    tolerations: list[Toleration] = Field(default_factory=list)
-    service_account: Optional[ServiceAccount] = None
-    image_pull_policy: Optional[Literal["Always", "IfNotPresent", "Never"]] = None
+
+def _split_secrets(data: Any) -> Any:
+    """`env` values that name a secret are kept apart, in `secrets`, so `env` stays name -> text for every reader."""
+    if not isinstance(data, dict) or not isinstance(data.get("env"), dict):
+        return data
+    if "secrets" in data:
+        raise ValueError("write a secret in 'env': {NAME: {secret: NAME, key: KEY}}")
+    env = data["env"]
+    refs = {k: v for k, v in env.items() if isinstance(v, (dict, SecretRef))}
+    if not refs:
+        return data
+    return {**data, "env": {k: v for k, v in env.items() if k not in refs}, "secrets": refs}
 
 
 class StepDefaults(Model):
     """Settings applied to every step that does not set them itself."""
 
     image: Optional[str] = Field(default=None, json_schema_extra={"minLength": 1})
-    env: dict[str, Text] = Field(default_factory=dict)
+    env: dict[str, Text] = Field(default_factory=dict, json_schema_extra={"additionalProperties": {
+        "anyOf": [{"type": ["string", "number", "boolean"]}, _SECRET_SCHEMA]}})
+    secrets: SkipJsonSchema[dict[str, SecretRef]] = Field(default_factory=dict, exclude=True)  # env taken from secrets
+    packages: list[Requirement] = Field(default_factory=list, max_length=MAX_PACKAGES,
+                                        description="requirements installed into the step's own virtualenv at start")
     resources: Optional[Resources] = None
     retries: Optional[Retries] = None
     timeout: Optional[Timeout] = None
     trigger: Optional[Trigger] = None
     kubernetes: Optional[Kubernetes] = None
+
+    _split = model_validator(mode="before")(classmethod(lambda cls, data: _split_secrets(data)))
+
+    @model_serializer(mode="wrap")
+    def _secrets_in_env(self, handler):
+        """Secrets written back into `env`, as the spec writes them, so a dump read back means the same."""
+        data = handler(self)
+        if self.secrets and isinstance(data, dict):
+            data["env"] = {**data.get("env", {}), **{k: ref.model_dump() for k, ref in self.secrets.items()}}
+        return data
 
     @field_validator("image")
     @classmethod
@@ -366,6 +360,24 @@ class Artifacts(Model):
         return store
 
 
+class Code(Model):
+    """Whether the project is packed and shipped with each run, so a stock image (or a worker without the code) serves."""
+
+    ship: bool = Field(default=False, description="pack the project that holds the spec and fetch it in every step")
+    max_size: Annotated[int, BeforeValidator(parse_bytes)] = Field(
+        default=DEFAULT_CODE_BYTES, gt=0, json_schema_extra={"type": ["integer", "string"]},
+        description="the most the packed files may add up to: bytes, or '100MB', '1Gi'")
+    exclude: list[str] = Field(default_factory=list, description="more paths not to ship (fnmatch patterns)")
+
+    @field_validator("max_size")
+    @classmethod
+    def _bounded(cls, size: int) -> int:
+        if size > MAX_CODE_BYTES:
+            raise Refusal("E232", f"code.max_size {size:,} bytes is more than {MAX_CODE_BYTES // 10**9} GB",
+                          "ship code in an image past that")
+        return size
+
+
 class Pipeline(Model):
     api_version: Literal["orch/v1"] = Field(default=API_VERSION, alias="apiVersion")
     name: str
@@ -378,6 +390,7 @@ class Pipeline(Model):
     timeout: Optional[Timeout] = None
     labels: dict[str, Text] = Field(default_factory=dict)
     artifacts: Optional[Artifacts] = None
+    code: Optional[Code] = None
 
     @field_validator("labels")
     @classmethod
@@ -396,7 +409,7 @@ class Pipeline(Model):
         return self
 
 
-_MERGED_MAPPINGS = ("env", "resources", "kubernetes")
+_MERGED_MAPPINGS = ("env", "secrets", "resources", "kubernetes")
 
 
 def with_defaults(step: Step, defaults: StepDefaults) -> Step:
@@ -411,6 +424,11 @@ def with_defaults(step: Step, defaults: StepDefaults) -> Step:
             update[field] = default
         elif field in _MERGED_MAPPINGS and default is not None and getattr(step, field) is not None:
             update[field] = _merge(default, getattr(step, field))
+    if ("env" in update or "secrets" in update) and defaults.secrets | step.secrets:
+        own = step.model_fields_set  # a variable the step sets itself, as text or as a secret, wins over a default's
+        env, secrets = update.get("env", step.env), update.get("secrets", step.secrets)
+        update["env"] = {k: v for k, v in env.items() if not ("secrets" in own and k in step.secrets)}
+        update["secrets"] = {k: v for k, v in secrets.items() if not ("env" in own and k in step.env and k not in step.secrets)}
     return step.model_copy(update=update) if update else step
 
 

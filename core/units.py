@@ -115,3 +115,18 @@ def quantity_value(text: str) -> Decimal:
         return Decimal(number) * _SUFFIX[suffix]
     except InvalidOperation as err:  # pragma: no cover - the regex admits only numbers
         raise ValueError(str(err)) from None
+
+
+def parse_bytes(value) -> int:
+    """A size in bytes: an integer, or a quantity with a unit ('100MB', '100M', '1Gi'); ValueError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("a size is a number of bytes or text such as '100MB', '1Gi'")
+    text = value.strip()
+    if text[-1:] == "B" and text[-2:-1] not in "i":  # '100MB' as '100M': bytes are what is counted
+        text = text[:-1]
+    amount = quantity_value(parse_quantity(text))
+    if amount != int(amount):
+        raise ValueError(f"{value!r} is not a whole number of bytes")
+    return int(amount)

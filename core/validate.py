@@ -17,7 +17,9 @@ from .graph import Edge, PipelineGraph
 from .limits import MAX_FOREACH_ITEMS, MAX_STEPS, NUL_HINT, SURROGATE_HINT, value_problems
 from .names import MAX_NAME, MAX_SCHEDULED_NAME, NAME_RE, collision_key, name_problem, suggest_name
 from .refs import Ref, RefProblem, find_refs, iter_strings, whole_ref
+from .secrets import secret_env_name
 from .spec import Pipeline, Step
+from .units import quantity_value
 from .yaml_source import Source
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -70,9 +72,21 @@ class _Checker:
             self.error("E202", "a pipeline needs at least one step", ("steps",), at_key=True)
         for name, step in pipeline.steps.items():
             _StepChecker(self, name, step).run()
+        self._secret_names()
         graph = PipelineGraph(pipeline, self.edges, self.source)
         self._cycles(graph)
         return graph
+
+    def _secret_names(self):
+        """Two secrets a local run would read from one variable (`a-b`/`c` and `a`/`b-c`) are refused."""
+        seen = {}
+        for name, step in self.pipeline.steps.items():
+            for var, ref in step.secrets.items():
+                env = secret_env_name(ref.secret, ref.key)
+                first = seen.setdefault(env, (ref.secret, ref.key))
+                if first != (ref.secret, ref.key):
+                    self.error("E236", f"secrets {first[0]!r}/{first[1]!r} and {ref.secret!r}/{ref.key!r} are both read "
+                               f"from {env} on a local run", ("steps", name, "env", var), "rename one of them")
 
     def _values(self):
         """What the YAML reader refuses, refused in a pipeline built in Python too (limits.value_problems)."""
@@ -148,10 +162,11 @@ class _StepChecker:
         for arg in step.args:
             if not (arg.isidentifier() and arg.isascii()):
                 self.error("E213", f"argument name {arg!r} is not a Python identifier", ("args", arg), at_key=True)
-        for var in step.env:
+        for var in [*step.env, *step.secrets]:
             if not _ENV_NAME.match(var):
                 self.error("E214", f"environment variable name {var!r} is invalid", ("env", var),
                            "use letters, digits and '_', not starting with a digit", at_key=True)
+        self._limits()
         if step.outputs:
             self.parent.check_names("output", step.outputs, self.path + ("outputs",))
         self._stdout_outputs()
@@ -159,6 +174,15 @@ class _StepChecker:
         self._references()
         self._foreach()
         self._when()
+
+    def _limits(self):
+        """A limit below the request: Kubernetes refuses such a pod, so the spec is refused here."""
+        limits, requests = self.step.kubernetes and self.step.kubernetes.limits, self.step.resources
+        for what in ("cpu", "memory"):
+            limit, request = getattr(limits, what, None), getattr(requests, what, None)
+            if limit and request and quantity_value(limit) < quantity_value(request):
+                self.error("E237", f"the {what} limit {limit} is below the {what} asked for ({request}, resources.{what})",
+                           ("kubernetes", "limits", what), "Kubernetes refuses a pod whose limit is below its request")
 
     def _stdout_outputs(self):
         """`from: stdout` takes a command's one stdout: not a python step's, and for one output only; never an artifact."""
