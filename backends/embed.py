@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from orch.core import artifacts, typed
+from orch.core import artifacts, secrets, typed
 
-from . import steprun, transfer
+from . import pyenv, stepplace, steprun, transfer, workspace
 
 # every runtime.py builds on these, in this order (only what a rendered file reaches is kept)
-CORE = (Path(typed.__file__), Path(artifacts.__file__), Path(steprun.__file__), Path(transfer.__file__))
+CORE = tuple(Path(m.__file__) for m in (typed, artifacts, secrets, steprun, transfer, workspace, pyenv, stepplace))
 
 
 @dataclass(frozen=True, eq=False)

@@ -31,22 +31,23 @@ class PipelineTimeout(Exception):
     """The pipeline's timeout ran out while the step ran (never retried)."""
 
 
-def call_python(target, args, outputs, env=None, timeout=None, left=None, budget=None, log=print, publish=None):
+def call_python(target, args, outputs, env=None, timeout=None, left=None, budget=None, log=print, publish=None, place=None):
     """Call `module:function` with `args` in a child process; the outputs it returned, checked, its artifacts
     stored by `publish(name, path, movable)`. `left`: seconds before the pipeline's deadline of `budget` seconds;
-    `log` takes its output."""
+    `log` takes its output; `place` (stepplace.Place) says where it runs."""
+    python, path, env, log, mask = _placed(place, env, log)
     with tempfile.TemporaryDirectory(prefix="orch-step-") as folder:
         request = os.path.join(folder, "request.json")
         with open(request, "w", encoding="utf-8") as handle:
-            json.dump({"target": target, "args": args, "path": sys.path, "result": os.path.join(folder, "result.json")}, handle)
-        code, last = _child([sys.executable, "-c", CHILD, request], env, timeout, left, budget, log)
+            json.dump({"target": target, "args": args, "path": path, "result": os.path.join(folder, "result.json")}, handle)
+        code, last = _child([python, "-c", CHILD, request], env, timeout, left, budget, log, cwd=place and place.cwd)
         try:
             with open(os.path.join(folder, "result.json"), encoding="utf-8") as handle:
                 result = json.load(handle)
         except FileNotFoundError:
-            raise StepError(_exit_reason(code, last)) from None
+            raise StepError(mask(_exit_reason(code, last))) from None
     if not result["ok"]:
-        raise StepError(printable(result["error"]))
+        raise StepError(mask(printable(result["error"])))
     try:
         values = outputs_from_return(result["returned"], outputs)
     except OutputError as err:
@@ -54,6 +55,15 @@ def call_python(target, args, outputs, env=None, timeout=None, left=None, budget
     for name in artifact_outputs(outputs):
         values[name] = stored(publish, name, values[name], False)
     return values
+
+
+def _placed(place, env, log):
+    """The interpreter, import path, environment and log of an attempt where `place` says; and what masks its text."""
+    if place is None:
+        return sys.executable, sys.path, env, log, str
+    mask = place.mask.text
+    path = place.path + [p for p in sys.path if p not in place.path]
+    return place.python, path, dict(env or {}, **place.env), (lambda text: log(mask(text))), mask
 
 
 def stored(publish, name, path, movable):
@@ -66,14 +76,16 @@ def stored(publish, name, path, movable):
         raise StepError(printable(str(err))) from None
 
 
-def call_command(argv, outputs, env=None, timeout=None, left=None, budget=None, log=print, stdout=None, publish=None):
+def call_command(argv, outputs, env=None, timeout=None, left=None, budget=None, log=print, stdout=None, publish=None,
+                 place=None):
     """Run `argv`; the outputs it wrote to $ORCH_OUTPUTS/<name>, and the one named `stdout` that it printed, checked;
-    the artifacts it left there stored by `publish`."""
+    the artifacts it left there stored by `publish`; `place` (stepplace.Place) says where it runs."""
     kept = _Stdout(MAX_STDOUT_OUTPUT_BYTES + 1) if stdout is not None else None
+    _, _, env, log, mask = _placed(place, env, log)
     with tempfile.TemporaryDirectory(prefix="orch-outputs-") as folder:
-        code, last = _child(argv, dict(env or {}, ORCH_OUTPUTS=folder), timeout, left, budget, log, kept)
+        code, last = _child(argv, dict(env or {}, ORCH_OUTPUTS=folder), timeout, left, budget, log, kept, place and place.cwd)
         if code != 0:
-            raise StepError(_exit_reason(code, last))
+            raise StepError(mask(_exit_reason(code, last)))
         written = {}
         for name in outputs:
             path = os.path.join(folder, name)
@@ -122,14 +134,14 @@ class _Stdout:
         return bool(chunk)
 
 
-def _child(argv, env, timeout, left, budget, log, stdout=None):
+def _child(argv, env, timeout, left, budget, log, stdout=None, cwd=None):
     """Run one attempt in its own session; kill its whole process tree when it ends, times out or is interrupted.
     Its output goes to `log` (its stdout through `stdout` too, when given); returns (exit status, last line of output)."""
     limits = [t for t in (timeout, left) if t is not None]
     limit = min(limits) if limits else None
     with tempfile.TemporaryFile() as printed:
         try:
-            process = subprocess.Popen(argv, env=dict(os.environ, **(env or {})), stdin=subprocess.DEVNULL,
+            process = subprocess.Popen(argv, env=dict(os.environ, **(env or {})), stdin=subprocess.DEVNULL, cwd=cwd,
                                        stdout=printed if stdout is None else subprocess.PIPE,
                                        stderr=subprocess.STDOUT if stdout is None else printed, start_new_session=True)
         except OSError as err:

@@ -6,14 +6,14 @@ import os
 from contextlib import contextmanager
 from typing import Optional
 
-from orch.core.artifacts import ENV, choose_store, spec_store, uses_artifacts
+from orch.core.artifacts import ENV, choose_store, needs_store, spec_store
 from orch.core.errors import BackendUnavailable, UsageError
 
 
 def run_store(pipeline, flag: Optional[str], run_prefix: Optional[str] = None, check: bool = True) -> Optional[str]:
-    """The store's URL (None when no step has artifacts): a bad URL is exit 2; one that cannot be written
+    """The store's URL (None when no step has artifacts and no code is shipped): a bad URL is exit 2; one that cannot be written
     under `run_prefix` (`<pipeline>/<run id>`, when known before the run; else `<pipeline>`) is exit 3, naming it."""
-    if not uses_artifacts(pipeline):
+    if not needs_store(pipeline):
         return None
     try:
         store, _ = choose_store(flag, spec_store(pipeline))

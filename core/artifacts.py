@@ -135,8 +135,23 @@ def spec_store(pipeline) -> Optional[str]:
 
 
 def uses_artifacts(pipeline) -> bool:
-    """Whether any step of the pipeline outputs an artifact (only then is a store needed)."""
+    """Whether any step of the pipeline outputs an artifact."""
     return bool(artifact_names(pipeline))
+
+
+def code_uri(store, sha):
+    """Where the packed code `sha` (its sha256) lies in a store: `<store>/code/<sha>.tar.gz`, content-addressed."""
+    return f"{store.rstrip('/')}/code/{sha}.tar.gz"
+
+
+def ships_code(pipeline) -> bool:
+    """Whether the pipeline's code travels through the store (`code: {ship: true}`)."""
+    return bool(pipeline.code and pipeline.code.ship)
+
+
+def needs_store(pipeline) -> bool:
+    """Whether a run needs a store: for artifacts, or for the code it ships."""
+    return uses_artifacts(pipeline) or ships_code(pipeline)
 
 
 def artifacts_read(pipeline, step) -> list:
