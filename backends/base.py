@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import metadata
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,8 @@ class Backend:
 
 
 def _version(distribution: str) -> str | None:
+    from importlib import metadata  # (40 ms: not for what imports a backend's package only, like the local starter)
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from orch.core.artifacts import artifacts_read
+from orch.core.artifacts import artifacts_read, ships_code
 from orch.core.errors import Diagnostic
 from orch.core.graph import PipelineGraph
 from orch.core.typed import to_text
@@ -146,11 +146,49 @@ def _pod_artifacts(graph: PipelineGraph) -> Iterator[Use]:
                 yield Use(("steps", name, "image"), named)
 
 
-def _kubernetes_settings(graph: PipelineGraph) -> Iterator[Use]:
+POD_SETTINGS = ("node_selector", "tolerations", "service_account", "image_pull_policy", "volumes", "limits", "labels",
+                "annotations")
+
+
+def _kubernetes_settings(*settings: str) -> Callable[[PipelineGraph], Iterator[Use]]:
+    def uses(graph: PipelineGraph) -> Iterator[Use]:
+        for name, step in graph.pipeline.steps.items():
+            for setting in settings:
+                if step.kubernetes and getattr(step.kubernetes, setting):
+                    yield Use(("steps", name, "kubernetes", setting))
+    return uses
+
+
+def _secrets(plain_only: bool) -> Callable[[PipelineGraph], Iterator[Use]]:
+    """Each secret a step reads (`plain_only`: of a command step with an image that runs without orch's runner)."""
+    def uses(graph: PipelineGraph) -> Iterator[Use]:
+        ships = ships_code(graph.pipeline)
+        for name, step in graph.pipeline.steps.items():
+            if plain_only and not (step.command and step.image and not ships and not step.packages):
+                continue
+            yield from (Use(("steps", name, "env", var)) for var in step.secrets)
+    return uses
+
+
+def _own_pod_settings(graph: PipelineGraph) -> Iterator[Use]:
+    """A step's pod settings that differ from the defaults' (what one pod per flow run cannot give a step)."""
+    defaults = graph.pipeline.defaults.kubernetes
     for name, step in graph.pipeline.steps.items():
-        for setting in ("node_selector", "tolerations", "service_account", "image_pull_policy"):
-            if step.kubernetes and getattr(step.kubernetes, setting):
-                yield Use(("steps", name, "kubernetes", setting))
+        for setting in type(step.kubernetes).model_fields if step.kubernetes else ():
+            own = getattr(step.kubernetes, setting)
+            if own not in (None, [], {}) and own != getattr(defaults, setting, None):
+                yield Use(("steps", name, "kubernetes", setting), {"step": name, "setting": setting})
+
+
+def _job_owned_patch(graph: PipelineGraph) -> Iterator[Use]:
+    patch = graph.pipeline.defaults.kubernetes.pod_spec_patch if graph.pipeline.defaults.kubernetes else None
+    yield from (Use(("defaults", "kubernetes", "pod_spec_patch", f)) for f in ("containers", "restartPolicy") if f in (patch or {}))
+
+
+def _shipped_commands(graph: PipelineGraph) -> Iterator[Use]:
+    """Command steps with an image, in a pipeline that ships its code."""
+    if ships_code(graph.pipeline):
+        yield from (Use(("steps", name, "command")) for name, s in graph.pipeline.steps.items() if s.command and s.image)
 
 
 def _default_braces(graph: PipelineGraph) -> Iterator[Use]:
@@ -227,6 +265,8 @@ def _stdout_outputs(graph: PipelineGraph) -> Iterator[Use]:
 # ---- the table ------------------------------------------------------------------------------
 
 IGNORED_HERE = "ignored: steps run on this machine"
+PREFECT_POD = Support(EXACT, "from `defaults`: the Kubernetes work pool's job variables (prefect.yaml): a flow run is one pod")
+RUNNER_PYTHON = "the pod runs orch's runner (python3 -c), which fetches the code and makes the packages' env, so the image needs python3"
 IGNORED_TASK = "ignored: a python task runs where the worker runs (pods: --target kubernetes with an image)"
 LOCAL_SCHEDULE = "not applied: `orch run` runs once, now"
 
@@ -292,12 +332,70 @@ FEATURES: tuple[Feature, ...] = (
         "airflow": approx(IGNORED_TASK),
         "airflow/kubernetes": Support(),
     }),
-    Feature("kubernetes", "`kubernetes` (node_selector, tolerations, service_account, image_pull_policy)", "W846",
-            _kubernetes_settings, {
+    Feature("kubernetes", "`kubernetes` (node_selector, tolerations, service_account, image_pull_policy, volumes, limits, "
+            "labels, annotations)", "W846", _kubernetes_settings(*POD_SETTINGS), {
         "local": approx(IGNORED_HERE),
-        "prefect": approx("ignored: tasks run where the worker runs"),
+        "prefect": PREFECT_POD,
         "airflow": approx(IGNORED_TASK),
         "airflow/kubernetes": Support(),
+    }),
+    Feature("image-pull-secrets", "`kubernetes.image_pull_secrets`", "W880", _kubernetes_settings("image_pull_secrets"), {
+        "local": approx(IGNORED_HERE),
+        "argo": approx("Argo has image pull secrets only on the Workflow: every step's pod gets the union of the steps' "
+                       "secrets (a pull secret only grants pulls)"),
+        "prefect": PREFECT_POD,
+        "airflow": approx(IGNORED_TASK),
+        "airflow/kubernetes": Support(),
+    }),
+    Feature("pod-spec-patch", "`kubernetes.pod_spec_patch`", "W870", _kubernetes_settings("pod_spec_patch"), {
+        "local": approx(IGNORED_HERE),
+        "prefect": PREFECT_POD,
+        "airflow": approx(IGNORED_TASK),
+        "airflow/kubernetes": approx("merged as the pod's template (`pod_template_dict`), shallowly, not as a strategic merge: "
+                                     "a field the operator sets wins whole; volumes and initContainers are added; containers "
+                                     "merge by position (the first is the step's); labels and annotations are unioned"),
+    }),
+    Feature("pod-settings-per-step", "a step's own pod settings, differing from `defaults`'", "W878", _own_pod_settings, {
+        "prefect": Support(APPROXIMATED, "a Prefect flow run is one pod for all its tasks: a step's own pod settings cannot "
+                                         "apply (prefect.yaml's job variables are `defaults`')",
+                           message="a Prefect flow run is one pod for all its tasks: step {step!r}'s own {setting} cannot "
+                                   "apply (prefect.yaml's job variables are `defaults`')"),
+    }),
+    Feature("pod-spec-patch-job", "`pod_spec_patch` naming `containers` or `restartPolicy`", "W879", _job_owned_patch, {
+        "prefect": approx("left out on a Prefect Kubernetes work pool: the job's one container (prefect-job) and its restart "
+                          "policy are Prefect's own, which its worker checks"),
+    }),
+    Feature("volumes-over-orch", "a volume named or mounted over orch's own pod folders (/tmp/orch)", "W871", None, {
+        "argo": refused("E829", "a volume named `orch-outputs`, or mounted at /tmp/orch or at or under its outputs, inputs "
+                                "or code, would hide what orch's runner and Argo place there (/tmp/orch/cache may be one)"),
+    }),
+    Feature("secrets", "`env` from a secret (`{secret, key}`)", "W872", _secrets(False), {
+        "prefect": Support(EXACT, "a Prefect Secret block per secret (a JSON object holding the keys), read as each attempt "
+                                  "starts; orch masks the values in what the step prints (Prefect masks nothing)"),
+    }),
+    Feature("plain-container-secrets", "a secret of a command step with an image that runs as a plain container "
+            "(no shipped code, no packages)", "W873", _secrets(True), {
+        "argo": approx("read through a required secretKeyRef: without the Secret or its key Kubernetes does not start the "
+                       "container (CreateContainerConfigError naming the Secret) and Argo keeps the step Pending until its "
+                       "timeout or the workflow's ends it; what it prints is not masked"),
+        "airflow/kubernetes": approx("read through a required secretKeyRef: without the Secret or its key Kubernetes does not "
+                                     "start the container, and the task fails after startup_timeout_seconds (120 s) with the "
+                                     "provider's 'Pod took too long to start', which does not name the secret; what it prints "
+                                     "is not masked"),
+    }),
+    Feature("packages", "`packages`", "W874", _steps(lambda s: bool(s.packages), "packages")),
+    Feature("command-packages", "`packages` on a command step with an image", "W875",
+            _steps(lambda s: bool(s.packages and s.command and s.image), "packages"), {
+        "argo": approx(RUNNER_PYTHON), "airflow/kubernetes": approx(RUNNER_PYTHON),
+    }),
+    Feature("code-ship", "`code: {ship: true}`", "W876", _pipeline(ships_code, "code"), {
+        "airflow/kubernetes": approx("a pod fetches the code by a URL its task presigns as it starts (valid 6 h): the code "
+                                     "must be in an object store (s3://, gs://, …); a folder store fails the task"),
+    }),
+    Feature("shipped-command", "a command step with an image in a pipeline that ships its code", "W877", _shipped_commands, {
+        "argo": approx("a plain container works in the unpacked code (workingDir /tmp/orch/code) with "
+                       "PYTHONPATH=/tmp/orch/code, which replaces any PYTHONPATH the image sets"),
+        "airflow/kubernetes": approx(RUNNER_PYTHON),
     }),
     Feature("foreach", "`foreach` and `parallelism`", "W847"),
     Feature("parallelism-retries", "`parallelism` on a fan-out whose items retry", "W863",

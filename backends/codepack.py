@@ -14,6 +14,8 @@ from __future__ import annotations
 import fnmatch
 import gzip
 import hashlib
+import io
+import json
 import os
 import shutil
 import secrets
@@ -36,6 +38,9 @@ GZIP_LEVEL = 1
 SHOWN = 8  # top-level entries in the summary
 LARGEST = 5  # files named when a project is too big
 COPY = 1 << 20  # tarfile's write buffer
+# the archive's first entry: what went in. It also keeps the archive from ever holding one top-level entry,
+# which Argo's untar would rename to the artifact's path (executor.go), leaving the step's folder without it
+MANIFEST = ".orch-code.json"
 
 
 class PackTooBig(Exception):
@@ -248,11 +253,17 @@ def _write_archive(files, out) -> str:
     hashing = _Hashing(out)
     with gzip.GzipFile(filename="", mode="wb", fileobj=hashing, compresslevel=GZIP_LEVEL, mtime=0) as zipped:
         with tarfile.open(fileobj=zipped, mode="w|", format=tarfile.PAX_FORMAT, bufsize=COPY) as tar:
+            listing = json.dumps([[rel, info.st_size] for rel, _, info in files]).encode()
+            tar.addfile(_entry(MANIFEST, len(listing), 0o644), io.BytesIO(listing))
             for rel, path, info in files:
-                entry = tarfile.TarInfo(rel)
-                entry.size, entry.mtime, entry.mode = info.st_size, 0, 0o755 if info.st_mode & stat.S_IXUSR else 0o644
-                entry.uid = entry.gid = 0
-                entry.uname = entry.gname = ""
                 with open(path, "rb") as source:
-                    tar.addfile(entry, source)
+                    tar.addfile(_entry(rel, info.st_size, 0o755 if info.st_mode & stat.S_IXUSR else 0o644), source)
     return hashing.digest.hexdigest()
+
+
+def _entry(name: str, size: int, mode: int) -> tarfile.TarInfo:
+    entry = tarfile.TarInfo(name)
+    entry.size, entry.mtime, entry.mode = size, 0, mode
+    entry.uid = entry.gid = 0
+    entry.uname = entry.gname = ""
+    return entry

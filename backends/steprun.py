@@ -141,7 +141,7 @@ def _child(argv, env, timeout, left, budget, log, stdout=None, cwd=None):
     limit = min(limits) if limits else None
     with tempfile.TemporaryFile() as printed:
         try:
-            process = subprocess.Popen(argv, env=dict(os.environ, **(env or {})), stdin=subprocess.DEVNULL, cwd=cwd,
+            process = subprocess.Popen(argv, env=dict(_unnamed(os.environ), **(env or {})), stdin=subprocess.DEVNULL, cwd=cwd,
                                        stdout=printed if stdout is None else subprocess.PIPE,
                                        stderr=subprocess.STDOUT if stdout is None else printed, start_new_session=True)
         except OSError as err:
@@ -162,6 +162,11 @@ def _child(argv, env, timeout, left, budget, log, stdout=None, cwd=None):
         log(text.rstrip("\n"))
     lines = [line for line in text.splitlines() if line.strip()]
     return code, lines[-1].strip() if lines else ""
+
+
+def _unnamed(environ):
+    """The environment less the values a local run reads secrets from: a step gets the secrets it names only."""
+    return {k: v for k, v in environ.items() if not k.startswith("ORCH_SECRET_")}
 
 
 def _wait_teeing(process, limit, stdout, log):

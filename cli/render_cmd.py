@@ -42,6 +42,10 @@ def render(
     implementations = {name: _renderer(name) for name in names}
     for name in names:  # every backend's refusals before anything is rendered
         check_capabilities(graph, name, target if name == "airflow" else None)
+    code = _packed_code(graph, spec)
+    if code is not None:
+        for name in names:
+            options.setdefault(name, {})["code"] = code
     files = {name: implementations[name].render(graph, **options.get(name, {})) for name in names}
     if out is None:
         say("---\n".join(artifact.text for artifact in files[backend]).rstrip("\n"))
@@ -54,6 +58,17 @@ def render(
 
 
 RENDERERS = ("argo", "prefect", "airflow")  # what `--backend all` renders
+
+
+def _packed_code(graph, spec: Path):
+    """The packed code a shipping pipeline's files name (packed here, uploaded by `orch run` or `orch deploy`)."""
+    from orch.backends.shipping import ship
+
+    shipped = ship(graph, str(spec), None, say=warn)
+    if shipped is not None:
+        warn(f"code: {shipped.archive} must be at <store>/code/{shipped.sha256}.tar.gz before the files run "
+             "(orch run uploads it)")
+    return shipped
 
 
 def _renderer(name: str):

@@ -23,6 +23,8 @@ def run(
     max_parallel: int = typer.Option(32, "--max-parallel", min=1, help="attempts running at once (local)"),
     artifacts: Optional[str] = typer.Option(None, "--artifacts", help="artifact store URL (s3://bucket/prefix, a folder); "
                                             "else $ORCH_ARTIFACTS, the spec's artifacts.store, $ORCH_HOME/artifacts"),
+    secrets: Optional[Path] = typer.Option(None, "--secrets", help="a .env file of ORCH_SECRET_<SECRET>_<KEY>=value "
+                                           "lines (wins over the environment)", show_default=False),
 ) -> None:
     """Run a pipeline. Exit 0 if it succeeded, 1 if it failed, 130 if interrupted (resumable)."""
     from orch.backends.registry import get
@@ -39,7 +41,8 @@ def run(
     check_capabilities(graph, backend, None, warnings=backend != "local")
     try:
         result = implementation.run(graph, parse_params(param), spec_path=str(spec), resume=resume,
-                                    max_parallel=max_parallel, progress=choose(as_json), artifacts=artifacts)
+                                    max_parallel=max_parallel, progress=choose(as_json), artifacts=artifacts,
+                                    secrets=read_secrets(secrets))
     except RunInterrupted as stopped:
         if as_json and getattr(stopped, "result", None) is not None:
             say(stopped.result.to_json())  # what happened before the stop; the message goes to stderr, exit 130
@@ -49,6 +52,20 @@ def run(
     else:
         print_result(result)
     raise typer.Exit(0 if result.status == "succeeded" else 1)
+
+
+def read_secrets(path: Optional[Path]) -> Optional[dict[str, str]]:
+    """The variables of `--secrets FILE` (None without it); a file that cannot be read is exit 2, naming it."""
+    if path is None:
+        return None
+    from orch.core.secrets import read_secrets_file
+
+    try:
+        with open(path, encoding="utf-8"):  # dotenv would read a missing file as empty
+            pass
+        return read_secrets_file(str(path))
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError(f"--secrets {path}: cannot read it ({getattr(err, 'strerror', None) or err})") from None
 
 
 def parse_params(pairs: List[str]) -> dict[str, str]:

@@ -35,6 +35,16 @@ Quantity = Annotated[
     WithJsonSchema({"type": ["string", "number"], "description": "a Kubernetes quantity: '500m', '2', '16Gi'"}),
 ]
 
+
+
+def _bytes_not_millibytes(value: str) -> str:
+    if value.endswith("m"):
+        raise ValueError(f"{value!r} is milli-bytes; write {value[:-1]}Mi or {value[:-1]}M")
+    return value
+
+
+Memory = Annotated[Quantity, AfterValidator(_bytes_not_millibytes)]  # a memory quantity: '512Mi', never '512m'
+
 # Kubernetes' PodSpec (core/v1), the fields a pod_spec_patch may name
 POD_SPEC_FIELDS = frozenset("""
 activeDeadlineSeconds affinity automountServiceAccountToken containers dnsConfig dnsPolicy enableServiceLinks
@@ -129,14 +139,7 @@ class Limits(Model):
     """What the container may use at most (`resources` are what it asks for: requests)."""
 
     cpu: Optional[Quantity] = None
-    memory: Optional[Quantity] = None
-
-    @field_validator("memory")
-    @classmethod
-    def _memory_unit(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and value.endswith("m"):
-            raise ValueError(f"{value!r} is milli-bytes; write {value[:-1]}Mi or {value[:-1]}M")
-        return value
+    memory: Optional[Memory] = None
 
 
 def _patch_problem(patch: dict) -> str | None:

@@ -12,9 +12,7 @@ from typing import Annotated, Any, Literal, Optional, Union, get_args
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     PrivateAttr,
@@ -30,7 +28,7 @@ from pydantic_core import PydanticCustomError
 from .errors import Refusal
 from .fields import Model, Text
 from .limits import DEFAULT_CODE_BYTES, MAX_CODE_BYTES, MAX_DELAY_SECONDS, MAX_PACKAGES, MAX_REQUIREMENT_CHARS, MAX_RETRIES, int_fits
-from .pod import _LABEL_KEY, _LABEL_VALUE, Kubernetes, Quantity, Toleration, kubernetes_syntax, syntax  # noqa: F401 - Toleration: part of the spec's face
+from .pod import _LABEL_KEY, _LABEL_VALUE, Kubernetes, Memory, Quantity, Toleration, kubernetes_syntax, syntax  # noqa: F401 - Toleration: part of the spec's face
 from .refs import RefProblem, find_refs
 from .typed import value_fits
 from .units import format_duration, parse_bytes, parse_delay, parse_timeout
@@ -135,15 +133,8 @@ class Retries(Model):
 
 class Resources(Model):
     cpu: Optional[Quantity] = None
-    memory: Optional[Quantity] = None
+    memory: Optional[Memory] = None
     gpu: Optional[int] = Field(default=None, ge=0)
-
-    @field_validator("memory")
-    @classmethod
-    def _memory_unit(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and value.endswith("m"):
-            raise ValueError(f"{value!r} is milli-bytes; write {value[:-1]}Mi or {value[:-1]}M")
-        return value
 
 
 def image_syntax(image: str) -> str:

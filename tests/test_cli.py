@@ -150,7 +150,8 @@ def test_render_all_writes_a_folder_per_backend_or_nothing(orch, tmp_path):
     code, out, _ = orch("render", SPECS / "ml-training.yaml", "-b", "all", "-o", tmp_path / "out", "--kind", "workflow")
     assert code == 0
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.*")) == [
-        "airflow/ml_training_pipeline_dag.py", "argo/ml-training-pipeline.workflow.yaml", "prefect/ml_training_pipeline_flow.py"]
+        "airflow/ml_training_pipeline_dag.py", "argo/ml-training-pipeline.workflow.yaml",
+        "prefect/kubernetes-job-template.json", "prefect/ml_training_pipeline_flow.py", "prefect/prefect.yaml"]  # a default image: a work pool's job
     assert orch("render", SPECS / "ml-training.yaml", "-b", "all")[0] == 2  # a folder each: --out is needed
     code, _, err = orch("render", SPECS / "ml-training.yaml", "-b", "all", "--target", "kubernetes", "-o", tmp_path / "pods")
     assert code == 2 and "error[E815]" in err and not (tmp_path / "pods").exists()  # refused before anything is written

@@ -5,6 +5,7 @@ a folder store and to a real S3-compatible server."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import subprocess
 import tarfile
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from orch.backends import codepack, transfer
-from orch.backends.codepack import Pack, PackTooBig, code_uri, pack, project_files, summary, upload_once
+from orch.backends.codepack import MANIFEST, Pack, PackTooBig, code_uri, pack, project_files, summary, upload_once
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> Path:
@@ -141,10 +142,22 @@ def test_any_change_to_the_code_changes_the_sha(tmp_path):
     assert len(shas) == 4
 
 
+def test_the_archive_lists_what_went_in_first_so_it_never_holds_one_top_level_entry(tmp_path):
+    root = tmp_path / "p"
+    (root / "only").mkdir(parents=True)
+    (root / "only" / "mod.py").write_text("X = 1\n")
+    made = pack(root, cache=tmp_path / "c")
+    with tarfile.open(made.archive) as tar:
+        names = tar.getnames()
+        listing = json.load(tar.extractfile(MANIFEST))
+    assert names == [MANIFEST, "only/mod.py"]  # Argo would rename a lone 'only/' to the artifact's path
+    assert listing == [["only/mod.py", 6]]
+
+
 def test_the_archive_holds_no_times_owners_or_names_of_this_machine(tmp_path):
     made = pack(project(tmp_path / "p"), cache=tmp_path / "c")
     found = members(made.archive)
-    assert list(found) == ["bin/run", "data.bin", "pkg/__init__.py", "pkg/mod.py"]
+    assert list(found) == [MANIFEST, "bin/run", "data.bin", "pkg/__init__.py", "pkg/mod.py"]
     assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in found.values()} == {(0, 0, 0, "", "")}
     assert found["bin/run"].mode == 0o755 and found["pkg/mod.py"].mode == 0o644
     head = made.archive.read_bytes()[:10]

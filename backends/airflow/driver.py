@@ -1,11 +1,12 @@
 """Runs one rendered DAG file with `dag.test()` and reports Airflow's records of the run.
 
-    python -m orch.backends.airflow.driver DAG_FILE DAG_ID CONF_JSON
+    python [-P] -m orch.backends.airflow.driver DAG_FILE DAG_ID CONF_JSON [--shipped]
 
 Started by `orch run --backend airflow` with AIRFLOW_HOME and the SQLite database set in
 its environment (Airflow reads its configuration once, at import). It speaks JSON lines on
 its stdout -- {"states": {...}} while the run goes, then {"run": {...}} with the DAG run,
 its task instances and XComs as Airflow stored them; Airflow's own output goes to stderr.
+With --shipped (and -P) the pipeline's code is shipped: the working folder stays off the path.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ def main() -> None:
     path, dag_id, conf = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     channel = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # whatever Airflow prints goes to stderr
-    sys.path.insert(0, os.getcwd())
+    if "--shipped" not in sys.argv[4:]:
+        sys.path.insert(0, os.getcwd())
 
     from airflow.dag_processing.dagbag import DagBag
 

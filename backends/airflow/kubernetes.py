@@ -17,19 +17,32 @@ arrives in ORCH_R<i>, a Jinja expression orch writes (a param, an upstream XCom 
 id or date); the outputs come back through the pod's XCom sidecar (/airflow/xcom/return.json).
 A pod's `image` is a template too: each `${{ params.NAME }}` in it as the param's text (a macro), the
 rest Kubernetes' own syntax, which no tag opener passes (checked at validation), as `node_selector` is.
+
+Where a step runs: a pipeline that ships code, or a step with packages, runs every pod of such a step through
+that bootstrap -- a command step too, whose image then needs python3 -- which fetches the code from
+ORCH_CODE_URL (a presigned GET the task signs as it starts: runtime.pod_code), checks ORCH_CODE_SHA, and makes
+the env of ORCH_PACKAGES. A secret is a secretKeyRef to the Kubernetes Secret of its name: optional in a
+runner pod, whose runner fails the step naming the secret and key (ORCH_SECRETS); required in a plain command
+pod, which Kubernetes then does not start (the task fails after startup_timeout_seconds). Volumes, limits,
+labels, annotations and image pull secrets are the operator's own parameters; `pod_spec_patch` is its
+`pod_template_dict`, the base pod the operator's own is merged onto (docs/backends.md says how).
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
 
+from orch.core.artifacts import ships_code
 from orch.core.graph import PipelineGraph
+from orch.core.pod import Kubernetes, Volume
 from orch.core.refs import find_refs
-from orch.core.spec import Step
+from orch.core.spec import Pipeline, Step
 
+from ..argo.bootstrap import brace_free_json
 from ..argo.inline import k8s_literal
 from ..argo.payload import Payload
 from ..argo.script import bootstrap_source
@@ -45,10 +58,19 @@ IMPORTS = ("from airflow.providers.cncf.kubernetes.operators.pod import Kubernet
 
 
 def uses_macros(graph: PipelineGraph) -> bool:
-    """Whether a pod's templates call the DAG's MACROS: a command pod's argv and env, an image's params,
-    a python pod's run date."""
-    return any(step.image and (step.command or find_refs(step.image) or ("run", None, "date") in Payload(graph.pipeline, step).refs)
-               for step in graph.pipeline.steps.values())
+    """Whether a pod's templates call the DAG's MACROS: a plain command pod's argv and env, an image's params,
+    a runner pod's run date."""
+    pipeline = graph.pipeline
+    return any(step.image and ((step.command and not runs_runner(pipeline, step)) or find_refs(step.image)
+                               or ("run", None, "date") in Payload(pipeline, step).refs)
+               for step in pipeline.steps.values())
+
+
+def runs_runner(pipeline: Pipeline, step: Step) -> bool:
+    """Whether a step's pod runs orch's runner (BOOTSTRAP, python3 -c): a python step always; a command step when
+    it needs what only the runner does -- fetch the shipped code, make its packages' env -- so its image needs
+    python3 then. A plain command pod needs nothing in its image."""
+    return not step.command or ships_code(pipeline) or bool(step.packages)
 
 
 def imports() -> str:
@@ -59,26 +81,33 @@ def imports() -> str:
 def definitions(graph: PipelineGraph) -> str:
     """What the DAG function's pods need defined before it is called: BOOTSTRAP for python pods,
     CommandPod for command pods with outputs."""
-    steps = [step for step in graph.pipeline.steps.values() if step.image]
-    parts = [bootstrap_constant()] if any(not step.command for step in steps) else []
-    if any(_is_command_pod(step) for step in steps):
+    pipeline = graph.pipeline
+    steps = [step for step in pipeline.steps.values() if step.image]
+    parts = [bootstrap_constant()] if any(runs_runner(pipeline, step) for step in steps) else []
+    if any(_is_command_pod(pipeline, step) for step in steps):
         parts.append(_command_pod()[1])
     return "\n\n\n".join(parts)
 
 
-def pod_task(graph: PipelineGraph, name: str, names: Names, trigger: str, attempt_options: list[str], check: str) -> str:
+def pod_task(graph: PipelineGraph, name: str, names: Names, trigger: str, attempt_options: list[str], check: str,
+             sha: str | None = None) -> str:
     """`NAME_task = KubernetesPodOperator(...)`, inside the DAG function, after `check` -- the body of its
-    `pre_execute`, which may stop or skip it (fail_fast, the deadline, `when`) before a pod starts."""
-    step = graph.pipeline.steps[name]
+    `pre_execute`, which may stop or skip it (fail_fast, the deadline, `when`) before a pod starts, and which
+    signs the shipped code's URL for a runner pod (`sha`: the code's sha256)."""
+    pipeline = graph.pipeline
+    step = pipeline.steps[name]
     ident = names.steps[name]
+    runner = runs_runner(pipeline, step)
     options = [f"task_id={name!r}", f"name={name.replace('_', '-')!r}", f"image={template(graph, step.image, expanded=False)!r}",
-               *(_command(graph, step) if step.command else _bootstrap(graph, step)),
+               *(_bootstrap(graph, step, sha) if runner else _command(graph, step)),
                *attempt_options, f"trigger_rule={trigger!r}", f"pre_execute={ident}_may_start"]
-    operator = "CommandPod" if _is_command_pod(step) else "KubernetesPodOperator"
+    operator = "CommandPod" if _is_command_pod(pipeline, step) else "KubernetesPodOperator"
     resources = _resources(step)
     if resources:
         options.append(f"container_resources={resources}")
     options += _kubernetes(step)
+    if runner and sha:
+        check += "\n        pod_code(context['task'], PIPELINE['store'], PIPELINE['code'])"
     may_start = f"    def {ident}_may_start(context):\n{check}\n\n"
     return may_start + wrapped(f"{ident}_task = {operator}", options, indent="    ")
 
@@ -90,16 +119,26 @@ def _command(graph: PipelineGraph, step: Step) -> list[str]:
     env = {key: template(graph, value) for key, value in step.env.items()}
     if step.outputs:
         env["ORCH_OUTPUTS"] = XCOM_FOLDER  # orch's, as on every backend, over a user's variable of that name
-    if env:
-        options.append(f"env_vars={literal(env)}")
+    if env or step.secrets:
+        options.append(f"env_vars={_env_vars(env, step, optional=False)}")
     if step.outputs:
         options += ["do_xcom_push=True", f"orch_outputs={literal(dict(step.outputs))}"]
     return options
 
 
-def _is_command_pod(step: Step) -> bool:
-    """Whether a step is a CommandPod: a command pod with outputs, read in its XCom sidecar."""
-    return bool(step.image and step.command and step.outputs)
+def _is_command_pod(pipeline: Pipeline, step: Step) -> bool:
+    """Whether a step is a CommandPod: a plain command pod with outputs, read in its XCom sidecar."""
+    return bool(step.image and step.command and step.outputs and not runs_runner(pipeline, step))
+
+
+def _env_vars(env: dict[str, str], step: Step, optional: bool) -> str:
+    """The pod's env as a list of V1EnvVar: `env`'s texts, then each secret as a secretKeyRef to the Kubernetes
+    Secret of its name -- `optional` for a runner pod, whose runner then fails the step naming the secret (an
+    absent optional key leaves the variable unset); else Kubernetes refuses to start the container."""
+    items = [f"k8s.V1EnvVar(name={name!r}, value={value!r})" for name, value in env.items()]
+    items += [f"k8s.V1EnvVar(name={var!r}, value_from=k8s.V1EnvVarSource(secret_key_ref=k8s.V1SecretKeySelector("
+              f"name={ref.secret!r}, key={ref.key!r}, optional={optional!r})))" for var, ref in step.secrets.items()]
+    return "[" + ", ".join(items) + "]"
 
 
 @lru_cache(maxsize=1)
@@ -114,20 +153,29 @@ def _command_pod() -> tuple[str, str]:
     return "\n".join(kept), rest
 
 
-def _bootstrap(graph: PipelineGraph, step: Step) -> list[str]:
-    """The bootstrap, the call in ORCH_PAYLOAD, its outputs back through the XCom sidecar."""
+def _bootstrap(graph: PipelineGraph, step: Step, sha: str | None = None) -> list[str]:
+    """The bootstrap, the call in ORCH_PAYLOAD, its outputs back through the XCom sidecar; what the runner sets up
+    first: the shipped code (ORCH_CODE_SHA here, ORCH_CODE_URL signed as the task starts), the packages' env
+    (ORCH_PACKAGES), the secrets it checks (ORCH_SECRETS: [[VAR, secret, key], ...])."""
     payload = Payload(graph.pipeline, step)
     data = payload.data()
     data["refs"] = [{**spec, "kind": "output"} if spec["kind"] == "list" else spec for spec in data["refs"]]
     payload.data = lambda: data  # a fan-out's outputs arrive as its collector's lists, not Argo's JSON texts
     env = {"ORCH_PAYLOAD": k8s_literal(payload.encoded()), "ORCH_XCOM_RETURN": XCOM_RETURN}
     env.update((f"ORCH_R{i}", _jinja(graph, spec_ref)) for i, spec_ref in enumerate(_refs(payload)))
-    return ["cmds=['python3', '-c', BOOTSTRAP]", f"env_vars={literal(env)}", "do_xcom_push=True"]
+    if sha:
+        env["ORCH_CODE_SHA"] = sha
+    if step.packages:  # JSON with no brace in its strings, and Kubernetes-escaped: Jinja and $(VAR) leave it
+        env["ORCH_PACKAGES"] = k8s_literal(brace_free_json(list(step.packages)))
+    if step.secrets:
+        env["ORCH_SECRETS"] = json.dumps([[var, ref.secret, ref.key] for var, ref in step.secrets.items()])
+    return ["cmds=['python3', '-c', BOOTSTRAP]", f"env_vars={_env_vars(env, step, optional=True)}", "do_xcom_push=True"]
 
 
 def _kubernetes(step: Step) -> list[str]:
     kube, options = step.kubernetes, []
     if kube:
+        options += _pod_settings(kube)
         if kube.node_selector:
             options.append(f"node_selector={literal(dict(kube.node_selector))}")
         if kube.tolerations:
@@ -195,14 +243,61 @@ def _jinja(graph: PipelineGraph, key: tuple) -> str:
     return "{{ run_id%s }}" % DOLLARS if name == "id" else "{{ orch_date(dag_run) }}"  # the date every task gives
 
 
+def _pod_settings(kube: Kubernetes) -> list[str]:
+    """Volumes and their mounts, labels, annotations, image pull secrets, and the pod_spec_patch as the pod's
+    template (`pod_template_dict`: camelCase, as Kubernetes writes a PodSpec)."""
+    options = []
+    if kube.volumes:
+        options.append(f"volumes=[{', '.join(_volume(v) for v in kube.volumes)}]")
+        mounts = [f"k8s.V1VolumeMount({_kwargs(dict(name=v.name, mount_path=v.mount_path, read_only=v.read_only, sub_path=v.sub_path))})"
+                  for v in kube.volumes]
+        options.append(f"volume_mounts=[{', '.join(mounts)}]")
+    if kube.labels:
+        options.append(f"labels={literal(dict(kube.labels))}")
+    if kube.annotations:  # no tag opener in them (checked at validation): Jinja leaves them as written
+        options.append(f"annotations={literal(dict(kube.annotations))}")
+    if kube.image_pull_secrets:
+        options.append(f"image_pull_secrets=[{', '.join(f'k8s.V1LocalObjectReference(name={n!r})' for n in kube.image_pull_secrets)}]")
+    if kube.pod_spec_patch is not None:
+        options.append(f"pod_template_dict={literal(pod_template(kube.pod_spec_patch))}")
+    return options
+
+
+def pod_template(patch: dict) -> dict:
+    """The patch as the base pod the provider merges the operator's own pod onto (reconcile_pods): a PodSpec needs
+    `containers`, and a patch without them gets the step's (`base`, matched by position)."""
+    spec = dict(patch)
+    if not spec.get("containers"):
+        spec["containers"] = [{"name": "base"}]
+    return {"spec": spec}
+
+
+def _volume(volume: Volume) -> str:
+    source = volume.source
+    if source == "empty_dir":
+        empty = volume.empty_dir
+        made = f"empty_dir=k8s.V1EmptyDirVolumeSource({_kwargs(dict(medium=empty.medium, size_limit=empty.size_limit))})"
+    elif source == "pvc":
+        made = f"persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(claim_name={volume.pvc!r})"
+    elif source == "config_map":
+        made = f"config_map=k8s.V1ConfigMapVolumeSource(name={volume.config_map!r})"
+    else:
+        made = f"secret=k8s.V1SecretVolumeSource(secret_name={volume.secret!r})"
+    return f"k8s.V1Volume(name={volume.name!r}, {made})"
+
+
 def _resources(step: Step) -> str | None:
-    resources = step.resources
-    if resources is None:
+    resources, kube = step.resources, step.kubernetes
+    bounds = kube.limits if kube else None
+    if resources is None and bounds is None:
         return None
-    requests = {k: str(v) for k, v in (("cpu", resources.cpu), ("memory", resources.memory)) if v}
-    limits = {"nvidia.com/gpu": str(resources.gpu)} if resources.gpu else {}
+    requests = {k: str(v) for k, v in (("cpu", resources.cpu), ("memory", resources.memory)) if v} if resources else {}
+    limits = {k: str(v) for k, v in (("cpu", bounds.cpu), ("memory", bounds.memory)) if v} if bounds else {}
+    if resources and resources.gpu:
+        limits["nvidia.com/gpu"] = str(resources.gpu)
     return f"k8s.V1ResourceRequirements(requests={literal(requests) if requests else None}, limits={literal(limits) if limits else None})"
 
 
 def _kwargs(values: dict) -> str:
-    return ", ".join(f"{key}={literal(value)}" for key, value in values.items())
+    """Keyword arguments, those that are None left out (the model's default)."""
+    return ", ".join(f"{key}={literal(value)}" for key, value in values.items() if value is not None)

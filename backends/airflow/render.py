@@ -6,6 +6,9 @@ as a skip, exact retry delays through a retry policy, `execution_timeout`; DAG `
 with types; `foreach` as an items task, a mapped item task and a collecting task; a leaf
 `Orch__verdict` that fails the run when a step failed. Tasks take no arguments (a user's
 text lives in the function bodies, out of reach of Jinja); values come from XComs.
+Where an attempt runs (WHERE, runtime.Step.place): the shipped code, named by its sha256 and
+fetched from the run's store; the step's packages' env; its secrets, by name, read from Airflow's
+Variables or Connections as the attempt starts -- a value is never written into the file.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orch.core import typed
-from orch.core.artifacts import spec_store, uses_artifacts
+from orch.core.artifacts import needs_store, ships_code, spec_store
 from orch.core.errors import SpecError, UsageError
 from orch.core.expr import parse_condition
 from orch.core.graph import PipelineGraph
@@ -33,10 +36,11 @@ PARAM_TYPES = {"string": "string", "integer": "integer", "number": "number", "bo
 TARGETS = ("python", "kubernetes")
 
 
-def render(graph: PipelineGraph, kind: str | None = None, target: str | None = None) -> list[Artifact]:
+def render(graph: PipelineGraph, kind: str | None = None, target: str | None = None, code=None) -> list[Artifact]:
+    """The DAG file; `code` (shipping.Shipped) is the packed code a shipping pipeline's tasks fetch."""
     if kind is not None:
         raise UsageError("--kind is Argo's; the Airflow backend renders one DAG file")
-    return [Artifact(dag_file(graph.pipeline.name), dag_source(graph, target or "python"))]
+    return [Artifact(dag_file(graph.pipeline.name), dag_source(graph, target or "python", code))]
 
 
 def dag_file(pipeline: str) -> str:
@@ -47,17 +51,23 @@ def names_of(pipeline: Pipeline) -> Names:
     return Names(pipeline, "dag")
 
 
-def dag_source(graph: PipelineGraph, target: str = "python") -> str:
-    """The DAG file's text; `target` 'kubernetes' runs steps with an image as KubernetesPodOperator tasks."""
+def dag_source(graph: PipelineGraph, target: str = "python", code=None) -> str:
+    """The DAG file's text; `target` 'kubernetes' runs steps with an image as KubernetesPodOperator tasks.
+    A pipeline that ships code names its archive by `code.sha256` (shipping.Shipped): each task fetches it from
+    the run's store."""
     if target not in TARGETS:
         raise UsageError(f"--target takes python or kubernetes, not {target!r}")
+    if ships_code(graph.pipeline) and code is None:
+        raise UsageError("this pipeline ships its code (code: {ship: true}): render it with orch render, which packs "
+                         "the code and names its archive in the DAG file")
+    sha = code.sha256 if code is not None and ships_code(graph.pipeline) else None
     pods = target == "kubernetes" and any(step.image for step in graph.pipeline.steps.values())
     _refuse(graph, pods)
     pipeline = graph.pipeline
     names = names_of(pipeline)
-    body = [_task(graph, name, names, pods) for name in graph.order()] + [_verdict(), _wiring(graph, names, pods)]
+    body = [_task(graph, name, names, pods, sha) for name in graph.order()] + [_verdict(), _wiring(graph, names, pods)]
     macros = pods and kubernetes.uses_macros(graph)
-    head = _pipeline_constants(pipeline) + "\n\n" + _dag_decorator(pipeline, macros) + f"\ndef {names.flow}():\n" + "\n\n".join(body)
+    head = _pipeline_constants(pipeline, sha) + "\n\n" + _dag_decorator(pipeline, macros) + f"\ndef {names.flow}():\n" + "\n\n".join(body)
     tail = (kubernetes.definitions(graph) + "\n\n\n" if pods else "") + f"{names.flow}()  # last: its tasks use the helpers above\n"
     return module(_header(pipeline, pods), RUNTIME, _imports(pipeline, pods), head, tail, "plain Python and the Airflow task SDK ----")
 
@@ -98,13 +108,30 @@ def _imports(pipeline: Pipeline, pods: bool) -> str:
     return imports
 
 
-def _pipeline_constants(pipeline: Pipeline) -> str:
+def _pipeline_constants(pipeline: Pipeline, sha: str | None) -> str:
     params = {name: param.type for name, param in pipeline.params.items()}
     artifacts = f", pipeline={pipeline.name!r}, store={spec_store(pipeline)!r}" \
-        if uses_artifacts(pipeline) else ""
-    return (f"STEPS = {literal(list(pipeline.steps))}\n"
+        if needs_store(pipeline) else ""
+    where = _where(pipeline)
+    places = (f", code={sha!r}" if sha else "") + (", where=WHERE" if where else "")
+    return (f"STEPS = {literal(list(pipeline.steps))}\n" + (f"WHERE = {literal(where)}\n" if where else "") +
             f"PIPELINE = dict(steps=STEPS, params={literal(params)}, fail_fast={pipeline.fail_fast!r}, "
-            f"timeout={pipeline.timeout!r}{artifacts})\n")
+            f"timeout={pipeline.timeout!r}{artifacts}{places})\n")
+
+
+def _where(pipeline: Pipeline) -> dict:
+    """What each step's task needs where its attempt runs (runtime.Step.place): its packages, and each secret
+    as [secret, key], read from Airflow's Variables or Connections as the attempt starts -- names, never values."""
+    where = {}
+    for name, step in pipeline.steps.items():
+        needs = {}
+        if step.packages:
+            needs["packages"] = list(step.packages)
+        if step.secrets:
+            needs["secrets"] = {var: [ref.secret, ref.key] for var, ref in step.secrets.items()}
+        if needs:
+            where[name] = needs
+    return where
 
 
 def _dag_decorator(pipeline: Pipeline, macros: bool) -> str:
@@ -138,7 +165,7 @@ def _param(param) -> str:
     return f"Param({', '.join(arguments)})"
 
 
-def _task(graph: PipelineGraph, name: str, names: Names, pods: bool) -> str:
+def _task(graph: PipelineGraph, name: str, names: Names, pods: bool, sha: str | None = None) -> str:
     step = graph.pipeline.steps[name]
     refs = Refs(names, "_step")
     prelude = [f"        {names.outputs(u)} = _step.outputs({u!r})" for u in upstream_read(graph, name)]
@@ -155,7 +182,7 @@ def _task(graph: PipelineGraph, name: str, names: Names, pods: bool) -> str:
     start = f"        _step = {making}"
     if pods and step.image:  # with no condition to test, making the Step is the whole check
         check = "\n".join([start, *prelude, *guard]) if guard else f"        {making}"
-        return kubernetes.pod_task(graph, name, names, trigger, _attempt_options(step), check)
+        return kubernetes.pod_task(graph, name, names, trigger, _attempt_options(step), check, sha)
     call = step_call(step, refs, "_step.python", "_step.command", [], indent="        ")
     if step.foreach is None:
         options = [f"task_id={name!r}", *_attempt_options(step), f"trigger_rule={trigger!r}"]

@@ -5,6 +5,12 @@ SQLite metadata database, migrated once (`airflow db migrate`) and reused, and a
 folder that receives the file `orch render --backend airflow` prints. The run happens in a
 child process (driver.py), because Airflow reads its configuration once, at import; the
 RunResult is built from the records it reports: task instance states, try numbers, XComs.
+
+A pipeline that ships code is packed and uploaded to the run's store before the DAG file is
+written (it names the archive), and the spec's folder is then kept off the DAG run's import path.
+The secrets its steps name, from `--secrets FILE` and $ORCH_SECRET_*, reach the tasks as Airflow
+Variables in the DAG run's environment (AIRFLOW_VAR_<SECRET>, a JSON object of its keys), unless
+Airflow already has that variable there.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from orch.core.artifacts import ENV
+from orch.core.artifacts import ENV, ships_code
 from orch.core.errors import BackendUnavailable, RunInterrupted, UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
+from orch.core.secrets import secret_env_name
+from orch.core.spec import Pipeline
 from orch.core.values import resolve_params
 
 from ..children import kill_step_processes
@@ -31,22 +39,32 @@ from .status import STATES, result_from_records
 
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None, resume: Optional[str] = None,
-        progress=None, artifacts: Optional[str] = None, **_: Any) -> RunResult:
+        progress=None, artifacts: Optional[str] = None, secrets: Optional[Mapping[str, str]] = None,
+        **_: Any) -> RunResult:
     if resume:
         raise UsageError("--resume is the local backend's; on Airflow, clear the failed tasks (airflow tasks clear)")
     values = resolve_params(graph.pipeline, params)
     # with a connection named, the tasks check the store through it (its credentials are not this process's)
     store = run_store(graph.pipeline, artifacts, check=not os.environ.get("ORCH_ARTIFACTS_CONN_ID"))
+    shipping = ships_code(graph.pipeline)
+    code = None
+    if shipping:
+        from ..shipping import ship
+
+        code = ship(graph, spec_path, store, say=lambda line: print(line, file=sys.stderr))
     home = airflow_home()
-    env = airflow_env(home, Path(spec_path).resolve().parent if spec_path else Path.cwd())
+    env = airflow_env(home, None if shipping else Path(spec_path).resolve().parent if spec_path else Path.cwd())
     if store:
         env[ENV] = store
+    env.update(secret_variables(graph.pipeline, secrets, os.environ), ORCH_AIRFLOW_RUN_SECRETS="1")
     migrate_once(home, env)
     path = home / "dags" / dag_file(graph.pipeline.name)
-    path.write_text(dag_source(graph), encoding="utf-8")
+    path.write_text(dag_source(graph, code=code), encoding="utf-8")
     log = home / "logs" / "driver.log"
     log.parent.mkdir(exist_ok=True)
-    command = [sys.executable, "-m", "orch.backends.airflow.driver", str(path), graph.pipeline.name, json.dumps(values)]
+    # shipped code: the driver is started with -P, so its working folder is not on its (and the steps') path
+    command = [sys.executable, *(["-P"] if shipping else []), "-m", "orch.backends.airflow.driver", str(path),
+               graph.pipeline.name, json.dumps(values), *(["--shipped"] if shipping else [])]
     with open(log, "w", encoding="utf-8") as stderr:
         driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
         watch = _Watch(graph, progress)
@@ -73,16 +91,36 @@ def airflow_home() -> Path:
     return home.resolve()
 
 
-def airflow_env(home: Path, spec_folder: Path) -> dict[str, str]:
+def airflow_env(home: Path, spec_folder: Optional[Path]) -> dict[str, str]:
     """The environment of Airflow's processes: this home, its SQLite database, no example DAGs,
-    the spec's folder first on the path (the steps' code)."""
+    the spec's folder first on the path (the steps' code; None: the code is shipped, never read from there)."""
     env = dict(os.environ)
     env.update(
         AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-        PYTHONPATH=os.pathsep.join(p for p in (str(spec_folder), os.environ.get("PYTHONPATH", "")) if p),
     )
+    path = os.pathsep.join(p for p in (str(spec_folder) if spec_folder else "", os.environ.get("PYTHONPATH", "")) if p)
+    if path:
+        env["PYTHONPATH"] = path
+    else:
+        env.pop("PYTHONPATH", None)
     return env
+
+
+def secret_variables(pipeline: Pipeline, given: Optional[Mapping[str, str]], environ: Mapping[str, str]) -> dict[str, str]:
+    """The Airflow Variables the steps' secrets are read from, as environment variables: AIRFLOW_VAR_<SECRET> (Airflow
+    upper-cases the name and keeps its '-') holding a JSON object of the keys found, each from `given` (--secrets),
+    else ORCH_SECRET_<SECRET>_<KEY> in `environ`. One Airflow already has in `environ` stands as it is; a key found
+    nowhere is left out, and its step fails naming it."""
+    found: dict[str, dict[str, str]] = {}
+    for step in pipeline.steps.values():
+        for ref in step.secrets.values():
+            name = secret_env_name(ref.secret, ref.key)
+            value = (given or {}).get(name, environ.get(name))
+            if value is not None:
+                found.setdefault(ref.secret, {})[ref.key] = value
+    variables = {f"AIRFLOW_VAR_{secret.upper()}": json.dumps(keys) for secret, keys in found.items()}
+    return {name: value for name, value in variables.items() if name not in environ}
 
 
 def migrate_once(home: Path, env: dict[str, str]) -> None:

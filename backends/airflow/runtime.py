@@ -3,19 +3,26 @@
 Standard library and the Airflow task SDK only. Trigger rules and skip propagation are
 Airflow's own; this adds what Airflow cannot say: exact retry delays, the pipeline's
 deadline, fail_fast that lets running steps finish, a fan-out that succeeds on an empty
-list, and error texts kept as XComs so they can be read back with the task states.
+list, and error texts kept as XComs so they can be read back with the task states. Each attempt
+runs where stepplace.Place puts it: in a fresh copy of the shipped code, with its packages' env,
+its secrets read from Airflow's Variables or Connections, registered with Airflow's masker and
+masked by orch's in what it prints and in its error.
 """
 
 import datetime
 import json
 import os
 
-from airflow.sdk import RetryDecision, RetryPolicy, get_current_context
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk import Connection, RetryDecision, RetryPolicy, Variable, get_current_context
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException, AirflowSkipException
+from airflow.sdk.log import mask_secret
 
+from orch.backends.pyenv import EnvError  # embedded: pyenv
+from orch.backends.stepplace import Place  # embedded: stepplace
 from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python, compare, output  # embedded: steprun
-from orch.backends.transfer import Destination, Inputs, check_store  # embedded: transfer
-from orch.core.artifacts import choose_store  # embedded: artifacts
+from orch.backends.transfer import ArtifactError, Destination, Inputs, check_store  # embedded: transfer
+from orch.core.artifacts import choose_store, code_uri  # embedded: artifacts
+from orch.core.secrets import secret_env_name  # embedded: secrets
 from orch.core.typed import as_declared, foreach_problem, to_text  # embedded: typed
 
 ERROR, STATUS, ITEMS = "orch_error", "orch_status", "orch_items"  # XCom keys: a failed step's error,
@@ -23,6 +30,10 @@ ERROR, STATUS, ITEMS = "orch_error", "orch_status", "orch_items"  # XCom keys: a
 # A step's outputs and a fan-out's items travel in XComs as JSON text: Airflow's XCom serializer
 # refuses a dict holding its own keys (`__classname__`, `__id__`), which a user's json value may.
 ITEMS_TASK, ITEM_TASK = "{}__Items", "{}__Item"  # a fan-out's helper tasks: the capital keeps them from any step's name
+CONNECTION_FIELDS = ("login", "password", "host", "schema", "port", "conn_type")  # a secret's key naming one of these
+# reads that field of a Connection; any other key, its extra
+ORCH_RUN_SECRETS = "ORCH_AIRFLOW_RUN_SECRETS"  # set by `orch run -b airflow`, which makes Variables of ORCH_SECRET_*
+CODE_URL_SECONDS = 6 * 3600  # how long a pod's presigned code URL is good for: a GPU pod may wait hours for its node
 
 
 class ExactDelays(RetryPolicy):
@@ -42,11 +53,12 @@ class Step:
     helper its task calls, as methods, so no name a user chose can shadow one."""
 
     def __init__(self, name, steps=(), params=None, fail_fast=False, timeout=None, starting=True, all_succeeded=(),
-                 any_failed=(), pipeline=None, store=None):
+                 any_failed=(), pipeline=None, store=None, code=None, where=None):
         self.context = get_current_context()
         self.ti = self.context["ti"]
         self.name, self.steps, self.types, self.fail_fast, self.timeout = name, steps, params or {}, fail_fast, timeout
         self.pipeline, self.store, self.index, self.checked = pipeline, store, None, None
+        self.code, self.where = code, (where or {}).get(name, {})  # the shipped code's sha256; packages, secrets
         if starting:
             self._may_start()
         if all_succeeded:
@@ -142,9 +154,21 @@ class Step:
         return Destination(self.artifact_store(), self.pipeline, self.run_id(), self.name, self.index,
                            connect).publish(name, path, movable)
 
+    def place(self):
+        """Where this attempt runs (stepplace.Place): the shipped code from the run's store, the step's packages,
+        its secrets read now from Airflow's Variables or Connections (StepError, before any code runs, when one
+        is missing)."""
+        code = (code_uri(choose_store(None, self.store)[0], self.code), self.code) if self.code else None
+        values = {}
+        for var, (secret, key) in self.where.get("secrets", {}).items():
+            values[var] = secret_value(secret, key)
+            mask_secret(values[var], var)  # Airflow's own log masks it too
+        return Place(code=code, packages=self.where.get("packages", ()), secrets=values, connect=connect)
+
     def _attempt(self, call, timeout, *args, **kwargs):
         try:
-            return json.dumps(call(*args, timeout=timeout, left=self.left(), budget=self.timeout, **kwargs))
+            with self.place() as place:
+                return json.dumps(call(*args, timeout=timeout, left=self.left(), budget=self.timeout, place=place, **kwargs))
         except PipelineTimeout as err:
             self.ti.xcom_push(key=ERROR, value=str(err))
             raise AirflowFailException(str(err)) from None
@@ -202,6 +226,58 @@ def connect(uri):
     return path.fs, path.path
 
 
+def secret_value(secret, key):
+    """Key `key` of secret `secret` as Airflow holds it: the Variable `secret` (a JSON object of the secret's keys),
+    else the Connection `secret` (`key` one of its fields, else a key of its extra); StepError naming where it looked."""
+    raw = Variable.get(secret, default=None)  # read raw: Airflow takes a Variable that is not JSON for a missing one
+    if raw is not None:
+        try:
+            held = json.loads(raw)
+        except ValueError:
+            raise StepError(f"secret {secret!r} (key {key!r}): the Airflow Variable {secret!r} is not JSON; it must be a "
+                            f"JSON object holding the secret's keys") from None
+        if isinstance(held, dict) and held.get(key) is not None:
+            return to_text(held[key])
+        raise StepError(f"secret {secret!r} (key {key!r}) is not set: the Airflow Variable {secret!r} holds no key "
+                        f"{key!r} (its value must be a JSON object holding the secret's keys){_run_hint(secret, key)}")
+    try:
+        connection = Connection.get(secret)
+    except AirflowNotFoundException:
+        raise StepError(f"secret {secret!r} (key {key!r}) is not set: there is no Airflow Variable {secret!r} "
+                        f"(AIRFLOW_VAR_{secret.upper()}) and no Airflow Connection {secret!r}{_run_hint(secret, key)}") from None
+    found = getattr(connection, key, None) if key in CONNECTION_FIELDS else (connection.extra_dejson or {}).get(key)
+    if found is None:
+        where = "field" if key in CONNECTION_FIELDS else "key in its extra"
+        raise StepError(f"secret {secret!r} (key {key!r}) is not set: the Airflow Connection {secret!r} has no {where} {key!r}")
+    return to_text(found)
+
+
+def _run_hint(secret, key):
+    """Under `orch run`, where else the value could have come from."""
+    if not os.environ.get(ORCH_RUN_SECRETS):
+        return ""
+    return f"; or set {secret_env_name(secret, key)}, or give it in the file named by --secrets"
+
+
+def pod_code(task, store, sha):
+    """A pod's ORCH_CODE_URL, added to its env as its task starts: a presigned GET of the shipped code, signed
+    through the store's file system as the artifacts reach it, so the pod's runner needs no credentials and no
+    client. A folder store cannot be signed: the task fails, saying so."""
+    from kubernetes.client import models as k8s
+
+    uri = code_uri(choose_store(None, store)[0], sha)
+    fs, path = connect(uri)
+    try:
+        url = fs.sign(path, expiration=CODE_URL_SECONDS)
+    except NotImplementedError:
+        raise AirflowFailException(f"the shipped code is at {uri}, in a store a pod cannot reach (it cannot be signed "
+                                   "for the pod to fetch): ship code through an object store (artifacts: {store: "
+                                   "s3://...}, or $ORCH_ARTIFACTS on the workers)") from None
+    mask_secret(url, "ORCH_CODE_URL")
+    kept = [var for var in task.env_vars or [] if getattr(var, "name", None) != "ORCH_CODE_URL"]
+    task.env_vars = kept + [k8s.V1EnvVar(name="ORCH_CODE_URL", value=url)]
+
+
 def verdict(steps):
     """Fail the DAG run when a step failed: Airflow judges a run by its leaves, and a succeeded
     cleanup or alert leaf would hide the failure."""
@@ -231,4 +307,4 @@ MACROS = {"orch_param": param_text, "orch_output": output_text, "orch_date": dat
 
 
 def _error_text(err):
-    return str(err) if isinstance(err, (StepError, TimeoutError)) else f"{type(err).__name__}: {err}"
+    return str(err) if isinstance(err, (StepError, TimeoutError, ArtifactError, EnvError)) else f"{type(err).__name__}: {err}"

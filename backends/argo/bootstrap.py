@@ -17,6 +17,22 @@ JSON text to $ORCH_XCOM_RETURN), with every brace inside a string written as a \
 Argo substitutes a consumer's template after placing the value in it, and would read '{{' in
 it as a tag. JSON text never ends in a newline, so `valueFrom.path`'s trim takes nothing.
 A command's output files are read as bytes and decoded by `outputs_from_files` (strict UTF-8).
+
+Where the step runs -- the environment a pod gives the runner (Argo's templates, and the pods of
+Airflow's --target kubernetes), read before the step's code runs, in this order:
+- ORCH_SECRETS: JSON [[VAR, secret, key], ...], the vars the kubelet sets from Kubernetes Secrets
+  (`secretKeyRef`, optional). Any unset var fails the step, naming its secret and key, never a value.
+- ORCH_CODE_DIR: the shipped code, already unpacked there (Argo's code input artifact); or
+  ORCH_CODE_URL (http or https: a presigned GET) with ORCH_CODE_SHA (its sha256), fetched with urllib,
+  checked, and unpacked with tarfile's data filter into /tmp/orch/code (an Airflow pod). Either way the
+  folder becomes the working folder and comes first on sys.path and PYTHONPATH.
+- ORCH_PACKAGES: JSON list of requirements; their env is made once per set (backends/pyenv.py, carried in
+  this program) under $ORCH_CACHE, else /tmp/orch/cache -- mount a volume there to keep envs between
+  pods. A python step is run by the env's interpreter (this program starts again in it: ORCH_PACKAGES_ENV
+  says so); a command step gets the env's bin first on PATH.
+With secrets, what the step and its children print is masked (***) on its way to the pod's log, and a
+step failing before its code runs says why in the container's termination message, which Argo's node
+message quotes. podplace.py holds that part; the runner carries it, as it carries pyenv.py.
 """
 
 import base64
@@ -28,6 +44,10 @@ import subprocess
 import sys
 import tempfile
 
+from orch.backends.argo.podplace import CodeError, code_folder, use_code  # embedded: podplace
+from orch.backends.argo.podplace import failed, missing_secrets, masked_output, secret_values  # embedded: podplace
+from orch.backends.argo.podplace import packages_env, run_in_env  # embedded: podplace
+from orch.backends.pyenv import EnvError, activate  # embedded: pyenv
 from orch.core.typed import OutputError, foreach_problem, outputs_from_files, outputs_from_return, parse_text, to_text  # embedded: typed
 
 OUTPUTS = os.environ.get("ORCH_ARGO_OUTPUTS", "/tmp/orch/outputs")
@@ -181,8 +201,36 @@ def store_artifacts(outputs, declared, command):
 
 
 def main():
+    missing = missing_secrets()
+    if missing:
+        return failed("; ".join(missing))
     inline = len(sys.argv) > 1  # the call in argv, after it each reference (a step's own template)
     payload = json.loads(sys.argv[1] if inline else os.environ["ORCH_PAYLOAD"])
+    try:
+        folder = code_folder()
+        if folder:
+            use_code(folder)
+        env = packages_env()
+    except CodeError as err:
+        return failed(str(err))
+    except EnvError as err:
+        return failed(f"the step's packages: {err}")
+    if env and payload["kind"] == "python" and os.path.realpath(sys.prefix) != os.path.realpath(env):
+        run_in_env(env)
+    end = masked_output(secret_values())  # after any restart in the env: its pumps would not survive an exec
+    try:
+        return run_step(payload, inline, env)
+    except Exception:  # written here, through the masking pipes, not by the interpreter after they are gone
+        import traceback
+
+        traceback.print_exc()
+        return 1
+    finally:
+        end()
+
+
+def run_step(payload, inline, env):
+    """The step's call or command, its references filled in, its outputs written; the exit status."""
     try:
         refs = read_refs(payload, inline)
     except ValueError as err:  # an upstream command wrote text that is not of its declared type
@@ -204,7 +252,7 @@ def main():
         if payload["kind"] == "python":
             outputs = outputs_from_return(call(payload["python"], fill(payload["args"], refs)), declared)
         else:
-            outputs = run_command([to_text(fill(arg, refs)) for arg in payload["argv"]], declared)
+            outputs = run_command([to_text(fill(arg, refs)) for arg in payload["argv"]], declared, env)
         store_artifacts(outputs, declared, payload["kind"] == "command")
     except OutputError as err:
         print(f"orch: {err}", file=sys.stderr)
@@ -245,9 +293,10 @@ def call(target, args):
     return json.loads(json.dumps(returned, default=_plain))
 
 
-def run_command(argv, declared):
+def run_command(argv, declared, venv=None):
+    """`venv`: the packages' env, its bin first on PATH."""
     folder = tempfile.mkdtemp(prefix="orch-outputs-")
-    env = dict(os.environ, ORCH_OUTPUTS=folder)
+    env = dict(activate(venv, os.environ) if venv else os.environ, ORCH_OUTPUTS=folder)
     try:
         code = subprocess.call(argv, env=env)
     except OSError as err:

@@ -33,6 +33,7 @@ from orch.core.typed import to_text
 
 from . import artifacts
 from . import manifest as a
+from . import where
 from .artifacts import INPUTS, input_name
 from .bootstrap import brace_free_json
 from .condition import literal as expr_literal
@@ -58,8 +59,9 @@ def _read(name: str) -> str:
 class StepTemplate:
     """The template of one step and the arguments its task passes."""
 
-    def __init__(self, pipeline: Pipeline, name: str, step: Step):
-        self.pipeline, self.name, self.step = pipeline, name, step
+    def __init__(self, pipeline: Pipeline, name: str, step: Step, code: str | None = None):
+        """`code`: the shipped code's key (where.py), or None."""
+        self.pipeline, self.name, self.step, self.code = pipeline, name, step, code
         self.inputs: dict[str, str] = {}  # input name -> the task argument's value
         self.literals: dict[str, str] = {}  # input name -> base64 of a literal holding '{'
 
@@ -127,12 +129,12 @@ class StepTemplate:
         if runs_runner(self.pipeline, step):
             return self._python()
         argv = [self._text(arg) for arg in step.command]
-        env = [a.env_var(key, self._text(value)) for key, value in step.env.items()]
+        env = [a.env_var(key, self._text(value)) for key, value in step.env.items()] + where.plain_env(step, self.code)
         if _file_outputs(step):
             env.append(a.env_var("ORCH_OUTPUTS", OUTPUTS))
+        own = [a.volume_mount(VOLUME, OUTPUTS)] if _file_outputs(step) else []
         return a.container(image_of(step, "busybox:1.36"), command=argv[:1], args=argv[1:] or None, env=env or None,
-                           volume_mounts=[{"mountPath": OUTPUTS, "name": VOLUME}] if _file_outputs(step) else None,
-                           **container_settings(step))
+                           working_dir=where.CODE_DIR if self.code else None, **container_settings(step, own))
 
     def _python(self) -> dict:
         payload = Payload(self.pipeline, self.step)
@@ -157,8 +159,9 @@ class StepTemplate:
                 text = "workflow.name" if name == "id" else "workflow.creationTimestamp[0:10]"
                 args.append("{{=" + f'"v" + toBase64({text})' + "}}")
         call = k8s_literal(brace_free_json(data, sort_keys=True, default=str))
-        env = [a.env_var("ORCH_ITEM", "{{inputs.parameters.item}}")] if self.step.foreach is not None else None
-        return a.container(image_of(self.step, "python:3.12-slim"), command=RUNNER, args=[call] + args, env=env,
+        env = [a.env_var("ORCH_ITEM", "{{inputs.parameters.item}}")] if self.step.foreach is not None else []
+        env += where.runner_env(self.step, self.code)
+        return a.container(image_of(self.step, "python:3.12-slim"), command=RUNNER, args=[call] + args, env=env or None,
                            **container_settings(self.step))
 
     def parameters(self) -> list[dict]:
@@ -166,7 +169,7 @@ class StepTemplate:
         return [a.parameter(n) for n in names] + [a.parameter(n, value=v) for n, v in self.literals.items()]
 
     def template_inputs(self) -> dict | None:
-        return a.io(self.parameters(), artifacts.template_inputs(self.pipeline, self.step))
+        return a.io(self.parameters(), where.code_input(self.code) + artifacts.template_inputs(self.pipeline, self.step))
 
     def outputs(self) -> dict | None:
         values = [o for o in _file_outputs(self.step) if self.step.outputs[o] != "artifact"]
@@ -176,8 +179,10 @@ class StepTemplate:
 
 def runs_runner(pipeline: Pipeline, step: Step) -> bool:
     """A python step; a command fan-out over a run-time list (the runner picks its item); a command reading a
-    fan-out's artifacts (the runner unpacks the items and writes their list as text)."""
-    return bool(step.python) or (step.foreach is not None and plain_items(step) is None) or artifacts.reads_list(pipeline, step)
+    fan-out's artifacts (the runner unpacks the items and writes their list as text); a command with packages
+    (the runner makes their env: the image needs python3)."""
+    return (bool(step.python) or (step.foreach is not None and plain_items(step) is None)
+            or artifacts.reads_list(pipeline, step) or bool(step.packages))
 
 
 def plain_items(step: Step) -> list[str] | None:

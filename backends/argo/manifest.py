@@ -28,9 +28,26 @@ def env_var(name, value) -> dict:
     return {"name": name, "value": value}
 
 
-def container(image, *, args=None, command=None, env=None, image_pull_policy=None, resources=None, volume_mounts=None) -> dict:
+def secret_env_var(name, secret, key, *, optional=None) -> dict:
+    """hera's EnvVar whose value the kubelet reads from a Kubernetes Secret's key (valueFrom.secretKeyRef)."""
+    return {"name": name, "valueFrom": {"secretKeyRef": _present({"key": key, "name": secret, "optional": optional})}}
+
+
+def container(image, *, args=None, command=None, env=None, image_pull_policy=None, resources=None, volume_mounts=None,
+              working_dir=None) -> dict:
     return _present({"args": args, "command": command, "env": env, "image": image, "imagePullPolicy": image_pull_policy,
-                     "resources": resources, "volumeMounts": volume_mounts})
+                     "resources": resources, "volumeMounts": volume_mounts, "workingDir": working_dir})
+
+
+def volume_mount(name, mount_path, *, read_only=None, sub_path=None) -> dict:
+    return _present({"mountPath": mount_path, "name": name, "readOnly": read_only, "subPath": sub_path})
+
+
+def volume(name, *, config_map=None, empty_dir=None, persistent_volume_claim=None, secret=None) -> dict:
+    """hera's Volume with one of the sources orch writes: configMap {name}, emptyDir {medium, sizeLimit},
+    persistentVolumeClaim {claimName, readOnly}, secret {secretName}."""
+    return _present({"configMap": config_map, "emptyDir": empty_dir, "name": name,
+                     "persistentVolumeClaim": persistent_volume_claim, "secret": secret})
 
 
 def resources(*, limits=None, requests=None) -> dict:
@@ -50,12 +67,13 @@ def toleration(*, effect=None, key=None, operator=None, toleration_seconds=None,
 
 
 def template(name, *, active_deadline_seconds=None, container=None, dag=None, inputs=None, metadata=None, node_selector=None,
-             outputs=None, parallelism=None, retry_strategy=None, service_account_name=None, suspend=None,
-             tolerations=None) -> dict:
+             outputs=None, parallelism=None, pod_spec_patch=None, retry_strategy=None, service_account_name=None, suspend=None,
+             tolerations=None, volumes=None) -> dict:
     return _present({"activeDeadlineSeconds": active_deadline_seconds, "container": container, "dag": dag, "inputs": inputs,
                      "metadata": metadata, "name": name, "nodeSelector": node_selector, "outputs": outputs,
-                     "parallelism": parallelism, "retryStrategy": retry_strategy, "serviceAccountName": service_account_name,
-                     "suspend": suspend, "tolerations": tolerations})
+                     "parallelism": parallelism, "podSpecPatch": pod_spec_patch, "retryStrategy": retry_strategy,
+                     "serviceAccountName": service_account_name, "suspend": suspend, "tolerations": tolerations,
+                     "volumes": volumes})
 
 
 def dag(tasks, *, fail_fast=None) -> dict:
@@ -83,10 +101,11 @@ def artifact(name, *, from_=None, optional=None, path=None, s3=None) -> dict:
     return _present({"from": from_, "name": name, "optional": optional, "path": path, "s3": s3})
 
 
-def workflow_spec(templates, *, active_deadline_seconds=None, arguments=None, entrypoint=None, volumes=None,
-                  workflow_metadata=None) -> dict:
+def workflow_spec(templates, *, active_deadline_seconds=None, arguments=None, entrypoint=None, image_pull_secrets=None,
+                  volumes=None, workflow_metadata=None) -> dict:
     return _present({"activeDeadlineSeconds": active_deadline_seconds, "arguments": arguments, "entrypoint": entrypoint,
-                     "templates": templates, "volumes": volumes, "workflowMetadata": workflow_metadata})
+                     "imagePullSecrets": image_pull_secrets, "templates": templates, "volumes": volumes,
+                     "workflowMetadata": workflow_metadata})
 
 
 def document(kind: str, metadata: dict, spec: dict) -> dict:

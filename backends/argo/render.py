@@ -7,7 +7,8 @@ validation took most of a large render -- and written as PyYAML's C dumper write
 Mapping (docs/backends.md): a DAG task per step with an explicit `depends` (depends.py),
 `when` as a typed expr tag (condition.py), calls and literals as brace-free JSON in a
 `payload` parameter for the bootstrap (payload.py, bootstrap.py), one template per step
-shape (templates.py), and a leaf that keeps any failure in the workflow's phase.
+shape (templates.py), and a leaf that keeps any failure in the workflow's phase. Where a step runs --
+pod settings, secrets, packages, shipped code -- is where.py's.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from orch.core.typed import to_text
 from ..base import Artifact
 from . import artifacts as art
 from . import manifest as a
+from . import where
 from .condition import ExprLang
 from .depends import Depends, as_status_test, leaves, waits_for
 from .fanout import Wrappers, is_wrapper
@@ -39,6 +41,8 @@ from .yaml_text import to_yaml
 
 if TYPE_CHECKING:
     from hera.workflows import models as m
+
+    from ..shipping import Shipped
 
 VERDICT = "Orch-verdict"  # orch's template names hold a capital: a step's template is named after it
 VERDICT_TASK = "Orch-verdict"  # orch's task names hold a capital, which no step's Argo name does
@@ -55,12 +59,13 @@ MAX_INPUTS = 500  # input parameters a template (Inputs.parameters maxItems, wor
 RUNNER_TAG = "{{workflow.annotations.orch/runner}}"
 
 
-def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
+def render(graph: PipelineGraph, kind: str | None = None, code: Shipped | None = None) -> list[Artifact]:
     """The manifests: kind 'workflow', 'template' or 'cron'; by default a Workflow, plus a
     CronWorkflow when the pipeline has a schedule. A nested pipeline whose manifest would pass
-    etcd's 1 MB moves each chunk into a WorkflowTemplate of its own, called by `templateRef`."""
+    etcd's 1 MB moves each chunk into a WorkflowTemplate of its own, called by `templateRef`.
+    `code`: the packed code of a pipeline that ships it (`orch render` packs it), named by its sha256."""
     with _collector_paused():
-        return _artifacts(graph, kind)
+        return _artifacts(graph, kind, code)
 
 
 @contextmanager
@@ -77,10 +82,10 @@ def _collector_paused():
         gc.enable()
 
 
-def _artifacts(graph: PipelineGraph, kind: str | None) -> list[Artifact]:
+def _artifacts(graph: PipelineGraph, kind: str | None, code: Shipped | None) -> list[Artifact]:
     pipeline = graph.pipeline
     kinds = [kind] if kind else ["workflow"] + (["cron"] if pipeline.schedule else [])
-    spec = spec_data(graph)
+    spec = spec_data(graph, code=code)
     _bounded_inputs(graph, spec)
     extra: list[Artifact] = []
     if _is_nested(spec):  # measure the chunks apart: when together they pass 1 MB, they stay apart
@@ -180,27 +185,28 @@ def _called(dag: dict, by_name: dict) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> m.WorkflowSpec:
+def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS, code: Shipped | None = None) -> m.WorkflowSpec:
     """The spec as hera's WorkflowSpec model, as `run` submits it."""
     from hera.workflows import models as m
 
-    spec = spec_data(graph, chunk_size)
+    spec = spec_data(graph, chunk_size, code)
     _bounded_inputs(graph, spec)
     return m.WorkflowSpec.model_validate(spec)
 
 
-def spec_data(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> dict:
-    """The Workflow's spec, as hera's WorkflowSpec would dump it."""
+def spec_data(graph: PipelineGraph, chunk_size: int = MAX_TASKS, code: Shipped | None = None) -> dict:
+    """The Workflow's spec, as hera's WorkflowSpec would dump it; a pipeline that ships code needs its pack (`code`)."""
     pipeline = graph.pipeline
+    code = where.code_key(pipeline, code)
     depends = Depends(graph)
     layout = Layout(graph, depends, chunk_size)
     found = [d for name, step in pipeline.steps.items() for d in problems(name, step)]
     found += _pipeline_problems(graph, layout)
     if found:
         raise SpecError([graph.locate(d) for d in found])
-    shapes = _Shapes()
+    shapes = _Shapes(code)
     if inline_mode(graph) and not layout.nested:
-        return _inline_spec(graph, depends)
+        return _inline_spec(graph, depends, code)
     wrappers = Wrappers(pipeline.fail_fast, stdout=False)
     if not layout.nested:
         tasks = [task for name in pipeline.steps for task in _tasks(graph, name, shapes, depends, layout, wrappers)]
@@ -217,13 +223,15 @@ def spec_data(graph: PipelineGraph, chunk_size: int = MAX_TASKS) -> dict:
 
 def _spec(pipeline, templates: list[dict], volumes=None) -> dict:
     """The runner goes once into the Workflow's annotations, last in reading order, as Kubernetes
-    keeps machine data (`kubectl`'s last-applied-configuration): python steps run it from there."""
+    keeps machine data (`kubectl`'s last-applied-configuration): python steps run it from there.
+    The steps' image pull secrets go on the Workflow, the only place Argo has them (where.py)."""
     python = any(RUNNER_TAG in t["container"].get("command", []) for t in templates if "container" in t)
     return a.workflow_spec(
         templates,
         entrypoint=MAIN,
         arguments=a.parameters([_argument(name, param) for name, param in pipeline.params.items()]),
         active_deadline_seconds=int(pipeline.timeout) if pipeline.timeout else None,
+        image_pull_secrets=where.image_pull_secrets(pipeline),
         volumes=volumes,
         workflow_metadata={"annotations": {"orch/runner": runner_source()}} if python else None,
     )
@@ -236,13 +244,13 @@ def inline_mode(graph: PipelineGraph) -> bool:
     return len(steps) + sum(has_gate(s) + throttled(s) for s in steps.values()) <= INLINE_MAX
 
 
-def _inline_spec(graph: PipelineGraph, depends: Depends) -> dict:
+def _inline_spec(graph: PipelineGraph, depends: Depends, code: str | None) -> dict:
     pipeline = graph.pipeline
     tasks, templates = [], []
     stdout = []
     wrappers = Wrappers(pipeline.fail_fast, stdout=True)
     for name, step in pipeline.steps.items():
-        built = StepTemplate(pipeline, name, step)
+        built = StepTemplate(pipeline, name, step, code)
         container = built.container()
         templates.append(a.template(argo_name(name), inputs=built.template_inputs(),
                                     outputs=built.outputs(), container=container, **pod_settings(step)))
@@ -266,7 +274,8 @@ def _inline_spec(graph: PipelineGraph, depends: Depends) -> dict:
     metadata = {"annotations": {"orch/stdout": " ".join(stdout)}} if stdout else None
     main = a.template(MAIN, metadata=metadata, dag=a.dag(tasks, fail_fast=pipeline.fail_fast))
     gates = [_busybox(GATE, ["true"])] if any(has_gate(step) for step in pipeline.steps.values()) else []
-    volumes = [{"emptyDir": {}, "name": VOLUME}] if any(t["container"].get("volumeMounts") for t in templates) else None
+    outputs = any(m["name"] == VOLUME for t in templates for m in t["container"].get("volumeMounts", []))
+    volumes = [{"emptyDir": {}, "name": VOLUME}] if outputs else None
     return _spec(pipeline, [main] + wrappers.templates + templates + gates + [_busybox(VERDICT, ["true"])], volumes)
 
 
@@ -300,9 +309,10 @@ def _busybox(name: str, command: list[str]) -> dict:
 class _Shapes:
     """One template per step shape, named in order of first use."""
 
-    def __init__(self):
+    def __init__(self, code: str | None = None):
         self.names: dict[Shape, str] = {}
         self.templates: list[dict] = []
+        self.code = code  # the shipped code's key: every step's template reads it
 
     def name_for(self, pipeline, name: str, refs: int) -> str:
         step = pipeline.steps[name]
@@ -310,7 +320,7 @@ class _Shapes:
         shape = Shape.of(step, refs, (name, tuple(art.artifact_refs(pipeline, step))) if reads or writes else ())
         if shape not in self.names:
             self.names[shape] = f"step-{len(self.names) + 1}"
-            self.templates.append(template(self.names[shape], shape, step, (reads, writes)))
+            self.templates.append(template(self.names[shape], shape, step, (reads, writes), self.code))
         return self.names[shape]
 
 

@@ -3,14 +3,22 @@
 The server is named as the argo CLI names it: ARGO_SERVER (host:port, or a URL),
 ARGO_SECURE (https unless 'false'), ARGO_INSECURE_SKIP_VERIFY, ARGO_TOKEN, ARGO_NAMESPACE.
 The RunResult comes from the workflow's own node statuses, nothing remembered here.
+
+A pipeline that ships its code (`code: {ship: true}`) is packed and uploaded before the Workflow is
+submitted, to `<store>/code/<sha256>.tar.gz` with the store $ORCH_ARTIFACTS, else the spec's
+`artifacts.store`: it must be the bucket of the cluster's artifact repository, for the pods read the
+code as a key-only input artifact (the key is the URI's path; the repository gives the bucket).
+A step's secrets are read by the kubelet from Kubernetes Secrets: orch carries no value to the cluster.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from typing import Any, Mapping, Optional
 
+from orch.core.artifacts import ENV, choose_store, ships_code, spec_store
 from orch.core.errors import BackendUnavailable, Diagnostic, SpecError, UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
@@ -24,7 +32,8 @@ DONE = ("Succeeded", "Failed", "Error")
 
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, resume: Optional[str] = None, progress=None,
-        poll_seconds: float = 2.0, artifacts: Optional[str] = None, **_: Any) -> RunResult:
+        poll_seconds: float = 2.0, artifacts: Optional[str] = None, secrets: Optional[Mapping[str, str]] = None,
+        spec_path: Optional[str] = None, **_: Any) -> RunResult:
     """Submit and watch until the workflow ends."""
     from hera.workflows import models as m
 
@@ -34,11 +43,15 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, resume: Optional[str
         raise UsageError("--artifacts: on Argo the cluster's artifact repository holds the artifacts (its executor moves "
                          "them); point the workflow's repository at the bucket, and give the key's prefix as the "
                          "spec's artifacts.store")
+    if secrets is not None:
+        raise UsageError("--secrets: on Argo each step reads its secrets from the Kubernetes Secrets it names, in the "
+                         "workflow's namespace (kubectl create secret generic NAME --from-literal=KEY=...); orch carries "
+                         "no secret value to the cluster")
     values = resolve_params(graph.pipeline, params)
     for name, value in values.items():  # Argo substitutes a template after placing a param's value in it
         if "{{" in to_text(value):
             raise UsageError(f"-p {name}: Argo would read '{{{{' in a param's value as a tag, and has no escape for it")
-    spec = workflow_spec(graph)  # what the spec cannot be on Argo is said before any server is asked
+    spec = workflow_spec(graph, code=_shipped(graph, spec_path))  # what Argo cannot do is said before its server is asked
     spec.arguments = m.Arguments(parameters=[m.Parameter(name=k, value=to_text(v)) for k, v in values.items()]) or None
     workflow = m.Workflow(api_version=API_VERSION, kind="Workflow", spec=spec,
                           metadata=m.ObjectMeta(generate_name=f"{graph.pipeline.name}-", labels=dict(graph.pipeline.labels) or None))
@@ -65,6 +78,29 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, resume: Optional[str
     finally:
         if progress:
             progress.end()
+
+
+def _shipped(graph: PipelineGraph, spec_path: Optional[str]):
+    """The pipeline's code packed and uploaded to the store the pods read it from (None unless it ships code)."""
+    if not ships_code(graph.pipeline):
+        return None
+    from ..shipping import ship
+
+    try:
+        store, _ = choose_store(None, spec_store(graph.pipeline))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if store.startswith("file://"):
+        raise UsageError(f"code: {{ship: true}} on Argo: the pods read the code from the cluster's artifact repository, "
+                         f"not from {store}\n  hint: set ${ENV} or the spec's artifacts.store to s3://<the repository's "
+                         "bucket>/<prefix>")
+    from ..transfer import ArtifactError
+
+    try:
+        return ship(graph, spec_path, store, say=lambda line: print(line, file=sys.stderr))
+    except ArtifactError as err:
+        raise BackendUnavailable(f"cannot upload the code to {store}: {err}\n  hint: check the credentials (AWS_*, "
+                                 "AWS_ENDPOINT_URL) and that the bucket exists") from None
 
 
 def _service():

@@ -1,4 +1,5 @@
-"""The bootstrap's source as shipped in the rendered template: orch.core.typed, then bootstrap.py."""
+"""The bootstrap's source as shipped in the rendered template: orch.core.typed, orch.core.secrets (its Masker),
+backends/pyenv.py, podplace.py, then bootstrap.py (nearly all of each is reached: nothing is left out)."""
 
 from __future__ import annotations
 
@@ -6,27 +7,32 @@ import ast
 from functools import lru_cache
 from pathlib import Path
 
-from orch.core import typed
+from orch.core import secrets, typed
 
+from .. import pyenv
 from ..embed import without_docstrings
-from . import bootstrap
+from . import bootstrap, podplace
 
-MARK = "# embedded: typed"
+MARK = "# embedded: "  # an import of orch's whose source the runner carries
+PARTS = (typed, secrets, pyenv, podplace, bootstrap)
 
 
 @lru_cache(maxsize=1)
 def bootstrap_source() -> str:
     """One standalone Python program, without docstrings and comments (every template carries it);
     it never holds '{{' or '}}', which Argo would read as tags."""
-    helpers = Path(typed.__file__).read_text(encoding="utf-8")
-    runner = "\n".join(line for line in Path(bootstrap.__file__).read_text(encoding="utf-8").splitlines()
-                       if MARK not in line)
-    source = "\n\n".join(_bare(text) for text in (helpers, runner)) + "\n"
+    texts = ["\n".join(line for line in Path(m.__file__).read_text(encoding="utf-8").splitlines() if MARK not in line)
+             for m in PARTS]
+    source = "\n\n".join(_bare(text, first=i == 0) for i, text in enumerate(texts)) + "\n"
     if "{{" in source or "}}" in source:  # pragma: no cover - guarded by a test
         raise AssertionError("the bootstrap must not contain Argo tag delimiters")
     return source
 
 
-def _bare(source: str) -> str:
-    """The code without docstrings or comments (ast round trip)."""
-    return ast.unparse(without_docstrings(ast.parse(source)))
+def _bare(source: str, first: bool = True) -> str:
+    """The code without docstrings or comments (ast round trip); past the first part, without its `from __future__`
+    imports, which only the program's start may hold (the first part's apply to all)."""
+    tree = without_docstrings(ast.parse(source))
+    if not first:
+        tree.body = [node for node in tree.body if not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
+    return ast.unparse(tree)

@@ -1,5 +1,5 @@
 """One Argo template per step shape: steps alike in image, resources, retries, timeout, pod
-settings, outputs and reference count share it, their calls travelling as parameters.
+settings, secrets, packages, outputs and reference count share it, their calls travelling as parameters.
 
 Argo's full CRDs allow at most 200 templates per workflow, and every template repeats
 the bootstrap, so sharing keeps a large pipeline valid and small. A step that writes or reads
@@ -17,6 +17,7 @@ from orch.core.refs import find_refs
 from orch.core.spec import Step
 
 from . import manifest as a
+from . import where
 
 
 DEFAULT_IMAGE = "python:3.12-slim"
@@ -38,11 +39,13 @@ class Shape:
     refs: int
     fan_out: bool
     artifacts: tuple  # (step name, the artifacts it reads) for a step with any, else ()
+    secrets: tuple = ()  # (var, secret, key): the template's env reads them
+    packages: tuple = ()  # the template's ORCH_PACKAGES
 
     @classmethod
     def of(cls, step: Step, refs: int, artifacts: tuple = ()) -> "Shape":
         resources = step.resources
-        kubernetes = step.kubernetes.model_dump_json() if step.kubernetes else ""
+        kubernetes = step.kubernetes.model_dump_json() if step.kubernetes else ""  # every pod setting
         return cls(
             image=image_of(step, DEFAULT_IMAGE),
             resources=(resources.cpu, resources.memory, resources.gpu) if resources else (None, None, None),
@@ -53,6 +56,8 @@ class Shape:
             refs=refs,
             fan_out=step.foreach is not None,
             artifacts=artifacts,
+            secrets=tuple((var, ref.secret, ref.key) for var, ref in step.secrets.items()),
+            packages=tuple(step.packages),
         )
 
 
@@ -69,7 +74,7 @@ def problems(name: str, step: Step) -> list[Diagnostic]:
     if step.retries and step.retries.factor > INT32:  # orch's other numbers fit Argo's fields (core.limits; a test)
         found.append(Diagnostic("E821", f"more than Argo reads as a retry factor (a 32-bit integer, at most {INT32})",
                                 path + ("retries", "factor")))
-    return found
+    return found + where.problems(name, step)
 
 
 def _expanded(name: str) -> str:
@@ -78,17 +83,18 @@ def _expanded(name: str) -> str:
     return '{{=replace(inputs.parameters["' + name + '"], "$", "$$")}}'
 
 
-def template(name: str, shape: Shape, step: Step, artifacts: tuple[list, list] = ([], [])) -> dict:
-    """`artifacts`: the template's input and output artifacts (artifacts.py)."""
+def template(name: str, shape: Shape, step: Step, artifacts: tuple[list, list] = ([], []), code: str | None = None) -> dict:
+    """`artifacts`: the template's input and output artifacts (artifacts.py); `code`: the shipped code's key (where.py)."""
     inputs = [a.parameter("payload")] + [a.parameter(f"r{i}", default="") for i in range(shape.refs)]
     env = [a.env_var("ORCH_PAYLOAD", _expanded("payload"))] + [a.env_var(f"ORCH_R{i}", _expanded(f"r{i}")) for i in range(shape.refs)]
     if shape.fan_out:
         inputs.append(a.parameter("item"))
         env.append(a.env_var("ORCH_ITEM", "{{inputs.parameters.item}}"))
+    env += where.runner_env(step, code)
     values = [output for output, kind in step.outputs.items() if kind != "artifact"]
     return a.template(
         name,
-        inputs=a.io(inputs, artifacts[0]),
+        inputs=a.io(inputs, where.code_input(code) + artifacts[0]),
         outputs=a.io([a.parameter(output, value_from=a.value_from(path=f"{OUTPUTS}/{output}", default="null"))
                       for output in values], artifacts[1]),
         container=a.container(shape.image, command=RUNNER, env=env, **container_settings(step)),
@@ -97,7 +103,8 @@ def template(name: str, shape: Shape, step: Step, artifacts: tuple[list, list] =
 
 
 def pod_settings(step: Step) -> dict:
-    """The template fields beside its container: retries, the attempt's deadline, where the pod runs."""
+    """The template fields beside its container: retries, the attempt's deadline, where the pod runs, its volumes,
+    labels and annotations, and the patch over its spec (where.py)."""
     kubernetes = step.kubernetes
     return dict(
         retry_strategy=_retries(step),
@@ -105,6 +112,9 @@ def pod_settings(step: Step) -> dict:
         node_selector=dict(kubernetes.node_selector) if kubernetes and kubernetes.node_selector else None,
         tolerations=[_toleration(t) for t in kubernetes.tolerations] or None if kubernetes else None,
         service_account_name=kubernetes.service_account if kubernetes else None,
+        volumes=where.volumes(step),
+        metadata=where.metadata(step),
+        pod_spec_patch=where.pod_spec_patch(step),
     )
 
 
@@ -123,17 +133,23 @@ def image_of(step: Step, default: str) -> str:
     return image
 
 
-def container_settings(step: Step) -> dict:
+def container_settings(step: Step, mounts: tuple = ()) -> dict:
+    """The container's fields from the step's settings; `mounts`: orch's own volume mounts, before the step's."""
     kubernetes = step.kubernetes
-    return dict(resources=_resources(step), image_pull_policy=kubernetes.image_pull_policy if kubernetes else None)
+    return dict(resources=_resources(step), image_pull_policy=kubernetes.image_pull_policy if kubernetes else None,
+                volume_mounts=list(mounts) + where.mounts(step) or None)
 
 
 def _resources(step: Step) -> dict | None:
+    """`resources` are the requests (a gpu is a limit, as Kubernetes takes extended resources); `kubernetes.limits`
+    the limits."""
     resources = step.resources
-    if resources is None:
+    requests = {k: v for k, v in (("cpu", resources.cpu), ("memory", resources.memory)) if v} if resources else {}
+    limits = where.limits(step)
+    if resources and resources.gpu:
+        limits["nvidia.com/gpu"] = str(resources.gpu)
+    if not requests and not limits:
         return None
-    requests = {k: v for k, v in (("cpu", resources.cpu), ("memory", resources.memory)) if v}
-    limits = {"nvidia.com/gpu": str(resources.gpu)} if resources.gpu else {}
     return a.resources(requests=requests or None, limits=limits or None)
 
 

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from orch.backends.steprun import stdout_problem
 from orch.core.artifacts import artifact_outputs, is_artifact
@@ -32,6 +32,7 @@ from orch.core.graph import PipelineGraph
 from orch.core.limits import MAX_STDOUT_OUTPUT_BYTES
 from orch.core.refs import Ref
 from orch.core.result import RunResult, StepResult, pipeline_status
+from orch.core.secrets import missing_text
 from orch.core.spec import Step
 from orch.core.triggers import RUN, decide
 from orch.core.typed import foreach_problem
@@ -41,6 +42,7 @@ from .host import Host, Request
 from .processes import (Zygote, is_child_group_leader, kill_group, kill_if_same, read_pid_file,
                         read_regular_file, started_at)
 from .state import Store, now, safe_text
+from .where import Where
 
 MAX_OUTPUT_BYTES = 64 << 20  # an output is a value, not a data set: artifacts carry data
 
@@ -74,6 +76,8 @@ class Options:
     max_parallel: int = 32
     host: Optional[Host] = None
     artifacts: Optional[str] = None  # the artifact store's URL (orch.core.artifacts.choose_store)
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)  # ORCH_SECRET_* name -> value
+    code: Optional[tuple[str, str]] = None  # the shipped code's (URI, sha256), when the run ships it
 
 
 class Executor:
@@ -90,6 +94,9 @@ class Executor:
         self.host = options.host or Host.detect()
         self.progress = progress
         self.artifacts = options.artifacts  # the store's URL, when a step has artifacts
+        self.where = Where(self.pipeline, options.secrets, options.code)  # secrets held in memory only
+        self.code = options.code
+        self._unstarted: list[tuple[int, Unit]] = []  # attempts that failed before their code could run
         self.results: dict[str, StepResult] = {}
         self.units: dict[str, list[Unit]] = {}
         self.queue: deque[Unit] = deque()
@@ -222,6 +229,8 @@ class Executor:
                 continue
             self._start(unit, step)
         self.queue = held
+        while self._unstarted:
+            self._ended(*self._unstarted.pop(0), 1)
 
     def _start(self, unit: Unit, step: Step) -> None:
         unit.attempt += 1
@@ -236,15 +245,22 @@ class Executor:
             self.step_started[unit.step] = started
             self.store.set_step(self.run_id, unit.step, "running", started_at=started)
         base = folder / f"attempt-{unit.attempt}"
+        values, missing = self.where.secret_values(step)
+        if missing is not None:
+            self._fail_unstarted(unit, base, missing_text(*missing))
+            return
         inputs = _Inputs(self.pipeline, Path(str(base) + ".inputs").resolve())  # absolute: a step may change folder
         resolve = inputs.local(self._resolve_for(unit.step, unit.value))
         env = {key: to_text(fill(value, resolve)) for key, value in step.env.items()}
         if self.host.gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(unit.gpus)
+        env.update(values)
         request: dict[str, Any] = {"id": self._next_id, "log": str(base) + ".log", "result": str(base) + ".result.json",
                                    "pidfile": str(base) + ".pid", "env": env}
+        self.where.place(request, step, base, values)
         if step.python:
-            request.update(kind="python", python=step.python, path=str(self.spec_dir), args=fill(step.args, resolve))
+            request.update(kind="python", python=step.python, path=request.get("path", str(self.spec_dir)),
+                           args=fill(step.args, resolve))
         else:
             outputs_dir = Path(str(base) + ".outputs")
             outputs_dir.mkdir(exist_ok=True)
@@ -263,8 +279,22 @@ class Executor:
         self.running_per_step[unit.step] += 1
         self._next_id += 1
         if self.zygote is None:
-            self.zygote = Zygote((self.artifacts,) if self.artifacts else ())
+            self.zygote = Zygote((self.artifacts,) if self.artifacts else (), self.where.preload())
         self.zygote.start(request)
+        self.progress.step(unit.step, "running", attempt=unit.attempt, item=unit.item)
+
+    def _fail_unstarted(self, unit: Unit, base: Path, error: str) -> None:
+        """The attempt fails before anything of its step runs (no process is started): its log says why,
+        and it ends as any failed attempt does -- retried if the step has retries left."""
+        try:
+            Path(str(base) + ".log").write_text(error + "\n", encoding="utf-8")
+        except OSError:
+            pass
+        unit.timed_out, unit.error = True, error  # (as a killed starter's attempts: the error is set, no outcome is read)
+        self.running[self._next_id] = unit
+        self.running_per_step[unit.step] += 1
+        self._unstarted.append((self._next_id, unit))
+        self._next_id += 1
         self.progress.step(unit.step, "running", attempt=unit.attempt, item=unit.item)
 
     def _resolve_for(self, step_name: str, item: Any):
@@ -326,6 +356,8 @@ class Executor:
         self.host.give_back(unit.request, unit.gpus)
         _remove(unit.folder / f"attempt-{unit.attempt}.pid")
         shutil.rmtree(unit.folder / f"attempt-{unit.attempt}.inputs", ignore_errors=True)  # copies only its attempt read
+        if self.code is not None:
+            shutil.rmtree(unit.folder / f"attempt-{unit.attempt}.code", ignore_errors=True)  # a fresh copy per attempt
         step = self.pipeline.steps[unit.step]
         outputs, error = self._outcome(unit, step, status)
         retries = step.retries
@@ -348,7 +380,8 @@ class Executor:
             outputs, error = self._read_outcome(unit, step, status)  # outputs are checked to be real text (typed.py)
         except (OSError, ValueError) as err:  # what a step left in place of its files, whatever it is
             outputs, error = None, f"cannot read the attempt's outcome: {err}"
-        return outputs, safe_text(None if error is None else str(error))  # a result file a step overwrote may hold anything
+        error = None if error is None else self.where.mask.text(str(error))  # a value the step printed or raised: ***
+        return outputs, safe_text(error)  # a result file a step overwrote may hold anything
 
     def _read_outcome(self, unit: Unit, step: Step, status: int) -> tuple[Optional[dict], Optional[str]]:
         base = unit.folder / f"attempt-{unit.attempt}"

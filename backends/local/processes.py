@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from orch.core.secrets import PREFIX as SECRET_PREFIX
+
 LIVENESS_CHECK_S = 1.0  # how often a quiet zygote is checked to be alive (a step may hold its output open)
 MAX_LINE = 1 << 20  # longer is not one of its messages (they are a few dozen bytes)
 
@@ -26,10 +28,14 @@ MAX_LINE = 1 << 20  # longer is not one of its messages (they are a few dozen by
 class Zygote:
     """A running `orch.backends.local.zygote` process."""
 
-    def __init__(self, stores: tuple[str, ...] = ()):
+    def __init__(self, stores: tuple[str, ...] = (), preload: tuple[str, ...] = ()):
+        """`stores`: the artifact stores its attempts reach; `preload`: zygote.py's flags (--mask, --code,
+        --packages) for what the run's attempts do. Its environment has no ORCH_SECRET_* variable: an attempt
+        gets the secrets its step names, in its request, and no others."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "orch.backends.local.zygote", *stores],  # the artifact stores its attempts reach
+            [sys.executable, "-m", "orch.backends.local.zygote", *preload, *stores],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith(SECRET_PREFIX)},
             start_new_session=True,  # Ctrl-C reaches orch, which stops the attempts itself
         )
         self.pid = self.process.pid

@@ -31,6 +31,9 @@ class Quiet:
 
     def note(self, name: str, text: str) -> None: ...
 
+    def say(self, text: str) -> None:
+        """A line about the run, not one step (what shipped code went in, settings a local run ignores)."""
+
     def end(self) -> None: ...
 
 
@@ -57,6 +60,9 @@ class Lines(Quiet):
 
     def note(self, name, text):
         self._say(f"{name}: note: {text}")
+
+    def say(self, text):
+        self._say(text)
 
     def _say(self, text: str) -> None:
         print(f"{time.strftime('%H:%M:%S')} {text}", file=self.stream, flush=True)
@@ -94,6 +100,11 @@ class Live(Quiet):
 
     def note(self, name, text):
         self.rows[name].detail = text
+
+    def say(self, text):
+        from rich.markup import escape
+
+        self.console.print(escape(text), highlight=False)  # above the table while it is live
 
     def end(self):
         self.live.stop()

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-import secrets
+import os
 import signal
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from secrets import token_hex
 from typing import Any, Mapping, Optional
 
 from orch.core.errors import RunInterrupted, UsageError, shorten
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
+from orch.core.secrets import PREFIX as SECRET_PREFIX
 from orch.core.values import resolve_params
 
 from ..stores import run_store
@@ -27,8 +29,14 @@ from .state import Store, unusable
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None,
         resume: Optional[str] = None, max_parallel: int = 32, progress=None, home: Optional[Path] = None,
-        options: Optional[Options] = None, artifacts: Optional[str] = None) -> RunResult:
+        options: Optional[Options] = None, artifacts: Optional[str] = None,
+        secrets: Optional[Mapping[str, str]] = None) -> RunResult:
     """Run the pipeline here; with `resume`, rerun only what did not succeed in that run.
+
+    `secrets`: the ORCH_SECRET_* variables of `--secrets FILE`, over those of the environment; each
+    attempt gets only its step's, and no value is written anywhere (logs and errors are masked).
+    A pipeline that ships code is packed and uploaded to the run's store before the run is recorded;
+    the run folder keeps its URI and sha256, so a resumed run uses the code it began with.
 
     The process holds the run's lock from before its first write to its end, so one run
     has one process; the records' folder failing under it (a file in the way, a full disk)
@@ -36,7 +44,8 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
     the resume command (and, for --json, the RunResult so far) once the run is recorded.
     """
     store = Store(home)
-    run_id = resume or f"{graph.pipeline.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    progress = progress or Quiet()
+    run_id = resume or f"{graph.pipeline.name}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{token_hex(2)}"
     lock = executor = None
     try:
         with _sigterm_as_interrupt():
@@ -44,12 +53,18 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
                 if resume and not artifacts:  # a resumed run stores where it began, unless told otherwise
                     artifacts = _read_text(store.run_dir(run_id) / STORE_FILE)
                 artifact_store = run_store(graph.pipeline, artifacts, f"{graph.pipeline.name}/{run_id}")
+                code = _recorded_code(store, run_id) if resume else None
+                if code is None:
+                    code = _ship(graph, spec_path, artifact_store, progress)
                 values, run_date, lock = _begin(store, graph, params, spec_path, run_id, bool(resume))
                 if artifact_store:
                     (store.run_dir(run_id) / STORE_FILE).write_text(artifact_store, encoding="utf-8")
+                if code:
+                    _record_code(store, run_id, code)
                 spec_dir = Path(spec_path).resolve().parent if spec_path else Path.cwd()
-                options = replace(options or Options(max_parallel=max_parallel), artifacts=artifact_store)
-                executor = Executor(graph, store, run_id, values, run_date, spec_dir, options, progress or Quiet())
+                options = replace(options or Options(max_parallel=max_parallel), artifacts=artifact_store,
+                                  secrets=_secrets(secrets), code=code)
+                executor = Executor(graph, store, run_id, values, run_date, spec_dir, options, progress)
                 return _execute(executor, bool(resume))
             except KeyboardInterrupt:
                 raise _interrupted(store, graph, run_id, spec_path) from None
@@ -65,6 +80,39 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
 
 
 STORE_FILE = "artifacts-store"  # in the run's folder: the artifact store the run uses
+CODE_FILE = "code.json"  # in the run's folder: the shipped code the run uses, {"uri": ..., "sha256": ...}
+
+
+def _secrets(given: Optional[Mapping[str, str]]) -> dict[str, str]:
+    """The values a run's steps can name: ORCH_SECRET_* of the environment, those of --secrets over them."""
+    found = {k: v for k, v in os.environ.items() if k.startswith(SECRET_PREFIX)}
+    found.update(given or {})
+    return found
+
+
+def _ship(graph: PipelineGraph, spec_path: Optional[str], store: Optional[str], progress) -> Optional[tuple[str, str]]:
+    """The pipeline's code packed and put in the run's store once (content-addressed: unchanged code uploads
+    nothing); (URI, sha256), or None when it ships no code."""
+    from ..shipping import ship
+
+    shipped = ship(graph, spec_path, store, say=progress.say)
+    return (shipped.uri, shipped.sha256) if shipped and shipped.uri else None
+
+
+def _record_code(store: Store, run_id: str, code: tuple[str, str]) -> None:
+    path = store.run_dir(run_id) / CODE_FILE
+    path.write_text(json.dumps({"uri": code[0], "sha256": code[1]}), encoding="utf-8")
+
+
+def _recorded_code(store: Store, run_id: str) -> Optional[tuple[str, str]]:
+    """The code a run began with (None: it shipped none, or its record is unreadable: the code is shipped again)."""
+    try:
+        data = json.loads(_read_text(store.run_dir(run_id) / CODE_FILE) or "null")
+    except ValueError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("uri"), str) and isinstance(data.get("sha256"), str):
+        return data["uri"], data["sha256"]
+    return None
 
 
 def _read_text(path: Path) -> Optional[str]:
@@ -102,10 +150,31 @@ def _begin(store: Store, graph: PipelineGraph, params: Mapping[str, Any], spec_p
 def _execute(executor: Executor, resume: bool) -> RunResult:
     progress = executor.progress
     progress.begin(executor.run_id, executor.pipeline.name, list(executor.pipeline.steps))
+    ignored = ignored_here(executor.pipeline)
+    if ignored:
+        progress.say(ignored)
     try:
         return executor.run(resume=resume)
     finally:
         progress.end()
+
+
+def ignored_here(pipeline) -> Optional[str]:
+    """One note for the run: the settings its steps have that mean nothing to a local run (pod settings, the
+    image), named, with the steps that set them."""
+    settings: dict[str, list[str]] = {}
+    for name, step in pipeline.steps.items():
+        found = ["image"] if step.image else []
+        if step.kubernetes is not None:
+            found += [f"kubernetes.{key}" for key in step.kubernetes.model_dump(exclude_defaults=True)]
+        for setting in found:
+            settings.setdefault(setting, []).append(name)
+    if not settings:
+        return None
+    steps = list(dict.fromkeys(s for names in settings.values() for s in names))
+    shown = ", ".join(steps[:5]) + (f" and {len(steps) - 5} more" if len(steps) > 5 else "")
+    return (f"note: {', '.join(settings)} {'has' if len(settings) == 1 else 'have'} no meaning for a local run "
+            f"and {'is' if len(settings) == 1 else 'are'} ignored (set on {shown})")
 
 
 def _interrupted(store: Store, graph: PipelineGraph, run_id: str, spec_path: Optional[str]) -> RunInterrupted:

@@ -26,6 +26,15 @@ steps it starts (/proc/PID/fd): a line that is not a well-formed request is igno
 each message goes out as one atomic write preceded by a newline, so whatever a step
 writes there cannot swallow a real message. If the starter dies anyway (a step kills
 it), orch fails the attempts it was running and starts a new one (executor.py).
+
+An attempt whose step has secrets writes through a pipe to a masking writer (masking.py): a
+small process forked by the starter, outside the attempt's process group, so killing the attempt
+(its timeout) cannot kill it; it writes what came, with each value as `***`, into the log. The
+starter says the attempt ended only once that writer has written everything and exited, so the
+log orch reads the attempt's last line from is complete and masked. A run that ships code or
+installs packages prepares each attempt inside it (placing.py), under its timeout: the code
+unpacked into `attempt-N.code/` (its working folder, first on sys.path and PYTHONPATH) and the
+packages' env made or found, its installer's output in the log.
 """
 
 from __future__ import annotations
@@ -37,13 +46,22 @@ import signal
 import sys
 import traceback
 
+from orch.backends.local.masking import Tee, start_masker, write_all
+from orch.backends.local.placing import prepare
+
 
 class _OrchGone(Exception):
     """orch's end of our output closed: it is gone, stop and clean up."""
 
 
+_LAUNCH_PATH = None  # sys.path[0] as `python -m` set it (the folder orch ran in): not a shipped step's to import from
+_MASK = None  # in an attempt with secrets: their Masker, for the error its result file says
+
+
 def main() -> None:
-    _preload(sys.argv[1:])
+    global _LAUNCH_PATH
+    _LAUNCH_PATH = sys.path[0] if sys.path and sys.path[0] in ("", os.getcwd()) else None
+    _preload([a for a in sys.argv[1:] if not a.startswith("--")], {a for a in sys.argv[1:] if a.startswith("--")})
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     signal.set_wakeup_fd(write_fd)
@@ -52,11 +70,14 @@ def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _exit_on_signal)
     children: dict[int, int] = {}  # pid -> attempt id
+    tees: dict[int, Tee] = {}  # attempt id -> its masking writer
     try:
-        _serve(children, read_fd)
+        _serve(children, tees, read_fd)
     except _OrchGone:
         pass
     finally:
+        for tee in tees.values():
+            tee.close()  # each writer takes what its pipe holds and exits
         for pid in children:
             _kill_group(pid)
             _kill(pid)  # (a child is in its own group before its pid is in `children` for long, but be sure)
@@ -67,10 +88,19 @@ def main() -> None:
                 break
 
 
-def _preload(stores: list) -> None:
+def _preload(stores: list, flags: set) -> None:
     """Import, once before any fork, what the attempts need to reach these artifact stores: orch's transfer code
     (with orch.core, 150 ms) and, for an object store, fsspec and its client (s3fs: half a second). No client
-    is made here: a thread it started would not survive the fork."""
+    is made here: a thread it started would not survive the fork. `--mask` (a step has secrets): the masker;
+    `--code` (the run ships code): the code's fetching and unpacking; `--packages`: the envs' builder."""
+    wanted = {"--mask": ("orch.core.secrets",), "--code": ("orch.backends.workspace",),
+              "--packages": ("orch.backends.pyenv", "orch.backends.workspace")}
+    for flag in sorted(flags):
+        for module in wanted.get(flag, ()):
+            try:
+                __import__(module)
+            except Exception:  # noqa: BLE001 - the attempt reports it, with the step's name
+                pass
     for store in stores:
         try:
             import orch.backends.transfer  # noqa: F401
@@ -87,14 +117,14 @@ def _exit_on_signal(signum, frame):
     raise SystemExit(128 + signum)
 
 
-def _serve(children: dict[int, int], wakeup_fd: int) -> None:
+def _serve(children: dict[int, int], tees: dict, wakeup_fd: int) -> None:
     buffer = b""
     stdin = sys.stdin.fileno()
     while True:
         readable, _, _ = select.select([stdin, wakeup_fd], [], [])
         if wakeup_fd in readable:
             os.read(wakeup_fd, 4096)
-        _reap(children)
+        _reap(children, tees)
         if stdin in readable:
             chunk = os.read(stdin, 65536)
             if not chunk:
@@ -105,7 +135,7 @@ def _serve(children: dict[int, int], wakeup_fd: int) -> None:
                 request = _request(line)
                 if request is None:
                     continue
-                pid = _start(request, children)
+                pid = _start(request, children, tees)
                 _say({"id": request["id"], "pid": pid} if pid else {"id": request["id"], "status": 1})
 
 
@@ -125,11 +155,13 @@ def _request(line: bytes):
     return request
 
 
-def _reap(children: dict[int, int]) -> None:
+def _reap(children: dict[int, int], tees: dict) -> None:
     """Report each attempt that ended, after killing what is left of its process group.
 
     The ended child is found with WNOWAIT and killed as a group before it is reaped: until
-    then its pid (so its group's id) cannot be taken by another process.
+    then its pid (so its group's id) cannot be taken by another process. An attempt with a
+    masking writer is reported when both have ended: the writer is told (its control pipe
+    closed) once the attempt is gone, and its end is the attempt's.
     """
     while True:
         try:
@@ -139,12 +171,32 @@ def _reap(children: dict[int, int]) -> None:
         if info is None or info.si_pid == 0:
             return
         pid = info.si_pid
+        writer = next((a for a, tee in tees.items() if tee.pid == pid), None)
+        if writer is not None:
+            os.waitpid(pid, 0)
+            _writer_ended(writer, tees)
+            continue
         _kill_group(pid)
         _, status = os.waitpid(pid, 0)
         attempt = children.pop(pid, None)
         if attempt is not None:
             code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-            _say({"id": attempt, "status": code})
+            tee = tees.get(attempt)
+            if tee is not None and tee.pid is not None:
+                tee.code = code
+                tee.close()  # the writer takes what the pipe holds, then ends: then the attempt is said to end
+            else:
+                tees.pop(attempt, None)
+                _say({"id": attempt, "status": code})
+
+
+def _writer_ended(attempt: int, tees: dict) -> None:
+    """A masking writer ended: its attempt's end is said now if it came first (else when it comes)."""
+    tee = tees[attempt]
+    tee.pid = None
+    if tee.code is not None:
+        del tees[attempt]
+        _say({"id": attempt, "status": tee.code})
 
 
 def _say(message: dict) -> None:
@@ -169,21 +221,30 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _start(request: dict, children: dict[int, int]):
-    """Fork the attempt; return its pid once it is in its own session, or None if it could not be forked."""
+def _start(request: dict, children: dict[int, int], tees: dict):
+    """Fork the attempt (and its masking writer first, when it has secrets); return its pid once it is in its
+    own session, or None if it could not be forked."""
+    masked = _masked(request)
+    try:
+        output = start_masker(request, masked, tees) if masked else None
+    except OSError as err:  # its log cannot be made (a full disk), or no fork
+        _cannot_start(request, err)
+        return None
     ready_r, ready_w = os.pipe()
     try:
         pid = os.fork()
     except OSError as err:  # out of processes or memory: the attempt fails, the run goes on
         os.close(ready_r)
         os.close(ready_w)
-        try:
-            _write_result(request["result"], {"ok": False, "error": f"cannot start the attempt: fork: {err.strerror}"})
-        except OSError:
-            pass
+        if output is not None:
+            os.close(output)
+            tees.pop(request["id"]).close()  # the writer ends on its own, unreported
+        _cannot_start(request, err)
         return None
     if pid:
         children[pid] = request["id"]
+        if output is not None:
+            os.close(output)
         os.close(ready_w)
         try:
             os.read(ready_r, 1)  # end of file once the child has its session and pid file (or died)
@@ -197,17 +258,31 @@ def _start(request: dict, children: dict[int, int]):
             os.setsid()
             _write_pid_file(request.get("pidfile"))
             os.close(ready_w)  # the starter may go on: killpg(pid) now reaches this attempt
-            _become_attempt(request)
+            _become_attempt(request, output, masked)
         except OSError as err:  # its log cannot be made (a full disk): say so as the attempt's error
             _write_result(request["result"], {"ok": False, "error": f"cannot start the attempt: {err}"})
             os._exit(1)
-        code = _run(request)
+        failure = prepare(request, _LAUNCH_PATH)
+        code = _answer(request, 1, {"ok": False, "error": failure}) if failure else _run(request)
     except BaseException:  # noqa: BLE001 - a child must always end here, never return to the loop
         traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _cannot_start(request: dict, err: OSError) -> None:
+    try:
+        _write_result(request["result"], {"ok": False, "error": f"cannot start the attempt: {err.strerror or err}"})
+    except OSError:
+        pass
+
+
+def _masked(request: dict) -> list:
+    """The secret values to mask in the attempt's log (none: it writes its log directly)."""
+    values = request.get("mask")
+    return [v for v in values if isinstance(v, str) and v] if isinstance(values, list) else []
 
 
 def _write_pid_file(path) -> None:
@@ -227,13 +302,20 @@ def _write_pid_file(path) -> None:
         os.close(fd)
 
 
-def _become_attempt(request: dict) -> None:
-    """Default signals, stdin from /dev/null, stdout and stderr to the log (its session is made already)."""
+def _become_attempt(request: dict, output, masked: list) -> None:
+    """Default signals, stdin from /dev/null, stdout and stderr to the log, or to its masking writer's pipe
+    (`output`) when it has secrets (its session is made already)."""
+    global _MASK
     for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)
     null = os.open(os.devnull, os.O_RDONLY)
-    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)  # each attempt has its own file
+    if output is None:
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)  # each attempt has its own file
+    else:
+        from orch.core.secrets import Masker
+
+        log, _MASK = output, Masker(masked)
     os.dup2(null, 0)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -382,7 +464,7 @@ def _run_teeing(request: dict) -> int:
                 chunk = os.read(read_fd, 1 << 16)
                 if not chunk:
                     break
-                _write_all(1, chunk)
+                write_all(1, chunk)
                 if left > 0:
                     kept.write(chunk[:left])
                     left -= min(left, len(chunk))
@@ -406,13 +488,10 @@ def _as_own(status: int) -> int:
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 def _write_result(path: str, result: dict) -> None:
+    """The result file; its error masked when the attempt has secrets (what it returned is its data: not masked)."""
+    if _MASK is not None and isinstance(result.get("error"), str):
+        result = {**result, "error": _MASK.text(result["error"])}
     text = json.dumps(result, default=_plain, allow_nan=False)
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as handle:

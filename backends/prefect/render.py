@@ -3,7 +3,10 @@
 Mapping (docs/backends.md): a `@task` per step (retries with an exact `retry_delay_seconds`
 list, `timeout_seconds`, resources as tags, results persisted as JSON), a fan-out as a task
 that maps an item task; a `@flow` with typed parameters that submits every step at once,
-each waiting for its upstream tasks whatever their states, then judging them (runtime.py).
+each waiting for its upstream tasks whatever their states, then judging them (runtime.py). A step
+with secrets or packages, or any step of a pipeline that ships its code, runs each attempt in a Place
+(backends/stepplace.py): its secrets read from Prefect Secret blocks, a fresh copy of the code, its env.
+With pod settings in `defaults`, prefect.yaml and a Kubernetes work pool's base job template (pool.py).
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from orch.core import typed
-from orch.core.artifacts import spec_store, uses_artifacts
-from orch.core.errors import Diagnostic, SpecError
+from orch.core.artifacts import needs_store, ships_code, spec_store
+from orch.core.errors import Diagnostic, SpecError, UsageError
 from orch.core.expr import parse_condition
 from orch.core.graph import PipelineGraph
 from orch.core.spec import Pipeline, Step
@@ -21,17 +24,22 @@ from orch.core.spec import Pipeline, Step
 from ..base import Artifact
 from ..embed import module
 from ..pycode import PYTHON_TYPES, Names, Refs, condition, docstring, ident, literal, step_call, upstream_read, value, wrapped
+from . import pool
 
 RUNTIME = Path(__file__).with_name("runtime.py")  # read, not imported: rendering needs no prefect
 
 
-def render(graph: PipelineGraph, kind: str | None = None) -> list[Artifact]:
-    """The flow module, named after the pipeline."""
+def render(graph: PipelineGraph, kind: str | None = None, code=None) -> list[Artifact]:
+    """The flow module, named after the pipeline; with pod settings in `defaults`, a Kubernetes work pool's
+    prefect.yaml and base job template beside it. `code` (shipping.Shipped): the packed code it fetches."""
     if kind is not None:
-        from orch.core.errors import UsageError
-
         raise UsageError("--kind is Argo's; the Prefect backend renders one flow module")
-    return [Artifact(module_file(graph.pipeline.name), module_source(graph))]
+    pipeline = graph.pipeline
+    files = [Artifact(module_file(pipeline.name), module_source(graph, code=code))]
+    if pool.has_pod_settings(pipeline):
+        parameters = {n: _default(p) for n, p in pipeline.params.items() if not p.required}
+        files += pool.artifacts(pipeline, module_file(pipeline.name), names_of(pipeline).flow, parameters)
+    return files
 
 
 def names_of(pipeline: Pipeline) -> Names:
@@ -43,16 +51,19 @@ def module_file(pipeline: str) -> str:
     return f"{ident(pipeline)}_flow.py"
 
 
-def module_source(graph: PipelineGraph, deployment: bool = True) -> str:
+def module_source(graph: PipelineGraph, deployment: bool = True, code=None) -> str:
     """The module's text. Without `deployment` (what `orch run` executes) a schedule is left out:
-    a run does not need it, so a schedule Prefect cannot deploy does not stop a run."""
+    a run does not need it, so a schedule Prefect cannot deploy does not stop a run. A pipeline that
+    ships code needs `code` (shipping.Shipped): the module holds its sha256, and fetches it from the run's store."""
     pipeline = graph.pipeline
+    if ships_code(pipeline) and code is None:
+        raise UsageError(f"pipeline {pipeline.name!r} ships its code (code.ship): render it with orch render, which packs it")
     if deployment:
         _refuse(graph)
     names = names_of(pipeline)
-    head = [_step_tasks(graph, name, names) for name in graph.order()] + [_flow(graph, names)]
+    head = [_step_tasks(graph, name, names) for name in graph.order()] + [_flow(graph, names, code)]
     head += [_deployment(pipeline, names)] if pipeline.schedule and deployment else []
-    return module(_header(pipeline, deployment), RUNTIME, "from typing import Any\nfrom prefect import flow, task",
+    return module(_header(pipeline, deployment, code), RUNTIME, "from typing import Any\nfrom prefect import flow, task",
                   "\n\n\n".join(part.strip("\n") for part in head), _main(pipeline, names, deployment), "plain Python and prefect ----")
 
 
@@ -64,8 +75,14 @@ def _refuse(graph: PipelineGraph) -> None:
                                     ("schedule", "catchup"), hint="set catchup: false, or run the backfill yourself"))])
 
 
-def _header(pipeline: Pipeline, deployment: bool) -> str:
+def _header(pipeline: Pipeline, deployment: bool, code=None) -> str:
     about = f"\n\n{pipeline.description.strip()}" if pipeline.description else ""
+    shipped = (f"\nThe steps' code is the archive <store>/code/{code.sha256}.tar.gz\n"
+               "(the store: $ORCH_ARTIFACTS, else the spec's artifacts.store, else $ORCH_HOME/artifacts), fetched once\n"
+               "per machine and unpacked afresh for each attempt: its working folder, first on its import path.\n"
+               if code is not None and ships_code(pipeline) else "")
+    secrets = ("\nA step's secrets are read from Prefect Secret blocks (a JSON object holding the keys) as each attempt\n"
+               "starts, and masked (***) in what it prints.\n" if any(s.secrets for s in pipeline.steps.values()) else "")
     serve = "\n    python {file} serve     # serve the deployment on its schedule" if pipeline.schedule and deployment else ""
     doc = f'''{pipeline.name}: a Prefect 3 flow, rendered by orch.{about}
 
@@ -77,7 +94,7 @@ Each step is a task submitted at once; it waits for its upstream tasks whatever 
 states, then judges them by its trigger and condition: a step that must not run ends in a
 state named Skipped (Completed) or UpstreamFailed (Failed). Its code runs in a child
 process, so a timeout stops it. The flow run fails when any step failed.
-'''.replace("{file}", module_file(pipeline.name))
+{shipped}{secrets}'''.replace("{file}", module_file(pipeline.name))
     return docstring(doc)
 
 
@@ -89,7 +106,8 @@ def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
     if step.when is not None:
         head += [f"    if not ({condition(parse_condition(step.when), refs)}):",
                  f"        return _gate.skipped({('when: ' + ' '.join(step.when.split()) + ' is false')!r})"]
-    call = step_call(step, refs, "_gate.python", "_gate.command", [], indent="    ")
+    placed = "_placed" if _placed(graph.pipeline, step) else ""  # only then does the module carry Place and its helpers
+    call = step_call(step, refs, f"_gate.python{placed}", f"_gate.command{placed}", [], indent="    ")
     if step.foreach is None:
         options = _task_options(name, step, failure_hook=True)
         return f"{wrapped('@task', options)}\ndef {names.task(name)}({', '.join(parameters)}):\n" + "\n".join(head) + f"\n{call}\n"
@@ -102,6 +120,11 @@ def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
     item = (f"{wrapped('@task', _task_options(name + '[item]', step, failure_hook=False))}\n"
             f"def {names.of(name, 'item')}({', '.join(['_gate', '_item', *parameters[1:]])}):\n{call}\n")
     return parent.rstrip("\n") + "\n\n\n" + item
+
+
+def _placed(pipeline: Pipeline, step: Step) -> bool:
+    """Whether the step's attempts run in a Place: a copy of the shipped code, its packages' env, its secrets."""
+    return ships_code(pipeline) or bool(step.packages or step.secrets)
 
 
 def _task_options(name: str, step: Step, failure_hook: bool) -> list[str]:
@@ -134,7 +157,7 @@ def _tags(step: Step) -> list[str]:
     return tags
 
 
-def _flow(graph: PipelineGraph, names: Names) -> str:
+def _flow(graph: PipelineGraph, names: Names, code=None) -> str:
     """The flow: the user's params as its parameters (their only place as Python names), then every
     step submitted through `_run`, each waiting on its upstream steps."""
     pipeline = graph.pipeline
@@ -145,8 +168,10 @@ def _flow(graph: PipelineGraph, names: Names) -> str:
         options.append(f"description={' '.join(pipeline.description.split())!r}")
     params = "{" + ", ".join(f"{n!r}: {names.params[n]}" for n in pipeline.params) + "}"
     run = [params, f"fail_fast={pipeline.fail_fast!r}", f"timeout={pipeline.timeout!r}"]
-    if uses_artifacts(pipeline):
+    if needs_store(pipeline):  # artifacts or shipped code: the run's store
         run += [f"pipeline={pipeline.name!r}", f"store={spec_store(pipeline)!r}"]
+    if code is not None and ships_code(pipeline):
+        run.append(f"code={code.sha256!r}")
     body = [wrapped("_run = Run", run, indent="    ")]
     for name in graph.order():
         step = pipeline.steps[name]
@@ -157,9 +182,18 @@ def _flow(graph: PipelineGraph, names: Names) -> str:
         if step.trigger and step.trigger != "all_succeeded":
             args.append(f"trigger={step.trigger!r}")
         args += [f"{names.outputs(u)}={names.future(u)}" for u in upstream_read(graph, name)]
+        args += _where(step)
         body.append(wrapped(f"{names.future(name)} = _run.submit", args, indent="    "))
     body.append("    return _run.outcome()")
     return f"@flow({', '.join(options)})\ndef {names.flow}({', '.join(signature)}):\n" + "\n".join(body) + "\n"
+
+
+def _where(step: Step) -> list[str]:
+    """Where the step's attempts run: its packages' env, and the secrets each reads (block, key) at its start."""
+    where = [f"packages={literal(step.packages)}"] if step.packages else []
+    if step.secrets:
+        where.append("secrets={" + ", ".join(f"{var!r}: ({ref.secret!r}, {ref.key!r})" for var, ref in step.secrets.items()) + "}")
+    return where
 
 
 def flow_parameters(pipeline: Pipeline) -> list[str]:

@@ -3,7 +3,10 @@
 The server is PREFECT_API_URL when set (unreachable: exit 3); otherwise a temporary local
 server that Prefect starts and orch keeps for the run and the read-back (one start, ~6 s).
 The module is written to $ORCH_HOME/prefect/ and imported from there: exactly what
-`orch render --backend prefect` prints.
+`orch render --backend prefect` prints. A pipeline that ships its code is packed and uploaded to the
+run's store first, and its steps import only from their copy of it. Secrets: on the temporary server
+orch saves a Secret block per secret from `--secrets` and ORCH_SECRET_*, so the flow reads them as it
+would on a real server; on PREFECT_API_URL's server it writes nothing (the blocks must be there).
 """
 
 from __future__ import annotations
@@ -17,13 +20,15 @@ import sys
 import time
 import threading
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from orch.core.artifacts import ships_code
 from orch.core.errors import BackendUnavailable, RunInterrupted, UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
+from orch.core.secrets import PREFIX, secret_env_name
 from orch.core.values import resolve_params
 
 from ..children import kill_step_processes
@@ -34,17 +39,22 @@ SETTLE_SECONDS = 10.0  # at most this long for the server to record the last tas
 
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None, resume: Optional[str] = None,
-        progress=None, home: Optional[Path] = None, artifacts: Optional[str] = None, **_: Any) -> RunResult:
+        progress=None, home: Optional[Path] = None, artifacts: Optional[str] = None,
+        secrets: Optional[Mapping[str, str]] = None, **_: Any) -> RunResult:
     """Run the flow to its end and return what Prefect recorded."""
     if resume:
         raise UsageError("--resume is the local backend's; on Prefect, rerun the flow (its retries are per task)")
     values = resolve_params(graph.pipeline, params)
     store = run_store(graph.pipeline, artifacts)
     names = names_of(graph.pipeline)
-    flow = _load_flow(graph, names, home)
+    shipped = _ship(graph, spec_path, store)
+    flow = _load_flow(graph, names, home, shipped)
     folder = str(Path(spec_path).resolve().parent) if spec_path else os.getcwd()
     name = f"{graph.pipeline.name}-{uuid.uuid4().hex[:8]}"
-    with _api(), _on_path(folder), store_in_env(store):
+    # shipped code: a step imports from its copy only, never from the spec's folder
+    with _api() as temporary, nullcontext() if shipped else _on_path(folder), store_in_env(store):
+        if temporary:
+            save_secret_blocks(graph, secret_values(secrets))
         watcher = _Watcher(graph, name, values, progress)
         watcher.start()
         try:
@@ -79,11 +89,40 @@ def _steps_die_on_ctrl_c():
         signal.signal(signal.SIGINT, previous)
 
 
-def _load_flow(graph: PipelineGraph, names, home: Optional[Path]):
+def _ship(graph: PipelineGraph, spec_path: Optional[str], store: Optional[str]):
+    """The pipeline's code packed and uploaded to the run's store (once per content), or None if it ships none."""
+    if not ships_code(graph.pipeline):
+        return None
+    from ..shipping import ship
+
+    return ship(graph, spec_path, store, say=lambda line: print(line, file=sys.stderr))
+
+
+def secret_values(given: Optional[Mapping[str, str]]) -> dict[str, str]:
+    """ORCH_SECRET_* from the environment, `--secrets FILE`'s variables over them."""
+    return {**{k: v for k, v in os.environ.items() if k.startswith(PREFIX)}, **(given or {})}
+
+
+def save_secret_blocks(graph: PipelineGraph, values: Mapping[str, str]) -> None:
+    """On the temporary server: a Secret block per secret the steps read, holding the keys that have a value
+    (`Secret(value={key: value}).save(name)`); a key without one is left out, so its step fails naming it."""
+    from prefect.blocks.system import Secret
+
+    blocks: dict[str, dict[str, str]] = {}
+    for step in graph.pipeline.steps.values():
+        for ref in step.secrets.values():
+            value = values.get(secret_env_name(ref.secret, ref.key))
+            if value is not None:
+                blocks.setdefault(ref.secret, {})[ref.key] = value
+    for secret, keys in blocks.items():
+        Secret(value=keys).save(secret, overwrite=True)
+
+
+def _load_flow(graph: PipelineGraph, names, home: Optional[Path], shipped=None):
     folder = (home or Path(os.environ.get("ORCH_HOME", ".orch"))) / "prefect"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / module_file(graph.pipeline.name)
-    path.write_text(module_source(graph, deployment=False), encoding="utf-8")
+    path.write_text(module_source(graph, deployment=False, code=shipped), encoding="utf-8")
     spec = importlib.util.spec_from_file_location(f"orch_prefect_{path.stem}_{uuid.uuid4().hex[:6]}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -92,7 +131,8 @@ def _load_flow(graph: PipelineGraph, names, home: Optional[Path]):
 
 @contextmanager
 def _api():
-    """PREFECT_API_URL if set and reachable; else a temporary local server for the run and the read-back."""
+    """PREFECT_API_URL if set and reachable (yields False); else a temporary local server for the run and the
+    read-back (yields True)."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     url = PREFECT_API_URL.value()
@@ -100,7 +140,7 @@ def _api():
         problem = asyncio.run(_health())
         if problem is not None:
             raise BackendUnavailable(f"cannot reach the Prefect API at {url}: {problem}")
-        yield
+        yield False
         return
     from prefect.server.api.server import SubprocessASGIServer
 
@@ -109,7 +149,7 @@ def _api():
     try:
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             try:
-                yield
+                yield True
             finally:
                 drain_workers()
     finally:

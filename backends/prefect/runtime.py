@@ -4,9 +4,12 @@ Standard library and prefect only. A step's code runs in a child process, so a t
 stops it (Prefect's own task timeout cannot interrupt a blocking call in a worker thread).
 A step decides when it starts -- once the tasks it waits for are final -- whether its
 trigger lets it run: if not, it ends in a state named Skipped (Completed) or
-UpstreamFailed (Failed), which Prefect's UI shows as such.
+UpstreamFailed (Failed), which Prefect's UI shows as such. Each attempt reads its secrets from
+Prefect Secret blocks when it starts, and runs in its Place: a fresh copy of the shipped code, its
+packages' env, its secrets in its environment and masked in what it prints (Prefect masks nothing).
 """
 
+import json
 import threading
 import time
 from datetime import timezone
@@ -19,9 +22,11 @@ from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import allow_failure, quote
 
+from orch.backends.stepplace import Place  # embedded: stepplace
 from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python, compare, output  # embedded: steprun
 from orch.backends.transfer import Destination, Inputs, check_store  # embedded: transfer
-from orch.core.artifacts import choose_store  # embedded: artifacts
+from orch.core.artifacts import choose_store, code_uri  # embedded: artifacts
+from orch.core.secrets import secret_env_name  # embedded: secrets
 from orch.core.typed import foreach_problem, to_text  # embedded: typed
 
 SKIPPED, UPSTREAM_FAILED, TIMED_OUT = "Skipped", "UpstreamFailed", "TimedOut"
@@ -39,7 +44,7 @@ class StepsFailed(Exception):
 class Run:
     """What the steps of one flow run share: the params, their futures, the failure flag for fail_fast, the deadline."""
 
-    def __init__(self, params, fail_fast=False, timeout=None, pipeline=None, store=None):
+    def __init__(self, params, fail_fast=False, timeout=None, pipeline=None, store=None, code=None):
         self.params = params
         self.fail_fast = fail_fast
         self.timeout = timeout
@@ -47,15 +52,17 @@ class Run:
         self.futures = {}
         self.failed = threading.Event()
         self.pipeline = pipeline
-        if pipeline is not None:  # its steps pass artifacts: $ORCH_ARTIFACTS, else the spec's store, else a folder
+        if pipeline is not None:  # artifacts or shipped code: $ORCH_ARTIFACTS, else the spec's store, else a folder
             self.store = choose_store(None, store)[0]
             check_store(self.store, f"{pipeline}/{flow_run.id}")  # unwritable: the flow fails before any step runs
+        self.code = (code_uri(self.store, code), code) if code else None  # the packed code's URI and sha256
         RUNS[str(flow_run.id)] = self
 
-    def submit(self, task, name, after=(), trigger="all_succeeded", **values):
-        """Submit a step's task; it waits for its upstream steps whatever their states, then judges them."""
+    def submit(self, task, name, after=(), trigger="all_succeeded", packages=(), secrets=None, **values):
+        """Submit a step's task; it waits for its upstream steps whatever their states, then judges them.
+        `packages`: the requirements of its env; `secrets`: VAR -> (Secret block, key), read as each attempt starts."""
         upstream = {step: self.futures[step] for step in after}
-        gate = Gate(self, name, upstream, trigger)
+        gate = Gate(self, name, upstream, trigger, packages=packages, secrets=secrets)
         values = {key: allow_failure(value) if isinstance(value, PrefectFuture) else value for key, value in values.items()}
         future = task.submit(quote(gate), **values, wait_for=[allow_failure(f) for f in upstream.values()])
         self.futures[name] = future
@@ -85,12 +92,13 @@ class Gate:
     """One step's view of its run: its upstream tasks, judged by its trigger when the step starts, and
     every helper its task calls (as methods, so no parameter of a flow can shadow one)."""
 
-    def __init__(self, run, name, upstream, trigger, index=None):
+    def __init__(self, run, name, upstream, trigger, index=None, packages=(), secrets=None):
         self.run, self.name, self.upstream, self.trigger, self.index = run, name, upstream, trigger, index
+        self.packages, self.secrets = list(packages), dict(secrets or {})
 
     def item(self, index):
         """The gate of one item of the fan-out: its artifacts are stored under its index."""
-        return Gate(self.run, self.name, self.upstream, self.trigger, index)
+        return Gate(self.run, self.name, self.upstream, self.trigger, index, self.packages, self.secrets)
 
     def blocked(self):
         """The state to end in without running (Skipped or UpstreamFailed), or None to run."""
@@ -150,15 +158,31 @@ class Gate:
         """`${{ run.date }}`: the UTC date the flow run was scheduled for."""
         return flow_run.scheduled_start_time.astimezone(timezone.utc).date().isoformat()
 
-    def python(self, target, args, outputs, env=None, timeout=None):
+    def python(self, target, args, outputs, env=None, timeout=None, place=None):
         """Call `module:function` with `args` in a child process: the outputs it returned, checked."""
         return call_python(target, args, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info,
-                           self.publish)
+                           self.publish, place)
 
-    def command(self, argv, outputs, env=None, timeout=None, stdout=None):
+    def command(self, argv, outputs, env=None, timeout=None, stdout=None, place=None):
         """Run `argv` as a child process: the outputs it wrote to $ORCH_OUTPUTS/<name> (or printed: `stdout`), checked."""
         return call_command(argv, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info, stdout,
-                            self.publish)
+                            self.publish, place)
+
+    def python_placed(self, *args, **options):
+        """`python`, in this attempt's place: its secrets, its copy of the shipped code, its packages' env."""
+        with self.place(get_run_logger().info) as place:
+            return self.python(*args, place=place, **options)
+
+    def command_placed(self, *args, **options):
+        """`command`, in this attempt's place."""
+        with self.place(get_run_logger().info) as place:
+            return self.command(*args, place=place, **options)
+
+    def place(self, log):
+        """Where this attempt runs: its secrets read first (a missing one fails it before anything else), then
+        its code (a fresh copy) and its packages' env."""
+        secrets = {var: read_secret(secret, key) for var, (secret, key) in self.secrets.items()}
+        return Place(code=self.run.code, packages=self.packages, secrets=secrets, log=log)
 
     def inputs(self):
         """The folder of this attempt's copies of the artifacts it reads, removed when it ends."""
@@ -167,6 +191,27 @@ class Gate:
     def publish(self, name, path, movable):
         """Store artifact `name` under this flow run and step (and item): its URI, what the task's result keeps."""
         return Destination(self.run.store, self.run.pipeline, self.run_id(), self.name, self.index).publish(name, path, movable)
+
+
+def read_secret(secret, key):
+    """Key `key` of the Prefect Secret block `secret`, whose value is a JSON object holding the keys (`.get()`
+    gives it back as a dict). Missing: the step fails, naming the block and the key, never a value."""
+    from prefect.blocks.system import Secret
+
+    missing = f"secret {secret!r} (key {key!r}) is not set: "
+    try:
+        value = Secret.load(secret).get()
+    except ValueError as err:  # its text, past "Unable to find", may quote the stored data: not repeated
+        found = "Unable to find block document" not in str(err)
+        raise StepError(missing + (f"the Prefect Secret block {secret!r} cannot be read ({type(err).__name__})" if found else
+                                   f"there is no Prefect Secret block named {secret!r}; save one, Secret(value={{{key!r}: "
+                                   f"...}}).save({secret!r}), or give {secret_env_name(secret, key)} to `orch run` on "
+                                   f"Prefect's temporary server")) from None
+    if not isinstance(value, dict) or key not in value:
+        raise StepError(missing + f"the Prefect Secret block {secret!r} has no key {key!r} (its value must be a JSON "
+                                  f"object holding the keys)")
+    value = value[key]
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def skipped(reason):
@@ -187,7 +232,7 @@ def status_of(state):
 def error_of(state):
     """The failure in the step's own words, without Prefect's preamble."""
     message = state.message or ""
-    for prefix in ("Task run encountered an exception ", "StepError: ", "PipelineTimeout: ", "ArtifactError: "):
+    for prefix in ("Task run encountered an exception ", "StepError: ", "PipelineTimeout: ", "ArtifactError: ", "EnvError: "):
         message = message[len(prefix):] if message.startswith(prefix) else message
     return message
 
