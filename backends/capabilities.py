@@ -321,7 +321,8 @@ FEATURES: tuple[Feature, ...] = (
     }),
     Feature("image", "`image`", "W844", _steps(lambda s: s.image is not None and "${{" not in s.image, "image"), {
         "local": approx(IGNORED_HERE),
-        "prefect": approx("a task tag `image:...` only: tasks run where the worker runs"),
+        "prefect": approx("a task tag `image:...`: tasks run where the worker runs (the image in `defaults` is also the "
+                          "Kubernetes work pool job's, in prefect.yaml)"),
         "airflow": approx(IGNORED_TASK),
         "airflow/kubernetes": Support(),
     }),
@@ -362,8 +363,9 @@ FEATURES: tuple[Feature, ...] = (
                                    "apply (prefect.yaml's job variables are `defaults`')"),
     }),
     Feature("pod-spec-patch-job", "`pod_spec_patch` naming `containers` or `restartPolicy`", "W879", _job_owned_patch, {
-        "prefect": approx("left out on a Prefect Kubernetes work pool: the job's one container (prefect-job) and its restart "
-                          "policy are Prefect's own, which its worker checks"),
+        "prefect": refused("E830", "a Prefect Kubernetes work pool's job has one container (prefect-job) and a restart "
+                                   "policy of Prefect's own, which its worker checks: a patch cannot set them",
+                           hint="set the container's settings through `kubernetes` (volumes, limits) and `resources`"),
     }),
     Feature("volumes-over-orch", "a volume named or mounted over orch's own pod folders (/tmp/orch)", "W871", None, {
         "argo": refused("E829", "a volume named `orch-outputs`, or mounted at /tmp/orch or at or under its outputs, inputs "

@@ -25,6 +25,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from orch.core import artifacts
+
 from . import transfer, workspace
 
 SECRETS = (".env", ".env.*")
@@ -50,7 +52,8 @@ class PackTooBig(Exception):
         self.size, self.limit, self.largest = size, limit, largest
         names = ", ".join(f"{name} ({human(n)})" for name, n in largest)
         super().__init__(f"the code to ship is {human(size)}, over the limit of {human(limit)}; the largest files: "
-                         f"{names}\n  hint: add patterns to code.exclude, or raise code.max_size")
+                         f"{names}")
+        self.hint = "add patterns to code.exclude, or raise code.max_size"
 
 
 @dataclass(frozen=True)
@@ -66,20 +69,21 @@ class Pack:
     skipped: tuple[str, ...] = ()  # links not shipped, each with why
 
 
-def project_files(root: Path, exclude: tuple[str, ...] = (),
-                  skipped: list[str] | None = None) -> list[tuple[str, Path]]:
+def project_files(root: Path, exclude: tuple[str, ...] = (), skipped: list[str] | None = None,
+                  skip: tuple[Path, ...] = ()) -> list[tuple[str, Path]]:
     """The files to ship as (POSIX path relative to `root`, path to read), sorted by the relative path. A link
-    whose target is a file inside `root` is read through; any other link is left out and its reason appended to
-    `skipped`."""
+    whose target is a file inside `root` that would be shipped itself is read through; any other link is left out
+    and its reason appended to `skipped`. `skip`: folders never shipped (orch's own state, cache, folder store)."""
     root = Path(root).resolve()
     listed = _git_files(root)
     names = listed if listed is not None else _walked(root, IGNORED + tuple(exclude))
+    never = NEVER + tuple(exclude) + (IGNORED if listed is None else ())  # what a link may not lead to either
     found = []
     for rel in names:
-        if _excluded(rel, NEVER + tuple(exclude)):
+        if _excluded(rel, NEVER + tuple(exclude)) or _within(root / rel, skip):
             continue
         path = root / rel
-        why = _unshippable(root, path)
+        why = _unshippable(root, path, never, skip)
         if why is None:
             found.append((rel, path))
         elif why and skipped is not None:
@@ -87,17 +91,20 @@ def project_files(root: Path, exclude: tuple[str, ...] = (),
     return sorted(found)
 
 
-def pack(root: Path, exclude: tuple[str, ...] = (), limit: int = 100_000_000, cache: Path | None = None) -> Pack:
+def pack(root: Path, exclude: tuple[str, ...] = (), limit: int = 100_000_000, cache: Path | None = None,
+         skip: tuple[Path, ...] = ()) -> Pack:
     """The project at `root` packed into `<cache>/code/<sha256>.tar.gz`; PackTooBig before anything is written
-    when its files pass `limit` bytes."""
+    when its files pass `limit` bytes. `skip`: folders never shipped (the cache itself is one)."""
     root = Path(root).resolve()
+    cache = Path(cache if cache is not None else workspace.cache_dir())
+    skip = tuple(Path(p).resolve() for p in (*skip, cache))
     skipped: list[str] = []
-    files = [(rel, path, path.stat()) for rel, path in project_files(root, exclude, skipped)]
+    files = [(rel, path, path.stat()) for rel, path in project_files(root, exclude, skipped, skip)]
     size = sum(info.st_size for _, _, info in files)
     if size > limit:
         raise PackTooBig(size, limit, sorted(((rel, info.st_size) for rel, _, info in files),
                                              key=lambda item: (-item[1], item[0]))[:LARGEST])
-    folder = Path(cache if cache is not None else workspace.cache_dir()) / "code"
+    folder = cache / "code"
     folder.mkdir(parents=True, exist_ok=True)
     part = folder / f".pack-{secrets.token_hex(4)}.part"  # renamed once whole: a reader never sees half
     try:
@@ -134,29 +141,29 @@ def summary(pack: Pack) -> list[str]:
 def code_uri(store: str, sha: str) -> str:
     """Where the code with this sha256 lives in the store (as orch writes stores: `file:///abs`, `s3://b/p`)."""
     workspace.check_code_sha(sha)
-    return f"{store.rstrip('/')}/{code_key(sha)}"
-
-
-def code_key(sha: str) -> str:
-    return f"code/{sha}.tar.gz"
+    return artifacts.code_uri(store, sha)
 
 
 def upload_once(pack: Pack, store: str, connect=None) -> bool:
     """Upload the archive unless the store has it already: True when uploaded. The name is the content's hash,
-    so an object there is this code; transfer's publish stores it whole or not at all."""
-    if _stored(code_uri(store, pack.sha256), connect):
+    so an object there of the archive's size is this code (one of another size, a truncated copy, is replaced);
+    transfer's publish stores it whole or not at all."""
+    uri = code_uri(store, pack.sha256)
+    if _stored_size(uri, connect) == pack.archive_size:
         return False
-    transfer.publish(store.rstrip("/"), code_key(pack.sha256), pack.archive, connect=connect)
+    transfer.publish(store.rstrip("/"), uri[len(store.rstrip("/")) + 1:], pack.archive, connect=connect)
     return True
 
 
-def _stored(uri: str, connect) -> bool:
-    """Whether the store holds `uri`, asked as transfer reaches the store (a folder directly, else fsspec)."""
-    if uri.startswith(transfer.LOCAL):
-        return os.path.exists(uri[len(transfer.LOCAL):])
-    fs, path = transfer._filesystem(uri, connect)
+def _stored_size(uri: str, connect) -> int | None:
+    """The size of the object at `uri` (None: there is none), asked as transfer reaches the store."""
     try:
-        return fs.exists(path)
+        if uri.startswith(transfer.LOCAL):
+            return os.path.getsize(uri[len(transfer.LOCAL):])
+        fs, path = transfer._filesystem(uri, connect)
+        return fs.size(path)
+    except FileNotFoundError:
+        return None
     except Exception as err:  # noqa: BLE001 - whatever the store's client raises, said with the URL
         raise transfer.ArtifactError(f"cannot look for {uri}: {transfer._cause(err)}") from None
 
@@ -214,8 +221,13 @@ def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns for name in parts + paths)
 
 
-def _unshippable(root: Path, path: Path) -> str | None:
-    """Why `path` is not shipped: '' when there is nothing to say (gone, or not a file), a reason for a link."""
+def _within(path: Path, folders: tuple[Path, ...]) -> bool:
+    return any(path.is_relative_to(folder) for folder in folders)
+
+
+def _unshippable(root: Path, path: Path, never: tuple[str, ...] = NEVER, skip: tuple[Path, ...] = ()) -> str | None:
+    """Why `path` is not shipped: '' when there is nothing to say (gone, or not a file), a reason for a link
+    (one leading to what is never shipped -- a `.env`, an ignored folder, orch's state -- is not read through)."""
     try:
         info = path.lstat()
     except FileNotFoundError:
@@ -231,6 +243,8 @@ def _unshippable(root: Path, path: Path) -> str | None:
         return "a link leading outside the project"
     if not target.is_file():
         return "a link to a folder" if target.is_dir() else "a link to nothing"
+    if _excluded(target.relative_to(root).as_posix(), never) or _within(target, skip):
+        return "a link to a file that is not shipped"
     return None
 
 

@@ -51,11 +51,12 @@ class EnvError(Exception):
 
 def requirements_hash(requirements):
     """16 hex digits of sha256 over the sorted, stripped requirement lines and the python they are for:
-    version, ABI and platform (a venv is not portable across pythons), and its prefix (what the env
-    sees of the base's packages)."""
+    version, ABI and platform (a venv is not portable across pythons), its prefix (what the env
+    sees of the base's packages), and the indexes they come from (PIP_INDEX_URL, ...)."""
     about = {"requirements": sorted({str(r).strip() for r in requirements} - {""}),
              "python": "%d.%d" % sys.version_info[:2], "abi": sysconfig.get_config_var("SOABI") or "",
-             "platform": sysconfig.get_platform(), "prefix": sys.prefix}
+             "platform": sysconfig.get_platform(), "prefix": sys.prefix,
+             "indexes": [os.environ.get(name, "") for name in sorted(PYENV_UV_FLAGS)]}
     return hashlib.sha256(json.dumps(about, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -71,6 +72,8 @@ def ensure_env(requirements, cache, log=print):
     try:
         os.makedirs(envs, exist_ok=True)
         if os.path.lexists(final):
+            if os.path.isfile(os.path.join(final, PYENV_MARKER)):  # another step renamed its build in meanwhile
+                return final
             log(f"packages: {final} is an unfinished build; building it again")
             _pyenv_drop_broken(final)
         _pyenv_drop_stale(envs, key)

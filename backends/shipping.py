@@ -8,6 +8,7 @@ nothing.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -33,6 +34,15 @@ def project_root(spec_path: Optional[str]) -> Path:
     return Path.cwd()
 
 
+def _orchs_own(store: Optional[str]) -> tuple[Path, ...]:
+    """Folders of orch's own that may lie inside a project and are never shipped: its state ($ORCH_HOME), a
+    folder store (the cache is pack's to skip)."""
+    own = [Path(os.environ.get("ORCH_HOME") or ".orch")]
+    if store and store.startswith("file://"):
+        own.append(Path(store[len("file://"):]))
+    return tuple(own)
+
+
 def ship(graph: PipelineGraph, spec_path: Optional[str], store: Optional[str] = None,
          say: Callable[[str], None] = print) -> Optional[Shipped]:
     """The pipeline's packed code (None unless it ships code), uploaded to `store` when one is given.
@@ -43,10 +53,9 @@ def ship(graph: PipelineGraph, spec_path: Optional[str], store: Optional[str] = 
 
     code = graph.pipeline.code
     try:
-        pack = codepack.pack(project_root(spec_path), tuple(code.exclude), code.max_size)
+        pack = codepack.pack(project_root(spec_path), tuple(code.exclude), code.max_size, skip=_orchs_own(store))
     except codepack.PackTooBig as err:
-        raise SpecError([graph.locate(Diagnostic("E232", str(err), ("code",),
-                                                 hint="add code.exclude patterns, or raise code.max_size"))]) from None
+        raise SpecError([graph.locate(Diagnostic("E232", str(err), ("code",), hint=err.hint))]) from None
     for line in codepack.summary(pack):
         say(line)
     if store is None:

@@ -62,7 +62,9 @@ def _placed(place, env, log):
     if place is None:
         return sys.executable, sys.path, env, log, str
     mask = place.mask.text
-    path = place.path + [p for p in sys.path if p not in place.path]
+    # shipped code: its copy only, never what the engine's process imports from (a worker's checkout); the
+    # child's interpreter has its own site-packages
+    path = place.path if place.code else sys.path
     return place.python, path, dict(env or {}, **place.env), (lambda text: log(mask(text))), mask
 
 
@@ -164,9 +166,13 @@ def _child(argv, env, timeout, left, budget, log, stdout=None, cwd=None):
     return code, lines[-1].strip() if lines else ""
 
 
+SECRET_SOURCES = ("ORCH_SECRET_", "AIRFLOW_VAR_", "AIRFLOW_CONN_")  # variables secrets are read from, not steps'
+
+
 def _unnamed(environ):
-    """The environment less the values a local run reads secrets from: a step gets the secrets it names only."""
-    return {k: v for k, v in environ.items() if not k.startswith("ORCH_SECRET_")}
+    """The environment less the variables secrets are read from (orch's, Airflow's environment backend): a step
+    gets the secrets it names only, as its own variables."""
+    return {k: v for k, v in environ.items() if not k.startswith(SECRET_SOURCES)}
 
 
 def _wait_teeing(process, limit, stdout, log):

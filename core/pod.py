@@ -194,8 +194,3 @@ class Kubernetes(Model):
             if problem:
                 raise Refusal("E235", problem, "see `kubectl explain pod.spec` for the fields")
         return patch
-
-    @property
-    def pod_only(self) -> tuple[str, ...]:
-        """The settings set here that only a pod has (all of them: a local run says it ignores these)."""
-        return tuple(f for f in type(self).model_fields if getattr(self, f) not in (None, [], {}))

@@ -21,6 +21,27 @@ def secret_env_name(secret: str, key: str) -> str:
     return PREFIX + re.sub(r"[^A-Za-z0-9]", "_", f"{secret}_{key}").upper()
 
 
+def local_secrets(given, environ=None) -> dict[str, str]:
+    """The values a run on this machine reads secrets from: `ORCH_SECRET_*` of the environment, and the
+    variables of `--secrets FILE` (`given`) over them."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    return {**{k: v for k, v in environ.items() if k.startswith(PREFIX)}, **(given or {})}
+
+
+def grouped_secrets(pipeline, values) -> dict[str, dict[str, str]]:
+    """The secrets the pipeline's steps read, as {secret: {key: value}}, from `values` (local_secrets); a key
+    without a value is left out, so its step fails naming it: what an engine's store is filled with for a run."""
+    found: dict[str, dict[str, str]] = {}
+    for step in pipeline.steps.values():
+        for ref in step.secrets.values():
+            value = values.get(secret_env_name(ref.secret, ref.key))
+            if value is not None:
+                found.setdefault(ref.secret, {})[ref.key] = value
+    return found
+
+
 def missing_text(secret: str, key: str) -> str:
     """What a step that lacks a secret fails with: the secret and where it was looked for, never a value."""
     return (f"secret {secret!r} (key {key!r}) is not set: set {secret_env_name(secret, key)} "
@@ -34,6 +55,13 @@ def read_secrets_file(path: str) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
+def _escaped(value):
+    """A value as an error message quotes it: `repr`, JSON (a quote, a backslash, a tab or a newline in it escaped)."""
+    import json
+
+    return {repr(value)[1:-1], json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]} - {value}
+
+
 class Masker:
     """Replaces each secret value in text with `***`; fed in chunks, it holds back the bytes that might
     be the start of a value cut by a chunk boundary."""
@@ -41,9 +69,9 @@ class Masker:
     def __init__(self, values):
         pieces = set()
         for value in values:
-            for piece in [value, *value.splitlines()]:
-                if len(piece) >= MIN_MASKED:
-                    pieces.add(piece.encode())
+            for piece in [value, *value.splitlines(), *_escaped(value)]:
+                if len(piece) >= MIN_MASKED and piece.strip():
+                    pieces.add(piece.encode("utf-8", "surrogateescape"))
         self._pattern = re.compile(b"|".join(re.escape(p) for p in sorted(pieces, key=len, reverse=True))) if pieces else None
         self._keep = max((len(p) for p in pieces), default=1) - 1
         self._held = b""

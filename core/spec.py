@@ -190,10 +190,10 @@ Requirement = Annotated[str, AfterValidator(_requirement)]
 
 def _split_secrets(data: Any) -> Any:
     """`env` values that name a secret are kept apart, in `secrets`, so `env` stays name -> text for every reader."""
+    if isinstance(data, dict) and "secrets" in data:
+        raise ValueError("write a secret in 'env': {NAME: {secret: NAME, key: KEY}}")
     if not isinstance(data, dict) or not isinstance(data.get("env"), dict):
         return data
-    if "secrets" in data:
-        raise ValueError("write a secret in 'env': {NAME: {secret: NAME, key: KEY}}")
     env = data["env"]
     refs = {k: v for k, v in env.items() if isinstance(v, (dict, SecretRef))}
     if not refs:

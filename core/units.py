@@ -118,15 +118,21 @@ def quantity_value(text: str) -> Decimal:
 
 
 def parse_bytes(value) -> int:
-    """A size in bytes: an integer, or a quantity with a unit ('100MB', '100M', '1Gi'); ValueError otherwise."""
+    """A size in bytes: an integer, or a number with a unit ('100MB', '100M', '1KB', '1Gi'); ValueError otherwise."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
+    problem = f"invalid size {shorten(repr(value), 80)}: a number of bytes, or text such as '100MB', '1GB', '512Mi'"
     if not isinstance(value, str):
-        raise ValueError("a size is a number of bytes or text such as '100MB', '1Gi'")
+        raise ValueError(problem)
     text = value.strip()
-    if text[-1:] == "B" and text[-2:-1] not in "i":  # '100MB' as '100M': bytes are what is counted
+    if text[-1:] == "B":  # '100MB' as '100M', '2GiB' as '2Gi': bytes are what is counted
         text = text[:-1]
-    amount = quantity_value(parse_quantity(text))
-    if amount != int(amount):
-        raise ValueError(f"{value!r} is not a whole number of bytes")
+    if text[-1:] == "K":  # '1KB': kilo, as Kubernetes writes it ('k')
+        text = text[:-1] + "k"
+    try:
+        amount = quantity_value(parse_quantity(text))
+    except ValueError:
+        raise ValueError(problem) from None
+    if amount != int(amount) or amount < 0:
+        raise ValueError(problem)
     return int(amount)

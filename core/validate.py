@@ -162,10 +162,13 @@ class _StepChecker:
         for arg in step.args:
             if not (arg.isidentifier() and arg.isascii()):
                 self.error("E213", f"argument name {arg!r} is not a Python identifier", ("args", arg), at_key=True)
+        defaults = self.parent.pipeline.defaults
         for var in [*step.env, *step.secrets]:
             if not _ENV_NAME.match(var):
-                self.error("E214", f"environment variable name {var!r} is invalid", ("env", var),
-                           "use letters, digits and '_', not starting with a digit", at_key=True)
+                default = var in defaults.env or var in defaults.secrets
+                self.parent.error("E214", f"environment variable name {var!r} is invalid",
+                                  ("defaults", "env", var) if default else self.path + ("env", var),
+                                  "use letters, digits and '_', not starting with a digit", at_key=True)
         self._limits()
         if step.outputs:
             self.parent.check_names("output", step.outputs, self.path + ("outputs",))

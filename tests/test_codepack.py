@@ -175,8 +175,8 @@ def test_a_project_over_the_limit_is_refused_before_anything_is_written(tmp_path
     assert (error.size, error.limit) == (4_500_001, 4_000_000)
     assert error.largest == [("weights.bin", 3_000_000), ("mid.csv", 1_500_000), ("small.py", 1)]
     assert str(error) == ("the code to ship is 4.5 MB, over the limit of 4 MB; the largest files: "
-                          "weights.bin (3 MB), mid.csv (1.5 MB), small.py (1 B)\n"
-                          "  hint: add patterns to code.exclude, or raise code.max_size")
+                          "weights.bin (3 MB), mid.csv (1.5 MB), small.py (1 B)")
+    assert error.hint == "add patterns to code.exclude, or raise code.max_size"
     assert not (tmp_path / "cache").exists()
 
 
@@ -219,13 +219,20 @@ def test_code_is_uploaded_once(store, tmp_path):
     made = pack(root, cache=tmp_path / "c1")
     assert upload_once(made, store) is True
     uri = code_uri(store, made.sha256)
+    key = uri[len(store) + 1:]
     assert Path(transfer.fetch(uri, str(tmp_path / "back"))).read_bytes() == made.archive.read_bytes()
-    # Overwrite the stored object: an upload would put the archive back, so the marker shows none happened.
-    (tmp_path / "marker").write_bytes(b"not uploaded again")
-    transfer.publish(store, codepack.code_key(made.sha256), tmp_path / "marker")
+    # Overwrite the stored object with a marker of the archive's size: an upload would put the archive back.
+    marker = b"m" * made.archive_size
+    (tmp_path / "marker").write_bytes(marker)
+    transfer.publish(store, key, tmp_path / "marker")
     again = pack(root, cache=tmp_path / "c2")  # the next run, the code unchanged
     assert upload_once(again, store) is False
-    assert Path(transfer.fetch(uri, str(tmp_path / "after"))).read_bytes() == b"not uploaded again"
+    assert Path(transfer.fetch(uri, str(tmp_path / "after"))).read_bytes() == marker
+    # A truncated copy (another size) is no copy: it is replaced
+    (tmp_path / "short").write_bytes(b"truncated")
+    transfer.publish(store, key, tmp_path / "short")
+    assert upload_once(again, store) is True
+    assert Path(transfer.fetch(uri, str(tmp_path / "fixed"))).read_bytes() == made.archive.read_bytes()
 
 
 def test_changed_code_is_uploaded_beside_the_old(store, tmp_path):
@@ -241,3 +248,36 @@ def test_pack_is_a_frozen_record(tmp_path):
     assert isinstance(made, Pack) and made.root == (tmp_path / "p").resolve()
     with pytest.raises(AttributeError):
         made.sha256 = "x"
+
+
+def test_a_link_never_reads_through_to_what_is_not_shipped(tmp_path):
+    root = project(tmp_path / "p")
+    (root / ".env").write_text("ORCH_SECRET_X_Y=topsecret\n")
+    (root / "config").symlink_to(".env")
+    (root / "state").mkdir()
+    (root / "state" / "orch.db").write_text("runs")
+    (root / "db-link").symlink_to("state/orch.db")
+    skipped: list[str] = []
+    names = [rel for rel, _ in project_files(root, skipped=skipped, skip=(root / "state",))]
+    assert "config" not in names and "db-link" not in names and "state/orch.db" not in names
+    assert "config (a link to a file that is not shipped)" in skipped
+
+
+def test_orchs_own_folders_inside_the_project_are_never_shipped(tmp_path, monkeypatch):
+    """Its state and a folder store under the project: else each run would ship the last one's records."""
+    from orch.backends.shipping import ship
+    from orch.core.load import load_spec
+
+    root = project(tmp_path / "p")
+    (root / "spec.yaml").write_text("apiVersion: orch/v1\nname: s\ncode: {ship: true}\nsteps:\n  a: {command: [echo]}\n")
+    monkeypatch.setenv("ORCH_HOME", str(root / "state"))
+    monkeypatch.setenv("ORCH_CACHE", str(root / "cache"))
+    (root / "state").mkdir()
+    (root / "state" / "orch.db").write_text("runs")
+    store = f"file://{root / 'store'}"
+    first = ship(load_spec(root / "spec.yaml"), str(root / "spec.yaml"), store, say=lambda line: None)
+    (root / "state" / "orch.db").write_text("more runs")  # what the run recorded
+    second = ship(load_spec(root / "spec.yaml"), str(root / "spec.yaml"), store, say=lambda line: None)
+    assert first.sha256 == second.sha256
+    with tarfile.open(second.archive) as tar:
+        assert not [n for n in tar.getnames() if n.split("/")[0] in ("state", "cache", "store")]

@@ -254,3 +254,10 @@ def test_uv_gives_the_same_env(tmp_path, wheel, monkeypatch):
     assert imports(env_python(env)).stdout.strip().startswith(site_dirs(env)[0])
     script = subprocess.run([NAME], capture_output=True, text=True, env=activate(env, os.environ))
     assert script.stdout == "orchtestpkg 1.0\n", script.stderr
+
+
+def test_its_bounds_are_the_specs():
+    """pyenv.py is copied into pods and imports nothing of orch: its bounds are core.limits', written again."""
+    from orch.core import limits
+
+    assert (pyenv.PYENV_MAX_REQUIREMENTS, pyenv.PYENV_MAX_REQUIREMENT_CHARS) == (limits.MAX_PACKAGES, limits.MAX_REQUIREMENT_CHARS)

@@ -28,7 +28,7 @@ from orch.core.artifacts import ENV, ships_code
 from orch.core.errors import BackendUnavailable, RunInterrupted, UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
-from orch.core.secrets import secret_env_name
+from orch.core.secrets import grouped_secrets, local_secrets
 from orch.core.spec import Pipeline
 from orch.core.values import resolve_params
 
@@ -112,13 +112,7 @@ def secret_variables(pipeline: Pipeline, given: Optional[Mapping[str, str]], env
     upper-cases the name and keeps its '-') holding a JSON object of the keys found, each from `given` (--secrets),
     else ORCH_SECRET_<SECRET>_<KEY> in `environ`. One Airflow already has in `environ` stands as it is; a key found
     nowhere is left out, and its step fails naming it."""
-    found: dict[str, dict[str, str]] = {}
-    for step in pipeline.steps.values():
-        for ref in step.secrets.values():
-            name = secret_env_name(ref.secret, ref.key)
-            value = (given or {}).get(name, environ.get(name))
-            if value is not None:
-                found.setdefault(ref.secret, {})[ref.key] = value
+    found = grouped_secrets(pipeline, local_secrets(given, environ))
     variables = {f"AIRFLOW_VAR_{secret.upper()}": json.dumps(keys) for secret, keys in found.items()}
     return {name: value for name, value in variables.items() if name not in environ}
 

@@ -17,6 +17,7 @@ import os
 import sys
 import time
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
 
 from orch.core.artifacts import ENV, choose_store, ships_code, spec_store
 from orch.core.errors import BackendUnavailable, Diagnostic, SpecError, UsageError
@@ -95,7 +96,11 @@ def _shipped(graph: PipelineGraph, spec_path: Optional[str]):
                          f"not from {store}\n  hint: set ${ENV} or the spec's artifacts.store to s3://<the repository's "
                          "bucket>/<prefix>")
     from ..transfer import ArtifactError
+    from .artifacts import _prefix
 
+    # the bucket chosen; the key under the spec store's prefix, as a rendered Workflow names it (where.code_key)
+    bucket, prefix = urlsplit(store), _prefix(graph.pipeline)
+    store = f"{bucket.scheme}://{bucket.netloc}" + (f"/{prefix}" if prefix else "")
     try:
         return ship(graph, spec_path, store, say=lambda line: print(line, file=sys.stderr))
     except ArtifactError as err:

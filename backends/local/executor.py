@@ -95,7 +95,6 @@ class Executor:
         self.progress = progress
         self.artifacts = options.artifacts  # the store's URL, when a step has artifacts
         self.where = Where(self.pipeline, options.secrets, options.code)  # secrets held in memory only
-        self.code = options.code
         self._unstarted: list[tuple[int, Unit]] = []  # attempts that failed before their code could run
         self.results: dict[str, StepResult] = {}
         self.units: dict[str, list[Unit]] = {}
@@ -356,7 +355,7 @@ class Executor:
         self.host.give_back(unit.request, unit.gpus)
         _remove(unit.folder / f"attempt-{unit.attempt}.pid")
         shutil.rmtree(unit.folder / f"attempt-{unit.attempt}.inputs", ignore_errors=True)  # copies only its attempt read
-        if self.code is not None:
+        if self.where.code is not None:
             shutil.rmtree(unit.folder / f"attempt-{unit.attempt}.code", ignore_errors=True)  # a fresh copy per attempt
         step = self.pipeline.steps[unit.step]
         outputs, error = self._outcome(unit, step, status)

@@ -16,7 +16,7 @@ from typing import Any, Mapping, Optional
 from orch.core.errors import RunInterrupted, UsageError, shorten
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
-from orch.core.secrets import PREFIX as SECRET_PREFIX
+from orch.core.secrets import local_secrets
 from orch.core.values import resolve_params
 
 from ..stores import run_store
@@ -63,7 +63,7 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
                     _record_code(store, run_id, code)
                 spec_dir = Path(spec_path).resolve().parent if spec_path else Path.cwd()
                 options = replace(options or Options(max_parallel=max_parallel), artifacts=artifact_store,
-                                  secrets=_secrets(secrets), code=code)
+                                  secrets=local_secrets(secrets), code=code)
                 executor = Executor(graph, store, run_id, values, run_date, spec_dir, options, progress)
                 return _execute(executor, bool(resume))
             except KeyboardInterrupt:
@@ -81,13 +81,6 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
 
 STORE_FILE = "artifacts-store"  # in the run's folder: the artifact store the run uses
 CODE_FILE = "code.json"  # in the run's folder: the shipped code the run uses, {"uri": ..., "sha256": ...}
-
-
-def _secrets(given: Optional[Mapping[str, str]]) -> dict[str, str]:
-    """The values a run's steps can name: ORCH_SECRET_* of the environment, those of --secrets over them."""
-    found = {k: v for k, v in os.environ.items() if k.startswith(SECRET_PREFIX)}
-    found.update(given or {})
-    return found
 
 
 def _ship(graph: PipelineGraph, spec_path: Optional[str], store: Optional[str], progress) -> Optional[tuple[str, str]]:
@@ -160,13 +153,12 @@ def _execute(executor: Executor, resume: bool) -> RunResult:
 
 
 def ignored_here(pipeline) -> Optional[str]:
-    """One note for the run: the settings its steps have that mean nothing to a local run (pod settings, the
-    image), named, with the steps that set them."""
+    """One note for the run: the pod settings its steps have, which mean nothing to a local run, named, with the
+    steps that set them. (An image is not named: running a pipeline of images here, on this machine's python,
+    is what a local run is for.)"""
     settings: dict[str, list[str]] = {}
     for name, step in pipeline.steps.items():
-        found = ["image"] if step.image else []
-        if step.kubernetes is not None:
-            found += [f"kubernetes.{key}" for key in step.kubernetes.model_dump(exclude_defaults=True)]
+        found = [f"kubernetes.{key}" for key in step.kubernetes.model_dump(exclude_defaults=True)] if step.kubernetes else []
         for setting in found:
             settings.setdefault(setting, []).append(name)
     if not settings:

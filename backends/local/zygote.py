@@ -27,14 +27,9 @@ each message goes out as one atomic write preceded by a newline, so whatever a s
 writes there cannot swallow a real message. If the starter dies anyway (a step kills
 it), orch fails the attempts it was running and starts a new one (executor.py).
 
-An attempt whose step has secrets writes through a pipe to a masking writer (masking.py): a
-small process forked by the starter, outside the attempt's process group, so killing the attempt
-(its timeout) cannot kill it; it writes what came, with each value as `***`, into the log. The
-starter says the attempt ended only once that writer has written everything and exited, so the
-log orch reads the attempt's last line from is complete and masked. A run that ships code or
-installs packages prepares each attempt inside it (placing.py), under its timeout: the code
-unpacked into `attempt-N.code/` (its working folder, first on sys.path and PYTHONPATH) and the
-packages' env made or found, its installer's output in the log.
+An attempt whose step has secrets writes through a masking writer (masking.py); the starter says it
+ended only once that writer has written everything. A run that ships code or installs packages
+prepares each attempt inside it, under its timeout (placing.py).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from orch.core.artifacts import ships_code
 from orch.core.errors import BackendUnavailable, RunInterrupted, UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
-from orch.core.secrets import PREFIX, secret_env_name
+from orch.core.secrets import grouped_secrets, local_secrets
 from orch.core.values import resolve_params
 
 from ..children import kill_step_processes
@@ -52,9 +52,8 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
     folder = str(Path(spec_path).resolve().parent) if spec_path else os.getcwd()
     name = f"{graph.pipeline.name}-{uuid.uuid4().hex[:8]}"
     # shipped code: a step imports from its copy only, never from the spec's folder
-    with _api() as temporary, nullcontext() if shipped else _on_path(folder), store_in_env(store):
-        if temporary:
-            save_secret_blocks(graph, secret_values(secrets))
+    with _api() as temporary, nullcontext() if shipped else _on_path(folder), store_in_env(store), \
+            _secret_blocks(graph, local_secrets(secrets) if temporary else {}):
         watcher = _Watcher(graph, name, values, progress)
         watcher.start()
         try:
@@ -98,24 +97,32 @@ def _ship(graph: PipelineGraph, spec_path: Optional[str], store: Optional[str]):
     return ship(graph, spec_path, store, say=lambda line: print(line, file=sys.stderr))
 
 
-def secret_values(given: Optional[Mapping[str, str]]) -> dict[str, str]:
-    """ORCH_SECRET_* from the environment, `--secrets FILE`'s variables over them."""
-    return {**{k: v for k, v in os.environ.items() if k.startswith(PREFIX)}, **(given or {})}
-
-
-def save_secret_blocks(graph: PipelineGraph, values: Mapping[str, str]) -> None:
-    """On the temporary server: a Secret block per secret the steps read, holding the keys that have a value
-    (`Secret(value={key: value}).save(name)`); a key without one is left out, so its step fails naming it."""
+@contextmanager
+def _secret_blocks(graph: PipelineGraph, values: Mapping[str, str]):
+    """On the temporary server: a Secret block per secret the steps read that the server has none of, holding the
+    keys that have a value (`Secret(value={key: value}).save(name)`; a key without one is left out, so its step
+    fails naming it); removed when the run ends. The server's database is the profile's: a block the user keeps
+    there is never overwritten, and no value stays behind."""
     from prefect.blocks.system import Secret
 
-    blocks: dict[str, dict[str, str]] = {}
-    for step in graph.pipeline.steps.values():
-        for ref in step.secrets.values():
-            value = values.get(secret_env_name(ref.secret, ref.key))
-            if value is not None:
-                blocks.setdefault(ref.secret, {})[ref.key] = value
-    for secret, keys in blocks.items():
-        Secret(value=keys).save(secret, overwrite=True)
+    made = []
+    try:
+        for secret, keys in grouped_secrets(graph.pipeline, values).items():
+            if not _has_block(Secret, secret):
+                Secret(value=keys).save(secret)
+                made.append(secret)
+        yield
+    finally:
+        for secret in made:
+            Secret.delete(secret)
+
+
+def _has_block(kind, name: str) -> bool:
+    try:
+        kind.load(name)
+    except ValueError:  # "Unable to find block document named ..."
+        return False
+    return True
 
 
 def _load_flow(graph: PipelineGraph, names, home: Optional[Path], shipped=None):

@@ -23,6 +23,7 @@ from orch.backends import codepack
 from orch.backends.argo import render as rendering
 from orch.backends.argo.bootstrap import unpack
 from orch.backends.argo.render import render
+from orch.backends.argo import where
 from orch.backends.argo.script import bootstrap_source
 from orch.backends.shipping import Shipped
 from orch.core import SpecError, UsageError, load_spec, parse_spec
@@ -227,8 +228,9 @@ def test_a_run_shipping_code_needs_the_repositorys_bucket(tmp_path, monkeypatch)
 
 
 def test_a_run_uploads_the_code_once_and_submits_its_key(tmp_path, monkeypatch, s3_server, capsys):
-    """`orch run -b argo` packs the project, uploads it to the store (the repository's bucket) unless it is there,
-    and the submitted Workflow reads it by the URI's path as its key."""
+    """`orch run -b argo` packs the project, uploads it to the store's bucket (the repository's) unless it is there,
+    under the spec store's prefix -- the key a rendered Workflow names too, whatever $ORCH_ARTIFACTS's path --
+    and the submitted Workflow reads it by that key."""
     import boto3
 
     import orch.backends.argo.run as client
@@ -254,7 +256,8 @@ def test_a_run_uploads_the_code_once_and_submits_its_key(tmp_path, monkeypatch, 
         assert "code: already in s3://" in capsys.readouterr().err  # unchanged: nothing uploaded
         bodies = [body for method, _, body in server.requests if method == "POST"]
     pack = codepack.pack(root, cache=tmp_path / "again")
-    key = f"team/ml/code/{pack.sha256}.tar.gz"
+    key = f"code/{pack.sha256}.tar.gz"  # the spec names no store: no prefix, as `orch render` writes it
+    assert where.code_key(graph.pipeline, Shipped(pack.sha256)) == key
     for body in bodies:
         (template,) = [t for t in body["workflow"]["spec"]["templates"] if t["name"] == "a"]
         assert template["inputs"]["artifacts"] == [{"name": "orch-code", "path": "/tmp/orch/code", "s3": {"key": key}}]

@@ -292,7 +292,7 @@ def test_a_steps_packages_are_importable_by_a_python_step_and_a_command(tmp_path
 # --- pod settings
 
 
-def test_pod_settings_and_the_image_are_said_once_to_mean_nothing_here(tmp_path, home):
+def test_pod_settings_are_said_once_to_mean_nothing_here_and_the_image_not_at_all(tmp_path, home):
     spec = project(tmp_path, """
 apiVersion: orch/v1
 name: pods
@@ -306,5 +306,5 @@ steps:
     assert result.status == "succeeded"
     notes = [line for line in said.getvalue().splitlines() if "no meaning for a local run" in line]
     assert len(notes) == 1, said.getvalue()
-    assert "image, kubernetes.node_selector, kubernetes.labels have no meaning" in notes[0]
-    assert notes[0].endswith("(set on a, b)")
+    assert "kubernetes.node_selector, kubernetes.labels have no meaning" in notes[0]
+    assert notes[0].endswith("(set on a, b)") and "image" not in notes[0]  # images: what a local run is for

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import os
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def test_secrets_from_the_environment_and_a_file_reach_steps_masked_and_nowhere_
     secrets.write_text(f"ORCH_SECRET_DB_PASS_PASSWORD={PASSWORD}\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(ORCH_HOME=str(tmp_path / "home"), ORCH_SECRET_HF_TOKEN_TOKEN=TOKEN,
-               ORCH_SECRET_DB_PASS_PASSWORD="the-environment-loses")
+               ORCH_SECRET_DB_PASS_PASSWORD="the-environment-loses", PREFECT_HOME=str(tmp_path / "prefect-home"))
     done = subprocess.run([sys.executable, "-m", "orch.cli.main", "run", str(spec), "--backend", "prefect", "--json",
                            "--secrets", str(secrets)], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     out, err = done.stdout, done.stderr
@@ -83,6 +84,13 @@ def test_secrets_from_the_environment_and_a_file_reach_steps_masked_and_nowhere_
     (module,) = (tmp_path / "home" / "prefect").glob("*.py")
     for text in (out, err, module.read_text(encoding="utf-8")):
         assert TOKEN not in text and PASSWORD not in text
+    # the temporary server keeps the profile's database: the blocks orch saved are gone, no value left in it
+    (database,) = (tmp_path / "prefect-home").glob("*.db")
+    with sqlite3.connect(database) as db:
+        assert not db.execute("SELECT name FROM block_document WHERE name IN ('hf-token', 'db-pass')").fetchall()
+    for path in (tmp_path / "prefect-home").rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes() and PASSWORD.encode() not in path.read_bytes(), path
 
 
 SERVER_SPEC = """
