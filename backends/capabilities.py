@@ -152,10 +152,13 @@ POD_SETTINGS = ("node_selector", "tolerations", "service_account", "image_pull_p
 
 def _kubernetes_settings(*settings: str) -> Callable[[PipelineGraph], Iterator[Use]]:
     def uses(graph: PipelineGraph) -> Iterator[Use]:
+        defaults = graph.pipeline.defaults.kubernetes
         for name, step in graph.pipeline.steps.items():
             for setting in settings:
-                if step.kubernetes and getattr(step.kubernetes, setting):
-                    yield Use(("steps", name, "kubernetes", setting))
+                value = getattr(step.kubernetes, setting) if step.kubernetes else None
+                if value:  # a default's, once, where it is written
+                    inherited = value == getattr(defaults, setting, None)
+                    yield Use(("defaults", "kubernetes", setting) if inherited else ("steps", name, "kubernetes", setting))
     return uses
 
 
@@ -359,8 +362,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("pod-settings-per-step", "a step's own pod settings, differing from `defaults`'", "W878", _own_pod_settings, {
         "prefect": Support(APPROXIMATED, "a Prefect flow run is one pod for all its tasks: a step's own pod settings cannot "
                                          "apply (prefect.yaml's job variables are `defaults`')",
-                           message="a Prefect flow run is one pod for all its tasks: step {step!r}'s own {setting} cannot "
-                                   "apply (prefect.yaml's job variables are `defaults`')"),
+                           message="a Prefect flow run is one pod for all its tasks: step {step!r} cannot have {setting} "
+                                   "of its own (prefect.yaml's job variables are `defaults`')"),
     }),
     Feature("pod-spec-patch-job", "`pod_spec_patch` naming `containers` or `restartPolicy`", "W879", _job_owned_patch, {
         "prefect": refused("E830", "a Prefect Kubernetes work pool's job has one container (prefect-job) and a restart "

@@ -66,9 +66,21 @@ def _packed_code(graph, spec: Path):
 
     shipped = ship(graph, str(spec), None, say=warn)
     if shipped is not None:
-        warn(f"code: {shipped.archive} must be at <store>/code/{shipped.sha256}.tar.gz before the files run "
-             "(orch run uploads it)")
+        warn(f"code: {shipped.archive} must be at {_code_destination(graph, shipped.sha256)} before the files run "
+             "(orch run uploads it there; Argo reads it from its artifact repository under the same path)")
     return shipped
+
+
+def _code_destination(graph, sha: str) -> str:
+    """Where the rendered files look for the code: in $ORCH_ARTIFACTS or the spec's store when one is named (the
+    workers' own $ORCH_ARTIFACTS may say otherwise), else in whatever store the workers are given."""
+    from orch.core.artifacts import choose_store, code_uri, spec_store
+
+    try:
+        store, origin = choose_store(None, spec_store(graph.pipeline))
+    except ValueError:
+        origin = "the default"
+    return code_uri(store, sha) if origin != "the default" else f"<the workers' store>/code/{sha}.tar.gz"
 
 
 def _renderer(name: str):

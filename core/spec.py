@@ -424,10 +424,19 @@ def with_defaults(step: Step, defaults: StepDefaults) -> Step:
 
 
 def _merge(default: Any, own: Any) -> Any:
+    """A mapping key by key; a model field by field, its mappings (labels, annotations, node_selector) key by key
+    too -- but a pod_spec_patch, a patch, whole -- and its lists (volumes, tolerations) replaced."""
     if isinstance(own, dict):
         return {**default, **own}
-    base = {f: getattr(default, f) for f in default.model_fields_set}
-    return type(own).model_validate({**base, **{f: getattr(own, f) for f in own.model_fields_set}})
+    merged = {f: getattr(default, f) for f in default.model_fields_set}
+    for f in own.model_fields_set:
+        value = getattr(own, f)
+        keep = merged.get(f)
+        merged[f] = {**keep, **value} if isinstance(value, dict) and isinstance(keep, dict) and f not in _WHOLE else value
+    return type(own).model_validate(merged)
+
+
+_WHOLE = ("pod_spec_patch",)  # mappings a step's own replaces whole
 
 
 def _quote(value: Any) -> str:

@@ -184,8 +184,11 @@ class _StepChecker:
         for what in ("cpu", "memory"):
             limit, request = getattr(limits, what, None), getattr(requests, what, None)
             if limit and request and quantity_value(limit) < quantity_value(request):
-                self.error("E237", f"the {what} limit {limit} is below the {what} asked for ({request}, resources.{what})",
-                           ("kubernetes", "limits", what), "Kubernetes refuses a pod whose limit is below its request")
+                default = getattr(getattr(self.parent.pipeline.defaults.kubernetes, "limits", None), what, None) == limit
+                self.parent.error("E237", f"the {what} limit {limit} is below the {what} asked for ({request}, "
+                                  f"resources.{what}{' of step ' + repr(self.name) if default else ''})",
+                                  ("defaults" if default else self.path) + ("kubernetes", "limits", what),
+                                  "Kubernetes refuses a pod whose limit is below its request")
 
     def _stdout_outputs(self):
         """`from: stdout` takes a command's one stdout: not a python step's, and for one output only; never an artifact."""

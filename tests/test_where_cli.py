@@ -82,3 +82,24 @@ def test_a_patch_of_the_job_container_is_refused_for_prefect_only(orch, tmp_path
     assert not (tmp_path / "out").exists()
     code, out, err = orch("render", spec, "-b", "argo")
     assert code == 0 and "podSpecPatch" in out, err
+
+
+def test_a_steps_pod_mappings_merge_with_the_defaults_and_its_lists_replace_them():
+    from orch.core.spec import Pipeline
+
+    pipeline = Pipeline.model_validate({"name": "merge", "defaults": {"kubernetes": {
+        "labels": {"team": "ml"}, "node_selector": {"pool": "gpu"}, "pod_spec_patch": {"priority": 1},
+        "volumes": [{"name": "shm", "mount_path": "/dev/shm", "empty_dir": True}]}},
+        "steps": {"a": {"command": ["x"], "kubernetes": {
+            "labels": {"role": "trainer"}, "pod_spec_patch": {"hostIPC": True},
+            "volumes": [{"name": "data", "mount_path": "/data", "pvc": "cache"}]}}}})
+    pod = pipeline.steps["a"].kubernetes
+    assert pod.labels == {"team": "ml", "role": "trainer"} and pod.node_selector == {"pool": "gpu"}
+    assert pod.pod_spec_patch == {"hostIPC": True} and [v.name for v in pod.volumes] == ["data"]
+
+
+def test_a_typo_in_a_secret_is_told_what_was_meant(orch, tmp_path):
+    spec = tmp_path / "typo.yaml"
+    spec.write_text("apiVersion: orch/v1\nname: typo\nsteps:\n  a: {command: [echo], env: {T: {secret: s, kye: k}}}\n")
+    code, _, err = orch("validate", spec)
+    assert code == 2 and "steps.a.env.T.kye: unknown field 'kye'" in err and "did you mean 'key'?" in err

@@ -243,7 +243,7 @@ class Executor:
         if unit.step not in self.step_started:
             self.step_started[unit.step] = started
             self.store.set_step(self.run_id, unit.step, "running", started_at=started)
-        base = folder / f"attempt-{unit.attempt}"
+        base = folder.resolve() / f"attempt-{unit.attempt}"  # absolute: an attempt may work in another folder
         values, missing = self.where.secret_values(step)
         if missing is not None:
             self._fail_unstarted(unit, base, missing_text(*missing))

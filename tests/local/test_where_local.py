@@ -308,3 +308,19 @@ steps:
     assert len(notes) == 1, said.getvalue()
     assert "kubernetes.node_selector, kubernetes.labels have no meaning" in notes[0]
     assert notes[0].endswith("(set on a, b)") and "image" not in notes[0]  # images: what a local run is for
+
+
+def test_shipped_code_runs_with_orchs_home_given_relative(tmp_path, monkeypatch):
+    """The default ORCH_HOME is `.orch`, relative: an attempt works in its code's folder, and orch's files for it
+    (log, result, outputs) must still be found."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORCH_HOME", ".orch")
+    monkeypatch.setenv("ORCH_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "relmod.py").write_text("def answer():\n    return 42\n")
+    spec = tmp_path / "pipeline.yaml"
+    spec.write_text("apiVersion: orch/v1\nname: relative-home\ncode: {ship: true}\nsteps:\n"
+                    "  py: {python: 'relmod:answer', outputs: {n: integer}}\n"
+                    "  cmd: {command: [sh, -c, 'echo 7 > $ORCH_OUTPUTS/m'], outputs: {m: integer}}\n")
+    result = run(load_spec(spec), {}, spec_path="pipeline.yaml")
+    assert result.status == "succeeded", {n: s.error for n, s in result.steps.items()}
+    assert result.steps["py"].outputs == {"n": 42} and result.steps["cmd"].outputs == {"m": 7}
