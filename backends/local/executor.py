@@ -32,7 +32,6 @@ from orch.core.graph import PipelineGraph
 from orch.core.limits import MAX_STDOUT_OUTPUT_BYTES
 from orch.core.refs import Ref
 from orch.core.result import RunResult, StepResult, pipeline_status
-from orch.core.secrets import missing_text
 from orch.core.spec import Step
 from orch.core.triggers import RUN, decide
 from orch.core.typed import foreach_problem
@@ -246,7 +245,7 @@ class Executor:
         base = folder.resolve() / f"attempt-{unit.attempt}"  # absolute: an attempt may work in another folder
         values, missing = self.where.secret_values(step)
         if missing is not None:
-            self._fail_unstarted(unit, base, missing_text(*missing))
+            self._fail_unstarted(unit, base, missing)
             return
         inputs = _Inputs(self.pipeline, Path(str(base) + ".inputs").resolve())  # absolute: a step may change folder
         resolve = inputs.local(self._resolve_for(unit.step, unit.value))

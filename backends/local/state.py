@@ -99,7 +99,7 @@ class Store:
                 "INSERT INTO runs VALUES (?, ?, 'local', ?, 'running', ?, ?, ?, NULL)",
                 (run_id, pipeline, safe_text(spec_path), json.dumps(params), run_date, now()),
             )
-            self.db.execute("INSERT INTO run_specs VALUES (?, ?)", (run_id, json.dumps(spec, sort_keys=True)))
+            self.db.execute("INSERT INTO run_specs VALUES (?, ?)", (run_id, json.dumps(spec)))  # steps in spec order
 
     def recorded_spec(self, run_id: str) -> Optional[dict]:
         row = self.db.execute("SELECT spec FROM run_specs WHERE run_id = ?", (run_id,)).fetchone()
@@ -193,8 +193,10 @@ class Store:
         ):
             steps[step] = StepResult(status=status, attempts=attempts, outputs=json.loads(outputs or "{}"), error=error,
                                      started_at=started, ended_at=ended)
+        spec = self.recorded_spec(run_id) if step_order is None else None  # `orch runs show`: as the spec ordered them
+        step_order = step_order or [name for name in (spec or {}).get("steps", {}) if name in steps]
         if step_order:
-            steps = {name: steps.get(name, StepResult()) for name in step_order}
+            steps = {name: steps.get(name, StepResult()) for name in step_order} | steps
         return RunResult(pipeline=run["pipeline"], backend="local", run_id=run_id, status=run["status"],
                          params=json.loads(run["params"]), started_at=run["started_at"], ended_at=run["ended_at"], steps=steps)
 

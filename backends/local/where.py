@@ -6,10 +6,11 @@ store, the run folder or a message; what the starter does with the rest is placi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Mapping, Optional
 
-from orch.core.secrets import Masker, secret_env_name
+from orch.core.secrets import PREFIX, Masker, missing_text, secret_env_name
 from orch.core.spec import Step
 
 
@@ -21,14 +22,18 @@ class Where:
         names = [secret_env_name(ref.secret, ref.key) for step in pipeline.steps.values() for ref in step.secrets.values()]
         self.mask = Masker(v for v in (secrets.get(n) for n in names) if v)  # for errors: every secret of the run
 
-    def secret_values(self, step: Step) -> tuple[dict[str, str], Optional[tuple[str, str]]]:
-        """The step's secrets as its variables' values, read now (the attempt's start); else the first
-        (secret, key) the run has no value for."""
+    def secret_values(self, step: Step) -> tuple[dict[str, str], Optional[str]]:
+        """The step's secrets as its variables' values, read now (the attempt's start); else why the first one the
+        run has no value for is missing (a variable of the --secrets file or the environment named like it, but
+        for the prefix, is pointed out)."""
         values = {}
         for var, ref in step.secrets.items():
-            value = self.secrets.get(secret_env_name(ref.secret, ref.key))
+            name = secret_env_name(ref.secret, ref.key)
+            value = self.secrets.get(name)
             if value is None:
-                return {}, (ref.secret, ref.key)
+                bare = name[len(PREFIX):]
+                near = f" ({bare} is set: a local run reads {name})" if bare in self.secrets or bare in os.environ else ""
+                return {}, missing_text(ref.secret, ref.key) + near
             values[var] = value
         return values, None
 

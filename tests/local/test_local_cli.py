@@ -67,6 +67,14 @@ def test_runs_are_recorded_and_logs_kept_per_attempt(orch, write):
     assert code == 2 and "no logs for step 'nope'" in err
 
 
+def test_a_recorded_run_shows_its_steps_in_spec_order(orch, write):
+    path = write({"zeta": {"command": ["true"]}, "alpha": {"command": ["true"]}, "mid": {"command": ["true"], "after": ["zeta"]}})
+    code, out, _ = orch("run", path, "--json")
+    assert code == 0 and list(json.loads(out)["steps"]) == ["zeta", "alpha", "mid"]
+    code, out, _ = orch("runs", "show", json.loads(out)["run_id"], "--json")
+    assert list(json.loads(out)["steps"]) == ["zeta", "alpha", "mid"]
+
+
 def test_plain_progress_lines_when_not_a_terminal(orch, write):
     code, out, err = orch("run", write({"a": {"python": "conformance_steps:ok"}, "b": {"python": "conformance_steps:fail", "after": ["a"]}}))
     assert code == 1

@@ -324,3 +324,12 @@ def test_shipped_code_runs_with_orchs_home_given_relative(tmp_path, monkeypatch)
     result = run(load_spec(spec), {}, spec_path="pipeline.yaml")
     assert result.status == "succeeded", {n: s.error for n, s in result.steps.items()}
     assert result.steps["py"].outputs == {"n": 42} and result.steps["cmd"].outputs == {"m": 7}
+
+
+def test_a_missing_secret_points_out_a_variable_named_like_it_without_the_prefix(tmp_path, home):
+    spec = project(tmp_path, "apiVersion: orch/v1\nname: near\nsteps:\n"
+                             "  a: {command: [echo], env: {T: {secret: api-creds, key: token}}}\n")
+    result = run(load_spec(spec), {}, spec_path=str(spec), home=home, secrets={"API_CREDS_TOKEN": "abcd1234"})
+    assert result.steps["a"].error == ("secret 'api-creds' (key 'token') is not set: set ORCH_SECRET_API_CREDS_TOKEN or "
+                                       "give it in the file named by --secrets (API_CREDS_TOKEN is set: a local run "
+                                       "reads ORCH_SECRET_API_CREDS_TOKEN)")
