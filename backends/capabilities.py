@@ -270,7 +270,7 @@ def _stdout_outputs(graph: PipelineGraph) -> Iterator[Use]:
 IGNORED_HERE = "ignored: steps run on this machine"
 PREFECT_POD = Support(EXACT, "from `defaults`: the Kubernetes work pool's job variables (prefect.yaml): a flow run is one pod")
 RUNNER_PYTHON = "the pod runs orch's runner (python3 -c), which fetches the code and makes the packages' env, so the image needs python3"
-IGNORED_TASK = "ignored: a python task runs where the worker runs (pods: --target kubernetes with an image)"
+IGNORED_TASK = "ignored: a task runs where the worker runs (pods: --target kubernetes with an image)"
 LOCAL_SCHEDULE = "not applied: `orch run` runs once, now"
 
 FEATURES: tuple[Feature, ...] = (
