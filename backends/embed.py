@@ -20,10 +20,10 @@ from pathlib import Path
 
 from orch.core import artifacts, secrets, typed
 
-from . import pyenv, stepplace, steprun, transfer, workspace
+from . import codeunpack, pyenv, stepplace, steprun, transfer, workspace
 
 # every runtime.py builds on these, in this order (only what a rendered file reaches is kept)
-CORE = tuple(Path(m.__file__) for m in (typed, artifacts, secrets, steprun, transfer, workspace, pyenv, stepplace))
+CORE = tuple(Path(m.__file__) for m in (typed, artifacts, secrets, steprun, transfer, codeunpack, workspace, pyenv, stepplace))
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 
+from orch.backends.codeunpack import write_all  # embedded: codeunpack
 from orch.core.artifacts import artifact_outputs  # embedded: artifacts
 from orch.core.typed import OutputError, outputs_from_files, outputs_from_return  # embedded: typed
 
@@ -128,9 +129,7 @@ class _Stdout:
     def take(self, source, log):
         """Copy what `source` has to `log` (both file descriptors); False at end of file."""
         chunk = os.read(source, 1 << 16)
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(log, view):]
+        write_all(log, chunk)
         self.data += chunk[:max(self.keep - len(self.data), 0)]
         self.total += len(chunk)
         return bool(chunk)

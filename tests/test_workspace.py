@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from orch.backends import workspace
+from orch.backends import codeunpack, workspace
 from orch.backends.codepack import code_uri, pack, upload_once
 from orch.backends.transfer import ArtifactError
 from orch.backends.workspace import cache_dir, code_archive, code_folder, unpack_code
@@ -153,7 +153,7 @@ def test_a_tampered_archive_refused_through_code_folder(tmp_path, monkeypatch):
     """Even with the right sha (the store's copy is what was rendered, and it is hostile), nothing lands outside."""
     monkeypatch.setenv("ORCH_CACHE", str(tmp_path / "cache"))
     archive = tampered(tmp_path / "bad.tar.gz", [entry("../../escaped.py")])
-    sha = workspace._code_digest(str(archive))
+    sha = codeunpack.code_digest(str(archive))
     with pytest.raises(ArtifactError):
         code_folder(f"file://{archive}", sha, str(tmp_path / "a" / "b"))
     assert not (tmp_path / "escaped.py").exists()
@@ -181,8 +181,12 @@ def test_the_cache_folder(monkeypatch, tmp_path):
     assert cache_dir() == "/mine"
 
 
-def test_workspace_needs_nothing_but_the_standard_library_and_transfer():
-    source = Path(workspace.__file__).read_text()
-    imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
-    assert imports == ["import hashlib", "import os", "import secrets", "import shutil", "import tarfile",
-                       "from orch.backends.transfer import ArtifactError, fetch  # embedded: transfer"]
+def test_workspace_needs_nothing_but_the_standard_library_transfer_and_codeunpack():
+    def imports(module):
+        return [line for line in Path(module.__file__).read_text().splitlines() if line.startswith(("import ", "from "))]
+
+    assert imports(workspace) == [
+        "import os", "import secrets",
+        "from orch.backends.codeunpack import CodeError, check_code_sha, code_digest, unpack_into  # embedded: codeunpack",
+        "from orch.backends.transfer import ArtifactError, fetch  # embedded: transfer"]
+    assert imports(codeunpack) == ["import hashlib", "import os", "import tarfile"]  # (shutil, where it fails)

@@ -44,9 +44,10 @@ import subprocess
 import sys
 import tempfile
 
-from orch.backends.argo.podplace import CodeError, code_folder, use_code  # embedded: podplace
+from orch.backends.argo.podplace import code_folder, use_code  # embedded: podplace
 from orch.backends.argo.podplace import failed, missing_secrets, masked_output, secret_values  # embedded: podplace
 from orch.backends.argo.podplace import packages_env, run_in_env  # embedded: podplace
+from orch.backends.codeunpack import CodeError  # embedded: codeunpack
 from orch.backends.pyenv import EnvError, activate  # embedded: pyenv
 from orch.core.typed import OutputError, foreach_problem, outputs_from_files, outputs_from_return, parse_text, to_text  # embedded: typed
 

@@ -1,7 +1,7 @@
 """The runner's part that sets up where a pod's step runs: its secrets checked (and masked in what it
 prints), its shipped code placed, its packages' env made. Standard library only: carried in the runner
-after orch.core.secrets and backends/pyenv.py, whose names it uses (script.py); bootstrap.py's docstring
-has the environment a pod gives it.
+after orch.core.secrets, backends/pyenv.py and backends/codeunpack.py, whose names it uses (script.py);
+bootstrap.py's docstring has the environment a pod gives it.
 """
 
 import json
@@ -10,12 +10,13 @@ import re
 import sys
 import tempfile
 
+from orch.backends.codeunpack import CODE_READ, CodeError, check_code_sha, code_digest, unpack_into  # embedded: codeunpack
+from orch.backends.codeunpack import write_all  # embedded: codeunpack
 from orch.backends.pyenv import ensure_env, env_python, use_in_process  # embedded: pyenv
 from orch.core.secrets import Masker  # embedded: secrets
 
 CODE = os.environ.get("ORCH_ARGO_CODE", "/tmp/orch/code")  # where ORCH_CODE_URL's archive is unpacked
 CACHE = "/tmp/orch/cache"  # the packages' envs, unless $ORCH_CACHE names another folder (a mounted volume keeps them)
-SHA256 = re.compile(r"[0-9a-f]{64}")
 # the kubelet reads it into the container's terminated state, which Argo's node message quotes (operator.go,
 # inferFailedReason; argoexec writes none for a command's own exit); present in every container
 TERMINATION_LOG = os.environ.get("ORCH_ARGO_TERMINATION_LOG", "/dev/termination-log")
@@ -72,19 +73,9 @@ def _pump(read, out, masker):
         data = os.read(read, 1 << 16)
         if not data:
             break
-        _write_all(out, masker.feed(data))
-    _write_all(out, masker.flush())
+        write_all(out, masker.feed(data))
+    write_all(out, masker.flush())
     os.close(read)
-
-
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-class CodeError(Exception):
-    """The shipped code cannot be fetched, is not the code rendered, or cannot be unpacked."""
 
 
 def code_folder():
@@ -98,40 +89,38 @@ def code_folder():
 
 def fetch_code(url, sha, folder):
     """The archive at `url` (http or https: a presigned GET) into `folder`, its sha256 checked before anything
-    is unpacked, unpacked with tarfile's data filter (nothing outside the folder, no devices, no setuid).
+    is unpacked, unpacked as every backend unpacks it (codeunpack.py: plain files and folders inside it only).
     The URL's query (a presigned signature) is never printed."""
-    import hashlib
-    import tarfile
     import urllib.request
 
     shown = url.split("?")[0]
-    if not SHA256.fullmatch(sha):
-        raise CodeError(f"ORCH_CODE_SHA {sha[:70]!r} is not a sha256 (64 lowercase hex digits)")
+    try:
+        check_code_sha(sha)
+    except ValueError:
+        raise CodeError(f"ORCH_CODE_SHA {sha[:70]!r} is not a sha256 (64 lowercase hex digits)") from None
     if not url.startswith(("http://", "https://")):
         raise CodeError(f"ORCH_CODE_URL {shown[:200]!r} is not an http(s) URL")
-    if not hasattr(tarfile, "data_filter"):
-        raise CodeError(f"python {sys.version.split()[0]} has no tarfile data filter, which unpacks the code safely: "
-                        "use python 3.9.17, 3.10.12, 3.11.4, 3.12 or later in the image")
     if os.path.isdir(folder) and os.listdir(folder):
-        raise CodeError(f"cannot unpack the code into {folder}: it is not empty")
+        raise CodeError(f"cannot unpack the code into {folder}: it is not empty")  # (before anything is fetched)
     os.makedirs(folder, exist_ok=True)
-    digest = hashlib.sha256()
     handle, archive = tempfile.mkstemp(prefix="orch-code-", suffix=".tar.gz")
     try:
         with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=120) as response:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                digest.update(block)
+            for block in iter(lambda: response.read(CODE_READ), b""):
                 out.write(block)
-        if digest.hexdigest() != sha:
+    except OSError as err:  # urllib's errors are OSErrors
+        os.remove(archive)
+        raise CodeError(f"cannot fetch or unpack the step's code from {shown}: {type(err).__name__}: {_without_query(err)}") from None
+    try:
+        if code_digest(archive) != sha:
             raise CodeError(f"the code at {shown} is not the code this pipeline was rendered with (its sha256 "
                             f"differs from {sha[:12]}): render and run the pipeline again")
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(folder, filter="data")
-    except (OSError, tarfile.TarError, EOFError) as err:  # urllib's errors are OSErrors
-        raise CodeError(f"cannot fetch or unpack the step's code from {shown}: {type(err).__name__}: {_without_query(err)}") from None
+        try:
+            return unpack_into(archive, folder)
+        except CodeError as err:
+            raise CodeError(f"cannot fetch or unpack the step's code from {shown}: {err}") from None
     finally:
         os.remove(archive)
-    return folder
 
 
 def _without_query(err):

@@ -1,5 +1,5 @@
 """The bootstrap's source as shipped in the rendered template: orch.core.typed, orch.core.secrets (its Masker),
-backends/pyenv.py, podplace.py, then bootstrap.py (nearly all of each is reached: nothing is left out)."""
+backends/pyenv.py, backends/codeunpack.py, podplace.py, then bootstrap.py (nearly all of each is reached: nothing is left out)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 
 from orch.core import secrets, typed
 
-from .. import pyenv
+from .. import codeunpack, pyenv
 from ..embed import without_docstrings
 from . import bootstrap, podplace
 
 MARK = "# embedded: "  # an import of orch's whose source the runner carries
-PARTS = (typed, secrets, pyenv, podplace, bootstrap)
+PARTS = (typed, secrets, pyenv, codeunpack, podplace, bootstrap)
 
 
 @lru_cache(maxsize=1)

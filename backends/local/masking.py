@@ -12,6 +12,8 @@ import os
 import select
 import signal
 
+from orch.backends.codeunpack import write_all
+
 DRAIN_READS = 256  # reads of 64 KiB a masking writer makes after its attempt ended: far over a pipe's buffer
 
 
@@ -87,9 +89,3 @@ def become_masker(data: int, control: int, log: int, values: list) -> None:
             break
         write_all(log, mask.feed(chunk))
     write_all(log, mask.flush())
-
-
-def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]

@@ -41,7 +41,8 @@ import signal
 import sys
 import traceback
 
-from orch.backends.local.masking import Tee, start_masker, write_all
+from orch.backends.codeunpack import write_all
+from orch.backends.local.masking import Tee, start_masker
 from orch.backends.local.placing import prepare
 
 
