@@ -135,6 +135,41 @@ class _Stdout:
         return bool(chunk)
 
 
+RUNNING = {}  # pid -> Popen: the attempts this process runs now, each the leader of its own session
+ENDED = {}  # pid -> why end_attempts killed it: the attempt's error
+
+
+def end_attempts(reason):
+    """Kill every attempt running now with its whole session: an engine that stops this process (a cancelled
+    flow run's SIGTERM) does not reach them, each in a session of its own, and none may outlive the run."""
+    for pid in list(RUNNING):
+        ENDED[pid] = reason
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def attempts_end_on_sigterm(reason):
+    """An engine stops a run's process with SIGTERM (a worker cancelling a flow run, Airflow stopping a task): the
+    attempts running then lead sessions of their own, out of its reach, so end them first (`reason`: their error),
+    then let the engine's own handler go on. Called from the main thread; elsewhere signals are not ours."""
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def stop(signum, frame):
+            end_attempts(reason)
+            if callable(previous):
+                previous(signum, frame)
+            elif previous != signal.SIG_IGN:
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread
+        pass
+
+
 def _child(argv, env, timeout, left, budget, log, stdout=None, cwd=None):
     """Run one attempt in its own session; kill its whole process tree when it ends, times out or is interrupted.
     Its output goes to `log` (its stdout through `stdout` too, when given); returns (exit status, last line of output)."""
@@ -147,6 +182,7 @@ def _child(argv, env, timeout, left, budget, log, stdout=None, cwd=None):
                                        stderr=subprocess.STDOUT if stdout is None else printed, start_new_session=True)
         except OSError as err:
             raise StepError(printable(f"cannot run {argv[0]!r}: {err.strerror}")) from None
+        RUNNING[process.pid] = process
         try:
             code = process.wait(timeout=limit) if stdout is None else _wait_teeing(process, limit, stdout, printed.fileno())
         except subprocess.TimeoutExpired:
@@ -155,8 +191,11 @@ def _child(argv, env, timeout, left, budget, log, stdout=None, cwd=None):
             raise TimeoutError(f"timed out after {timeout:g}s") from None
         finally:
             _end_session(process)
+            RUNNING.pop(process.pid, None)
             if process.stdout is not None:
                 process.stdout.close()
+        if process.pid in ENDED:
+            raise StepError(ENDED.pop(process.pid))
         printed.seek(0)
         text = printed.read().decode("utf-8", "replace")
     if text.strip():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import backends_cmd, graph_cmd, render_cmd, run_cmd, runs_cmd, schema_cmd, validate_cmd
+from . import backends_cmd, deploy_cmd, graph_cmd, render_cmd, run_cmd, runs_cmd, schema_cmd, validate_cmd
 
 app = typer.Typer(
     name="orch",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 app.command("validate")(validate_cmd.validate)
 app.command("run")(run_cmd.run)
+app.command("deploy")(deploy_cmd.deploy)
 app.add_typer(runs_cmd.runs_app, name="runs")
 app.command("logs")(runs_cmd.logs)
 app.command("render")(render_cmd.render)

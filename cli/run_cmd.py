@@ -25,12 +25,19 @@ def run(
                                             "else $ORCH_ARTIFACTS, the spec's artifacts.store, $ORCH_HOME/artifacts"),
     secrets: Optional[Path] = typer.Option(None, "--secrets", help="a .env file of ORCH_SECRET_<SECRET>_<KEY>=value "
                                            "lines (wins over the environment)", show_default=False),
+    server: Optional[str] = typer.Option(None, "--server", help="prefect, airflow, argo: run the pipeline deployed "
+                                         "there (orch deploy) and read its result from the server"),
+    deployed: bool = typer.Option(False, "--deployed", help="as --server, on the server PREFECT_API_URL, "
+                                  "AIRFLOW_API_URL or ARGO_SERVER names"),
 ) -> None:
     """Run a pipeline. Exit 0 if it succeeded, 1 if it failed, 130 if interrupted (resumable)."""
     from orch.backends.registry import get
     from orch.backends.local.progress import choose
     from orch.core.load import load_spec
 
+    if server is not None or deployed:
+        return _run_deployed(spec, backend, server or "", param, as_json,
+                             {"--resume": resume, "--artifacts": artifacts, "--secrets": secrets})
     spec = spec or _spec_of(resume)
     graph = load_spec(spec)
     implementation = get(backend).load()
@@ -52,6 +59,38 @@ def run(
     else:
         print_result(result)
     raise typer.Exit(0 if result.status == "succeeded" else 1)
+
+
+def _run_deployed(spec: Optional[Path], backend: str, server: str, param: List[str], as_json: bool,
+                  refused: dict) -> None:
+    """Trigger the deployed pipeline on its server, follow it there, report the server's record of it."""
+    from orch.backends.local.progress import choose
+    from orch.core.load import load_spec
+
+    from .deploy_cmd import served
+
+    for flag, value in refused.items():
+        if value is not None:
+            raise UsageError(f"{flag} is not for a deployed pipeline: {DEPLOYED_OWN[flag]}")
+    if spec is None:
+        raise UsageError("give the spec file of the deployed pipeline")
+    graph = load_spec(spec)
+    implementation = served(backend)
+    result = implementation.run(graph, parse_params(param), spec_path=str(spec), server=server, progress=choose(as_json))
+    if as_json:
+        say(result.to_json())
+    else:
+        print_result(result)
+    raise typer.Exit(0 if result.status == "succeeded" else 1)
+
+
+DEPLOYED_OWN = {
+    "--resume": "retry its failed tasks on the server (Prefect: a new flow run; Airflow: clear them; Argo: argo retry)",
+    "--artifacts": "its store is the one it was deployed with (orch deploy with $ORCH_ARTIFACTS or the spec's "
+                   "artifacts.store)",
+    "--secrets": "its steps read the server's secrets (Prefect Secret blocks, Airflow Variables or Connections, "
+                 "Kubernetes Secrets)",
+}
 
 
 def read_secrets(path: Optional[Path]) -> Optional[dict[str, str]]:

@@ -16,7 +16,12 @@ from orch.core.names import name_problem
 from .output import say
 from .summary import print_result
 
-runs_app = typer.Typer(help="Runs recorded by the local backend (in .orch/ or $ORCH_HOME).", no_args_is_help=True)
+runs_app = typer.Typer(help="Runs recorded by the local backend (in .orch/ or $ORCH_HOME), or by a server "
+                       "(--backend prefect|airflow|argo --spec SPEC).", no_args_is_help=True)
+
+BACKEND = typer.Option("local", "--backend", "-b", help="local, or the server's: prefect, airflow, argo")
+SPEC = typer.Option(None, "--spec", help="the deployed pipeline's spec (with --backend prefect|airflow|argo)")
+SERVER = typer.Option(None, "--server", help="the server's URL; else PREFECT_API_URL, AIRFLOW_API_URL or ARGO_SERVER")
 
 
 def _store():
@@ -26,11 +31,22 @@ def _store():
 
 
 @runs_app.command("list")
-def list_runs(limit: int = typer.Option(20, "--limit", "-n", help="newest runs to show")) -> None:
+def list_runs(limit: int = typer.Option(20, "--limit", "-n", min=1, help="newest runs to show"),
+              backend: str = BACKEND, spec: Optional[Path] = SPEC, server: Optional[str] = SERVER) -> None:
     """The newest runs, newest first."""
     from rich.console import Console
     from rich.table import Table
 
+    if backend != "local":
+        graph, implementation = _deployed(backend, spec)
+        summaries = implementation.list_runs(graph, server=server, limit=limit)
+        table = Table(box=None)
+        for column in ("run", "status", "started", "ended"):
+            table.add_column(column, no_wrap=column == "run")
+        for run in summaries:
+            table.add_row(run.run_id, run.status, _when(run.started_at), _when(run.ended_at))
+        Console().print(table)
+        return
     store = _store()
     try:
         rows = store.runs(limit)
@@ -50,8 +66,14 @@ def list_runs(limit: int = typer.Option(20, "--limit", "-n", help="newest runs t
 
 
 @runs_app.command("show")
-def show(run_id: str, as_json: bool = typer.Option(False, "--json", help="the RunResult as JSON")) -> None:
+def show(run_id: str, as_json: bool = typer.Option(False, "--json", help="the RunResult as JSON"),
+         backend: str = BACKEND, spec: Optional[Path] = SPEC, server: Optional[str] = SERVER) -> None:
     """One run's RunResult."""
+    if backend != "local":
+        graph, implementation = _deployed(backend, spec)
+        result = implementation.read_run(graph, run_id, server=server)
+        say(result.to_json()) if as_json else print_result(result)
+        return
     store = _store()
     try:
         if store.run_row(run_id) is None:
@@ -63,6 +85,22 @@ def show(run_id: str, as_json: bool = typer.Option(False, "--json", help="the Ru
         say(result.to_json())
     else:
         print_result(result)
+
+
+def _deployed(backend: str, spec: Optional[Path]):
+    """The spec's graph and the backend that reads its runs from a server."""
+    from orch.core.load import load_spec
+
+    from .deploy_cmd import served
+
+    if spec is None:
+        raise UsageError(f"--backend {backend}: give the deployed pipeline's spec (--spec SPEC)")
+    implementation = served(backend)
+    return load_spec(spec), implementation
+
+
+def _when(moment) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds")[:19] if moment else ""
 
 
 def logs(

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from orch.cli.main import main
+from tests.airflow.server import airflow_server  # noqa: F401 - a real Airflow deployment, one per session
+from tests.prefect.server import prefect_server  # noqa: F401 - a real Prefect server and worker, one per session
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

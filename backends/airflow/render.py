@@ -30,6 +30,15 @@ from . import kubernetes
 RUNTIME = Path(__file__).with_name("runtime.py")  # read, not imported: rendering needs no airflow
 VERDICT = "Orch__verdict"  # orch's own task ids hold a capital, which no step's name can
 ITEMS_TASK, ITEM_TASK = "{}__Items", "{}__Item"  # as runtime.py names a fan-out's helper tasks
+
+
+def task_ids(pipeline: Pipeline) -> set[str]:
+    """Every task id the DAG file defines: a task per step, a fan-out's two helpers, the verdict."""
+    ids = {VERDICT, *pipeline.steps}
+    for name, step in pipeline.steps.items():
+        if step.foreach is not None:
+            ids |= {ITEMS_TASK.format(name), ITEM_TASK.format(name)}
+    return ids
 TRIGGER_RULES = {"all_succeeded": "all_success", "none_failed": "none_failed", "all_done": "all_done",
                  "any_failed": "one_failed"}
 PARAM_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}

@@ -34,13 +34,17 @@ from orch.core.values import resolve_params
 
 from ..children import kill_step_processes
 from ..stores import run_store
+from .deploy import deploy, undeploy  # noqa: F401 - the faces on a running server
+from .remote import list_runs, read_run, run_deployed  # noqa: F401
 from .render import dag_file, dag_source, render  # noqa: F401 - render is this backend's other face
 from .status import STATES, result_from_records
 
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None, resume: Optional[str] = None,
         progress=None, artifacts: Optional[str] = None, secrets: Optional[Mapping[str, str]] = None,
-        **_: Any) -> RunResult:
+        server: Optional[str] = None, **_: Any) -> RunResult:
+    if server is not None:  # the DAG deployed on a server ("": $AIRFLOW_API_URL), not dag.test() here
+        return run_deployed(graph, params, server=server, progress=progress)
     if resume:
         raise UsageError("--resume is the local backend's; on Airflow, clear the failed tasks (airflow tasks clear)")
     values = resolve_params(graph.pipeline, params)

@@ -19,7 +19,8 @@ from airflow.sdk.log import mask_secret
 
 from orch.backends.pyenv import EnvError  # embedded: pyenv
 from orch.backends.stepplace import Place  # embedded: stepplace
-from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python, compare, output  # embedded: steprun
+from orch.backends.steprun import (PipelineTimeout, StepError, call_command, call_python, compare,  # embedded: steprun
+                                   attempts_end_on_sigterm, output)
 from orch.backends.transfer import ArtifactError, Destination, Inputs, check_store  # embedded: transfer
 from orch.core.artifacts import choose_store, code_uri  # embedded: artifacts
 from orch.core.secrets import secret_env_name  # embedded: secrets
@@ -59,6 +60,7 @@ class Step:
         self.name, self.steps, self.types, self.fail_fast, self.timeout = name, steps, params or {}, fail_fast, timeout
         self.pipeline, self.store, self.index, self.checked = pipeline, store, None, None
         self.code, self.where = code, (where or {}).get(name, {})  # the shipped code's sha256; packages, secrets
+        attempts_end_on_sigterm("stopped: Airflow stopped the task")  # its DAG run marked failed, the task cleared
         if starting:
             self._may_start()
         if all_succeeded:

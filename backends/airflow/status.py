@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from orch.core.graph import PipelineGraph
@@ -27,6 +28,9 @@ def result_from_records(graph: PipelineGraph, records: dict, params: dict[str, A
         status = STATES[task["state"]]
         if status == "failed" and xcoms.get((name, -1, "orch_status")) == "upstream_failed":
             status = "upstream_failed"  # stopped before running its step: fail_fast or the deadline
+        timed_out = status == "skipped" and _timed_out(graph, name, tasks, records)
+        if timed_out:  # the scheduler's dagrun_timeout came before orch's own deadline in the task
+            status = "failed" if task["start"] is not None else "upstream_failed"
         if status in ("skipped", "upstream_failed"):
             steps[name] = StepResult(status=status)
             continue
@@ -38,7 +42,8 @@ def result_from_records(graph: PipelineGraph, records: dict, params: dict[str, A
         steps[name] = StepResult.model_validate({
             "status": status, "attempts": attempts, "started_at": task["start"], "ended_at": task["end"],
             "outputs": _outputs(xcoms.get((name, -1, "return_value"))) if status == "succeeded" else {},
-            "error": (xcoms.get((name, -1, "orch_error")) or "the task failed (see its log)") if status == "failed" else None,
+            "error": (f"the pipeline's timeout of {graph.pipeline.timeout:g}s ran out" if timed_out else
+                      xcoms.get((name, -1, "orch_error")) or "the task failed (see its log)") if status == "failed" else None,
         })
     state = records.get("state")
     status = "running" if state not in ("success", "failed") else pipeline_status(steps, engine_ok=state == "success")
@@ -48,6 +53,31 @@ def result_from_records(graph: PipelineGraph, records: dict, params: dict[str, A
     return RunResult(pipeline=graph.pipeline.name, backend="airflow", run_id=records["run_id"], status=status,
                      params=params, started_at=records.get("start"), ended_at=records.get("end"), steps=steps,
                      error=error)
+
+
+def _timed_out(graph: PipelineGraph, name: str, tasks: dict, records: dict) -> bool:
+    """Whether a skipped task was skipped by a scheduler timing the DAG run out (dagrun_timeout), which marks what
+    still runs or waits skipped: in a failed run that lasted the pipeline's timeout, a task that started without a
+    `when` to skip it (it was running: failed), or one that never started with no upstream step skipped otherwise
+    to have skipped it (it was waiting: upstream_failed)."""
+    timeout, task = graph.pipeline.timeout, tasks[(name, -1)]
+    if not timeout or records.get("state") != "failed" or not (records.get("start") and records.get("end")):
+        return False
+    if _seconds(records["end"], records["start"]) < timeout:
+        return False
+    if task["start"] is not None:
+        return graph.pipeline.steps[name].when is None
+    return not any((tasks.get((up, -1)) or {}).get("state") == "skipped" and not _timed_out(graph, up, tasks, records)
+                   for up in graph.upstream(name))
+
+
+def _seconds(end, start) -> float:
+    return (_time(end) - _time(start)).total_seconds()
+
+
+def _time(when) -> datetime:
+    """A record's time: a datetime (the local driver's) or ISO text (the REST API's)."""
+    return when if isinstance(when, datetime) else datetime.fromisoformat(str(when).replace("Z", "+00:00"))
 
 
 def _outputs(value: Any) -> dict:

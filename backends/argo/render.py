@@ -89,7 +89,7 @@ def _artifacts(graph: PipelineGraph, kind: str | None, code: Shipped | None) -> 
     _bounded_inputs(graph, spec)
     extra: list[Artifact] = []
     if _is_nested(spec):  # measure the chunks apart: when together they pass 1 MB, they stay apart
-        split, chunks = _split(pipeline.name, spec)
+        split, chunks = _split(argo_name(pipeline.name), spec)
         extra = [Artifact(f"{doc['metadata']['name']}.workflowtemplate.yaml", to_yaml(doc)) for doc in chunks]
         if sum(len(artifact.text.encode()) for artifact in extra) > MAX_BYTES:
             spec = split
@@ -428,13 +428,13 @@ def _document(graph: PipelineGraph, spec: dict, kind: str) -> dict:
     pipeline = graph.pipeline
     labels = dict(pipeline.labels) or None
     if kind == "workflow":
-        return a.document("Workflow", a.object_meta(generate_name=f"{pipeline.name}-", labels=labels), spec)
+        return a.document("Workflow", a.object_meta(generate_name=f"{argo_name(pipeline.name)}-", labels=labels), spec)
     if kind == "template":
-        return a.document("WorkflowTemplate", a.object_meta(name=pipeline.name, labels=labels), spec)
+        return a.document("WorkflowTemplate", a.object_meta(name=argo_name(pipeline.name), labels=labels), spec)
     schedule = pipeline.schedule
     if schedule is None:
         raise SpecError([graph.locate(Diagnostic("E810", "a CronWorkflow needs a schedule", ("schedule",),
                                                  hint="add schedule: '0 2 * * *', or render --kind workflow"))])
-    return a.document("CronWorkflow", a.object_meta(name=pipeline.name, labels=labels),
+    return a.document("CronWorkflow", a.object_meta(name=argo_name(pipeline.name), labels=labels),
                       {"concurrencyPolicy": "Forbid", "schedules": [schedule.cron], "timezone": schedule.timezone,
                        "workflowSpec": spec})

@@ -21,11 +21,14 @@ from urllib.parse import urlsplit
 
 from orch.core.artifacts import ENV, choose_store, ships_code, spec_store
 from orch.core.errors import BackendUnavailable, Diagnostic, SpecError, UsageError
+from orch.core.names import argo_name
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
 from orch.core.typed import to_text
 from orch.core.values import resolve_params
 
+from .deploy import deploy, undeploy  # noqa: F401 - the faces the CLI loads from this module
+from .remote import list_runs, read_run  # noqa: F401
 from .render import MAX_BYTES, render, workflow_spec  # noqa: F401 - render is this backend's other face
 from .status import API_VERSION, result_from_workflow
 
@@ -34,10 +37,15 @@ DONE = ("Succeeded", "Failed", "Error")
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, resume: Optional[str] = None, progress=None,
         poll_seconds: float = 2.0, artifacts: Optional[str] = None, secrets: Optional[Mapping[str, str]] = None,
-        spec_path: Optional[str] = None, **_: Any) -> RunResult:
-    """Submit and watch until the workflow ends."""
+        spec_path: Optional[str] = None, server: Optional[str] = None, **_: Any) -> RunResult:
+    """Submit and watch until the workflow ends; with `server` ("" for ARGO_SERVER), run the deployed template."""
     from hera.workflows import models as m
 
+    if server is not None:
+        from .remote import run_deployed
+
+        return run_deployed(graph, params, server=server, progress=progress, spec_path=spec_path,
+                            poll_seconds=poll_seconds)
     if resume:
         raise UsageError("--resume is the local backend's; on Argo, use `argo retry` or `argo resubmit`")
     if artifacts:
@@ -55,7 +63,7 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, resume: Optional[str
     spec = workflow_spec(graph, code=_shipped(graph, spec_path))  # what Argo cannot do is said before its server is asked
     spec.arguments = m.Arguments(parameters=[m.Parameter(name=k, value=to_text(v)) for k, v in values.items()]) or None
     workflow = m.Workflow(api_version=API_VERSION, kind="Workflow", spec=spec,
-                          metadata=m.ObjectMeta(generate_name=f"{graph.pipeline.name}-", labels=dict(graph.pipeline.labels) or None))
+                          metadata=m.ObjectMeta(generate_name=f"{argo_name(graph.pipeline.name)}-", labels=dict(graph.pipeline.labels) or None))
     size = len(workflow.model_dump_json(by_alias=True, exclude_none=True).encode())
     if size > MAX_BYTES:
         raise SpecError([graph.locate(Diagnostic(
@@ -108,10 +116,11 @@ def _shipped(graph: PipelineGraph, spec_path: Optional[str]):
                                  "AWS_ENDPOINT_URL) and that the bucket exists") from None
 
 
-def _service():
+def _service(server: Optional[str] = None, namespace: Optional[str] = None):
+    """hera's client for `server` (else ARGO_SERVER) in `namespace` (else ARGO_NAMESPACE, else argo)."""
     from hera.workflows.service import WorkflowsService
 
-    server = os.environ.get("ARGO_SERVER")
+    server = server or os.environ.get("ARGO_SERVER")
     if not server:
         raise BackendUnavailable("set ARGO_SERVER (host:port of the Argo Server), as for the argo CLI")
     if "://" not in server:
@@ -121,7 +130,7 @@ def _service():
     if token and not token.startswith("Bearer "):
         token = f"Bearer {token}"
     verify = os.environ.get("ARGO_INSECURE_SKIP_VERIFY", "false").lower() != "true"
-    namespace = os.environ.get("ARGO_NAMESPACE", "argo")
+    namespace = namespace or os.environ.get("ARGO_NAMESPACE") or "argo"
     return WorkflowsService(host=server, token=token, verify_ssl=verify, namespace=namespace), namespace
 
 

@@ -33,6 +33,8 @@ from orch.core.values import resolve_params
 
 from ..children import kill_step_processes
 from ..stores import run_store, store_in_env
+from .deploy import deploy, undeploy  # noqa: F401 - the backend's server face, loaded from here as render is
+from .remote import list_runs, read_run  # noqa: F401
 from .render import flow_parameters, module_file, module_source, names_of, render  # noqa: F401 - render is this backend's other face
 
 SETTLE_SECONDS = 10.0  # at most this long for the server to record the last task-run states
@@ -40,8 +42,13 @@ SETTLE_SECONDS = 10.0  # at most this long for the server to record the last tas
 
 def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[str] = None, resume: Optional[str] = None,
         progress=None, home: Optional[Path] = None, artifacts: Optional[str] = None,
-        secrets: Optional[Mapping[str, str]] = None, **_: Any) -> RunResult:
-    """Run the flow to its end and return what Prefect recorded."""
+        secrets: Optional[Mapping[str, str]] = None, server: Optional[str] = None, **_: Any) -> RunResult:
+    """Run the flow to its end and return what Prefect recorded. With `server` (a URL; "": PREFECT_API_URL's),
+    trigger a run of the deployed pipeline there instead, follow it and read it back (remote.py)."""
+    if server is not None:
+        from .remote import run_deployed
+
+        return run_deployed(graph, params, server=server or None, spec_path=spec_path, progress=progress)
     if resume:
         raise UsageError("--resume is the local backend's; on Prefect, rerun the flow (its retries are per task)")
     values = resolve_params(graph.pipeline, params)

@@ -23,7 +23,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import allow_failure, quote
 
 from orch.backends.stepplace import Place  # embedded: stepplace
-from orch.backends.steprun import PipelineTimeout, StepError, call_command, call_python, compare, output  # embedded: steprun
+from orch.backends.steprun import (PipelineTimeout, StepError, call_command, call_python, compare,  # embedded: steprun
+                                   attempts_end_on_sigterm, output)
 from orch.backends.transfer import Destination, Inputs, check_store  # embedded: transfer
 from orch.core.artifacts import choose_store, code_uri  # embedded: artifacts
 from orch.core.secrets import secret_env_name  # embedded: secrets
@@ -57,6 +58,7 @@ class Run:
             check_store(self.store, f"{pipeline}/{flow_run.id}")  # unwritable: the flow fails before any step runs
         self.code = (code_uri(self.store, code), code) if code else None  # the packed code's URI and sha256
         RUNS[str(flow_run.id)] = self
+        attempts_end_on_sigterm("stopped: the run was cancelled")  # a worker cancels a flow run with SIGTERM
 
     def submit(self, task, name, after=(), trigger="all_succeeded", packages=(), secrets=None, **values):
         """Submit a step's task; it waits for its upstream steps whatever their states, then judges them.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from typing import Any, Optional
 
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult, StepResult, pipeline_status
@@ -10,8 +11,11 @@ from orch.core.result import RunResult, StepResult, pipeline_status
 from .runtime import SKIPPED, TIMED_OUT, UPSTREAM_FAILED, error_of
 
 
-async def read_result(client, graph: PipelineGraph, flow_run_id, params: dict[str, Any], final: bool = True) -> RunResult:
-    """The run as Prefect recorded it; with `final`, outputs are read from the persisted results."""
+async def read_result(client, graph: PipelineGraph, flow_run_id, params: dict[str, Any], final: bool = True,
+                      missing: Optional[list] = None) -> RunResult:
+    """The run as Prefect recorded it; with `final`, outputs are read from the persisted results. With `missing` (the
+    reader may be on another machine than the worker), a result it cannot reach leaves the step's outputs {} and adds
+    (step, where the result is) to `missing`; without, that raises."""
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     flow_run = await client.read_flow_run(flow_run_id)
@@ -21,7 +25,7 @@ async def read_result(client, graph: PipelineGraph, flow_run_id, params: dict[st
     for name, step in graph.pipeline.steps.items():
         record = by_name.get(name)
         items = [run for run in task_runs if run.name.startswith(f"{name}[")]
-        steps[name] = await _step(record, items, step.foreach is not None, step.timeout, final)
+        steps[name] = await _step(name, record, items, step.foreach is not None, step.timeout, final, missing)
     state = flow_run.state
     running = not (state and state.is_final())
     status = "running" if running else pipeline_status(steps, engine_ok=state.is_completed())
@@ -32,7 +36,7 @@ async def read_result(client, graph: PipelineGraph, flow_run_id, params: dict[st
                      params=params, started_at=flow_run.start_time, ended_at=flow_run.end_time, steps=steps, error=error)
 
 
-async def _step(record, items: list, fan_out: bool, timeout, final: bool) -> StepResult:
+async def _step(name: str, record, items: list, fan_out: bool, timeout, final: bool, missing) -> StepResult:
     if record is None or record.state is None:
         return StepResult()
     state = record.state
@@ -47,8 +51,29 @@ async def _step(record, items: list, fan_out: bool, timeout, final: bool) -> Ste
     if status == "failed":
         result.error = f"timed out after {timeout:g}s" if state.name == TIMED_OUT and timeout else error_of(state)
     elif final:
-        result.outputs = await state.aresult() or {}
+        result.outputs = await (state.aresult() if missing is None else _outputs(name, state, missing)) or {}
     return result
+
+
+async def _outputs(name: str, state, missing: list):
+    """A step's outputs from its result, read wherever this process reaches it: a result file at the worker's
+    absolute path is read as it lies (whatever this process's own PREFECT_RESULTS_LOCAL_STORAGE_PATH); one that
+    is not here, or a storage block this process cannot read, is noted in `missing`."""
+    from prefect.results import ResultRecord, ResultRecordMetadata
+
+    data = state.data
+    if isinstance(data, ResultRecordMetadata) and data.storage_block_id is None and os.path.isabs(data.storage_key or ""):
+        try:
+            with open(data.storage_key, "rb") as handle:
+                return ResultRecord.deserialize(handle.read()).result
+        except OSError:
+            missing.append((name, os.path.dirname(data.storage_key)))
+            return {}
+    try:
+        return await state.aresult()
+    except (OSError, ValueError) as err:
+        missing.append((name, f"{type(err).__name__}: {err}"))
+        return {}
 
 
 def _status(state) -> str:

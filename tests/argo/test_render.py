@@ -247,3 +247,13 @@ def test_a_step_named_like_a_chunk_renders(validator):
     steps = {"chunk-data": {"python": "m:f", "outputs": {"n": "integer"}}, "use": {"python": "m:g", "args": {"n": "${{ steps.chunk-data.outputs.n }}"}}}
     (document,) = check(parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "steps": steps})), validator)
     assert [t["name"] for t in document["spec"]["templates"][0]["dag"]["tasks"]] == ["chunk-data", "use", "Orch-verdict"]
+
+
+def test_a_pipeline_name_with_underscores_names_kubernetes_objects_with_dashes(validator):
+    """Kubernetes object names have no '_': the Workflow's generateName and the CronWorkflow's name map it to '-',
+    as step names are (a schedule makes both documents)."""
+    graph = parse_spec("apiVersion: orch/v1\nname: my_pipe\nschedule: {cron: '0 * * * *'}\n"
+                       "steps:\n  a: {command: [echo, hi]}\n", "p.yaml")
+    workflow, cron = check(graph, validator)
+    assert workflow["metadata"]["generateName"] == "my-pipe-"
+    assert cron["metadata"]["name"] == "my-pipe"

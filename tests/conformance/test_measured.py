@@ -16,6 +16,9 @@ def spec(name: str, steps: dict, **fields) -> dict:
 
 @pytest.mark.notyet(["airflow"], reason="dag.test() starts a retry when its loop next looks, 1-2 s late; the rendered "
                     "retry policy gives a scheduler the exact delay")
+@pytest.mark.notyet(["airflow-server"], reason="a scheduler starts a retry at its delay after the try's end, but each "
+                    "try of a task starts its own process first (0.2-0.4 s): start to start, the 0.8 s wait measured "
+                    "1.08-1.31 s (tests/airflow/test_server.py checks end to next start)")
 def test_retry_delays_are_exact(run_spec, workdir):
     """Retry k waits min(delay * factor**(k-1), max_delay): here 0.3 s, 0.6 s, then capped at 0.8 s."""
     retries = {"limit": 3, "delay": "300ms", "factor": 2, "max_delay": "800ms"}

@@ -18,6 +18,8 @@ import yaml
 
 from orch.cli.main import main
 
+from .conftest import SERVERS, _deploy_then_run, _signed_in
+
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 HELD_OUT = "hf_7Ruq2mXw9HeldOutSecretValue"  # the secret's value: in no file, log or result
 PROBE = ("import os, ml_pipeline; here = os.path.realpath(ml_pipeline.__file__); "
@@ -40,25 +42,47 @@ def _project(root: Path) -> Path:
     return project / "ml-training.yaml"
 
 
-def _give_secret(backend: str, monkeypatch) -> None:
-    """The secret where each backend reads it: local ORCH_SECRET_*, which `orch run -b airflow` turns
-    into Airflow's AIRFLOW_VAR_; Prefect: a Secret block on the test session's server."""
+def _give_secret(backend: str, server, monkeypatch) -> None:
+    """The secret where each backend reads it: local ORCH_SECRET_*, which `orch run -b airflow` turns into
+    Airflow's AIRFLOW_VAR_; Prefect: a Secret block on the server the run uses; Airflow's server: its Variable."""
     monkeypatch.setenv("ORCH_SECRET_HF_TOKEN_TOKEN", HELD_OUT)
-    if backend == "prefect":
+    if backend in ("prefect", "prefect-server"):
         from prefect.blocks.system import Secret
 
         Secret(value={"token": HELD_OUT}).save("hf-token", overwrite=True)
+    elif backend == "airflow-server":
+        from orch.backends.airflow.api import Client
+
+        client = Client(server.url, username=server.username, password=server.password)
+        client.request("DELETE", "/api/v2/variables/hf-token") if _has_variable(client, "hf-token") else None
+        client.request("POST", "/api/v2/variables", {"key": "hf-token", "value": json.dumps({"token": HELD_OUT})})
+
+
+def _has_variable(client, key: str) -> bool:
+    from orch.backends.airflow.api import ApiError
+
+    try:
+        client.get(f"/api/v2/variables/{key}")
+    except ApiError as err:
+        if err.status == 404:
+            return False
+        raise
+    return True
 
 
 @pytest.mark.slow
-def test_the_seed_runs_from_shipped_code(backend, workdir, s3_server, monkeypatch, capsysbinary):
+def test_the_seed_runs_from_shipped_code(request, backend, workdir, s3_server, monkeypatch, capsysbinary):
     spec = _project(workdir)
-    _give_secret(backend, monkeypatch)
+    server = request.getfixturevalue(SERVERS[backend]) if backend in SERVERS else None
     data = workdir / "data"
-    args = ["run", str(spec), "-b", backend, "--json", "--artifacts", f"{s3_server}/{uuid.uuid4().hex[:8]}",
-            "-p", f"bucket={data / 'bucket'}", "-p", f"registry={data / 'registry'}"]
-    with pytest.raises(SystemExit) as exit_info:
-        main(args)
+    store = ["--artifacts", f"{s3_server}/{uuid.uuid4().hex[:8]}"]
+    params = ["-p", f"bucket={data / 'bucket'}", "-p", f"registry={data / 'registry'}"]
+    with _signed_in(server, monkeypatch):
+        _give_secret(backend, server, monkeypatch)
+        args = _deploy_then_run(server, backend, spec, store, workdir, capsysbinary) if server else \
+            ["run", str(spec), "-b", backend, "--json", *store]
+        with pytest.raises(SystemExit) as exit_info:
+            main([*args, *params])
     captured = capsysbinary.readouterr()
     result = json.loads(captured.out.decode())
     assert exit_info.value.code == 0, {n: s.get("error") for n, s in result["steps"].items()}
