@@ -43,6 +43,14 @@ class RunSummary:
     ended_at: Optional[datetime] = None
 
 
+def shown(url: str) -> str:
+    """A server's URL as messages may show it: without a `user:password@` it may carry."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+
+
 def follow(read: Callable[[bool], RunResult], *, progress, cancel: Callable[[], None], how_to_cancel: str, where: str,
            poll_seconds: float = 0.5, ask: Optional[Callable[[str], bool]] = None) -> RunResult:
     """Poll `read(False)` until the run ends, reporting each step's changes; then return `read(True)` (outputs too).

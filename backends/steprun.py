@@ -156,6 +156,8 @@ def attempts_end_on_sigterm(reason):
     then let the engine's own handler go on. Called from the main thread; elsewhere signals are not ours."""
     try:
         previous = signal.getsignal(signal.SIGTERM)
+        if getattr(previous, "ends_attempts", False):  # ours already: no handler wraps its own
+            return
 
         def stop(signum, frame):
             end_attempts(reason)
@@ -165,6 +167,7 @@ def attempts_end_on_sigterm(reason):
                 signal.signal(signum, signal.SIG_DFL)
                 os.kill(os.getpid(), signum)
 
+        stop.ends_attempts = True
         signal.signal(signal.SIGTERM, stop)
     except ValueError:  # not the main thread
         pass

@@ -47,7 +47,11 @@ def deploy(
     act = implementation.undeploy if delete else implementation.deploy
     if not delete:
         check_capabilities(graph, backend, target)  # what the engine cannot express stops here, as for render
-    done = act(graph, spec_path=str(spec), server=server, options=options, say=lambda line: typer.echo(line, err=True))
+    from orch.backends.stores import store_in_env
+
+    # --artifacts wins over this shell's $ORCH_ARTIFACTS, as for orch run (a backend picks env over the spec's store)
+    with store_in_env(graph.pipeline.artifacts.store if artifacts else None):
+        done = act(graph, spec_path=str(spec), server=server, options=options, say=lambda line: typer.echo(line, err=True))
     if as_json:
         say(json.dumps(done.to_dict(), indent=2))
         return

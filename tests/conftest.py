@@ -12,6 +12,7 @@ import pytest
 from orch.cli.main import main
 from tests.airflow.server import airflow_server  # noqa: F401 - a real Airflow deployment, one per session
 from tests.prefect.server import prefect_server  # noqa: F401 - a real Prefect server and worker, one per session
+from tests.server_groups import STOPS, pytest_runtest_teardown  # noqa: F401 - a server stops with its group's last test
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

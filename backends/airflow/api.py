@@ -22,11 +22,12 @@ URL_VAR, TOKEN_VAR, USER_VAR, PASSWORD_VAR = "AIRFLOW_API_URL", "AIRFLOW_CLI_TOK
 PAGE = 100  # [api] maximum_page_limit's default: a longer page is cut to it
 
 
-class ApiError(Exception):
-    """The server answered, but not with what was asked (404, 400, 409): the caller says what it means."""
+class ApiError(BackendUnavailable):
+    """The server answered, but not with what was asked (404, 400, 409): the caller says what it means; one no
+    caller expects is exit 3, as a server that does not answer as Airflow's would."""
 
     def __init__(self, status: int, detail: str):
-        super().__init__(f"HTTP {status}: {detail}")
+        super().__init__(f"the Airflow API answered HTTP {status}: {detail[:300]}")
         self.status, self.detail = status, detail
 
 

@@ -85,7 +85,7 @@ def _configured_folder(client: Client) -> str:
         answer = client.get("/api/v2/config/section/core/option/dags_folder")
         return answer["sections"][0]["options"][0]["value"]
     except (ApiError, BackendUnavailable, KeyError, IndexError) as err:
-        if isinstance(err, BackendUnavailable) and "refused access" not in str(err):
+        if not isinstance(err, ApiError) and isinstance(err, BackendUnavailable) and "refused access" not in str(err):
             raise
         raise UsageError("no DAGs folder named, and the server does not show its configuration\n"
                          f"  hint: give --dags-folder, or set {FOLDER_VAR} (the folder the dag-processor reads, "

@@ -57,16 +57,20 @@ def call(url: str, job, *args):
         async with get_client() as client:
             return await job(client, *args)
 
+    from ..remote import shown
+
     try:
         return asyncio.run(go())
     except httpx.HTTPStatusError as err:  # PrefectHTTPStatusError too
-        if err.response.status_code in (401, 403):
-            raise BackendUnavailable(f"the Prefect API at {url} refused the credentials (HTTP {err.response.status_code}):"
+        code = err.response.status_code
+        if code in (401, 403):
+            raise BackendUnavailable(f"the Prefect API at {shown(url)} refused the credentials (HTTP {code}):"
                                      " set PREFECT_API_KEY (Prefect Cloud) or PREFECT_API_AUTH_STRING (a server with an"
                                      " auth string)") from None
-        raise
+        raise BackendUnavailable(f"the Prefect API at {shown(url)} answered HTTP {code}"
+                                 + (f" ({API_HINT})" if code == 404 else "")) from None
     except (httpx.TransportError, OSError) as err:
-        raise BackendUnavailable(f"cannot reach the Prefect API at {url}: {type(err).__name__} ({API_HINT})") from None
+        raise BackendUnavailable(f"cannot reach the Prefect API at {shown(url)}: {type(err).__name__} ({API_HINT})") from None
 
 
 async def _check(client) -> None:
@@ -116,7 +120,7 @@ def run_deployed(graph: PipelineGraph, params: Mapping[str, Any], *, server: Opt
         notes = Notes()
         return follow(lambda final: _read(url, graph, flow_run.id, values, final, notes), progress=progress or Quiet(),
                       cancel=lambda: call(url, cancel, flow_run.id),
-                      how_to_cancel=f"the flow run goes on on the server: prefect flow-run cancel {flow_run.id}",
+                      how_to_cancel=f"prefect flow-run cancel {flow_run.id}",
                       where=f"{url} (flow run {run_name})")
 
 

@@ -270,7 +270,10 @@ def start_airflow() -> tuple[AirflowServer, _Deployment]:
 def airflow_server(s3_server):
     """The session's Airflow deployment (AirflowServer); stopped, with its cluster, when the session ends. Its
     components inherit the S3 test server's AWS_* settings, as a real deployment has its machines' credentials."""
+    from tests.server_groups import STOPS
+
     server, deployment = start_airflow()
+    STOPS["airflow-server"] = deployment.stop
     try:
         yield server
     finally:

@@ -27,16 +27,14 @@ HERE = Path(__file__).resolve().parent
 GAP_MARKERS = ("notimpl", "notyet", "never")
 
 
-def pytest_collection_modifyitems(items):
-    """A case on a server runs on the worker that owns that server (one server per test session)."""
-    for item in items:
-        backend = getattr(item, "callspec", None) and item.callspec.params.get("backend")
-        if backend in SERVERS:
-            item.add_marker(pytest.mark.xdist_group(backend))
-            item.add_marker(pytest.mark.slow)
+def _param(backend: str):
+    """A case on a server runs on the one worker that owns that server (one server per test session)."""
+    if backend not in SERVERS:
+        return backend
+    return pytest.param(backend, marks=[pytest.mark.xdist_group(backend), pytest.mark.slow], id=backend)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=[_param(backend) for backend in BACKENDS])
 def backend(request):
     for marker in GAP_MARKERS:
         for mark in request.node.iter_markers(marker):

@@ -7,8 +7,11 @@ step by its own upstream steps only), so engines with seconds of start-up per ru
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from .conftest import BACKENDS, SERVERS, _param
 
 TRIGGERS = ["all_succeeded", "none_failed", "all_done", "any_failed"]
 FAILED = {"failed", "upstream_failed"}
@@ -65,9 +68,24 @@ def side_by_side(draw):
     return steps
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+RULES = dict(deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b not in SERVERS], indirect=True)
+@settings(max_examples=15, **RULES)
 @given(side_by_side())
 def test_random_dags_end_as_the_table_says(run_spec, steps):
+    _ends_as_the_table_says(run_spec, steps)
+
+
+@pytest.mark.parametrize("backend", [_param(b) for b in SERVERS], indirect=True)
+@settings(max_examples=5, **RULES)  # each example a deploy and a run on the session's server (6-9 s)
+@given(side_by_side())
+def test_random_dags_on_servers_end_as_the_table_says(run_spec, steps):
+    _ends_as_the_table_says(run_spec, steps)
+
+
+def _ends_as_the_table_says(run_spec, steps):
     code, result = run_spec({"apiVersion": "orch/v1", "name": "random", "steps": steps})
     expected = oracle(steps)
     assert {name: s["status"] for name, s in result["steps"].items()} == expected

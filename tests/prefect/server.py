@@ -191,7 +191,10 @@ def prefect_server(s3_server):
     os.chmod(folder, 0o755)
     server = None
     try:
+        from tests.server_groups import STOPS
+
         server = start(folder)
+        STOPS["prefect-server"] = lambda: stop(server)
         yield server
     finally:
         if server is not None:
