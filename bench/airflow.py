@@ -22,27 +22,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from measure import STEPS_MODULE, arguments, chain_spec, compare
-
-NATIVE_DAG = '''
-from airflow.sdk import dag, task
-
-from bench_steps import inc as add_one
-
-
-@dag(dag_id="native-chain", schedule=None, catchup=False)
-def native_chain():
-    @task
-    def inc(x=0):
-        return add_one(x)
-
-    x = inc()
-    for _ in range({steps} - 1):
-        x = inc(x)
-
-
-native_chain()
-'''
+from measure import NATIVE_DAG, STEPS_MODULE, arguments, chain_spec, compare
 
 RUN_DAG = '''
 import sys

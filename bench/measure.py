@@ -23,6 +23,28 @@ def arguments(doc: str) -> argparse.Namespace:
     return parser.parse_args()
 
 
+# the chain as a hand-written TaskFlow DAG (bench/airflow.py runs it with dag.test(), bench/servers.py on a server)
+NATIVE_DAG = '''
+from airflow.sdk import dag, task
+
+from bench_steps import inc as add_one
+
+
+@dag(dag_id="native-chain", schedule=None, catchup=False)
+def native_chain():
+    @task
+    def inc(x=0):
+        return add_one(x)
+
+    x = inc()
+    for _ in range({steps} - 1):
+        x = inc(x)
+
+
+native_chain()
+'''
+
+
 def chain_spec(n: int) -> dict:
     """A chain of n python steps, each adding one to its upstream's output (bench_steps:inc)."""
     steps = {"s0": {"python": "bench_steps:inc", "outputs": {"x": "integer"}}}

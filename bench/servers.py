@@ -36,7 +36,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from measure import STEPS_MODULE, chain_spec  # noqa: E402
+from measure import NATIVE_DAG, STEPS_MODULE, chain_spec  # noqa: E402
 
 NATIVE_FLOW = '''
 from prefect import flow, task
@@ -55,26 +55,6 @@ def native_chain():
     for _ in range({steps} - 1):
         x = inc(x)
     return x
-'''
-
-NATIVE_DAG = '''
-from airflow.sdk import dag, task
-
-from bench_steps import inc as add_one
-
-
-@dag(dag_id="native-chain", schedule=None, catchup=False)
-def native_chain():
-    @task
-    def inc(x=0):
-        return add_one(x)
-
-    x = inc()
-    for _ in range({steps} - 1):
-        x = inc(x)
-
-
-native_chain()
 '''
 
 AIRFLOW_TRIGGER = '''
