@@ -43,6 +43,14 @@ class RunSummary:
     ended_at: Optional[datetime] = None
 
 
+def moment(when) -> Optional[datetime]:
+    """A server's record of a time: a datetime as it is, or ISO text, a trailing 'Z' read as UTC (Python 3.10's
+    `fromisoformat` does not read it; Argo and Airflow write it); None for none."""
+    if when is None or isinstance(when, datetime):
+        return when
+    return datetime.fromisoformat(str(when).replace("Z", "+00:00")) if str(when) else None
+
+
 def shown(url: str) -> str:
     """A server's URL as messages may show it: without a `user:password@` it may carry."""
     from urllib.parse import urlsplit, urlunsplit

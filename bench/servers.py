@@ -12,8 +12,9 @@ tests/airflow/server.py: api-server + scheduler + dag-processor, LocalExecutor, 
   orch     `orch deploy SPEC -b B --server URL`, then `orch run SPEC -b B --server URL --json`
 
 Prints, as medians: deploy seconds, trigger-to-result seconds (whole processes) with orch's ratio to native
-(goal <= 1.10x), and from the server's own records: trigger to first step start, the hand-off between steps
-(a step's end to the next one's start), and how late a 1 s retry starts.
+(goal <= 1.10x), and from the server's own records: the run's span (created or queued to its end: the engine's
+part, without either client's start), trigger to first step start, each step's own time, the hand-off between
+steps (a step's end to the next one's start), and how late a 1 s retry starts.
 """
 
 from __future__ import annotations
@@ -182,19 +183,22 @@ def _orch_commands(folder: Path, backend: str, url: str, where: list[str], spec:
 
 def _compare(args, folder: Path, env: dict, deploys: dict, runs: dict, last_times) -> None:
     """Deploy each once per round and run it, interleaved; print the medians and orch's ratios."""
-    seconds = {key: {name: [] for name in deploys} for key in ("deploy", "run", "first", "handoff")}
+    seconds = {key: {name: [] for name in deploys} for key in ("deploy", "run", "span", "first", "step", "handoff")}
     for _ in range(args.rounds):
         for name in deploys:
             seconds["deploy"][name].append(_timed(deploys[name], folder, env))
             seconds["run"][name].append(_timed(runs[name], folder, env))
-            first, handoffs = last_times()
+            span, first, steps, handoffs = last_times()
+            seconds["span"][name].append(span)
             seconds["first"][name].append(first)
+            seconds["step"][name] += steps
             seconds["handoff"][name] += handoffs
     for key, title in (("deploy", "deploy (whole process)"), ("run", "trigger to result (whole process)"),
-                       ("first", "trigger to first step start (server)"), ("handoff", "step end to next start (server)")):
+                       ("span", "run's span (server)"), ("first", "trigger to first step start (server)"),
+                       ("step", "a step's own time (server)"), ("handoff", "step end to next start (server)")):
         native, orch = (statistics.median(seconds[key][name]) for name in ("native", "orch"))
         goal = f"   goal <= 1.10x: {'met' if orch <= 1.10 * native else 'missed'}" if key == "run" else ""
-        print(f"  {title:40s} native {native:6.2f} s   orch {orch:6.2f} s   {orch / native:5.2f}x{goal}")
+        print(f"  {title:40s} native {native:6.3f} s   orch {orch:6.3f} s   {orch / native:5.2f}x{goal}")
 
 
 def _late_retry(folder: Path, env: dict, backend: str, url: str, where: list[str]) -> str:
@@ -216,10 +220,12 @@ def _timed(argv: list[str], folder: Path, env: dict) -> float:
     return time.perf_counter() - started
 
 
-def _gaps(tasks: list[tuple[datetime, datetime]], created: datetime) -> tuple[float, list[float]]:
+def _gaps(tasks: list[tuple[datetime, datetime]], created: datetime, ended: datetime) -> tuple:
+    """The run's span, trigger to first step start, each step's time and each hand-off (a chain's steps in order)."""
     tasks.sort()
-    first = (tasks[0][0] - created).total_seconds()
-    return first, [(later[0] - earlier[1]).total_seconds() for earlier, later in zip(tasks, tasks[1:])]
+    return ((ended - created).total_seconds(), (tasks[0][0] - created).total_seconds(),
+            [(end - start).total_seconds() for start, end in tasks],
+            [(later[0] - earlier[1]).total_seconds() for earlier, later in zip(tasks, tasks[1:])])
 
 
 def _prefect_headers(env: dict) -> dict:
@@ -230,21 +236,22 @@ def _prefect_headers(env: dict) -> dict:
     return headers
 
 
-def _prefect_times(url: str, env: dict) -> tuple[float, list[float]]:
+def _prefect_times(url: str, env: dict) -> tuple:
     """The newest flow run's creation, and its task runs' start and end, from Prefect's REST API."""
     headers = _prefect_headers(env)
     flow_run = _post(f"{url}/flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 1}, headers)[0]
     task_runs = _post(f"{url}/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run["id"]]}}}, headers)
-    return _gaps([(_when(t["start_time"]), _when(t["end_time"])) for t in task_runs], _when(flow_run["created"]))
+    return _gaps([(_when(t["start_time"]), _when(t["end_time"])) for t in task_runs], _when(flow_run["created"]),
+                 _when(flow_run["end_time"]))
 
 
-def _airflow_times(url: str, token: str) -> tuple[float, list[float]]:
+def _airflow_times(url: str, token: str) -> tuple:
     headers = {"Authorization": f"Bearer {token}"}
     runs = _get(f"{url}/api/v2/dags/~/dagRuns?order_by=-start_date&limit=1", headers)["dag_runs"]
     run = runs[0]
     tasks = _get(f"{url}/api/v2/dags/{run['dag_id']}/dagRuns/{run['dag_run_id']}/taskInstances?limit=100", headers)
     return _gaps([(_when(t["start_date"]), _when(t["end_date"])) for t in tasks["task_instances"]
-                  if t["start_date"] and t["end_date"]], _when(run["queued_at"]))
+                  if t["start_date"] and t["end_date"]], _when(run["queued_at"]), _when(run["end_date"]))
 
 
 def _prefect_lateness(url: str, env: dict, flow_run_id: str) -> float:

@@ -13,8 +13,10 @@ from orch.cli.main import main
 from tests.airflow.server import airflow_server  # noqa: F401 - a real Airflow deployment, one per session
 from tests.prefect.server import prefect_server  # noqa: F401 - a real Prefect server and worker, one per session
 from tests.server_groups import STOPS, pytest_runtest_teardown  # noqa: F401 - a server stops with its group's last test
+from tests.server_groups import exit_on_sigterm
 
 ROOT = Path(__file__).resolve().parent.parent
+exit_on_sigterm()  # a CI's cancel unwinds the session, so the servers' stops run (before any test: signals_kept)
 SPECS = ROOT / "specs"
 
 # Prefect keeps its database and results under these: one set per test process, never the user's.
@@ -24,6 +26,28 @@ os.environ["PREFECT_RESULTS_LOCAL_STORAGE_PATH"] = os.path.join(_PREFECT_HOME, "
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 # Airflow's private home (SQLite database, DAGs folder): one per test process, migrated once.
 os.environ["ORCH_AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="orch-tests-airflow-")
+
+
+def _signal_state() -> dict:
+    """This process's SIGINT and SIGTERM handlers, and the kernel's view: the signals it ignores and those its main
+    thread blocks (a C library's sigaction or sigprocmask, which `signal.getsignal` does not see). All are inherited
+    by every process a test starts."""
+    import signal
+
+    state = {sig.name: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    with open("/proc/self/status") as status:
+        state.update(line.split(":") for line in status.read().splitlines() if line.startswith(("SigIgn", "SigBlk")))
+    return state
+
+
+@pytest.fixture(autouse=True)
+def signals_kept():
+    """A test leaves this process's signal handling as it found it: what it changed would reach every process a
+    later test starts here (an ignored or blocked SIGINT is inherited), far from its cause."""
+    before = _signal_state()
+    yield
+    after = _signal_state()
+    assert after == before, f"the test changed this process's signal handling: {before} -> {after}"
 
 
 @pytest.fixture(scope="session")

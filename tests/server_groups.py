@@ -1,4 +1,5 @@
-"""A session's server stops once the last test of its xdist group has run, not at the session's end.
+"""What the session's server fixtures share: a server stops once the last test of its xdist group has run, not
+at the session's end; a free loopback port; a process group signalled; SIGTERM unwinding as an exit.
 
 The tests that use a server (the `prefect-server` and `airflow-server` groups) run one after another on the
 worker that owns it (`--dist loadgroup`); idle, a scheduler, a dag-processor and a Prefect server still take
@@ -7,6 +8,12 @@ the stop is idempotent, so the fixture's own teardown at the session's end still
 """
 
 from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import threading
 
 STOPS: dict = {}  # xdist group name -> the stop of the server its tests share
 
@@ -22,3 +29,23 @@ def pytest_runtest_teardown(item, nextitem):
     group = _group(item)
     if group in STOPS and _group(nextitem) != group:
         STOPS.pop(group)()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def signal_group(pid: int, sig: int) -> None:
+    """`sig` to the process group `pid` leads, if it is still there."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM (a CI's cancel) unwinds as an exit, so the finally and atexit stops run; Python's default dies silently."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

@@ -1,10 +1,11 @@
-"""Following a run on a server (backends/remote.py): progress from the server's records, and Ctrl-C's choice."""
+"""Following a run on a server (backends/remote.py): progress from the server's records, Ctrl-C's choice, and
+the servers' times read alike."""
 
 from __future__ import annotations
 
 import pytest
 
-from orch.backends.remote import follow
+from orch.backends.remote import follow, moment
 from orch.core.errors import RunInterrupted
 from orch.core.result import RunResult, StepResult
 
@@ -73,3 +74,11 @@ def test_without_a_terminal_ctrl_c_only_stops_watching():
     with pytest.raises(RunInterrupted, match="stopped watching.*argo stop wf-1"):
         follow(read, progress=None, cancel=lambda: cancelled.append(True), how_to_cancel="argo stop wf-1", where="s")
     assert cancelled == []
+
+
+def test_a_servers_times_read_alike_whatever_the_python():
+    from datetime import datetime, timezone
+
+    utc = datetime(2026, 12, 1, 2, 3, 4, 500000, tzinfo=timezone.utc)
+    assert moment("2026-12-01T02:03:04.5Z") == moment("2026-12-01T02:03:04.500000+00:00") == moment(utc) == utc
+    assert moment(None) is None and moment("") is None

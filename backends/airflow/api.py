@@ -117,7 +117,7 @@ def base_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url.strip())
     if not parts.scheme or not parts.hostname:
         parts = urllib.parse.urlsplit("http://" + url.strip())
-    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # an IPv6 host keeps its brackets
     path = parts.path.rstrip("/")
     for tail in ("/api/v2", "/api/v1"):
         if path.endswith(tail):

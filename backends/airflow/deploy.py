@@ -35,7 +35,7 @@ def deploy(graph: PipelineGraph, *, spec_path: Optional[str], server: Optional[s
            say: Callable[[str], None]) -> Deployed:
     client = Client.from_env(server)
     folder = dags_folder(options.get("dags_folder"), client)
-    graph = _with_store(graph, options.get("artifacts"))
+    graph = _with_store(graph)
     code = _ship(graph, spec_path, say)
     text = dag_source(graph, options.get("target") or "python", code)
     name = graph.pipeline.name
@@ -92,14 +92,14 @@ def _configured_folder(client: Client) -> str:
                          "as it is mounted here)") from None
 
 
-def _with_store(graph: PipelineGraph, flag: Optional[str]) -> PipelineGraph:
-    """The pipeline with the store its runs use written in (--artifacts, else $ORCH_ARTIFACTS, else the spec's; a
-    folder made absolute, as the server's processes work elsewhere). The default store stays unnamed: the workers'
-    own $ORCH_ARTIFACTS (or default) is theirs. The workers' $ORCH_ARTIFACTS still wins over the file's."""
+def _with_store(graph: PipelineGraph) -> PipelineGraph:
+    """The pipeline with the store its runs use written in ($ORCH_ARTIFACTS, which `orch deploy --artifacts` sets,
+    else the spec's; a folder made absolute, as the server's processes work elsewhere). The default store stays
+    unnamed: the workers' own $ORCH_ARTIFACTS (or default) is theirs. The workers' $ORCH_ARTIFACTS still wins."""
     if not needs_store(graph.pipeline):
         return graph
     try:
-        store, origin = choose_store(flag, spec_store(graph.pipeline))
+        store, origin = choose_store(None, spec_store(graph.pipeline))
     except ValueError as err:
         raise UsageError(str(err)) from None
     if origin == "the default":

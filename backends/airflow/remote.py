@@ -9,15 +9,16 @@ a run on a paused DAG is refused, saying how to unpause it; Ctrl-C can cancel th
 
 from __future__ import annotations
 
-from datetime import datetime
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping, Optional
+from urllib.parse import quote
 
 from orch.core.errors import UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult
 from orch.core.values import resolve_params
 
-from ..remote import RunSummary, follow
+from ..remote import RunSummary, follow, moment
 from .api import ApiError, Client
 from .deploy import import_error
 from .render import dag_file
@@ -26,6 +27,7 @@ from .status import result_from_records
 RUN_STATES = {"queued": "running", "running": "running", "success": "succeeded", "failed": "failed"}
 VALUE_KEYS = ("return_value", "orch_error", "orch_status")  # what status.py reads of a step's XComs
 POLL_SECONDS = 0.3
+READERS = 8  # XCom values read at once at a run's end
 
 
 def run_deployed(graph: PipelineGraph, params: Mapping[str, Any], *, server: Optional[str], progress=None,
@@ -48,9 +50,14 @@ def run_deployed(graph: PipelineGraph, params: Mapping[str, Any], *, server: Opt
                                 f"{run_id} with {{\"state\": \"failed\"}}")
 
 
+def run_path(dag_id: str, run_id: str) -> str:
+    """A DAG run's path: its id quoted whole (a run id is free text: '+', ':', even '/')."""
+    return f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+
+
 def cancel_run(client: Client, dag_id: str, run_id: str) -> None:
     """The run marked failed: Airflow fails its running tasks (their processes are stopped) and skips the rest."""
-    client.request("PATCH", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}", {"state": "failed"},
+    client.request("PATCH", run_path(dag_id, run_id), {"state": "failed"},
                    query={"update_mask": "state"})
 
 
@@ -60,8 +67,8 @@ def list_runs(graph: PipelineGraph, *, server: Optional[str], limit: int) -> lis
     dag_id = graph.pipeline.name
     _deployed(client, dag_id)
     runs = client.get(f"/api/v2/dags/{dag_id}/dagRuns", order_by="-id", limit=max(1, min(limit, 100)))["dag_runs"]
-    return [RunSummary(run["dag_run_id"], RUN_STATES.get(run["state"], run["state"]), _when(run.get("start_date")),
-                       _when(run.get("end_date"))) for run in runs]
+    return [RunSummary(run["dag_run_id"], RUN_STATES.get(run["state"], run["state"]), moment(run.get("start_date")),
+                       moment(run.get("end_date"))) for run in runs]
 
 
 def read_run(graph: PipelineGraph, run_id: str, *, server: Optional[str]) -> RunResult:
@@ -75,29 +82,31 @@ def read_run(graph: PipelineGraph, run_id: str, *, server: Optional[str]) -> Run
 def records(client: Client, dag_id: str, run_id: str, *, values: bool) -> dict:
     """The run as the server stores it. Without `values` (while it goes) only failed steps' XComs are read."""
     try:
-        run = client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+        run = client.get(run_path(dag_id, run_id))
     except ApiError as err:
         if err.status == 404:
             raise UsageError(f"Airflow has no run {run_id!r} of DAG '{dag_id}' ({client.url})") from None
         raise
-    base = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
+    base = f"{run_path(dag_id, run_id)}/taskInstances"
     tasks = [{"task_id": ti["task_id"], "map_index": ti["map_index"], "state": ti["state"],
               "try_number": ti["try_number"], "start": ti["start_date"], "end": ti["end_date"]}
              for ti in client.pages(base, "task_instances")]
     wanted = {t["task_id"] for t in tasks if t["map_index"] == -1 and (values or t["state"] == "failed")}
     xcoms = []
     if wanted:
-        for entry in client.pages(f"{base}/~/xcomEntries", "xcom_entries", map_index=-1):
-            if entry["task_id"] in wanted and entry["key"] in VALUE_KEYS:
-                value = client.get(f"{base}/{entry['task_id']}/xcomEntries/{entry['key']}", map_index=-1)["value"]
-                xcoms.append({"task_id": entry["task_id"], "map_index": -1, "key": entry["key"], "value": value})
+        found = [(entry["task_id"], entry["key"]) for entry in client.pages(f"{base}/~/xcomEntries", "xcom_entries", map_index=-1)
+                 if entry["task_id"] in wanted and entry["key"] in VALUE_KEYS]
+        with ThreadPoolExecutor(max_workers=READERS) as pool:  # a value a request: all at once, not one after another
+            values = pool.map(lambda found: client.get(f"{base}/{found[0]}/xcomEntries/{found[1]}", map_index=-1)["value"], found)
+            xcoms = [{"task_id": task_id, "map_index": -1, "key": key, "value": value}
+                     for (task_id, key), value in zip(found, values)]
     return {"run_id": run["dag_run_id"], "state": run["state"], "start": run.get("start_date"),
             "end": run.get("end_date"), "conf": run.get("conf"), "tasks": tasks, "xcoms": xcoms}
 
 
 def tries(client: Client, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[dict]:
     """Each attempt of one task as Airflow records it (`/tries`): try_number, state, start_date, end_date."""
-    path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/tries"
+    path = f"{run_path(dag_id, run_id)}/taskInstances/{task_id}/tries"
     answer = client.get(path, map_index=map_index)
     return sorted(answer["task_instances"], key=lambda t: t["try_number"])
 
@@ -135,6 +144,3 @@ def _deployed(client: Client, dag_id: str) -> dict:
 def _tail(trace: str, lines: int = 6) -> str:
     return "\n".join("  " + line for line in trace.rstrip().splitlines()[-lines:])
 
-
-def _when(text: Optional[str]) -> Optional[datetime]:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None

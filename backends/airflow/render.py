@@ -4,7 +4,8 @@ the user's code, nothing of orch.
 Mapping (docs/backends.md): a task per step with the trigger as its `trigger_rule`, `when`
 as a skip, exact retry delays through a retry policy, `execution_timeout`; DAG `params`
 with types; `foreach` as an items task, a mapped item task and a collecting task; a leaf
-`Orch__verdict` that fails the run when a step failed. Tasks take no arguments (a user's
+`Orch__verdict` that fails the run when a step failed, where a step runs after a failure
+(`needs_verdict`). Tasks take no arguments (a user's
 text lives in the function bodies, out of reach of Jinja); values come from XComs.
 Where an attempt runs (WHERE, runtime.Step.place): the shipped code, named by its sha256 and
 fetched from the run's store; the step's packages' env; its secrets, by name, read from Airflow's
@@ -33,12 +34,22 @@ ITEMS_TASK, ITEM_TASK = "{}__Items", "{}__Item"  # as runtime.py names a fan-out
 
 
 def task_ids(pipeline: Pipeline) -> set[str]:
-    """Every task id the DAG file defines: a task per step, a fan-out's two helpers, the verdict."""
-    ids = {VERDICT, *pipeline.steps}
+    """Every task id the DAG file defines: a task per step, a fan-out's two helpers, the verdict if it has one."""
+    ids = {*pipeline.steps} | ({VERDICT} if needs_verdict(pipeline) else set())
     for name, step in pipeline.steps.items():
         if step.foreach is not None:
             ids |= {ITEMS_TASK.format(name), ITEM_TASK.format(name)}
     return ids
+
+
+def needs_verdict(pipeline: Pipeline) -> bool:
+    """Whether the DAG needs the leaf `Orch__verdict` to fail its run when a step failed. Airflow fails a run
+    when a leaf task failed or was upstream_failed, and a failure reaches every leaf below it -- each task with one
+    upstream runs on Airflow's own rule, every other one is judged by runtime.Step and fails ('upstream failed') --
+    unless a step runs after a failure: an `all_done` or `any_failed` step (a cleanup, an alert) that succeeds."""
+    return any(step.trigger in ("all_done", "any_failed") for step in pipeline.steps.values())
+
+
 TRIGGER_RULES = {"all_succeeded": "all_success", "none_failed": "none_failed", "all_done": "all_done",
                  "any_failed": "one_failed"}
 PARAM_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
@@ -74,7 +85,8 @@ def dag_source(graph: PipelineGraph, target: str = "python", code=None) -> str:
     _refuse(graph, pods)
     pipeline = graph.pipeline
     names = names_of(pipeline)
-    body = [_task(graph, name, names, pods, sha) for name in graph.order()] + [_verdict(), _wiring(graph, names, pods)]
+    verdict = [_verdict()] if needs_verdict(pipeline) else []
+    body = [_task(graph, name, names, pods, sha) for name in graph.order()] + verdict + [_wiring(graph, names, pods)]
     macros = pods and kubernetes.uses_macros(graph)
     head = _pipeline_constants(pipeline, sha) + "\n\n" + _dag_decorator(pipeline, macros) + f"\ndef {names.flow}():\n" + "\n\n".join(body)
     tail = (kubernetes.definitions(graph) + "\n\n\n" if pods else "") + f"{names.flow}()  # last: its tasks use the helpers above\n"
@@ -103,7 +115,7 @@ folder. {where}
 Trigger rules and skips are Airflow's own. Tasks take no arguments -- values come from
 XComs inside the task -- so no user text passes through Jinja. A step that stopped before
 running (fail_fast, the pipeline's timeout) fails with the XCom orch_status=upstream_failed.
-The leaf task {VERDICT} fails the DAG run when any step failed.
+{_verdict_note(pipeline)}
 '''
     return docstring(doc)
 
@@ -226,6 +238,12 @@ def _attempt_options(step: Step) -> list[str]:
     return options
 
 
+def _verdict_note(pipeline: Pipeline) -> str:
+    if needs_verdict(pipeline):
+        return f"The leaf task {VERDICT} fails the DAG run when any step failed, even where a step that\nran after it succeeded."
+    return "A failed step fails the DAG run: its failure reaches every leaf task below it."
+
+
 def _verdict() -> str:
     return (f"    @task(task_id={VERDICT!r}, trigger_rule='all_done')\n"
             "    def _verdict():\n"
@@ -249,5 +267,6 @@ def _wiring(graph: PipelineGraph, names: Names, pods: bool) -> str:
         upstream = graph.upstream(name)
         if upstream:
             lines.append(f"    [{', '.join(names.task(u) for u in upstream)}] >> {first}")
-    lines.append(f"    [{', '.join(names.task(n) for n in graph.order())}] >> _verdict()")
+    if needs_verdict(graph.pipeline):
+        lines.append(f"    [{', '.join(names.task(n) for n in graph.order())}] >> _verdict()")
     return "\n".join(lines)

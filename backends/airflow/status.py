@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult, StepResult, pipeline_status
 
+from ..remote import moment
 from .render import ITEM_TASK
 
 STATES = {"success": "succeeded", "skipped": "skipped", "upstream_failed": "upstream_failed", "failed": "failed",
@@ -72,12 +72,8 @@ def _timed_out(graph: PipelineGraph, name: str, tasks: dict, records: dict) -> b
 
 
 def _seconds(end, start) -> float:
-    return (_time(end) - _time(start)).total_seconds()
-
-
-def _time(when) -> datetime:
-    """A record's time: a datetime (the local driver's) or ISO text (the REST API's)."""
-    return when if isinstance(when, datetime) else datetime.fromisoformat(str(when).replace("Z", "+00:00"))
+    """Between two records' times: datetimes (the local driver's) or ISO text (the REST API's)."""
+    return (moment(end) - moment(start)).total_seconds()
 
 
 def _outputs(value: Any) -> dict:

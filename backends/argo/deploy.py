@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
 from orch.core.artifacts import ships_code
-from orch.core.errors import UsageError
+from orch.core.errors import SpecError, UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.names import argo_name
 
@@ -111,8 +111,11 @@ def drift_warning(graph: PipelineGraph, spec_path: Optional[str], deployed, url:
     """A line for stderr when the deployed template's hash is not that of what the spec renders today."""
     from ..shipping import ship
 
-    code = ship(graph, spec_path, None, say=lambda line: None)  # packed only: its sha256 is in the template
-    today = objects(graph, code).digest
+    try:
+        code = ship(graph, spec_path, None, say=lambda line: None)  # packed only: its sha256 is in the template
+        today = objects(graph, code).digest
+    except (UsageError, SpecError, OSError) as err:  # the run is of the deployed template: only the check is lost
+        return f"warning: cannot tell whether the deployed WorkflowTemplate is what the spec renders today: {err}"
     if (deployed.metadata.annotations or {}).get(HASH_ANNOTATION) == today:
         return None
     return (f"warning: the WorkflowTemplate {deployed.metadata.name!r} on {url} is not what the spec renders today; "

@@ -12,7 +12,6 @@ reads, with the deployed template's spec before the controller has stored it.
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit, urlunsplit
 
@@ -23,7 +22,7 @@ from orch.core.result import RunResult
 from orch.core.typed import parse_text, to_text
 from orch.core.values import resolve_params
 
-from ..remote import RunSummary, follow
+from ..remote import RunSummary, follow, moment
 from .status import result_from_workflow
 
 TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"  # workflow/common/common.go, LabelKeyWorkflowTemplate
@@ -108,8 +107,8 @@ def list_runs(graph: PipelineGraph, *, server: Optional[str], limit: int) -> lis
     items = [_dumped(item) for item in found.items or []]
     items.sort(key=lambda w: w["metadata"].get("creationTimestamp") or "", reverse=True)
     return [RunSummary(run_id=w["metadata"]["name"], status=PHASES.get(w.get("status", {}).get("phase"), "running"),
-                       started_at=_time(w.get("status", {}).get("startedAt")),
-                       ended_at=_time(w.get("status", {}).get("finishedAt"))) for w in items[:limit]]
+                       started_at=moment(w.get("status", {}).get("startedAt")),
+                       ended_at=moment(w.get("status", {}).get("finishedAt"))) for w in items[:limit]]
 
 
 def read_run(graph: PipelineGraph, run_id: str, *, server: Optional[str]) -> RunResult:
@@ -129,7 +128,11 @@ def read_run(graph: PipelineGraph, run_id: str, *, server: Optional[str]) -> Run
 
 
 def _read(graph: PipelineGraph, remote: Server, run_id: str, values: dict, template_spec: dict) -> RunResult:
-    document = _dumped(remote.call("get_workflow", run_id))
+    workflow = remote.call("get_workflow", run_id, missing_ok=True)
+    if workflow is None:
+        raise BackendUnavailable(f"the workflow {run_id} is gone from namespace {remote.namespace} on {remote.url}: "
+                                 "it was deleted while orch followed it")
+    document = _dumped(workflow)
     return _result(graph, document, values, _ran_spec(document) or template_spec)
 
 
@@ -172,10 +175,6 @@ def _params(graph: PipelineGraph, document: dict, spec: dict) -> dict:
 
 def _dumped(model) -> dict:
     return model.model_dump(by_alias=True, exclude_none=True, mode="json")
-
-
-def _time(text: Optional[str]) -> Optional[datetime]:
-    return datetime.fromisoformat(text) if text else None
 
 
 def _status(err: Exception) -> str:

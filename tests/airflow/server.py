@@ -17,16 +17,16 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.server_groups import exit_on_sigterm, free_port, signal_group
 
 PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit()
                  else 0)
@@ -71,12 +71,6 @@ class AirflowServer:
 
     def log_tail(self, name: str, chars: int = 3000) -> str:
         return Path(self.logs[name]).read_text(errors="replace")[-chars:]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class _Deployment:
@@ -204,14 +198,14 @@ class _Deployment:
             return
         self.stopped = True
         for process in self.processes:
-            _signal_group(process.pid, signal.SIGTERM)
+            signal_group(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + 20
         for process in self.processes:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-            _signal_group(process.pid, signal.SIGKILL)  # what a component left behind in its group
+            signal_group(process.pid, signal.SIGKILL)  # what a component left behind in its group
             process.wait()
         for pid in _carrying(f"AIRFLOW_HOME={self.root / 'home'}"):  # a task's step in a session of its own
             _signal(pid, signal.SIGKILL)
@@ -219,12 +213,6 @@ class _Deployment:
             subprocess.run([*AS_POSTGRES, str(PG_BIN / "pg_ctl"), "-D", str(self.pg_data), "-m", "immediate", "-w",
                             "stop"], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _exit_on_sigterm() -> None:
-    """SIGTERM (a CI's cancel) unwinds as an exit, so the finally and atexit stops run; Python's default dies silently."""
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def _carrying(variable: str) -> list[int]:
@@ -248,17 +236,10 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
 def start_airflow() -> tuple[AirflowServer, _Deployment]:
     deployment = _Deployment()
     atexit.register(deployment.stop)
-    _exit_on_sigterm()
+    exit_on_sigterm()
     try:
         return deployment.start(), deployment
     except BaseException:

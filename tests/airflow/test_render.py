@@ -74,8 +74,10 @@ def test_tasks_carry_triggers_retries_and_timeouts(loaded):
     tasks = found["dags"]["ml-training-pipeline"]["tasks"]
     assert tasks["train"]["retries"] == 2 and tasks["train"]["retry_policy"] == [30.0, 60.0]  # exact: min(30 * 2**k, 600)
     assert tasks["train"]["execution_timeout"] == 7200.0
-    assert sorted(tasks["Orch__verdict"]["upstream"]) == sorted(set(tasks) - {"Orch__verdict"})
-    assert tasks["Orch__verdict"]["trigger_rule"] == "all_done"
+    assert "Orch__verdict" not in tasks  # every step runs on all_success: a failure reaches each leaf
+    handling = found["dags"]["failure-handling"]["tasks"]  # its cleanup and alert run after a failure
+    assert sorted(handling["Orch__verdict"]["upstream"]) == sorted(set(handling) - {"Orch__verdict"})
+    assert handling["Orch__verdict"]["trigger_rule"] == "all_done"
     single = found["dags"]["triggers-single-upstream"]["tasks"]
     assert {single[f"{prefix}-bad"]["trigger_rule"] for prefix in ("as", "nf", "ad", "af")} == {
         "all_success", "none_failed", "all_done", "one_failed"}
@@ -132,6 +134,7 @@ def test_steps_named_like_orchs_own_tasks_render_apart(orch, spec_file, tmp_path
           b: {command: ["true"], foreach: [1]}
           b__items: {command: ["true"]}
           b__item: {command: ["true"]}
+          cleanup: {command: ["true"], after: [b], trigger: all_done}
     """)
     code, out, err = orch("render", path, "--backend", "airflow", "-o", tmp_path / "out")
     assert code == 0, err

@@ -226,6 +226,17 @@ def test_run_warns_once_when_the_deployed_template_is_not_what_the_spec_renders(
     assert err.count("is not what the spec renders today") == 1 and "orch deploy SPEC -b argo updates it" in err
 
 
+def test_a_workflow_deleted_while_orch_follows_it_is_exit_3_naming_it(orch, argo, tmp_path, monkeypatch):
+    import time
+
+    spec = write(tmp_path, {"a": {"python": "m:ok"}})
+    with argo(polls_before_done=5) as server:
+        assert orch("deploy", spec, "-b", "argo", "--server", server.url)[0] == 0
+        monkeypatch.setattr(time, "sleep", lambda seconds: server.workflows.clear())  # `argo delete` between polls
+        code, out, err = orch("run", spec, "-b", "argo", "--server", server.url, "--json")
+    assert code == 3 and "is gone from namespace ml" in err and "deleted while orch followed it" in err
+
+
 def test_a_run_before_any_deploy_says_so(orch, argo, tmp_path):
     spec = write(tmp_path, {"a": {"python": "m:ok"}})
     with argo() as server:

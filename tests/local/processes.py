@@ -4,6 +4,7 @@ local backend's process tests (kills, resumes, locks)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,9 +18,20 @@ def env_for(project: Path, home: Path | None = None) -> dict:
 
 
 def start(project: Path, *args, home: Path | None = None, **kwargs) -> subprocess.Popen:
-    """`orch ARGS` running in `project`, its records under `home` (default `project/.orch`)."""
+    """`orch ARGS` running in `project`, its records under `home` (default `project/.orch`), with SIGINT's default
+    disposition as under a terminal: a suite started in the background (`cmd &`) ignores SIGINT, which its
+    children would inherit, and the tests that send it would wait out their timeout."""
     return subprocess.Popen([sys.executable, "-m", "orch.cli.main", *map(str, args)], cwd=project,
-                            env=env_for(project, home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+                            env=env_for(project, home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint(kwargs.pop("preexec_fn", None)), **kwargs)
+
+
+def _default_sigint(then=None):
+    def prepare() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if then is not None:
+            then()
+    return prepare
 
 
 def traced(project: Path) -> list[str]:

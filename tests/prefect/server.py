@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.server_groups import exit_on_sigterm, free_port, signal_group
+
 WORK_POOL = "orch-tests"
 AUTH = "orch:tests-Kq81-auth"  # distinctive, so a test can look for it where it must never be
 START_SECONDS = 180  # a fresh database on 2 shared cores: ~15 s alone, much more beside other test processes
@@ -64,14 +66,6 @@ class PrefectServer:
         """The tail of the server's or the worker's log, for a failing test's message."""
         path = self.folder / f"{name}.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _environment(folder: Path, url: str, results: Path, steps: Path) -> dict[str, str]:
@@ -122,18 +116,14 @@ def _stop_group(proc: subprocess.Popen, interrupts: int, grace: float) -> None:
     """Stop a process group: `interrupts` SIGINTs (SIGTERM if 0) a second apart, then SIGKILL what is left."""
     if proc.poll() is None:
         for n in range(max(interrupts, 1)):
-            try:
-                os.killpg(proc.pid, signal.SIGINT if interrupts else signal.SIGTERM)
-            except ProcessLookupError:
+            if proc.poll() is not None:
                 break
+            signal_group(proc.pid, signal.SIGINT if interrupts else signal.SIGTERM)
             try:
                 proc.wait(timeout=1 if n + 1 < interrupts else grace)
             except subprocess.TimeoutExpired:
                 pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)  # the group: the flow-run processes a worker started, uvicorn's children
-    except (ProcessLookupError, PermissionError):
-        pass
+    signal_group(proc.pid, signal.SIGKILL)  # the group: the flow-run processes a worker started, uvicorn's children
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
@@ -150,7 +140,7 @@ def stop(server: PrefectServer) -> None:
 def start(folder: Path) -> PrefectServer:
     """Start the server and the worker; return once the API is healthy and the worker polls."""
     began = time.monotonic()
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     # results where this test process reads them (conftest.py sets it), so a read-back gets the outputs
     steps = folder / "steps"
@@ -161,6 +151,7 @@ def start(folder: Path) -> PrefectServer:
     prefect = str(Path(sys.executable).with_name("prefect"))
     server = PrefectServer(url, WORK_POOL, steps, results, folder)
     atexit.register(stop, server)
+    exit_on_sigterm()
     try:
         _run(server, env, port, prefect, folder)
     except BaseException:
