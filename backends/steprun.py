@@ -7,6 +7,7 @@ or the pipeline's deadline runs out; a thread cannot. A python step is forked fr
 engine's process where that is safe (`_forkable`: an Airflow task's), else started afresh.
 """
 
+import atexit
 import json
 import operator
 import os
@@ -236,12 +237,19 @@ def _forked(argv, environ, cwd, output):
             stream.flush()
         except (AttributeError, OSError, ValueError):
             pass
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid:
+        os.close(ready_w)
+        try:
+            os.read(ready_r, 1)  # end of file once the child leads its session: a kill of its group reaches it
+        finally:
+            os.close(ready_r)
         return _Fork(pid, argv)
     code = 1
     try:
         os.setsid()
+        os.close(ready_w)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(output, 1)
@@ -263,9 +271,16 @@ def _forked(argv, environ, cwd, output):
         os.environ.update(environ)
         if cwd:
             os.chdir(cwd)
+        atexit._clear()  # the engine's exit handlers are not the step's
         sys.argv = [argv[1], *argv[3:]]  # as `python -c CODE ARG` has it
-        exec(compile(argv[2], "<string>", "exec"), {"__name__": "__main__"})
-        code = 0
+        try:
+            exec(compile(argv[2], "<string>", "exec"), {"__name__": "__main__"})
+            code = 0
+        finally:  # an interpreter's exit: the step's own threads joined, its exit handlers run
+            for thread in threading.enumerate():
+                if thread is not threading.current_thread() and not thread.daemon:
+                    thread.join()
+            atexit._run_exitfuncs()
     except SystemExit as exited:
         code = exited.code if isinstance(exited.code, int) else int(exited.code is not None)
     except BaseException:  # noqa: BLE001 - a forked child must end here, never return into the engine's code

@@ -15,10 +15,7 @@ def run_store(pipeline, flag: Optional[str], run_prefix: Optional[str] = None, c
     under `run_prefix` (`<pipeline>/<run id>`, when known before the run; else `<pipeline>`) is exit 3, naming it."""
     if not needs_store(pipeline):
         return None
-    try:
-        store, _ = choose_store(flag, spec_store(pipeline))
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+    store, _ = chosen_store(pipeline, flag)
     if not check:
         return store
     from .transfer import ArtifactError, check_store
@@ -29,6 +26,15 @@ def run_store(pipeline, flag: Optional[str], run_prefix: Optional[str] = None, c
         raise BackendUnavailable(f"{err}\n  hint: check the URL, the credentials (AWS_*, AWS_ENDPOINT_URL) and that "
                                  "the bucket exists; or pick another store with --artifacts") from None
     return store
+
+
+def chosen_store(pipeline, flag: Optional[str] = None) -> tuple[str, str]:
+    """The store (`--artifacts`, else $ORCH_ARTIFACTS, else the spec's, else the default) and where it came from;
+    a bad URL is exit 2."""
+    try:
+        return choose_store(flag, spec_store(pipeline))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 @contextmanager

@@ -45,6 +45,30 @@ native_chain()
 '''
 
 
+NATIVE_FLOW = '''
+from prefect import flow, task
+
+from bench_steps import inc as add_one
+
+
+@task
+def inc(x=0):
+    return add_one(x)
+
+
+@flow(name="native-chain")
+def native_chain():
+    x = inc.submit()
+    for _ in range({steps} - 1):
+        x = inc.submit(x)
+    return x.result()
+
+
+if __name__ == "__main__":
+    assert native_chain() == {steps}
+'''
+
+
 def chain_spec(n: int) -> dict:
     """A chain of n python steps, each adding one to its upstream's output (bench_steps:inc)."""
     steps = {"s0": {"python": "bench_steps:inc", "outputs": {"x": "integer"}}}

@@ -21,30 +21,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from measure import STEPS_MODULE, arguments, chain_spec, compare, timed
-
-NATIVE_FLOW = '''
-from prefect import flow, task
-
-from bench_steps import inc as add_one
-
-
-@task
-def inc(x=0):
-    return add_one(x)
-
-
-@flow(name="chain")
-def chain():
-    x = inc.submit()
-    for _ in range({steps} - 1):
-        x = inc.submit(x)
-    return x.result()
-
-
-if __name__ == "__main__":
-    assert chain() == {steps}
-'''
+from measure import NATIVE_FLOW, STEPS_MODULE, arguments, chain_spec, compare, timed
 
 
 def main() -> None:

@@ -37,26 +37,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from measure import NATIVE_DAG, STEPS_MODULE, chain_spec  # noqa: E402
-
-NATIVE_FLOW = '''
-from prefect import flow, task
-
-from bench_steps import inc as add_one
-
-
-@task
-def inc(x=0):
-    return add_one(x)
-
-
-@flow(name="native-chain")
-def native_chain():
-    x = inc()
-    for _ in range({steps} - 1):
-        x = inc(x)
-    return x
-'''
+from measure import NATIVE_DAG, NATIVE_FLOW, STEPS_MODULE, chain_spec  # noqa: E402
 
 AIRFLOW_TRIGGER = '''
 import json, sys, time, urllib.request

@@ -1,7 +1,8 @@
 """A python step forked from a single-threaded engine process (an Airflow task's) runs as a fresh interpreter
 would: its own session, only stdin/stdout/stderr open, no secret variable it does not name, the engine's
 logging handlers and signal handlers gone; a timeout, an exit status and a signal read as for a started one.
-With another thread running (a Prefect flow's), or on another interpreter, it is started afresh instead.
+It ends as an interpreter does (its threads joined, its own exit handlers run). With another thread running
+(a Prefect flow's), or on another interpreter, it is started afresh instead.
 
 Each case runs in a process of its own: pytest's xdist workers run threads, so they never fork."""
 
@@ -25,6 +26,8 @@ ENGINE = textwrap.dedent('''
             engine_log.append(record.getMessage())
     logging.root.addHandler(Handler())
     signal.signal(signal.SIGTERM, lambda *_: engine_log.append("engine's SIGTERM handler"))
+    import atexit
+    atexit.register(print, "the engine's exit handler", file=sys.stderr)  # never the step's
     os.environ["AIRFLOW_VAR_TOKEN"] = "held"
     engine_socket = os.open(os.devnull, os.O_WRONLY)
     if sys.argv[2] == "threaded":
@@ -61,6 +64,12 @@ PROBE = textwrap.dedent('''
 
     def killed(fd):
         os.kill(os.getpid(), signal.SIGKILL)
+
+    def leaves(fd):
+        import atexit, threading
+        atexit.register(print, "the step's exit handler")
+        threading.Thread(target=lambda: (time.sleep(0.3), print("the step's thread, joined"))).start()
+        return "returned"
 
     def sleeps(fd):
         print("before the timeout")
@@ -104,3 +113,11 @@ def test_a_forked_steps_end_reads_as_a_started_ones(tmp_path, function, timeout,
     assert forked["got"] == started["got"] == {"error": error}
     if function == "sleeps":  # line-buffered: what it printed before it was killed is kept
         assert forked["printed"] == ["before the timeout"]
+
+
+def test_a_forked_step_ends_as_an_interpreter_does(tmp_path):
+    """Its own threads are joined and its own exit handlers run; the engine's exit handlers are not its."""
+    forked, started = (engine(tmp_path, "leaves", threads) for threads in ("alone", "threaded"))
+    for found in (forked, started):
+        assert found["got"] == {"report": "returned"}
+        assert found["printed"] == ["the step's thread, joined\nthe step's exit handler"], found["printed"]

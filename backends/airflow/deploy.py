@@ -17,12 +17,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
-from orch.core.artifacts import choose_store, needs_store, ships_code, spec_store
+from orch.core.artifacts import needs_store, ships_code, spec_store
 from orch.core.errors import BackendUnavailable, UsageError
 from orch.core.graph import PipelineGraph
 from orch.core.spec import Artifacts
 
 from ..remote import Deployed
+from ..stores import chosen_store
 from .api import ApiError, Client
 from .render import dag_file, dag_source, task_ids
 
@@ -98,10 +99,7 @@ def _with_store(graph: PipelineGraph) -> PipelineGraph:
     unnamed: the workers' own $ORCH_ARTIFACTS (or default) is theirs. The workers' $ORCH_ARTIFACTS still wins."""
     if not needs_store(graph.pipeline):
         return graph
-    try:
-        store, origin = choose_store(None, spec_store(graph.pipeline))
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+    store, origin = chosen_store(graph.pipeline)
     if origin == "the default":
         return graph
     return replace(graph, pipeline=graph.pipeline.model_copy(update={"artifacts": Artifacts(store=store)}))

@@ -19,7 +19,7 @@ import time
 from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
-from orch.core.artifacts import ENV, choose_store, ships_code, spec_store
+from orch.core.artifacts import ENV, ships_code
 from orch.core.errors import BackendUnavailable, Diagnostic, SpecError, UsageError
 from orch.core.names import argo_name
 from orch.core.graph import PipelineGraph
@@ -27,6 +27,7 @@ from orch.core.result import RunResult
 from orch.core.typed import to_text
 from orch.core.values import resolve_params
 
+from ..stores import chosen_store
 from .deploy import deploy, undeploy  # noqa: F401 - the faces the CLI loads from this module
 from .remote import list_runs, read_run  # noqa: F401
 from .render import MAX_BYTES, render, workflow_spec  # noqa: F401 - render is this backend's other face
@@ -95,10 +96,7 @@ def _shipped(graph: PipelineGraph, spec_path: Optional[str]):
         return None
     from ..shipping import ship
 
-    try:
-        store, _ = choose_store(None, spec_store(graph.pipeline))
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+    store, _ = chosen_store(graph.pipeline)
     if store.startswith("file://"):
         raise UsageError(f"code: {{ship: true}} on Argo: the pods read the code from the cluster's artifact repository, "
                          f"not from {store}\n  hint: set ${ENV} or the spec's artifacts.store to s3://<the repository's "
