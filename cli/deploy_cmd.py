@@ -14,6 +14,7 @@ from .output import say
 from .render_cmd import check_capabilities
 
 SERVED = ("prefect", "airflow", "argo")
+OWNER = {"--work-pool": "prefect", "--dags-folder": "airflow", "--target": "airflow", "--namespace": "argo"}
 
 
 def deploy(
@@ -38,8 +39,10 @@ def deploy(
 
     graph = with_store(load_spec(spec), artifacts)
     implementation = served(backend)
-    if target is not None and backend != "airflow":
-        raise UsageError("--target is Airflow's (python or kubernetes)")
+    given = {"--work-pool": work_pool, "--dags-folder": dags_folder, "--target": target, "--namespace": namespace}
+    for flag, value in given.items():
+        if value is not None and OWNER[flag] != backend:  # never silently ignored
+            raise UsageError(f"{flag} is {OWNER[flag].capitalize()}'s, not {backend}'s")
     if target not in (None, "python", "kubernetes"):
         raise UsageError(f"--target takes python or kubernetes, not {target!r}")
     options = {"work_pool": work_pool, "dags_folder": str(dags_folder) if dags_folder else None, "paused": paused,

@@ -14,7 +14,10 @@ steps:
 
 @pytest.mark.parametrize("args, message", [
     (["deploy", "{spec}", "-b", "local"], "deploy and --server take prefect, airflow or argo"),
-    (["deploy", "{spec}", "-b", "prefect", "--target", "kubernetes"], "--target is Airflow's"),
+    (["deploy", "{spec}", "-b", "prefect", "--target", "kubernetes"], "--target is Airflow's, not prefect's"),
+    (["deploy", "{spec}", "-b", "airflow", "--work-pool", "gpu"], "--work-pool is Prefect's, not airflow's"),
+    (["deploy", "{spec}", "-b", "argo", "--dags-folder", "/tmp/dags"], "--dags-folder is Airflow's, not argo's"),
+    (["deploy", "{spec}", "-b", "prefect", "--namespace", "ml"], "--namespace is Argo's, not prefect's"),
     (["deploy", "{spec}", "-b", "airflow", "--target", "pods"], "--target takes python or kubernetes"),
     (["deploy", "{spec}", "-b", "airflow", "--artifacts", "s3://"], "--artifacts: the artifact store"),
     (["run", "{spec}", "-b", "local", "--server", "http://127.0.0.1:9"], "deploy and --server take"),
