@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from datetime import datetime
@@ -37,7 +36,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from measure import NATIVE_DAG, NATIVE_FLOW, STEPS_MODULE, chain_spec  # noqa: E402
+from measure import NATIVE_DAG, NATIVE_FLOW, STEPS_MODULE, chain_spec, timed  # noqa: E402
+
+from orch.backends.remote import moment  # noqa: E402
 
 AIRFLOW_TRIGGER = '''
 import json, sys, time, urllib.request
@@ -167,8 +168,8 @@ def _compare(args, folder: Path, env: dict, deploys: dict, runs: dict, last_time
     seconds = {key: {name: [] for name in deploys} for key in ("deploy", "run", "span", "first", "step", "handoff")}
     for _ in range(args.rounds):
         for name in deploys:
-            seconds["deploy"][name].append(_timed(deploys[name], folder, env))
-            seconds["run"][name].append(_timed(runs[name], folder, env))
+            seconds["deploy"][name].append(timed(deploys[name], folder, env))
+            seconds["run"][name].append(timed(runs[name], folder, env))
             span, first, steps, handoffs = last_times()
             seconds["span"][name].append(span)
             seconds["first"][name].append(first)
@@ -185,20 +186,12 @@ def _compare(args, folder: Path, env: dict, deploys: dict, runs: dict, last_time
 def _late_retry(folder: Path, env: dict, backend: str, url: str, where: list[str]) -> str:
     """Deploy and run the pipeline whose one step fails once; its run id."""
     commands = _orch_commands(folder, backend, url, where, "late-retry.yaml")
-    _timed(commands["deploy"], folder, env)
+    timed(commands["deploy"], folder, env)
     done = subprocess.run(commands["run"], cwd=folder, env=env, capture_output=True, text=True)
     result = json.loads(done.stdout or "{}")
     if result.get("status") != "succeeded" or result["steps"]["flaky"]["attempts"] != 2:
         sys.exit(f"the retried step did not succeed on its second attempt: {done.stdout[-1500:]}{done.stderr[-1500:]}")
     return result["run_id"]
-
-
-def _timed(argv: list[str], folder: Path, env: dict) -> float:
-    started = time.perf_counter()
-    done = subprocess.run(argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        sys.exit(f"{' '.join(argv[:4])} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return time.perf_counter() - started
 
 
 def _gaps(tasks: list[tuple[datetime, datetime]], created: datetime, ended: datetime) -> tuple:
@@ -222,8 +215,8 @@ def _prefect_times(url: str, env: dict) -> tuple:
     headers = _prefect_headers(env)
     flow_run = _post(f"{url}/flow_runs/filter", {"sort": "START_TIME_DESC", "limit": 1}, headers)[0]
     task_runs = _post(f"{url}/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run["id"]]}}}, headers)
-    return _gaps([(_when(t["start_time"]), _when(t["end_time"])) for t in task_runs], _when(flow_run["created"]),
-                 _when(flow_run["end_time"]))
+    return _gaps([(moment(t["start_time"]), moment(t["end_time"])) for t in task_runs], moment(flow_run["created"]),
+                 moment(flow_run["end_time"]))
 
 
 def _airflow_times(url: str, token: str) -> tuple:
@@ -231,8 +224,8 @@ def _airflow_times(url: str, token: str) -> tuple:
     runs = _get(f"{url}/api/v2/dags/~/dagRuns?order_by=-start_date&limit=1", headers)["dag_runs"]
     run = runs[0]
     tasks = _get(f"{url}/api/v2/dags/{run['dag_id']}/dagRuns/{run['dag_run_id']}/taskInstances?limit=100", headers)
-    return _gaps([(_when(t["start_date"]), _when(t["end_date"])) for t in tasks["task_instances"]
-                  if t["start_date"] and t["end_date"]], _when(run["queued_at"]), _when(run["end_date"]))
+    return _gaps([(moment(t["start_date"]), moment(t["end_date"])) for t in tasks["task_instances"]
+                  if t["start_date"] and t["end_date"]], moment(run["queued_at"]), moment(run["end_date"]))
 
 
 def _prefect_lateness(url: str, env: dict, flow_run_id: str) -> float:
@@ -241,8 +234,8 @@ def _prefect_lateness(url: str, env: dict, flow_run_id: str) -> float:
     task_run = _post(f"{url}/task_runs/filter", {"flow_runs": {"id": {"any_": [flow_run_id]}}}, headers)[0]
     states = sorted(_get(f"{url}/task_run_states/?task_run_id={task_run['id']}", headers), key=lambda s: s["timestamp"])
     running = [i for i, state in enumerate(states) if state["type"] == "RUNNING"]
-    failed_at = _when(states[running[1] - 1]["timestamp"])
-    return (_when(states[running[1]]["timestamp"]) - failed_at).total_seconds() - RETRY_DELAY
+    failed_at = moment(states[running[1] - 1]["timestamp"])
+    return (moment(states[running[1]]["timestamp"]) - failed_at).total_seconds() - RETRY_DELAY
 
 
 def _airflow_lateness(url: str, token: str, run_id: str) -> float:
@@ -250,7 +243,7 @@ def _airflow_lateness(url: str, token: str, run_id: str) -> float:
     tries = _get(f"{url}/api/v2/dags/late-retry/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/flaky/tries",
                  {"Authorization": f"Bearer {token}"})["task_instances"]
     tries.sort(key=lambda t: t["try_number"])
-    return (_when(tries[1]["start_date"]) - _when(tries[0]["end_date"])).total_seconds() - RETRY_DELAY
+    return (moment(tries[1]["start_date"]) - moment(tries[0]["end_date"])).total_seconds() - RETRY_DELAY
 
 
 def _airflow_token(server) -> str:
@@ -267,10 +260,6 @@ def _post(url: str, body: dict, headers: dict):
 def _get(url: str, headers: dict):
     headers = {key: value for key, value in headers.items() if key != "Content-Type"}
     return json.load(urllib.request.urlopen(urllib.request.Request(url, headers=headers)))
-
-
-def _when(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 if __name__ == "__main__":

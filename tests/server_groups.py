@@ -1,5 +1,5 @@
 """What the session's server fixtures share: a server stops once the last test of its xdist group has run, not
-at the session's end; a free loopback port; a process group signalled; SIGTERM unwinding as an exit.
+at the session's end; a process group signalled; SIGTERM unwinding as an exit.
 
 The tests that use a server (the `prefect-server` and `airflow-server` groups) run one after another on the
 worker that owns it (`--dist loadgroup`); idle, a scheduler, a dag-processor and a Prefect server still take
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import threading
 
@@ -29,12 +28,6 @@ def pytest_runtest_teardown(item, nextitem):
     group = _group(item)
     if group in STOPS and _group(nextitem) != group:
         STOPS.pop(group)()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def signal_group(pid: int, sig: int) -> None:

@@ -97,7 +97,7 @@ def records(client: Client, dag_id: str, run_id: str, *, values: bool) -> dict:
         found = [(entry["task_id"], entry["key"]) for entry in client.pages(f"{base}/~/xcomEntries", "xcom_entries", map_index=-1)
                  if entry["task_id"] in wanted and entry["key"] in VALUE_KEYS]
         with ThreadPoolExecutor(max_workers=READERS) as pool:  # a value a request: all at once, not one after another
-            values = pool.map(lambda found: client.get(f"{base}/{found[0]}/xcomEntries/{found[1]}", map_index=-1)["value"], found)
+            values = pool.map(lambda entry: client.get(f"{base}/{entry[0]}/xcomEntries/{entry[1]}", map_index=-1)["value"], found)
             xcoms = [{"task_id": task_id, "map_index": -1, "key": key, "value": value}
                      for (task_id, key), value in zip(found, values)]
     return {"run_id": run["dag_run_id"], "state": run["state"], "start": run.get("start_date"),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 from typing import Any, Mapping, Optional
-from urllib.parse import urlsplit, urlunsplit
 
 from orch.core.errors import BackendUnavailable, UsageError
 from orch.core.graph import PipelineGraph
@@ -22,7 +21,7 @@ from orch.core.result import RunResult
 from orch.core.typed import parse_text, to_text
 from orch.core.values import resolve_params
 
-from ..remote import RunSummary, follow, moment
+from ..remote import RunSummary, follow, moment, shown
 from .status import result_from_workflow
 
 TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"  # workflow/common/common.go, LabelKeyWorkflowTemplate
@@ -40,7 +39,7 @@ class Server:
         from .run import _service
 
         self.service, self.namespace = _service(server or None, namespace)
-        self.url = _shown(self.service.host)
+        self.url = shown(self.service.host)
 
     def call(self, method: str, *args, missing_ok: bool = False, **kwargs) -> Any:
         """`service.<method>(...)`; None for a 404 when `missing_ok`. Unreachable or refused: BackendUnavailable."""
@@ -179,9 +178,3 @@ def _dumped(model) -> dict:
 
 def _status(err: Exception) -> str:
     return {"Unauthorized": "401 Unauthorized", "Forbidden": "403 Forbidden"}.get(type(err).__name__, type(err).__name__)
-
-
-def _shown(url: str) -> str:
-    """The URL as messages show it: without any user:password part."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))

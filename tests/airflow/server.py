@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.server_groups import exit_on_sigterm, free_port, signal_group
+from orch.backends.prefect.run import free_port
+from tests.server_groups import exit_on_sigterm, signal_group
 
 PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit()
                  else 0)

@@ -18,7 +18,7 @@ from orch.backends.airflow.api import ApiError, Client
 from orch.backends.airflow.deploy import publish
 from orch.backends.airflow.remote import cancel_run, tries
 from orch.core.errors import UsageError
-from tests.server_groups import free_port
+from orch.backends.prefect.run import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("airflow-server")]
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.server_groups import exit_on_sigterm, free_port, signal_group
+from orch.backends.prefect.run import free_port
+from tests.server_groups import exit_on_sigterm, signal_group
 
 WORK_POOL = "orch-tests"
 AUTH = "orch:tests-Kq81-auth"  # distinctive, so a test can look for it where it must never be
