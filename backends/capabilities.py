@@ -272,6 +272,7 @@ PREFECT_POD = Support(EXACT, "from `defaults`: the Kubernetes work pool's job va
 RUNNER_PYTHON = "the pod runs orch's runner (python3 -c), which fetches the code and makes the packages' env, so the image needs python3"
 IGNORED_TASK = "ignored: a task runs where the worker runs (pods: --target kubernetes with an image)"
 LOCAL_SCHEDULE = "not applied: `orch run` runs once, now"
+FINALLY_NOT_YET = "finally steps cannot be rendered for {} yet"
 
 FEATURES: tuple[Feature, ...] = (
     Feature("steps", "`python` and `command` steps, `args`, `env`", "W830"),
@@ -448,6 +449,13 @@ FEATURES: tuple[Feature, ...] = (
             lambda graph: _argo_shared_commands(graph), {
         "argo": approx("past 190 templates, steps share templates that run orch's runner (python3 -c), "
                        "so a command step's image needs python3"),
+    }),
+    Feature("templates", "`templates`, `uses` and `with` (reusable steps)", "W881"),
+    Feature("finally", "`finally` steps, `${{ run.status }}`, `${{ run.failed_steps }}`", "W882",
+            _pipeline(lambda p: bool(p.finally_), "finally"), {
+        "argo": refused("E831", FINALLY_NOT_YET.format("Argo")),
+        "prefect": refused("E831", FINALLY_NOT_YET.format("Prefect")),
+        "airflow": refused("E831", FINALLY_NOT_YET.format("Airflow")),
     }),
     Feature("fail-fast", "`fail_fast`", "W849"),
     Feature("fail-fast-nested", f"`fail_fast` with more than {ARGO_MAX_TASKS - 1} steps", "W850",

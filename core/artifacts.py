@@ -121,7 +121,7 @@ def artifact_names(pipeline) -> frozenset:
     last few pipelines (the pipeline is held with it, so its id cannot be another's meanwhile)."""
     kept = _NAMES.get(id(pipeline))
     if kept is None or kept[0] is not pipeline:
-        names = frozenset((name, output) for name, step in pipeline.steps.items()
+        names = frozenset((name, output) for name, step in pipeline.all_steps.items()
                           for output, kind in step.outputs.items() if kind == "artifact")
         kept = _NAMES[id(pipeline)] = (pipeline, names)
         while len(_NAMES) > 8:

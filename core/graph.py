@@ -34,6 +34,7 @@ class PipelineGraph:
     pipeline: Pipeline
     edges: list[Edge] = field(default_factory=list)
     source: Any = None  # the spec's Source (yaml_source.py), so later stages locate their errors too
+    final_edges: list[Edge] = field(default_factory=list)  # into finally steps: from steps (values) and finally steps
 
     def locate(self, diagnostic):
         """`diagnostic` placed at its field in the spec's text, when the spec came from a file."""
@@ -121,7 +122,34 @@ class PipelineGraph:
 
     @cached_property
     def _position(self) -> dict[str, int]:
-        return {name: i for i, name in enumerate(self.pipeline.steps)}
+        return {name: i for i, name in enumerate(self.pipeline.all_steps)}
+
+    # --- finally steps: they wait for every step; among themselves, for their own upstream
+
+    def final_upstream(self, step: str) -> list[str]:
+        """The finally steps `step` (a finally step) waits for, in spec order: its trigger counts only these."""
+        final = self.pipeline.finally_
+        return self.in_spec_order({e.upstream: None for e in self.final_edges if e.downstream == step and e.upstream in final})
+
+    def final_order(self) -> list[str]:
+        """The finally steps in an order that respects their dependencies, ties in spec order (acyclic: validated)."""
+        done, order, pending = set(), [], list(self.pipeline.finally_)
+        while pending:
+            ready = next(n for n in pending if all(u in done for u in self.final_upstream(n)))
+            pending.remove(ready)
+            done.add(ready)
+            order.append(ready)
+        return order
+
+    def final_cycle(self) -> list[str] | None:
+        """The finally steps of a cycle among them, in order, or None."""
+        sorter = TopologicalSorter({name: self.final_upstream(name) for name in self.pipeline.finally_})
+        try:
+            sorter.prepare()
+        except CycleError as err:
+            cycle = err.args[1][:-1]  # graphlib: [a, b, ..., a], each depending on the next
+            return list(reversed(cycle))
+        return None
 
     def in_spec_order(self, names) -> list[str]:
         position = self._position

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from .errors import Diagnostic, SpecError, UsageError
 from .graph import PipelineGraph
 from .limits import MAX_SPEC_BYTES, MAX_STEPS
+from . import templates
 from .model_errors import diagnostics_from
 from .spec import API_VERSION, Pipeline, Step, with_defaults
 from .validate import check
@@ -93,13 +94,22 @@ def build(data: Any, source: Source) -> PipelineGraph:
     if isinstance(steps, dict) and len(steps) > MAX_STEPS:  # before validating any of them
         raise SpecError([source.diagnostic("E219", f"the pipeline has {len(steps):,} steps; the limit is {MAX_STEPS:,}",
                                            ("steps",), "split it into several pipelines", at_key=True)])
-    prior = _header_problems(data, source)
+    data, source, prior, broken, origins = templates.expand(data, source)
+    prior += _header_problems(data, source)
     if not prior:
         try:
-            return check(Pipeline.model_validate(data), source)
+            return check(_remember_templates(Pipeline.model_validate(data), origins), source)
         except ValidationError:
             pass
-    return _validate_in_parts(data, source, prior)
+    return _validate_in_parts(data, source, prior, broken, origins)
+
+
+def _remember_templates(pipeline: Pipeline, origins: dict[str, str]) -> Pipeline:
+    for name, template in origins.items():
+        step = pipeline.all_steps.get(name)
+        if step is not None:
+            step._template = template
+    return pipeline
 
 
 def _header_problems(data: dict, source: Source) -> list[Diagnostic]:
@@ -108,14 +118,15 @@ def _header_problems(data: dict, source: Source) -> list[Diagnostic]:
     return []
 
 
-def _validate_in_parts(data: dict, source: Source, prior: list[Diagnostic]) -> PipelineGraph:
+def _validate_in_parts(data: dict, source: Source, prior: list[Diagnostic], broken: set[str] = frozenset(),
+                       origins: dict[str, str] | None = None) -> PipelineGraph:
     problems = list(prior)
     raw_steps = data.get("steps")
     header_data = {**data, "steps": {}} if isinstance(raw_steps, dict) else dict(data)
     header, broken_params, broken_top = _header(header_data, source, problems)
     if header is None:
         raise SpecError(problems)
-    steps, broken_steps, broken_fields = {}, set(broken_top & {"steps"}), {}
+    steps, broken_steps, broken_fields = {}, set(broken_top & {"steps"}) | set(broken), {}
     for name, raw in (raw_steps.items() if isinstance(raw_steps, dict) else ()):
         step, dropped = _step(name, raw if raw is not None else {}, source, problems)
         if step is None:
@@ -123,7 +134,7 @@ def _validate_in_parts(data: dict, source: Source, prior: list[Diagnostic]) -> P
         else:
             steps[name] = with_defaults(step, header.defaults)
             broken_fields[name] = dropped
-    pipeline = header.model_copy(update={"steps": steps})
+    pipeline = _remember_templates(header.model_copy(update={"steps": steps}), origins or {})
     return check(pipeline, source, broken_steps=broken_steps, broken_params=broken_params,
                  broken_fields=broken_fields, prior=problems)
 

@@ -15,8 +15,8 @@ _REF = re.compile(r"\$\{\{(.*?)\}\}", re.S)
 _NAME = r"[A-Za-z0-9_-]+"
 _PARAM = re.compile(rf"params\.({_NAME})")
 _OUTPUT = re.compile(rf"steps\.({_NAME})\.outputs\.({_NAME})")
-RUN_FIELDS = ("id", "date")
-REF_FORMS = "params.NAME, steps.STEP.outputs.NAME, item, run.id or run.date"
+RUN_FIELDS = ("id", "date", "status", "failed_steps")  # status and failed_steps: in finally steps only
+REF_FORMS = "params.NAME, steps.STEP.outputs.NAME, item, run.id, run.date, run.status or run.failed_steps"
 
 
 @dataclass(frozen=True)
@@ -64,14 +64,16 @@ def parse_ref_body(body: str, start: int = 0, end: int = 0) -> Ref:
     if re.fullmatch(rf"steps\.{_NAME}\.{_NAME}", text):
         step, name = text.split(".")[1:]
         hint = f"outputs are referenced as steps.{step}.outputs.{name}"
-    elif re.fullmatch(rf"(param|parameters|inputs)\.{_NAME}", text):
+    elif re.fullmatch(rf"inputs\.{_NAME}", text):
+        hint = "inputs.NAME is defined only inside a template (templates:), filled in by a step's 'with'"
+    elif re.fullmatch(rf"(param|parameters)\.{_NAME}", text):
         hint = f"params are referenced as params.{text.split('.', 1)[1]}"
     raise RefProblem(f"unknown reference {text!r}: use {REF_FORMS}", start, hint)
 
 
 _WELL_FORMED = re.compile(
     rf"\$\{{\{{\s*(?:params\.(?P<param>{_NAME})|steps\.(?P<step>{_NAME})\.outputs\.(?P<output>{_NAME})"
-    rf"|(?P<item>item)|run\.(?P<run>id|date))\s*\}}\}}"
+    rf"|(?P<item>item)|run\.(?P<run>id|date|status|failed_steps))\s*\}}\}}"
 )
 
 

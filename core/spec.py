@@ -269,6 +269,7 @@ class Step(StepDefaults):
     foreach: Optional[Any] = Field(default=None, json_schema_extra={"anyOf": [{"type": "array"}, {"type": "string"}]})
     parallelism: Optional[int] = Field(default=None, ge=1)
     _stdout: tuple[str, ...] = PrivateAttr(default=())  # outputs declared `from: stdout`, in order (validate.py allows one)
+    _template: Optional[str] = PrivateAttr(default=None)  # the template it was expanded from (templates.py)
 
     @model_validator(mode="after")
     def _output_types(self) -> "Step":
@@ -377,6 +378,8 @@ class Pipeline(Model):
     schedule: Optional[Schedule] = None
     defaults: StepDefaults = Field(default_factory=StepDefaults)
     steps: dict[str, Step]
+    finally_: dict[str, Step] = Field(default_factory=dict, alias="finally",
+                                      description="steps run once every other step ended, whatever happened")
     fail_fast: bool = False
     timeout: Optional[Timeout] = None
     labels: dict[str, Text] = Field(default_factory=dict)
@@ -395,9 +398,14 @@ class Pipeline(Model):
 
     @model_validator(mode="after")
     def _merge_defaults(self) -> "Pipeline":
-        merged = {name: with_defaults(step, self.defaults) for name, step in self.steps.items()}
-        object.__setattr__(self, "steps", merged)  # frozen model: set once, while validating
+        for field in ("steps", "finally_"):  # frozen model: set once, while validating
+            object.__setattr__(self, field, {name: with_defaults(step, self.defaults) for name, step in getattr(self, field).items()})
         return self
+
+    @property
+    def all_steps(self) -> dict[str, Step]:
+        """The steps, then the finally steps: one namespace, what a run reports."""
+        return {**self.steps, **self.finally_} if self.finally_ else self.steps
 
 
 _MERGED_MAPPINGS = ("env", "secrets", "resources", "kubernetes")

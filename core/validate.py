@@ -49,6 +49,7 @@ class _Checker:
         self.problems: list[Diagnostic] = []
         self._seen: set = set()
         self.edges: list[Edge] = []
+        self.final_edges: list[Edge] = []  # into finally steps (from steps too: their values)
 
     def error(self, code: str, message: str, path: tuple, hint: str | None = None, *, at_key=False, offset=None):
         key = (code, message, path, offset)
@@ -72,10 +73,32 @@ class _Checker:
             self.error("E202", "a pipeline needs at least one step", ("steps",), at_key=True)
         for name, step in pipeline.steps.items():
             _StepChecker(self, name, step).run()
+        self._finally()
         self._secret_names()
-        graph = PipelineGraph(pipeline, self.edges, self.source)
+        graph = PipelineGraph(pipeline, self.edges, self.source, self.final_edges)
         self._cycles(graph)
+        self._final_cycles(graph)
         return graph
+
+    def _finally(self):
+        """Finally steps: one namespace with the steps; they may refer to any step, no step to them."""
+        pipeline = self.pipeline
+        if not pipeline.finally_:
+            return
+        self.check_names("finally step", pipeline.finally_, ("finally",))
+        for name in pipeline.finally_:
+            if name in pipeline.steps:
+                self.error("E303", f"{name!r} names both a step and a finally step", ("finally", name),
+                           "a run reports both in one list: rename one of them", at_key=True)
+        for name, step in pipeline.finally_.items():
+            _StepChecker(self, name, step, "finally").run()
+
+    def _final_cycles(self, graph: PipelineGraph):
+        cycle = graph.final_cycle()
+        if cycle:
+            closing = next(e for e in self.final_edges if (e.upstream, e.downstream) == (cycle[-1], cycle[0]))
+            self.error("E403", f"finally steps form a cycle: {' -> '.join(cycle + [cycle[0]])}", closing.path,
+                       "remove one of these dependencies", offset=closing.offset)
 
     def _secret_names(self):
         """Two secrets a local run would read from one variable (`a-b`/`c` and `a`/`b-c`) are refused."""
@@ -138,11 +161,13 @@ class _Checker:
 class _StepChecker:
     """The rules of one step; records its incoming edges on the pipeline checker."""
 
-    def __init__(self, parent: _Checker, name: str, step: Step):
+    def __init__(self, parent: _Checker, name: str, step: Step, section: str = "steps"):
         self.parent = parent
         self.name = name
         self.step = step
-        self.path = ("steps", name)
+        self.path = (section, name)
+        self.final = section == "finally"
+        self.edges = parent.final_edges if self.final else parent.edges
 
     def error(self, code, message, field_path=(), hint=None, **kw):
         self.parent.error(code, message, self.path + tuple(field_path), hint, **kw)
@@ -205,13 +230,15 @@ class _StepChecker:
                        ("outputs", name, "from"), f"write {name!r} to $ORCH_OUTPUTS/{name} instead (from: file)")
 
     def _after(self):
-        steps = self.parent.pipeline.steps
+        steps = self._visible()
         for i, upstream in enumerate(self.step.after):
             path = ("after", i)
             if upstream == self.name:
                 self.error("E402", f"step {self.name!r} cannot come after itself", path)
+            elif upstream in self.parent.pipeline.finally_ and not self.final:
+                self._before_finally(upstream, self.path + path)
             elif upstream in steps:
-                self.parent.edges.append(Edge(upstream, self.name, self.path + path))
+                self.edges.append(Edge(upstream, self.name, self.path + path))
             elif upstream not in self.parent.broken_steps:
                 self.error("E401", f"unknown step {upstream!r} in 'after'", path, did_you_mean(upstream, steps))
 
@@ -267,7 +294,10 @@ class _StepChecker:
         """The declared type of what `ref` names ('any' if unknown); records its edge."""
         pipeline, parent = self.parent.pipeline, self.parent
         if ref.kind == "run":
-            return "string"
+            if ref.name in ("status", "failed_steps") and not self.final:
+                parent.error("E510", f"'${{{{ run.{ref.name} }}}}' is known only once every step ended: in a finally step",
+                             origin, "move this step under finally:", offset=offset)
+            return "json" if ref.name == "failed_steps" else "string"
         if ref.kind == "item":
             if not allow_item:
                 parent.error("E506", "'${{ item }}' is only defined in a step with 'foreach'", origin, offset=offset)
@@ -283,16 +313,20 @@ class _StepChecker:
 
     def _resolve_output(self, ref: Ref, origin: tuple, offset: int) -> str:
         pipeline, parent = self.parent.pipeline, self.parent
-        source = pipeline.steps.get(ref.step)
+        steps = self._visible()
+        source = steps.get(ref.step)
+        if ref.step in pipeline.finally_ and not self.final:
+            self._before_finally(ref.step, origin, offset)
+            return "any"
         if ref.step == self.name:
             parent.error("E504", f"step {self.name!r} refers to its own output {ref.name!r}", origin, offset=offset)
             return "any"
         if source is None:
             if ref.step not in parent.broken_steps:
                 parent.error("E503", f"unknown step {ref.step!r} in reference {ref.text!r}", origin,
-                             did_you_mean(ref.step, pipeline.steps), offset=offset)
+                             did_you_mean(ref.step, steps), offset=offset)
             return "any"
-        parent.edges.append(Edge(ref.step, self.name, origin, offset, ref.name))
+        self.edges.append(Edge(ref.step, self.name, origin, offset, ref.name))
         if ref.name not in source.outputs:
             hint = did_you_mean(ref.name, source.outputs)
             if hint is None:
@@ -301,6 +335,14 @@ class _StepChecker:
             parent.error("E505", f"step {ref.step!r} has no output {ref.name!r}", origin, hint, offset=offset)
             return "any"
         return "list" if source.foreach is not None else source.outputs[ref.name]
+
+    def _visible(self) -> dict:
+        """The steps this one may name: a finally step sees the finally steps too."""
+        return self.parent.pipeline.all_steps if self.final else self.parent.pipeline.steps
+
+    def _before_finally(self, name: str, origin: tuple, offset: int | None = None):
+        self.parent.error("E511", f"step {self.name!r} cannot depend on the finally step {name!r}: finally steps run "
+                          "after every step", origin, "move the step under finally:, or drop the dependency", offset=offset)
 
     def _foreach(self):
         value = self.step.foreach

@@ -142,7 +142,7 @@ def _begin(store: Store, graph: PipelineGraph, params: Mapping[str, Any], spec_p
 
 def _execute(executor: Executor, resume: bool) -> RunResult:
     progress = executor.progress
-    progress.begin(executor.run_id, executor.pipeline.name, list(executor.pipeline.steps))
+    progress.begin(executor.run_id, executor.pipeline.name, list(executor.pipeline.all_steps))
     ignored = ignored_here(executor.pipeline)
     if ignored:
         progress.say(ignored)
@@ -188,7 +188,7 @@ def _interrupted(store: Store, graph: PipelineGraph, run_id: str, spec_path: Opt
 
 def _result_so_far(store: Store, graph: PipelineGraph, run_id: str) -> Optional[RunResult]:
     try:
-        result = store.result(run_id, list(graph.pipeline.steps))
+        result = store.result(run_id, list(graph.pipeline.all_steps))
     except (OSError, sqlite3.Error):
         return None
     return result.model_copy(update={"status": "interrupted"})

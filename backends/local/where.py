@@ -19,7 +19,7 @@ class Where:
 
     def __init__(self, pipeline, secrets: Mapping[str, str], code: Optional[tuple[str, str]]):
         self.pipeline, self.secrets, self.code = pipeline, secrets, code
-        names = [secret_env_name(ref.secret, ref.key) for step in pipeline.steps.values() for ref in step.secrets.values()]
+        names = [secret_env_name(ref.secret, ref.key) for step in pipeline.all_steps.values() for ref in step.secrets.values()]
         self.mask = Masker(v for v in (secrets.get(n) for n in names) if v)  # for errors: every secret of the run
 
     def secret_values(self, step: Step) -> tuple[dict[str, str], Optional[str]]:
@@ -51,7 +51,7 @@ class Where:
 
     def preload(self) -> tuple[str, ...]:
         """What the starter imports before its first fork, for what this run's attempts do (zygote.py)."""
-        steps = self.pipeline.steps.values()
+        steps = self.pipeline.all_steps.values()
         flags = [("--mask", any(s.secrets for s in steps)), ("--code", self.code is not None),
                  ("--packages", any(s.packages for s in steps))]
         return tuple(flag for flag, wanted in flags if wanted)

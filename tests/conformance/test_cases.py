@@ -41,7 +41,7 @@ def check_case(case: dict, code: int, result: dict) -> None:
     expect = case["expect"]
     assert result["status"] == expect["status"], result
     assert code == (0 if expect["status"] == "succeeded" else 1)
-    assert list(result["steps"]) == list(case["spec"]["steps"])  # every step reported, in spec order
+    assert list(result["steps"]) == [*case["spec"]["steps"], *case["spec"].get("finally", {})]  # every step, in spec order
     if "params" in expect:
         assert result["params"] == expect["params"]
     for name, got in result["steps"].items():  # a step that did not run made no attempt; a failed one made some
