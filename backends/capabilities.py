@@ -92,12 +92,18 @@ class Report:
 
 # ---- where a pipeline uses a feature --------------------------------------------------------
 
+def each_step(graph: PipelineGraph) -> Iterator[tuple[str, str, object]]:
+    """(section, name, step) for every step, then every finally step: where a use of each is located."""
+    yield from (("steps", name, step) for name, step in graph.pipeline.steps.items())
+    yield from (("finally", name, step) for name, step in graph.pipeline.finally_.items())
+
+
 def _steps(test: Callable, *tail: str) -> Callable[[PipelineGraph], Iterator[Use]]:
     """Uses at steps.NAME.<tail> for every step passing `test(step)`."""
     def uses(graph: PipelineGraph) -> Iterator[Use]:
-        for name, step in graph.pipeline.steps.items():
+        for section, name, step in each_step(graph):
             if test(step):
-                yield Use(("steps", name, *tail))
+                yield Use((section, name, *tail))
     return uses
 
 
@@ -110,15 +116,15 @@ def _pipeline(test: Callable, *path: str, **values: Callable) -> Callable[[Pipel
 
 
 def _fractional_factor(graph: PipelineGraph) -> Iterator[Use]:
-    for name, step in graph.pipeline.steps.items():
+    for section, name, step in each_step(graph):
         if step.retries and step.retries.factor != int(step.retries.factor):
-            yield Use(("steps", name, "retries", "factor"), {"factor": step.retries.factor})
+            yield Use((section, name, "retries", "factor"), {"factor": step.retries.factor})
 
 
 def _subsecond_timeout(graph: PipelineGraph) -> Iterator[Use]:
-    for name, step in graph.pipeline.steps.items():
+    for section, name, step in each_step(graph):
         if step.timeout is not None and step.timeout != int(step.timeout):
-            yield Use(("steps", name, "timeout"), {"timeout": step.timeout})
+            yield Use((section, name, "timeout"), {"timeout": step.timeout})
 
 
 WORKER_FOLDER = ("each worker stores artifacts in a folder on its own disk ($ORCH_HOME/artifacts) unless $ORCH_ARTIFACTS "
@@ -129,7 +135,7 @@ def _default_store(graph: PipelineGraph) -> Iterator[Use]:
     """Said once, at the first artifact output."""
     pipeline = graph.pipeline
     if pipeline.artifacts is None:
-        yield from [Use(("steps", name, "outputs", o)) for name, step in pipeline.steps.items()
+        yield from [Use((section, name, "outputs", o)) for section, name, step in each_step(graph)
                     for o, kind in step.outputs.items() if kind == "artifact"][:1]
 
 
@@ -138,12 +144,12 @@ POD_ARTIFACTS_HINT = "render it without --target (the step runs in its task, whi
 
 
 def _pod_artifacts(graph: PipelineGraph) -> Iterator[Use]:
-    for name, step in graph.pipeline.steps.items():
+    for section, name, step in each_step(graph):
         if step.image:
             named = {"step": name}  # (an image from `defaults` is located there: the message names the step)
-            yield from (Use(("steps", name, "outputs", o), named) for o, kind in step.outputs.items() if kind == "artifact")
+            yield from (Use((section, name, "outputs", o), named) for o, kind in step.outputs.items() if kind == "artifact")
             if artifacts_read(graph.pipeline, step):
-                yield Use(("steps", name, "image"), named)
+                yield Use((section, name, "image"), named)
 
 
 POD_SETTINGS = ("node_selector", "tolerations", "service_account", "image_pull_policy", "volumes", "limits", "labels",
@@ -153,12 +159,12 @@ POD_SETTINGS = ("node_selector", "tolerations", "service_account", "image_pull_p
 def _kubernetes_settings(*settings: str) -> Callable[[PipelineGraph], Iterator[Use]]:
     def uses(graph: PipelineGraph) -> Iterator[Use]:
         defaults = graph.pipeline.defaults.kubernetes
-        for name, step in graph.pipeline.steps.items():
+        for section, name, step in each_step(graph):
             for setting in settings:
                 value = getattr(step.kubernetes, setting) if step.kubernetes else None
                 if value:  # a default's, once, where it is written
                     inherited = value == getattr(defaults, setting, None)
-                    yield Use(("defaults", "kubernetes", setting) if inherited else ("steps", name, "kubernetes", setting))
+                    yield Use(("defaults", "kubernetes", setting) if inherited else (section, name, "kubernetes", setting))
     return uses
 
 
@@ -166,21 +172,21 @@ def _secrets(plain_only: bool) -> Callable[[PipelineGraph], Iterator[Use]]:
     """Each secret a step reads (`plain_only`: of a command step with an image that runs without orch's runner)."""
     def uses(graph: PipelineGraph) -> Iterator[Use]:
         ships = ships_code(graph.pipeline)
-        for name, step in graph.pipeline.steps.items():
+        for section, name, step in each_step(graph):
             if plain_only and not (step.command and step.image and not ships and not step.packages):
                 continue
-            yield from (Use(("steps", name, "env", var)) for var in step.secrets)
+            yield from (Use((section, name, "env", var)) for var in step.secrets)
     return uses
 
 
 def _own_pod_settings(graph: PipelineGraph) -> Iterator[Use]:
     """A step's pod settings that differ from the defaults' (what one pod per flow run cannot give a step)."""
     defaults = graph.pipeline.defaults.kubernetes
-    for name, step in graph.pipeline.steps.items():
+    for section, name, step in each_step(graph):
         for setting in type(step.kubernetes).model_fields if step.kubernetes else ():
             own = getattr(step.kubernetes, setting)
             if own not in (None, [], {}) and own != getattr(defaults, setting, None):
-                yield Use(("steps", name, "kubernetes", setting), {"step": name, "setting": setting})
+                yield Use((section, name, "kubernetes", setting), {"step": name, "setting": setting})
 
 
 def _job_owned_patch(graph: PipelineGraph) -> Iterator[Use]:
@@ -191,7 +197,7 @@ def _job_owned_patch(graph: PipelineGraph) -> Iterator[Use]:
 def _shipped_commands(graph: PipelineGraph) -> Iterator[Use]:
     """Command steps with an image, in a pipeline that ships its code."""
     if ships_code(graph.pipeline):
-        yield from (Use(("steps", name, "command")) for name, s in graph.pipeline.steps.items() if s.command and s.image)
+        yield from (Use((section, name, "command")) for section, name, s in each_step(graph) if s.command and s.image)
 
 
 def _default_braces(graph: PipelineGraph) -> Iterator[Use]:
@@ -234,17 +240,17 @@ def _argo_runtime_command_fan_outs(graph: PipelineGraph) -> Iterator[Use]:
     from orch.backends.argo.render import inline_mode
 
     if inline_mode(graph):  # past it, W862 says it of every command step
-        for name, step in graph.pipeline.steps.items():
+        for section, name, step in each_step(graph):
             if step.command is not None and step.foreach is not None and plain_items(step) is None:
-                yield Use(("steps", name, "foreach"))
+                yield Use((section, name, "foreach"))
 
 
 def _argo_command_artifact_lists(graph: PipelineGraph) -> Iterator[Use]:
     from orch.backends.argo.artifacts import reads_list  # asked only when checking Argo; it imports no engine
 
-    for name, step in graph.pipeline.steps.items():
+    for section, name, step in each_step(graph):
         if step.command is not None and reads_list(graph.pipeline, step):
-            yield Use(("steps", name, "command"))
+            yield Use((section, name, "command"))
 
 
 def _argo_runner_stdout(graph: PipelineGraph) -> Iterator[Use]:
@@ -253,16 +259,16 @@ def _argo_runner_stdout(graph: PipelineGraph) -> Iterator[Use]:
     from orch.backends.argo.render import inline_mode
 
     inline = inline_mode(graph)
-    for name, step in graph.pipeline.steps.items():
+    for section, name, step in each_step(graph):
         if step.stdout_output and (not inline or (step.foreach is not None and plain_items(step) is None)):
-            yield Use(("steps", name, "outputs", step.stdout_output, "from"), {"output": step.stdout_output})
+            yield Use((section, name, "outputs", step.stdout_output, "from"), {"output": step.stdout_output})
 
 
 def _stdout_outputs(graph: PipelineGraph) -> Iterator[Use]:
-    for name, step in graph.pipeline.steps.items():
+    for section, name, step in each_step(graph):
         output = step.stdout_output
         if output is not None:
-            yield Use(("steps", name, "outputs", output))
+            yield Use((section, name, "outputs", output))
 
 
 # ---- the table ------------------------------------------------------------------------------
@@ -410,15 +416,15 @@ FEATURES: tuple[Feature, ...] = (
                        "slot, and its next attempt starts without one"),
     }),
     Feature("foreach-image", "`foreach` on a step with an image", "W848",
-            lambda graph: (Use(("steps", name, "foreach"), {"step": name})
-                           for name, step in graph.pipeline.steps.items() if step.image is not None and step.foreach is not None), {
+            lambda graph: (Use((section, name, "foreach"), {"step": name})
+                           for section, name, step in each_step(graph) if step.image is not None and step.foreach is not None), {
         "airflow/kubernetes": refused("E812", "step {step!r}: a fan-out with an image cannot be rendered for --target "
                                       "kubernetes yet", note="a fan-out with an image cannot be rendered for --target kubernetes yet",
                                       hint="render it without --target, or drop its image"),
     }),
     Feature("pod-stdout-output", "a command step with an image reading an output from stdout", "W860",
-            lambda graph: (Use(("steps", name, "outputs", step.stdout_output, "from"), {"step": name, "output": step.stdout_output})
-                           for name, step in graph.pipeline.steps.items() if step.image and step.stdout_output), {
+            lambda graph: (Use((section, name, "outputs", step.stdout_output, "from"), {"step": name, "output": step.stdout_output})
+                           for section, name, step in each_step(graph) if step.image and step.stdout_output), {
         "airflow/kubernetes": refused("E814", "step {step!r}: output {output!r} is read from stdout, which a pod cannot give "
                                       "on --target kubernetes: its log holds stdout and stderr as one stream",
                                       note="an output read from stdout cannot be given by a pod on --target kubernetes: "
