@@ -47,3 +47,11 @@ def pipeline_status(steps: dict[str, StepResult], engine_ok: bool = True) -> Run
     if not engine_ok or any(s.status == "failed" or s.status not in FINISHED for s in steps.values()):
         return "failed"
     return "succeeded"
+
+
+def run_outcome(statuses: dict[str, str], steps) -> dict[str, Any]:
+    """What a finally step reads as `run.status` and `run.failed_steps`: from the steps' final states (name ->
+    status; a step missing counts as not finished), in `steps`' order (the spec's)."""
+    failed = [name for name in steps if statuses.get(name) == "failed"]
+    done = all(statuses.get(name) in FINISHED for name in steps)
+    return {"status": "failed" if failed or not done else "succeeded", "failed_steps": failed}
