@@ -31,7 +31,7 @@ from orch.core.expr import evaluate, parse_condition
 from orch.core.graph import PipelineGraph
 from orch.core.limits import MAX_STDOUT_OUTPUT_BYTES
 from orch.core.refs import Ref
-from orch.core.result import RunResult, StepResult, pipeline_status
+from orch.core.result import RunResult, StepResult, pipeline_status, run_outcome
 from orch.core.spec import Step
 from orch.core.triggers import RUN, decide
 from orch.core.typed import foreach_problem
@@ -101,8 +101,14 @@ class Executor:
         self.running: dict[int, Unit] = {}  # request id -> unit
         self.running_per_step: dict[str, int] = {}
         self.step_started: dict[str, str] = {}  # when each step's first attempt started
+        self.steps = self.pipeline.all_steps
+        self.final = set(self.pipeline.finally_)  # finally steps: they wait for every step, and one more count for that
         self.upstream = {name: graph.upstream(name) for name in self.pipeline.steps}
-        self.waiting_on = {name: len(ups) for name, ups in self.upstream.items()}
+        self.upstream.update({name: graph.final_upstream(name) for name in self.final})
+        self.downstream = {name: graph.downstream(name) for name in self.pipeline.steps}
+        self.downstream.update({name: [f for f in graph.final_order() if name in self.upstream[f]] for name in self.final})
+        self.waiting_on = {name: len(ups) + (name in self.final) for name, ups in self.upstream.items()}
+        self.steps_left = len(self.pipeline.steps)  # steps (not finally steps) not yet finished
         self.ready: deque[str] = deque(name for name, n in self.waiting_on.items() if n == 0)
         self.done: dict[tuple[str, int], dict] = {}
         self.last_attempts: dict[tuple[str, int], int] = {}  # after a resume: the attempts already made
@@ -119,13 +125,13 @@ class Executor:
             self._prepare_resume()
         self.zygote = None  # started with the first attempt; again if a step kills it
         try:
-            while len(self.results) < len(self.pipeline.steps):
+            while len(self.results) < len(self.steps):
                 self._decide_ready()
                 self._start_units()
-                if len(self.results) == len(self.pipeline.steps):
+                if len(self.results) == len(self.steps):
                     break
                 if not self.running and not self.queue and not self.ready:  # pragma: no cover - a bug, said plainly
-                    stuck = [name for name in self.pipeline.steps if name not in self.results]
+                    stuck = [name for name in self.steps if name not in self.results]
                     raise RuntimeError(f"the local executor cannot make progress; unfinished steps: {stuck}")
                 if self.zygote is None:  # nothing runs: a retry's delay
                     time.sleep(self._wait_time() or 0.0)
@@ -142,9 +148,9 @@ class Executor:
         finally:
             if self.zygote is not None:
                 self.zygote.close()
-        status = pipeline_status(self.results)
+        status = pipeline_status({name: self.results[name] for name in self.pipeline.steps})  # finally steps never count
         self.store.set_run(self.run_id, status, ended=True)
-        return self.store.result(self.run_id, list(self.pipeline.steps))
+        return self.store.result(self.run_id, list(self.steps))
 
     def _mark_interrupted(self) -> None:
         """Best effort: on a full disk this write fails too, and the run's free lock says `interrupted` anyway."""
@@ -157,7 +163,7 @@ class Executor:
         moment = time.monotonic()
         moments = [u.ready_at for u in self.queue if u.ready_at > moment]  # a due unit waits for a slot: an end frees one
         moments += [u.deadline for u in self.running.values() if u.deadline and not u.timed_out]
-        if self.deadline and not self.run_timed_out:
+        if self.deadline and not self.run_timed_out and self.steps_left:
             moments.append(self.deadline)
         if not moments:
             return None if self.running else 0.05
@@ -168,8 +174,8 @@ class Executor:
     def _decide_ready(self) -> None:
         while self.ready:
             name = self.ready.popleft()
-            step = self.pipeline.steps[name]
-            if self.stop_reason:
+            step = self.steps[name]
+            if self.stop_reason and name not in self.final:
                 self._not_started(name)
                 continue
             decision = decide(step.trigger, (self.results[u].status for u in self.upstream[name]))
@@ -219,7 +225,7 @@ class Executor:
         held = deque()
         while self.queue:
             unit = self.queue.popleft()
-            step = self.pipeline.steps[unit.step]
+            step = self.steps[unit.step]
             limit = step.parallelism or len(self.units[unit.step])
             if (len(self.running) >= self.options.max_parallel or unit.ready_at > now_
                     or self.running_per_step[unit.step] >= limit or not self.host.fits(unit.request)):
@@ -302,13 +308,21 @@ class Executor:
             if ref.kind == "item":
                 return item
             if ref.kind == "run":
-                return self.run_id if ref.name == "id" else self.run_date
+                return self._run_value(ref.name)
             upstream = self.results.get(ref.step)
             if upstream is None or upstream.status != "succeeded":
                 return None
             return upstream.outputs.get(ref.name)
 
         return resolve
+
+    def _run_value(self, name: str) -> Any:
+        if name == "id":
+            return self.run_id
+        if name == "date":
+            return self.run_date
+        steps = self.pipeline.steps  # status and failed_steps: asked only by finally steps, once every step ended
+        return run_outcome({n: self.results[n].status for n in steps if n in self.results}, steps)[name]
 
     # --- hearing from attempts
 
@@ -356,11 +370,12 @@ class Executor:
         shutil.rmtree(unit.folder / f"attempt-{unit.attempt}.inputs", ignore_errors=True)  # copies only its attempt read
         if self.where.code is not None:
             shutil.rmtree(unit.folder / f"attempt-{unit.attempt}.code", ignore_errors=True)  # a fresh copy per attempt
-        step = self.pipeline.steps[unit.step]
+        step = self.steps[unit.step]
         outputs, error = self._outcome(unit, step, status)
         retries = step.retries
         tries = unit.attempt - unit.before  # a resumed unit gets its retries afresh
-        final = error is None or retries is None or tries > retries.limit or self.run_timed_out
+        stopped = self.run_timed_out and unit.step not in self.final  # the pipeline's timeout bounds only its steps
+        final = error is None or retries is None or tries > retries.limit or stopped
         status = "succeeded" if error is None else "failed"
         self.store.end_attempt(self.run_id, unit.step, unit.item, unit.attempt, status, error, outputs, final)
         if not final:
@@ -425,7 +440,7 @@ class Executor:
         elif units[0].item < 0:
             self._finish(name, "succeeded", outputs=units[0].outputs, attempts=attempts)
         else:
-            step = self.pipeline.steps[name]
+            step = self.steps[name]
             outputs = {o: [u.outputs[o] for u in units] for o in step.outputs}
             self._finish(name, "succeeded", outputs=outputs, attempts=attempts)
 
@@ -435,14 +450,23 @@ class Executor:
                             started_at=self.step_started.get(name), ended_at=now())
         self.results[name] = StepResult(status=status, attempts=attempts, outputs=outputs or {}, error=error)
         self.progress.step(name, status, attempt=attempts, error=error)
-        for output in artifact_outputs(self.pipeline.steps[name].outputs) if outputs else ():
+        for output in artifact_outputs(self.steps[name].outputs) if outputs else ():
             self.progress.note(name, _stored(output, outputs[output]))
-        if status == "failed" and self.pipeline.fail_fast:
+        if status == "failed" and self.pipeline.fail_fast and name not in self.final:
             self._stop_new_work()
-        for downstream in self.graph.downstream(name):
-            self.waiting_on[downstream] -= 1
-            if self.waiting_on[downstream] == 0:
-                self.ready.append(downstream)
+        self._release(name)
+
+    def _release(self, name: str) -> None:
+        """`name` ended: its downstream steps count one upstream less; the last step to end releases the finally steps."""
+        downstream = list(self.downstream[name])
+        if name not in self.final:
+            self.steps_left -= 1
+            if self.steps_left == 0:
+                downstream += list(self.final)
+        for step in downstream:
+            self.waiting_on[step] -= 1
+            if self.waiting_on[step] == 0:
+                self.ready.append(step)
 
     # --- stopping
 
@@ -465,9 +489,9 @@ class Executor:
         for unit in self.running.values():
             if unit.deadline and moment >= unit.deadline and not unit.timed_out and unit.pid:
                 unit.timed_out = True
-                unit.error = f"timed out after {self.pipeline.steps[unit.step].timeout:g}s"
+                unit.error = f"timed out after {self.steps[unit.step].timeout:g}s"
                 self._kill(unit)
-        if self.deadline and moment >= self.deadline and not self.run_timed_out:
+        if self.deadline and moment >= self.deadline and not self.run_timed_out and self.steps_left:
             self._hit_pipeline_timeout()
 
     def _hit_pipeline_timeout(self) -> None:
@@ -499,16 +523,14 @@ class Executor:
         self.done = self.store.succeeded_units(self.run_id)
         self.last_attempts = self.store.last_attempts(self.run_id)
         finished = self.store.result(self.run_id).steps
-        for name in self.pipeline.steps:
+        for name in self.steps:
             result = finished.get(name)
             if result is not None and result.status == "succeeded":
                 self.results[name] = result
                 self.progress.step(name, "succeeded", attempt=result.attempts, resumed=True)
-        self.ready = deque(name for name in self.pipeline.steps
-                           if name not in self.results and all(u in self.results for u in self.upstream[name]))
         for name in self.results:
-            for downstream in self.graph.downstream(name):
-                self.waiting_on[downstream] -= 1
+            self._release(name)
+        self.ready = deque(name for name in self.steps if name not in self.results and self.waiting_on[name] == 0)
 
 
 class _Inputs:

@@ -157,7 +157,7 @@ def ignored_here(pipeline) -> Optional[str]:
     steps that set them. (An image is not named: running a pipeline of images here, on this machine's python,
     is what a local run is for.)"""
     settings: dict[str, list[str]] = {}
-    for name, step in pipeline.steps.items():
+    for name, step in pipeline.all_steps.items():
         found = [f"kubernetes.{key}" for key in step.kubernetes.model_dump(exclude_defaults=True)] if step.kubernetes else []
         for setting in found:
             settings.setdefault(setting, []).append(name)
