@@ -279,6 +279,7 @@ RUNNER_PYTHON = "the pod runs orch's runner (python3 -c), which fetches the code
 IGNORED_TASK = "ignored: a task runs where the worker runs (pods: --target kubernetes with an image)"
 LOCAL_SCHEDULE = "not applied: `orch run` runs once, now"
 FINALLY_NOT_YET = "finally steps cannot be rendered for {} yet"
+GROUPS_NOT_YET = "groups of steps cannot be run on {} yet"
 
 FEATURES: tuple[Feature, ...] = (
     Feature("steps", "`python` and `command` steps, `args`, `env`", "W830"),
@@ -456,8 +457,13 @@ FEATURES: tuple[Feature, ...] = (
         "argo": approx("past 190 templates, steps share templates that run orch's runner (python3 -c), "
                        "so a command step's image needs python3"),
     }),
-    Feature("templates", "`templates`, `uses` and `with` (reusable steps)", "W881"),
-    Feature("finally", "`finally` steps, `${{ run.status }}`, `${{ run.failed_steps }}`", "W882",
+    Feature("templates", "`templates`, `uses`, `with`", "W881"),
+    Feature("groups", "groups (`steps:` in a step)", "W883",
+            lambda graph: (Use(("groups", name)) for name in list(graph.pipeline.groups)[:1]), {
+        column: refused("E832", GROUPS_NOT_YET.format(title)) for column, title in
+        (("local", "the local backend"), ("argo", "Argo"), ("prefect", "Prefect"), ("airflow", "Airflow"))
+    }),
+    Feature("finally", "`finally` steps, `run.status`, `run.failed_steps`", "W882",
             _pipeline(lambda p: bool(p.finally_), "finally"), {
         "argo": refused("E831", FINALLY_NOT_YET.format("Argo")),
         "prefect": refused("E831", FINALLY_NOT_YET.format("Prefect")),

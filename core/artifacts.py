@@ -121,8 +121,14 @@ def artifact_names(pipeline) -> frozenset:
     last few pipelines (the pipeline is held with it, so its id cannot be another's meanwhile)."""
     kept = _NAMES.get(id(pipeline))
     if kept is None or kept[0] is not pipeline:
-        names = frozenset((name, output) for name, step in pipeline.all_steps.items()
-                          for output, kind in step.outputs.items() if kind == "artifact")
+        names = {(name, output) for name, step in pipeline.all_steps.items()
+                 for output, kind in step.outputs.items() if kind == "artifact"}
+        if pipeline.groups:
+            from .groups import leaf_source
+
+            names |= {(group, output) for group, spec in pipeline.groups.items() for output in spec.outputs
+                      if leaf_source(pipeline, group, output) in names}
+        names = frozenset(names)
         kept = _NAMES[id(pipeline)] = (pipeline, names)
         while len(_NAMES) > 8:
             _NAMES.popitem(last=False)

@@ -1,7 +1,8 @@
 """Pictures of a pipeline: Mermaid and Graphviz DOT text, and SVG/PNG through Graphviz's `dot`.
 
 Solid edges carry outputs (labelled with their names); dashed edges are `after` ordering.
-A step with a condition, a trigger or a fan-out says so under its name.
+A step with a condition, a trigger or a fan-out says so under its name; a group is a cluster
+around its steps, saying the same of itself.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import subprocess
 
 from .errors import BackendUnavailable, OrchError
 from .graph import PipelineGraph
+from .groups import children, inside, local, members, scopes
 from .spec import Step
 
 IMAGE_FORMATS = ("svg", "png")
@@ -30,21 +32,56 @@ def step_label(name: str, step: Step) -> list[str]:
 
 
 def _edges(graph: PipelineGraph) -> list[tuple[str, str, str | None]]:
-    """(upstream, downstream, label) once per pair; label None for pure ordering."""
+    """(upstream, downstream, label) once per pair; label None for pure ordering. An end inside a group that the
+    other end is not inside is that group (the outermost such): one edge into or out of a cluster, not one per step."""
     labels: dict[tuple[str, str], list[str]] = {}
     for edge in graph.edges:
-        outputs = labels.setdefault((edge.upstream, edge.downstream), [])
+        upstream, downstream = _end(edge.upstream, edge.downstream), _end(edge.downstream, edge.upstream)
+        outputs = labels.setdefault((upstream, downstream), [])
         if edge.output and edge.output not in outputs:
             outputs.append(edge.output)
     return [(u, d, ", ".join(out) or None) for (u, d), out in labels.items()]
 
 
+def _end(name: str, other: str) -> str:
+    outer = [g for g in reversed(list(scopes(name))) if g and not inside(other, g)]
+    return outer[0] if outer else name
+
+
+def group_label(name: str, group) -> list[str]:
+    lines = [local(name)]
+    if group.foreach is not None:
+        lines.append("foreach" + (f" (parallelism {group.parallelism})" if group.parallelism else ""))
+    if group.trigger and group.trigger != "all_succeeded":
+        lines.append(f"trigger: {group.trigger}")
+    if group.when:
+        lines.append(f"when: {group.when}")
+    return [_shorten(line) for line in lines]
+
+
+def _scoped(graph: PipelineGraph, node, open_group, close_group, scope: str = "", depth: int = 1) -> list[str]:
+    """Lines for the steps of `scope`, each group's inside its cluster (opened and closed by the callbacks)."""
+    pipeline, lines = graph.pipeline, []
+    for name in children(pipeline, scope) if pipeline.groups else pipeline.steps:
+        if name in pipeline.groups:
+            lines.append(open_group(name, pipeline.groups[name], depth))
+            lines += _scoped(graph, node, open_group, close_group, name, depth + 1)
+            lines.append(close_group(depth))
+        else:
+            lines.append("  " * depth + node(name, pipeline.steps[name]))
+    return lines
+
+
 def to_mermaid(graph: PipelineGraph) -> str:
     ids = {name: f"s{i}" for i, name in enumerate(graph.pipeline.steps)}
+    groups = {name: f"g{i}" for i, name in enumerate(graph.pipeline.groups)}
     lines = ["flowchart TD"]
-    for name, step in graph.pipeline.steps.items():
-        text = "<br/>".join(_mermaid_text(line) for line in step_label(name, step))
-        lines.append(f'  {ids[name]}["{text}"]')
+    lines += _scoped(
+        graph,
+        lambda name, step: f'{ids[name]}["{"<br/>".join(_mermaid_text(t) for t in step_label(local(name), step))}"]',
+        lambda name, group, depth: "  " * depth + f'subgraph {groups[name]}["{"<br/>".join(_mermaid_text(t) for t in group_label(name, group))}"]',
+        lambda depth: "  " * depth + "end")
+    ids.update(groups)
     for upstream, downstream, label in _edges(graph):
         arrow = f'-->|"{_mermaid_text(label)}"|' if label else "-.->"
         lines.append(f"  {ids[upstream]} {arrow} {ids[downstream]}")
@@ -54,16 +91,30 @@ def to_mermaid(graph: PipelineGraph) -> str:
 def to_dot(graph: PipelineGraph) -> str:
     lines = [
         f"digraph {_dot_string(graph.pipeline.name)} {{",
-        "  rankdir=TB;",
+        "  rankdir=TB;" + (" compound=true;" if graph.pipeline.groups else ""),
         '  node [shape=box, style="rounded", fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=10];',
     ]
-    for name, step in graph.pipeline.steps.items():
+    def node(name: str, step: Step) -> str:
         style = ', style="rounded,dashed"' if step.when else ""
-        lines.append(f"  {_dot_string(name)} [label={_dot_string(chr(10).join(step_label(name, step)))}{style}];")
+        return f"{_dot_string(name)} [label={_dot_string(chr(10).join(step_label(local(name), step)))}{style}];"
+
+    def cluster(name: str, group, depth: int) -> str:
+        style = "dashed" if group.when else "rounded"
+        return "  " * depth + (f"subgraph {_dot_string('cluster_' + name)} {{ label={_dot_string(chr(10).join(group_label(name, group)))}; "
+                               f'style="{style}";')
+
+    lines += _scoped(graph, node, cluster, lambda depth: "  " * depth + "}")
+    pipeline = graph.pipeline
     for upstream, downstream, label in _edges(graph):
-        attrs = f"label={_dot_string(label)}" if label else "style=dashed"
-        lines.append(f"  {_dot_string(upstream)} -> {_dot_string(downstream)} [{attrs}];")
+        attrs = [f"label={_dot_string(label)}" if label else "style=dashed"]
+        ends = []
+        for end, side in ((upstream, "ltail"), (downstream, "lhead")):
+            if end in pipeline.groups:  # drawn to the cluster's edge, from one of its steps
+                attrs.append(f"{side}={_dot_string('cluster_' + end)}")
+                end = members(pipeline, end)[0]
+            ends.append(end)
+        lines.append(f"  {_dot_string(ends[0])} -> {_dot_string(ends[1])} [{', '.join(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -104,8 +104,6 @@ def parse_condition(text: str) -> Expr:
             ref = parse_ref_body(match.group(), start, end)
         except RefProblem as err:
             raise ExprProblem(str(err), start, err.hint) from None
-        if ref.kind == "item":
-            raise ExprProblem("'item' cannot be used in a condition: it is evaluated once, before fan-out", start)
         placeholder = f"_{len(refs)}".ljust(end - start, "_")
         refs[placeholder] = ref
         pieces += [text[pos:start], placeholder]

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from .errors import Diagnostic, SpecError, UsageError
 from .graph import PipelineGraph
 from .limits import MAX_SPEC_BYTES, MAX_STEPS
-from . import templates
+from . import groups, templates
 from .model_errors import diagnostics_from
 from .spec import API_VERSION, Pipeline, Step, with_defaults
 from .validate import check
@@ -94,8 +94,9 @@ def build(data: Any, source: Source) -> PipelineGraph:
     if isinstance(steps, dict) and len(steps) > MAX_STEPS:  # before validating any of them
         raise SpecError([source.diagnostic("E219", f"the pipeline has {len(steps):,} steps; the limit is {MAX_STEPS:,}",
                                            ("steps",), "split it into several pipelines", at_key=True)])
-    data, source, prior, broken, origins = templates.expand(data, source)
-    prior += _header_problems(data, source)
+    data, source, prior = groups.flatten(data, source)
+    data, source, problems, broken, origins = templates.expand(data, source)
+    prior += problems + _header_problems(data, source)
     if not prior:
         try:
             return check(_remember_templates(Pipeline.model_validate(data), origins), source)
@@ -127,7 +128,12 @@ def _validate_in_parts(data: dict, source: Source, prior: list[Diagnostic], brok
     if header is None:
         raise SpecError(problems)
     steps, broken_steps, broken_fields = {}, set(broken_top & {"steps"}) | set(broken), {}
+    lost = set((data.get("groups") or {})) - set(header.groups)  # broken groups: their steps are not checked apart
+    broken_steps |= lost
     for name, raw in (raw_steps.items() if isinstance(raw_steps, dict) else ()):
+        if any(groups.inside(name, group) for group in lost):
+            broken_steps.add(name)
+            continue
         step, dropped = _step(name, raw if raw is not None else {}, source, problems)
         if step is None:
             broken_steps.add(name)
@@ -152,6 +158,9 @@ def _header(data: dict, source: Source, problems: list[Diagnostic]):
     for key in broken_top:
         if key == "params" and isinstance(data.get("params"), dict):
             salvage["params"] = {k: v for k, v in data["params"].items() if k not in broken_params}
+        elif key == "groups" and isinstance(data.get("groups"), dict):
+            broken_groups = {loc[1] for loc in locs if len(loc) > 1 and loc[0] == "groups"}
+            salvage["groups"] = {k: v for k, v in data["groups"].items() if k not in broken_groups}
         elif key == "name":
             salvage["name"] = "pipeline"
         elif key == "steps":

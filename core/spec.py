@@ -303,6 +303,22 @@ class Step(StepDefaults):
         return value
 
 
+class Group(Model):
+    """A group's own fields (its steps are flattened into the pipeline's: groups.py): it runs as one node."""
+
+    outputs: dict[str, Text] = Field(default_factory=dict,
+                                     description="name -> '${{ steps.S.outputs.O }}' of a step (or group) inside it")
+    after: list[str] = Field(default_factory=list)
+    when: Optional[Text] = None
+    trigger: Optional[Trigger] = None
+    foreach: Optional[Any] = Field(default=None, json_schema_extra={"anyOf": [{"type": "array"}, {"type": "string"}]})
+    parallelism: Optional[int] = Field(default=None, ge=1, description="items of the fan-out running at once")
+    description: Optional[str] = None
+
+    _after_shorthand = field_validator("after", mode="before")(classmethod(lambda cls, v: [v] if isinstance(v, str) else v))
+    _foreach_shape = field_validator("foreach")(classmethod(lambda cls, v: Step._foreach_shape(v)))
+
+
 class Schedule(Model):
     cron: str
     timezone: str = "UTC"
@@ -380,6 +396,7 @@ class Pipeline(Model):
     steps: dict[str, Step]
     finally_: dict[str, Step] = Field(default_factory=dict, alias="finally",
                                       description="steps run once every other step ended, whatever happened")
+    groups: SkipJsonSchema[dict[str, Group]] = Field(default_factory=dict, exclude=True)  # qualified name -> group
     fail_fast: bool = False
     timeout: Optional[Timeout] = None
     labels: dict[str, Text] = Field(default_factory=dict)
@@ -401,6 +418,18 @@ class Pipeline(Model):
         for field in ("steps", "finally_"):  # frozen model: set once, while validating
             object.__setattr__(self, field, {name: with_defaults(step, self.defaults) for name, step in getattr(self, field).items()})
         return self
+
+    @field_serializer("steps", mode="wrap")
+    def _steps_nested(self, steps: dict, handler, info) -> dict:
+        """Groups' steps back inside their groups, so a dump reads back as the spec that was written."""
+        dumped = handler(steps)
+        if not self.groups:
+            return dumped
+        from .groups import nest
+
+        options = dict(mode=info.mode, by_alias=info.by_alias, exclude_defaults=info.exclude_defaults,
+                       exclude_unset=info.exclude_unset, exclude_none=info.exclude_none)
+        return nest(dumped, {name: group.model_dump(**options) for name, group in self.groups.items()})
 
     @property
     def all_steps(self) -> dict[str, Step]:

@@ -30,7 +30,7 @@ class TemplatedSource(Source):
 
     def __init__(self, source: Source, written: dict, origins: dict[tuple, str], substituted: set[tuple]):
         super().__init__(source.file, source.text, source._root)
-        self._index = source._index
+        self._index, self._inner = source._index, source
         self._written, self._origins, self._substituted = written, origins, substituted
 
     def diagnostic(self, code, message, path=(), hint=None, *, at_key=False, offset=None) -> Diagnostic:
@@ -40,7 +40,7 @@ class TemplatedSource(Source):
             if (template, *path[2:]) in self._substituted:
                 offset = None  # the text there is the template's with its inputs filled in
             path = ("templates", template) + path[2:]
-        return super().diagnostic(code, message, path, hint, at_key=at_key, offset=offset)
+        return self._inner.diagnostic(code, message, path, hint, at_key=at_key, offset=offset)
 
 
 def template_of(step: Any) -> str | None:

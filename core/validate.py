@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from . import groups
 from .artifacts import is_artifact
 from .errors import Diagnostic, SpecError, did_you_mean
 from .expr import ExprProblem, parse_condition, walk_refs
@@ -68,11 +69,13 @@ class _Checker:
         limit = MAX_SCHEDULED_NAME if pipeline.schedule else MAX_NAME
         self._name("pipeline name", pipeline.name, ("name",), limit, at_key=False)
         self.check_names("param", pipeline.params, ("params",))
-        self.check_names("step", pipeline.steps, ("steps",))
+        self._step_names()
         if not pipeline.steps and not self.broken_steps:
             self.error("E202", "a pipeline needs at least one step", ("steps",), at_key=True)
         for name, step in pipeline.steps.items():
             _StepChecker(self, name, step).run()
+        for name, group in pipeline.groups.items():
+            _GroupChecker(self, name, group).run()
         self._finally()
         self._secret_names()
         graph = PipelineGraph(pipeline, self.edges, self.source, self.final_edges)
@@ -128,15 +131,50 @@ class _Checker:
                 hint = "Argo's CronWorkflow names hold at most 52 characters"
             self.error("E301", f"{kind} {name!r} {problem}", path, hint, at_key=at_key)
 
-    def check_names(self, kind: str, mapping: dict, path: tuple):
+    def _step_names(self):
+        """Step and group names, each among the names of its own scope (the pipeline's, or a group's)."""
+        if not self.pipeline.groups:
+            return self.check_names("step", self.pipeline.steps, ("steps",))
+        by_scope: dict[str, dict[str, str]] = {}
+        for name in groups.order(self.pipeline):
+            by_scope.setdefault(groups.parent(name), {})[groups.local(name)] = name
+        for names in by_scope.values():
+            self.check_names("step", names, ("steps",), names)
+
+    def check_names(self, kind: str, mapping: dict, path: tuple, qualified: dict | None = None):
+        """`qualified` (a name as written -> its qualified name) places each problem in a group's steps."""
         seen: dict[str, str] = {}
         for name in mapping:
+            where = path + ((qualified or {}).get(name, name),)
             if not (NAME_RE.match(name) and len(name) <= MAX_NAME):
-                self._name(kind, name, path + (name,))
+                self._name(kind, name, where)
             other = seen.setdefault(collision_key(name), name)
             if other != name:
                 self.error("E302", f"{kind} names {other!r} and {name!r} collide: backends map '_' and '-' to one another",
-                           path + (name,), f"rename one of them, e.g. {name.replace('_', '').replace('-', '')!r}", at_key=True)
+                           where, f"rename one of them, e.g. {name.replace('_', '').replace('-', '')!r}", at_key=True)
+
+    def output_type(self, target: str, output: str, origin: tuple, offset, written: str) -> str:
+        """The declared type of `target`'s output (a list under a fan-out), or 'any' once its absence is said."""
+        pipeline = self.pipeline
+        if target in pipeline.groups:
+            group = pipeline.groups[target]
+            if output not in group.outputs:
+                hint = did_you_mean(output, group.outputs) or \
+                    f"group {written!r} declares outputs: {', '.join(group.outputs) or 'none'}; add '{output}: ${{{{ steps.STEP.outputs.NAME }}}}' under its outputs"
+                self.error("E505", f"group {written!r} has no output {output!r}", origin, hint, offset=offset)
+                return "any"
+            source = groups.source_of(pipeline, target, output)
+            kind = "any" if source is None else self.output_type(*source, origin, offset, groups.local(source[0]))
+            return "list" if group.foreach is not None else kind
+        step = pipeline.all_steps[target]
+        if output not in step.outputs:
+            hint = did_you_mean(output, step.outputs)
+            if hint is None:
+                declared = ", ".join(step.outputs) or "none"
+                hint = f"step {written!r} declares outputs: {declared}; add '{output}' under its outputs"
+            self.error("E505", f"step {written!r} has no output {output!r}", origin, hint, offset=offset)
+            return "any"
+        return "list" if step.foreach is not None else step.outputs[output]
 
     def _cycles(self, graph: PipelineGraph):
         if graph.is_acyclic():
@@ -168,6 +206,8 @@ class _StepChecker:
         self.path = (section, name)
         self.final = section == "finally"
         self.edges = parent.final_edges if self.final else parent.edges
+        self.kind = "step"
+        self.in_fan_out = bool(groups.fan_out_groups(parent.pipeline, name)) if not self.final else False
 
     def error(self, code, message, field_path=(), hint=None, **kw):
         self.parent.error(code, message, self.path + tuple(field_path), hint, **kw)
@@ -230,21 +270,21 @@ class _StepChecker:
                        ("outputs", name, "from"), f"write {name!r} to $ORCH_OUTPUTS/{name} instead (from: file)")
 
     def _after(self):
-        steps = self._visible()
         for i, upstream in enumerate(self.step.after):
             path = ("after", i)
-            if upstream == self.name:
-                self.error("E402", f"step {self.name!r} cannot come after itself", path)
+            target = self._find(upstream)
+            if target == self.name:
+                self.error("E402", f"{self.kind} {groups.local(self.name)!r} cannot come after itself", path)
             elif upstream in self.parent.pipeline.finally_ and not self.final:
                 self._before_finally(upstream, self.path + path)
-            elif upstream in steps:
-                self.edges.append(Edge(upstream, self.name, self.path + path))
-            elif upstream not in self.parent.broken_steps:
-                self.error("E401", f"unknown step {upstream!r} in 'after'", path, did_you_mean(upstream, steps))
+            elif target is not None and not self._encloses(target, self.path + path):
+                self._link(target, self.path + path)
+            elif target is None and not self._broken(upstream):
+                self.error("E401", f"unknown step {upstream!r} in 'after'", path, did_you_mean(upstream, self._names()))
 
     def _references(self):
         step = self.step
-        allow_item = step.foreach is not None
+        allow_item = step.foreach is not None or self.in_fan_out
         fields = [("args", step.args, allow_item), ("env", step.env, allow_item), ("command", step.command, allow_item)]
         if isinstance(step.foreach, list):
             fields.append(("foreach", step.foreach, False))
@@ -313,32 +353,66 @@ class _StepChecker:
 
     def _resolve_output(self, ref: Ref, origin: tuple, offset: int) -> str:
         pipeline, parent = self.parent.pipeline, self.parent
-        steps = self._visible()
-        source = steps.get(ref.step)
+        target = self._find(ref.step)
         if ref.step in pipeline.finally_ and not self.final:
             self._before_finally(ref.step, origin, offset)
             return "any"
-        if ref.step == self.name:
-            parent.error("E504", f"step {self.name!r} refers to its own output {ref.name!r}", origin, offset=offset)
+        if target == self.name:
+            parent.error("E504", f"{self.kind} {groups.local(self.name)!r} refers to its own output {ref.name!r}", origin,
+                         offset=offset)
             return "any"
-        if source is None:
-            if ref.step not in parent.broken_steps:
+        if target is None:
+            if not self._broken(ref.step):
                 parent.error("E503", f"unknown step {ref.step!r} in reference {ref.text!r}", origin,
-                             did_you_mean(ref.step, steps), offset=offset)
+                             did_you_mean(ref.step, self._names()) or self._hidden(ref.step), offset=offset)
             return "any"
-        self.edges.append(Edge(ref.step, self.name, origin, offset, ref.name))
-        if ref.name not in source.outputs:
-            hint = did_you_mean(ref.name, source.outputs)
-            if hint is None:
-                declared = ", ".join(source.outputs) or "none"
-                hint = f"step {ref.step!r} declares outputs: {declared}; add '{ref.name}' under its outputs"
-            parent.error("E505", f"step {ref.step!r} has no output {ref.name!r}", origin, hint, offset=offset)
+        if self._encloses(target, origin, offset):
             return "any"
-        return "list" if source.foreach is not None else source.outputs[ref.name]
+        self._link(target, origin, offset, ref.name)
+        return parent.output_type(target, ref.name, origin, offset, ref.step)
 
-    def _visible(self) -> dict:
-        """The steps this one may name: a finally step sees the finally steps too."""
-        return self.parent.pipeline.all_steps if self.final else self.parent.pipeline.steps
+    def _find(self, name: str) -> str | None:
+        """The qualified step or group `name` means here: a finally step sees the pipeline's level and the finally steps."""
+        pipeline = self.parent.pipeline
+        if self.final:
+            return name if name in pipeline.all_steps or name in pipeline.groups else None
+        return groups.lookup(pipeline, self.name, name)
+
+    def _names(self) -> list[str]:
+        """The names visible here, for a did-you-mean."""
+        pipeline = self.parent.pipeline
+        if self.final:
+            return [*pipeline.all_steps, *(g for g in pipeline.groups if groups.SEP not in g)]
+        seen = {groups.local(n) for scope in groups.scopes(self.name) for n in groups.children(pipeline, scope)}
+        return sorted(seen)
+
+    def _hidden(self, name: str) -> str | None:
+        """A hint when `name` is a step inside a group, out of sight here."""
+        for qualified in self.parent.pipeline.steps:
+            if groups.local(qualified) == name and groups.parent(qualified):
+                group = groups.parent(qualified)
+                return f"{name!r} is inside the group {groups.local(group)!r}: declare it among the group's outputs and " \
+                       f"refer to steps.{groups.local(group)}.outputs.NAME"
+        return None
+
+    def _broken(self, name: str) -> bool:
+        return any(broken == name or groups.local(broken) == name for broken in self.parent.broken_steps)
+
+    def _encloses(self, target: str, origin: tuple, offset: int | None = None) -> bool:
+        """A step refers to a group it is inside: refused, said here."""
+        if target in self.parent.pipeline.groups and groups.inside(self.name, target):
+            self.parent.error("E512", f"{self.kind} {groups.local(self.name)!r} is inside the group "
+                              f"{groups.local(target)!r}: it cannot wait for it or read its outputs", origin,
+                              "refer to the steps beside it in the group instead", offset=offset)
+            return True
+        return False
+
+    def _link(self, target: str, origin: tuple, offset: int | None = None, output: str | None = None):
+        """The edges of one dependency: a group stands for every step inside it, on either end."""
+        pipeline = self.parent.pipeline
+        sources = groups.members(pipeline, target) if target in pipeline.groups else [target]
+        receivers = groups.members(pipeline, self.name) if self.kind == "group" else [self.name]
+        self.edges.extend(Edge(u, d, origin, offset, output) for u in sources for d in receivers)
 
     def _before_finally(self, name: str, origin: tuple, offset: int | None = None):
         self.parent.error("E511", f"step {self.name!r} cannot depend on the finally step {name!r}: finally steps run "
@@ -354,6 +428,8 @@ class _StepChecker:
         except RefProblem as err:
             self.parent.error("E501", str(err), origin, err.hint, offset=err.offset)
             return
+        if ref is not None and ref.kind == "item" and self.in_fan_out:
+            return  # the enclosing fan-out's item, a list for this one (checked when it is known)
         if ref is None or ref.kind not in ("param", "output"):
             self.error("E507", "foreach takes a list, or one reference to a json param or output", ("foreach",),
                        "foreach: '${{ params.grid }}' with grid of type json, or foreach: [a, b, c]")
@@ -367,7 +443,8 @@ class _StepChecker:
                        "declare it with type: json")
 
     def _is_artifact(self, ref: Ref) -> bool:
-        return ref.kind == "output" and is_artifact(self.parent.pipeline, ref.step, ref.name)
+        target = self._find(ref.step) if ref.kind == "output" else None
+        return target is not None and is_artifact(self.parent.pipeline, target, ref.name)
 
     def _when(self):
         text = self.step.when
@@ -381,7 +458,12 @@ class _StepChecker:
             return
         types: dict[int, str] = {}
         for node in walk_refs(expr):
-            types[id(node.ref)] = self._resolve(node.ref, origin, node.offset)
+            if node.ref.kind == "item" and not self.in_fan_out:
+                self.parent.error("E601", "'item' cannot be used in a condition: it is evaluated once, before fan-out"
+                                  if self.step.foreach is not None else "'item' is only defined inside a fan-out", origin,
+                                  "a condition on each item goes on a step inside a group with foreach", offset=node.offset)
+                continue
+            types[id(node.ref)] = self._resolve(node.ref, origin, node.offset, True)
             if self._is_artifact(node.ref):
                 types[id(node.ref)] = "any"  # said once, here
                 self.parent.error("E604", f"a condition cannot compare {node.ref.text}: it is an artifact, a file or a folder",
@@ -389,3 +471,48 @@ class _StepChecker:
                                   offset=node.offset)
         for problem in condition_problems(expr, lambda ref: types.get(id(ref), "any")):
             self.parent.error("E602", str(problem), origin, problem.hint, offset=problem.offset)
+
+
+class _GroupChecker(_StepChecker):
+    """A group's own fields: read in its parent's scope; its outputs name outputs of what is directly inside it."""
+
+    def __init__(self, parent: _Checker, name: str, group):
+        super().__init__(parent, name, group)
+        self.path = ("groups", name)  # located at the group as written (groups.NestedSource)
+        self.kind = "group"
+        self.in_fan_out = bool(groups.fan_out_groups(parent.pipeline, groups.parent(name))) if groups.parent(name) else False
+
+    def run(self):
+        if self.step.parallelism is not None and self.step.foreach is None:
+            self.error("E212", "'parallelism' limits a fan-out and needs 'foreach'", ("parallelism",), at_key=True)
+        self._after()
+        if isinstance(self.step.foreach, list):
+            for sub, text in iter_strings(self.step.foreach, ()):
+                if "${{" in text:
+                    self._refs_in(text, self.path + ("foreach",) + sub, False)
+        self._foreach()
+        self._when()
+        self._outputs()
+
+    def _outputs(self):
+        pipeline = self.parent.pipeline
+        self.parent.check_names("output", self.step.outputs, self.path + ("outputs",))
+        for output, text in self.step.outputs.items():
+            where = self.path + ("outputs", output)
+            try:
+                ref = whole_ref(text)
+            except RefProblem as err:
+                self.parent.error("E501", str(err), where, err.hint, offset=err.offset)
+                continue
+            if ref is None or ref.kind != "output":
+                self.parent.error("E513", f"group output {output!r} is one reference to an output of a step inside the "
+                                  "group", where, "outputs: {score: '${{ steps.evaluate.outputs.score }}'}")
+                continue
+            child = groups.qualify(self.name, ref.step)
+            if child not in pipeline.steps and child not in pipeline.groups:
+                if not self._broken(ref.step):
+                    inside = [groups.local(n) for n in groups.children(pipeline, self.name)]
+                    self.parent.error("E503", f"group {groups.local(self.name)!r} has no step {ref.step!r}", where,
+                                      did_you_mean(ref.step, inside) or f"its steps: {', '.join(inside)}")
+                continue
+            self.parent.output_type(child, ref.name, where, None, ref.step)

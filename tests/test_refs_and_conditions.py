@@ -1,9 +1,13 @@
 """References in strings, and the condition language: parse, type-check, evaluate."""
 
+import json
+
 import pytest
 
 from orch.core.expr import BoolOp, Compare, ExprProblem, Lit, RefNode, evaluate, parse_condition
 from orch.core.expr_types import condition_problems
+from orch.core.errors import SpecError
+from orch.core.load import parse_spec
 from orch.core.refs import Ref, RefProblem, find_refs, whole_ref
 
 
@@ -52,12 +56,24 @@ def test_chained_comparison_is_a_conjunction():
 @pytest.mark.parametrize("text, words", [
     ("__import__('os').system('x')", "function call"), ("params.x + 1 > 2", "arithmetic"),
     ("params.x[0] == 1", "indexing"), ("lambda: 1", "lambda"), ("foo == 1", "unknown name 'foo'"),
-    ("params.x ==", "invalid condition"), ("item == 1", "'item' cannot be used"), ("", "non-empty"),
+    ("params.x ==", "invalid condition"), ("", "non-empty"),
     ("params.x is None", "operator Is"), ("[params.x] == [1]", "only literal values"),
 ])
 def test_outside_the_whitelist(text, words):
     with pytest.raises(ExprProblem, match=words):
         parse_condition(text)
+
+
+@pytest.mark.parametrize("steps, words", [
+    ({"s": {"command": ["true"], "when": "item == 1"}}, "'item' is only defined inside a fan-out"),
+    ({"s": {"command": ["true"], "foreach": [1], "when": "item == 1"}}, "'item' cannot be used in a condition: it is evaluated once"),
+    ({"g": {"foreach": [1], "when": "item == 1", "steps": {"s": {"command": ["true"]}}}}, "it is evaluated once"),
+])
+def test_item_in_a_condition_only_inside_a_fan_out(steps, words):
+    with pytest.raises(SpecError, match=words):
+        parse_spec(json.dumps({"apiVersion": "orch/v1", "name": "p", "steps": steps}))
+    inside = {"g": {"foreach": [1, 2], "steps": {"s": {"command": ["true"], "when": "item == 1"}}}}
+    assert parse_spec(json.dumps({"apiVersion": "orch/v1", "name": "p", "steps": inside})).pipeline.steps["g.s"].when
 
 
 TYPES = {"n": "integer", "f": "number", "s": "string", "b": "boolean", "j": "json"}
