@@ -480,7 +480,6 @@ class _GroupChecker(_StepChecker):
         super().__init__(parent, name, group)
         self.path = ("groups", name)  # located at the group as written (groups.NestedSource)
         self.kind = "group"
-        self.in_fan_out = bool(groups.fan_out_groups(parent.pipeline, groups.parent(name))) if groups.parent(name) else False
 
     def run(self):
         if self.step.parallelism is not None and self.step.foreach is None:
