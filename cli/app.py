@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import backends_cmd, deploy_cmd, graph_cmd, render_cmd, run_cmd, runs_cmd, schema_cmd, validate_cmd
+from . import backends_cmd, deploy_cmd, export_cmd, graph_cmd, render_cmd, run_cmd, runs_cmd, schema_cmd, validate_cmd
 
 app = typer.Typer(
     name="orch",
@@ -20,5 +20,6 @@ app.add_typer(runs_cmd.runs_app, name="runs")
 app.command("logs")(runs_cmd.logs)
 app.command("render")(render_cmd.render)
 app.command("graph")(graph_cmd.graph)
+app.command("export")(export_cmd.export)
 app.command("schema")(schema_cmd.schema)
 app.command("backends")(backends_cmd.backends)

@@ -15,7 +15,8 @@ from .summary import print_result
 
 
 def run(
-    spec: Optional[Path] = typer.Argument(None, help="spec file (optional with --resume)", show_default=False),
+    spec: Optional[Path] = typer.Argument(None, help="spec: a YAML file, a Python file[:NAME] or module:NAME "
+                                          "(optional with --resume)", show_default=False),
     backend: str = typer.Option("local", "--backend", "-b", help="local (default), prefect, airflow or argo"),
     param: List[str] = typer.Option([], "--param", "-p", help="KEY=VALUE, repeatable"),
     resume: Optional[str] = typer.Option(None, "--resume", help="rerun what did not succeed in this run"),

@@ -15,7 +15,8 @@ from .output import say, warn
 
 
 def validate(
-    specs: List[Path] = typer.Argument(..., help="spec files (YAML)", show_default=False),
+    specs: List[Path] = typer.Argument(..., help="specs: YAML files, Python files[:NAME] or module:NAME",
+                                       show_default=False),
     as_json: bool = typer.Option(False, "--json", help="print diagnostics as JSON on stdout"),
 ) -> None:
     """Validate pipeline specs: fields, names, references, conditions and the graph."""

@@ -26,7 +26,12 @@ from .yaml_source import Source, load_yaml
 
 
 def load_spec(path: str | Path) -> PipelineGraph:
-    """Read, parse and validate the spec at `path` (UTF-8, at most MAX_SPEC_BYTES)."""
+    """Read, parse and validate the spec at `path` (UTF-8, at most MAX_SPEC_BYTES); a Python file (`x.py[:NAME]`)
+    or `module:NAME` is imported instead (pyspec.py)."""
+    from . import pyspec
+
+    if pyspec.is_python_spec(path):
+        return pyspec.load(path)
     path = Path(path)
     try:
         with open(path, "rb") as file:
