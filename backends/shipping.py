@@ -28,7 +28,13 @@ class Shipped:
 
 
 def project_root(spec_path: Optional[str]) -> Path:
-    """The folder whose files are shipped: the spec's (a `module:NAME` or stdin: the working folder)."""
+    """The folder whose files are shipped and that steps import from: the spec's; a Python spec's where its import
+    starts (pyspec.import_root: the folder above a package, the working folder for `module:NAME`); stdin: the
+    working folder."""
+    from orch.core.pyspec import import_root, is_python_spec
+
+    if spec_path and is_python_spec(spec_path):
+        return import_root(spec_path)
     if spec_path and spec_path != "-" and Path(spec_path).is_file():
         return Path(spec_path).resolve().parent
     return Path.cwd()

@@ -424,6 +424,11 @@ except BaseException as err:
     traceback.print_exc()
     answer({"ok": False, "error": type(err).__name__ + ": " + str(err)})
     sys.exit(1)
+if isinstance(returned, tuple) and hasattr(returned, "_asdict"):  # a typed step's NamedTuple: its fields
+    returned = returned._asdict()
+elif hasattr(returned, "__dataclass_fields__") and not isinstance(returned, type):  # or its dataclass
+    import dataclasses
+    returned = {field.name: getattr(returned, field.name) for field in dataclasses.fields(returned)}
 try:
     answer({"ok": True, "returned": returned})
 except (TypeError, ValueError) as err:

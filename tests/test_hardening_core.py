@@ -326,7 +326,7 @@ def test_a_python_built_pipeline_with_an_infinite_timeout_or_default():
     pipe.command("a", ["echo"])
     with pytest.raises(SpecError) as refused:  # every problem, as a YAML spec gets them
         pipe.build()
-    assert [(d.code, d.field) for d in refused.value.diagnostics] == [("E109", "params.x"), ("E109", "timeout")]
+    assert [(d.code, d.field) for d in refused.value.diagnostics] == [("E109", "timeout"), ("E109", "params.x")]
 
 
 # --- diagnostics never repeat a huge line or value

@@ -177,7 +177,7 @@ def returning(annotation):
     (Dict[str, Any], {"result": "json"}), (list[int], {"result": "json"}), (Any, {"result": "json"}),
     (Path, {"result": "artifact"}), (os.PathLike, {"result": "artifact"}), (Artifact, {"result": "artifact"}),
     (Annotated[float, "metres"], {"result": "number"}), (None, {}), (NO_ANNOTATION, {}),
-], ids=repr)
+], ids=lambda value: "no annotation" if value is NO_ANNOTATION else repr(value))
 def test_outputs_come_from_the_return_annotation(annotation, outputs):
     assert outputs_of(returning(annotation)) == outputs
 
@@ -335,9 +335,6 @@ RECORDS = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="the local runner writes a NamedTuple as a JSON list and cannot write a "
-                   "dataclass: zygote.py must return their fields as a dict, as steprun's child and the Argo "
-                   "bootstrap must (the runners are not this change's to edit)")
 def test_a_step_returning_a_named_tuple_or_a_dataclass_runs_locally(orch, project):
     project("records.py", RECORDS)
     code, out, _ = orch("run", "records.py", "--json")
@@ -357,12 +354,8 @@ EVERYTHING = ["flow/helpers.py", "flow/pipeline.py", "other.txt", "pkg/__init__.
 PROJECT_FOLDERS = [
     ("flow/pipeline.py", ["helpers.py", "pipeline.py"]),
     ("pkg.pipeline:pipe", EVERYTHING),  # the working folder
-    pytest.param("flow/pipeline.py:pipe", ["helpers.py", "pipeline.py"], marks=pytest.mark.xfail(
-        strict=True, reason="backends/shipping.project_root packs the working folder for a spec that is not a file "
-                            "path: it should ask orch.core.pyspec.import_root")),
-    pytest.param("pkg/pipeline.py", EVERYTHING, marks=pytest.mark.xfail(  # the folder above the package
-        strict=True, reason="a file in a package names its steps pkg.steps:fn: the project is the folder above the "
-                            "package (pyspec.import_root), not the file's own, which backends/shipping.py packs")),
+    ("flow/pipeline.py:pipe", ["helpers.py", "pipeline.py"]),
+    ("pkg/pipeline.py", EVERYTHING),  # a file in a package: the folder above the package (its steps are pkg.steps:fn)
 ]
 
 

@@ -76,7 +76,7 @@ def test_builder_reports_like_yaml():
 
     pipe = PipelineBuilder("p")
     pipe.command("a", ["echo"], after=["nope"])
-    with pytest.raises(SpecError, match=r"<python>: error\[E401\] steps.a.after\[0\]: unknown step 'nope'"):
+    with pytest.raises(SpecError, match=r"test_spec_model.py:\d+:5: error\[E401\] steps.a.after\[0\]: unknown step 'nope'"):
         pipe.build()
 
 

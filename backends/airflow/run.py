@@ -33,6 +33,7 @@ from orch.core.spec import Pipeline
 from orch.core.values import resolve_params
 
 from ..children import kill_step_processes
+from ..shipping import project_root
 from ..stores import run_store
 from .deploy import deploy, undeploy  # noqa: F401 - the faces on a running server
 from .remote import list_runs, read_run, run_deployed  # noqa: F401
@@ -57,7 +58,7 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
 
         code = ship(graph, spec_path, store, say=lambda line: print(line, file=sys.stderr))
     home = airflow_home()
-    env = airflow_env(home, None if shipping else Path(spec_path).resolve().parent if spec_path else Path.cwd())
+    env = airflow_env(home, None if shipping else project_root(spec_path))
     if store:
         env[ENV] = store
     env.update(secret_variables(graph.pipeline, secrets, os.environ), ORCH_AIRFLOW_RUN_SECRETS="1")

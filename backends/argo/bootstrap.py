@@ -291,7 +291,18 @@ def call(target, args):
     module, function = target.split(":")
     sys.path.insert(0, os.getcwd())
     returned = getattr(importlib.import_module(module), function)(**args)
-    return json.loads(json.dumps(returned, default=_plain))
+    return json.loads(json.dumps(_fields(returned), default=_plain))
+
+
+def _fields(value):
+    """A NamedTuple or a dataclass returned as the dict of its fields: a typed step's outputs (as zygote.py)."""
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return value._asdict()
+    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        import dataclasses
+
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    return value
 
 
 def run_command(argv, declared, venv=None):

@@ -19,6 +19,7 @@ from orch.core.result import RunResult
 from orch.core.secrets import local_secrets
 from orch.core.values import resolve_params
 
+from ..shipping import project_root
 from ..stores import run_store
 from .executor import Executor, Options
 from .lock import RunLock, acquire
@@ -61,7 +62,7 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
                     (store.run_dir(run_id) / STORE_FILE).write_text(artifact_store, encoding="utf-8")
                 if code:
                     _record_code(store, run_id, code)
-                spec_dir = Path(spec_path).resolve().parent if spec_path else Path.cwd()
+                spec_dir = project_root(spec_path)
                 options = replace(options or Options(max_parallel=max_parallel), artifacts=artifact_store,
                                   secrets=local_secrets(secrets), code=code)
                 executor = Executor(graph, store, run_id, values, run_date, spec_dir, options, progress)

@@ -352,7 +352,20 @@ def _call_python(request: dict) -> tuple[int, dict]:
     except BaseException as err:  # noqa: BLE001 - the step's own failure, reported as such
         traceback.print_exc()
         return 1, {"ok": False, "error": f"{type(err).__name__}: {err}"}
-    return 0, {"ok": True, "returned": returned}
+    return 0, {"ok": True, "returned": _fields(returned)}
+
+
+def _fields(value):
+    """A NamedTuple or a dataclass returned as the dict of its fields: a typed step's outputs (builder.outputs_of).
+
+    The Argo bootstrap and steprun's child have the same lines: this process must import nothing of orch."""
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return value._asdict()
+    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        import dataclasses
+
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    return value
 
 
 def _answer(request: dict, code: int, result: dict) -> int:

@@ -32,6 +32,7 @@ from orch.core.secrets import grouped_secrets, local_secrets
 from orch.core.values import resolve_params
 
 from ..children import kill_step_processes
+from ..shipping import project_root
 from ..stores import run_store, store_in_env
 from .deploy import deploy, undeploy  # noqa: F401 - the backend's server face, loaded from here as render is
 from .remote import list_runs, read_run  # noqa: F401
@@ -56,7 +57,7 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
     names = names_of(graph.pipeline)
     shipped = _ship(graph, spec_path, store)
     flow = _load_flow(graph, names, home, shipped)
-    folder = str(Path(spec_path).resolve().parent) if spec_path else os.getcwd()
+    folder = str(project_root(spec_path))
     name = f"{graph.pipeline.name}-{uuid.uuid4().hex[:8]}"
     # shipped code: a step imports from its copy only, never from the spec's folder
     with _api() as temporary, nullcontext() if shipped else _on_path(folder), store_in_env(store), \
