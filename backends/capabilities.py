@@ -466,7 +466,6 @@ FEATURES: tuple[Feature, ...] = (
     Feature("finally", "`finally` steps, `run.status`, `run.failed_steps`", "W882",
             _pipeline(lambda p: bool(p.finally_), "finally"), {
         "argo": refused("E831", FINALLY_NOT_YET.format("Argo")),
-        "prefect": refused("E831", FINALLY_NOT_YET.format("Prefect")),
         "airflow": refused("E831", FINALLY_NOT_YET.format("Airflow")),
     }),
     Feature("fail-fast", "`fail_fast`", "W849"),

@@ -3,7 +3,8 @@
 Mapping (docs/backends.md): a `@task` per step (retries with an exact `retry_delay_seconds`
 list, `timeout_seconds`, resources as tags, results persisted as JSON), a fan-out as a task
 that maps an item task; a `@flow` with typed parameters that submits every step at once,
-each waiting for its upstream tasks whatever their states, then judging them (runtime.py). A step
+each waiting for its upstream tasks whatever their states, then judging them (runtime.py); then, once every
+step's task is final, the finally steps, as a section of the flow after the steps. A step
 with secrets or packages, or any step of a pipeline that ships its code, runs each attempt in a Place
 (backends/stepplace.py): its secrets read from Prefect Secret blocks, a fresh copy of the code, its env.
 With pod settings in `defaults`, prefect.yaml and a Kubernetes work pool's base job template (pool.py).
@@ -61,7 +62,7 @@ def module_source(graph: PipelineGraph, deployment: bool = True, code=None) -> s
     if deployment:
         _refuse(graph)
     names = names_of(pipeline)
-    head = [_step_tasks(graph, name, names) for name in graph.order()] + [_flow(graph, names, code)]
+    head = [_step_tasks(graph, name, names) for name in [*graph.order(), *graph.final_order()]] + [_flow(graph, names, code)]
     head += [_deployment(pipeline, names)] if pipeline.schedule and deployment else []
     return module(_header(pipeline, deployment, code), RUNTIME, "from typing import Any\nfrom prefect import flow, task",
                   "\n\n\n".join(part.strip("\n") for part in head), _main(pipeline, names, deployment), "plain Python and prefect ----")
@@ -82,7 +83,10 @@ def _header(pipeline: Pipeline, deployment: bool, code=None) -> str:
                "per machine and unpacked afresh for each attempt: its working folder, first on its import path.\n"
                if code is not None and ships_code(pipeline) else "")
     secrets = ("\nA step's secrets are read from Prefect Secret blocks (a JSON object holding the keys) as each attempt\n"
-               "starts, and masked (***) in what it prints.\n" if any(s.secrets for s in pipeline.steps.values()) else "")
+               "starts, and masked (***) in what it prints.\n" if any(s.secrets for s in pipeline.all_steps.values()) else "")
+    final = ("\nThe finally steps start once every step has ended, whatever its state (not after a cancel): neither\n"
+             "fail_fast nor the pipeline's timeout stops them, and they never change the flow run's state.\n"
+             if pipeline.finally_ else "")
     serve = "\n    python {file} serve     # serve the deployment on its schedule" if pipeline.schedule and deployment else ""
     doc = f'''{pipeline.name}: a Prefect 3 flow, rendered by orch.{about}
 
@@ -94,12 +98,13 @@ Each step is a task submitted at once; it waits for its upstream tasks whatever 
 states, then judges them by its trigger and condition: a step that must not run ends in a
 state named Skipped (Completed) or UpstreamFailed (Failed). Its code runs in a child
 process, so a timeout stops it. The flow run fails when any step failed.
-{shipped}{secrets}'''.replace("{file}", module_file(pipeline.name))
+{final}{shipped}{secrets}'''.replace("{file}", module_file(pipeline.name))
     return docstring(doc)
 
 
 def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
-    step = graph.pipeline.steps[name]
+    step = graph.pipeline.all_steps[name]
+    hooked = name not in graph.pipeline.finally_  # a failed finally step raises no fail_fast flag
     refs = Refs(names, "_gate")
     parameters = ["_gate", *(names.outputs(u) for u in upstream_read(graph, name))]
     head = ["    if (_stop := _gate.blocked()) is not None:", "        return _stop"]
@@ -109,15 +114,16 @@ def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
     placed = "_placed" if _placed(graph.pipeline, step) else ""  # only then does the module carry Place and its helpers
     call = step_call(step, refs, f"_gate.python{placed}", f"_gate.command{placed}", [], indent="    ")
     if step.foreach is None:
-        options = _task_options(name, step, failure_hook=True)
+        options = _task_options(name, step, failure_hook=hooked)
         return f"{wrapped('@task', options)}\ndef {names.task(name)}({', '.join(parameters)}):\n" + "\n".join(head) + f"\n{call}\n"
     fan_out = [names.of(name, "item"), value(step.foreach, refs), f"outputs={literal(dict(step.outputs))}"]
     fan_out += [f"parallelism={step.parallelism}"] if step.parallelism else []
     fan_out += ["values={" + ", ".join(f"{p!r}: {p}" for p in parameters[1:]) + "}"] if parameters[1:] else []
-    parent = (f"@task(name={name!r}, task_run_name={name!r}, on_failure=[note_failure], **RESULTS)\n"
+    hook = ", on_failure=[note_failure]" if hooked else ""
+    parent = (f"@task(name={name!r}, task_run_name={name!r}{hook}, **RESULTS)\n"
               f"def {names.task(name)}({', '.join(parameters)}):\n" + "\n".join(head) + "\n"
               + wrapped("return _gate.fan_out", fan_out, indent="    ") + "\n")
-    item = (f"{wrapped('@task', _task_options(name + '[item]', step, failure_hook=False))}\n"
+    item = (f"{wrapped('@task', _task_options(name + '[item]', step, failure_hook=False, run_name=False))}\n"
             f"def {names.of(name, 'item')}({', '.join(['_gate', '_item', *parameters[1:]])}):\n{call}\n")
     return parent.rstrip("\n") + "\n\n\n" + item
 
@@ -127,9 +133,9 @@ def _placed(pipeline: Pipeline, step: Step) -> bool:
     return ships_code(pipeline) or bool(step.packages or step.secrets)
 
 
-def _task_options(name: str, step: Step, failure_hook: bool) -> list[str]:
+def _task_options(name: str, step: Step, failure_hook: bool, run_name: bool = True) -> list[str]:
     options = [f"name={name!r}"]
-    if failure_hook:
+    if run_name:
         options.append(f"task_run_name={name!r}")
     if step.retries and step.retries.limit:
         options += [f"retries={step.retries.limit}", f"retry_delay_seconds={literal(step.retries.delays())}",
@@ -159,7 +165,7 @@ def _tags(step: Step) -> list[str]:
 
 def _flow(graph: PipelineGraph, names: Names, code=None) -> str:
     """The flow: the user's params as its parameters (their only place as Python names), then every
-    step submitted through `_run`, each waiting on its upstream steps."""
+    step submitted through `_run`, each waiting on its upstream steps; then the finally steps."""
     pipeline = graph.pipeline
     signature = [f"{names.params[n]}: {PYTHON_TYPES[p.type]}" + ("" if p.required else f" = {literal(_default(p))}")
                  for n, p in ((n, pipeline.params[n]) for n in flow_parameters(pipeline))]
@@ -173,19 +179,34 @@ def _flow(graph: PipelineGraph, names: Names, code=None) -> str:
     if code is not None and ships_code(pipeline):
         run.append(f"code={code.sha256!r}")
     body = [wrapped("_run = Run", run, indent="    ")]
-    for name in graph.order():
-        step = pipeline.steps[name]
-        args = [names.task(name), repr(name)]
-        upstream = graph.upstream(name)
-        if upstream:
-            args.append(f"after={literal(upstream)}")
-        if step.trigger and step.trigger != "all_succeeded":
-            args.append(f"trigger={step.trigger!r}")
-        args += [f"{names.outputs(u)}={names.future(u)}" for u in upstream_read(graph, name)]
-        args += _where(step)
-        body.append(wrapped(f"{names.future(name)} = _run.submit", args, indent="    "))
+    body += [_submit(graph, names, name, "submit", graph.upstream(name)) for name in graph.order()]
+    body += _finally(graph, names)
     body.append("    return _run.outcome()")
     return f"@flow({', '.join(options)})\ndef {names.flow}({', '.join(signature)}):\n" + "\n".join(body) + "\n"
+
+
+def _submit(graph: PipelineGraph, names: Names, name: str, method: str, upstream: list[str]) -> str:
+    """`_<step>_future = _run.<method>(task, name, after=..., trigger=..., <its upstream outputs>, <where it runs>)`."""
+    step = graph.pipeline.all_steps[name]
+    args = [names.task(name), repr(name)]
+    if upstream:
+        args.append(f"after={literal(upstream)}")
+    if step.trigger and step.trigger != "all_succeeded":
+        args.append(f"trigger={step.trigger!r}")
+    args += [f"{names.outputs(u)}={names.future(u)}" for u in upstream_read(graph, name)]
+    args += _where(step)
+    return wrapped(f"{names.future(name)} = _run.{method}", args, indent="    ")
+
+
+def _finally(graph: PipelineGraph, names: Names) -> list[str]:
+    """The flow's finally section: a wait for every step's task (its end, whatever its state), then each finally
+    step, waiting on its finally upstream only. Not a Python `finally:` block, which would run them after a cancel
+    or a Ctrl-C too (docs/backends.md)."""
+    if not graph.pipeline.finally_:
+        return []
+    wait = wrapped("_run.wait_for_steps", [repr(name) for name in graph.pipeline.steps], indent="    ")
+    return ["", "    # finally: once every step above has ended, whatever its state", wait,
+            *(_submit(graph, names, name, "submit_finally", graph.final_upstream(name)) for name in graph.final_order())]
 
 
 def _where(step: Step) -> list[str]:

@@ -258,7 +258,7 @@ class _Watcher(threading.Thread):
 
     def _begin(self, run_id: str) -> None:
         if not self.begun:
-            self.progress.begin(run_id, self.graph.pipeline.name, list(self.graph.pipeline.steps))
+            self.progress.begin(run_id, self.graph.pipeline.name, list(self.graph.pipeline.all_steps))
             self.begun = True
 
     def finish(self, result: RunResult) -> None:

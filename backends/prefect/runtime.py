@@ -4,7 +4,9 @@ Standard library and prefect only. A step's code runs in a child process, so a t
 stops it (Prefect's own task timeout cannot interrupt a blocking call in a worker thread).
 A step decides when it starts -- once the tasks it waits for are final -- whether its
 trigger lets it run: if not, it ends in a state named Skipped (Completed) or
-UpstreamFailed (Failed), which Prefect's UI shows as such. Each attempt reads its secrets from
+UpstreamFailed (Failed), which Prefect's UI shows as such. Finally steps are submitted once every step's
+task is final: their triggers count only other finally steps, and neither fail_fast nor the pipeline's
+timeout stops them. Each attempt reads its secrets from
 Prefect Secret blocks when it starts, and runs in its Place: a fresh copy of the shipped code, its
 packages' env, its secrets in its environment and masked in what it prints (Prefect masks nothing).
 """
@@ -27,6 +29,7 @@ from orch.backends.steprun import (PipelineTimeout, StepError, call_command, cal
                                    attempts_end_on_sigterm, output)
 from orch.backends.transfer import Destination, Inputs, check_store  # embedded: transfer
 from orch.core.artifacts import choose_store, code_uri  # embedded: artifacts
+from orch.core.result import run_outcome  # embedded: result
 from orch.core.secrets import secret_env_name  # embedded: secrets
 from orch.core.typed import foreach_problem, to_text  # embedded: typed
 
@@ -43,7 +46,8 @@ class StepsFailed(Exception):
 
 
 class Run:
-    """What the steps of one flow run share: the params, their futures, the failure flag for fail_fast, the deadline."""
+    """What the steps of one flow run share: the params, their futures, the failure flag for fail_fast, the deadline;
+    and, for the finally steps, the steps' outcome."""
 
     def __init__(self, params, fail_fast=False, timeout=None, pipeline=None, store=None, code=None):
         self.params = params
@@ -51,6 +55,8 @@ class Run:
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout if timeout else None
         self.futures = {}
+        self.final = set()  # the finally steps' names
+        self.ended = None  # run_outcome of the steps, once they all ended
         self.failed = threading.Event()
         self.pipeline = pipeline
         if pipeline is not None:  # artifacts or shipped code: $ORCH_ARTIFACTS, else the spec's store, else a folder
@@ -70,9 +76,21 @@ class Run:
         self.futures[name] = future
         return future
 
-    def outcome(self):
-        """The flow's final state: Failed when any step failed, whatever ran after it."""
+    def wait_for_steps(self, *steps):
+        """Wait until every step submitted so far has ended, whatever its state; then `run.status` and
+        `run.failed_steps` are known (`steps`: every step, in spec order, as run.failed_steps lists them)."""
         states = {name: status_of(future.state) for name, future in _finished(self.futures).items()}
+        self.ended = run_outcome(states, steps)
+
+    def submit_finally(self, task, name, after=(), trigger="all_succeeded", **options):
+        """Submit a finally step's task (after wait_for_steps): its trigger counts only the finally steps in `after`,
+        and neither fail_fast nor the pipeline's deadline stops it."""
+        self.final.add(name)
+        return self.submit(task, name, after, trigger, **options)
+
+    def outcome(self):
+        """The flow's final state: Failed when any step failed, whatever ran after it (finally steps too)."""
+        states = {name: status_of(future.state) for name, future in _finished(self.futures).items() if name not in self.final}
         failed = [name for name, status in states.items() if status == "failed"]
         if failed:
             message = f"failed steps: {', '.join(failed)}"
@@ -102,14 +120,23 @@ class Gate:
         """The gate of one item of the fan-out: its artifacts are stored under its index."""
         return Gate(self.run, self.name, self.upstream, self.trigger, index, self.packages, self.secrets)
 
+    @property
+    def final(self):
+        """Whether this is a finally step's gate."""
+        return self.name in self.run.final
+
+    def left(self):
+        """Seconds before the pipeline's deadline (None: none, as for a finally step)."""
+        return None if self.final else self.run.left()
+
     def blocked(self):
         """The state to end in without running (Skipped or UpstreamFailed), or None to run."""
         states = {name: status_of(future.state) for name, future in self.upstream.items()}
         failed = [name for name, status in states.items() if status in FAILED_STATES]
-        left = self.run.left()
+        left = self.left()
         if left is not None and left <= 0:
             return upstream_failed(f"not started: the pipeline's timeout of {self.run.timeout:g}s ran out")
-        if self.run.fail_fast and self.run.failed.is_set():
+        if self.run.fail_fast and self.run.failed.is_set() and not self.final:
             return upstream_failed("not started: a step failed and fail_fast is set")
         if self.trigger == "all_succeeded" and failed:
             return upstream_failed(f"upstream failed: {', '.join(failed)}")
@@ -160,14 +187,22 @@ class Gate:
         """`${{ run.date }}`: the UTC date the flow run was scheduled for."""
         return flow_run.scheduled_start_time.astimezone(timezone.utc).date().isoformat()
 
+    def run_status(self):
+        """`${{ run.status }}` (finally steps): succeeded or failed, the pipeline's status from its steps."""
+        return self.run.ended["status"]
+
+    def run_failed_steps(self):
+        """`${{ run.failed_steps }}` (finally steps): the steps that failed, in spec order."""
+        return self.run.ended["failed_steps"]
+
     def python(self, target, args, outputs, env=None, timeout=None, place=None):
         """Call `module:function` with `args` in a child process: the outputs it returned, checked."""
-        return call_python(target, args, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info,
+        return call_python(target, args, outputs, env, timeout, self.left(), self.run.timeout, get_run_logger().info,
                            self.publish, place)
 
     def command(self, argv, outputs, env=None, timeout=None, stdout=None, place=None):
         """Run `argv` as a child process: the outputs it wrote to $ORCH_OUTPUTS/<name> (or printed: `stdout`), checked."""
-        return call_command(argv, outputs, env, timeout, self.run.left(), self.run.timeout, get_run_logger().info, stdout,
+        return call_command(argv, outputs, env, timeout, self.left(), self.run.timeout, get_run_logger().info, stdout,
                             self.publish, place)
 
     def python_placed(self, *args, **options):

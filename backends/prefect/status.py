@@ -1,4 +1,5 @@
-"""A `RunResult` from Prefect's own records: the flow run, its task runs' states, run counts and results."""
+"""A `RunResult` from Prefect's own records: the flow run, its task runs' states, run counts and results; the steps,
+then the finally steps, whose states never count in the run's status."""
 
 from __future__ import annotations
 
@@ -22,15 +23,16 @@ async def read_result(client, graph: PipelineGraph, flow_run_id, params: dict[st
     task_runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
     by_name = {run.name: run for run in task_runs}
     steps = {}
-    for name, step in graph.pipeline.steps.items():
+    for name, step in graph.pipeline.all_steps.items():
         record = by_name.get(name)
         items = [run for run in task_runs if run.name.startswith(f"{name}[")]
         steps[name] = await _step(name, record, items, step.foreach is not None, step.timeout, final, missing)
     state = flow_run.state
     running = not (state and state.is_final())
-    status = "running" if running else pipeline_status(steps, engine_ok=state.is_completed())
+    judged = {name: steps[name] for name in graph.pipeline.steps}  # finally steps never count
+    status = "running" if running else pipeline_status(judged, engine_ok=state.is_completed())
     error = None
-    if status == "failed" and not any(step.status == "failed" for step in steps.values()):
+    if status == "failed" and not any(step.status == "failed" for step in judged.values()):
         error = f"the flow run ended {state.name}: {state.message or 'no message'}"
     return RunResult(pipeline=graph.pipeline.name, backend="prefect", run_id=str(flow_run.id), status=status,
                      params=params, started_at=flow_run.start_time, ended_at=flow_run.end_time, steps=steps, error=error)

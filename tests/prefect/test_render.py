@@ -64,8 +64,39 @@ def test_every_spec_renders_a_module_that_imports_without_orch(path, tmp_path):
     flows = [value for value in vars(module).values() if type(value).__name__ == "Flow"]
     assert [f.name for f in flows] == [graph.pipeline.name]
     tasks = {value.name for value in vars(module).values() if type(value).__name__ == "Task"}
-    for name, step in graph.pipeline.steps.items():
+    for name, step in graph.pipeline.all_steps.items():  # finally steps too
         assert name in tasks and (step.foreach is None or f"{name}[item]" in tasks)
+
+
+def test_finally_steps_are_a_section_of_the_flow_after_every_steps_end(tmp_path, spec_file):
+    """The steps' submits, then a wait for every step (spec order: run.failed_steps's), then the finally steps in their
+    own order, each waiting on its finally upstream only; their tasks raise no fail_fast flag, and run.status and
+    run.failed_steps come from core's run_outcome, carried in the module."""
+    graph = load_spec(spec_file("""
+        apiVersion: orch/v1
+        name: closing
+        fail_fast: true
+        steps:
+          report-in: {python: "m:f", after: [load]}
+          load: {python: "m:f", outputs: {rows: integer}}
+        finally:
+          notify: {command: [notify, "${{ run.status }}"], after: [cleanup], trigger: all_done}
+          cleanup: {python: "m:f", args: {rows: "${{ steps.load.outputs.rows }}", failed: "${{ run.failed_steps }}"}, retries: 1}
+    """))
+    source = module_source(graph)
+    flow_def = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "closing_flow")
+    assert [ast.unparse(statement) for statement in flow_def.body[1:]] == [
+        "_load_future = _run.submit(_load_task, 'load')",
+        "_report_in_future = _run.submit(_report_in_task, 'report-in', after=['load'])",
+        "_run.wait_for_steps('report-in', 'load')",
+        "_cleanup_future = _run.submit_finally(_cleanup_task, 'cleanup', _load_outputs=_load_future)",
+        "_notify_future = _run.submit_finally(_notify_task, 'notify', after=['cleanup'], trigger='all_done')",
+        "return _run.outcome()"]
+    assert "\n\n    # finally: once every step above has ended, whatever its state\n    _run.wait_for_steps(" in source
+    assert "_gate.run_failed_steps()" in source and "_gate.run_status()" in source and "\ndef run_outcome(" in source
+    module = import_module(source, tmp_path)
+    assert [len(module._load_task.on_failure_hooks), len(module._cleanup_task.on_failure_hooks)] == [1, 0]
+    assert module._cleanup_task.retries == 1 and module._notify_task.name == "notify"
 
 
 def test_the_flow_has_typed_parameters_with_their_defaults(tmp_path, spec_file):

@@ -103,3 +103,31 @@ def test_an_unreachable_prefect_api_is_exit_3(orch, spec_file):
 def test_bad_input_is_exit_2(orch, spec_file, args, message):
     code, out, err = orch("run", spec_file(SPEC), "--backend", "prefect", *args)
     assert code == 2 and message in err
+
+
+def test_finally_steps_run_after_the_pipelines_timeout_without_its_deadline(orch, spec_file, prefect_api, tmp_path,
+                                                                          monkeypatch):
+    """docs/semantics.md: a finally step starts after the pipeline's timeout too, bounded by its own timeout only;
+    the flow run stays the steps' verdict (Failed) and the RunResult lists the finally step after the steps."""
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = orch("run", spec_file("""
+        apiVersion: orch/v1
+        name: late
+        timeout: 2s
+        steps:
+          slow: {command: [sleep, "30"]}
+          later: {command: ["true"], after: [slow]}
+        finally:
+          report:
+            command: [sh, -c, 'sleep 1; printf "%s %s" "${{ run.status }}" "$FAILED"']
+            env: {FAILED: "${{ run.failed_steps }}"}
+            outputs: {said: {type: string, from: stdout}}
+            timeout: 20s
+    """), "--backend", "prefect", "--json")
+    result = json.loads(out)
+    assert code == 1 and result["status"] == "failed" and list(result["steps"]) == ["slow", "later", "report"]
+    assert "the pipeline's timeout of 2s ran out" in result["steps"]["slow"]["error"]
+    assert result["steps"]["later"]["status"] == "upstream_failed"
+    assert result["steps"]["report"] == {**result["steps"]["report"], "status": "succeeded", "attempts": 1,
+                                         "outputs": {"said": 'failed ["slow"]'}}
+    assert task_states(result["run_id"])["report"] == ("COMPLETED", "Completed")

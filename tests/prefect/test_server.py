@@ -287,12 +287,15 @@ SLEEPY = """
     name: {name}
     steps:
       nap: {{command: [sh, -c, 'echo $$ > nap.pid; exec sleep 120']}}
+    finally:
+      told: {{command: [sh, -c, 'touch told']}}
 """
 
 
 def test_ctrl_c_then_yes_cancels_the_flow_run_on_the_server(prefect_server, tmp_path, monkeypatch):
     """follow() with the Prefect callbacks: Ctrl-C while a step runs, answered yes, sets the flow run Cancelling,
-    the worker ends it Cancelled, and the step's process (its own session, out of the SIGTERM's reach) ends too."""
+    the worker ends it Cancelled, and the step's process (its own session, out of the SIGTERM's reach) ends too;
+    the finally steps of a cancelled run do not run (docs/semantics.md)."""
     from orch.core.load import load_spec
 
     spec = write(tmp_path / "proj", SLEEPY, name="sleepy")
@@ -305,6 +308,7 @@ def test_ctrl_c_then_yes_cancels_the_flow_run_on_the_server(prefect_server, tmp_
         assert cancelled.status == "failed"
         assert cancelled.steps["nap"].status == "failed" and cancelled.steps["nap"].error == "stopped: the run was cancelled"
         assert not _alive(nap), "the cancelled run's step outlived it"
+        assert cancelled.steps["told"].status == "pending" and not (spec.parent / "told").exists()
     finally:
         if nap is not None and _alive(nap):
             os.kill(nap, 9)
