@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from orch.core import artifacts, secrets, typed
+from orch.core import artifacts, result, secrets, typed
 
 from . import codeunpack, pyenv, stepplace, steprun, transfer, workspace
 
 # every runtime.py builds on these, in this order (only what a rendered file reaches is kept)
-CORE = tuple(Path(m.__file__) for m in (typed, artifacts, secrets, steprun, transfer, codeunpack, workspace, pyenv, stepplace))
+CORE = tuple(Path(m.__file__) for m in (typed, artifacts, secrets, result, steprun, transfer, codeunpack, workspace, pyenv, stepplace))
 
 
 @dataclass(frozen=True, eq=False)
@@ -219,12 +219,16 @@ def _early_names(node: ast.stmt) -> set[str]:
 
 def _imports(units: list[Unit], used: set[str]) -> str:
     """The used names of these imports, merged and sorted: `from __future__` first, then the standard
-    library, then the rest; plain imports before `from` ones in each group."""
-    plain, froms = set(), {}
+    library, then the rest; plain imports before `from` ones in each group. A name the first of them binds keeps
+    that meaning: a later one binding it to something else (core/result.py's `from datetime import datetime`
+    beside a DAG file's `import datetime`) is left out."""
+    plain, froms, bound = set(), {}, {}
     for unit in units:
         node = ast.parse(unit.text()).body[0]
         for alias in node.names:
-            if (alias.asname or alias.name).split(".")[0] not in used:
+            name = (alias.asname or alias.name).split(".")[0]
+            meaning = alias.name.split(".")[0] if isinstance(node, ast.Import) and not alias.asname else (node.module, alias.name)
+            if name not in used or bound.setdefault(name, meaning) != meaning:
                 continue
             if isinstance(node, ast.Import):
                 plain.add(alias.name + (f" as {alias.asname}" if alias.asname else ""))

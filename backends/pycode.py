@@ -137,7 +137,7 @@ class Names:
     def __init__(self, pipeline: Pipeline, suffix: str):
         self.params = {name: ident(name) for name in pipeline.params}
         self.flow = f"{ident(pipeline.name)}_{suffix}"
-        self.steps = {name: f"_{ident(name)}" for name in pipeline.steps}  # the stem of a step's names
+        self.steps = {name: f"_{ident(name)}" for name in pipeline.all_steps}  # the stem of a step's names (finally steps' too)
         self.pipeline = pipeline
         self.artifacts = artifact_names(pipeline)  # (step, output) of each artifact: a reference to one is a copy
 
@@ -183,7 +183,7 @@ class Refs:
 
 def upstream_read(graph: PipelineGraph, name: str) -> list[str]:
     """The upstream steps whose outputs the step reads (args, env, command, foreach, when), in order."""
-    step = graph.pipeline.steps[name]
+    step = graph.pipeline.all_steps[name]
     refs = [ref for _, s in iter_strings([step.args, step.env, step.command or [], step.foreach]) for ref in find_refs(s)]
     if step.when is not None:
         refs += [node.ref for node in walk_refs(parse_condition(step.when))]
