@@ -461,7 +461,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("groups", "groups (`steps:` in a step)", "W883",
             lambda graph: (Use(("groups", name)) for name in list(graph.pipeline.groups)[:1]), {
         column: refused("E832", GROUPS_NOT_YET.format(title)) for column, title in
-        (("local", "the local backend"), ("argo", "Argo"), ("prefect", "Prefect"), ("airflow", "Airflow"))
+        (("argo", "Argo"), ("prefect", "Prefect"), ("airflow", "Airflow"))
     }),
     Feature("finally", "`finally` steps, `run.status`, `run.failed_steps`", "W882",
             _pipeline(lambda p: bool(p.finally_), "finally"), {

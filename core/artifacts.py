@@ -88,10 +88,12 @@ def choose_store(flag: Optional[str], spec_store: Optional[str],
     return normalized(default_store(environ)), "the default"
 
 
-def artifact_key(pipeline: str, run_id: str, step: str, output: str, item: Optional[int] = None) -> str:
+def artifact_key(pipeline: str, run_id: str, step: str, output: str, item=None) -> str:
     """The key of an artifact under the store, before `.tar` for a folder. Each part is one segment: a run id an
-    engine lets a user pick (Airflow's) cannot climb out of the run's prefix."""
-    parts = [pipeline, str(run_id), step, output] + ([str(item)] if item is not None else [])
+    engine lets a user pick (Airflow's) cannot climb out of the run's prefix. `item`: a fan-out's index, or the
+    indexes of the fan-outs around a step in groups, outermost first (a step's own last)."""
+    items = [] if item is None else list(item) if isinstance(item, (list, tuple)) else [item]
+    parts = [pipeline, str(run_id), step, output] + [str(i) for i in items]
     for part in parts:
         if part in ("", ".", "..") or "/" in part:
             raise ValueError(f"{part!r} cannot be part of an artifact's key")

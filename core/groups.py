@@ -98,6 +98,16 @@ def _refuse_in_finally(data: dict, source: Source, problems: list) -> None:
                                               "list the finally steps one by one", at_key=True))
 
 
+def written_order(steps: dict, scope: str = "") -> list[str]:
+    """The qualified names of a spec's steps and groups as written (nested), a group before its steps."""
+    names = []
+    for name, raw in steps.items():
+        names.append(qualify(scope, name))
+        if is_group(raw) and isinstance(raw["steps"], dict):
+            names += written_order(raw["steps"], qualify(scope, name))
+    return names
+
+
 def nest(steps: dict, groups: dict) -> dict:
     """Flat dumped steps (qualified names) and groups, as the spec nests them."""
     if not groups:

@@ -130,6 +130,36 @@ CASES = [
     ("when-too-deep", H + f"steps:\n  a: {{python: m:f, when: '{'not ' * 300}true'}}\n", "E603", 4, 155, "nests more than 32 levels"),
     ("when-infinite-literal", H + "params:\n  x: {default: 1}\nsteps:\n  a: {python: m:f, when: params.x < 1e400}\n", "E109", 6, 37,
      "inf is not a finite number"),
+    # --- templates, finally steps and groups
+    ("template-unknown", H + "templates:\n  train: {python: m:f}\nsteps:\n  a: {uses: trian}\n", "E240", 6, 13, "unknown template 'trian'"),
+    ("template-input-unknown", H + "templates:\n  t: {inputs: {lr: number}, python: m:f}\nsteps:\n  a: {uses: t, with: {lr: 1, n: 2}}\n",
+     "E241", 6, 30, "template 't' has no input 'n'"),
+    ("template-input-missing", H + "templates:\n  t: {inputs: {lr: number}, python: m:f}\nsteps:\n  a: {uses: t}\n",
+     "E242", 6, 13, "needs input 'lr'"),
+    ("template-input-type", H + "templates:\n  t: {inputs: {lr: number}, python: m:f}\nsteps:\n  a: {uses: t, with: {lr: fast}}\n",
+     "E243", 6, 27, "is number, not 'fast'"),
+    ("template-undeclared-input", H + "templates:\n  t:\n    python: m:f\n    args: {x: '${{ inputs.lr }}'}\nsteps:\n  a: {uses: t}\n",
+     "E244", 6, 16, "has no input 'lr'"),
+    ("template-error-located-in-template", H + "templates:\n  t:\n    python: m:f\n    args: {x: '${{ steps.nope.outputs.y }}'}\n"
+     "steps:\n  a: {uses: t}\n", "E503", 6, 16, "unknown step 'nope'"),
+    ("template-with-steps", H + "templates:\n  t: {python: m:f, uses: u}\nsteps:\n  a: {uses: t}\n", "E245", 4, 20, "cannot have 'uses'"),
+    ("finally-name-shared", H + "steps:\n  a: {python: m:f}\nfinally:\n  a: {python: m:g}\n", "E303", 6, 3, "names both a step and a finally step"),
+    ("run-status-outside-finally", H + "steps:\n  a: {python: m:f, args: {s: '${{ run.status }}'}}\n", "E510", 4, 31, "in a finally step"),
+    ("step-after-finally-step", H + "steps:\n  a: {python: m:f, after: [b]}\nfinally:\n  b: {python: m:g}\n", "E511", 4, 28,
+     "cannot depend on the finally step 'b'"),
+    ("finally-group", H + "steps:\n  a: {python: m:f}\nfinally:\n  g: {steps: {b: {python: m:g}}}\n", "E248", 6, 7, "cannot be a group"),
+    ("group-empty", H + "steps:\n  g: {steps: {}}\n", "E247", 4, 7, "needs at least one step"),
+    ("group-step-name-invalid", H + "steps:\n  g:\n    steps:\n      a: {python: m:f, outputs: {x: string}}\n      B: {python: m:f}\n", "E301", 7, 7, "step 'B'"),
+    ("group-refers-to-itself", H + "steps:\n  g:\n    steps:\n      a: {python: m:f, outputs: {x: string}}\n      b: {python: m:f, args: {v: '${{ steps.g.outputs.o }}'}}\n    outputs: {o: '${{ steps.a.outputs.x }}'}\n",
+     "E512", 7, 35, "inside the group 'g'"),
+    ("group-inner-step-hidden", H + "steps:\n  g:\n    steps:\n      a: {python: m:f, outputs: {x: string}}\n  b: {python: m:f, args: {v: '${{ steps.a.outputs.x }}'}}\n", "E503", 7, 31, "unknown step 'a'"),
+    ("group-output-not-a-reference", H + "steps:\n  g:\n    steps:\n      a: {python: m:f, outputs: {x: string}}\n    outputs: {o: text}\n", "E513", 7, 18, "one reference to an output of a step"),
+    ("group-output-unknown-step", H + "steps:\n  g:\n    steps:\n      a: {python: m:f, outputs: {x: string}}\n    outputs: {o: '${{ steps.z.outputs.x }}'}\n", "E503", 7, 18, "group 'g' has no step 'z'"),
+    ("group-no-such-output", H + "steps:\n  g:\n    steps:\n      a: {python: m:f, outputs: {x: string}}\n  b: {python: m:f, args: {v: '${{ steps.g.outputs.o }}'}}\n", "E505", 7, 31, "group 'g' has no output 'o'"),
+    ("group-field-typo", H + "steps:\n  g:\n    forach: [1]\n    steps: {a: {python: m:f}}\n", "E201", 5, 5, "unknown field 'forach'"),
+    ("item-when-outside-fan-out", H + "steps:\n  a: {python: m:f, when: item == 1}\n", "E601", 4, 26, "only defined inside a fan-out"),
+    ("groups-too-deep", H + "steps:\n" + "".join(" " * (2 + 4 * i) + f"g{i}:\n" + " " * (4 + 4 * i) + "steps:\n" for i in range(9))
+     + " " * 38 + "a: {python: m:f}\n", "E246", 20, 35, "nested more than 8 deep"),
 ]
 
 

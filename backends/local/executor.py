@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from orch.backends.steprun import stdout_problem
+from orch.core import groups
 from orch.core.artifacts import artifact_outputs, is_artifact
 from orch.core.expr import evaluate, parse_condition
 from orch.core.graph import PipelineGraph
@@ -40,6 +41,7 @@ from orch.core.values import OutputError, fill, fill_text, outputs_from_files, o
 from .host import Host, Request
 from .processes import (Zygote, is_child_group_leader, kill_group, kill_if_same, read_pid_file,
                         read_regular_file, started_at)
+from .scopes import across_items, first_failure, instance, item_scope, scope_edges, scope_state
 from .state import Store, now, safe_text
 from .where import Where
 
@@ -68,6 +70,29 @@ class Unit:
     status: str = "pending"
     outputs: Optional[dict] = None
     error: Optional[str] = None
+
+
+@dataclass
+class Node:
+    """A step or group in one run of its scope (scopes.py): what its names and `${{ item }}` mean there."""
+
+    qualified: str  # its name in the spec: sweep.train
+    scope: str  # the instance of the run of the scope it is in: '' (the pipeline's), sweep, sweep[2]
+    chain: dict  # qualified scope -> its instance here, for the names its fields refer to
+    item: Any = None  # the innermost fan-out's item around it
+    indexes: tuple = ()  # the items of the fan-outs around it, outermost first
+
+
+@dataclass
+class GroupRun:
+    """A group that runs: its items (one, None, without foreach), those not yet started, and how many ended."""
+
+    values: list
+    fan_out: bool
+    limit: int
+    pending: deque = field(default_factory=deque)
+    active: int = 0
+    ended: int = 0
 
 
 @dataclass
@@ -103,13 +128,22 @@ class Executor:
         self.step_started: dict[str, str] = {}  # when each step's first attempt started
         self.steps = self.pipeline.all_steps
         self.final = set(self.pipeline.finally_)  # finally steps: they wait for every step, and one more count for that
-        self.upstream = {name: graph.upstream(name) for name in self.pipeline.steps}
-        self.upstream.update({name: graph.final_upstream(name) for name in self.final})
-        self.downstream = {name: graph.downstream(name) for name in self.pipeline.steps}
-        self.downstream.update({name: [f for f in graph.final_order() if name in self.upstream[f]] for name in self.final})
-        self.waiting_on = {name: len(ups) + (name in self.final) for name, ups in self.upstream.items()}
-        self.steps_left = len(self.pipeline.steps)  # steps (not finally steps) not yet finished
-        self.ready: deque[str] = deque(name for name, n in self.waiting_on.items() if n == 0)
+        self.edges = scope_edges(graph)
+        self.nodes: dict[str, Node] = {}  # instance -> node: the steps and groups of every scope opened so far
+        self.upstream: dict[str, list[str]] = {}
+        self.downstream: dict[str, list[str]] = {}
+        self.waiting_on: dict[str, int] = {}
+        self.left: dict[str, int] = {}  # scope instance -> its nodes not yet ended ('': the pipeline's)
+        self.runs: dict[str, GroupRun] = {}  # group instance -> its run, once it runs
+        self.item_of: dict[str, tuple[str, Optional[int]]] = {}  # scope instance -> (its group's instance, item)
+        self.ready: deque[str] = deque()
+        self._open("", "", None)
+        root = {"": ""}
+        for name in graph.final_order():
+            self.nodes[name] = Node(name, "", root)
+            self.upstream[name] = graph.final_upstream(name)
+            self.downstream[name] = [f for f in graph.final_order() if name in graph.final_upstream(f)]
+            self.waiting_on[name] = len(self.upstream[name]) + 1
         self.done: dict[tuple[str, int], dict] = {}
         self.last_attempts: dict[tuple[str, int], int] = {}  # after a resume: the attempts already made
         self.stop_reason: Optional[str] = None  # set by fail_fast or the pipeline's timeout
@@ -125,13 +159,13 @@ class Executor:
             self._prepare_resume()
         self.zygote = None  # started with the first attempt; again if a step kills it
         try:
-            while len(self.results) < len(self.steps):
+            while not self._all_ended():
                 self._decide_ready()
                 self._start_units()
-                if len(self.results) == len(self.steps):
+                if self._all_ended():
                     break
                 if not self.running and not self.queue and not self.ready:  # pragma: no cover - a bug, said plainly
-                    stuck = [name for name in self.steps if name not in self.results]
+                    stuck = [name for name in self.nodes if name not in self.results]
                     raise RuntimeError(f"the local executor cannot make progress; unfinished steps: {stuck}")
                 if self.zygote is None:  # nothing runs: a retry's delay
                     time.sleep(self._wait_time() or 0.0)
@@ -150,7 +184,14 @@ class Executor:
                 self.zygote.close()
         status = pipeline_status({name: self.results[name] for name in self.pipeline.steps})  # finally steps never count
         self.store.set_run(self.run_id, status, ended=True)
-        return self.store.result(self.run_id, list(self.steps))
+        return self.store.result(self.run_id, self.reported())
+
+    def reported(self) -> list[str]:
+        """What the RunResult lists: every step and group as the spec orders them, then the finally steps."""
+        return [*groups.order(self.pipeline), *self.pipeline.finally_]
+
+    def _all_ended(self) -> bool:
+        return self.left[""] == 0 and all(name in self.results for name in self.final)
 
     def _mark_interrupted(self) -> None:
         """Best effort: on a full disk this write fails too, and the run's free lock says `interrupted` anyway."""
@@ -163,7 +204,7 @@ class Executor:
         moment = time.monotonic()
         moments = [u.ready_at for u in self.queue if u.ready_at > moment]  # a due unit waits for a slot: an end frees one
         moments += [u.deadline for u in self.running.values() if u.deadline and not u.timed_out]
-        if self.deadline and not self.run_timed_out and self.steps_left:
+        if self.deadline and not self.run_timed_out and self.left[""]:
             moments.append(self.deadline)
         if not moments:
             return None if self.running else 0.05
@@ -174,23 +215,162 @@ class Executor:
     def _decide_ready(self) -> None:
         while self.ready:
             name = self.ready.popleft()
-            step = self.steps[name]
+            spec = self._spec(name)
             if self.stop_reason and name not in self.final:
                 self._not_started(name)
                 continue
-            decision = decide(step.trigger, (self.results[u].status for u in self.upstream[name]))
+            decision = decide(spec.trigger, (self.results[u].status for u in self.upstream[name]))
             if decision != RUN:
-                self._finish(name, decision)
-            elif step.when and not evaluate(parse_condition(step.when), self._resolve_for(name, None)):
-                self._finish(name, "skipped")
+                self._not_run(name, decision)
+            elif spec.when and not evaluate(parse_condition(spec.when), self._resolve_for(name, self.nodes[name].item)):
+                self._not_run(name, "skipped")
+            elif isinstance(spec, Step):
+                self._expand(name, spec)
             else:
-                self._expand(name, step)
+                self._run_group(name, spec)
+
+    def _spec(self, name: str):
+        """The Step or Group of an instance."""
+        qualified = self.nodes[name].qualified
+        return self.pipeline.groups.get(qualified) or self.steps[qualified]
+
+    def _step(self, name: str) -> Step:
+        return self.steps[self.nodes[name].qualified]
+
+    # --- groups
+
+    def _open(self, qualified: str, at: str, around: Optional[Node], index: Optional[int] = None, item: Any = None) -> None:
+        """The nodes of one run of a scope -- the pipeline's, a group's, one item of a fan-out group's -- with their
+        edges; those that wait for nothing are ready."""
+        pipeline, edges = self.pipeline, self.edges.get(qualified, {})
+        chain = {**around.chain, qualified: at} if around else {"": ""}
+        value = item if index is not None else (around.item if around else None)
+        indexes = (around.indexes if around else ()) + ((index,) if index is not None else ())
+        kids = [(instance(at, child), child) for child in groups.children(pipeline, qualified)]
+        for name, child in kids:
+            self.nodes[name] = Node(child, at, chain, value, indexes)
+            self.upstream[name] = [instance(at, up) for up in edges.get(child, [])]
+            self.downstream[name] = []
+        for name, _ in kids:
+            for up in self.upstream[name]:
+                self.downstream[up].append(name)
+            self.waiting_on[name] = len(self.upstream[name])
+            if not self.upstream[name]:
+                self.ready.append(name)
+        self.left[at] = len(kids)
+
+    def _run_group(self, name: str, group) -> None:
+        """The group runs: once, or once per item of its list, at most `parallelism` items at a time."""
+        if group.foreach is None:
+            values, fan_out = [self.nodes[name].item], False
+        else:
+            values, fan_out = fill(group.foreach, self._resolve_for(name, self.nodes[name].item)), True
+            problem = foreach_problem(values)
+            if problem:
+                self._not_run(name, "upstream_failed", error=problem, status="failed")
+                return
+            if not values:
+                self._empty_group(name)
+                return
+        self._show(name, "running")
+        run = self.runs[name] = GroupRun(values, fan_out, group.parallelism or len(values), deque(range(len(values))))
+        self._start_items(name, run)
+
+    def _start_items(self, name: str, run: GroupRun) -> None:
+        while run.pending and run.active < run.limit:
+            index = run.pending.popleft()
+            run.active += 1
+            at = item_scope(name, index if run.fan_out else None)
+            self.item_of[at] = (name, index if run.fan_out else None)
+            self._open(self.nodes[name].qualified, at, self.nodes[name], index if run.fan_out else None, run.values[index])
+
+    def _scope_ended(self, at: str) -> None:
+        name, _ = self.item_of[at]
+        run = self.runs[name]
+        run.active -= 1
+        run.ended += 1
+        self._start_items(name, run)
+        if run.ended == len(run.values):
+            self._group_ended(name, run)
+
+    def _group_ended(self, name: str, run: GroupRun) -> None:
+        """Every item ran: the group's state, outputs and error; under a fan-out, its steps' items as one each."""
+        qualified = self.nodes[name].qualified
+        group, kids = self.pipeline.groups[qualified], groups.children(self.pipeline, qualified)
+        scopes_run = [item_scope(name, i if run.fan_out else None) for i in range(len(run.values))]
+        states = [scope_state(self.results[instance(at, k)].status for k in kids) for at in scopes_run]
+        status = scope_state(states)
+        error = None
+        if status == "failed":
+            first = states.index("failed")
+            error = first_failure([(instance(scopes_run[first], k), k) for k in kids], self.results, self.pipeline)
+            error = f"item {first}: {error}" if run.fan_out else error
+        outputs = {}
+        if status == "succeeded":
+            values = {o: [self._value(at, groups.source_of(self.pipeline, qualified, o)) for at in scopes_run]
+                      for o in group.outputs}
+            outputs = values if run.fan_out else {o: v[0] for o, v in values.items()}
+        if run.fan_out:
+            for inner in self._inside(qualified):
+                suffix = inner[len(qualified):]
+                result = across_items([self.results[at + suffix] for at in scopes_run], self._declared(inner))
+                self._record(name + suffix, result)
+        self._finish(name, status, outputs=outputs, error=error)
+
+    def _value(self, at: str, source) -> Any:
+        """A group output's value in one run of its inside: its step's output, null unless that step succeeded."""
+        if source is None:
+            return None
+        result = self.results.get(instance(at, source[0]))
+        return result.outputs.get(source[1]) if result is not None and result.status == "succeeded" else None
+
+    def _inside(self, qualified: str) -> list[str]:
+        return [n for n in groups.order(self.pipeline) if groups.inside(n, qualified)]
+
+    def _declared(self, qualified: str) -> list[str]:
+        spec = self.pipeline.groups.get(qualified) or self.steps[qualified]
+        return list(spec.outputs)
+
+    def _empty_group(self, name: str) -> None:
+        """A fan-out over no items succeeds, every output (its steps' too) an empty list."""
+        qualified = self.nodes[name].qualified
+        for inner in self._inside(qualified):
+            self._record(name + inner[len(qualified):], StepResult(status="succeeded",
+                                                                   outputs={o: [] for o in self._declared(inner)}))
+        self._finish(name, "succeeded", outputs={o: [] for o in self.pipeline.groups[qualified].outputs})
+
+    def _not_run(self, name: str, state: str, *, error: Optional[str] = None, status: Optional[str] = None) -> None:
+        """A step or group that does not run ends `state` (a group: `status`, when its list was bad), and every step
+        inside a group with it."""
+        qualified = self.nodes[name].qualified
+        if qualified in self.pipeline.groups:
+            for inner in self._inside(qualified):
+                self._record(name + inner[len(qualified):], StepResult(status=state))
+        self._finish(name, status or state, error=error)
+
+    def _record(self, name: str, result: StepResult) -> None:
+        """The result of a step or group that is no node of its own (inside a group that did not run, or a fan-out's
+        steps reported as one)."""
+        self.results[name] = result
+        if _reported(name):
+            self.store.set_step(self.run_id, name, result.status, attempts=result.attempts, outputs=result.outputs,
+                                error=result.error, ended_at=now())
+            self.progress.step(name, result.status, attempt=result.attempts, error=result.error)
+
+    def _show(self, name: str, status: str, *, attempt: int = 0, item: int = -1, error: Optional[str] = None) -> None:
+        """Progress, by the names of the spec: an item of a fan-out group shows on its step's line, as that step's
+        item, and only when it runs (its steps' ends are shown once, for all items, when the group ends)."""
+        if _reported(name):
+            self.progress.step(name, status, attempt=attempt, item=item, error=error)
+        elif status in ("running", "retrying"):
+            node = self.nodes[name]
+            self.progress.step(node.qualified, status, attempt=attempt, item=node.indexes[0], error=error)
 
     def _expand(self, name: str, step: Step) -> None:
         if step.foreach is None:
-            items = [(-1, None)]
+            items = [(-1, self.nodes[name].item)]  # inside a fan-out group, its item
         else:
-            values = fill(step.foreach, self._resolve_for(name, None))
+            values = fill(step.foreach, self._resolve_for(name, self.nodes[name].item))
             problem = foreach_problem(values)
             if problem:
                 self._finish(name, "failed", error=problem)
@@ -201,10 +381,10 @@ class Executor:
             items = list(enumerate(values))
         request, notes = self.host.request(step.resources)
         for note in notes:
-            self.progress.note(name, note)
+            self.progress.note(self.nodes[name].qualified, note)
         self.units[name] = []
         self.running_per_step[name] = 0
-        self.progress.step(name, "running")
+        self._show(name, "running")
         for index, value in items:
             before = self.last_attempts.get((name, index), 0)
             unit = Unit(name, index, value, attempt=before, before=before, request=request)
@@ -225,7 +405,7 @@ class Executor:
         held = deque()
         while self.queue:
             unit = self.queue.popleft()
-            step = self.steps[unit.step]
+            step = self._step(unit.step)
             limit = step.parallelism or len(self.units[unit.step])
             if (len(self.running) >= self.options.max_parallel or unit.ready_at > now_
                     or self.running_per_step[unit.step] >= limit or not self.host.fits(unit.request)):
@@ -247,13 +427,15 @@ class Executor:
         self.store.start_attempt(self.run_id, unit.step, unit.item, unit.attempt, started)
         if unit.step not in self.step_started:
             self.step_started[unit.step] = started
-            self.store.set_step(self.run_id, unit.step, "running", started_at=started)
+            if _reported(unit.step):
+                self.store.set_step(self.run_id, unit.step, "running", started_at=started)
         base = folder.resolve() / f"attempt-{unit.attempt}"  # absolute: an attempt may work in another folder
         values, missing = self.where.secret_values(step)
         if missing is not None:
             self._fail_unstarted(unit, base, missing)
             return
-        inputs = _Inputs(self.pipeline, Path(str(base) + ".inputs").resolve())  # absolute: a step may change folder
+        inputs = _Inputs(self.pipeline, Path(str(base) + ".inputs").resolve(),  # absolute: a step may change folder
+                         lambda written: self._target(unit.step, written)[1])
         resolve = inputs.local(self._resolve_for(unit.step, unit.value))
         env = {key: to_text(fill(value, resolve)) for key, value in step.env.items()}
         if self.host.gpus:
@@ -274,9 +456,10 @@ class Executor:
                 request.update(stdout=str(base) + ".stdout", keep=MAX_STDOUT_OUTPUT_BYTES + 2)
         stores = artifact_outputs(step.outputs)
         if inputs.fetch or stores:  # moved by the attempt itself (zygote.py)
-            item = unit.item if unit.item >= 0 else None
+            node = self.nodes[unit.step]
+            items = [*node.indexes, *([unit.item] if unit.item >= 0 else [])] or None
             request["artifacts"] = {"store": self.artifacts, "fetch": inputs.fetch, "outputs": stores,
-                                    "single": len(step.outputs) == 1, "key": [self.pipeline.name, self.run_id, unit.step, item]}
+                                    "single": len(step.outputs) == 1, "key": [self.pipeline.name, self.run_id, node.qualified, items]}
         if step.timeout:
             unit.deadline = time.monotonic() + step.timeout
         self.running[self._next_id] = unit
@@ -285,7 +468,7 @@ class Executor:
         if self.zygote is None:
             self.zygote = Zygote((self.artifacts,) if self.artifacts else (), self.where.preload())
         self.zygote.start(request)
-        self.progress.step(unit.step, "running", attempt=unit.attempt, item=unit.item)
+        self._show(unit.step, "running", attempt=unit.attempt, item=unit.item)
 
     def _fail_unstarted(self, unit: Unit, base: Path, error: str) -> None:
         """The attempt fails before anything of its step runs (no process is started): its log says why,
@@ -299,7 +482,7 @@ class Executor:
         self.running_per_step[unit.step] += 1
         self._unstarted.append((self._next_id, unit))
         self._next_id += 1
-        self.progress.step(unit.step, "running", attempt=unit.attempt, item=unit.item)
+        self._show(unit.step, "running", attempt=unit.attempt, item=unit.item)
 
     def _resolve_for(self, step_name: str, item: Any):
         def resolve(ref: Ref) -> Any:
@@ -309,12 +492,20 @@ class Executor:
                 return item
             if ref.kind == "run":
                 return self._run_value(ref.name)
-            upstream = self.results.get(ref.step)
+            upstream = self.results.get(self._target(step_name, ref.step)[0])
             if upstream is None or upstream.status != "succeeded":
                 return None
             return upstream.outputs.get(ref.name)
 
         return resolve
+
+    def _target(self, name: str, written: str) -> tuple[str, str]:
+        """(instance, qualified name) of the step or group that `written`, in `name`'s fields, means."""
+        node = self.nodes[name]
+        if name in self.final:
+            return written, written
+        qualified = groups.lookup(self.pipeline, node.qualified, written)
+        return instance(node.chain[groups.parent(qualified)], qualified), qualified
 
     def _run_value(self, name: str) -> Any:
         if name == "id":
@@ -370,7 +561,7 @@ class Executor:
         shutil.rmtree(unit.folder / f"attempt-{unit.attempt}.inputs", ignore_errors=True)  # copies only its attempt read
         if self.where.code is not None:
             shutil.rmtree(unit.folder / f"attempt-{unit.attempt}.code", ignore_errors=True)  # a fresh copy per attempt
-        step = self.steps[unit.step]
+        step = self._step(unit.step)
         outputs, error = self._outcome(unit, step, status)
         retries = step.retries
         tries = unit.attempt - unit.before  # a resumed unit gets its retries afresh
@@ -382,7 +573,7 @@ class Executor:
             unit.status, unit.error = "retrying", error
             unit.ready_at = time.monotonic() + retries.delay_before(tries)
             self.queue.append(unit)
-            self.progress.step(unit.step, "retrying", attempt=unit.attempt, item=unit.item, error=error)
+            self._show(unit.step, "retrying", attempt=unit.attempt, item=unit.item, error=error)
             return
         unit.status, unit.outputs, unit.error = status, outputs, error
         self._maybe_complete(unit.step)
@@ -440,17 +631,19 @@ class Executor:
         elif units[0].item < 0:
             self._finish(name, "succeeded", outputs=units[0].outputs, attempts=attempts)
         else:
-            step = self.steps[name]
+            step = self._step(name)
             outputs = {o: [u.outputs[o] for u in units] for o in step.outputs}
             self._finish(name, "succeeded", outputs=outputs, attempts=attempts)
 
     def _finish(self, name: str, status: str, *, outputs: Optional[dict] = None, error: Optional[str] = None,
                 attempts: int = 0) -> None:
-        self.store.set_step(self.run_id, name, status, attempts=attempts, outputs=outputs or {}, error=error,
-                            started_at=self.step_started.get(name), ended_at=now())
+        if _reported(name):
+            self.store.set_step(self.run_id, name, status, attempts=attempts, outputs=outputs or {}, error=error,
+                                started_at=self.step_started.get(name), ended_at=now())
         self.results[name] = StepResult(status=status, attempts=attempts, outputs=outputs or {}, error=error)
-        self.progress.step(name, status, attempt=attempts, error=error)
-        for output in artifact_outputs(self.steps[name].outputs) if outputs else ():
+        self._show(name, status, attempt=attempts, error=error)
+        spec = self._spec(name)
+        for output in artifact_outputs(spec.outputs) if outputs and isinstance(spec, Step) and _reported(name) else ():
             self.progress.note(name, _stored(output, outputs[output]))
         if status == "failed" and self.pipeline.fail_fast and name not in self.final:
             self._stop_new_work()
@@ -459,14 +652,17 @@ class Executor:
     def _release(self, name: str) -> None:
         """`name` ended: its downstream steps count one upstream less; the last step to end releases the finally steps."""
         downstream = list(self.downstream[name])
+        scope = self.nodes[name].scope
         if name not in self.final:
-            self.steps_left -= 1
-            if self.steps_left == 0:
+            self.left[scope] -= 1
+            if self.left[scope] == 0 and scope == "":
                 downstream += list(self.final)
         for step in downstream:
             self.waiting_on[step] -= 1
             if self.waiting_on[step] == 0:
                 self.ready.append(step)
+        if name not in self.final and scope and self.left[scope] == 0:
+            self._scope_ended(scope)
 
     # --- stopping
 
@@ -481,17 +677,17 @@ class Executor:
 
     def _not_started(self, name: str) -> None:
         """Stopped before it ran: upstream_failed, with no error of its own (the reason goes to progress)."""
-        self.progress.note(name, f"not started: {self.stop_reason}")
-        self._finish(name, "upstream_failed")
+        self.progress.note(self.nodes[name].qualified, f"not started: {self.stop_reason}")
+        self._not_run(name, "upstream_failed")
 
     def _enforce_deadlines(self) -> None:
         moment = time.monotonic()
         for unit in self.running.values():
             if unit.deadline and moment >= unit.deadline and not unit.timed_out and unit.pid:
                 unit.timed_out = True
-                unit.error = f"timed out after {self.steps[unit.step].timeout:g}s"
+                unit.error = f"timed out after {self._step(unit.step).timeout:g}s"
                 self._kill(unit)
-        if self.deadline and moment >= self.deadline and not self.run_timed_out and self.steps_left:
+        if self.deadline and moment >= self.deadline and not self.run_timed_out and self.left[""]:
             self._hit_pipeline_timeout()
 
     def _hit_pipeline_timeout(self) -> None:
@@ -523,41 +719,50 @@ class Executor:
         self.done = self.store.succeeded_units(self.run_id)
         self.last_attempts = self.store.last_attempts(self.run_id)
         finished = self.store.result(self.run_id).steps
-        for name in self.steps:
-            result = finished.get(name)
-            if result is not None and result.status == "succeeded":
-                self.results[name] = result
-                self.progress.step(name, "succeeded", attempt=result.attempts, resumed=True)
-        for name in self.results:
+        kept = [name for name in self.nodes if finished.get(name) and finished[name].status == "succeeded"]
+        for name in kept:  # the pipeline's steps and groups, and finally steps, that succeeded: not run again
+            inside = self._inside(name) if name in self.pipeline.groups else []
+            for each in [name, *inside]:
+                self.results[each] = finished[each]
+                self.progress.step(each, "succeeded", attempt=finished[each].attempts, resumed=True)
+        for name in kept:
             self._release(name)
-        self.ready = deque(name for name in self.steps if name not in self.results and self.waiting_on[name] == 0)
+        self.ready = deque(name for name in self.nodes if name not in self.results and self.waiting_on[name] == 0)
 
 
 class _Inputs:
     """One attempt's artifact references as local paths under `folder`, and the copies to fetch there first."""
 
-    def __init__(self, pipeline, folder: Path):
-        self.pipeline, self.folder, self.fetch = pipeline, folder, []
+    def __init__(self, pipeline, folder: Path, qualify):
+        self.pipeline, self.folder, self.fetch, self.qualify = pipeline, folder, [], qualify
 
     def local(self, resolve):
-        """`resolve`, with an artifact's URI (or a fan-out's list of them) replaced by its copy's path."""
+        """`resolve`, with an artifact's URI (or a fan-out's list of them, lists of lists in groups) replaced by its
+        copy's path."""
         seen: dict[tuple[str, str], Any] = {}
 
         def resolve_local(ref: Ref) -> Any:
             value = resolve(ref)
-            if ref.kind != "output" or value is None or not is_artifact(self.pipeline, ref.step, ref.name):
+            if ref.kind != "output" or value is None or not is_artifact(self.pipeline, self.qualify(ref.step), ref.name):
                 return value
             if (ref.step, ref.name) not in seen:
-                place = self.folder / ref.step / ref.name
-                seen[(ref.step, ref.name)] = [self._copy(uri, place / str(i)) for i, uri in enumerate(value)] \
-                    if isinstance(value, list) else self._copy(value, place)
+                seen[(ref.step, ref.name)] = self._copy(value, self.folder / ref.step / ref.name)
             return seen[(ref.step, ref.name)]
 
         return resolve_local
 
-    def _copy(self, uri: str, place: Path) -> str:
+    def _copy(self, uri: Any, place: Path) -> Any:
+        if isinstance(uri, list):
+            return [self._copy(each, place / str(i)) for i, each in enumerate(uri)]
+        if uri is None:  # an item whose step did not succeed
+            return None
         self.fetch.append([uri, str(place)])
         return str(place)
+
+
+def _reported(name: str) -> bool:
+    """Whether an instance is a name of the spec (reported and stored), not one item's run of it (`sweep[2].train`)."""
+    return "[" not in name
 
 
 def _stored(output: str, uris: Any) -> str:

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+from orch.core.groups import written_order
 from orch.core.errors import MachineError, OrchError, machine_error
 from orch.core.result import RunResult, StepResult
 from orch.core.typed import text_problem
@@ -194,7 +195,8 @@ class Store:
             steps[step] = StepResult(status=status, attempts=attempts, outputs=json.loads(outputs or "{}"), error=error,
                                      started_at=started, ended_at=ended)
         spec = self.recorded_spec(run_id) if step_order is None else None  # `orch runs show`: as the spec ordered them
-        step_order = step_order or [name for name in (spec or {}).get("steps", {}) if name in steps]
+        written = written_order((spec or {}).get("steps", {})) + list((spec or {}).get("finally", {}))
+        step_order = step_order or [name for name in written if name in steps]
         if step_order:
             steps = {name: steps.get(name, StepResult()) for name in step_order} | steps
         return RunResult(pipeline=run["pipeline"], backend="local", run_id=run_id, status=run["status"],

@@ -1,0 +1,75 @@
+"""Groups on the local backend: which nodes of a scope wait for which, and how a group ends (docs/semantics.md#groups).
+
+A scope is the pipeline's level or a group's inside. Its nodes are the steps and groups directly
+in it; a dependency between steps in different scopes is a dependency between the nodes of their
+nearest common scope that hold them. Each run of a scope (the pipeline, a group, one item of a
+fan-out group) has instance names of its own: `sweep[2].train` is item 2's `sweep.train`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from orch.core import groups
+from orch.core.graph import PipelineGraph
+from orch.core.result import StepResult
+
+
+def scope_edges(graph: PipelineGraph) -> dict[str, dict[str, list[str]]]:
+    """scope -> node -> the nodes of that scope it waits for (spec order): every edge of the graph, lifted."""
+    pipeline = graph.pipeline
+    order = {name: i for i, name in enumerate(groups.order(pipeline))}
+    lifted: dict[str, dict[str, dict[str, None]]] = {}
+    for edge in graph.edges:
+        up = [*reversed([g for g in groups.scopes(edge.upstream) if g]), edge.upstream]
+        down = [*reversed([g for g in groups.scopes(edge.downstream) if g]), edge.downstream]
+        common = 0
+        while common < min(len(up), len(down)) - 1 and up[common] == down[common]:
+            common += 1
+        scope = up[common - 1] if common else ""
+        lifted.setdefault(scope, {}).setdefault(down[common], {})[up[common]] = None
+    return {scope: {node: sorted(ups, key=order.__getitem__) for node, ups in nodes.items()} for scope, nodes in lifted.items()}
+
+
+def instance(scope_instance: str, qualified: str) -> str:
+    """The instance name of `qualified` in a run of its scope."""
+    return groups.qualify(scope_instance, groups.local(qualified))
+
+
+def item_scope(group_instance: str, index: Optional[int]) -> str:
+    """The instance of a group's inside: the group's own, or one item's (`sweep[2]`)."""
+    return group_instance if index is None else f"{group_instance}[{index}]"
+
+
+def scope_state(states: Iterable[str]) -> str:
+    """A run of a group's inside, from its nodes' states: a failure anywhere fails it."""
+    states = list(states)
+    if "failed" in states:
+        return "failed"
+    if "upstream_failed" in states:
+        return "upstream_failed"
+    if states and all(s == "skipped" for s in states):
+        return "skipped"
+    return "succeeded"
+
+
+def across_items(results: list[StepResult], outputs: Iterable[str]) -> StepResult:
+    """A step (or group) inside a fan-out, its items reported as one (docs/semantics.md#groups)."""
+    attempts = max((r.attempts for r in results), default=0)
+    failed = next((i for i, r in enumerate(results) if r.status == "failed"), None)
+    if failed is not None:
+        return StepResult(status="failed", attempts=attempts, error=f"item {failed}: {results[failed].error}")
+    if not results or any(r.status == "succeeded" for r in results):
+        values = {o: [r.outputs.get(o) if r.status == "succeeded" else None for r in results] for o in outputs}
+        return StepResult(status="succeeded", attempts=attempts, outputs=values)
+    status = "upstream_failed" if any(r.status == "upstream_failed" for r in results) else "skipped"
+    return StepResult(status=status, attempts=attempts)
+
+
+def first_failure(children: list[tuple[str, str]], results: dict[str, StepResult], pipeline) -> Optional[str]:
+    """What a failed run of a group's inside says: its first failed node, of (instance, qualified) in spec order."""
+    for child, qualified in children:
+        if results[child].status == "failed":
+            kind = "group" if qualified in pipeline.groups else "step"
+            return f"{kind} {groups.local(qualified)!r} failed"
+    return None

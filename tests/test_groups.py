@@ -1,0 +1,90 @@
+"""Groups and reusable steps in core: what the spec means once read (qualified names, lexical references,
+template expansion), that a dump reads back as the same pipeline, and how `orch graph` draws a group."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orch.core import diagram, groups
+from orch.core.load import parse_spec
+
+CASES = sorted((Path(__file__).parent / "conformance" / "cases").glob("*.yaml"))
+SWEEP = {
+    "apiVersion": "orch/v1", "name": "sweep",
+    "steps": {
+        "load": {"python": "m:load", "outputs": {"data": "artifact"}},
+        "prepare": {"python": "m:prepare", "outputs": {"data": "artifact"}},
+        "sweep": {"foreach": [1, 2], "parallelism": 1, "steps": {
+            "train": {"python": "m:train", "args": {"lr": "${{ item }}", "data": "${{ steps.load.outputs.data }}"},
+                      "outputs": {"model": "artifact"}},
+            "prepare": {"python": "m:local", "outputs": {"x": "string"}},  # shadows the pipeline's prepare inside
+            "evaluate": {"python": "m:evaluate", "args": {"model": "${{ steps.train.outputs.model }}",
+                                                          "x": "${{ steps.prepare.outputs.x }}"}, "outputs": {"score": "number"}}},
+            "outputs": {"score": "${{ steps.evaluate.outputs.score }}", "model": "${{ steps.train.outputs.model }}"}},
+        "pick": {"python": "m:pick", "args": {"scores": "${{ steps.sweep.outputs.score }}"}, "after": ["sweep"]},
+    },
+}
+
+
+def graph_of(spec: dict):
+    return parse_spec(json.dumps(spec))
+
+
+def test_steps_inside_a_group_get_qualified_names_and_references_are_lexical():
+    graph = graph_of(SWEEP)
+    pipeline = graph.pipeline
+    assert list(pipeline.steps) == ["load", "prepare", "sweep.train", "sweep.prepare", "sweep.evaluate", "pick"]
+    assert groups.order(pipeline) == ["load", "prepare", "sweep", "sweep.train", "sweep.prepare", "sweep.evaluate", "pick"]
+    edges = {(e.upstream, e.downstream) for e in graph.edges}
+    assert ("load", "sweep.train") in edges  # a name not in the group: the pipeline's
+    assert ("sweep.prepare", "sweep.evaluate") in edges and ("prepare", "sweep.evaluate") not in edges  # the sibling
+    assert {u for u, d in edges if d == "pick"} == {"sweep.train", "sweep.prepare", "sweep.evaluate"}  # all of the group
+    assert groups.lookup(pipeline, "sweep.evaluate", "prepare") == "sweep.prepare"
+    assert groups.lookup(pipeline, "pick", "prepare") == "prepare"
+
+
+def test_a_group_output_of_an_artifact_is_an_artifact():
+    from orch.core.artifacts import is_artifact
+
+    pipeline = graph_of(SWEEP).pipeline
+    assert is_artifact(pipeline, "sweep", "model") and not is_artifact(pipeline, "sweep", "score")
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_a_dump_reads_back_as_the_same_pipeline(path):
+    spec = {"apiVersion": "orch/v1", "name": path.stem, **yaml.safe_load(path.read_text())["spec"]}
+    pipeline = graph_of(spec).pipeline
+    dumped = {"apiVersion": "orch/v1", **pipeline.model_dump(mode="json", by_alias=True, exclude_defaults=True)}
+    again = graph_of(dumped).pipeline
+    assert again.model_dump() == pipeline.model_dump() and list(again.groups) == list(pipeline.groups)
+    assert again.groups == pipeline.groups
+
+
+def test_a_template_fills_its_inputs_and_the_steps_own_fields_win():
+    spec = {"apiVersion": "orch/v1", "name": "t", "params": {"lr": {"type": "number", "default": 0.1}},
+            "templates": {"train": {"inputs": {"lr": "number", "epochs": {"type": "integer", "default": 3}},
+                                    "python": "m:train", "env": {"A": "1", "B": "1"},
+                                    "args": {"lr": "${{ inputs.lr }}", "epochs": "${{ inputs.epochs }}", "tag": "lr=${{ inputs.lr }}"}}},
+            "steps": {"small": {"uses": "train", "with": {"lr": 0.5}},
+                      "large": {"uses": "train", "with": {"lr": "${{ params.lr }}"}, "env": {"B": "2"}, "args": {"epochs": 9},
+                                "timeout": 60}}}
+    steps = graph_of(spec).pipeline.steps
+    assert steps["small"].args == {"lr": 0.5, "epochs": 3, "tag": "lr=0.5"}  # a whole reference keeps the value's type
+    assert steps["large"].args == {"lr": "${{ params.lr }}", "epochs": 9, "tag": "lr=${{ params.lr }}"}
+    assert steps["large"].env == {"A": "1", "B": "2"} and steps["large"].timeout == 60
+    assert steps["small"]._template == steps["large"]._template == "train"
+
+
+def test_orch_graph_draws_a_group_as_a_cluster_with_one_edge_in_and_one_out():
+    graph = graph_of(SWEEP)
+    mermaid = diagram.to_mermaid(graph)
+    assert 'subgraph g0["sweep<br/>foreach (parallelism 1)"]' in mermaid
+    assert "s0 -->|\"data\"| g0" in mermaid and "g0 -->|\"score\"| s5" in mermaid
+    assert mermaid.count("-->") + mermaid.count("-.->") == 4  # into the group, two inside, out of it
+    dot = diagram.to_dot(graph)
+    assert 'subgraph "cluster_sweep"' in dot and "compound=true" in dot
+    assert 'lhead="cluster_sweep"' in dot and 'ltail="cluster_sweep"' in dot
