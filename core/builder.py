@@ -132,6 +132,8 @@ class StepHandle:
 
 
 ITEM = Reference("item")
+RUN_STATUS = Reference("run.status")  # in finally steps: succeeded or failed
+RUN_FAILED_STEPS = Reference("run.failed_steps")  # in finally steps: the failed steps' names
 RUN_ID = Reference("run.id")
 RUN_DATE = Reference("run.date")
 
@@ -178,8 +180,10 @@ class CallSites(Source):
         self.sites[path] = site
 
     def diagnostic(self, code, message, path=(), hint=None, *, at_key=False, offset=None) -> Diagnostic:
+        """On the line of the innermost call that declared something on `path` (a step inside a group: its own)."""
         path = tuple(path)
-        return (self.sites.get(path[:2]) or self.sites[()]).diagnostic(code, message, path, hint)
+        site = next((self.sites[path[:k]] for k in range(len(path), 0, -1) if path[:k] in self.sites), self.sites[()])
+        return site.diagnostic(code, message, path, hint)
 
 
 def from_stdout(type: str) -> dict:
@@ -187,13 +191,63 @@ def from_stdout(type: str) -> dict:
     return {"type": type, "from": "stdout"}
 
 
+class GroupHandle(StepHandle):
+    """What `pipe.group(...)` returns: a `with` block whose steps are the group's, and a source of references to
+    the outputs it declares with `output(name, reference)`."""
+
+    def __init__(self, name: str, builder: "PipelineBuilder", fields: dict):
+        super().__init__(name, None)
+        self.builder, self.fields = builder, fields
+
+    def output(self, name: str, reference: Reference) -> Reference:
+        """Declare the group's output `name` as a step's output inside it; the reference to it, from outside."""
+        self.fields.setdefault("outputs", {})[name] = str(reference)
+        return getattr(self.outputs, name)
+
+    def __enter__(self) -> "GroupHandle":
+        self.builder.scopes.append((self.fields["steps"], self.builder.scopes[-1][1] + (self.name, "steps")))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.builder.scopes.pop()
+
+
+class _Finally:
+    """`with pipe.finally_steps():` -- the steps added inside it are the pipeline's finally steps."""
+
+    def __init__(self, builder: "PipelineBuilder"):
+        self.builder = builder
+
+    def __enter__(self) -> None:
+        if len(self.builder.scopes) > 1:
+            raise TypeError("finally steps belong to the pipeline: open finally_steps() outside any group")
+        self.builder.scopes.append((self.builder.final, ("finally",)))
+
+    def __exit__(self, *exc) -> None:
+        self.builder.scopes.pop()
+
+
 class PipelineBuilder:
     def __init__(self, name: str, **fields: Any):
         self.fields = {"name": name, **fields}
         self.params: dict[str, dict] = {}
         self.steps: dict[str, dict] = {}
+        self.final: dict[str, dict] = {}
+        self.scopes: list[tuple[dict, tuple]] = [(self.steps, ("steps",))]  # where steps go now, and its path
         self.sites = CallSites(caller())
         self.built: PipelineGraph | None = None  # the last graph() (the loader counts a builder and it as one pipeline)
+
+    def group(self, name: str, **fields: Any) -> GroupHandle:
+        """A group of the steps added inside `with pipe.group(name, foreach=..., when=..., ...) as g:`; its outputs
+        declared with `g.output(name, step.outputs.x)`."""
+        site = caller()
+        group = {**{key: _plain(value) for key, value in fields.items()}, "steps": {}}
+        self._place(name, group, site)
+        return GroupHandle(name, self, group)
+
+    def finally_steps(self) -> _Finally:
+        """`with pipe.finally_steps():` -- steps that run once every other step ended (RUN_STATUS, RUN_FAILED_STEPS)."""
+        return _Finally(self)
 
     def param(self, name: str, type: str | None = None, default: Any = _NO_DEFAULT, description: str | None = None) -> Reference:
         """A param; without `default` it is required (`default=None` is a default of null, for json)."""
@@ -214,7 +268,7 @@ class PipelineBuilder:
 
         def register(fn: Callable) -> StepHandle:
             step = name or fn.__name__
-            path = ("steps", step)
+            path = self.scopes[-1][1] + (step,)
             problems = [site.diagnostic("E123", message, path + ("args",), hint)
                         for message, hint in _args_problems(fn, fields.get("args", {}))]
             declared = dict(fields)
@@ -235,14 +289,19 @@ class PipelineBuilder:
         return self._add(name, {"command": command, **fields}, None, caller())
 
     def _add(self, name: str, fields: dict, function: Callable | None, site: Site) -> StepHandle:
-        if name in self.steps:
-            first = self.sites.sites.get(("steps", name))
-            where = f" (first at line {first.line})" if first else ""
-            raise SpecError([site.diagnostic("E124", f"step {name!r} is defined twice{where}", ("steps", name),
-                                             "give one of them another name: pipe.step(fn, name='other')")])
-        self.steps[name] = {key: _plain(value) for key, value in fields.items()}
-        self.sites.mark(("steps", name), site)
+        self._place(name, {key: _plain(value) for key, value in fields.items()}, site)
         return StepHandle(name, function)
+
+    def _place(self, name: str, fields: dict, site: Site) -> None:
+        """A step or group into the scope being built (the pipeline's, a group's, the finally steps)."""
+        steps, path = self.scopes[-1]
+        if name in steps:
+            first = self.sites.sites.get(path + (name,))
+            where = f" (first at line {first.line})" if first else ""
+            raise SpecError([site.diagnostic("E124", f"step {name!r} is defined twice{where}", path + (name,),
+                                             "give one of them another name: pipe.step(fn, name='other')")])
+        steps[name] = fields
+        self.sites.mark(path + (name,), site)
 
     def build(self) -> Pipeline:
         return self.graph().pipeline
@@ -253,7 +312,7 @@ class PipelineBuilder:
         from .load import build
 
         data = {"apiVersion": API_VERSION, **{k: _plain(v) for k, v in self.fields.items()}, "params": self.params,
-                "steps": self.steps}
+                "steps": self.steps, **({"finally": self.final} if self.final else {})}
         self.built = build(data, self.sites)
         return self.built
 
@@ -386,5 +445,5 @@ def _args_problems(function: Callable, args: Any) -> list[tuple[str, str | None]
     return problems
 
 
-__all__ = ["ITEM", "RUN_DATE", "RUN_ID", "Artifact", "Condition", "PipelineBuilder", "Reference", "StepHandle",
-           "from_stdout", "outputs_of"]
+__all__ = ["ITEM", "RUN_DATE", "RUN_FAILED_STEPS", "RUN_ID", "RUN_STATUS", "Artifact", "Condition", "GroupHandle",
+           "PipelineBuilder", "Reference", "StepHandle", "from_stdout", "outputs_of"]

@@ -116,8 +116,9 @@ def nest(steps: dict, groups: dict) -> dict:
     holders = {"": nested}
     for name in _in_order(steps, groups):
         holder = holders[parent(name)]
-        if name in groups:
-            holder[local(name)] = {**groups[name], "steps": {}}
+        if name in groups:  # its own fields, its steps, then its outputs (which name them)
+            fields = {k: v for k, v in groups[name].items() if k != "outputs"}
+            holder[local(name)] = {**fields, "steps": {}, **({"outputs": groups[name]["outputs"]} if "outputs" in groups[name] else {})}
             holders[name] = holder[local(name)]["steps"]
         else:
             holder[local(name)] = steps[name]

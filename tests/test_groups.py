@@ -88,3 +88,44 @@ def test_orch_graph_draws_a_group_as_a_cluster_with_one_edge_in_and_one_out():
     dot = diagram.to_dot(graph)
     assert 'subgraph "cluster_sweep"' in dot and "compound=true" in dot
     assert 'lhead="cluster_sweep"' in dot and 'ltail="cluster_sweep"' in dot
+
+
+def test_the_builder_makes_groups_and_finally_steps_as_yaml_does():
+    from orch.core.builder import ITEM, RUN_STATUS, PipelineBuilder
+
+    pipe = PipelineBuilder("sweep")
+    load = pipe.command("load", ["true"], outputs={"data": "artifact"})
+    pipe.command("prepare", ["true"], outputs={"data": "artifact"})
+    with pipe.group("sweep", foreach=[1, 2], parallelism=1) as sweep:
+        train = pipe.command("train", ["echo", f"{ITEM}", f"{load.outputs.data}"], outputs={"model": "artifact"})
+        local = pipe.command("prepare", ["true"], outputs={"x": "string"})
+        evaluate = pipe.command("evaluate", ["echo", f"{train.outputs.model}", f"{local.outputs.x}"],
+                                outputs={"score": "number"})
+        scores = sweep.output("score", evaluate.outputs.score)
+        sweep.output("model", train.outputs.model)
+    pipe.command("pick", ["echo", f"{scores}"], after=[sweep])
+    with pipe.finally_steps():
+        pipe.command("report", ["echo", f"{RUN_STATUS}"])
+    built = pipe.build()
+    assert list(built.steps) == ["load", "prepare", "sweep.train", "sweep.prepare", "sweep.evaluate", "pick"]
+    assert built.groups["sweep"].outputs == {"score": "${{ steps.evaluate.outputs.score }}",
+                                             "model": "${{ steps.train.outputs.model }}"}
+    assert list(built.finally_) == ["report"]
+    with pytest.raises(TypeError, match="outside any group"):
+        with pipe.group("other"):
+            with pipe.finally_steps():
+                pass
+
+
+def test_a_builder_error_inside_a_group_is_at_the_line_of_its_step():
+    from orch.core.builder import PipelineBuilder
+    from orch.core.errors import SpecError
+
+    pipe = PipelineBuilder("p")
+    with pipe.group("g"):
+        pipe.command("a", ["echo", "${{ steps.nope.outputs.x }}"])  # the line the error must name
+    with pytest.raises(SpecError) as error:
+        pipe.build()
+    (diagnostic,) = error.value.diagnostics
+    assert diagnostic.code == "E503" and diagnostic.path[:4] == ("steps", "g", "steps", "a")
+    assert "pipe.command(\"a\"" in diagnostic.source_line
