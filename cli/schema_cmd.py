@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from orch.core.spec import Pipeline
+from orch.core.spec import json_schema
 
 from .output import say
 
 
 def schema() -> None:
     """Print the JSON Schema of the pipeline spec."""
-    document = Pipeline.model_json_schema(by_alias=True)
+    document = json_schema()
     document = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "orch pipeline (orch/v1)", **document}
     say(json.dumps(document, indent=2))

@@ -386,6 +386,35 @@ class Code(Model):
         return size
 
 
+def json_schema() -> dict:
+    """The spec's JSON Schema, for editors: the model's, and what the text may hold beyond it (the model sees it
+    once read): a group in `steps` (a step with steps of its own), `templates`, `uses` + `with` (groups.py,
+    templates.py)."""
+    schema = Pipeline.model_json_schema(by_alias=True)
+    defs = schema["$defs"]
+    step = defs["Step"]
+    step["properties"].update({"uses": {"type": "string", "description": "the template this step is"},
+                               "with": {"type": "object", "description": "the template's inputs"}})
+    node = {"anyOf": [{"$ref": "#/$defs/Step"}, {"$ref": "#/$defs/GroupOfSteps"}]}
+    group = Group.model_json_schema(by_alias=True, ref_template="#/$defs/{model}")
+    defs.update(group.pop("$defs", {}))
+    group["properties"]["steps"] = {"type": "object", "minProperties": 1, "additionalProperties": node,
+                                    "description": "the group's steps (and groups)"}
+    group["required"] = ["steps"]
+    defs["GroupOfSteps"] = group
+    schema["properties"]["steps"]["additionalProperties"] = node
+    template = {**step, "properties": {k: v for k, v in step["properties"].items() if k not in ("uses", "with")}}
+    template["properties"]["inputs"] = {"type": "object", "description": "name -> type, or {type, default, description}",
+                                        "additionalProperties": {"anyOf": [
+                                            {"enum": ["string", "integer", "number", "boolean", "json"]},
+                                            {"type": "object", "additionalProperties": False, "properties": {
+                                                "type": {"enum": ["string", "integer", "number", "boolean", "json"]},
+                                                "default": {}, "description": {"type": "string"}}}]}}
+    schema["properties"]["templates"] = {"type": "object", "additionalProperties": template,
+                                         "description": "reusable steps: a step with `uses: NAME` and `with: {…}` is one"}
+    return schema
+
+
 class Pipeline(Model):
     api_version: Literal["orch/v1"] = Field(default=API_VERSION, alias="apiVersion")
     name: str

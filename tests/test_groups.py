@@ -129,3 +129,15 @@ def test_a_builder_error_inside_a_group_is_at_the_line_of_its_step():
     (diagnostic,) = error.value.diagnostics
     assert diagnostic.code == "E503" and diagnostic.path[:4] == ("steps", "g", "steps", "a")
     assert "pipe.command(\"a\"" in diagnostic.source_line
+
+
+@pytest.mark.parametrize("path", [p for p in CASES if p.stem.startswith(("group-", "reusable-", "finally-"))], ids=lambda p: p.stem)
+def test_the_published_schema_takes_groups_templates_and_finally_steps(path):
+    import jsonschema
+
+    from orch.core.spec import json_schema
+
+    spec = {"apiVersion": "orch/v1", "name": path.stem, **yaml.safe_load(path.read_text())["spec"]}
+    jsonschema.validate(spec, json_schema())
+    with pytest.raises(jsonschema.ValidationError):  # a typo inside a group is still refused
+        jsonschema.validate({**spec, "steps": {"g": {"steps": {"a": {"python": "m:f", "retires": 1}}}}}, json_schema())
