@@ -392,6 +392,8 @@ def json_schema() -> dict:
     templates.py)."""
     schema = Pipeline.model_json_schema(by_alias=True)
     defs = schema["$defs"]
+    defs["Retries"] = {"anyOf": [defs["Retries"], {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES,
+                                                   "description": "retries: N is retries: {limit: N}"}]}
     step = defs["Step"]
     step["properties"].update({"uses": {"type": "string", "description": "the template this step is"},
                                "with": {"type": "object", "description": "the template's inputs"}})
