@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -113,16 +114,18 @@ def logs(
     store = _store()
     try:
         known = store.run_row(run_id) is not None
-        folder = store.run_dir(run_id) / step
+        run_dir = store.run_dir(run_id)
     finally:
         store.close()
     if not known:
         raise UsageError(f"no run {shorten(repr(run_id))}; see `orch runs list`")
-    if name_problem(step) or not folder.is_dir():  # a step's name, never a path: `..` reads no other run's logs
+    # a step's name (`sweep.train` inside a group), never a path: `..` reads no other run's logs
+    folders = [] if any(name_problem(part) for part in step.split(".")) else _folders(run_dir, step)
+    if not folders:
         raise UsageError(f"no logs for step {shorten(repr(step))} of run {run_id!r}")
-    places = sorted({p.parent for p in folder.rglob("attempt-*.log")}, key=lambda p: (len(p.parts), _item(p)))
+    places = sorted({p.parent for folder in folders for p in folder.rglob("attempt-*.log")}, key=_order)
     if item is not None:
-        places = [p for p in places if p.name == f"item-{item}"]
+        places = [p for p in places if _item(p) == item]
     chosen = []
     for place in places:
         files = sorted(place.glob("attempt-*.log"), key=lambda p: int(p.stem.split("-")[1]))
@@ -156,5 +159,25 @@ def _stream(path: Path) -> None:
         raise SystemExit(0) from None
 
 
+def _folders(run_dir: Path, step: str) -> list[Path]:
+    """The step's folders: its own, or one per item of the fan-out groups around it (`sweep[2].train`)."""
+    if not run_dir.is_dir():
+        return []
+    return [d for d in run_dir.iterdir() if d.is_dir() and _ITEMS.sub("", d.name) == step]
+
+
+_ITEMS = re.compile(r"\[\d+\]")
+
+
+def _order(path: Path) -> tuple:
+    """Logs in item order: of the fan-out groups around the step, outermost first, then its own."""
+    folder = path if not path.name.startswith("item-") else path.parent
+    return tuple(int(i[1:-1]) for i in _ITEMS.findall(folder.name)), _item(path) if path.name.startswith("item-") else -1
+
+
 def _item(path: Path) -> int:
-    return int(path.name.split("-")[1]) if path.name.startswith("item-") else -1
+    """A log's item: of its own fan-out (`item-N`), else of the outermost fan-out group around it (`sweep[N].train`)."""
+    if path.name.startswith("item-"):
+        return int(path.name.split("-")[1])
+    found = _ITEMS.search(path.name) or _ITEMS.search(path.parent.name)
+    return int(found.group()[1:-1]) if found else -1

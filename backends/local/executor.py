@@ -273,6 +273,7 @@ class Executor:
                 self._empty_group(name)
                 return
         self._show(name, "running")
+        self.step_started[name] = now()
         run = self.runs[name] = GroupRun(values, fan_out, group.parallelism or len(values), deque(range(len(values))))
         self._start_items(name, run)
 
@@ -314,7 +315,8 @@ class Executor:
             for inner in self._inside(qualified):
                 suffix = inner[len(qualified):]
                 result = across_items([self.results[at + suffix] for at in scopes_run], self._declared(inner))
-                self._record(name + suffix, result)
+                starts = [self.step_started[at + suffix] for at in scopes_run if at + suffix in self.step_started]
+                self._record(name + suffix, result, min(starts, default=None))
         self._finish(name, status, outputs=outputs, error=error)
 
     def _value(self, at: str, source) -> Any:
@@ -348,13 +350,15 @@ class Executor:
                 self._record(name + inner[len(qualified):], StepResult(status=state))
         self._finish(name, status or state, error=error)
 
-    def _record(self, name: str, result: StepResult) -> None:
+    def _record(self, name: str, result: StepResult, started: Optional[str] = None) -> None:
         """The result of a step or group that is no node of its own (inside a group that did not run, or a fan-out's
-        steps reported as one)."""
+        steps reported as one: `started`, its first item's start)."""
         self.results[name] = result
+        if started is not None:
+            self.step_started[name] = started
         if _reported(name):
             self.store.set_step(self.run_id, name, result.status, attempts=result.attempts, outputs=result.outputs,
-                                error=result.error, ended_at=now())
+                                error=result.error, started_at=started, ended_at=now())
             self.progress.step(name, result.status, attempt=result.attempts, error=result.error)
 
     def _show(self, name: str, status: str, *, attempt: int = 0, item: int = -1, error: Optional[str] = None) -> None:

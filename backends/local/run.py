@@ -143,7 +143,7 @@ def _begin(store: Store, graph: PipelineGraph, params: Mapping[str, Any], spec_p
 
 def _execute(executor: Executor, resume: bool) -> RunResult:
     progress = executor.progress
-    progress.begin(executor.run_id, executor.pipeline.name, list(executor.pipeline.all_steps))
+    progress.begin(executor.run_id, executor.pipeline.name, executor.reported())
     ignored = ignored_here(executor.pipeline)
     if ignored:
         progress.say(ignored)

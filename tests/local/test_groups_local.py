@@ -92,7 +92,7 @@ def test_artifacts_inside_fan_out_groups_are_keyed_by_their_items(tmp_path, orch
     spec = {"apiVersion": "orch/v1", "name": "keyed", "steps": {"outer": {
         "foreach": [[1, 2], [3]],
         "steps": {"inner": {"foreach": "${{ item }}", "steps": {
-            "write": {"command": ["sh", "-c", 'echo "$1" > "$ORCH_OUTPUTS/file"', "sh", "${{ item }}"],
+            "write": {"command": ["sh", "-c", 'echo "$1" > "$ORCH_OUTPUTS/file"; echo "wrote $1"', "sh", "${{ item }}"],
                       "outputs": {"file": "artifact"}},
             "read": {"python": "conformance_steps:read_text", "args": {"path": "${{ steps.write.outputs.file }}"},
                      "outputs": {"text": "string"}}},
@@ -110,6 +110,10 @@ def test_artifacts_inside_fan_out_groups_are_keyed_by_their_items(tmp_path, orch
         [["outer.inner.write/file/0/0", "outer.inner.write/file/0/1"], ["outer.inner.write/file/1/0"]]
     assert result["steps"]["outer.inner.read"]["outputs"] == {"text": [["1\n", "2\n"], ["3\n"]]}
     assert result["steps"]["all"]["outputs"] == {"texts": [["1\n", "2\n"], ["3\n"]]}
+    code, out, _ = orch("logs", run, "outer.inner.write")  # every item's log, in item order
+    assert code == 0 and [line for line in out.splitlines() if line.startswith("wrote")] == ["wrote 1", "wrote 2", "wrote 3"]
+    code, out, _ = orch("logs", run, "outer.inner.write", "--item", "1")  # of the outermost fan-out
+    assert code == 0 and out == "wrote 3\n"
 
 
 def test_finally_steps_run_after_the_pipeline_timeout(tmp_path, orch, monkeypatch):
