@@ -38,9 +38,14 @@ def validate(
             continue
         results.append({"spec": str(spec), "valid": True, "pipeline": graph.pipeline.name, "steps": len(graph.pipeline.steps)})
         if not as_json:
-            count = len(graph.pipeline.steps)
-            say(f"ok: {spec}: pipeline {graph.pipeline.name!r}, {count} step{'s' if count != 1 else ''}")
+            say(f"ok: {spec}: pipeline {graph.pipeline.name!r}, {_counted(graph.pipeline)}")
     if as_json:
         say(json.dumps(results if len(results) > 1 else results[0], indent=2))
     if failed:
         raise typer.Exit(2)
+
+
+def _counted(pipeline) -> str:
+    """`5 steps`, and the groups and finally steps beside them when there are any: what `orch run` shows."""
+    counts = [(len(pipeline.steps), "step"), (len(pipeline.groups), "group"), (len(pipeline.finally_), "finally step")]
+    return ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for i, (n, what) in enumerate(counts) if n or i == 0)

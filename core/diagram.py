@@ -35,7 +35,7 @@ def _edges(graph: PipelineGraph) -> list[tuple[str, str, str | None]]:
     """(upstream, downstream, label) once per pair; label None for pure ordering. An end inside a group that the
     other end is not inside is that group (the outermost such): one edge into or out of a cluster, not one per step."""
     labels: dict[tuple[str, str], list[str]] = {}
-    for edge in graph.edges:
+    for edge in [*graph.edges, *graph.final_edges]:
         upstream, downstream = _end(edge.upstream, edge.downstream), _end(edge.downstream, edge.upstream)
         outputs = labels.setdefault((upstream, downstream), [])
         if edge.output and edge.output not in outputs:
@@ -82,10 +82,19 @@ def to_mermaid(graph: PipelineGraph) -> str:
         lambda name, group, depth: "  " * depth + f'subgraph {groups[name]}["{"<br/>".join(_mermaid_text(t) for t in group_label(name, group))}"]',
         lambda depth: "  " * depth + "end")
     ids.update(groups)
+    final = graph.pipeline.finally_
+    if final:
+        ids.update({name: f"f{i}" for i, name in enumerate(final)})
+        lines.append(f'  subgraph fin["{_mermaid_text(FINALLY)}"]')
+        lines += [f'    {ids[n]}["{"<br/>".join(_mermaid_text(t) for t in step_label(n, step))}"]' for n, step in final.items()]
+        lines.append("  end")
     for upstream, downstream, label in _edges(graph):
         arrow = f'-->|"{_mermaid_text(label)}"|' if label else "-.->"
         lines.append(f"  {ids[upstream]} {arrow} {ids[downstream]}")
     return "\n".join(lines) + "\n"
+
+
+FINALLY = "finally: after every step, whatever happened"
 
 
 def to_dot(graph: PipelineGraph) -> str:
@@ -106,6 +115,10 @@ def to_dot(graph: PipelineGraph) -> str:
 
     lines += _scoped(graph, node, cluster, lambda depth: "  " * depth + "}")
     pipeline = graph.pipeline
+    if pipeline.finally_:
+        lines.append(f'  subgraph "cluster_finally" {{ label={_dot_string(FINALLY)}; style="dashed";')
+        lines += ["    " + node(name, step) for name, step in pipeline.finally_.items()]
+        lines.append("  }")
     for upstream, downstream, label in _edges(graph):
         attrs = [f"label={_dot_string(label)}" if label else "style=dashed"]
         ends = []

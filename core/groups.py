@@ -61,12 +61,11 @@ def flatten(data: dict, source: Source) -> tuple[dict, Source, list[Diagnostic]]
                                           "a group is a step with steps of its own: steps: {sweep: {foreach: …, steps: {…}}}",
                                           at_key=True))
         data = {k: v for k, v in data.items() if k != "groups"}
+    data = _refuse_in_finally(data, source, problems)
     if not isinstance(steps, dict) or not any(is_group(s) for s in steps.values()):
-        _refuse_in_finally(data, source, problems)
         return data, source, problems
     flat, groups = {}, {}
     _walk(steps, "", 1, flat, groups, source, problems)
-    _refuse_in_finally(data, source, problems)
     return {**data, "steps": flat, "groups": groups}, NestedSource(source), problems
 
 
@@ -90,12 +89,14 @@ def _walk(steps: dict, scope: str, depth: int, flat: dict, groups: dict, source:
         _walk(inner, qualified, depth + 1, flat, groups, source, problems)
 
 
-def _refuse_in_finally(data: dict, source: Source, problems: list) -> None:
+def _refuse_in_finally(data: dict, source: Source, problems: list) -> dict:
+    """The data without a group under `finally` (refused here, once: no other error about it)."""
     final = data.get("finally")
-    for name, raw in (final.items() if isinstance(final, dict) else ()):
-        if is_group(raw):
-            problems.append(source.diagnostic("E248", "a finally step cannot be a group", ("finally", name, "steps"),
-                                              "list the finally steps one by one", at_key=True))
+    refused = [name for name, raw in (final.items() if isinstance(final, dict) else ()) if is_group(raw)]
+    for name in refused:
+        problems.append(source.diagnostic("E248", "a finally step cannot be a group", ("finally", name, "steps"),
+                                          "list the finally steps one by one", at_key=True))
+    return {**data, "finally": {k: v for k, v in final.items() if k not in refused}} if refused else data
 
 
 def written_order(steps: dict, scope: str = "") -> list[str]:

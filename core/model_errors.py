@@ -83,7 +83,7 @@ def _dedupe(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
 
 
 def _field_names(model: type[BaseModel]) -> list[str]:
-    return [f.alias or name for name, f in model.model_fields.items()]
+    return [f.alias or name for name, f in model.model_fields.items() if not f.exclude]  # (secrets: written in env)
 
 
 def _model_at(root: type[BaseModel], path: tuple) -> type[BaseModel] | None:

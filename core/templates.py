@@ -26,19 +26,25 @@ _NOT_IN_TEMPLATE = ("uses", "with", "steps")
 
 
 class TemplatedSource(Source):
-    """The spec's Source, locating a problem in a field a step took from its template at the template."""
+    """The spec's Source, locating a problem in a field a step took from its template at the template -- or, when
+    it lies in a value the step gave in `with`, at that value."""
 
-    def __init__(self, source: Source, written: dict, origins: dict[tuple, str], substituted: set[tuple]):
+    def __init__(self, source: Source, written: dict, origins: dict[tuple, str], spans: dict[tuple, dict]):
         super().__init__(source.file, source.text, source._root)
         self._index, self._inner = source._index, source
-        self._written, self._origins, self._substituted = written, origins, substituted
+        self._written, self._origins, self._spans = written, origins, spans
 
     def diagnostic(self, code, message, path=(), hint=None, *, at_key=False, offset=None) -> Diagnostic:
         path = tuple(path)
         template = self._origins.get(path[:2])
         if template is not None and len(path) > 2 and not _holds(self._written.get(path[:2]), path[2:]):
-            if (template, *path[2:]) in self._substituted:
-                offset = None  # the text there is the template's with its inputs filled in
+            filled = self._spans.get(path[:2], {}).get(path[2:])
+            if filled:  # the template's text with inputs filled in: find whose text the problem is in
+                for start, end, name, whole in filled:
+                    if whole or (offset is not None and start <= offset < end):
+                        inner = None if whole or offset is None else offset - start
+                        return self._inner.diagnostic(code, message, path[:2] + ("with", name), hint, offset=inner)
+                offset = None
             path = ("templates", template) + path[2:]
         return self._inner.diagnostic(code, message, path, hint, at_key=at_key, offset=offset)
 
@@ -67,7 +73,7 @@ def expand(data: dict, source: Source) -> tuple[dict, Source, list[Diagnostic], 
     broken: set[str] = set()
     origins: dict[tuple, str] = {}  # (section, step) -> its template
     written: dict[tuple, Any] = {}  # (section, step) -> the step as written, for locating
-    substituted: set[tuple] = set()
+    spans: dict[tuple, dict] = {}  # (section, step) -> field path -> where its `with` values landed in the text
     for section in ("steps", "finally"):
         mapping = data.get(section)
         if not isinstance(mapping, dict) or not _any_uses(mapping):
@@ -75,7 +81,7 @@ def expand(data: dict, source: Source) -> tuple[dict, Source, list[Diagnostic], 
         expanded = {}
         for name, raw in mapping.items():
             if isinstance(raw, dict) and "uses" in raw:
-                step = _use(section, name, raw, checked, templates, source, problems, substituted)
+                step = _use(section, name, raw, checked, templates, source, problems, spans.setdefault((section, name), {}))
                 if step is None:
                     broken.add(name)
                     continue
@@ -84,7 +90,7 @@ def expand(data: dict, source: Source) -> tuple[dict, Source, list[Diagnostic], 
             else:
                 expanded[name] = raw
         data[section] = expanded
-    return data, TemplatedSource(source, written, origins, substituted), problems, broken, {n: t for (_, n), t in origins.items()}
+    return data, TemplatedSource(source, written, origins, spans), problems, broken, {n: t for (_, n), t in origins.items()}
 
 
 def _any_uses(mapping: Any) -> bool:
@@ -127,7 +133,7 @@ def _template_ok(name: str, body: Any, source: Source, problems: list[Diagnostic
 
 
 def _use(section: str, name: str, raw: dict, checked: dict, templates: dict, source: Source,
-         problems: list[Diagnostic], substituted: set[tuple]) -> dict | None:
+         problems: list[Diagnostic], spans: dict) -> dict | None:
     """The step `raw` expanded from its template, or None (the problems said) when it cannot be."""
     path = (section, name)
     template = raw["uses"]
@@ -172,7 +178,12 @@ def _use(section: str, name: str, raw: dict, checked: dict, templates: dict, sou
             problems.append(source.diagnostic("E244", "${{ inputs.NAME }} is defined only inside a template", where,
                                               "give the value here, or move the field into the template"))
             return None
-    filled = _fill({k: v for k, v in body.items() if k != "inputs"}, values, ("templates", template), substituted)
+    for key in values:
+        if key in given and "when" in body and _INPUT.search(str(body["when"])) and not _condition_fit(given[key]):
+            problems.append(source.diagnostic("E243", f"input {key!r} reaches a condition: give a value or one reference",
+                                              path + ("with", key), "text around a reference cannot be a condition's operand"))
+            return None
+    filled = _fill({k: v for k, v in body.items() if k != "inputs"}, values, (), spans)
     own = {k: v for k, v in raw.items() if k not in ("uses", "with")}
     return _merge(filled, own)
 
@@ -186,22 +197,58 @@ def _fits(value: Any, kind: str) -> bool:
     return (isinstance(value, str) and "${{" in value) or value_fits(value, kind)
 
 
-def _fill(value: Any, values: dict, path: tuple, substituted: set[tuple]) -> Any:
-    """`value` with each `${{ inputs.X }}` replaced: a whole reference by the value itself, one in text by its text."""
+def _fill(value: Any, values: dict, path: tuple, spans: dict) -> Any:
+    """`value` with each `${{ inputs.X }}` replaced: a whole reference by the value itself, one in text by its text,
+    one in a condition by a literal of the value (or the reference it is). Where each value landed is kept in `spans`:
+    (start, end, input, whole)."""
     if isinstance(value, str):
         whole = _INPUT.fullmatch(value.strip()) if value.strip().startswith("${{") else None
-        if whole and whole.group(0) == value.strip():
-            substituted.add(path)
+        if whole and whole.group(0) == value.strip() and path[:1] != ("when",):
+            spans[path] = [(0, 0, whole.group(1), True)]
             return values[whole.group(1)]
-        if _INPUT.search(value):
-            substituted.add(path)
-            return _INPUT.sub(lambda m: to_text(values[m.group(1)]), value)
-        return value
+        if not _INPUT.search(value):
+            return value
+        text, landed, end = "", [], 0
+        for match in _INPUT.finditer(value):
+            name = match.group(1)
+            piece = _operand(values[name]) if path[:1] == ("when",) else to_text(values[name])
+            text += value[end:match.start()]
+            landed.append((len(text), len(text) + len(piece), name, False))
+            text += piece
+            end = match.end()
+        spans[path] = landed
+        return text + value[end:]
     if isinstance(value, dict):
-        return {k: _fill(v, values, path + (k,), substituted) for k, v in value.items()}
+        return {k: _fill(v, values, path + (k,), spans) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fill(v, values, path + (i,), substituted) for i, v in enumerate(value)]
+        return [_fill(v, values, path + (i,), spans) for i, v in enumerate(value)]
     return value
+
+
+def _condition_fit(value: Any) -> bool:
+    """A `with` value a condition can hold: a literal, or exactly one reference."""
+    return not isinstance(value, str) or "${{" not in value or whole_ref_text(value) is not None
+
+
+def whole_ref_text(value: str) -> str | None:
+    """The reference's own text when `value` is exactly one `${{ … }}` (`params.p`)."""
+    from .refs import RefProblem, whole_ref
+
+    try:
+        ref = whole_ref(value)
+    except RefProblem:
+        return None
+    return ref.text if ref is not None else None
+
+
+def _operand(value: Any) -> str:
+    """A value as a condition writes it: a reference bare, text quoted, json as its literal."""
+    import json
+
+    if isinstance(value, str):
+        ref = whole_ref_text(value) if "${{" in value else None
+        return ref if ref is not None else json.dumps(value)
+    return json.dumps(value)
 
 
 def _merge(template: dict, own: dict) -> dict:

@@ -280,7 +280,8 @@ class _StepChecker:
             elif target is not None and not self._encloses(target, self.path + path):
                 self._link(target, self.path + path)
             elif target is None and not self._broken(upstream):
-                self.error("E401", f"unknown step {upstream!r} in 'after'", path, did_you_mean(upstream, self._names()))
+                self.error("E401", f"unknown step {upstream!r} in 'after'", path,
+                           did_you_mean(upstream, self._names()) or self._hidden(upstream))
 
     def _references(self):
         step = self.step
@@ -374,6 +375,8 @@ class _StepChecker:
     def _find(self, name: str) -> str | None:
         """The qualified step or group `name` means here: a finally step sees the pipeline's level and the finally steps."""
         pipeline = self.parent.pipeline
+        if groups.SEP in name:  # a step inside a group is out of sight: its group's outputs are what is seen
+            return None
         if self.final:
             return name if name in pipeline.all_steps or name in pipeline.groups else None
         return groups.lookup(pipeline, self.name, name)
@@ -389,10 +392,11 @@ class _StepChecker:
     def _hidden(self, name: str) -> str | None:
         """A hint when `name` is a step inside a group, out of sight here."""
         for qualified in self.parent.pipeline.steps:
-            if groups.local(qualified) == name and groups.parent(qualified):
+            if (groups.local(qualified) == name or qualified == name) and groups.parent(qualified):
+                name = groups.local(qualified)
                 group = groups.parent(qualified)
-                return f"{name!r} is inside the group {groups.local(group)!r}: declare it among the group's outputs and " \
-                       f"refer to steps.{groups.local(group)}.outputs.NAME"
+                return f"{name!r} is inside the group {groups.local(group)!r}: wait for the group (after: " \
+                       f"[{groups.local(group)}]) or read an output it declares (steps.{groups.local(group)}.outputs.NAME)"
         return None
 
     def _broken(self, name: str) -> bool:
@@ -430,6 +434,9 @@ class _StepChecker:
             return
         if ref is not None and ref.kind == "item" and self.in_fan_out:
             return  # the enclosing fan-out's item, a list for this one (checked when it is known)
+        if ref is not None and ref.kind == "run" and ref.name == "failed_steps":
+            self._resolve(ref, origin, 0)  # a json list, known in a finally step (E510 elsewhere)
+            return
         if ref is None or ref.kind not in ("param", "output"):
             self.error("E507", "foreach takes a list, or one reference to a json param or output", ("foreach",),
                        "foreach: '${{ params.grid }}' with grid of type json, or foreach: [a, b, c]")

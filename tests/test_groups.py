@@ -141,3 +141,34 @@ def test_the_published_schema_takes_groups_templates_and_finally_steps(path):
     jsonschema.validate(spec, json_schema())
     with pytest.raises(jsonschema.ValidationError):  # a typo inside a group is still refused
         jsonschema.validate({**spec, "steps": {"g": {"steps": {"a": {"python": "m:f", "retires": 1}}}}}, json_schema())
+
+
+def test_orch_graph_draws_finally_steps_in_a_cluster_of_their_own():
+    spec = {"apiVersion": "orch/v1", "name": "f", "steps": {"a": {"command": ["true"], "outputs": {"x": "string"}}},
+            "finally": {"tidy": {"command": ["echo", "${{ steps.a.outputs.x }}"]}, "then": {"command": ["true"], "after": ["tidy"]}}}
+    graph = graph_of(spec)
+    mermaid = diagram.to_mermaid(graph)
+    assert 'subgraph fin["finally: after every step, whatever happened"]' in mermaid
+    assert 's0 -->|"x"| f0' in mermaid and "f0 -.-> f1" in mermaid
+    assert 'subgraph "cluster_finally"' in diagram.to_dot(graph)
+
+
+def test_a_step_outside_a_group_cannot_name_a_step_inside_it():
+    from orch.core.errors import SpecError
+
+    inside = {"g": {"steps": {"a": {"command": ["true"]}}}}
+    for other in ({"after": ["g.a"]}, {"after": ["a"]}):
+        with pytest.raises(SpecError, match="E401") as error:
+            graph_of({"apiVersion": "orch/v1", "name": "p", "steps": {**inside, "b": {"command": ["true"], **other}}})
+        assert "after: [g]" in (error.value.diagnostics[0].hint or "") or "did you mean 'g'" in (error.value.diagnostics[0].hint or "")
+
+
+def test_an_input_in_a_condition_is_a_literal_or_the_reference_given():
+    spec = {"apiVersion": "orch/v1", "name": "t", "params": {"env": "prod"},
+            "templates": {"deploy": {"inputs": {"target": "string"}, "command": ["true"],
+                                     "when": "params.env == ${{ inputs.target }}"}},
+            "steps": {"sneaky": {"uses": "deploy", "with": {"target": "x' or 'a' == 'a"}},
+                      "same": {"uses": "deploy", "with": {"target": "${{ params.env }}"}}}}
+    steps = graph_of(spec).pipeline.steps
+    assert steps["sneaky"].when == 'params.env == "x\' or \'a\' == \'a"'  # one string, never condition text
+    assert steps["same"].when == "params.env == params.env"

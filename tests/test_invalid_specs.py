@@ -142,6 +142,11 @@ CASES = [
      "E244", 6, 16, "has no input 'lr'"),
     ("template-error-located-in-template", H + "templates:\n  t:\n    python: m:f\n    args: {x: '${{ steps.nope.outputs.y }}'}\n"
      "steps:\n  a: {uses: t}\n", "E503", 6, 16, "unknown step 'nope'"),
+    ("template-with-value-located", H + "templates:\n  t: {inputs: {w: string}, command: [echo, 'x ${{ inputs.w }}']}\nsteps:\n"
+     "  a: {uses: t, with: {w: '${{ params.nope }}'}}\n", "E502", 6, 27, "unknown param 'nope'"),
+    ("template-with-text-in-a-condition", H + "params: {env: prod}\ntemplates:\n  t: {inputs: {w: string}, command: ['true'], "
+     "when: 'params.env == ${{ inputs.w }}'}\nsteps:\n  a: {uses: t, with: {w: 'a ${{ params.env }}'}}\n", "E243", 7, 26,
+     "reaches a condition"),
     ("template-with-steps", H + "templates:\n  t: {python: m:f, uses: u}\nsteps:\n  a: {uses: t}\n", "E245", 4, 20, "cannot have 'uses'"),
     ("finally-name-shared", H + "steps:\n  a: {python: m:f}\nfinally:\n  a: {python: m:g}\n", "E303", 6, 3, "names both a step and a finally step"),
     ("run-status-outside-finally", H + "steps:\n  a: {python: m:f, args: {s: '${{ run.status }}'}}\n", "E510", 4, 31, "in a finally step"),
