@@ -9,7 +9,9 @@
 (b) overhead per step on a 200-step chain: (T(200 steps) - T(1 step)) / 199 (goal <= 10 ms);
 (c) 100 independent 0.2 s steps with --max-parallel 100: wall time (goal <= 1 s), against
     the ideal 0.2 s;
-(d) orch's own peak memory (max RSS of the orch process) at 1,000 steps vs 100 (goal <= 1.5x).
+(d) orch's own peak memory (max RSS of the orch process) at 1,000 steps vs 100 (goal <= 1.5x);
+(e) a fan-out group of 100 items, each a chain of 2 trivial steps, against the same 200 steps written
+    out as 100 chains side by side: what a group costs (goal <= 1.1x).
 """
 
 from __future__ import annotations
@@ -73,6 +75,21 @@ def fan(n: int, seconds: float) -> dict:
     return {"apiVersion": "orch/v1", "name": f"fan-{n}", "steps": steps}
 
 
+def group_of_chains(n: int) -> dict:
+    body = {"first": {"python": "bench_steps:inc", "args": {"x": "${{ item }}"}, "outputs": {"x": "integer"}},
+            "second": {"python": "bench_steps:inc", "args": {"x": "${{ steps.first.outputs.x }}"}, "outputs": {"x": "integer"}}}
+    return {"apiVersion": "orch/v1", "name": f"group-{n}", "steps": {"each": {"foreach": list(range(n)), "steps": body}}}
+
+
+def chains_side_by_side(n: int) -> dict:
+    steps = {}
+    for i in range(n):
+        steps[f"first-{i}"] = {"python": "bench_steps:inc", "args": {"x": i}, "outputs": {"x": "integer"}}
+        steps[f"second-{i}"] = {"python": "bench_steps:inc", "args": {"x": f"${{{{ steps.first-{i}.outputs.x }}}}"},
+                                "outputs": {"x": "integer"}}
+    return {"apiVersion": "orch/v1", "name": f"chains-{n}", "steps": steps}
+
+
 class Bench:
     def __init__(self, folder: Path):
         self.folder = folder
@@ -133,6 +150,12 @@ def main() -> None:
             rss[n] = int(err.split("maxrss")[-1].split()[0]) / 1024
         print(f"(d) orch's peak memory: {rss[100]:.0f} MiB at 100 steps, {rss[1000]:.0f} MiB at 1,000 -> {rss[1000] / rss[100]:.2f}x")
         verdicts.append(("(d) <= 1.5x", rss[1000] / rss[100] <= 1.5))
+
+        grouped = bench.best(bench.spec(group_of_chains(100)), args.runs)
+        flat = bench.best(bench.spec(chains_side_by_side(100)), args.runs)
+        print(f"(e) a fan-out group of 100 two-step items: {grouped:.2f} s, the same 200 steps side by side: {flat:.2f} s "
+              f"-> {grouped / flat:.2f}x")
+        verdicts.append(("(e) <= 1.1x", grouped / flat <= 1.1))
 
         print()
         for goal, met in verdicts:
