@@ -14,7 +14,8 @@ A python step's pod runs the same bootstrap as an Argo pod (python3 and the user
 image, nothing of orch): the call travels as JSON in ORCH_PAYLOAD, with every brace of the
 user's text written as a \\u escape, so Jinja never finds a tag in it. Each reference's value
 arrives in ORCH_R<i>, a Jinja expression orch writes (a param, an upstream XCom as JSON, the run
-id or date); the outputs come back through the pod's XCom sidecar (/airflow/xcom/return.json).
+id or date, a finally step's run.status or run.failed_steps); the outputs come back through the
+pod's XCom sidecar (/airflow/xcom/return.json).
 A pod's `image` is a template too: each `${{ params.NAME }}` in it as the param's text (a macro), the
 rest Kubernetes' own syntax, which no tag opener passes (checked at validation), as `node_selector` is.
 
@@ -59,11 +60,11 @@ IMPORTS = ("from airflow.providers.cncf.kubernetes.operators.pod import Kubernet
 
 def uses_macros(graph: PipelineGraph) -> bool:
     """Whether a pod's templates call the DAG's MACROS: a plain command pod's argv and env, an image's params,
-    a runner pod's run date."""
+    a runner pod's run date, run.status or run.failed_steps."""
     pipeline = graph.pipeline
     return any(step.image and ((step.command and not runs_runner(pipeline, step)) or find_refs(step.image)
-                               or ("run", None, "date") in Payload(pipeline, step).refs)
-               for step in pipeline.steps.values())
+                               or any(kind == "run" and name != "id" for kind, _, name in Payload(pipeline, step).refs))
+               for step in pipeline.all_steps.values())
 
 
 def runs_runner(pipeline: Pipeline, step: Step) -> bool:
@@ -82,7 +83,7 @@ def definitions(graph: PipelineGraph) -> str:
     """What the DAG function's pods need defined before it is called: BOOTSTRAP for python pods,
     CommandPod for command pods with outputs."""
     pipeline = graph.pipeline
-    steps = [step for step in pipeline.steps.values() if step.image]
+    steps = [step for step in pipeline.all_steps.values() if step.image]
     parts = [bootstrap_constant()] if any(runs_runner(pipeline, step) for step in steps) else []
     if any(_is_command_pod(pipeline, step) for step in steps):
         parts.append(_command_pod()[1])
@@ -95,7 +96,7 @@ def pod_task(graph: PipelineGraph, name: str, names: Names, trigger: str, attemp
     `pre_execute`, which may stop or skip it (fail_fast, the deadline, `when`) before a pod starts, and which
     signs the shipped code's URL for a runner pod (`sha`: the code's sha256)."""
     pipeline = graph.pipeline
-    step = pipeline.steps[name]
+    step = pipeline.all_steps[name]
     ident = names.steps[name]
     runner = runs_runner(pipeline, step)
     options = [f"task_id={name!r}", f"name={name.replace('_', '-')!r}", f"image={template(graph, step.image, expanded=False)!r}",
@@ -159,8 +160,10 @@ def _bootstrap(graph: PipelineGraph, step: Step, sha: str | None = None) -> list
     (ORCH_PACKAGES), the secrets it checks (ORCH_SECRETS: [[VAR, secret, key], ...])."""
     payload = Payload(graph.pipeline, step)
     data = payload.data()
-    data["refs"] = [{**spec, "kind": "output"} if spec["kind"] == "list" else spec for spec in data["refs"]]
-    payload.data = lambda: data  # a fan-out's outputs arrive as its collector's lists, not Argo's JSON texts
+    json_texts = {index for (kind, _, name), index in payload.refs.items() if kind == "run" and name == "failed_steps"}
+    data["refs"] = [{**spec, "kind": "output"} if spec["kind"] == "list" or i in json_texts else spec
+                    for i, spec in enumerate(data["refs"])]
+    payload.data = lambda: data  # JSON texts: a fan-out's outputs (its collector's lists), run.failed_steps
     env = {"ORCH_PAYLOAD": k8s_literal(payload.encoded()), "ORCH_XCOM_RETURN": XCOM_RETURN}
     env.update((f"ORCH_R{i}", _jinja(graph, spec_ref)) for i, spec_ref in enumerate(_refs(payload)))
     if sha:
@@ -216,8 +219,18 @@ def _text_of(graph: PipelineGraph, ref, expanded: bool = True) -> str:
     elif ref.kind == "output":
         value = "orch_output(ti.xcom_pull(task_ids=%r), %r)" % (ref.step, ref.name)
     else:
-        value = "run_id" if ref.name == "id" else "orch_date(dag_run)"
+        value = _run_value(graph, ref.name)
     return "{{ %s%s }}" % (value, DOLLARS if expanded else "")
+
+
+def _run_value(graph: PipelineGraph, name: str) -> str:
+    """A `run.NAME` reference as a Jinja expression of its text: the run id, the date every task gives, or a
+    finally step's run.status or run.failed_steps, from the steps' states as its task reads them (MACROS)."""
+    if name == "id":
+        return "run_id"
+    if name == "date":
+        return "orch_date(dag_run)"
+    return "orch_run(ti, %r, %s)" % (name, literal(list(graph.pipeline.steps)))
 
 
 def bootstrap_constant() -> str:
@@ -240,7 +253,7 @@ def _jinja(graph: PipelineGraph, key: tuple) -> str:
     if kind == "output":
         # outputs travel as JSON text (runtime.py); `macros.json` is Airflow's json module in templates
         return "{{ macros.json.loads(ti.xcom_pull(task_ids=%r) or '{}').get(%r) | tojson%s }}" % (step, name, DOLLARS)
-    return "{{ run_id%s }}" % DOLLARS if name == "id" else "{{ orch_date(dag_run) }}"  # the date every task gives
+    return "{{ %s%s }}" % (_run_value(graph, name), "" if name == "date" else DOLLARS)  # a date holds no '$'
 
 
 def _pod_settings(kube: Kubernetes) -> list[str]:

@@ -5,7 +5,9 @@ Mapping (docs/backends.md): a task per step with the trigger as its `trigger_rul
 as a skip, exact retry delays through a retry policy, `execution_timeout`; DAG `params`
 with types; `foreach` as an items task, a mapped item task and a collecting task; a leaf
 `Orch__verdict` that fails the run when a step failed, where a step runs after a failure
-(`needs_verdict`). Tasks take no arguments (a user's
+(`needs_verdict`). Finally steps are tasks downstream of every step's task, their triggers over
+their finally upstream only; the verdict then follows them all, the DAG's one leaf, so the run's
+state is the steps' alone. Tasks take no arguments (a user's
 text lives in the function bodies, out of reach of Jinja); values come from XComs.
 Where an attempt runs (WHERE, runtime.Step.place): the shipped code, named by its sha256 and
 fetched from the run's store; the step's packages' env; its secrets, by name, read from Airflow's
@@ -34,9 +36,10 @@ ITEMS_TASK, ITEM_TASK = "{}__Items", "{}__Item"  # as runtime.py names a fan-out
 
 
 def task_ids(pipeline: Pipeline) -> set[str]:
-    """Every task id the DAG file defines: a task per step, a fan-out's two helpers, the verdict if it has one."""
-    ids = {*pipeline.steps} | ({VERDICT} if needs_verdict(pipeline) else set())
-    for name, step in pipeline.steps.items():
+    """Every task id the DAG file defines: a task per step and finally step, a fan-out's two helpers, the
+    verdict if it has one."""
+    ids = {*pipeline.all_steps} | ({VERDICT} if needs_verdict(pipeline) else set())
+    for name, step in pipeline.all_steps.items():
         if step.foreach is not None:
             ids |= {ITEMS_TASK.format(name), ITEM_TASK.format(name)}
     return ids
@@ -46,8 +49,17 @@ def needs_verdict(pipeline: Pipeline) -> bool:
     """Whether the DAG needs the leaf `Orch__verdict` to fail its run when a step failed. Airflow fails a run
     when a leaf task failed or was upstream_failed, and a failure reaches every leaf below it -- each task with one
     upstream runs on Airflow's own rule, every other one is judged by runtime.Step and fails ('upstream failed') --
-    unless a step runs after a failure: an `all_done` or `any_failed` step (a cleanup, an alert) that succeeds."""
-    return any(step.trigger in ("all_done", "any_failed") for step in pipeline.steps.values())
+    unless a step runs after a failure: an `all_done` or `any_failed` step (a cleanup, an alert) that succeeds.
+    Finally steps always run after one, and may fail after a success: there the verdict follows them too, the
+    DAG's only leaf, so the run's state is the steps' (run_outcome) whatever the finally steps did."""
+    return bool(pipeline.finally_) or any(step.trigger in ("all_done", "any_failed") for step in pipeline.steps.values())
+
+
+def scheduler_times_out(pipeline: Pipeline) -> bool:
+    """Whether the DAG has a `dagrun_timeout`. A scheduler timing a run out skips every task not yet ended,
+    finally steps too (SchedulerJobRunner._schedule_dag_run); so a pipeline with finally steps has none, and
+    the deadline every task checks (runtime.Step.left) bounds its steps alone."""
+    return bool(pipeline.timeout) and not pipeline.finally_
 
 
 TRIGGER_RULES = {"all_succeeded": "all_success", "none_failed": "none_failed", "all_done": "all_done",
@@ -81,12 +93,13 @@ def dag_source(graph: PipelineGraph, target: str = "python", code=None) -> str:
         raise UsageError("this pipeline ships its code (code: {ship: true}): render it with orch render, which packs "
                          "the code and names its archive in the DAG file")
     sha = code.sha256 if code is not None and ships_code(graph.pipeline) else None
-    pods = target == "kubernetes" and any(step.image for step in graph.pipeline.steps.values())
+    pods = target == "kubernetes" and any(step.image for step in graph.pipeline.all_steps.values())
     _refuse(graph, pods)
     pipeline = graph.pipeline
     names = names_of(pipeline)
     verdict = [_verdict()] if needs_verdict(pipeline) else []
-    body = [_task(graph, name, names, pods, sha) for name in graph.order()] + verdict + [_wiring(graph, names, pods)]
+    tasks = [_task(graph, name, names, pods, sha) for name in [*graph.order(), *graph.final_order()]]
+    body = tasks + verdict + [_wiring(graph, names, pods)]
     macros = pods and kubernetes.uses_macros(graph)
     head = _pipeline_constants(pipeline, sha) + "\n\n" + _dag_decorator(pipeline, macros) + f"\ndef {names.flow}():\n" + "\n\n".join(body)
     tail = (kubernetes.definitions(graph) + "\n\n\n" if pods else "") + f"{names.flow}()  # last: its tasks use the helpers above\n"
@@ -144,7 +157,7 @@ def _where(pipeline: Pipeline) -> dict:
     """What each step's task needs where its attempt runs (runtime.Step.place): its packages, and each secret
     as [secret, key], read from Airflow's Variables or Connections as the attempt starts -- names, never values."""
     where = {}
-    for name, step in pipeline.steps.items():
+    for name, step in pipeline.all_steps.items():
         needs = {}
         if step.packages:
             needs["packages"] = list(step.packages)
@@ -166,7 +179,7 @@ def _dag_decorator(pipeline: Pipeline, macros: bool) -> str:
                     f"catchup={schedule.catchup!r}", f"max_active_runs={schedule.concurrency}"]
     else:
         options += ["schedule=None", "catchup=False"]
-    if pipeline.timeout:
+    if scheduler_times_out(pipeline):
         options.append(f"dagrun_timeout=datetime.timedelta(seconds={pipeline.timeout!r})")
     if pipeline.params:
         params = [f"{literal(name)}: {_param(p)}" for name, p in pipeline.params.items()]
@@ -187,19 +200,16 @@ def _param(param) -> str:
 
 
 def _task(graph: PipelineGraph, name: str, names: Names, pods: bool, sha: str | None = None) -> str:
-    step = graph.pipeline.steps[name]
+    step = graph.pipeline.all_steps[name]
     refs = Refs(names, "_step")
     prelude = [f"        {names.outputs(u)} = _step.outputs({u!r})" for u in upstream_read(graph, name)]
     guard = []
     if step.when is not None:
         guard = [f"        if not ({condition(parse_condition(step.when), refs)}):",
                  f"            _step.skip({('when: ' + ' '.join(step.when.split()) + ' is false')!r})"]
-    trigger = TRIGGER_RULES[step.trigger or "all_succeeded"]
-    making = f"Step({name!r}, **PIPELINE)"  # making it stops a step that may not start (runtime.Step)
-    upstream = graph.upstream(name)
-    if trigger in ("all_success", "one_failed") and len(upstream) > 1:  # judged once all ended (runtime.Step._judge)
-        judged = "all_succeeded" if trigger == "all_success" else "any_failed"
-        trigger, making = "all_done", f"Step({name!r}, **PIPELINE, {judged}={literal(upstream)})"
+    final = ", final=True" if name in graph.pipeline.finally_ else ""  # stopped by neither the deadline nor fail_fast
+    trigger, judged = _trigger(graph, name)
+    making = f"Step({name!r}, **PIPELINE{final}{judged})"  # making it stops a step that may not start (runtime.Step)
     start = f"        _step = {making}"
     if pods and step.image:  # with no condition to test, making the Step is the whole check
         check = "\n".join([start, *prelude, *guard]) if guard else f"        {making}"
@@ -214,10 +224,25 @@ def _task(graph: PipelineGraph, name: str, names: Names, pods: bool, sha: str | 
     if step.parallelism:
         item_options.append(f"max_active_tis_per_dagrun={step.parallelism}")
     item = _def(item_options, names.of(name, "item"), "_index",
-                [f"        _step = Step({name!r}, **PIPELINE)", "        _item = _step.item(_index)", *prelude, call])
+                [f"        _step = Step({name!r}, **PIPELINE{final})", "        _item = _step.item(_index)", *prelude, call])
     collect = _def([f"task_id={name!r}", "trigger_rule='all_done'"], names.task(name), "",
                    [f"        return Step({name!r}, **PIPELINE, starting=False).collect({literal(list(step.outputs))})"])
     return "\n\n".join([items, item, collect])
+
+
+def _trigger(graph: PipelineGraph, name: str) -> tuple[str, str]:
+    """The task's trigger rule, and what its Step judges itself (an argument, or ''). A finally step counts only
+    its finally upstream: with none (its task waits for every step's) it runs whatever happened. Over several
+    upstream steps, all_succeeded and any_failed are judged by the task once all ended (runtime.Step._judge):
+    Airflow decides them early."""
+    step = graph.pipeline.all_steps[name]
+    final = name in graph.pipeline.finally_
+    upstream = graph.final_upstream(name) if final else graph.upstream(name)
+    trigger = "all_done" if final and not upstream else TRIGGER_RULES[step.trigger or "all_succeeded"]
+    if trigger in ("all_success", "one_failed") and len(upstream) > 1:
+        judged = "all_succeeded" if trigger == "all_success" else "any_failed"
+        return "all_done", f", {judged}={literal(upstream)}"
+    return trigger, ""
 
 
 def _def(options: list[str], function: str, parameters: str, body: list[str]) -> str:
@@ -239,6 +264,9 @@ def _attempt_options(step: Step) -> list[str]:
 
 
 def _verdict_note(pipeline: Pipeline) -> str:
+    if pipeline.finally_:
+        return (f"The finally steps run once every step ended, whatever happened; the leaf task {VERDICT}\n"
+                "follows them and fails the DAG run when a step failed: a finally step never changes it.")
     if needs_verdict(pipeline):
         return f"The leaf task {VERDICT} fails the DAG run when any step failed, even where a step that\nran after it succeeded."
     return "A failed step fails the DAG run: its failure reaches every leaf task below it."
@@ -251,10 +279,13 @@ def _verdict() -> str:
 
 
 def _wiring(graph: PipelineGraph, names: Names, pods: bool) -> str:
-    """Each task function called once, its name then holding the task; then the edges."""
+    """Each task function called once, its name then holding the task; then the edges. A finally step with no
+    finally upstream follows every step's task, not the leaves alone: Airflow may end a leaf upstream_failed at
+    a first failure, while its other upstream tasks still run."""
+    steps, final = graph.order(), graph.final_order()
     lines = []
-    for name in graph.order():
-        task, step = names.task(name), graph.pipeline.steps[name]
+    for name in [*steps, *final]:
+        task, step = names.task(name), graph.pipeline.all_steps[name]
         if step.foreach is None:
             if not (pods and step.image):  # a pod task is made where it is defined
                 lines.append(f"    {task} = {task}()")
@@ -264,9 +295,9 @@ def _wiring(graph: PipelineGraph, names: Names, pods: bool) -> str:
             lines += [f"    {items} = {items}()", f"    {task} = {task}()",
                       f"    {items} >> {names.of(name, 'item')}.expand(_index={items}) >> {task}"]
             first = items
-        upstream = graph.upstream(name)
+        upstream = graph.upstream(name) if name in graph.pipeline.steps else graph.final_upstream(name) or steps
         if upstream:
             lines.append(f"    [{', '.join(names.task(u) for u in upstream)}] >> {first}")
     if needs_verdict(graph.pipeline):
-        lines.append(f"    [{', '.join(names.task(n) for n in graph.order())}] >> _verdict()")
+        lines.append(f"    [{', '.join(names.task(n) for n in [*steps, *final])}] >> _verdict()")
     return "\n".join(lines)

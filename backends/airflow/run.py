@@ -150,10 +150,10 @@ def _follow(driver: subprocess.Popen, watch: "_Watch") -> Optional[dict]:
             return message["run"]
         if "states" in message:
             watch.begin(message["run_id"])
-            for name in watch.graph.pipeline.steps:
+            for name, step in watch.graph.pipeline.all_steps.items():
                 state, tries = message["states"].get(f"{name}[-1]") or [None, 0]
                 if state in STATES:  # a fan-out's attempts are its items': the end says them
-                    attempt = tries if watch.graph.pipeline.steps[name].foreach is None else 0
+                    attempt = tries if step.foreach is None else 0
                     watch.step(name, STATES[state], attempt=attempt, error=message["errors"].get(name))
     return None
 
@@ -168,7 +168,7 @@ class _Watch:
 
     def begin(self, run_id: str) -> None:
         if self.progress and not self.begun:
-            self.progress.begin(run_id, self.graph.pipeline.name, list(self.graph.pipeline.steps))
+            self.progress.begin(run_id, self.graph.pipeline.name, list(self.graph.pipeline.all_steps))
             self.begun = True
 
     def step(self, name: str, status: str, **details: Any) -> None:

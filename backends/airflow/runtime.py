@@ -3,7 +3,9 @@
 Standard library and the Airflow task SDK only. Trigger rules and skip propagation are
 Airflow's own; this adds what Airflow cannot say: exact retry delays, the pipeline's
 deadline, fail_fast that lets running steps finish, a fan-out that succeeds on an empty
-list, and error texts kept as XComs so they can be read back with the task states. Each attempt
+list, finally steps that neither fail_fast nor the deadline stops, seeing `run.status` and
+`run.failed_steps` from the steps' states (core's run_outcome, as the verdict decides the run), and error
+texts kept as XComs so they can be read back with the task states. Each attempt
 runs where stepplace.Place puts it: in a fresh copy of the shipped code, with its packages' env,
 its secrets read from Airflow's Variables or Connections, registered with Airflow's masker and
 masked by orch's in what it prints and in its error.
@@ -23,6 +25,7 @@ from orch.backends.steprun import (PipelineTimeout, StepError, call_command, cal
                                    attempts_end_on_sigterm, output)
 from orch.backends.transfer import ArtifactError, Destination, Inputs, check_store  # embedded: transfer
 from orch.core.artifacts import choose_store, code_uri  # embedded: artifacts
+from orch.core.result import run_outcome  # embedded: result
 from orch.core.secrets import secret_env_name  # embedded: secrets
 from orch.core.typed import as_declared, foreach_problem, to_text  # embedded: typed
 
@@ -35,6 +38,7 @@ CONNECTION_FIELDS = ("login", "password", "host", "schema", "port", "conn_type")
 # reads that field of a Connection; any other key, its extra
 ORCH_RUN_SECRETS = "ORCH_AIRFLOW_RUN_SECRETS"  # set by `orch run -b airflow`, which makes Variables of ORCH_SECRET_*
 CODE_URL_SECONDS = 6 * 3600  # how long a pod's presigned code URL is good for: a GPU pod may wait hours for its node
+STATES = {"success": "succeeded", "skipped": "skipped", "failed": "failed", "upstream_failed": "upstream_failed"}
 
 
 class ExactDelays(RetryPolicy):
@@ -54,7 +58,9 @@ class Step:
     helper its task calls, as methods, so no name a user chose can shadow one."""
 
     def __init__(self, name, steps=(), params=None, fail_fast=False, timeout=None, starting=True, all_succeeded=(),
-                 any_failed=(), pipeline=None, store=None, code=None, where=None):
+                 any_failed=(), pipeline=None, store=None, code=None, where=None, final=False):
+        if final:  # a finally step: neither the pipeline's deadline nor fail_fast stops it
+            fail_fast, timeout = False, None
         self.context = get_current_context()
         self.ti = self.context["ti"]
         self.name, self.steps, self.types, self.fail_fast, self.timeout = name, steps, params or {}, fail_fast, timeout
@@ -86,9 +92,19 @@ class Step:
     def _may_start(self):
         left = self.left()
         if left is not None and left <= 0:
-            self.stop(f"not started: the pipeline's timeout of {self.timeout:g}s ran out")
+            self._too_late(f"the pipeline's timeout of {self.timeout:g}s ran out")
         if self.fail_fast and "failed" in self.states([s for s in self.steps if s != self.name]).values():
             self.stop("not started: a step failed and fail_fast is set")
+
+    def _too_late(self, reason):
+        """Not started before the deadline. Its upstream steps all succeeded or were skipped: they ended before the
+        deadline (a step running then fails), so it was waiting to start and fails, as the local backend fails what
+        waits. Else it is upstream_failed, as a step whose upstream failed by then."""
+        states = self.states(self.ti.task.upstream_task_ids)
+        if all(state in ("success", "skipped") for state in states.values()):
+            self.ti.xcom_push(key=ERROR, value=reason)
+            raise AirflowFailException(reason)
+        self.stop(f"not started: {reason}")
 
     def stop(self, reason):
         """End as upstream_failed. Airflow has no such end for a task that started, so it fails
@@ -132,6 +148,13 @@ class Step:
         """The UTC date of the run's logical date (a manual run's: when it was triggered)."""
         when = self.context.get("logical_date") or self.context["dag_run"].run_after
         return when.astimezone(datetime.timezone.utc).date().isoformat()
+
+    def run_status(self):
+        """A finally step's `run.status`: the pipeline's, from its steps' states."""
+        return run_outcome(step_statuses(self.ti, self.steps), self.steps)["status"]
+
+    def run_failed_steps(self):
+        return run_outcome(step_statuses(self.ti, self.steps), self.steps)["failed_steps"]
 
     def python(self, target, args, outputs, env=None, timeout=None):
         return self._attempt(call_python, timeout, target, args, outputs, env, publish=self.publish)
@@ -282,12 +305,21 @@ def pod_code(task, store, sha):
 
 def verdict(steps):
     """Fail the DAG run when a step failed: Airflow judges a run by its leaves, and a succeeded
-    cleanup or alert leaf would hide the failure."""
-    ti = get_current_context()["ti"]
+    cleanup or alert leaf, or a finally step, would hide the failure (or, failing, make one)."""
+    outcome = run_outcome(step_statuses(get_current_context()["ti"], steps), steps)
+    if outcome["status"] == "failed":
+        raise AirflowFailException(f"failed steps: {', '.join(outcome['failed_steps'])}")
+
+
+def step_statuses(ti, steps):
+    """The steps' states in this DAG run as orch names them: a task that failed because it stopped before
+    running its step (its `orch_status` XCom) is upstream_failed; one not ended is left out."""
     states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=list(steps)).get(ti.run_id, {})
-    failed = [name for name in steps if states.get(name) == "failed" and not ti.xcom_pull(task_ids=name, key=STATUS)]
-    if failed:
-        raise AirflowFailException(f"failed steps: {', '.join(failed)}")
+    statuses = {name: STATES[states[name]] for name in steps if states.get(name) in STATES}
+    for name in [name for name, status in statuses.items() if status == "failed"]:
+        if ti.xcom_pull(task_ids=name, key=STATUS):
+            statuses[name] = "upstream_failed"
+    return statuses
 
 
 def param_text(value, kind):
@@ -304,8 +336,13 @@ def date_text(dag_run):
     return when.astimezone(datetime.timezone.utc).date().isoformat()
 
 
-# What a plain pod's templated argv and env call for their references (kubernetes.py)
-MACROS = {"orch_param": param_text, "orch_output": output_text, "orch_date": date_text}
+def run_text(ti, name, steps):
+    """A finally pod's `run.status` or `run.failed_steps` (`name`) as text, from the steps' states."""
+    return to_text(run_outcome(step_statuses(ti, steps), steps)[name])
+
+
+# What a pod's templated argv and env call for their references (kubernetes.py)
+MACROS = {"orch_param": param_text, "orch_output": output_text, "orch_date": date_text, "orch_run": run_text}
 
 
 def _error_text(err):

@@ -9,18 +9,19 @@ from orch.core.graph import PipelineGraph
 from orch.core.result import RunResult, StepResult, pipeline_status
 
 from ..remote import moment
-from .render import ITEM_TASK
+from .render import ITEM_TASK, scheduler_times_out
 
 STATES = {"success": "succeeded", "skipped": "skipped", "upstream_failed": "upstream_failed", "failed": "failed",
           "running": "running"}
 
 
 def result_from_records(graph: PipelineGraph, records: dict, params: dict[str, Any]) -> RunResult:
-    """The run as Airflow stored it (driver.py's `records`)."""
+    """The run as Airflow stored it (driver.py's `records`): the steps, then the finally steps, each read the same
+    way; the pipeline's status is its steps' (the DAG run's state, which the verdict keeps theirs)."""
     tasks = {(t["task_id"], t["map_index"]): t for t in records["tasks"]}
     xcoms = {(x["task_id"], x["map_index"], x["key"]): x["value"] for x in records["xcoms"]}
     steps = {}
-    for name, step in graph.pipeline.steps.items():
+    for name, step in graph.pipeline.all_steps.items():
         task = tasks.get((name, -1))
         if task is None or task["state"] not in STATES:
             steps[name] = StepResult(status="running" if task and task["state"] in ("queued", "up_for_retry") else "pending")
@@ -46,9 +47,10 @@ def result_from_records(graph: PipelineGraph, records: dict, params: dict[str, A
                       xcoms.get((name, -1, "orch_error")) or "the task failed (see its log)") if status == "failed" else None,
         })
     state = records.get("state")
-    status = "running" if state not in ("success", "failed") else pipeline_status(steps, engine_ok=state == "success")
+    own = {name: steps[name] for name in graph.pipeline.steps}
+    status = "running" if state not in ("success", "failed") else pipeline_status(own, engine_ok=state == "success")
     error = None
-    if status == "failed" and not any(step.status == "failed" for step in steps.values()):
+    if status == "failed" and not any(step.status == "failed" for step in own.values()):
         error = f"Airflow's DAG run {records['run_id']} ended {state}"
     return RunResult(pipeline=graph.pipeline.name, backend="airflow", run_id=records["run_id"], status=status,
                      params=params, started_at=records.get("start"), ended_at=records.get("end"), steps=steps,
@@ -61,7 +63,8 @@ def _timed_out(graph: PipelineGraph, name: str, tasks: dict, records: dict) -> b
     `when` to skip it (it was running: failed), or one that never started with no upstream step skipped otherwise
     to have skipped it (it was waiting: upstream_failed)."""
     timeout, task = graph.pipeline.timeout, tasks[(name, -1)]
-    if not timeout or records.get("state") != "failed" or not (records.get("start") and records.get("end")):
+    if not (scheduler_times_out(graph.pipeline) and records.get("state") == "failed" and records.get("start")
+            and records.get("end")):
         return False
     if _seconds(records["end"], records["start"]) < timeout:
         return False

@@ -15,6 +15,7 @@ def describe(dag) -> dict:
         "params": {name: dag.params.get_param(name).schema for name in dag.params},
         "schedule": repr(timetable),
         "catchup": dag.catchup, "max_active_runs": dag.max_active_runs,
+        "dagrun_timeout": dag.dagrun_timeout.total_seconds() if dag.dagrun_timeout else None,
         "tasks": {task.task_id: {
             "type": type(task).__name__, "trigger_rule": getattr(task.trigger_rule, "value", task.trigger_rule), "retries": task.retries,
             "execution_timeout": task.execution_timeout.total_seconds() if task.execution_timeout else None,

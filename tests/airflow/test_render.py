@@ -15,9 +15,11 @@ import yaml
 
 from orch.backends.airflow.render import dag_source
 from orch.backends.airflow.run import airflow_env, airflow_home
+from orch.backends.capabilities import check
 from orch.core import load_spec, parse_spec
 
-from ..conformance.test_cases import CASES, load_case
+from ..conformance.test_cases import CASES as ALL_CASES
+from ..conformance.test_cases import load_case
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "specs").glob("*.yaml"))
@@ -27,6 +29,9 @@ PODS = EXAMPLES  # every example renders for --target kubernetes too, its artifa
 
 def graph_of(path: Path):
     return load_spec(path) if path in EXAMPLES else parse_spec(yaml.safe_dump(load_case(path)["spec"], allow_unicode=True))
+
+
+CASES = [path for path in ALL_CASES if not check(graph_of(path), "airflow").refused]  # what orch renders for Airflow
 
 
 def pod_graph(path: Path):
@@ -44,10 +49,27 @@ def load_folder(folder: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+FINALLY = """
+apiVersion: orch/v1
+name: finally-shape
+timeout: 1h
+steps:
+  a: {command: ["true"]}
+  grid: {command: ["true"], foreach: [1, 2], after: [a]}
+  side: {command: ["true"]}
+finally:
+  tidy: {command: ["true"], trigger: any_failed}
+  each: {command: ["true"], foreach: [1, 2]}
+  both: {command: ["true"], after: [tidy, each]}
+  alert: {command: ["true"], after: [tidy], trigger: any_failed}
+"""
+
+
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
-    """Every example and case rendered for both targets, loaded once."""
+    """Every example and case rendered for both targets, loaded once; and FINALLY."""
     folder = tmp_path_factory.mktemp("dags")
+    (folder / "finally_shape.py").write_text(dag_source(parse_spec(FINALLY)), encoding="utf-8")
     for path in EXAMPLES + CASES:
         graph = graph_of(path)
         (folder / f"{path.stem.replace('-', '_')}_python.py").write_text(dag_source(graph), encoding="utf-8")
@@ -62,7 +84,8 @@ def loaded(tmp_path_factory):
 def test_every_rendered_file_loads_without_import_errors(loaded):
     folder, found = loaded
     assert found["errors"] == {}
-    expected = {graph_of(p).pipeline.name for p in EXAMPLES + CASES} | {load_spec(p).pipeline.name + "-pods" for p in PODS}
+    expected = {graph_of(p).pipeline.name for p in EXAMPLES + CASES} | {load_spec(p).pipeline.name + "-pods" for p in PODS} \
+        | {"finally-shape"}
     assert set(found["dags"]) == expected
     for path in folder.glob("*.py"):
         imports = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, (ast.Import, ast.ImportFrom))]
@@ -83,6 +106,32 @@ def test_tasks_carry_triggers_retries_and_timeouts(loaded):
         "all_success", "none_failed", "all_done", "one_failed"}
     joins = found["dags"]["triggers-joins"]["tasks"]  # over several upstream steps: judged in the task, once all ended
     assert {task["trigger_rule"] for name, task in joins.items() if len(task["upstream"]) > 1} <= {"all_done", "none_failed"}
+
+
+def test_finally_steps_follow_every_step_and_the_verdict_follows_them_all(loaded):
+    """A finally step with no finally upstream waits for every step's task, whatever happened (all_done); the
+    others wait for their finally upstream alone, on Airflow's own rules (several: judged in the task). The
+    verdict is the DAG's one leaf, so the run's state is the steps': a finally step never decides it."""
+    _, found = loaded
+    dag = found["dags"]["finally-shape"]
+    tasks = dag["tasks"]
+    steps = ["a", "grid", "side"]  # a fan-out's task is its collector, which ends after its items
+    for root in ("tidy", "each__Items"):
+        assert tasks[root]["upstream"] == steps and tasks[root]["trigger_rule"] == "all_done", root
+    assert tasks["each__Item"]["upstream"] == ["each__Items"] and tasks["each"]["upstream"] == ["each__Item"]
+    assert tasks["both"]["upstream"] == ["each", "tidy"] and tasks["both"]["trigger_rule"] == "all_done"  # judged
+    assert tasks["alert"]["upstream"] == ["tidy"] and tasks["alert"]["trigger_rule"] == "one_failed"
+    assert tasks["Orch__verdict"]["upstream"] == sorted(set(tasks) - {"Orch__verdict", "each__Items", "each__Item",
+                                                                       "grid__Items", "grid__Item"})
+    assert tasks["Orch__verdict"]["trigger_rule"] == "all_done"
+    upstream_of_some = {up for task in tasks.values() for up in task["upstream"]}
+    assert set(tasks) - upstream_of_some == {"Orch__verdict"}
+    assert dag["dagrun_timeout"] is None  # a scheduler timing the run out would skip the finally steps
+    assert found["dags"]["pipeline-timeout"]["dagrun_timeout"] == 1.0  # without finally steps, it has one
+    source = dag_source(parse_spec(FINALLY))
+    assert source.count("Step('each', **PIPELINE, final=True)") == 2  # its items and each item
+    assert "Step('both', **PIPELINE, final=True, all_succeeded=['tidy', 'each'])" in source
+    assert "STEPS = ['a', 'grid', 'side']" in source and "verdict(STEPS)" in source  # never the finally steps
 
 
 def test_params_keep_their_types_and_the_schedule_its_timezone(loaded):
@@ -208,3 +257,46 @@ def test_a_python_pod_reads_the_run_date_as_every_task_does():
     source = dag_source(graph, "kubernetes")
     assert "{{ orch_date(dag_run) }}" in source and "run_after.strftime" not in source
     assert "user_defined_macros=MACROS" in source and "def date_text(" in source
+
+
+FINAL_PODS = """
+import json, sys
+from types import SimpleNamespace
+from airflow.dag_processing.dagbag import DagBag
+dag = DagBag(dag_folder=sys.argv[1]).dags["final-pods"]
+states = {"r": {"a": "failed", "b": "failed", "c": "success"}}
+stopped = {("b", "orch_status"): "upstream_failed"}  # stopped before running: upstream_failed, not failed
+ti = SimpleNamespace(dag_id="final-pods", run_id="r", get_task_states=lambda **_: states,
+                     xcom_pull=lambda task_ids, key=None: stopped.get((task_ids, key)))
+got = {}
+for name in ("say", "py"):
+    task = dag.get_task(name)
+    task.render_template_fields({"ti": ti, "run_id": "r", "params": {}})
+    got[name] = {"argv": task.cmds[:1] + task.arguments, "env": {e.name: e.value for e in task.env_vars or []},
+                 "trigger_rule": task.trigger_rule}
+print(json.dumps(got))
+"""
+
+
+def test_a_finally_pod_reads_the_runs_status_and_failed_steps_through_airflows_jinja(tmp_path):
+    """On --target kubernetes a finally step with an image is a pod like any step's: run.status and
+    run.failed_steps are macros reading the steps' states as its task would (a stopped step is not failed)."""
+    graph = parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "final-pods", "steps": {
+        "a": {"command": ["false"], "image": "busybox:1"}, "b": {"command": ["true"], "after": ["a"]},
+        "c": {"python": "m:f"}}, "finally": {
+        "say": {"command": ["echo", "${{ run.status }}", "${{ run.failed_steps }}"], "image": "busybox:1"},
+        "py": {"python": "m:g", "args": {"failed": "${{ run.failed_steps }}", "status": "${{ run.status }}"},
+               "image": "x:1", "after": ["say"]}}}))
+    source = dag_source(graph, "kubernetes")
+    (tmp_path / "final_pods_dag.py").write_text(source, encoding="utf-8")
+    script = f"import sys; sys.modules['orch'] = None; sys.argv = ['x', {str(tmp_path)!r}]; exec({FINAL_PODS!r})"
+    done = subprocess.run([sys.executable, "-c", script], env=airflow_env(airflow_home(), ROOT), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["say"]["argv"] == ["echo", "failed", '["a"]'] and got["say"]["trigger_rule"] == "all_done"
+    env = got["py"]["env"]
+    assert [env["ORCH_R0"], env["ORCH_R1"]] == ['["a"]', "failed"]
+    refs = json.loads(env["ORCH_PAYLOAD"])["refs"]
+    assert refs == [{"kind": "output"}, {"kind": "run"}]  # failed_steps arrives as JSON text: a list for the function
+    assert "Step('say', **PIPELINE, final=True)" in source and "Step('py', **PIPELINE, final=True)" in source

@@ -72,3 +72,24 @@ def test_the_retry_policy_gives_each_retry_its_own_delay(orch, spec_file, tmp_pa
     starts = [float(t) for t in (tmp_path / "starts").read_text().split()]
     first, second = (later - earlier for earlier, later in zip(starts, starts[1:]))
     assert first >= 1.0 and second >= 3.0, (first, second)  # the second retry waits 3 s: the policy, not retry_delay
+
+
+def test_finally_steps_never_decide_the_dag_runs_state(orch, spec_file, tmp_path, monkeypatch):
+    """A failed finally step leaves a succeeded DAG run succeeded, a succeeded one leaves a failed run failed:
+    the state Airflow records (and its UI shows) is the steps' alone."""
+    monkeypatch.chdir(tmp_path)
+    path = spec_file("""
+        apiVersion: orch/v1
+        name: finally-state
+        params: {fail: {type: boolean, default: false}}
+        steps:
+          work: {command: [sh, -c, 'test "${{ params.fail }}" = false']}
+        finally:
+          tidy: {command: [sh, -c, 'test "${{ params.fail }}" = true']}
+    """)
+    for fail, code_wanted, state in (("false", 0, "success"), ("true", 1, "failed")):
+        code, out, _ = orch("run", path, "--backend", "airflow", "--json", "-p", f"fail={fail}")
+        result = json.loads(out)
+        assert code == code_wanted and list(result["steps"]) == ["work", "tidy"], result
+        assert result["steps"]["tidy"]["status"] == ("succeeded" if fail == "true" else "failed")
+        assert dag_run_state(result["run_id"]) == state

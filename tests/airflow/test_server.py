@@ -315,6 +315,30 @@ def test_the_pipeline_timeout_stops_what_runs_and_what_waits(orch, spec_file, se
     assert result["steps"]["slow"]["error"] == "the pipeline's timeout of 1s ran out"
 
 
+def test_finally_steps_run_after_the_pipeline_timeout(orch, spec_file, server):
+    """A scheduler's dagrun_timeout would skip them: their DAG has none, and each step's task keeps the deadline."""
+    path = spec(spec_file, """
+        apiVersion: orch/v1
+        name: srv-timeout-finally
+        timeout: 1s
+        steps:
+          slow: {python: "orch_server_steps:sleep", args: {seconds: 30}, retries: {limit: 3}}
+          after-slow: {command: ["true"], after: [slow]}
+        finally:
+          report: {command: [sh, -c, 'printf "%s" "$FAILED" > $ORCH_OUTPUTS/failed'], env: {FAILED: "${{ run.failed_steps }}"},
+                   outputs: {failed: json}}
+    """)
+    assert orch("deploy", path, "-b", "airflow")[0] == 0
+    began = time.monotonic()
+    code, out, err = orch("run", path, "-b", "airflow", "--deployed", "--json")
+    result = json.loads(out)
+    assert code == 1 and time.monotonic() - began < 20, result
+    assert {n: (s["status"], s["attempts"]) for n, s in result["steps"].items()} == {
+        "slow": ("failed", 1), "after-slow": ("upstream_failed", 0), "report": ("succeeded", 1)}
+    assert result["steps"]["slow"]["error"] == "the pipeline's timeout of 1s ran out"
+    assert result["steps"]["report"]["outputs"] == {"failed": ["slow"]}
+
+
 def test_a_run_the_scheduler_timed_out_reads_as_orchs_deadline():
     """Whichever comes first -- orch's deadline in the task, or the scheduler's dagrun_timeout, which marks what
     runs or waits skipped -- the result is the same. Records as the REST API gave them in a measured race."""
@@ -377,14 +401,29 @@ def test_a_cancelled_run_is_failed_on_the_server_and_its_step_stopped(orch, spec
     print(f"\nmeasured: the cancelled step's process ended {time.monotonic() - began:.2f} s after the cancel")
 
 
-def _start_long_run(orch, spec_file, api, tmp_path, name: str):
-    """A deployed one-step run sleeping 60 s, triggered and running: its run id, REST path, the step's pid."""
+def test_a_cancelled_run_does_not_run_its_finally_steps(orch, spec_file, server, api, tmp_path):
+    """Marked failed on the server, the run skips what has not started, its finally step too: a finally step is a
+    plain task (a teardown task would run after the cancel)."""
+    run_id, base, pid = _start_long_run(orch, spec_file, api, tmp_path, "srv-cancel-finally",
+                                        "finally: {tidy: {command: ['true']}}")
+    cancel_run(api, "srv-cancel-finally", run_id)
+    assert api.get(base)["state"] == "failed"
+    _alive(pid, 10)
+    time.sleep(2)  # a scheduler loop or two: what it would start, it has
+    assert api.get(f"{base}/taskInstances/tidy")["state"] == "skipped"
+    assert api.get(f"{base}/taskInstances/Orch__verdict")["state"] == "skipped"
+
+
+def _start_long_run(orch, spec_file, api, tmp_path, name: str, more: str = ""):
+    """A deployed one-step run sleeping 60 s (and `more` of the spec), triggered and running: its run id, REST
+    path, the step's pid."""
     pidfile = tmp_path / "long.pid"
     path = spec(spec_file, f"""
         apiVersion: orch/v1
         name: {name}
         steps:
           long: {{python: "orch_server_steps:sleep", args: {{seconds: 60, pidfile: "{pidfile}"}}}}
+        {more}
     """)
     assert orch("deploy", path, "-b", "airflow")[0] == 0
     run_id = api.request("POST", f"/api/v2/dags/{name}/dagRuns", {"logical_date": None})["dag_run_id"]
