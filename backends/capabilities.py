@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Iterator
 from orch.core.artifacts import artifacts_read, ships_code
 from orch.core.errors import Diagnostic
 from orch.core.graph import PipelineGraph
+from orch.core.groups import NestedSource
 from orch.core.typed import to_text
 
 EXACT, APPROXIMATED, REFUSED = "exact", "approximated", "refused"
@@ -559,8 +560,8 @@ def _column(graph: PipelineGraph, backend: str, target: str | None, path: tuple)
     stay python tasks, and the pipeline's own fields are judged as pods when any step is one."""
     if backend != "airflow" or target != "kubernetes":
         return backend
-    steps = graph.pipeline.steps
-    if path[0] == "steps" and len(path) > 1 and path[1] in steps:
+    steps = graph.pipeline.all_steps
+    if path[0] in ("steps", "finally") and len(path) > 1 and path[1] in steps:
         pod = steps[path[1]].image is not None
     else:
         pod = any(step.image is not None for step in steps.values())
@@ -583,12 +584,13 @@ def _diagnostic(graph, feature: Feature, support: Support, use: Use, backend: st
 
 def _written_at(graph: PipelineGraph, path: tuple) -> tuple:
     """A step's field that the step takes from `defaults` is reported where it is written, once."""
-    if len(path) < 3 or path[0] != "steps" or graph.source is None:
+    if len(path) < 3 or path[0] not in ("steps", "finally") or graph.source is None:
         return path
     if path[2] not in graph.pipeline.defaults.model_fields_set:
         return path
-    _, _, depth = graph.source.node_at(path[:3])
-    return ("defaults",) + path[2:] if depth < 3 else path
+    written = NestedSource.path_of(path[1]) if path[0] == "steps" else path[:2]  # a step inside a group: as nested
+    _, _, depth = graph.source.node_at(written + (path[2],))
+    return ("defaults",) + path[2:] if depth < len(written) + 1 else path
 
 
 def as_warning(diagnostic: Diagnostic) -> str:
