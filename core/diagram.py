@@ -21,14 +21,23 @@ FORMATS = ("mermaid", "dot") + IMAGE_FORMATS
 
 
 def step_label(name: str, step: Step) -> list[str]:
-    lines = [name, step.python or " ".join(step.command or [])]
-    if step.foreach is not None:
-        lines.append("foreach" + (f" (parallelism {step.parallelism})" if step.parallelism else ""))
-    if step.trigger and step.trigger != "all_succeeded":
-        lines.append(f"trigger: {step.trigger}")
-    if step.when:
-        lines.append(f"when: {step.when}")
-    return [_shorten(line) for line in lines]
+    return [_shorten(line) for line in [name, step.python or " ".join(step.command or []), *_traits(step)]]
+
+
+def group_label(name: str, group) -> list[str]:
+    return [_shorten(line) for line in [local(name), *_traits(group)]]
+
+
+def _traits(node) -> list[str]:
+    """What a step or group says under its name: its fan-out, trigger and condition."""
+    lines = []
+    if node.foreach is not None:
+        lines.append("foreach" + (f" (parallelism {node.parallelism})" if node.parallelism else ""))
+    if node.trigger and node.trigger != "all_succeeded":
+        lines.append(f"trigger: {node.trigger}")
+    if node.when:
+        lines.append(f"when: {node.when}")
+    return lines
 
 
 def _edges(graph: PipelineGraph) -> list[tuple[str, str, str | None]]:
@@ -46,17 +55,6 @@ def _edges(graph: PipelineGraph) -> list[tuple[str, str, str | None]]:
 def _end(name: str, other: str) -> str:
     outer = [g for g in reversed(list(scopes(name))) if g and not inside(other, g)]
     return outer[0] if outer else name
-
-
-def group_label(name: str, group) -> list[str]:
-    lines = [local(name)]
-    if group.foreach is not None:
-        lines.append("foreach" + (f" (parallelism {group.parallelism})" if group.parallelism else ""))
-    if group.trigger and group.trigger != "all_succeeded":
-        lines.append(f"trigger: {group.trigger}")
-    if group.when:
-        lines.append(f"when: {group.when}")
-    return [_shorten(line) for line in lines]
 
 
 def _scoped(graph: PipelineGraph, node, open_group, close_group, scope: str = "", depth: int = 1) -> list[str]:
