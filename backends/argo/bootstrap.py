@@ -258,8 +258,8 @@ def run_step(payload, inline, env):
     except OutputError as err:
         print(f"orch: {err}", file=sys.stderr)
         return 1
-    try:  # as text, then one newline that valueFrom.path trims; or as brace-free JSON text
-        texts = dict((name, to_text(value) + "\n" if inline else brace_free_json(value)) for name, value in outputs.items())
+    try:  # as text (a json output as JSON: its null, its strings), then one newline that valueFrom.path trims; or as brace-free JSON text
+        texts = dict((name, _text(value, declared[name]) + "\n" if inline else brace_free_json(value)) for name, value in outputs.items())
     except ValueError as err:
         print(f"orch: an output is not a finite number ({err})", file=sys.stderr)
         return 1
@@ -273,6 +273,10 @@ def run_step(payload, inline, env):
         with open(xcom, "wb") as handle:  # the outputs as JSON text, as Airflow's tasks keep them (runtime.py)
             handle.write(json.dumps(brace_free_json(outputs)).encode("ascii"))
     return 0
+
+
+def _text(value, kind):
+    return json.dumps(value) if kind == "json" else to_text(value)
 
 
 JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')

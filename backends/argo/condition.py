@@ -67,12 +67,25 @@ def task_output(step: str, name: str) -> str:
     return f"tasks[{literal(argo_name(step))}].outputs.parameters[{literal(name)}]"
 
 
-def reference(ref: Ref, param_type: Callable[[str], str], output: Callable[[str, str], str] = task_output) -> str:
+def run_value(name: str, outcome=None) -> str:
+    """`run.id` and `run.date` from the workflow; `run.status` and `run.failed_steps`, which only finally steps read,
+    from the exit handler's `outcome` (final.py)."""
+    if name == "id":
+        return "workflow.name"
+    if name == "date":
+        return "workflow.creationTimestamp[0:10]"
+    if outcome is None:
+        raise ValueError(f"run.{name} is read only in a finally step")
+    return outcome.status() if name == "status" else outcome.failed_steps()
+
+
+def reference(ref: Ref, param_type: Callable[[str], str], output: Callable[[str, str], str] = task_output,
+              outcome=None) -> str:
     """The expr-lang value of a reference, decoded to its type."""
     if ref.kind == "output":
         return f"fromJSON({output(ref.step, ref.name)})"
     if ref.kind == "run":
-        return "workflow.name" if ref.name == "id" else "workflow.creationTimestamp[0:10]"
+        return run_value(ref.name, outcome)
     raw = f"workflow.parameters[{literal(ref.name)}]"
     kind = param_type(ref.name)
     return {"number": f"asFloat({raw})", "integer": f"asInt({raw})", "boolean": f"({raw} == 'true')",
@@ -81,10 +94,11 @@ def reference(ref: Ref, param_type: Callable[[str], str], output: Callable[[str,
 
 class ExprLang:
     def __init__(self, param_type: Callable[[str], str], types: Callable[[Ref], str],
-                 output: Callable[[str, str], str] = task_output):
+                 output: Callable[[str, str], str] = task_output, outcome=None):
         self.param_type = param_type
         self.types = types  # a reference's declared type ('list' for a fan-out's output)
         self.output = output  # where an output is read: its task, or an input of a nested DAG
+        self.outcome = outcome  # the run as a finally step sees it (final.py), None elsewhere
 
     def tag(self, expr: Expr, gate: str | None = None) -> str:
         """The tag; `gate` (expr-lang) must also hold, for a trigger read from step statuses."""
@@ -98,7 +112,7 @@ class ExprLang:
         if isinstance(expr, RefNode):
             if expr.ref.kind == "output" and self.types(expr.ref) == "list":
                 return self._items(expr.ref)
-            return reference(expr.ref, self.param_type, self.output)
+            return reference(expr.ref, self.param_type, self.output, self.outcome)
         if isinstance(expr, ListLit):
             return "[" + ", ".join(literal(item.value) for item in expr.items) + "]"
         if isinstance(expr, Not):

@@ -37,7 +37,7 @@ from . import where
 from .artifacts import INPUTS, input_name
 from .bootstrap import brace_free_json
 from .condition import literal as expr_literal
-from .condition import ExprLang
+from .condition import ExprLang, run_value
 from .layout import throttled
 from .payload import RUN_DATE, Payload
 from .templates import OUTPUTS, RUNNER, container_settings, image_of
@@ -59,9 +59,9 @@ def _read(name: str) -> str:
 class StepTemplate:
     """The template of one step and the arguments its task passes."""
 
-    def __init__(self, pipeline: Pipeline, name: str, step: Step, code: str | None = None):
-        """`code`: the shipped code's key (where.py), or None."""
-        self.pipeline, self.name, self.step, self.code = pipeline, name, step, code
+    def __init__(self, pipeline: Pipeline, name: str, step: Step, code: str | None = None, outcome=None):
+        """`code`: the shipped code's key (where.py), or None; `outcome`: the run as a finally step reads it (final.py)."""
+        self.pipeline, self.name, self.step, self.code, self.outcome = pipeline, name, step, code, outcome
         self.inputs: dict[str, str] = {}  # input name -> the task argument's value
         self.literals: dict[str, str] = {}  # input name -> base64 of a literal holding '{'
 
@@ -69,15 +69,43 @@ class StepTemplate:
     def output_value(self, producer: str, output: str, for_python: bool) -> str:
         """The DAG-side expression a consumer's input gets: '' when the producer did not succeed."""
         source = self.pipeline.steps[producer]
-        raw, status = output_text(self.pipeline, producer, output), f"tasks[{expr_literal(argo_name(producer))}].status"
+        readable, raw = self.guarded(producer, output)
         if source.foreach is not None:  # an empty fan-out is Skipped, and has no output
             value = f'"v" + toBase64({raw} ?? "[]")'
-            return "{{=" + f'{status} in ["Succeeded", "Skipped"] ? {value} : ""' + "}}"
-        text = raw if for_python else _normalized(raw, source.outputs[output])
-        value = f'"v" + toBase64({text})' if for_python else f'toBase64(replace({text}, "$", "$$"))'
-        return "{{=" + f'{status} == "Succeeded" ? {value} : ""' + "}}"
+        elif for_python:
+            value = f'"v" + toBase64({raw})'
+        else:
+            value = f'toBase64(replace({_normalized(raw, source.outputs[output])}, "$", "$$"))'
+        return "{{=" + f'{readable} ? {value} : ""' + "}}"
 
-    def _text(self, value: str) -> str:
+    def guarded(self, producer: str, output: str) -> tuple[str, str]:
+        """(whether the producer's output is there to read, its text), as this step's DAG reads them: its task
+        Succeeded (a fan-out's, or was Skipped: an empty list)."""
+        status = f"tasks[{expr_literal(argo_name(producer))}].status"
+        fan_out = self.pipeline.steps[producer].foreach is not None
+        readable = f'{status} in ["Succeeded", "Skipped"]' if fan_out else f'{status} == "Succeeded"'
+        return readable, output_text(self.pipeline, producer, output)
+
+    def text_expr(self, value: str) -> str:
+        """An argv or env string as the container must receive it, as expr-lang the DAG evaluates (reuse.py passes
+        it so): literals Kubernetes-escaped, a param's or an output's text with `$` doubled, '' for null."""
+        pieces, pos = [], 0
+        for ref in find_refs(value):
+            pieces += [expr_literal(k8s_literal(value[pos:ref.start]))] if value[pos:ref.start] else []
+            pieces.append(self._ref_expr(ref))
+            pos = ref.end
+        pieces += [expr_literal(k8s_literal(value[pos:]))] if value[pos:] else []
+        return " + ".join(pieces) or '""'
+
+    def _ref_expr(self, ref) -> str:
+        if ref.kind == "param":
+            return f'replace(workflow.parameters[{expr_literal(ref.name)}], "$", "$$")'
+        if ref.kind == "run":
+            return self._run_text(ref.name)
+        readable, raw = self.guarded(ref.step, ref.name)  # (no item, no artifact: reuse.py keeps those apart)
+        return f'({readable} ? replace({_normalized(raw, self.pipeline.steps[ref.step].outputs[ref.name])}, "$", "$$") : "")'
+
+    def text(self, value: str) -> str:
         """A string of argv or env as the container must receive it."""
         refs = list(find_refs(value))
         if not refs:
@@ -104,7 +132,7 @@ class StepTemplate:
         if ref.kind == "param":
             return "{{=replace(workflow.parameters[" + expr_literal(ref.name) + '], "$", "$$")}}'
         if ref.kind == "run":
-            return "{{workflow.name}}" if ref.name == "id" else RUN_DATE
+            return {"id": "{{workflow.name}}", "date": RUN_DATE}.get(ref.name) or "{{=" + self._run_text(ref.name) + "}}"
         if ref.kind == "item":  # its text, Kubernetes-escaped, as base64 in the withParam list (plain_items)
             return "{{=fromBase64(" + _read("item") + ")}}"
         name = input_name(ref.step, ref.name)
@@ -123,21 +151,31 @@ class StepTemplate:
         self.inputs[name] = "{{=" + f'{status} == "Succeeded" ? toBase64({expr_literal(path)}) : ""' + "}}"
         return "{{=fromBase64(" + _read(name) + ")}}"
 
+    def _run_text(self, name: str) -> str:
+        """The expr-lang text of `run.NAME`."""
+        if name == "failed_steps":
+            return self.outcome.failed_steps_text()
+        return run_value(name, self.outcome)
+
     # -- the template ----------------------------------------------------------------------
     def container(self) -> dict:
         step = self.step
         if runs_runner(self.pipeline, step):
             return self._python()
-        argv = [self._text(arg) for arg in step.command]
-        env = [a.env_var(key, self._text(value)) for key, value in step.env.items()] + where.plain_env(step, self.code)
+        argv = [self.text(arg) for arg in step.command]
+        env = [a.env_var(key, self.text(value)) for key, value in step.env.items()] + where.plain_env(step, self.code)
         if _file_outputs(step):
             env.append(a.env_var("ORCH_OUTPUTS", OUTPUTS))
         own = [a.volume_mount(VOLUME, OUTPUTS)] if _file_outputs(step) else []
         return a.container(image_of(step, "busybox:1.36"), command=argv[:1], args=argv[1:] or None, env=env or None,
                            working_dir=where.CODE_DIR if self.code else None, **container_settings(step, own))
 
+    def payload(self) -> Payload:
+        """The step's call, its references indexed (payload.py)."""
+        return Payload(self.pipeline, self.step)
+
     def _python(self) -> dict:
-        payload = Payload(self.pipeline, self.step)
+        payload = self.payload()
         data = payload.data()
         args = []
         for (kind, producer, name), index in sorted(payload.refs.items(), key=lambda item: item[1]):
@@ -155,9 +193,10 @@ class StepTemplate:
                 spec["type"] = self.pipeline.steps[producer].outputs[name]
                 self.inputs[input_name(producer, name)] = self.output_value(producer, name, for_python=True)
                 args.append("{{inputs.parameters." + input_name(producer, name) + "}}")
-            else:
-                text = "workflow.name" if name == "id" else "workflow.creationTimestamp[0:10]"
-                args.append("{{=" + f'"v" + toBase64({text})' + "}}")
+            else:  # run.id and run.date; a finally step's run.status and run.failed_steps (a json list)
+                if name == "failed_steps":
+                    spec.update(kind="output", type="json")
+                args.append("{{=" + f'"v" + toBase64({self._run_text(name)})' + "}}")
         call = k8s_literal(brace_free_json(data, sort_keys=True, default=str))
         env = [a.env_var("ORCH_ITEM", "{{inputs.parameters.item}}")] if self.step.foreach is not None else []
         env += where.runner_env(self.step, self.code)
@@ -237,8 +276,8 @@ def not_boolean(word: str) -> str:
 class TextExprLang(ExprLang):
     """`when` over outputs that travel as their text: decoded by type, null unless the producer succeeded."""
 
-    def __init__(self, pipeline: Pipeline, param_type, types):
-        super().__init__(param_type, types)
+    def __init__(self, pipeline: Pipeline, param_type, types, outcome=None):
+        super().__init__(param_type, types, outcome=outcome)
         self.pipeline = pipeline
 
     def text(self, expr):

@@ -16,8 +16,8 @@ def _present(fields: dict) -> dict:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def parameter(name, *, default=None, value=None, value_from=None) -> dict:
-    return _present({"default": default, "name": name, "value": value, "valueFrom": value_from})
+def parameter(name, *, default=None, global_name=None, value=None, value_from=None) -> dict:
+    return _present({"default": default, "globalName": global_name, "name": name, "value": value, "valueFrom": value_from})
 
 
 def value_from(*, default=None, expression=None, parameter=None, path=None) -> dict:
@@ -102,9 +102,9 @@ def artifact(name, *, from_=None, optional=None, path=None, s3=None) -> dict:
 
 
 def workflow_spec(templates, *, active_deadline_seconds=None, arguments=None, entrypoint=None, image_pull_secrets=None,
-                  volumes=None, workflow_metadata=None) -> dict:
+                  on_exit=None, volumes=None, workflow_metadata=None) -> dict:
     return _present({"activeDeadlineSeconds": active_deadline_seconds, "arguments": arguments, "entrypoint": entrypoint,
-                     "imagePullSecrets": image_pull_secrets, "templates": templates, "volumes": volumes,
+                     "imagePullSecrets": image_pull_secrets, "onExit": on_exit, "templates": templates, "volumes": volumes,
                      "workflowMetadata": workflow_metadata})
 
 

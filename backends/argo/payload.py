@@ -33,10 +33,12 @@ def task_output_expr(step: str, name: str) -> str:
 
 
 class Payload:
-    def __init__(self, pipeline: Pipeline, step: Step, output=task_output, output_expr=task_output_expr, status=task_status):
+    def __init__(self, pipeline: Pipeline, step: Step, output=task_output, output_expr=task_output_expr, status=task_status,
+                 outcome=None):
+        """`outcome`: the run as a finally step reads it (final.py), for `run.status` and `run.failed_steps`."""
         self.pipeline = pipeline
         self.step = step
-        self.output, self.output_expr, self.status = output, output_expr, status
+        self.output, self.output_expr, self.status, self.outcome = output, output_expr, status, outcome
         self.refs: dict[tuple, int] = {}
         self.specs: list[dict] = []
         self.tags: list[str] = []
@@ -74,7 +76,7 @@ class Payload:
             return {"kind": "artifact", "input": input_name(ref.step, ref.name)}
         if ref.kind == "output":
             return {"kind": "list" if self.pipeline.steps[ref.step].foreach is not None else "output"}
-        return {"kind": "run"}
+        return {"kind": "output" if ref.name == "failed_steps" else "run"}  # that one is a json list
 
     def _tag(self, ref: Ref) -> str:
         if ref.kind == "param":
@@ -83,6 +85,10 @@ class Payload:
             return item_count(self.pipeline, ref.step, self.status, self.output_expr)
         if ref.kind == "output":
             return "{{" + self.output(ref.step, ref.name) + "}}"
+        if ref.name in ("status", "failed_steps"):  # a finally step's, from the exit handler (none without it: Airflow's)
+            if self.outcome is None:
+                return ""
+            return "{{=" + (self.outcome.status() if ref.name == "status" else f"toJson({self.outcome.failed_steps()})") + "}}"
         return "{{workflow.name}}" if ref.name == "id" else RUN_DATE
 
     def _rewrite(self, value: Any) -> Any:

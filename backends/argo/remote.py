@@ -142,7 +142,7 @@ def _result(graph: PipelineGraph, document: dict, values: dict, spec: dict) -> R
     nodes = {key: _named(node) for key, node in (status.get("nodes") or {}).items()}
     result = result_from_workflow(graph, {**document, "spec": spec, "status": {**status, "nodes": nodes}}, values)
     if status.get("phase") in ("Failed", "Error") and result.status != "running":
-        if not any(step.status == "failed" for step in result.steps.values()):  # terminated, or past its deadline
+        if not any(result.steps[name].status == "failed" for name in graph.pipeline.steps):  # terminated, or timed out
             result.error = status.get("message") or f"the workflow ended {status['phase']}"
         result.status = "failed"
     return result

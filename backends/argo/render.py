@@ -8,7 +8,8 @@ Mapping (docs/backends.md): a DAG task per step with an explicit `depends` (depe
 `when` as a typed expr tag (condition.py), calls and literals as brace-free JSON in a
 `payload` parameter for the bootstrap (payload.py, bootstrap.py), one template per step
 shape (templates.py), and a leaf that keeps any failure in the workflow's phase. Where a step runs --
-pod settings, secrets, packages, shipped code -- is where.py's.
+pod settings, secrets, packages, shipped code -- is where.py's. Finally steps are the Workflow's exit
+handler (final.py); the uses of one of the spec's templates share one Argo template (reuse.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import gc
 import json
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from orch.core.errors import Diagnostic, SpecError
@@ -23,10 +25,12 @@ from orch.core.expr import parse_condition
 from orch.core.graph import PipelineGraph
 from orch.core.names import argo_name
 from orch.core.refs import Ref
+from orch.core.templates import template_of
 from orch.core.typed import to_text
 
 from ..base import Artifact
 from . import artifacts as art
+from . import final, reuse
 from . import manifest as a
 from . import where
 from .condition import ExprLang
@@ -122,7 +126,7 @@ def _bounded_inputs(graph: PipelineGraph, spec: dict) -> None:
     """Argo's CRD holds at most MAX_INPUTS input parameters a template (workflow_types.go), and a task passes one
     argument to each: a step whose references (or a chunk whose imports) need more is refused, located, rather
     than rejected on submit."""
-    steps = {argo_name(name): name for name in graph.pipeline.steps}
+    steps = {argo_name(name): name for name in graph.pipeline.all_steps}
     found = []
     for template in spec["templates"]:
         for task in (template.get("dag") or {}).get("tasks", []):
@@ -131,9 +135,10 @@ def _bounded_inputs(graph: PipelineGraph, spec: dict) -> None:
                 continue
             step = steps.get(task["name"])
             what = f"step {step!r}" if step else f"the nested DAG {task['name']}"
+            section = "finally" if step in graph.pipeline.finally_ else "steps"
             found.append(graph.locate(Diagnostic(
                 "E824", f"{what} would take {count} input parameters on Argo; a template holds at most {MAX_INPUTS}",
-                ("steps", step) if step else ("steps",),
+                (section, step) if step else ("steps",),
                 hint="refer to fewer params and upstream outputs in one step (one json output can carry many values)")))
     if found:
         raise SpecError(found)
@@ -150,7 +155,8 @@ def _is_chunk(template: dict | None) -> bool:
 
 
 def _split(name: str, spec: dict) -> tuple[dict, list[dict]]:
-    """The main DAG and verdict stay; each chunk, with the step templates it uses, becomes a WorkflowTemplate."""
+    """The main DAG, the verdict and the exit handler stay; each chunk, with the step templates it uses, becomes a
+    WorkflowTemplate."""
     by_name = {t["name"]: t for t in spec["templates"]}
     main = by_name[MAIN]
     documents, tasks = [], []
@@ -166,7 +172,8 @@ def _split(name: str, spec: dict) -> tuple[dict, list[dict]]:
         tasks.append(a.dag_task(task["name"], arguments=task.get("arguments"), depends=task.get("depends"),
                                 template_ref={"name": template_name, "template": task["template"]}))
     main = {**main, "dag": {**main["dag"], "tasks": tasks}}
-    kept = [main] + [t for t in spec["templates"] if t["name"] == VERDICT]
+    exit_handler = {final.FINALLY, *_called(by_name[final.FINALLY], by_name)} if final.FINALLY in by_name else set()
+    kept = [main] + [t for t in spec["templates"] if t["name"] == VERDICT or t["name"] in exit_handler]
     return {**spec, "templates": kept}, documents
 
 
@@ -201,12 +208,13 @@ def spec_data(graph: PipelineGraph, chunk_size: int = MAX_TASKS, code: Shipped |
     depends = Depends(graph)
     layout = Layout(graph, depends, chunk_size)
     found = [d for name, step in pipeline.steps.items() for d in problems(name, step)]
-    found += _pipeline_problems(graph, layout)
+    found += [replace(d, path=("finally",) + d.path[1:]) for name, step in pipeline.finally_.items() for d in problems(name, step)]
+    found += _pipeline_problems(graph, layout) + final.problems(graph)
     if found:
         raise SpecError([graph.locate(d) for d in found])
-    shapes = _Shapes(code)
     if inline_mode(graph) and not layout.nested:
         return _inline_spec(graph, depends, code)
+    shapes = _Shapes(code, {step for step, _ in final.read_outputs(graph)})
     wrappers = Wrappers(pipeline.fail_fast, stdout=False)
     if not layout.nested:
         tasks = [task for name in pipeline.steps for task in _tasks(graph, name, shapes, depends, layout, wrappers)]
@@ -216,15 +224,39 @@ def spec_data(graph: PipelineGraph, chunk_size: int = MAX_TASKS, code: Shipped |
     else:
         dags = [_main(layout)] + [_chunk(graph, chunk, shapes, depends, layout, wrappers) for chunk in layout.chunks]
         verdict = _busybox(VERDICT, ["sh", "-c", "echo 'orch: a step failed' >&2; exit 1"])
-    gates = [_busybox(GATE, ["true"])] if layout.gated else []
-    done = [a.template(DONE, suspend={"duration": "0"})] if layout.nested else []
-    return _spec(pipeline, dags + wrappers.templates + shapes.templates + gates + done + [verdict])
+    exit_dag = [_shared_exit_handler(graph, shapes, wrappers)] if pipeline.finally_ else []
+    gated = layout.gated or any(has_gate(s) for s in pipeline.finally_.values())
+    gates = [_busybox(GATE, ["true"])] if gated else []
+    done = [a.template(DONE, suspend={"duration": "0"})] if layout.nested or pipeline.finally_ else []
+    templates = dags + exit_dag + wrappers.templates + shapes.templates + gates + done + [verdict]
+    return _spec(pipeline, final.export_globals(graph, templates, _task_templates(templates)) if pipeline.finally_ else templates)
+
+
+def _task_templates(templates: list[dict]) -> dict[str, str]:
+    """Each step's task name -> the template it calls, over the DAGs of steps (the main DAG, its chunks)."""
+    return {t["name"]: t["template"] for d in templates if "dag" in d and d["name"] != final.FINALLY
+            for t in d["dag"]["tasks"] if "template" in t}
+
+
+def _shared_exit_handler(graph: PipelineGraph, shapes: _Shapes, wrappers: Wrappers) -> dict:
+    """The finally steps' DAG past a template per step: their tasks share the steps' templates, their values read
+    as JSON text (a step's from its global output, final.py)."""
+    outcome = final.Outcome(graph.pipeline)
+    steps = final.final_graph(graph)
+    depends = Depends(steps)
+    layout = final.FinalLayout(steps, depends, outcome)
+    viewed = PipelineGraph(final.view(graph.pipeline), steps.edges)
+    fan = Wrappers(False, stdout=False)
+    tasks = [task for name in graph.final_order() for task in _tasks(viewed, name, shapes, depends, layout, fan, outcome)]
+    wrappers.templates += fan.templates
+    return final.exit_handler(tasks, [], DONE)
 
 
 def _spec(pipeline, templates: list[dict], volumes=None) -> dict:
     """The runner goes once into the Workflow's annotations, last in reading order, as Kubernetes
     keeps machine data (`kubectl`'s last-applied-configuration): python steps run it from there.
-    The steps' image pull secrets go on the Workflow, the only place Argo has them (where.py)."""
+    The steps' image pull secrets go on the Workflow, the only place Argo has them (where.py).
+    Finally steps are its exit handler (final.py)."""
     python = any(RUNNER_TAG in t["container"].get("command", []) for t in templates if "container" in t)
     return a.workflow_spec(
         templates,
@@ -232,6 +264,7 @@ def _spec(pipeline, templates: list[dict], volumes=None) -> dict:
         arguments=a.parameters([_argument(name, param) for name, param in pipeline.params.items()]),
         active_deadline_seconds=int(pipeline.timeout) if pipeline.timeout else None,
         image_pull_secrets=where.image_pull_secrets(pipeline),
+        on_exit=final.FINALLY if pipeline.finally_ else None,
         volumes=volumes,
         workflow_metadata={"annotations": {"orch/runner": runner_source()}} if python else None,
     )
@@ -239,44 +272,71 @@ def _spec(pipeline, templates: list[dict], volumes=None) -> dict:
 
 def inline_mode(graph: PipelineGraph) -> bool:
     """Each step gets a template of its own (and command steps plain containers) while they fit: a gate is
-    one more task of the main DAG, a throttled fan-out's wrapper one more template (fanout.py)."""
-    steps = graph.pipeline.steps
+    one more task of the main DAG, a throttled fan-out's wrapper one more template (fanout.py); finally steps count."""
+    steps = graph.pipeline.all_steps
     return len(steps) + sum(has_gate(s) + throttled(s) for s in steps.values()) <= INLINE_MAX
 
 
 def _inline_spec(graph: PipelineGraph, depends: Depends, code: str | None) -> dict:
     pipeline = graph.pipeline
-    tasks, templates = [], []
-    stdout = []
     wrappers = Wrappers(pipeline.fail_fast, stdout=True)
-    for name, step in pipeline.steps.items():
-        built = StepTemplate(pipeline, name, step, code)
-        container = built.container()
-        templates.append(a.template(argo_name(name), inputs=built.template_inputs(),
-                                    outputs=built.outputs(), container=container, **pod_settings(step)))
-        arguments = [a.parameter(n, value=v) for n, v in built.inputs.items()]
-        passed = art.task_arguments(pipeline, step, art.task_source)
-        with_param = when = None
-        if step.foreach is not None:
-            arguments.append(a.parameter("item", value="{{item}}"))
-            items = None if runs_runner(pipeline, step) else plain_items(step)  # the runner's item is its index
-            with_param = Payload(pipeline, step).foreach_indexes() if items is None else json.dumps(items)
-        if step.when:
-            lang = TextExprLang(pipeline, lambda p: pipeline.params[p].type, _kinds(pipeline))
-            when = lang.tag(parse_condition(step.when))
-        if step.stdout_output and not throttled(step):  # a wrapper names its fan-out's result
-            stdout.append(f"tasks.{argo_name(name)}.outputs.result")
-        task = a.dag_task(argo_name(name), template=argo_name(name), depends=depends.of(name), with_param=with_param,
-                          arguments=a.io(arguments, passed), when=when)
-        tasks += _gated(task, step, wrappers, has_gate(step))
+    lang = TextExprLang(pipeline, lambda p: pipeline.params[p].type, _kinds(pipeline))
+    built = [_inline_step(pipeline, StepTemplate(pipeline, name, step, code), depends, wrappers, lang)
+             for name, step in pipeline.steps.items()]
+    exit_dag, finals = _inline_exit_handler(graph, code, wrappers) if pipeline.finally_ else ([], [])
+    if pipeline.finally_:  # the outputs finally steps read, exported by their producers' templates (final.py)
+        for each in built:
+            each.template = final.exported(graph, each.step, each.template)
+    templates = reuse.shared(built + finals)  # the uses of one of the spec's templates share one (reuse.py)
+    tasks = [task for each in built for task in each.tasks]
     tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
+    stdout = [ref for each in built for ref in each.stdout]
     # Argo keeps a container's stdout only where the DAG names `tasks.S.outputs.result` (hasOutputResultRef)
     metadata = {"annotations": {"orch/stdout": " ".join(stdout)}} if stdout else None
     main = a.template(MAIN, metadata=metadata, dag=a.dag(tasks, fail_fast=pipeline.fail_fast))
-    gates = [_busybox(GATE, ["true"])] if any(has_gate(step) for step in pipeline.steps.values()) else []
+    gates = [_busybox(GATE, ["true"])] if any(has_gate(step) for step in pipeline.all_steps.values()) else []
     outputs = any(m["name"] == VOLUME for t in templates for m in t["container"].get("volumeMounts", []))
     volumes = [{"emptyDir": {}, "name": VOLUME}] if outputs else None
-    return _spec(pipeline, [main] + wrappers.templates + templates + gates + [_busybox(VERDICT, ["true"])], volumes)
+    done = [a.template(DONE, suspend={"duration": "0"})] if pipeline.finally_ else []
+    every = [main] + exit_dag + wrappers.templates + templates + gates + done + [_busybox(VERDICT, ["true"])]
+    return _spec(pipeline, every, volumes)
+
+
+def _inline_exit_handler(graph: PipelineGraph, code: str | None, wrappers: Wrappers):
+    """The finally steps' DAG (final.py) and their built steps, each with a template of its own."""
+    pipeline = graph.pipeline
+    outcome = final.Outcome(pipeline)
+    viewed = final.view(pipeline)
+    depends = Depends(final.final_graph(graph))
+    fan = Wrappers(False, stdout=True)
+    lang = final.FinalExprLang(viewed, lambda p: pipeline.params[p].type, _kinds(viewed), outcome=outcome)
+    built = [_inline_step(viewed, final.FinalStepTemplate(viewed, name, pipeline.finally_[name], code, outcome), depends,
+                          fan, lang) for name in graph.final_order()]
+    wrappers.templates += fan.templates
+    tasks = [task for each in built for task in each.tasks]
+    return [final.exit_handler(tasks, [ref for each in built for ref in each.stdout], DONE)], built
+
+
+def _inline_step(pipeline, built: StepTemplate, depends: Depends, wrappers: Wrappers, lang: TextExprLang) -> reuse.Built:
+    """One step with a template of its own: the template, its task (after its gate, or calling its wrapper), and the
+    stdout its DAG must name."""
+    name, step = built.name, built.step
+    container = built.container()
+    template = a.template(argo_name(name), inputs=built.template_inputs(), outputs=built.outputs(), container=container,
+                          **pod_settings(step))
+    arguments = [a.parameter(n, value=v) for n, v in built.inputs.items()]
+    passed = art.task_arguments(pipeline, step, art.task_source)
+    with_param = when = None
+    if step.foreach is not None:
+        arguments.append(a.parameter("item", value="{{item}}"))
+        items = None if runs_runner(pipeline, step) else plain_items(step)  # the runner's item is its index
+        with_param = built.payload().foreach_indexes() if items is None else json.dumps(items)
+    if step.when:
+        when = lang.tag(parse_condition(step.when))
+    stdout = [f"tasks.{argo_name(name)}.outputs.result"] if step.stdout_output and not throttled(step) else []
+    task = a.dag_task(argo_name(name), template=argo_name(name), depends=depends.of(name), with_param=with_param,
+                      arguments=a.io(arguments, passed), when=when)
+    return reuse.Built(name, template, _gated(task, step, wrappers, has_gate(step)), stdout, built)
 
 
 def _gated(task: dict, step, wrappers: Wrappers, gated: bool) -> list[dict]:
@@ -297,7 +357,7 @@ def _kinds(pipeline):
             return pipeline.params[ref.name].type
         if ref.kind == "output":
             return "list" if pipeline.steps[ref.step].foreach is not None else pipeline.steps[ref.step].outputs[ref.name]
-        return "string"
+        return "json" if ref.name == "failed_steps" else "string"
     return kind
 
 
@@ -307,30 +367,40 @@ def _busybox(name: str, command: list[str]) -> dict:
 
 
 class _Shapes:
-    """One template per step shape, named in order of first use."""
+    """One template per step shape, named in order of first use; the uses of one of the spec's templates share one
+    of their own per shape, named after it (reuse.py)."""
 
-    def __init__(self, code: str | None = None):
+    def __init__(self, code: str | None = None, own: set[str] = frozenset()):
         self.names: dict[Shape, str] = {}
         self.templates: list[dict] = []
         self.code = code  # the shipped code's key: every step's template reads it
+        self.own = own  # steps whose template is theirs alone: they export global outputs (final.py)
+        self.count = 0
 
     def name_for(self, pipeline, name: str, refs: int) -> str:
         step = pipeline.steps[name]
         reads, writes = art.template_inputs(pipeline, step), art.template_outputs(pipeline, name)
-        shape = Shape.of(step, refs, (name, tuple(art.artifact_refs(pipeline, step))) if reads or writes else ())
+        alone = reads or writes or name in self.own
+        shape = Shape.of(step, refs, (name, tuple(art.artifact_refs(pipeline, step))) if alone else (),
+                         "" if alone else template_of(step) or "")
         if shape not in self.names:
-            self.names[shape] = f"step-{len(self.names) + 1}"
+            self.names[shape] = reuse.shape_name(shape.template, self.names.values()) if shape.template else self._next()
             self.templates.append(template(self.names[shape], shape, step, (reads, writes), self.code))
         return self.names[shape]
 
+    def _next(self) -> str:
+        self.count += 1
+        return f"step-{self.count}"
 
-def _tasks(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout, wrappers: Wrappers) -> list[dict]:
-    return _gated(_task(graph, name, shapes, depends, layout), graph.pipeline.steps[name], wrappers, name in layout.gated)
 
-
-def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -> dict:
+def _tasks(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout, wrappers: Wrappers, outcome=None) -> list[dict]:
     step = graph.pipeline.steps[name]
-    payload = Payload(graph.pipeline, step, layout.output_tag(name), layout.output_expr(name), layout.status_of(name))
+    return _gated(_task(graph, name, shapes, depends, layout, outcome), step, wrappers, name in layout.gated)
+
+
+def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout, outcome=None) -> dict:
+    step = graph.pipeline.steps[name]
+    payload = Payload(graph.pipeline, step, layout.output_tag(name), layout.output_expr(name), layout.status_of(name), outcome)
     arguments = [a.parameter("payload", value=payload.encoded())]
     arguments += [a.parameter(f"r{i}", value=tag) for i, tag in enumerate(payload.tags)]
     formula, gate = depends.of(name), None
@@ -343,9 +413,9 @@ def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout) -
         arguments.append(a.parameter("item", value="{{item}}"))
         with_param = payload.foreach_indexes()
     passed = art.task_arguments(graph.pipeline, step, layout.artifact_source(name))
+    when = _condition(graph, step.when, gate, layout.output_expr(name), outcome) if step.when or gate else None
     return a.dag_task(argo_name(name), template=shapes.name_for(graph.pipeline, name, len(payload.tags)), depends=formula,
-                      when=_condition(graph, step.when, gate, layout.output_expr(name)) if step.when or gate else None,
-                      with_param=with_param, arguments=a.io(arguments, passed))
+                      when=when, with_param=with_param, arguments=a.io(arguments, passed))
 
 
 def _chunk(graph, chunk, shapes: _Shapes, depends: Depends, layout: Layout, wrappers: Wrappers) -> dict:
@@ -388,9 +458,9 @@ def _main(layout: Layout) -> dict:
     return a.template(MAIN, dag=a.dag(tasks))
 
 
-def _condition(graph: PipelineGraph, text: str | None, gate: str | None, output_expr) -> str:
+def _condition(graph: PipelineGraph, text: str | None, gate: str | None, output_expr, outcome=None) -> str:
     pipeline = graph.pipeline
-    lang = ExprLang(lambda p: pipeline.params[p].type, _kinds(pipeline), output_expr)
+    lang = ExprLang(lambda p: pipeline.params[p].type, _kinds(pipeline), output_expr, outcome)
     return lang.tag(parse_condition(text) if text else None, gate)
 
 

@@ -75,7 +75,7 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, resume: Optional[str
     name = created.metadata.name
     seen: dict[str, str] = {}
     if progress:
-        progress.begin(name, graph.pipeline.name, list(graph.pipeline.steps))
+        progress.begin(name, graph.pipeline.name, list(graph.pipeline.all_steps))
     try:
         while True:
             current = _call(service.get_workflow, name, namespace=namespace)

@@ -18,12 +18,15 @@ from orch.core.result import RunResult, StepResult, pipeline_status
 
 from .depends import orch_states
 from .fanout import is_wrapper
+from .final import FINALLY, final_graph
 
 API_VERSION = "argoproj.io/v1alpha1"
 FINISHED = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
+DONE = ("Succeeded", "Failed", "Error")  # a workflow's phases once it ended
 
 
 def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> RunResult:
+    """The steps, then the finally steps (the exit handler's DAG, final.py); the run's status is the steps' alone."""
     status = document.get("status") or {}
     nodes = status.get("nodes") or {}
     dags = {n["id"] for n in nodes.values() if n.get("type") == "DAG" and _ours(n.get("templateName", ""))}
@@ -31,42 +34,68 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
     # a throttled fan-out's own node, in its wrapper, is read before the wrapper's node of the same name
     found = sorted((n for n in nodes.values() if n.get("boundaryID") in dags), key=lambda n: n["boundaryID"] in wrappers)
     tasks = {n["displayName"]: n for n in found}
-    bucket = _repository(status)
-    own = {t.get("name") for t in (document.get("spec") or {}).get("templates", [])}  # steps with templates of their own
-    pipeline = graph.pipeline
-    phases: dict[str, Optional[str]] = {}
-    steps: dict[str, StepResult] = {}
-    for name, step in pipeline.steps.items():
-        node = tasks.get(argo_name(name))
-        phase = node.get("phase") if node else None
-        phases[name] = phase if phase in FINISHED else None
-        steps[name] = _step(node, nodes, step, bucket, argo_name(name) in own) if node else StepResult()
-        if phase == "Succeeded" and steps[name].error:  # its pod ended well, but wrote an output of the wrong type
-            phases[name] = "Failed"
-        if node and step.foreach is not None and phase == "Skipped" and not is_wrapper(node.get("templateName", "")):
-            # an empty fan-out: Argo skips its task group; orch counts it a success. A false condition or trigger
-            # test is in the fan-out's gate, in every layout (render.py, `_gated`), and leaves it Omitted
-            phases[name], steps[name] = "Succeeded", StepResult(outputs={o: [] for o in step.outputs})
-    finished = (status.get("phase") in ("Succeeded", "Failed", "Error"))
-    states = orch_states(graph, phases)
-    for name, result in steps.items():
-        if phases[name] is not None or finished:
-            result.status = states[name]
-        elif tasks.get(argo_name(name)):
-            result.status = "running"
-        if result.status != "succeeded":
-            result.outputs = {}
-        if result.status in ("skipped", "upstream_failed"):
-            result.attempts, result.error = 0, None
-    run_status = pipeline_status(steps) if finished else "running"
+    reading = _Reading(tasks, nodes, _repository(status), _text_templates(document), status.get("phase") in DONE)
+    steps = reading.steps(graph)
+    final = reading.steps(final_graph(graph)) if graph.pipeline.finally_ else {}
+    run_status = pipeline_status(steps) if reading.finished else "running"
     metadata = document.get("metadata", {})
-    return RunResult(pipeline=pipeline.name, backend="argo", run_id=metadata.get("name", ""), status=run_status,
-                     params=params, started_at=status.get("startedAt"), ended_at=status.get("finishedAt"), steps=steps)
+    return RunResult(pipeline=graph.pipeline.name, backend="argo", run_id=metadata.get("name", ""), status=run_status,
+                     params=params, started_at=status.get("startedAt"), ended_at=status.get("finishedAt"),
+                     steps={**steps, **final})
+
+
+class _Reading:
+    """The nodes of one workflow, read as the steps' results."""
+
+    def __init__(self, tasks: dict, nodes: dict, bucket: tuple[str, str], text_templates: set[str], finished: bool):
+        self.tasks, self.nodes, self.bucket, self.text_templates = tasks, nodes, bucket, text_templates
+        self.finished = finished
+
+    def steps(self, graph: PipelineGraph) -> dict[str, StepResult]:
+        """The results of the graph's steps (the steps, or the finally steps: their triggers count one another)."""
+        phases: dict[str, Optional[str]] = {}
+        steps: dict[str, StepResult] = {}
+        for name, step in graph.pipeline.steps.items():
+            node = self.tasks.get(argo_name(name))
+            phase = node.get("phase") if node else None
+            phases[name] = phase if phase in FINISHED else None
+            as_text = node is not None and _template_of(node) in self.text_templates
+            steps[name] = _step(node, self.nodes, step, self.bucket, as_text) if node else StepResult()
+            if phase == "Succeeded" and steps[name].error:  # its pod ended well, but wrote an output of the wrong type
+                phases[name] = "Failed"
+            if node and step.foreach is not None and phase == "Skipped" and not is_wrapper(node.get("templateName", "")):
+                # an empty fan-out: Argo skips its task group; orch counts it a success. A false condition or trigger
+                # test is in the fan-out's gate, in every layout (render.py, `_gated`), and leaves it Omitted
+                phases[name], steps[name] = "Succeeded", StepResult(outputs={o: [] for o in step.outputs})
+        states = orch_states(graph, phases)
+        for name, result in steps.items():
+            if phases[name] is not None or self.finished:
+                result.status = states[name]
+            elif self.tasks.get(argo_name(name)):
+                result.status = "running"
+            if result.status != "succeeded":
+                result.outputs = {}
+            if result.status in ("skipped", "upstream_failed"):
+                result.attempts, result.error = 0, None
+        return steps
+
+
+def _text_templates(document: dict) -> set[str]:
+    """The Workflow's templates whose pods keep an output as its text: a step's own or a shared use's (a command's,
+    or the runner's with its call in argv). Past a template per step (templates.py: the call in ORCH_PAYLOAD, and in
+    a chunk's WorkflowTemplate), outputs are JSON text."""
+    return {t["name"] for t in (document.get("spec") or {}).get("templates", [])
+            if not any(e.get("name") == "ORCH_PAYLOAD" for e in (t.get("container") or {}).get("env", []))}
+
+
+def _template_of(node: dict) -> str:
+    return node.get("templateName") or (node.get("templateRef") or {}).get("template", "")
 
 
 def _ours(template: str) -> bool:
-    """The DAG templates orch renders: the main DAG, a large pipeline's chunks, throttled fan-outs' wrappers."""
-    return template == "Main" or template.startswith("chunk-") or is_wrapper(template)
+    """The DAG templates orch renders: the main DAG, a large pipeline's chunks, throttled fan-outs' wrappers, the
+    exit handler."""
+    return template in ("Main", FINALLY) or template.startswith("chunk-") or is_wrapper(template)
 
 
 def _repository(status: dict) -> tuple[str, str]:

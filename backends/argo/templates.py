@@ -1,5 +1,6 @@
 """One Argo template per step shape: steps alike in image, resources, retries, timeout, pod
-settings, secrets, packages, outputs and reference count share it, their calls travelling as parameters.
+settings, secrets, packages, outputs and reference count share it, their calls travelling as parameters;
+the uses of one of the spec's templates share one of their own (reuse.py).
 
 Argo's full CRDs allow at most 200 templates per workflow, and every template repeats
 the bootstrap, so sharing keeps a large pipeline valid and small. A step that writes or reads
@@ -41,9 +42,10 @@ class Shape:
     artifacts: tuple  # (step name, the artifacts it reads) for a step with any, else ()
     secrets: tuple = ()  # (var, secret, key): the template's env reads them
     packages: tuple = ()  # the template's ORCH_PACKAGES
+    template: str = ""  # the spec's template the step uses: its uses share a template named after it (reuse.py)
 
     @classmethod
-    def of(cls, step: Step, refs: int, artifacts: tuple = ()) -> "Shape":
+    def of(cls, step: Step, refs: int, artifacts: tuple = (), template: str = "") -> "Shape":
         resources = step.resources
         kubernetes = step.kubernetes.model_dump_json() if step.kubernetes else ""  # every pod setting
         return cls(
@@ -58,6 +60,7 @@ class Shape:
             artifacts=artifacts,
             secrets=tuple((var, ref.secret, ref.key) for var, ref in step.secrets.items()),
             packages=tuple(step.packages),
+            template=template,
         )
 
 

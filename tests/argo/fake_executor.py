@@ -9,13 +9,15 @@ container run, its output artifacts out, as workflow/executor/executor.go does i
 - Outputs (saveArtifact): the path is tar+gzipped with its base name as the root (util/archive,
   TarGzToWriter) and stored at its `s3.key`; a missing path errors the node. The node records the
   artifact as the template declares it, a key-only `s3` (docs/key-only-artifacts.md).
-The repository is a folder; the pod's filesystem is a folder that stands in for `/tmp/orch`.
-Only the tags orch writes into a pod's template are understood; anything else fails the test.
+- A failed attempt is run again while the template's `retryStrategy.limit` allows; `outputs.result` is the main
+  container's stdout, one trailing newline trimmed (CaptureScriptResult).
+The repository is a folder; the pod's filesystem is a folder that stands in for `/tmp/orch`. The model
+(argo_model.py) resolves a task's arguments; the template's tags are resolved here as Argo does (expr_lang.py), and
+one it cannot read fails the test.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -24,11 +26,10 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from .expr_lang import flat, substitute
+from .test_plain_containers import kubernetes_expand
+
 POD_ROOT = "/tmp/orch"
-_TAG = re.compile(r"\{\{(.*?)\}\}")
-_FROM_BASE64 = re.compile(r'^=fromBase64\(inputs\.parameters\["([^"]+)"\]\)$')
-_IF_SUCCEEDED = re.compile(r'^\{\{=tasks\["([a-zA-Z0-9-]+)"\]\.status == "Succeeded" \? toBase64\(("[^"]*")\) : ""\}\}$')
-_COUNT = re.compile(r'^\{\{=tasks\["([a-zA-Z0-9-]+)"\]\.status in \["Succeeded", "Skipped"\] \? "(\d+)" : ""\}\}$')
 _FROM = re.compile(r"^\{\{tasks\.([a-zA-Z0-9-]+)\.outputs\.artifacts\.([A-Za-z0-9_-]+)\}\}$")
 
 
@@ -37,76 +38,85 @@ class Executor:
         """`folder` holds the repository and the pods' disks; `code` is the pods' working directory."""
         self.repository, self.pods, self.code = folder / "repository", folder / "pods", code
         self.recorded: dict[str, list[dict]] = {}  # task name -> its node's output artifacts
-        self.logs: dict[str, str] = {}  # pod (task, and item) -> its stderr
-        self.phases: dict[str, str] = {}  # task name -> how the tasks it ran ended
+        self.logs: dict[str, str] = {}  # pod (task, and item, and attempt past the first) -> its stderr
 
-    def task(self, task: dict, templates: dict, workflow: dict) -> dict:
-        """The outcome of one task (its items', for a fan-out), as fake_server.FakeArgo records it."""
+    def task(self, task: dict, templates: dict, world) -> dict:
+        """The outcome of one task (its items', for a fan-out), as fake_server.FakeArgo records it; `world` is what the
+        model knows of the workflow (argo_model.World), the task's arguments resolved by it but `{{item}}`."""
         name = task["name"]
         if "withParam" not in task:
-            result = self._pod(task, templates, workflow, None)
+            result = self._attempts(task, templates, world, None)
             self.recorded[name] = result.get("artifacts", [])
         else:
-            items = [self._pod(task, templates, workflow, item) for item in json.loads(task["withParam"])]
+            items = [self._attempts(task, templates, world, item) for item in json.loads(task["withParam"])]
             result = {"phase": "Failed" if any(i["phase"] != "Succeeded" for i in items) else "Succeeded", "items": items}
             if not items:  # dag.go: a task expanding to no item is Skipped
                 result = {"phase": "Skipped"}
-        self.phases[name] = result["phase"]
         return result
 
-    def _pod(self, task: dict, templates: dict, workflow: dict, item) -> dict:
+    def _attempts(self, task: dict, templates: dict, world, item) -> dict:
+        """The pod, again while it fails and its template's retryStrategy allows (retryPolicy Always)."""
+        limit = int((templates[task["template"]].get("retryStrategy") or {}).get("limit", 0))
+        for attempt in range(limit + 1):
+            result = self._pod(task, templates, world, item, attempt)
+            if result["phase"] == "Succeeded":
+                break
+        return {**result, "attempts": attempt + 1}
+
+    def _pod(self, task: dict, templates: dict, world, item, attempt: int = 0) -> dict:
         template = templates[task["template"]]
-        suffix = "" if item is None else f"-{item}"
+        suffix = ("" if item is None else f"-{item}") + (f"-{attempt}" if attempt else "")
         disk = self.pods / f"{task['name']}{suffix}"
         disk.mkdir(parents=True)
         params = {p["name"]: p["default"] for p in template.get("inputs", {}).get("parameters", []) if "default" in p}
         for p in task.get("arguments", {}).get("parameters", []):
             params[p["name"]] = self._argument(p["value"], item)
-        tags = {"workflow.name": workflow["metadata"]["name"],
-                **{f"inputs.parameters.{k}": v for k, v in params.items()},
-                **{f"workflow.annotations.{k}": v for k, v in workflow["spec"].get("workflowMetadata", {}).get("annotations", {}).items()}}
-        problem = self._load(task, template, disk, lambda value: _fill(value, tags, params))
+        env = {"inputs": {"parameters": params}, "workflow": world.workflow()}
+        tags = flat(env)
+
+        def fill(value: str) -> str:
+            return substitute(value, env, tags)
+
+        problem = self._load(task, template, disk, fill)
         if problem:
             return {"phase": "Error", "message": problem}
         container = template["container"]
 
         def text(value: str) -> str:
-            return _fill(value, tags, params).replace(POD_ROOT, str(disk))
+            return fill(value).replace(POD_ROOT, str(disk))
 
-        argv = [text(v) for v in container.get("command", []) + container.get("args", [])]
-        env = {**os.environ, "ORCH_ARGO_OUTPUTS": str(disk / "outputs"), "ORCH_ARGO_INPUTS": str(disk / "inputs"),
-               **{e["name"]: text(e["value"]) for e in container.get("env", [])}}
+        defined: dict[str, str] = {}  # the kubelet expands `$(VAR)` and `$$` in env (in order), command and args
+        for e in container.get("env", []):
+            if "value" in e:
+                defined[e["name"]] = kubernetes_expand(text(e["value"]), defined)
+        argv = [kubernetes_expand(text(v), defined) for v in container.get("command", []) + container.get("args", [])]
+        variables = {**os.environ, "ORCH_ARGO_OUTPUTS": str(disk / "outputs"), "ORCH_ARGO_INPUTS": str(disk / "inputs"),
+                     **defined}
         (disk / "outputs").mkdir(exist_ok=True)  # an emptyDir, or the image's /tmp
-        done = subprocess.run(argv, cwd=self.code, env=env, capture_output=True, text=True)
+        done = subprocess.run(argv, cwd=self.code, env=variables, capture_output=True, text=True)
         self.logs[disk.name] = done.stderr
-        if done.returncode:
-            return {"phase": "Failed", "message": f"Error (exit code {done.returncode})"}
+        if done.returncode:  # the wait container saves the outputs there are, whatever the main container did
+            return {"phase": "Failed", "message": f"Error (exit code {done.returncode})",
+                    "parameters": _parameters(template, disk, missing_ok=True)}
         saved = []
         for art in template.get("outputs", {}).get("artifacts", []):
             source = Path(art["path"].replace(POD_ROOT, str(disk)))
             if not os.path.lexists(source):
                 return {"phase": "Error", "message": f"{art['path']} no such file or directory"}
-            key = _fill(art["s3"]["key"], tags, params)
+            key = fill(art["s3"]["key"])
             target = self.repository / key
             target.parent.mkdir(parents=True, exist_ok=True)
             with tarfile.open(target, "w:gz") as tar:
                 tar.add(source, arcname=source.name)
             saved.append({"name": art["name"], "path": art["path"], "s3": {"key": key}})
-        parameters = []
-        for p in template.get("outputs", {}).get("parameters", []):
-            path = Path(p["valueFrom"]["path"].replace(POD_ROOT, str(disk)))
-            value = path.read_text(encoding="utf-8") if path.exists() else p["valueFrom"]["default"]
-            parameters.append({"name": p["name"], "value": value[:-1] if value.endswith("\n") else value})
-        return {"phase": "Succeeded", "artifacts": saved, "parameters": parameters}
+        parameters = _parameters(template, disk)
+        if parameters is None:  # executor.go, saveParameters: a missing file with no default errors the node
+            return {"phase": "Error", "message": "an output parameter's file is missing"}
+        stdout = done.stdout[:-1] if done.stdout.endswith("\n") else done.stdout  # CaptureScriptResult trims one newline
+        return {"phase": "Succeeded", "artifacts": saved, "parameters": parameters, "result": stdout}
 
     def _argument(self, value: str, item) -> str:
-        """A task argument's value: `{{item}}`, or the base64 of a path once its producer succeeded (inline.py)."""
-        match = _IF_SUCCEEDED.match(value)
-        if match:
-            return base64.b64encode(json.loads(match[2]).encode()).decode() if self.phases.get(match[1]) == "Succeeded" else ""
-        match = _COUNT.match(value)  # a fan-out's item count (artifacts.item_count), over a literal list
-        if match:
-            return match[2] if self.phases.get(match[1]) in ("Succeeded", "Skipped") else ""
+        """A task argument's value, resolved by the model but `{{item}}`, which is the item's."""
         assert "{{" not in value.replace("{{item}}", ""), f"the fake executor cannot resolve {value}"
         return value.replace("{{item}}", str(item))
 
@@ -155,12 +165,16 @@ class Executor:
         return None
 
 
-def _fill(value: str, tags: dict, params: dict) -> str:
-    def one(match):
-        body = match[1]
-        if body in tags:
-            return tags[body]
-        expression = _FROM_BASE64.match(body)
-        assert expression, f"the fake executor cannot resolve {{{{{body}}}}}"
-        return base64.b64decode(params[expression[1]]).decode("utf-8")
-    return _TAG.sub(one, value)
+def _parameters(template: dict, disk: Path, missing_ok: bool = False) -> list[dict] | None:
+    """The output parameters read from their files (one trailing newline trimmed), a missing one its default; None
+    when one is missing with no default, unless `missing_ok` (a failed pod's: those there are)."""
+    found = []
+    for p in template.get("outputs", {}).get("parameters", []):
+        path = Path(p["valueFrom"]["path"].replace(POD_ROOT, str(disk)))
+        if not path.exists() and "default" not in p["valueFrom"]:
+            if missing_ok:
+                continue
+            return None
+        value = path.read_text(encoding="utf-8") if path.exists() else p["valueFrom"]["default"]
+        found.append({"name": p["name"], "value": value[:-1] if value.endswith("\n") else value})
+    return found

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from orch.core.typed import to_text
 
-from .argo_model import call_of, play
+from .argo_model import Ended, World, call_of, play, workflow_phase
 
 REPOSITORY_BUCKET = "orch-artifacts"
 TEMPLATE_LABEL = "workflows.argoproj.io/workflow-template"  # common.LabelKeyWorkflowTemplate
@@ -301,26 +301,34 @@ class FakeArgo:
         self.httpd.server_close()
 
     def status(self, workflow: dict, done: bool) -> dict:
-        """Argo-shaped node statuses: a DAG node per DAG (main, chunks, wrappers), a node per task inside it."""
+        """Argo-shaped node statuses: a DAG node per DAG (main, chunks, wrappers, the exit handler), a node per task
+        inside it."""
         name = workflow["metadata"]["name"]
         nodes = {name: {"id": name, "name": name, "displayName": name, "type": "DAG", "templateName": "Main",
                         "phase": "Running", "startedAt": "2026-11-24T10:00:00Z"}}
         if not done:
             return {"phase": "Running", "startedAt": "2026-11-24T10:00:00Z", "nodes": nodes}
         results: dict[str, dict] = {}
+        spec = workflow["spec"]
+        templates = {t["name"]: t for t in spec["templates"]}
+        world = World(name=name, parameters={p["name"]: p.get("value", "") for p in (spec.get("arguments") or {}).get("parameters", [])},
+                      annotations=(spec.get("workflowMetadata") or {}).get("annotations", {}))
 
-        templates = {t["name"]: t for t in workflow["spec"]["templates"]}
-
-        def runs(task: dict) -> str:
+        def runs(task: dict) -> Ended:
             if self.executor and "Orch" not in task["template"]:
-                results[task["name"]] = self.executor.task(task, templates, workflow)
-                return results[task["name"]]["phase"]
-            results[task["name"]] = self.outcome(task["name"], {**task, "call": call_of(task, templates)}
-                                                 if "Orch" not in task["template"] else task)
-            return results[task["name"]]["phase"]
+                results[task["name"]] = self.executor.task(task, templates, world)
+            else:
+                results[task["name"]] = self.outcome(task["name"], {**task, "call": call_of(task, templates)}
+                                                     if "Orch" not in task["template"] else task)
+            return _as_ended(results[task["name"]], _as_text(templates[task["template"]]))
 
         played: list[tuple[str, dict, str]] = []
-        phases = play(workflow, runs, played)
+        play(workflow, runs, played, world)
+        if spec.get("onExit"):  # operator.go, GenerateOnExitNodeName; executed with no boundary
+            exit_node = f"{name}.onExit"
+            nodes[exit_node] = {"id": exit_node, "name": exit_node, "displayName": exit_node, "type": "DAG",
+                                "templateName": spec["onExit"], "phase": world.exit, "startedAt": "2026-11-24T10:00:02Z",
+                                "finishedAt": "2026-11-24T10:00:03Z"}
         for path, task, phase in played:  # a node's id is its path of DAG tasks; its boundary, the DAG task's node
             task_name, task_template = task["name"], task["template"]
             node_id = f"{name}{path}/{task_name}"
@@ -331,7 +339,7 @@ class FakeArgo:
                 del node["templateName"]
                 node["templateRef"] = task["templateRef"]
             result = results.get(task_name, {})
-            as_text = task_template == task_name  # a step with a template of its own keeps outputs as text
+            as_text = _as_text(templates[task_template])
             if phase in ("Omitted", "Skipped"):
                 node["type"] = "Skipped"
             elif "dag" in templates[task_template]:
@@ -346,14 +354,34 @@ class FakeArgo:
             else:
                 _ended(node, result, as_text)
             nodes[node_id] = node
-        failed = phases.get("Orch-verdict") == "Failed" or any(p in ("Failed", "Error") for p in phases.values())
-        nodes[name]["phase"] = "Failed" if failed else "Succeeded"
-        status = {"phase": nodes[name]["phase"], "startedAt": "2026-11-24T10:00:00Z", "finishedAt": "2026-11-24T10:00:03Z",
+        nodes[name]["phase"] = world.main
+        status = {"phase": workflow_phase(world), "startedAt": "2026-11-24T10:00:00Z", "finishedAt": "2026-11-24T10:00:03Z",
                   "nodes": nodes}
+        if world.globals:  # workflow/util, AddParamToGlobalScope
+            status["outputs"] = {"parameters": [{"name": k, "value": v} for k, v in world.globals.items()]}
         if self.executor:  # the controller records the repository it resolved (operator.go)
             status["artifactRepositoryRef"] = {"default": True, "artifactRepository": {
                 "s3": {"bucket": REPOSITORY_BUCKET, "endpoint": "minio:9000"}}}
         return status
+
+
+def _as_text(template: dict) -> bool:
+    """Whether the template's pod keeps an output as its text (a step's own, a shared use's), not as JSON text (a
+    template past a template per step, its call in ORCH_PAYLOAD)."""
+    return not any(e.get("name") == "ORCH_PAYLOAD" for e in (template.get("container") or {}).get("env", []))
+
+
+def _texts(result: dict, as_text: bool) -> dict[str, str]:
+    if result.get("parameters"):  # a pod the executor ran: its values as Argo read them
+        return {p["name"]: p["value"] for p in result["parameters"]}
+    return {k: to_text(v) if as_text else json.dumps(v) for k, v in (result.get("outputs") or {}).items()}
+
+
+def _as_ended(result: dict, as_text: bool) -> Ended:
+    """The outcome as the model reads it (argo_model.Ended)."""
+    items = [_as_ended(item, as_text) for item in result["items"]] if "items" in result else None
+    return Ended(result["phase"], _texts(result, as_text), result.get("result"), result.get("attempts", 1), items,
+                 result.get("message", ""))
 
 
 def _ended(node: dict, result: dict, as_text: bool) -> dict:
@@ -364,10 +392,11 @@ def _ended(node: dict, result: dict, as_text: bool) -> dict:
     if result.get("message"):
         node["message"] = result["message"]
     if result.get("outputs"):
-        node["outputs"] = {"parameters": [{"name": k, "value": to_text(v) if as_text else json.dumps(v)}
-                                          for k, v in result["outputs"].items()]}
+        node["outputs"] = {"parameters": [{"name": k, "value": v} for k, v in _texts(result, as_text).items()]}
     if result.get("parameters") or result.get("artifacts"):  # a pod the executor ran: its values as Argo read them
         node["outputs"] = {k: result[k] for k in ("parameters", "artifacts") if result.get(k)}
+    if result.get("result") is not None:
+        node.setdefault("outputs", {})["result"] = result["result"]
     return node
 
 

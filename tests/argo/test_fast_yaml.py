@@ -19,8 +19,9 @@ from orch.backends.argo.script import bootstrap_source
 from orch.backends.argo.yaml_text import _Unsupported, _Writer, flowed, reference, to_yaml
 from orch.core import SpecError, load_spec, parse_spec
 
-from ..conformance.test_cases import CASES, load_case
+from ..conformance.test_cases import load_case
 from ..test_generated_specs import valid_specs
+from .test_render import ARGO_CASES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -155,7 +156,7 @@ def test_the_examples_manifests_are_what_heras_models_dump(spec, chunk_size):
     assert_as_hera_dumps(graph, chunk_size)
 
 
-@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", ARGO_CASES, ids=lambda p: p.stem)
 def test_the_conformance_cases_manifests_are_what_heras_models_dump(path):
     graph = parse_spec(yaml.safe_dump(load_case(path)["spec"]), str(path))
     for chunk_size in (3, rendering.MAX_TASKS):

@@ -21,9 +21,9 @@ steps:
 
 def workflow(value: str) -> dict:
     main = {"id": "w", "type": "DAG", "templateName": "Main", "phase": "Succeeded"}
-    count = {"id": "w-1", "type": "Pod", "displayName": "count", "boundaryID": "w", "phase": "Succeeded",
+    count = {"id": "w-1", "type": "Pod", "displayName": "count", "templateName": "count", "boundaryID": "w", "phase": "Succeeded",
              "outputs": {"parameters": [{"name": "n", "value": value}]}}
-    after = {"id": "w-2", "type": "Pod", "displayName": "after", "boundaryID": "w", "phase": "Succeeded"}
+    after = {"id": "w-2", "type": "Pod", "displayName": "after", "templateName": "after", "boundaryID": "w", "phase": "Succeeded"}
     return {"metadata": {"name": "p-x"}, "spec": {"templates": [{"name": "Main"}, {"name": "count"}, {"name": "after"}]},
             "status": {"phase": "Succeeded", "nodes": {n["id"]: n for n in (main, count, after)}}}
 
