@@ -172,3 +172,16 @@ def test_an_input_in_a_condition_is_a_literal_or_the_reference_given():
     steps = graph_of(spec).pipeline.steps
     assert steps["sneaky"].when == 'params.env == "x\' or \'a\' == \'a"'  # one string, never condition text
     assert steps["same"].when == "params.env == params.env"
+
+
+def test_the_sweep_example_runs_each_grid_point_as_a_train_and_evaluate_group(orch, tmp_path, monkeypatch):
+    root = Path(__file__).parent.parent / "specs"
+    monkeypatch.chdir(root)  # its steps are ml_pipeline.*, found beside it
+    code, out, err = orch("run", "groups/sweep-train-evaluate.yaml", "--json", "-p", f"bucket={tmp_path / 'bucket'}",
+                          "--artifacts", str(tmp_path / "store"))
+    assert code == 0, err
+    steps = json.loads(out)["steps"]
+    assert list(steps) == ["ingest", "features", "sweep", "sweep.train", "sweep.evaluate", "select", "report"]
+    assert len(steps["sweep"]["outputs"]["recall"]) == 4 and steps["sweep.evaluate"]["attempts"] == 1
+    best = steps["select"]["outputs"]
+    assert best["best_accuracy"] == max(steps["sweep"]["outputs"]["accuracy"]) and best["best_model"].endswith("/best_model")
