@@ -82,19 +82,19 @@ def template_outputs(pipeline: Pipeline, name: str) -> list[dict]:
             for o in artifact_outputs(pipeline.steps[name].outputs)]
 
 
-def template_inputs(pipeline: Pipeline, step: Step) -> list[dict]:
-    """A fan-out's list is read from its items' prefix, optional: an empty or skipped fan-out has no object."""
-    opt = optional(step) or None
+def template_inputs(pipeline: Pipeline, step: Step, tolerated=()) -> list[dict]:
+    """A fan-out's list is read from its items' prefix, optional: an empty or skipped fan-out has no object.
+    `tolerated`: producers whose artifacts may be absent whatever the step's trigger (a finally step's steps)."""
     return [a.artifact(input_name(p, o), path=f"{INPUTS}/{input_name(p, o)}", optional=True, s3={"key": items_key(pipeline, p, o)})
-            if is_list(pipeline, p, o) else a.artifact(input_name(p, o), path=f"{INPUTS}/{input_name(p, o)}", optional=opt)
+            if is_list(pipeline, p, o) else
+            a.artifact(input_name(p, o), path=f"{INPUTS}/{input_name(p, o)}", optional=(optional(step) or p in tolerated) or None)
             for p, o in artifact_refs(pipeline, step)]
 
 
-def task_arguments(pipeline: Pipeline, step: Step, source) -> list[dict]:
+def task_arguments(pipeline: Pipeline, step: Step, source, tolerated=()) -> list[dict]:
     """The task's artifacts; `source(producer, output)` is the tag body where the task's DAG sees each. A fan-out's
     list takes none: its template holds its location."""
-    opt = optional(step) or None
-    return [a.artifact(input_name(p, o), from_="{{" + source(p, o) + "}}", optional=opt)
+    return [a.artifact(input_name(p, o), from_="{{" + source(p, o) + "}}", optional=(optional(step) or p in tolerated) or None)
             for p, o in artifact_refs(pipeline, step) if not is_list(pipeline, p, o)]
 
 

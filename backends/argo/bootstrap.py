@@ -8,7 +8,8 @@ reference's value arrives in ORCH_R<i>, substituted by Argo:
 params as the text a user submits, outputs as JSON text ('null' when the producer did
 not succeed), a fan-out's outputs as Argo's JSON list of its items' JSON texts.
 An artifact reference reads no value: its spec names the input artifact Argo placed under
-/tmp/orch/inputs (the path, or None when Argo left an optional one absent); a fan-out's artifacts are
+/tmp/orch/inputs (the path, or None when Argo left an optional one absent; a `guarded` one, a finally step's, also
+None when its value, '' or not, says its producer failed); a fan-out's artifacts are
 the folder of its items' tgz objects, which the runner unpacks, checked against the count in ORCH_R<i>
 (or argv); and an artifact output
 is copied from where the step left it to /tmp/orch/outputs/<name>, which Argo uploads.
@@ -170,8 +171,9 @@ def read_refs(payload, inline):
     texts = iter(sys.argv[2:]) if inline else (os.environ.get(f"ORCH_R{i}", "") for i in range(len(payload["refs"])))
     refs = []
     for spec in payload["refs"]:
-        if spec["kind"] == "artifact":
-            refs.append(artifact_input(spec))
+        if spec["kind"] == "artifact":  # guarded (a finally step's): present only if its producer did not fail
+            present = artifact_input(spec)
+            refs.append(present if not spec.get("guarded") or next(texts) else None)
         elif spec["kind"] == "artifacts":
             refs.append(artifact_list(spec, next(texts)))
         else:

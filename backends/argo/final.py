@@ -28,8 +28,11 @@ Read in argoproj/argo-workflows (commit f016ad8):
   addOutputsToGlobalScope; a later attempt's value overwrites an earlier one's), and a DAG task of the exit handler
   reads it (dag.go, buildLocalScopeFromTask). So each output a finally step reads is exported by its producer's
   template as `S__O`, and read as null unless the step is not among the failed and the global is there (a skipped
-  step has no node, so no global). A fan-out's items would overwrite one global, a stdout output (`result`) has
-  none, and an artifact's absence cannot be told from a failed producer's upload: those are refused (E831).
+  step has no node, so no global). An artifact likewise (`workflow.outputs.artifacts.S__O`, an optional input that
+  Argo leaves out when it cannot resolve it); the runner reads it only if its producer did not fail (a failed pod's
+  upload is there too: the wait container saves outputs whatever the main container did), so a finally command
+  step reading one runs through the runner. A fan-out's items would overwrite one global, and a stdout output
+  (`result`) has none: those are refused (E831).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from orch.core.graph import PipelineGraph
 from orch.core.names import argo_name
 
 from . import manifest as a
-from .artifacts import is_artifact
+from .artifacts import artifact_refs, task_arguments, task_source
 from .condition import literal
 from .depends import leaves, waits_for
 from .inline import StepTemplate, TextExprLang, _typed
@@ -56,6 +59,11 @@ FAILED = f'map(filter(fromJSON(fromJSON(workflow.failures)) ?? [], #.templateNam
 
 def global_name(step: str, output: str) -> str:
     return output_param(argo_name(step), output)
+
+
+def global_artifact(step: str, output: str) -> str:
+    """Where the exit handler's DAG finds a step's artifact: the global output its template exports."""
+    return f"workflow.outputs.artifacts.{global_name(step, output)}"
 
 
 def read_outputs(graph: PipelineGraph) -> list[tuple[str, str]]:
@@ -84,10 +92,16 @@ def problems(graph: PipelineGraph) -> list[Diagnostic]:
         producer = pipeline.steps[step]
         why = ("its items' values would overwrite one global output" if producer.foreach is not None else
                "Argo exports output parameters as global outputs, not a step's stdout" if producer.stdout_output == output
-               else "a finally step reads no artifact on Argo yet" if is_artifact(pipeline, step, output) else None)
+               else None)
         if why:
             found.append(Diagnostic("E831", f"finally step {reader!r} reads {step}.{output}: {why}", ("finally", reader),
                                     hint="pass it through a step that copies it into a plain output"))
+    for name, step in pipeline.finally_.items():  # it runs through the runner (FinalStepTemplate), which reads files
+        if step.command is not None and step.stdout_output and any(p in pipeline.steps for p, _ in artifact_refs(pipeline, step)):
+            found.append(Diagnostic("E825", f"output {step.stdout_output!r} is read from stdout, but this finally step reads "
+                                            "a step's artifact, so it runs through orch's runner on Argo, which reads outputs "
+                                            "from files only", ("finally", name, "outputs", step.stdout_output, "from"),
+                                    hint="write it to $ORCH_OUTPUTS/NAME (from: file)"))
     if len(pipeline.finally_) + sum(bool(s.foreach is not None and s.when) for s in pipeline.finally_.values()) > 199:
         found.append(Diagnostic("E831", "more finally steps than one Argo DAG holds (199)", ("finally",)))
     return found
@@ -116,9 +130,12 @@ class Outcome:
         """The global output's text; nil when the step exported none."""
         return f"workflow.outputs?.parameters?.[{literal(global_name(step, output))}]"
 
+    def not_failed(self, step: str) -> str:
+        return f"!({literal(argo_name(step))} in {FAILED})"
+
     def readable(self, step: str, output: str) -> str:
         """Whether the step succeeded as far as its output goes: not failed, and its value exported."""
-        return f"!({literal(argo_name(step))} in {FAILED}) && {self.value(step, output)} != nil"
+        return f"{self.not_failed(step)} && {self.value(step, output)} != nil"
 
     def json_value(self, step: str, output: str) -> str:
         """The output as JSON text, `null` unless readable (a producer past a template per step writes JSON text)."""
@@ -132,6 +149,19 @@ class FinalStepTemplate(StepTemplate):
         if producer not in self.outcome.steps:  # a finally step: its task, in this DAG
             return super().guarded(producer, output)
         return self.outcome.readable(producer, output), self.outcome.value(producer, output)
+
+    def through_runner(self) -> bool:
+        """A command step reading a step's artifact too: the runner tells a failed producer's upload from its output."""
+        steps = self.outcome.steps
+        return super().through_runner() or any(p in steps for p, _ in artifact_refs(self.pipeline, self.step))
+
+    def tolerated(self) -> tuple:
+        return tuple(self.outcome.steps)
+
+    def artifact_arguments(self) -> list[dict]:
+        steps = self.outcome.steps
+        return task_arguments(self.pipeline, self.step, lambda p, o: global_artifact(p, o) if p in steps else task_source(p, o),
+                              steps)
 
     def payload(self) -> Payload:
         outcome = self.outcome
@@ -157,8 +187,9 @@ class FinalLayout(Layout):
     """The finally steps in one DAG, past a template per step: a step's output from its global output, as JSON text."""
 
     def __init__(self, graph: PipelineGraph, depends, outcome: Outcome):
-        super().__init__(graph, depends, 200)
+        super().__init__(graph, depends, 200)  # one DAG: more finally steps are refused (problems)
         self.outcome = outcome
+        self.tolerated = frozenset(outcome.steps)
 
     def output_tag(self, consumer: str):
         tag = super().output_tag(consumer)
@@ -167,6 +198,10 @@ class FinalLayout(Layout):
     def output_expr(self, consumer: str):
         expr = super().output_expr(consumer)
         return lambda step, output: self.outcome.json_value(step, output) if step in self.outcome.steps else expr(step, output)
+
+    def artifact_source(self, consumer: str):
+        source = super().artifact_source(consumer)
+        return lambda step, output: global_artifact(step, output) if step in self.outcome.steps else source(step, output)
 
 
 def exit_handler(tasks: list[dict], stdout: list[str], done: str) -> dict:
@@ -192,7 +227,10 @@ def exported(graph: PipelineGraph, step: str, template: dict) -> dict:
 
 
 def _exporting(template: dict, names: dict[str, str]) -> dict:
+    outputs = template["outputs"]
     parameters = [a.parameter(p["name"], default=p.get("default"), global_name=names.get(p["name"]), value=p.get("value"),
-                              value_from=p.get("valueFrom")) for p in template["outputs"]["parameters"]]
-    return {**template, "outputs": {**template["outputs"], "parameters": parameters}}
+                              value_from=p.get("valueFrom")) for p in outputs.get("parameters", [])]
+    artifacts = [a.artifact(art["name"], from_=art.get("from"), global_name=names.get(art["name"]), optional=art.get("optional"),
+                            path=art.get("path"), s3=art.get("s3")) for art in outputs.get("artifacts", [])]
+    return {**template, "outputs": a.io(parameters, artifacts)}
 

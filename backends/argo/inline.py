@@ -158,9 +158,21 @@ class StepTemplate:
         return run_value(name, self.outcome)
 
     # -- the template ----------------------------------------------------------------------
+    def through_runner(self) -> bool:
+        """Whether the step runs orch's runner (`runs_runner`)."""
+        return runs_runner(self.pipeline, self.step)
+
+    def tolerated(self) -> tuple:
+        """Producers whose artifacts may be absent whatever the step's trigger (a finally step's steps)."""
+        return ()
+
+    def artifact_arguments(self) -> list[dict]:
+        """The artifacts its task passes (artifacts.py)."""
+        return artifacts.task_arguments(self.pipeline, self.step, artifacts.task_source)
+
     def container(self) -> dict:
         step = self.step
-        if runs_runner(self.pipeline, step):
+        if self.through_runner():
             return self._python()
         argv = [self.text(arg) for arg in step.command]
         env = [a.env_var(key, self.text(value)) for key, value in step.env.items()] + where.plain_env(step, self.code)
@@ -183,8 +195,9 @@ class StepTemplate:
             if kind == "param":
                 spec["type"] = self.pipeline.params[name].type
                 args.append("{{=" + f'"v" + toBase64(workflow.parameters[{expr_literal(name)}])' + "}}")
-            elif spec["kind"] == "artifact":
-                continue  # the runner finds it on its disk
+            elif spec["kind"] == "artifact":  # the runner finds it on its disk (a finally step's: if its producer did not fail)
+                if spec.get("guarded"):
+                    args.append("{{=" + f'{self.outcome.not_failed(producer)} ? "v" : ""' + "}}")
             elif spec["kind"] == "artifacts":  # found on its disk too, checked against the count
                 self.inputs[input_name(producer, name)] = artifacts.item_count(
                     self.pipeline, producer, artifacts.task_status, payload.output_expr)
@@ -208,7 +221,8 @@ class StepTemplate:
         return [a.parameter(n) for n in names] + [a.parameter(n, value=v) for n, v in self.literals.items()]
 
     def template_inputs(self) -> dict | None:
-        return a.io(self.parameters(), where.code_input(self.code) + artifacts.template_inputs(self.pipeline, self.step))
+        return a.io(self.parameters(), where.code_input(self.code) + artifacts.template_inputs(self.pipeline, self.step,
+                                                                                                   self.tolerated()))
 
     def outputs(self) -> dict | None:
         values = [o for o in _file_outputs(self.step) if self.step.outputs[o] != "artifact"]

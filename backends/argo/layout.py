@@ -90,6 +90,8 @@ def output_param(task: str, output: str) -> str:
 class Layout:
     """The chunks (one, unnested, for a small pipeline) and what crosses between them."""
 
+    tolerated: frozenset = frozenset()  # producers whose artifacts may be absent whatever a step's trigger
+
     def __init__(self, graph: PipelineGraph, depends: Depends, chunk_size: int):
         order = graph.order()
         self.steps = graph.pipeline.steps

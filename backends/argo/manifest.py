@@ -97,8 +97,8 @@ def io(parameters: list, artifacts: list) -> dict | None:
     return _present({"artifacts": artifacts or None, "parameters": parameters or None}) or None
 
 
-def artifact(name, *, from_=None, optional=None, path=None, s3=None) -> dict:
-    return _present({"from": from_, "name": name, "optional": optional, "path": path, "s3": s3})
+def artifact(name, *, from_=None, global_name=None, optional=None, path=None, s3=None) -> dict:
+    return _present({"from": from_, "globalName": global_name, "name": name, "optional": optional, "path": path, "s3": s3})
 
 
 def workflow_spec(templates, *, active_deadline_seconds=None, arguments=None, entrypoint=None, image_pull_secrets=None,

@@ -63,7 +63,7 @@ class Payload:
         if key not in self.refs:
             self.refs[key] = len(self.specs)
             self.specs.append(self._spec(ref))
-            if self.specs[-1]["kind"] != "artifact":
+            if self.specs[-1]["kind"] != "artifact" or self.specs[-1].get("guarded"):
                 self.tags.append(self._tag(ref))
         return self.refs[key]
 
@@ -72,13 +72,19 @@ class Payload:
             return {"kind": "param", "type": self.pipeline.params[ref.name].type}
         if ref.kind == "output" and is_list(self.pipeline, ref.step, ref.name):
             return {"kind": "artifacts", "input": input_name(ref.step, ref.name)}
-        if ref.kind == "output" and is_artifact(self.pipeline, ref.step, ref.name):
-            return {"kind": "artifact", "input": input_name(ref.step, ref.name)}
+        if ref.kind == "output" and is_artifact(self.pipeline, ref.step, ref.name):  # guarded: found only if not failed
+            return {"kind": "artifact", "input": input_name(ref.step, ref.name), **({"guarded": True} if self._guarded(ref) else {})}
         if ref.kind == "output":
             return {"kind": "list" if self.pipeline.steps[ref.step].foreach is not None else "output"}
         return {"kind": "output" if ref.name == "failed_steps" else "run"}  # that one is a json list
 
+    def _guarded(self, ref: Ref) -> bool:
+        """A finally step's artifact of a step: what a failed pod uploaded is there too, and must read as null."""
+        return self.outcome is not None and ref.step in self.outcome.steps
+
     def _tag(self, ref: Ref) -> str:
+        if ref.kind == "output" and is_artifact(self.pipeline, ref.step, ref.name) and self._guarded(ref):
+            return "{{=" + f'{self.outcome.not_failed(ref.step)} ? "v" : ""' + "}}"
         if ref.kind == "param":
             return "{{workflow.parameters." + ref.name + "}}"
         if ref.kind == "output" and is_list(self.pipeline, ref.step, ref.name):

@@ -37,7 +37,7 @@ from .condition import ExprLang
 from .depends import Depends, as_status_test, leaves, waits_for
 from .fanout import Wrappers, is_wrapper
 from .layout import Layout, export, gate_name, has_gate, throttled
-from .inline import VOLUME, StepTemplate, TextExprLang, plain_items, runs_runner
+from .inline import VOLUME, StepTemplate, TextExprLang, plain_items
 from .payload import Payload
 from .script import bootstrap_source as runner_source
 from .templates import Shape, pod_settings, problems, template
@@ -325,11 +325,11 @@ def _inline_step(pipeline, built: StepTemplate, depends: Depends, wrappers: Wrap
     template = a.template(argo_name(name), inputs=built.template_inputs(), outputs=built.outputs(), container=container,
                           **pod_settings(step))
     arguments = [a.parameter(n, value=v) for n, v in built.inputs.items()]
-    passed = art.task_arguments(pipeline, step, art.task_source)
+    passed = built.artifact_arguments()
     with_param = when = None
     if step.foreach is not None:
         arguments.append(a.parameter("item", value="{{item}}"))
-        items = None if runs_runner(pipeline, step) else plain_items(step)  # the runner's item is its index
+        items = None if built.through_runner() else plain_items(step)  # the runner's item is its index
         with_param = built.payload().foreach_indexes() if items is None else json.dumps(items)
     if step.when:
         when = lang.tag(parse_condition(step.when))
@@ -377,9 +377,10 @@ class _Shapes:
         self.own = own  # steps whose template is theirs alone: they export global outputs (final.py)
         self.count = 0
 
-    def name_for(self, pipeline, name: str, refs: int) -> str:
+    def name_for(self, pipeline, name: str, refs: int, tolerated=()) -> str:
+        """`tolerated`: producers whose artifacts may be absent whatever the step's trigger (a finally step's steps)."""
         step = pipeline.steps[name]
-        reads, writes = art.template_inputs(pipeline, step), art.template_outputs(pipeline, name)
+        reads, writes = art.template_inputs(pipeline, step, tolerated), art.template_outputs(pipeline, name)
         alone = reads or writes or name in self.own
         shape = Shape.of(step, refs, (name, tuple(art.artifact_refs(pipeline, step))) if alone else (),
                          "" if alone else template_of(step) or "")
@@ -412,9 +413,10 @@ def _task(graph, name: str, shapes: _Shapes, depends: Depends, layout: Layout, o
     if step.foreach is not None:
         arguments.append(a.parameter("item", value="{{item}}"))
         with_param = payload.foreach_indexes()
-    passed = art.task_arguments(graph.pipeline, step, layout.artifact_source(name))
+    passed = art.task_arguments(graph.pipeline, step, layout.artifact_source(name), layout.tolerated)
     when = _condition(graph, step.when, gate, layout.output_expr(name), outcome) if step.when or gate else None
-    return a.dag_task(argo_name(name), template=shapes.name_for(graph.pipeline, name, len(payload.tags)), depends=formula,
+    return a.dag_task(argo_name(name), template=shapes.name_for(graph.pipeline, name, len(payload.tags), layout.tolerated),
+                      depends=formula,
                       when=when, with_param=with_param, arguments=a.io(arguments, passed))
 
 

@@ -23,7 +23,7 @@ OBJECT_NAME_MAX = {"CronWorkflow": 52}  # validate.go, maxCharsInCronWorkflowNam
 KINDS = ("container", "containerSet", "dag", "data", "http", "plugin", "resource", "script", "steps", "suspend")
 VALUE_FROM = ("path", "jqFilter", "jsonPath", "parameter", "expression", "supplied")  # validateOutputParameter
 OURS = ("inputs.parameters.", "inputs.artifacts.", "workflow.parameters.", "tasks.", "workflow.name", "workflow.creationTimestamp.", "item",
-        "workflow.annotations.orch/runner")
+        "workflow.annotations.orch/runner", "workflow.outputs.artifacts.")
 
 
 def lint(document: dict) -> list[str]:

@@ -42,6 +42,7 @@ class Ended:
     attempts: int = 1
     items: list["Ended"] | None = None
     message: str = ""
+    artifacts: list[dict] = field(default_factory=list)  # as the node records them: {name, path, s3: {key}}
 
 
 @dataclass
@@ -53,6 +54,7 @@ class World:
     annotations: dict[str, str] = field(default_factory=dict)
     created: str = "2026-11-24T09:00:01Z"
     globals: dict[str, str] = field(default_factory=dict)  # workflow.outputs.parameters
+    artifacts: dict[str, dict] = field(default_factory=dict)  # workflow.outputs.artifacts
     ended: dict[str, tuple[str, str, Ended | None]] = field(default_factory=dict)  # task -> (template, phase, how)
     status: str | None = None  # workflow.status, once the entrypoint ended
     main: str | None = None  # the entrypoint's phase
@@ -92,6 +94,10 @@ class World:
             name = substitute(parameter.get("globalName", ""), {}, tags)
             if name and parameter["name"] in how.parameters:
                 self.globals[name] = how.parameters[parameter["name"]]
+        saved = {art["name"]: art for art in how.artifacts}
+        for art in (template.get("outputs") or {}).get("artifacts", []):
+            if art.get("globalName") and art["name"] in saved:
+                self.artifacts[art["globalName"]] = saved[art["name"]]
 
 
 def _failed(name: str, template: str, phase: str) -> dict:

@@ -31,6 +31,7 @@ from .test_plain_containers import kubernetes_expand
 
 POD_ROOT = "/tmp/orch"
 _FROM = re.compile(r"^\{\{tasks\.([a-zA-Z0-9-]+)\.outputs\.artifacts\.([A-Za-z0-9_-]+)\}\}$")
+_GLOBAL = re.compile(r"^\{\{workflow\.outputs\.artifacts\.([A-Za-z0-9_-]+)\}\}$")
 
 
 class Executor:
@@ -77,7 +78,7 @@ class Executor:
         def fill(value: str) -> str:
             return substitute(value, env, tags)
 
-        problem = self._load(task, template, disk, fill)
+        problem = self._load(task, template, disk, fill, world)
         if problem:
             return {"phase": "Error", "message": problem}
         container = template["container"]
@@ -97,18 +98,10 @@ class Executor:
         self.logs[disk.name] = done.stderr
         if done.returncode:  # the wait container saves the outputs there are, whatever the main container did
             return {"phase": "Failed", "message": f"Error (exit code {done.returncode})",
-                    "parameters": _parameters(template, disk, missing_ok=True)}
-        saved = []
-        for art in template.get("outputs", {}).get("artifacts", []):
-            source = Path(art["path"].replace(POD_ROOT, str(disk)))
-            if not os.path.lexists(source):
-                return {"phase": "Error", "message": f"{art['path']} no such file or directory"}
-            key = fill(art["s3"]["key"])
-            target = self.repository / key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tarfile.open(target, "w:gz") as tar:
-                tar.add(source, arcname=source.name)
-            saved.append({"name": art["name"], "path": art["path"], "s3": {"key": key}})
+                    "parameters": _parameters(template, disk, missing_ok=True), "artifacts": self._save(template, disk, fill, missing_ok=True)}
+        saved = self._save(template, disk, fill)
+        if saved is None:
+            return {"phase": "Error", "message": "an output artifact's path does not exist"}
         parameters = _parameters(template, disk)
         if parameters is None:  # executor.go, saveParameters: a missing file with no default errors the node
             return {"phase": "Error", "message": "an output parameter's file is missing"}
@@ -120,7 +113,25 @@ class Executor:
         assert "{{" not in value.replace("{{item}}", ""), f"the fake executor cannot resolve {value}"
         return value.replace("{{item}}", str(item))
 
-    def _load(self, task: dict, template: dict, disk: Path, fill) -> str | None:
+    def _save(self, template: dict, disk: Path, fill, missing_ok: bool = False) -> list[dict] | None:
+        """Each output artifact stored at its key, as the node records it; None when one's path is missing (the node
+        errors), unless the pod failed: then those there are."""
+        saved = []
+        for art in template.get("outputs", {}).get("artifacts", []):
+            source = Path(art["path"].replace(POD_ROOT, str(disk)))
+            if not os.path.lexists(source):
+                if missing_ok:
+                    continue
+                return None
+            key = fill(art["s3"]["key"])
+            target = self.repository / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tarfile.open(target, "w:gz") as tar:
+                tar.add(source, arcname=source.name)
+            saved.append({"name": art["name"], "path": art["path"], "s3": {"key": key}})
+        return saved
+
+    def _load(self, task: dict, template: dict, disk: Path, fill, world) -> str | None:
         """Each input artifact placed at its path; what fails the node, if anything."""
         given = {art["name"]: art for art in task.get("arguments", {}).get("artifacts", [])}
         for art in template.get("inputs", {}).get("artifacts", []):
@@ -130,9 +141,10 @@ class Executor:
                     return problem
                 continue
             argument = given.get(art["name"], {})
-            match = _FROM.match(argument.get("from", ""))
-            assert match, f"the fake executor cannot resolve {argument}"
-            found = [a for a in self.recorded.get(match[1], []) if a["name"] == match[2]]
+            match, exported = _FROM.match(argument.get("from", "")), _GLOBAL.match(argument.get("from", ""))
+            assert match or exported, f"the fake executor cannot resolve {argument}"
+            found = ([world.artifacts[exported[1]]] if exported[1] in world.artifacts else []) if exported else [
+                a for a in self.recorded.get(match[1], []) if a["name"] == match[2]]
             if not found:
                 if argument.get("optional") and art.get("optional"):
                     continue

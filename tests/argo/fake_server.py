@@ -357,8 +357,10 @@ class FakeArgo:
         nodes[name]["phase"] = world.main
         status = {"phase": workflow_phase(world), "startedAt": "2026-11-24T10:00:00Z", "finishedAt": "2026-11-24T10:00:03Z",
                   "nodes": nodes}
-        if world.globals:  # workflow/util, AddParamToGlobalScope
-            status["outputs"] = {"parameters": [{"name": k, "value": v} for k, v in world.globals.items()]}
+        if world.globals or world.artifacts:  # workflow/util, AddParamToGlobalScope; operator.go, addArtifactToGlobalScope
+            status["outputs"] = {k: v for k, v in (
+                ("parameters", [{"name": k, "value": v} for k, v in world.globals.items()]),
+                ("artifacts", [{**art, "name": k} for k, art in world.artifacts.items()])) if v}
         if self.executor:  # the controller records the repository it resolved (operator.go)
             status["artifactRepositoryRef"] = {"default": True, "artifactRepository": {
                 "s3": {"bucket": REPOSITORY_BUCKET, "endpoint": "minio:9000"}}}
@@ -381,7 +383,7 @@ def _as_ended(result: dict, as_text: bool) -> Ended:
     """The outcome as the model reads it (argo_model.Ended)."""
     items = [_as_ended(item, as_text) for item in result["items"]] if "items" in result else None
     return Ended(result["phase"], _texts(result, as_text), result.get("result"), result.get("attempts", 1), items,
-                 result.get("message", ""))
+                 result.get("message", ""), result.get("artifacts") or [])
 
 
 def _ended(node: dict, result: dict, as_text: bool) -> dict:

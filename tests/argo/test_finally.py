@@ -144,20 +144,52 @@ def test_finally_steps_past_a_template_per_step_read_json_text(tmp_path, monkeyp
     assert result.status == "failed"
 
 
-@pytest.mark.parametrize("steps, why", [
-    ({"fan": {"python": "m:f", "foreach": [1, 2], "outputs": {"v": "string"}}}, "overwrite one global output"),
-    ({"fan": {"command": ["echo"], "outputs": {"v": {"type": "string", "from": "stdout"}}}}, "not a step's stdout"),
-    ({"fan": {"python": "m:f", "outputs": {"v": "artifact"}}}, "reads no artifact"),
+def test_a_finally_step_reads_a_steps_artifact_through_its_global_output_null_unless_it_succeeded(cluster, validator):
+    """What a failed pod uploaded is a global output too (the wait container saves it): the runner does not read it, and
+    a finally command step reading an artifact runs through the runner, so it gets '' for each null."""
+    spec = {"apiVersion": "orch/v1", "name": "p", "steps": {
+        "made": {"python": "conformance_steps:write_file", "args": {"text": "hello"},
+                 "outputs": {"file": "artifact", "scratch": "string"}},
+        "broke": {"command": ["sh", "-c", 'printf lost > "$ORCH_OUTPUTS/file"; exit 1'], "outputs": {"file": "artifact"}},
+        "never": {"command": ["sh", "-c", 'printf x > "$ORCH_OUTPUTS/file"'], "when": "1 == 2", "outputs": {"file": "artifact"}},
+    }, "finally": {
+        **{f"py-{s}": {"python": "conformance_steps:describe", "args": {"path": f"${{{{ steps.{s}.outputs.file }}}}"},
+                       "outputs": {"seen": "json"}} for s in ("made", "broke", "never")},
+        "cmd": {"command": ["sh", "-c", 'printf "[%s|%s|%s]" "$(cat "$A")" "$B" "$C" > "$ORCH_OUTPUTS/text"'], "env": {
+            "A": "${{ steps.made.outputs.file }}", "B": "${{ steps.broke.outputs.file }}", "C": "${{ steps.never.outputs.file }}"},
+            "outputs": {"text": "string"}},
+    }}
+    (document,) = check(parse_spec(yaml.safe_dump(spec, sort_keys=False)), validator)
+    templates = {t["name"]: t for t in document["spec"]["templates"]}
+    assert templates["made"]["outputs"]["artifacts"][0]["globalName"] == "made__file"
+    (task,) = [t for t in templates["Orch-finally"]["dag"]["tasks"] if t["name"] == "py-made"]
+    assert task["arguments"]["artifacts"] == [{"name": "made_file", "from": "{{workflow.outputs.artifacts.made__file}}",
+                                              "optional": True}]
+    result, server, _ = cluster(spec)
+    seen = {name: result.steps[f"py-{name}"].outputs["seen"] for name in ("made", "broke", "never")}
+    assert seen["made"]["file"][0] == 5 and seen["broke"] is None and seen["never"] is None
+    assert result.steps["cmd"].outputs == {"text": "[hello||]"}
+    (workflow,) = server.workflows.values()  # Argo exported what the failed pod uploaded: it is not read
+    assert {a["name"] for a in workflow["status"]["outputs"]["artifacts"]} == {"made__file", "broke__file"}
+
+
+@pytest.mark.parametrize("steps, final, code, why", [
+    ({"fan": {"python": "m:f", "foreach": [1, 2], "outputs": {"v": "string"}}}, {"python": "m:g"}, "E831",
+     "overwrite one global output"),
+    ({"fan": {"command": ["echo"], "outputs": {"v": {"type": "string", "from": "stdout"}}}}, {"python": "m:g"}, "E831",
+     "not a step's stdout"),
+    ({"fan": {"python": "m:f", "outputs": {"v": "artifact"}}},
+     {"command": ["cat"], "outputs": {"o": {"type": "string", "from": "stdout"}}}, "E825", "runs through orch's runner"),
 ])
-def test_what_the_exit_handler_cannot_read_is_refused_at_the_finally_step(steps, why):
+def test_what_the_exit_handler_cannot_read_is_refused_at_the_finally_step(steps, final, code, why):
     from orch.core import SpecError
 
-    graph = parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "steps": steps,
-                                       "finally": {"f": {"python": "m:g", "args": {"v": "${{ steps.fan.outputs.v }}"}}}}))
+    final = {**final, ("args" if "python" in final else "env"): {"v": "${{ steps.fan.outputs.v }}"}}
+    graph = parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "steps": steps, "finally": {"f": final}}))
     with pytest.raises(SpecError) as error:
         render(graph)
     (diagnostic,) = error.value.diagnostics
-    assert diagnostic.code == "E831" and why in diagnostic.message and diagnostic.path == ("finally", "f")
+    assert diagnostic.code == code and why in diagnostic.message and diagnostic.path[:2] == ("finally", "f")
 
 
 TEMPLATED = {"apiVersion": "orch/v1", "name": "t", "params": {"n": {"type": "integer", "default": 4}}, "templates": {
