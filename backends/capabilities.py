@@ -468,8 +468,9 @@ FEATURES: tuple[Feature, ...] = (
             _pipeline(lambda p: bool(p.finally_), "finally"), {
         "argo": approx("the exit handler (`onExit`): past the pipeline's timeout Argo retries no failed finally step; "
                        "`run.status` and `run.failed_steps` are Argo's record, where a command step that wrote an output "
-                       "of the wrong type succeeded (the RunResult fails it); reading a fan-out's, a stdout or an "
-                       "artifact output is refused (E831)"),
+                       "of the wrong type succeeded (the RunResult fails it); a finally command step reading a step's "
+                       "artifact runs through orch's runner (python3 -c); reading a fan-out's or a stdout output is "
+                       "refused (E831)"),
         "airflow/kubernetes": approx("the pipeline's `timeout` stops a pod before it starts, not while it runs: with "
                                      "finally steps the DAG has no dagrun_timeout (a scheduler timing the run out "
                                      "would skip them), and a running pod ends at its own `timeout`"),
