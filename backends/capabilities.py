@@ -201,6 +201,19 @@ def _shipped_commands(graph: PipelineGraph) -> Iterator[Use]:
         yield from (Use((section, name, "command")) for section, name, s in each_step(graph) if s.command and s.image)
 
 
+def _finally_reads(graph: PipelineGraph) -> Iterator[Use]:
+    """A finally step's reference to a fan-out's output or a stdout output, once per (reader, output)."""
+    steps, seen = graph.pipeline.steps, set()
+    for edge in graph.final_edges:
+        producer = steps.get(edge.upstream)
+        key = (edge.downstream, edge.upstream, edge.output)
+        if producer is None or edge.output is None or key in seen:
+            continue
+        if producer.foreach is not None or producer.stdout_output == edge.output:
+            seen.add(key)
+            yield Use(edge.path, {"step": edge.downstream, "output": f"{edge.upstream}.{edge.output}"}, edge.offset)
+
+
 def _default_braces(graph: PipelineGraph) -> Iterator[Use]:
     for name, param in graph.pipeline.params.items():
         if param.default is not None and "{{" in to_text(param.default):
@@ -279,8 +292,7 @@ PREFECT_POD = Support(EXACT, "from `defaults`: the Kubernetes work pool's job va
 RUNNER_PYTHON = "the pod runs orch's runner (python3 -c), which fetches the code and makes the packages' env, so the image needs python3"
 IGNORED_TASK = "ignored: a task runs where the worker runs (pods: --target kubernetes with an image)"
 LOCAL_SCHEDULE = "not applied: `orch run` runs once, now"
-FINALLY_NOT_YET = "finally steps cannot be rendered for {} yet"
-GROUPS_NOT_YET = "groups of steps cannot be run on {} yet"
+GROUPS_NOT_YET = "groups of steps cannot be rendered for {} yet"
 
 FEATURES: tuple[Feature, ...] = (
     Feature("steps", "`python` and `command` steps, `args`, `env`", "W830"),
@@ -474,6 +486,13 @@ FEATURES: tuple[Feature, ...] = (
         "airflow/kubernetes": approx("the pipeline's `timeout` stops a pod before it starts, not while it runs: with "
                                      "finally steps the DAG has no dagrun_timeout (a scheduler timing the run out "
                                      "would skip them), and a running pod ends at its own `timeout`"),
+    }),
+    Feature("finally-reads", "a finally step reading a fan-out's output or a stdout output", "W884", _finally_reads, {
+        "argo": refused("E831", "finally step {step!r} reads {output}: Argo's exit handler reads a step's output from the "
+                        "global output its template exports; a fan-out's items would overwrite one, and a stdout "
+                        "output has none", note="Argo's exit handler reads a step's output from the global output its "
+                        "template exports: a fan-out's items would overwrite one, and a stdout output has none",
+                        hint="pass it through a step that copies it into a plain output"),
     }),
     Feature("fail-fast", "`fail_fast`", "W849"),
     Feature("fail-fast-nested", f"`fail_fast` with more than {ARGO_MAX_TASKS - 1} steps", "W850",
