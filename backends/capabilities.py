@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+from orch.core import groups
 from orch.core.artifacts import artifacts_read, ships_code
 from orch.core.errors import Diagnostic
 from orch.core.graph import PipelineGraph
@@ -114,6 +115,27 @@ def _pipeline(test: Callable, *path: str, **values: Callable) -> Callable[[Pipel
         if test(pipeline):
             yield Use(path, {key: value(pipeline) for key, value in values.items()})
     return uses
+
+
+NESTED_MAPPED = "and Airflow 3 maps no task group inside one (\"Nested Mapped TaskGroups are not yet supported\")"
+MAPPED_IN_MAPPED = "and a fan-out step (a task mapped over items a task inside makes) inside one is not rendered yet"
+PLAIN_IN_MAPPED = "and a group (its gate and end tasks, unmapped) inside one is not rendered yet"
+
+
+def _in_fan_out_group(graph: PipelineGraph) -> Iterator[Use]:
+    """A group or a fan-out step directly or deeper inside a fan-out group."""
+    pipeline = graph.pipeline
+    for name in groups.order(pipeline):
+        outer = groups.fan_out_groups(pipeline, name)
+        if not outer:
+            continue
+        if name in pipeline.groups and pipeline.groups[name].foreach is not None:
+            yield Use(("groups", name), {"what": f"the fan-out group {name!r}", "group": outer[-1], "why": NESTED_MAPPED})
+        elif name in pipeline.groups:
+            yield Use(("groups", name), {"what": f"the group {name!r}", "group": outer[-1], "why": PLAIN_IN_MAPPED})
+        elif pipeline.steps[name].foreach is not None:
+            yield Use(("steps", name, "foreach"), {"what": f"the fan-out step {name!r}", "group": outer[-1],
+                                                   "why": MAPPED_IN_MAPPED})
 
 
 def _fractional_factor(graph: PipelineGraph) -> Iterator[Use]:
@@ -473,8 +495,24 @@ FEATURES: tuple[Feature, ...] = (
     Feature("templates", "`templates`, `uses`, `with`", "W881"),
     Feature("groups", "groups (`steps:` in a step)", "W883",
             lambda graph: (Use(("groups", name)) for name in list(graph.pipeline.groups)[:1]), {
-        column: refused("E832", GROUPS_NOT_YET.format(title)) for column, title in
-        (("argo", "Argo"), ("prefect", "Prefect"), ("airflow", "Airflow"))
+        **{column: refused("E832", GROUPS_NOT_YET.format(title)) for column, title in
+           (("argo", "Argo"), ("prefect", "Prefect"))},
+        "airflow/kubernetes": refused("E832", "groups cannot be rendered with pod tasks (--target kubernetes) yet: "
+                                      "render them without --target kubernetes, or give no step an image"),
+    }),
+    Feature("groups-in-fan-out", "a group or a fan-out step inside a fan-out group", "W886", _in_fan_out_group, {
+        "airflow": refused("E832", "{what} inside the fan-out group {group!r}: a fan-out group is an Airflow mapped task "
+                           "group, {why}; put it beside the group, or make the outer group's items the product of both "
+                           "lists", note="a fan-out group is a mapped task group: Airflow 3 maps no task group inside one "
+                           "(\"Nested Mapped TaskGroups are not yet supported\"); a fan-out step or a group without "
+                           "`foreach` inside one is not rendered yet"),
+    }),
+    Feature("group-parallelism", "`parallelism` of a fan-out group", "W887",
+            lambda graph: (Use(("groups", name, "parallelism")) for name, group in graph.pipeline.groups.items()
+                           if group.foreach is not None and group.parallelism), {
+        "airflow": approx("each step's task inside the mapped task group has max_active_tis_per_dagrun=N: at most N "
+                          "items of each step run at once, not N items as wholes -- while item 0's second step "
+                          "runs, item N's first may start (Airflow bounds tasks, not a mapped group's items)"),
     }),
     Feature("finally", "`finally` steps, `run.status`, `run.failed_steps`", "W882",
             _pipeline(lambda p: bool(p.finally_), "finally"), {

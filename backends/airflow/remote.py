@@ -21,11 +21,12 @@ from orch.core.values import resolve_params
 from ..remote import RunSummary, follow, moment
 from .api import ApiError, Client
 from .deploy import import_error
-from .render import dag_file
+from .render import GROUP_TASK, dag_file
 from .status import result_from_records
 
 RUN_STATES = {"queued": "running", "running": "running", "success": "succeeded", "failed": "failed"}
-VALUE_KEYS = ("return_value", "orch_error", "orch_status")  # what status.py reads of a step's XComs
+VALUE_KEYS = ("return_value", "orch_error", "orch_status", "orch_inner")  # what status.py reads of a step's XComs
+# (orch_inner: a fan-out group's end's record of its steps' items)
 POLL_SECONDS = 0.3
 READERS = 8  # XCom values read at once at a run's end
 
@@ -91,7 +92,8 @@ def records(client: Client, dag_id: str, run_id: str, *, values: bool) -> dict:
     tasks = [{"task_id": ti["task_id"], "map_index": ti["map_index"], "state": ti["state"],
               "try_number": ti["try_number"], "start": ti["start_date"], "end": ti["end_date"]}
              for ti in client.pages(base, "task_instances")]
-    wanted = {t["task_id"] for t in tasks if t["map_index"] == -1 and (values or t["state"] == "failed")}
+    wanted = {t["task_id"] for t in tasks if t["map_index"] == -1 and  # a group's end: its steps' items, for progress
+              (values or t["state"] == "failed" or t["task_id"].endswith(GROUP_TASK.format("")))}
     xcoms = []
     if wanted:
         found = [(entry["task_id"], entry["key"]) for entry in client.pages(f"{base}/~/xcomEntries", "xcom_entries", map_index=-1)

@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from orch.core import groups
 from orch.core.artifacts import ENV, ships_code
 from orch.core.errors import BackendUnavailable, RunInterrupted, UsageError
 from orch.core.graph import PipelineGraph
@@ -37,7 +38,7 @@ from ..shipping import project_root
 from ..stores import run_store
 from .deploy import deploy, undeploy  # noqa: F401 - the faces on a running server
 from .remote import list_runs, read_run, run_deployed  # noqa: F401
-from .render import dag_file, dag_source, render  # noqa: F401 - render is this backend's other face
+from .render import dag_file, dag_source, end_task, render  # noqa: F401 - render is this backend's other face
 from .status import STATES, result_from_records
 
 
@@ -150,11 +151,15 @@ def _follow(driver: subprocess.Popen, watch: "_Watch") -> Optional[dict]:
             return message["run"]
         if "states" in message:
             watch.begin(message["run_id"])
-            for name, step in watch.graph.pipeline.all_steps.items():
-                state, tries = message["states"].get(f"{name}[-1]") or [None, 0]
-                if state in STATES:  # a fan-out's attempts are its items': the end says them
-                    attempt = tries if step.foreach is None else 0
-                    watch.step(name, STATES[state], attempt=attempt, error=message["errors"].get(name))
+            pipeline = watch.graph.pipeline
+            for name in [*groups.order(pipeline), *pipeline.finally_]:
+                if groups.fan_out_groups(pipeline, name):
+                    continue  # a step's items are one: the end says them
+                step, task = pipeline.groups.get(name) or pipeline.all_steps[name], end_task(pipeline, name)
+                state, tries = message["states"].get(f"{task}[-1]") or [None, 0]
+                if state in STATES:  # a fan-out's attempts are its items', a group makes none: the end says them
+                    attempt = tries if name not in pipeline.groups and step.foreach is None else 0
+                    watch.step(name, STATES[state], attempt=attempt, error=message["errors"].get(task))
     return None
 
 
@@ -168,7 +173,8 @@ class _Watch:
 
     def begin(self, run_id: str) -> None:
         if self.progress and not self.begun:
-            self.progress.begin(run_id, self.graph.pipeline.name, list(self.graph.pipeline.all_steps))
+            pipeline = self.graph.pipeline
+            self.progress.begin(run_id, pipeline.name, [*groups.order(pipeline), *pipeline.finally_])
             self.begun = True
 
     def step(self, name: str, status: str, **details: Any) -> None:

@@ -34,6 +34,7 @@ ERROR, STATUS, ITEMS = "orch_error", "orch_status", "orch_items"  # XCom keys: a
 # A step's outputs and a fan-out's items travel in XComs as JSON text: Airflow's XCom serializer
 # refuses a dict holding its own keys (`__classname__`, `__id__`), which a user's json value may.
 ITEMS_TASK, ITEM_TASK = "{}__Items", "{}__Item"  # a fan-out's helper tasks: the capital keeps them from any step's name
+GATE_TASK, INNER = "{}__Gate", "orch_inner"  # a group's gate; the XCom where a fan-out group's end keeps its steps' items
 CONNECTION_FIELDS = ("login", "password", "host", "schema", "port", "conn_type")  # a secret's key naming one of these
 # reads that field of a Connection; any other key, its extra
 ORCH_RUN_SECRETS = "ORCH_AIRFLOW_RUN_SECRETS"  # set by `orch run -b airflow`, which makes Variables of ORCH_SECRET_*
@@ -58,15 +59,17 @@ class Step:
     helper its task calls, as methods, so no name a user chose can shadow one."""
 
     def __init__(self, name, steps=(), params=None, fail_fast=False, timeout=None, starting=True, all_succeeded=(),
-                 any_failed=(), pipeline=None, store=None, code=None, where=None, final=False):
+                 any_failed=(), pipeline=None, store=None, code=None, where=None, final=False, group=None, index=None):
         if final:  # a finally step: neither the pipeline's deadline nor fail_fast stops it
             fail_fast, timeout = False, None
         self.context = get_current_context()
         self.ti = self.context["ti"]
         self.name, self.steps, self.types, self.fail_fast, self.timeout = name, steps, params or {}, fail_fast, timeout
-        self.pipeline, self.store, self.index, self.checked = pipeline, store, None, None
-        self.code, self.where = code, (where or {}).get(name, {})  # the shipped code's sha256; packages, secrets
+        self.pipeline, self.store, self.index, self.checked = pipeline, store, index, None  # index: a fan-out group's item
+        self.code, self.where, self.group = code, (where or {}).get(name, {}), group  # group: the one it is directly in
         attempts_end_on_sigterm("stopped: Airflow stopped the task")  # its DAG run marked failed, the task cleared
+        if group:
+            self._group_runs()
         if starting:
             self._may_start()
         if all_succeeded:
@@ -89,11 +92,21 @@ class Step:
         if any(states.get(name) != "success" for name in upstream):
             self.skip("an upstream step was skipped")
 
+    def _group_runs(self):
+        """A task inside a group runs only where its group does: its gate (an upstream task) decided that once.
+        Airflow's own rules would run an all_done or none_failed step after a skipped gate."""
+        gate = GATE_TASK.format(self.group)
+        state = self.states([gate]).get(gate)
+        if state == "skipped":
+            self.skip("its group did not run")
+        if state != "success":
+            self.stop("upstream failed")
+
     def _may_start(self):
         left = self.left()
         if left is not None and left <= 0:
             self._too_late(f"the pipeline's timeout of {self.timeout:g}s ran out")
-        if self.fail_fast and "failed" in self.states([s for s in self.steps if s != self.name]).values():
+        if self.fail_fast and "failed" in self._all_states([s for s in self.steps if s != self.name]).values():
             self.stop("not started: a step failed and fail_fast is set")
 
     def _too_late(self, reason):
@@ -123,7 +136,12 @@ class Step:
         return self.timeout - (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
 
     def states(self, task_ids):
-        """Airflow's states of these tasks in this DAG run."""
+        """Airflow's states of these tasks in this DAG run; a task mapped with this one's fan-out group, its
+        state on this item (Airflow keys a mapped task's `<task_id>_<map_index>`)."""
+        found = self._all_states(task_ids)
+        return {task: found.get(task, found.get(f"{task}_{self.index}")) for task in task_ids}
+
+    def _all_states(self, task_ids):
         if not task_ids:
             return {}
         found = self.ti.get_task_states(dag_id=self.ti.dag_id, run_ids=[self.ti.run_id], task_ids=list(task_ids))
@@ -136,9 +154,10 @@ class Step:
     text = staticmethod(to_text)
     compare = staticmethod(compare)
 
-    def outputs(self, step):
-        """An upstream step's outputs; None when it did not succeed."""
-        value = self.ti.xcom_pull(task_ids=step)
+    def outputs(self, step, same_item=False):
+        """An upstream step's outputs; None when it did not succeed. `same_item`: a sibling in a fan-out group,
+        read on this item."""
+        value = self.ti.xcom_pull(task_ids=step, map_indexes=self.index) if same_item else self.ti.xcom_pull(task_ids=step)
         return json.loads(value) if isinstance(value, str) else None
 
     def run_id(self):
@@ -215,6 +234,60 @@ class Step:
     def item(self, index):
         self.index = index  # this item's artifacts are stored under its index
         return json.loads(self.ti.xcom_pull(task_ids=ITEMS_TASK.format(self.name), key=ITEMS))[index]
+
+    def group_item(self):
+        """This item of its fan-out group: from the gate's `orch_items` XCom, by the task's map index."""
+        return json.loads(self.ti.xcom_pull(task_ids=GATE_TASK.format(self.group), key=ITEMS, map_indexes=-1))[self.index]
+
+    def close(self, shape):
+        """A group's end (docs/semantics.md#groups): once every task inside ended, the group's state -- a failure on
+        any item fails it, every child skipped on every item skips it -- its outputs (a list in item order under a
+        fan-out, null where the source did not succeed) and its error naming the first failed child and item. A
+        fan-out group keeps each inner step's items in its `orch_inner` XCom, for the RunResult."""
+        gate = shape["gate"]
+        state = self.states([gate])[gate]
+        if state == "skipped":
+            self.skip("its trigger or condition skipped it")
+        error = self.ti.xcom_pull(task_ids=gate, key=ERROR, map_indexes=-1)  # its items not a list, or the deadline
+        if state == "failed" and error and not self.ti.xcom_pull(task_ids=gate, key=STATUS, map_indexes=-1) or \
+                state == "success" and error:
+            self.fail(error)
+        if state != "success":
+            self.stop("upstream failed")
+        fan_out = shape["fan_out"]
+        indexes = list(range(len(json.loads(self.ti.xcom_pull(task_ids=gate, key=ITEMS, map_indexes=-1))))) if fan_out else [-1]
+        children = {task: self._ended(task, indexes) for task, _, _ in shape["children"]}
+        self.ti.xcom_push(key=INNER, value=json.dumps({task: children[task] for task in shape["steps"]}))
+        items = [scope_state([children[task][i]["status"] for task, _, _ in shape["children"]]) for i in range(len(indexes))]
+        status = scope_state(items)
+        if status == "failed":
+            item = items.index("failed")
+            kind, name = next((kind, name) for task, kind, name in shape["children"] if children[task][item]["status"] == "failed")
+            self.fail((f"item {item}: " if fan_out else "") + f"{kind} {name!r} failed")
+        if status == "upstream_failed":
+            self.stop("a step inside did not start")
+        if status == "skipped":
+            self.skip("every step inside was skipped")
+        values = {}
+        for output, source in shape["outputs"].items():
+            got = [children[source[0]][i] if source else None for i in range(len(indexes))]
+            values[output] = [(item or {}).get("outputs", {}).get(source[1]) if item and item["status"] == "succeeded"
+                              else None for item in got]
+        return json.dumps(values if fan_out else {output: found[0] for output, found in values.items()})
+
+    def _ended(self, task, indexes):
+        """A child's end on each item (map index; -1 unmapped): orch's status, outputs, error."""
+        found = self._all_states([task])
+        ended = []
+        for index in indexes:
+            state = STATES.get(found.get(task if index < 0 else f"{task}_{index}"), "upstream_failed")
+            if state == "failed" and self.ti.xcom_pull(task_ids=task, key=STATUS, map_indexes=index):
+                state = "upstream_failed"
+            value = self.ti.xcom_pull(task_ids=task, map_indexes=index) if state == "succeeded" else None
+            error = self.ti.xcom_pull(task_ids=task, key=ERROR, map_indexes=index) if state == "failed" else None
+            ended.append({"status": state, "outputs": json.loads(value) if isinstance(value, str) else {},
+                          "error": error or ("the task failed (see its log)" if state == "failed" else None)})
+        return ended
 
     def collect(self, outputs):
         """The fan-out's result once its items ended: each output as a list in item order."""
@@ -313,13 +386,33 @@ def verdict(steps):
 
 def step_statuses(ti, steps):
     """The steps' states in this DAG run as orch names them: a task that failed because it stopped before
-    running its step (its `orch_status` XCom) is upstream_failed; one not ended is left out."""
+    running its step (its `orch_status` XCom) is upstream_failed; one not ended is left out. A step mapped in a
+    fan-out group is its items' as one: failed, else succeeded, else upstream_failed, else skipped."""
     states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=list(steps)).get(ti.run_id, {})
-    statuses = {name: STATES[states[name]] for name in steps if states.get(name) in STATES}
-    for name in [name for name, status in statuses.items() if status == "failed"]:
-        if ti.xcom_pull(task_ids=name, key=STATUS):
-            statuses[name] = "upstream_failed"
+    statuses = {}
+    for name in steps:
+        items = {-1: states[name]} if name in states else \
+            {int(key[len(name) + 1:]): state for key, state in states.items()
+             if key.startswith(name + "_") and key[len(name) + 1:].isdigit()}
+        if not items or not all(state in STATES for state in items.values()):
+            continue
+        seen = [STATES[state] for state in items.values()]
+        for index in [index for index, state in items.items() if state == "failed"]:
+            if ti.xcom_pull(task_ids=name, key=STATUS, **({"map_indexes": index} if index >= 0 else {})):
+                seen[list(items).index(index)] = "upstream_failed"
+        statuses[name] = next(s for s in ("failed", "succeeded", "upstream_failed", "skipped") if s in seen)
     return statuses
+
+
+def scope_state(states):
+    """A run of a group's inside, from its children's states (backends/local/scopes.py's, the reference)."""
+    if "failed" in states:
+        return "failed"
+    if "upstream_failed" in states:
+        return "upstream_failed"
+    if states and all(state == "skipped" for state in states):
+        return "skipped"
+    return "succeeded"
 
 
 def param_text(value, kind):

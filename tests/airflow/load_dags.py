@@ -21,6 +21,8 @@ def describe(dag) -> dict:
             "execution_timeout": task.execution_timeout.total_seconds() if task.execution_timeout else None,
             "retry_policy": getattr(getattr(task, "retry_policy", None), "delays", None),
             "upstream": sorted(task.upstream_task_ids),
+            "group": task.task_group.group_id, "mapped_group": getattr(task.get_closest_mapped_task_group(), "group_id", None),
+            "max_active_tis_per_dagrun": task.max_active_tis_per_dagrun,
             "resources": str(getattr(task, "container_resources", "")),
             "env": {getattr(e, "name", e): getattr(e, "value", None) for e in getattr(task, "env_vars", None) or []} if not isinstance(getattr(task, "env_vars", None), dict) else task.env_vars,
         } for task in dag.tasks},

@@ -93,3 +93,41 @@ def test_finally_steps_never_decide_the_dag_runs_state(orch, spec_file, tmp_path
         assert code == code_wanted and list(result["steps"]) == ["work", "tidy"], result
         assert result["steps"]["tidy"]["status"] == ("succeeded" if fail == "true" else "failed")
         assert dag_run_state(result["run_id"]) == state
+
+
+def test_a_fan_out_group_over_no_items_succeeds_with_empty_lists_and_a_group_fails_with_its_step(orch, spec_file,
+                                                                                                  tmp_path, monkeypatch):
+    """Airflow skips a mapped task group expanded over nothing; orch's group succeeds with `[]` outputs (its steps
+    too, making no attempt) and its dependents run. A plain group's failed step fails the group and the DAG run;
+    a finally step reads the inner step's failure by its qualified name."""
+    monkeypatch.chdir(tmp_path)
+    path = spec_file("""
+        apiVersion: orch/v1
+        name: groups-edges
+        params: {items: {type: json, default: []}}
+        steps:
+          none:
+            foreach: ${{ params.items }}
+            steps:
+              make: {command: [sh, -c, 'printf "%s" "$1" > "$ORCH_OUTPUTS/n"', sh, "${{ item }}"], outputs: {n: integer}}
+            outputs: {n: "${{ steps.make.outputs.n }}"}
+          after-none: {command: [sh, -c, 'printf "%s" "$1" > "$ORCH_OUTPUTS/text"', sh, "${{ steps.none.outputs.n }}"], outputs: {text: string}}
+          plain:
+            steps:
+              breaks: {command: [sh, -c, "echo broken; exit 4"]}
+              never: {command: ["true"], after: [breaks]}
+        finally:
+          tell: {command: [sh, -c, 'printf "%s" "$1" > "$ORCH_OUTPUTS/f"', sh, "${{ run.failed_steps }}"], outputs: {f: string}}
+    """)
+    code, out, err = orch("run", path, "--backend", "airflow", "--json")
+    result = json.loads(out)
+    assert code == 1, err
+    steps = result["steps"]
+    assert list(steps) == ["none", "none.make", "after-none", "plain", "plain.breaks", "plain.never", "tell"]
+    assert steps["none"]["status"] == "succeeded" and steps["none"]["outputs"] == {"n": []}
+    assert steps["none.make"] == {**steps["none.make"], "status": "succeeded", "outputs": {"n": []}, "attempts": 0}
+    assert steps["after-none"]["status"] == "succeeded" and steps["after-none"]["outputs"] == {"text": "[]"}
+    assert steps["plain"]["status"] == "failed" and steps["plain"]["error"] == "step 'breaks' failed"
+    assert steps["plain"]["attempts"] == 0 and steps["plain.never"]["status"] == "upstream_failed"
+    assert steps["tell"]["outputs"] == {"f": '["plain.breaks"]'}
+    assert dag_run_state(result["run_id"]) == "failed"
