@@ -11,7 +11,7 @@ import math
 import re
 from typing import Any
 
-from orch.core.artifacts import artifact_names, artifacts_read
+from orch.core.artifacts import artifact_names
 from orch.core.expr import BoolOp, Compare, Expr, ListLit, Lit, Not, RefNode, parse_condition, walk_refs
 from orch.core.graph import PipelineGraph
 from orch.core.refs import Ref, find_refs, iter_strings, whole_ref
@@ -99,7 +99,7 @@ def _grouped(expr: Expr, ref: "Refs") -> str:
     return f"({inner})" if isinstance(expr, (BoolOp, Not)) or " is " in inner else inner
 
 
-KINDS = ("task", "item", "items", "outputs", "future", "may_start")  # what a step-derived name stands for
+KINDS = ("task", "item", "items", "outputs", "future", "may_start", "steps")  # what a step-derived name stands for
 FIXED = frozenset({"_gate", "_run", "_stop", "_step", "_item", "_verdict", "_inputs"})  # orch's own locals and parameters
 
 
@@ -122,6 +122,13 @@ def ident(name: str) -> str:
     return text + "_" if text in NOT_PARAMETERS or text.startswith(NOT_PARAMETER_PREFIXES) else text
 
 
+def stem(name: str) -> str:
+    """The stem of a step's or group's Python names: `_<name>`; inside a group each part after the first starts
+    with a capital (`sweep.train` -> `_sweep_Train`), which no user's name holds, so `sweep_train` stays apart."""
+    first, *inner = name.split(".")
+    return "_" + "_".join([ident(first), *(part[0].upper() + part[1:].replace("-", "_") for part in inner)])
+
+
 class Names:
     """The Python names of a rendered module. A user's name and a name orch writes can never meet:
 
@@ -137,7 +144,7 @@ class Names:
     def __init__(self, pipeline: Pipeline, suffix: str):
         self.params = {name: ident(name) for name in pipeline.params}
         self.flow = f"{ident(pipeline.name)}_{suffix}"
-        self.steps = {name: f"_{ident(name)}" for name in pipeline.all_steps}  # the stem of a step's names (finally steps' too)
+        self.steps = {name: stem(name) for name in [*pipeline.groups, *pipeline.all_steps]}  # finally steps' and groups' too
         self.pipeline = pipeline
         self.artifacts = artifact_names(pipeline)  # (step, output) of each artifact: a reference to one is a copy
 
@@ -161,16 +168,17 @@ class Refs:
     """How one task's body spells its step's references and helpers: everything through `helper`
     (`_gate` or `_step`), so no user-named local can shadow it."""
 
-    def __init__(self, names: Names, helper: str):
+    def __init__(self, names: Names, helper: str, qualify=None):
         self.names = names
         self.helper = helper
+        self.qualify = qualify or (lambda written: written)  # a step name as written -> the step or group it means
 
     def __call__(self, ref: Ref) -> str:
         if ref.kind == "param":
             return f"{self.helper}.param({ref.name!r})"
         if ref.kind == "output":
-            read = f"{self.helper}.output({self.names.outputs(ref.step)}, {ref.name!r})"
-            if (ref.step, ref.name) in self.names.artifacts:  # a local copy, fetched for this attempt (step_call)
+            read = f"{self.helper}.output({self.names.outputs(self.qualify(ref.step))}, {ref.name!r})"
+            if self.is_artifact(ref):  # a local copy, fetched for this attempt (step_call)
                 return f"_inputs.fetch({read}, {ref.step!r}, {ref.name!r})"
             return read
         if ref.kind == "item":
@@ -179,6 +187,14 @@ class Refs:
 
     def call(self, function: str, *arguments: str) -> str:
         return f"{self.helper}.{function}({', '.join(arguments)})"
+
+    def is_artifact(self, ref: Ref) -> bool:
+        return ref.kind == "output" and (self.qualify(ref.step), ref.name) in self.names.artifacts
+
+    def reads_artifacts(self, step: Step) -> bool:
+        """Whether the step's args, env or command read an artifact (its attempt fetches copies first)."""
+        strings = iter_strings([step.args, step.env, step.command or []]) if self.names.artifacts else ()
+        return any(self.is_artifact(ref) for _, text_ in strings for ref in find_refs(text_))
 
 
 def upstream_read(graph: PipelineGraph, name: str) -> list[str]:
@@ -204,7 +220,7 @@ def step_call(step: Step, refs: Refs, python: str, command: str, leading: list[s
         arguments.append("env={" + ", ".join(f"{literal(k)}: {text(v, refs)}" for k, v in step.env.items()) + "}")
     if step.timeout is not None:
         arguments.append(f"timeout={step.timeout!r}")
-    if not artifacts_read(refs.names.pipeline, step):
+    if not refs.reads_artifacts(step):
         return wrapped(f"return {callee}", arguments, indent=indent)
     # it reads artifacts: copies fetched for this attempt, in a folder removed when it ends
     return f"{indent}with {refs.helper}.inputs() as _inputs:\n" + wrapped(f"return {callee}", arguments, indent=indent + "    ")
