@@ -142,11 +142,14 @@ class _Stdout:
 
 RUNNING = {}  # pid -> Popen: the attempts this process runs now, each the leader of its own session
 ENDED = {}  # pid -> why end_attempts killed it: the attempt's error
+STOPPED = []  # why end_attempts ran, once it has: an attempt starting after it is ended too
 
 
 def end_attempts(reason):
     """Kill every attempt running now with its whole session: an engine that stops this process (a cancelled
-    flow run's SIGTERM) does not reach them, each in a session of its own, and none may outlive the run."""
+    flow run's SIGTERM) does not reach them, each in a session of its own, and none may outlive the run; nor may one
+    start after (a fan-out group's next item, a task that was waiting)."""
+    STOPPED.append(reason)
     for pid in list(RUNNING):
         ENDED[pid] = reason
         try:
@@ -182,6 +185,8 @@ def _child(argv, env, timeout, left, budget, log, stdout=None, cwd=None, fork=Fa
     """Run one attempt in its own session; kill its whole process tree when it ends, times out or is interrupted.
     Its output goes to `log` (its stdout through `stdout` too, when given); returns (exit status, last line of output).
     `fork`: `argv` is `python -c CHILD request`, run in a fork of this process (`_forked`)."""
+    if STOPPED:
+        raise StepError(STOPPED[0])
     limits = [t for t in (timeout, left) if t is not None]
     limit = min(limits) if limits else None
     environ = dict(_unnamed(os.environ), **(env or {}))
@@ -193,6 +198,8 @@ def _child(argv, env, timeout, left, budget, log, stdout=None, cwd=None, fork=Fa
         except OSError as err:
             raise StepError(printable(f"cannot run {argv[0]!r}: {err.strerror}")) from None
         RUNNING[process.pid] = process
+        if STOPPED:  # end_attempts ran as it started
+            end_attempts(STOPPED[0])
         try:
             code = process.wait(timeout=limit) if stdout is None else _wait_teeing(process, limit, stdout, printed.fileno())
         except subprocess.TimeoutExpired:
