@@ -64,17 +64,15 @@ class Inputs:
             self.failed(str(error))
 
     def fetch(self, value, step, output):
-        """The local path of upstream `step`'s artifact `output` (a list of paths for a fan-out's); None stays None."""
+        """The local path of upstream `step`'s artifact `output` (a list of paths for a fan-out's, lists of lists
+        inside fan-out groups); None stays None."""
         if (step, output) not in self.fetched:
-            place = os.path.join(self.folder, step, output)
-            if isinstance(value, list):
-                copies = [self._one(uri, os.path.join(place, str(i))) for i, uri in enumerate(value)]
-                self.fetched[(step, output)] = copies
-            else:
-                self.fetched[(step, output)] = self._one(value, place)
+            self.fetched[(step, output)] = self._one(value, os.path.join(self.folder, step, output))
         return self.fetched[(step, output)]
 
     def _one(self, uri, place):
+        if isinstance(uri, list):
+            return [self._one(each, os.path.join(place, str(i))) for i, each in enumerate(uri)]
         if uri is None:
             return None
         os.makedirs(os.path.dirname(place), exist_ok=True)
