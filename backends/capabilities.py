@@ -496,7 +496,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("groups", "groups (`steps:` in a step)", "W883",
             lambda graph: (Use(("groups", name)) for name in list(graph.pipeline.groups)[:1]), {
         **{column: refused("E832", GROUPS_NOT_YET.format(title)) for column, title in
-           (("argo", "Argo"), ("prefect", "Prefect"))},
+           (("argo", "Argo"),)},
         "airflow/kubernetes": refused("E832", "groups cannot be rendered with pod tasks (--target kubernetes) yet: "
                                       "render them without --target kubernetes, or give no step an image"),
     }),

@@ -167,17 +167,17 @@ class Notes:
 
 
 def _read(url: str, graph: PipelineGraph, flow_run_id, values, final: bool, notes: Notes) -> RunResult:
-    from .status import read_result
+    from .status import read_result, settled
 
     async def job(client):
         missing: list = []
-        deadline = asyncio.get_running_loop().time() + SETTLE_SECONDS
+        deadline, result = asyncio.get_running_loop().time() + SETTLE_SECONDS, None
         while True:
             missing.clear()
-            result = await read_result(client, graph, flow_run_id, values, final=final, missing=missing)
+            result, before = await read_result(client, graph, flow_run_id, values, final=final, missing=missing), result
             # the server records task-run states from events: once the run ended, wait until it has every final one
-            settled = result.status == "running" or all(s.status not in ("pending", "running") for s in result.steps.values())
-            if not final or settled or asyncio.get_running_loop().time() > deadline:
+            if not final or result.status == "running" or settled(graph, result, before) \
+                    or asyncio.get_running_loop().time() > deadline:
                 return result, missing
             await asyncio.sleep(0.2)
 

@@ -2,9 +2,10 @@
 
 Mapping (docs/backends.md): a `@task` per step (retries with an exact `retry_delay_seconds`
 list, `timeout_seconds`, resources as tags, results persisted as JSON), a fan-out as a task
-that maps an item task; a `@flow` with typed parameters that submits every step at once,
-each waiting for its upstream tasks whatever their states, then judging them (runtime.py); then, once every
-step's task is final, the finally steps, as a section of the flow after the steps. A step
+that maps an item task; a group as a task that decides once and calls a plain function submitting
+its steps' tasks (`_<group>_steps`), once or once per item; a `@flow` with typed parameters that submits
+every step and group at once, each waiting for its upstream tasks whatever their states, then judging them
+(runtime.py); then, once every step's task is final, the finally steps, as a section of the flow after the steps. A step
 with secrets or packages, or any step of a pipeline that ships its code, runs each attempt in a Place
 (backends/stepplace.py): its secrets read from Prefect Secret blocks, a fresh copy of the code, its env.
 With pod settings in `defaults`, prefect.yaml and a Kubernetes work pool's base job template (pool.py).
@@ -12,18 +13,21 @@ With pod settings in `defaults`, prefect.yaml and a Kubernetes work pool's base 
 
 from __future__ import annotations
 
+import heapq
 from pathlib import Path
 from typing import Any
 
-from orch.core import typed
+from orch.core import groups, typed
 from orch.core.artifacts import needs_store, ships_code, spec_store
 from orch.core.errors import Diagnostic, SpecError, UsageError
-from orch.core.expr import parse_condition
+from orch.core.expr import parse_condition, walk_refs
 from orch.core.graph import PipelineGraph
+from orch.core.refs import find_refs, iter_strings
 from orch.core.spec import Pipeline, Step
 
 from ..base import Artifact
 from ..embed import module
+from ..local.scopes import scope_edges
 from ..pycode import PYTHON_TYPES, Names, Refs, condition, docstring, ident, literal, step_call, upstream_read, value, wrapped
 from . import pool
 
@@ -62,7 +66,10 @@ def module_source(graph: PipelineGraph, deployment: bool = True, code=None) -> s
     if deployment:
         _refuse(graph)
     names = names_of(pipeline)
-    head = [_step_tasks(graph, name, names) for name in [*graph.order(), *graph.final_order()]] + [_flow(graph, names, code)]
+    edges = scope_edges(graph)
+    head = [_group_task(graph, name, names, edges) if name in pipeline.groups else _step_tasks(graph, name, names)
+            for name in groups.order(pipeline)]
+    head += [_step_tasks(graph, name, names) for name in graph.final_order()] + [_flow(graph, names, edges, code)]
     head += [_deployment(pipeline, names)] if pipeline.schedule and deployment else []
     return module(_header(pipeline, deployment, code), RUNTIME, "from typing import Any\nfrom prefect import flow, task",
                   "\n\n\n".join(part.strip("\n") for part in head), _main(pipeline, names, deployment), "plain Python and prefect ----")
@@ -84,6 +91,9 @@ def _header(pipeline: Pipeline, deployment: bool, code=None) -> str:
                if code is not None and ships_code(pipeline) else "")
     secrets = ("\nA step's secrets are read from Prefect Secret blocks (a JSON object holding the keys) as each attempt\n"
                "starts, and masked (***) in what it prints.\n" if any(s.secrets for s in pipeline.all_steps.values()) else "")
+    grouped = ("\nA group is a task: it decides once over its upstream tasks, as a step does, then calls the function\n"
+               "submitting its steps' tasks (_<group>_steps), once or once per item (task runs `group[i].step`), and\n"
+               "ends in the group's state with its outputs.\n" if pipeline.groups else "")
     final = ("\nThe finally steps start once every step has ended, whatever its state (not after a cancel): neither\n"
              "fail_fast nor the pipeline's timeout stops them, and they never change the flow run's state.\n"
              if pipeline.finally_ else "")
@@ -98,19 +108,17 @@ Each step is a task submitted at once; it waits for its upstream tasks whatever 
 states, then judges them by its trigger and condition: a step that must not run ends in a
 state named Skipped (Completed) or UpstreamFailed (Failed). Its code runs in a child
 process, so a timeout stops it. The flow run fails when any step failed.
-{final}{shipped}{secrets}'''.replace("{file}", module_file(pipeline.name))
+{grouped}{final}{shipped}{secrets}'''.replace("{file}", module_file(pipeline.name))
     return docstring(doc)
 
 
 def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
     step = graph.pipeline.all_steps[name]
     hooked = name not in graph.pipeline.finally_  # a failed finally step raises no fail_fast flag
-    refs = Refs(names, "_gate")
-    parameters = ["_gate", *(names.outputs(u) for u in upstream_read(graph, name))]
-    head = ["    if (_stop := _gate.blocked()) is not None:", "        return _stop"]
-    if step.when is not None:
-        head += [f"    if not ({condition(parse_condition(step.when), refs)}):",
-                 f"        return _gate.skipped({('when: ' + ' '.join(step.when.split()) + ' is false')!r})"]
+    refs = Refs(names, "_gate", _qualify(graph.pipeline, name))
+    reads = [names.outputs(u) for u in _reads(graph, name)]
+    parameters = ["_gate", *(["_item"] if _in_fan_out(graph.pipeline, name) else []), *reads]
+    head = _head(step.when, refs)
     placed = "_placed" if _placed(graph.pipeline, step) else ""  # only then does the module carry Place and its helpers
     call = step_call(step, refs, f"_gate.python{placed}", f"_gate.command{placed}", [], indent="    ")
     if step.foreach is None:
@@ -118,14 +126,126 @@ def _step_tasks(graph: PipelineGraph, name: str, names: Names) -> str:
         return f"{wrapped('@task', options)}\ndef {names.task(name)}({', '.join(parameters)}):\n" + "\n".join(head) + f"\n{call}\n"
     fan_out = [names.of(name, "item"), value(step.foreach, refs), f"outputs={literal(dict(step.outputs))}"]
     fan_out += [f"parallelism={step.parallelism}"] if step.parallelism else []
-    fan_out += ["values={" + ", ".join(f"{p!r}: {p}" for p in parameters[1:]) + "}"] if parameters[1:] else []
+    fan_out += ["values={" + ", ".join(f"{p!r}: {p}" for p in reads) + "}"] if reads else []
     hook = ", on_failure=[note_failure]" if hooked else ""
     parent = (f"@task(name={name!r}, task_run_name={name!r}{hook}, **RESULTS)\n"
               f"def {names.task(name)}({', '.join(parameters)}):\n" + "\n".join(head) + "\n"
               + wrapped("return _gate.fan_out", fan_out, indent="    ") + "\n")
     item = (f"{wrapped('@task', _task_options(name + '[item]', step, failure_hook=False, run_name=False))}\n"
-            f"def {names.of(name, 'item')}({', '.join(['_gate', '_item', *parameters[1:]])}):\n{call}\n")
+            f"def {names.of(name, 'item')}({', '.join(['_gate', '_item', *reads])}):\n{call}\n")
     return parent.rstrip("\n") + "\n\n\n" + item
+
+
+def _head(when, refs: Refs) -> list[str]:
+    """A task's first lines: it ends without running when its upstream steps' states say so, or its `when` is false."""
+    head = ["    if (_stop := _gate.blocked()) is not None:", "        return _stop"]
+    if when is not None:
+        head += [f"    if not ({condition(parse_condition(when), refs)}):",
+                 f"        return _gate.skipped({('when: ' + ' '.join(when.split()) + ' is false')!r})"]
+    return head
+
+
+def _group_task(graph: PipelineGraph, group: str, names: Names, edges) -> str:
+    """A group's task -- it decides once over the group's upstream tasks, as a step's does, then runs the group's
+    steps through `_<group>_steps`, once (`_gate.group`) or once per item (`_gate.each`) -- and that function."""
+    pipeline = graph.pipeline
+    spec = pipeline.groups[group]
+    refs = Refs(names, "_gate", _qualify(pipeline, group))  # a group's own fields are read in its parent's scope
+    outer_item = ["_item"] if _in_fan_out(pipeline, group) else []
+    parameters = ["_gate", *outer_item, *(names.outputs(u) for u in _node_reads(graph, group))]
+    outputs = "{" + ", ".join(f"{o!r}: {groups.source_of(pipeline, group, o)!r}" for o in spec.outputs) + "}"
+    passed = [*(outer_item if spec.foreach is None else []), *(names.outputs(u) for u in _inside_reads(graph, group))]
+    values = ["values={" + ", ".join(f"{p!r}: {p}" for p in passed) + "}"] if passed else []
+    if spec.foreach is None:
+        run = wrapped("return _gate.group", [names.of(group, "steps"), f"outputs={outputs}", *values], indent="    ")
+    else:
+        limit = [f"parallelism={spec.parallelism}"] if spec.parallelism else []
+        run = wrapped("return _gate.each", [names.of(group, "steps"), value(spec.foreach, refs), f"outputs={outputs}", *limit,
+                                            *values], indent="    ")
+    options = [f"name={group!r}", f"task_run_name={group!r}", "on_failure=[note_failure]", "**RESULTS"]
+    task_ = f"{wrapped('@task', options)}\ndef {names.task(group)}({', '.join(parameters)}):\n" + "\n".join(_head(spec.when, refs))
+    return task_ + f"\n{run}\n\n\n" + _group_steps(graph, group, names, edges)
+
+
+def _group_steps(graph: PipelineGraph, group: str, names: Names, edges) -> str:
+    """`_<group>_steps(_run, ...)`: the group's steps and groups submitted in one run of it, each waiting for its
+    upstream ones in that run; then it waits for them all and returns that run's state."""
+    pipeline = graph.pipeline
+    item = ["_item"] if pipeline.groups[group].foreach is not None or _in_fan_out(pipeline, group) else []
+    parameters = ["_run", *item, *(names.outputs(u) for u in _inside_reads(graph, group))]
+    once = "for one item" if pipeline.groups[group].foreach is not None else "once"
+    body = [f'    """The steps of group {group}, {once}: each waits for its upstream steps here, then all have ended."""']
+    body += [_submit(graph, names, child, "submit", edges.get(group, {}).get(child, []), group)
+             for child in _scope_order(pipeline, group, edges)]
+    body.append(wrapped("return _run.ended", [repr(child) for child in groups.children(pipeline, group)], indent="    "))
+    return f"def {names.of(group, 'steps')}({', '.join(parameters)}):\n" + "\n".join(body) + "\n"
+
+
+def _qualify(pipeline: Pipeline, name: str):
+    """written -> qualified, for the names `name`'s fields refer to (lexical: nearest scope first; a finally step's
+    are the pipeline's own)."""
+    if name in pipeline.finally_:
+        return lambda written: written
+    return lambda written: groups.lookup(pipeline, name, written) or written
+
+
+def _reads(graph: PipelineGraph, name: str) -> list[str]:
+    """The steps and groups (qualified) whose outputs a step reads."""
+    qualify = _qualify(graph.pipeline, name)
+    return list(dict.fromkeys(qualify(u) for u in upstream_read(graph, name)))
+
+
+def _own_reads(pipeline: Pipeline, group: str) -> list[str]:
+    """The steps and groups (qualified) whose outputs a group's `foreach` and `when` read."""
+    spec = pipeline.groups[group]
+    refs = [ref for _, text_ in iter_strings([spec.foreach]) for ref in find_refs(text_)]
+    refs += [node.ref for node in walk_refs(parse_condition(spec.when))] if spec.when is not None else []
+    qualify = _qualify(pipeline, group)
+    return list(dict.fromkeys(qualify(r.step) for r in refs if r.kind == "output"))
+
+
+def _inside_reads(graph: PipelineGraph, group: str) -> list[str]:
+    """What the steps and groups inside `group` read from outside it: handed in by the group's task."""
+    pipeline = graph.pipeline
+    inner = [n for n in groups.order(pipeline) if groups.inside(n, group)]
+    found = [u for n in inner for u in (_own_reads(pipeline, n) if n in pipeline.groups else _reads(graph, n))]
+    return [u for u in dict.fromkeys(found) if not groups.inside(u, group)]
+
+
+def _node_reads(graph: PipelineGraph, name: str) -> list[str]:
+    """The outputs a step's or group's task is handed (a group's: those its fields and its steps read from outside)."""
+    if name not in graph.pipeline.groups:
+        return _reads(graph, name)
+    return list(dict.fromkeys([*_own_reads(graph.pipeline, name), *_inside_reads(graph, name)]))
+
+
+def _in_fan_out(pipeline: Pipeline, name: str) -> bool:
+    """Whether `name` is inside a fan-out group: its task is handed `_item`, the innermost item."""
+    return bool(groups.fan_out_groups(pipeline, name))
+
+
+def _scope_order(pipeline: Pipeline, scope: str, edges) -> list[str]:
+    """The steps and groups directly in `scope` in an order that submits each after its upstream ones, ties in
+    spec order (as graph.order does for the pipeline's steps)."""
+    children = groups.children(pipeline, scope)
+    position = {name: i for i, name in enumerate(children)}
+    upstream = {name: edges.get(scope, {}).get(name, []) for name in children}
+    waiting = {name: len(ups) for name, ups in upstream.items()}
+    downstream: dict[str, list[str]] = {}
+    for name, ups in upstream.items():
+        for up in ups:
+            downstream.setdefault(up, []).append(name)
+    ready = [position[name] for name in children if not waiting[name]]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        name = children[heapq.heappop(ready)]
+        order.append(name)
+        for down in downstream.get(name, ()):
+            waiting[down] -= 1
+            if not waiting[down]:
+                heapq.heappush(ready, position[down])
+    return order
 
 
 def _placed(pipeline: Pipeline, step: Step) -> bool:
@@ -163,9 +283,9 @@ def _tags(step: Step) -> list[str]:
     return tags
 
 
-def _flow(graph: PipelineGraph, names: Names, code=None) -> str:
+def _flow(graph: PipelineGraph, names: Names, edges, code=None) -> str:
     """The flow: the user's params as its parameters (their only place as Python names), then every
-    step submitted through `_run`, each waiting on its upstream steps; then the finally steps."""
+    step and group submitted through `_run`, each waiting on its upstream ones; then the finally steps."""
     pipeline = graph.pipeline
     signature = [f"{names.params[n]}: {PYTHON_TYPES[p.type]}" + ("" if p.required else f" = {literal(_default(p))}")
                  for n, p in ((n, pipeline.params[n]) for n in flow_parameters(pipeline))]
@@ -179,22 +299,26 @@ def _flow(graph: PipelineGraph, names: Names, code=None) -> str:
     if code is not None and ships_code(pipeline):
         run.append(f"code={code.sha256!r}")
     body = [wrapped("_run = Run", run, indent="    ")]
-    body += [_submit(graph, names, name, "submit", graph.upstream(name)) for name in graph.order()]
+    body += [_submit(graph, names, name, "submit", edges.get("", {}).get(name, [])) for name in _scope_order(pipeline, "", edges)]
     body += _finally(graph, names)
     body.append("    return _run.outcome()")
     return f"@flow({', '.join(options)})\ndef {names.flow}({', '.join(signature)}):\n" + "\n".join(body) + "\n"
 
 
-def _submit(graph: PipelineGraph, names: Names, name: str, method: str, upstream: list[str]) -> str:
-    """`_<step>_future = _run.<method>(task, name, after=..., trigger=..., <its upstream outputs>, <where it runs>)`."""
-    step = graph.pipeline.all_steps[name]
+def _submit(graph: PipelineGraph, names: Names, name: str, method: str, upstream: list[str], scope: str = "") -> str:
+    """`_<step>_future = _run.<method>(task, name, after=..., trigger=..., <its upstream outputs>, <where it runs>)`:
+    an output of a step or group beside it is its future, one from outside `scope` the value handed in."""
+    pipeline = graph.pipeline
+    spec = pipeline.groups.get(name) or pipeline.all_steps[name]
     args = [names.task(name), repr(name)]
     if upstream:
         args.append(f"after={literal(upstream)}")
-    if step.trigger and step.trigger != "all_succeeded":
-        args.append(f"trigger={step.trigger!r}")
-    args += [f"{names.outputs(u)}={names.future(u)}" for u in upstream_read(graph, name)]
-    args += _where(step)
+    if spec.trigger and spec.trigger != "all_succeeded":
+        args.append(f"trigger={spec.trigger!r}")
+    args += ["_item=_item"] if _in_fan_out(pipeline, name) else []
+    args += [f"{names.outputs(u)}={names.future(u) if groups.parent(u) == scope else names.outputs(u)}"
+             for u in _node_reads(graph, name)]
+    args += _where(spec) if isinstance(spec, Step) else []
     return wrapped(f"{names.future(name)} = _run.{method}", args, indent="    ")
 
 

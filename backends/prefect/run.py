@@ -24,6 +24,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from orch.core import groups
 from orch.core.artifacts import ships_code
 from orch.core.errors import BackendUnavailable, RunInterrupted, UsageError
 from orch.core.graph import PipelineGraph
@@ -56,7 +57,8 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
     store = run_store(graph.pipeline, artifacts)
     names = names_of(graph.pipeline)
     shipped = _ship(graph, spec_path, store)
-    flow = _load_flow(graph, names, home, shipped)
+    module = _load_flow(graph, home, shipped)
+    flow = getattr(module, names.flow)
     folder = str(project_root(spec_path))
     name = f"{graph.pipeline.name}-{uuid.uuid4().hex[:8]}"
     # shipped code: a step imports from its copy only, never from the spec's folder
@@ -65,7 +67,7 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
         watcher = _Watcher(graph, name, values, progress)
         watcher.start()
         try:
-            with _steps_die_on_ctrl_c():
+            with _steps_die_on_ctrl_c(module.end_attempts):
                 arguments = [values[param] for param in flow_parameters(graph.pipeline)]
                 state = flow.with_options(flow_run_name=name)(*arguments, return_state=True)
         except KeyboardInterrupt:
@@ -79,10 +81,12 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
 
 
 @contextmanager
-def _steps_die_on_ctrl_c():
-    """Ctrl-C kills the running steps first: Prefect's task runner waits for its worker threads
-    on the way out, and they wait on the steps (each in its own session, out of Ctrl-C's reach)."""
+def _steps_die_on_ctrl_c(end_attempts):
+    """Ctrl-C kills the running steps first, and no step starts after (`end_attempts`: the flow module's): Prefect's
+    task runner waits for its worker threads on the way out, and they wait on the steps (each in its own session,
+    out of Ctrl-C's reach)."""
     def interrupt(signum, frame):
+        end_attempts("stopped: the run was interrupted")
         kill_step_processes()
         raise KeyboardInterrupt
 
@@ -133,7 +137,8 @@ def _has_block(kind, name: str) -> bool:
     return True
 
 
-def _load_flow(graph: PipelineGraph, names, home: Optional[Path], shipped=None):
+def _load_flow(graph: PipelineGraph, home: Optional[Path], shipped=None):
+    """The flow module, written to $ORCH_HOME/prefect/ and imported from there."""
     folder = (home or Path(os.environ.get("ORCH_HOME", ".orch"))) / "prefect"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / module_file(graph.pipeline.name)
@@ -141,7 +146,7 @@ def _load_flow(graph: PipelineGraph, names, home: Optional[Path], shipped=None):
     spec = importlib.util.spec_from_file_location(f"orch_prefect_{path.stem}_{uuid.uuid4().hex[:6]}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return getattr(module, names.flow)
+    return module
 
 
 @contextmanager
@@ -211,14 +216,13 @@ def _on_path(folder: str):
 async def _read(graph: PipelineGraph, flow_run_id, values) -> RunResult:
     from prefect import get_client
 
-    from .status import read_result
+    from .status import read_result, settled
 
     async with get_client() as client:
-        deadline = time.monotonic() + SETTLE_SECONDS
+        deadline, result = time.monotonic() + SETTLE_SECONDS, None
         while True:  # the server records task-run states from events: wait until it has every final one
-            result = await read_result(client, graph, flow_run_id, values)
-            if all(step.status not in ("pending", "running") for step in result.steps.values()) \
-                    or time.monotonic() > deadline:
+            result, before = await read_result(client, graph, flow_run_id, values), result
+            if settled(graph, result, before) or time.monotonic() > deadline:
                 return result
             await asyncio.sleep(0.1)
 
@@ -258,7 +262,8 @@ class _Watcher(threading.Thread):
 
     def _begin(self, run_id: str) -> None:
         if not self.begun:
-            self.progress.begin(run_id, self.graph.pipeline.name, list(self.graph.pipeline.all_steps))
+            pipeline = self.graph.pipeline
+            self.progress.begin(run_id, pipeline.name, [*groups.order(pipeline), *pipeline.finally_])
             self.begun = True
 
     def finish(self, result: RunResult) -> None:

@@ -4,7 +4,10 @@ Standard library and prefect only. A step's code runs in a child process, so a t
 stops it (Prefect's own task timeout cannot interrupt a blocking call in a worker thread).
 A step decides when it starts -- once the tasks it waits for are final -- whether its
 trigger lets it run: if not, it ends in a state named Skipped (Completed) or
-UpstreamFailed (Failed), which Prefect's UI shows as such. Finally steps are submitted once every step's
+UpstreamFailed (Failed), which Prefect's UI shows as such. A group is a task too: it decides
+once, as a step does, then calls the module's function submitting its steps' tasks, once or
+once per item (a Scope each: its futures, task runs named `group[i].step`), and ends in the
+group's state with its outputs. Finally steps are submitted once every step's
 task is final: their triggers count only other finally steps, and neither fail_fast nor the pipeline's
 timeout stops them. Each attempt reads its secrets from
 Prefect Secret blocks when it starts, and runs in its Place: a fresh copy of the shipped code, its
@@ -14,6 +17,8 @@ packages' env, its secrets in its environment and masked in what it prints (Pref
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from datetime import timezone
 
 from prefect import get_run_logger
@@ -22,6 +27,7 @@ from prefect.runtime import flow_run
 from prefect.serializers import JSONSerializer
 from prefect.states import Completed, Failed
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.transactions import CommitMode, transaction
 from prefect.utilities.annotations import allow_failure, quote
 
 from orch.backends.stepplace import Place  # embedded: stepplace
@@ -36,7 +42,7 @@ from orch.core.typed import foreach_problem, to_text  # embedded: typed
 SKIPPED, UPSTREAM_FAILED, TIMED_OUT = "Skipped", "UpstreamFailed", "TimedOut"
 FAILED_STATES = ("failed", "upstream_failed")
 RUNS = {}  # flow run id -> Run, for the on_failure hook
-MAX_ITEMS_AT_ONCE = 32  # a fan-out without `parallelism`: as the local backend's default --max-parallel
+MAX_ITEMS_AT_ONCE = 32  # a fan-out (or fan-out group) without `parallelism`: as the local backend's default --max-parallel
 # Outputs persist as plain JSON: Prefect's default JSON hooks would read a user's {"__class__": ...} as a type
 PLAIN_JSON = JSONSerializer(object_encoder=None, object_decoder=None)
 
@@ -45,18 +51,73 @@ class StepsFailed(Exception):
     """What the flow raises, called as a function, when a step failed."""
 
 
-class Run:
+class Scope:
+    """One run of a scope -- the flow's steps, a group's, one item of a fan-out group's: the futures and gates of
+    its steps and groups by their qualified names, and the name each task run gets there (`sweep[2].train`)."""
+
+    def __init__(self, run, group="", at="", indexes=()):
+        self.run, self.group, self.at, self.indexes = run, group, at, tuple(indexes)
+        self.futures, self.gates = {}, {}
+
+    def submit(self, task, name, after=(), trigger="all_succeeded", packages=(), secrets=None, **values):
+        """Submit a step's (or group's) task; it waits for its upstream steps here whatever their states, then judges
+        them. `packages`: the requirements of its env; `secrets`: VAR -> (Secret block, key), read as each attempt starts."""
+        upstream = {step: self.futures[step] for step in after}
+        at = f"{self.at}.{name.rpartition('.')[2]}" if self.at else name
+        gate = Gate(self.run, name, upstream, trigger, packages, secrets, at, self.indexes)
+        values = {key: allow_failure(value) if isinstance(value, PrefectFuture) else value for key, value in values.items()}
+        named = task if at == name else task.with_options(task_run_name=at)
+        future = named.submit(quote(gate), **values, wait_for=[allow_failure(f) for f in upstream.values()])
+        self.futures[name], self.gates[name] = future, gate
+        return future
+
+    def ended(self, *children):
+        """Wait until this run's steps and groups (`children`, in spec order) have ended: its state, and what its
+        first failure says (`step 'train' failed`)."""
+        statuses = [status_of(future.state) for future in _finished(self.futures).values()]
+        failed = next((name for name in children if status_of(self.futures[name].state) == "failed"), None)
+        said = None if failed is None else f"{self.gates[failed].kind} {failed.rpartition('.')[2]!r} failed"
+        return scope_state(statuses), said
+
+    def value_of(self, child, name):
+        """Output `name` of a step or group here; None unless it succeeded."""
+        future = self.futures[child]
+        return output(future.result(), name) if status_of(future.state) == "succeeded" else None
+
+    def status(self, name):
+        """The status of a step at any depth here: inside a group, its items as one; inside a group that did not
+        run, that group's state (upstream_failed for one whose list was bad)."""
+        rest = name[len(self.group) + 1:] if self.group else name
+        child = name[:len(name) - len(rest)] + rest.split(".")[0]
+        status, gate = status_of(self.futures[child].state), self.gates[child]
+        if child == name:
+            return status
+        if gate.scopes is None:
+            return "upstream_failed" if status == "failed" else status
+        return status_over_items([scope.status(name) for scope in gate.scopes])
+
+    def failures(self):
+        """The steps that failed here, at any depth (on any item), in the order they were submitted."""
+        for name, future in self.futures.items():
+            gate = self.gates[name]
+            if gate.kind == "group":
+                yield from (step for scope in gate.scopes or () for step in scope.failures())
+            elif status_of(future.state) == "failed":
+                yield name
+
+
+class Run(Scope):
     """What the steps of one flow run share: the params, their futures, the failure flag for fail_fast, the deadline;
     and, for the finally steps, the steps' outcome."""
 
     def __init__(self, params, fail_fast=False, timeout=None, pipeline=None, store=None, code=None):
+        super().__init__(self)
         self.params = params
         self.fail_fast = fail_fast
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout if timeout else None
-        self.futures = {}
         self.final = set()  # the finally steps' names
-        self.ended = None  # run_outcome of the steps, once they all ended
+        self.steps_outcome = None  # run_outcome of the steps, once they all ended
         self.failed = threading.Event()
         self.pipeline = pipeline
         if pipeline is not None:  # artifacts or shipped code: $ORCH_ARTIFACTS, else the spec's store, else a folder
@@ -66,21 +127,11 @@ class Run:
         RUNS[str(flow_run.id)] = self
         attempts_end_on_sigterm("stopped: the run was cancelled")  # a worker cancels a flow run with SIGTERM
 
-    def submit(self, task, name, after=(), trigger="all_succeeded", packages=(), secrets=None, **values):
-        """Submit a step's task; it waits for its upstream steps whatever their states, then judges them.
-        `packages`: the requirements of its env; `secrets`: VAR -> (Secret block, key), read as each attempt starts."""
-        upstream = {step: self.futures[step] for step in after}
-        gate = Gate(self, name, upstream, trigger, packages=packages, secrets=secrets)
-        values = {key: allow_failure(value) if isinstance(value, PrefectFuture) else value for key, value in values.items()}
-        future = task.submit(quote(gate), **values, wait_for=[allow_failure(f) for f in upstream.values()])
-        self.futures[name] = future
-        return future
-
     def wait_for_steps(self, *steps):
         """Wait until every step submitted so far has ended, whatever its state; then `run.status` and
         `run.failed_steps` are known (`steps`: every step, in spec order, as run.failed_steps lists them)."""
-        states = {name: status_of(future.state) for name, future in _finished(self.futures).items()}
-        self.ended = run_outcome(states, steps)
+        _finished(self.futures)
+        self.steps_outcome = run_outcome({name: self.status(name) for name in steps}, steps)
 
     def submit_finally(self, task, name, after=(), trigger="all_succeeded", **options):
         """Submit a finally step's task (after wait_for_steps): its trigger counts only the finally steps in `after`,
@@ -89,12 +140,14 @@ class Run:
         return self.submit(task, name, after, trigger, **options)
 
     def outcome(self):
-        """The flow's final state: Failed when any step failed, whatever ran after it (finally steps too)."""
-        states = {name: status_of(future.state) for name, future in _finished(self.futures).items() if name not in self.final}
-        failed = [name for name, status in states.items() if status == "failed"]
+        """The flow's final state: Failed when any step failed (inside groups too), whatever ran after it (finally
+        steps too)."""
+        _finished(self.futures)
+        failed = list(dict.fromkeys(name for name in self.failures() if name not in self.final))
         if failed:
             message = f"failed steps: {', '.join(failed)}"
             return Failed(message=message, data=StepsFailed(message))
+        states = {name: status_of(future.state) for name, future in self.futures.items() if name not in self.final}
         return Completed(message="every step succeeded or was skipped", data=states)
 
     def left(self):
@@ -108,17 +161,41 @@ def _finished(futures):
     return futures
 
 
+def scope_state(statuses):
+    """A run of a group's steps, from their states: a failure anywhere fails it (docs/semantics.md#groups)."""
+    statuses = list(statuses)
+    if "failed" in statuses:
+        return "failed"
+    if "upstream_failed" in statuses:
+        return "upstream_failed"
+    if statuses and all(status == "skipped" for status in statuses):
+        return "skipped"
+    return "succeeded"
+
+
+def status_over_items(statuses):
+    """A step inside a fan-out group, its items' states as one: failed, else succeeded (or no items), else
+    upstream_failed, else skipped."""
+    for status in ("failed", "succeeded", "upstream_failed"):
+        if status in statuses or (status == "succeeded" and not statuses):
+            return status
+    return "skipped"
+
+
 class Gate:
     """One step's view of its run: its upstream tasks, judged by its trigger when the step starts, and
     every helper its task calls (as methods, so no parameter of a flow can shadow one)."""
 
-    def __init__(self, run, name, upstream, trigger, index=None, packages=(), secrets=None):
-        self.run, self.name, self.upstream, self.trigger, self.index = run, name, upstream, trigger, index
+    def __init__(self, run, name, upstream, trigger, packages=(), secrets=None, at=None, indexes=()):
+        self.run, self.name, self.upstream, self.trigger = run, name, upstream, trigger
+        self.at, self.indexes = at or name, tuple(indexes)  # its task run's name; the items it runs for, outermost first
         self.packages, self.secrets = list(packages), dict(secrets or {})
+        self.kind, self.scopes = "step", None  # a group's: "group", and the runs of its steps once they ran
 
     def item(self, index):
         """The gate of one item of the fan-out: its artifacts are stored under its index."""
-        return Gate(self.run, self.name, self.upstream, self.trigger, index, self.packages, self.secrets)
+        return Gate(self.run, self.name, self.upstream, self.trigger, self.packages, self.secrets, f"{self.at}[{index}]",
+                    self.indexes + (index,))
 
     @property
     def final(self):
@@ -156,7 +233,7 @@ class Gate:
         futures = []
         with ThreadPoolTaskRunner(max_workers=parallelism or min(max(len(items), 1), MAX_ITEMS_AT_ONCE)) as runner:
             for index, item in enumerate(items):
-                named = task.with_options(task_run_name=f"{self.name}[{index}]")
+                named = task.with_options(task_run_name=f"{self.at}[{index}]")
                 futures.append(runner.submit(named, {"_gate": quote(self.item(index)), "_item": item, **(values or {})}))
             for future in futures:
                 future.wait()
@@ -167,6 +244,50 @@ class Gate:
                 raise StepError(f"item {index}: " + (f"timed out after {task.timeout_seconds:g}s" if timed_out else error_of(state)))
         results = [future.result() for future in futures]
         return {name: [result[name] for result in results] for name in outputs}
+
+    def group(self, steps, outputs, values=None):
+        """Run the group's steps once (`steps`: the module's function submitting them): its outputs (`outputs`: name
+        -> (child, its output)), or the state it ends in."""
+        self.kind = "group"
+        return self._run_scopes(steps, [None], False, outputs, values or {}, 1)
+
+    def each(self, steps, items, outputs, parallelism=None, values=None):
+        """Run the group's steps once per item, each item's waiting only for its own; at most `parallelism` items
+        at once, an item holding its slot from its first step's start to its last step's end. Each output becomes
+        a list in item order, None where its step did not succeed."""
+        self.kind = "group"
+        problem = foreach_problem(items)
+        if problem:
+            raise StepError(problem)
+        limit = parallelism or min(max(len(items), 1), MAX_ITEMS_AT_ONCE)
+        return self._run_scopes(steps, items, True, outputs, values or {}, limit)
+
+    def _run_scopes(self, steps, items, fan_out, outputs, values, limit):
+        scopes = [Scope(self.run, self.name, f"{self.at}[{i}]" if fan_out else self.at, self.indexes + ((i,) if fan_out else ()))
+                  for i in range(len(items))]
+
+        def run_item(scope, item):
+            with transaction(commit_mode=CommitMode.EAGER):  # each step's result is kept as it ends, whatever the group's
+                return steps(scope, _item=item, **values) if fan_out else steps(scope, **values)
+
+        with ThreadPoolExecutor(max_workers=limit) as slots:  # each slot thread submits in this task's context
+            runs = [slots.submit(copy_context().run, run_item, scope, item) for scope, item in zip(scopes, items)]
+            ended = [run.result() for run in runs]
+        self.scopes = scopes
+        return self._verdict(scopes, ended, fan_out, outputs)
+
+    def _verdict(self, scopes, ended, fan_out, outputs):
+        """The group's state over its runs (`ended`: each one's state and first failure), or its outputs."""
+        status = scope_state(state for state, _ in ended)
+        if status == "failed":
+            index = next(i for i, (state, _) in enumerate(ended) if state == "failed")
+            return Failed(message=(f"item {index}: " if fan_out else "") + ended[index][1])
+        if status == "upstream_failed":
+            return upstream_failed("a step inside was stopped before it started")
+        if status == "skipped":
+            return skipped("every step inside was skipped")
+        values = {name: [scope.value_of(*source) for scope in scopes] for name, source in outputs.items()}
+        return values if fan_out else {name: value[0] for name, value in values.items()}
 
 
     def param(self, name):
@@ -189,11 +310,11 @@ class Gate:
 
     def run_status(self):
         """`${{ run.status }}` (finally steps): succeeded or failed, the pipeline's status from its steps."""
-        return self.run.ended["status"]
+        return self.run.steps_outcome["status"]
 
     def run_failed_steps(self):
         """`${{ run.failed_steps }}` (finally steps): the steps that failed, in spec order."""
-        return self.run.ended["failed_steps"]
+        return self.run.steps_outcome["failed_steps"]
 
     def python(self, target, args, outputs, env=None, timeout=None, place=None):
         """Call `module:function` with `args` in a child process: the outputs it returned, checked."""
@@ -227,7 +348,8 @@ class Gate:
 
     def publish(self, name, path, movable):
         """Store artifact `name` under this flow run and step (and item): its URI, what the task's result keeps."""
-        return Destination(self.run.store, self.run.pipeline, self.run_id(), self.name, self.index).publish(name, path, movable)
+        return Destination(self.run.store, self.run.pipeline, self.run_id(), self.name, self.indexes or None).publish(
+            name, path, movable)
 
 
 def read_secret(secret, key):

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 
-from orch.backends.prefect.render import module_source
+from orch.backends.prefect.render import module_source, names_of
 from orch.core import load_spec, parse_spec
 
 from ..conformance.test_cases import CASES, load_case
@@ -64,8 +64,10 @@ def test_every_spec_renders_a_module_that_imports_without_orch(path, tmp_path):
     flows = [value for value in vars(module).values() if type(value).__name__ == "Flow"]
     assert [f.name for f in flows] == [graph.pipeline.name]
     tasks = {value.name for value in vars(module).values() if type(value).__name__ == "Task"}
-    for name, step in graph.pipeline.all_steps.items():  # finally steps too
+    for name, step in graph.pipeline.all_steps.items():  # finally steps and steps inside groups too
         assert name in tasks and (step.foreach is None or f"{name}[item]" in tasks)
+    for group in graph.pipeline.groups:  # a group's task, and the function submitting its steps
+        assert group in tasks and callable(getattr(module, f"{names_of(graph.pipeline).of(group, 'steps')}"))
 
 
 def test_finally_steps_are_a_section_of_the_flow_after_every_steps_end(tmp_path, spec_file):
@@ -228,3 +230,48 @@ def test_a_stdout_output_is_passed_to_the_command_runner():
     for source in (module_source(graph), dag_source(graph)):
         calls = [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "command"]
         assert [{k.arg: ast.literal_eval(k.value) for k in c.keywords if k.arg == "stdout"} for c in calls] == [{"stdout": "said"}]
+
+
+def test_a_group_is_a_task_running_a_function_that_submits_its_steps(tmp_path, spec_file):
+    """The group's task decides once, then `_gate.each` calls `_sweep_steps` per item, at most `parallelism` at a time:
+    each step waits only for its own item's upstream steps, and a value from outside the group is handed in. Names
+    inside a group (`_sweep_Train_task`) stay apart from a user's `sweep_train`, and the flow submits the group as a
+    step."""
+    graph = load_spec(spec_file("""
+        apiVersion: orch/v1
+        name: shape
+        params: {grid: {type: json, default: [1, 2]}}
+        steps:
+          prepare: {python: "m:f", outputs: {data: string}}
+          sweep_train: {python: "m:f", outputs: {v: integer}}
+          sweep:
+            foreach: ${{ params.grid }}
+            parallelism: 2
+            steps:
+              evaluate: {python: "m:f", args: {model: "${{ steps.train.outputs.model }}"}, when: item > 1, outputs: {score: number}}
+              train: {python: "m:f", args: {lr: "${{ item }}", data: "${{ steps.prepare.outputs.data }}"}, outputs: {model: string}}
+            outputs: {score: "${{ steps.evaluate.outputs.score }}"}
+          pick: {python: "m:f", args: {scores: "${{ steps.sweep.outputs.score }}", v: "${{ steps.sweep_train.outputs.v }}"}}
+    """))
+    source = module_source(graph)
+    functions = {n.name: n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)}
+    assert [ast.unparse(s) for s in functions["shape_flow"].body[1:-1]] == [
+        "_prepare_future = _run.submit(_prepare_task, 'prepare')",
+        "_sweep_train_future = _run.submit(_sweep_train_task, 'sweep_train')",
+        "_sweep_future = _run.submit(_sweep_task, 'sweep', after=['prepare'], _prepare_outputs=_prepare_future)",
+        "_pick_future = _run.submit(_pick_task, 'pick', after=['sweep_train', 'sweep'], _sweep_outputs=_sweep_future, "
+        "_sweep_train_outputs=_sweep_train_future)"]
+    assert ast.unparse(functions["_sweep_task"].body[-1]) == (
+        "return _gate.each(_sweep_steps, _gate.param('grid'), outputs={'score': ('sweep.evaluate', 'score')}, "
+        "parallelism=2, values={'_prepare_outputs': _prepare_outputs})")
+    steps = functions["_sweep_steps"]
+    assert [a.arg for a in steps.args.args] == ["_run", "_item", "_prepare_outputs"]
+    assert [ast.unparse(s) for s in steps.body[1:]] == [  # train first: evaluate waits for it
+        "_sweep_Train_future = _run.submit(_sweep_Train_task, 'sweep.train', _item=_item, _prepare_outputs=_prepare_outputs)",
+        "_sweep_Evaluate_future = _run.submit(_sweep_Evaluate_task, 'sweep.evaluate', after=['sweep.train'], _item=_item, "
+        "_sweep_Train_outputs=_sweep_Train_future)",
+        "return _run.ended('sweep.evaluate', 'sweep.train')"]  # spec order: the first failure a group reports
+    assert "_gate.compare(_item, '>', 1)" in ast.unparse(functions["_sweep_Evaluate_task"])
+    module = import_module(source, tmp_path)
+    assert (module._sweep_Train_task.name, module._sweep_train_task.name, module._sweep_task.name) == \
+        ("sweep.train", "sweep_train", "sweep")

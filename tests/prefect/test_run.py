@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -131,3 +133,158 @@ def test_finally_steps_run_after_the_pipelines_timeout_without_its_deadline(orch
     assert result["steps"]["report"] == {**result["steps"]["report"], "status": "succeeded", "attempts": 1,
                                          "outputs": {"said": 'failed ["slow"]'}}
     assert task_states(result["run_id"])["report"] == ("COMPLETED", "Completed")
+
+
+def task_run_times(flow_run_id: str) -> dict:
+    """Each task run's (start, end), as Prefect's API holds them."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    async def read():
+        async with get_client() as client:
+            runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            return {run.name: (run.start_time, run.end_time) for run in runs}
+
+    return asyncio.run(read())
+
+
+def test_a_fan_out_groups_items_run_apart_at_most_parallelism_at_once(orch, spec_file, prefect_api, tmp_path, monkeypatch):
+    """Task runs named for their item (`sweep[1].evaluate`); item 1's evaluate waits only for item 1's train, not
+    item 0's; with parallelism 2, item 2 starts once item 1 has ended, while item 0 still runs."""
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = orch("run", spec_file("""
+        apiVersion: orch/v1
+        name: sweep
+        steps:
+          sweep:
+            foreach: [3, 1, 0]
+            parallelism: 2
+            steps:
+              train: {command: [sleep, "${{ item }}"]}
+              evaluate: {command: ["true"], after: [train]}
+    """), "--backend", "prefect", "--json")
+    result = json.loads(out)
+    assert code == 0 and list(result["steps"]) == ["sweep", "sweep.train", "sweep.evaluate"]
+    assert result["steps"]["sweep.train"]["attempts"] == 1 and result["steps"]["sweep"]["attempts"] == 0
+    times = task_run_times(result["run_id"])
+    assert set(times) == {"sweep", *(f"sweep[{i}].{step}" for i in range(3) for step in ("train", "evaluate"))}
+    item = {i: (times[f"sweep[{i}].train"][0], times[f"sweep[{i}].evaluate"][1]) for i in range(3)}
+    assert times["sweep[1].evaluate"][1] < times["sweep[0].train"][1]  # its own item's train only
+    assert item[1][1] <= item[2][0] < item[0][1]  # a slot frees when an item's last step ends
+
+
+STEPS = '''
+import os
+
+
+def write(text):
+    path = os.path.abspath(f"out-{text}")
+    with open(path, "w") as handle:
+        handle.write(str(text))
+    return path
+
+
+def read(paths):
+    return None if paths is None else [read(p) for p in paths] if isinstance(paths, list) else open(paths).read()
+
+
+def echo(value):
+    return value
+
+
+def fail():
+    raise RuntimeError("boom")
+'''
+
+
+def test_groups_give_the_local_backends_run_result(orch, spec_file, prefect_api, tmp_path, monkeypatch):
+    """One spec on both backends: nested fan-outs with artifacts (keys under each item's indexes, lists of lists of
+    copies for a consumer), per-item conditions, an empty list, a bad list, a failed group, and a finally step
+    reading run.failed_steps; the same RunResult, but for the run ids in the artifacts' URIs."""
+    (tmp_path / "group_steps.py").write_text(STEPS, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    path = spec_file("""
+        apiVersion: orch/v1
+        name: nested
+        params: {grid: {type: json, default: [[1, 2], [], [3]]}}
+        steps:
+          outer:
+            foreach: ${{ params.grid }}
+            parallelism: 2
+            steps:
+              seen: {python: group_steps:echo, args: {value: "${{ item }}"}, outputs: {value: json}}
+              inner:
+                foreach: ${{ item }}
+                when: steps.seen.outputs.value != null
+                steps:
+                  file: {python: group_steps:write, args: {text: "${{ item }}"}, outputs: {file: artifact}}
+                  big: {python: group_steps:echo, args: {value: "${{ item }}"}, when: "item > 1", outputs: {value: integer}}
+                outputs: {file: "${{ steps.file.outputs.file }}", big: "${{ steps.big.outputs.value }}"}
+            outputs: {files: "${{ steps.inner.outputs.file }}", big: "${{ steps.inner.outputs.big }}"}
+          read-all: {python: group_steps:read, args: {paths: "${{ steps.outer.outputs.files }}"}, outputs: {texts: json}}
+          each-text:
+            foreach: ${{ steps.read-all.outputs.texts }}
+            steps:
+              listed: {python: group_steps:echo, args: {value: "${{ item }}"}, foreach: "${{ item }}", outputs: {v: string}}
+            outputs: {v: "${{ steps.listed.outputs.v }}"}
+          word: {python: group_steps:echo, args: {value: not a list}, outputs: {value: json}}
+          bad-list:
+            foreach: ${{ steps.word.outputs.value }}
+            steps:
+              never: {python: group_steps:echo, args: {value: 1}}
+          none:
+            foreach: []
+            steps:
+              never: {python: group_steps:echo, args: {value: 1}, outputs: {v: integer}}
+            outputs: {v: "${{ steps.never.outputs.v }}"}
+          failing:
+            steps:
+              breaks: {python: group_steps:fail}
+              later: {python: group_steps:echo, args: {value: 1}, after: [breaks], trigger: all_done}
+        finally:
+          report: {python: group_steps:echo, args: {value: "${{ run.failed_steps }}"}, outputs: {value: json}}
+    """)
+    results = {}
+    for backend in ("local", "prefect"):
+        code, out, _ = orch("run", path, "--backend", backend, "--json")
+        results[backend] = json.loads(out)
+        assert code == 1
+    shown = {backend: json.loads(json.dumps({name: {k: step[k] for k in ("status", "attempts", "outputs", "error")}
+                                             for name, step in result["steps"].items()}).replace(result["run_id"], "RUN"))
+             for backend, result in results.items()}
+    assert shown["prefect"] == shown["local"]
+    steps = shown["prefect"]
+    assert steps["outer.inner.file"]["outputs"]["file"][0][1].endswith("/nested/RUN/outer.inner.file/file/0/1")
+    assert steps["outer"]["outputs"]["big"] == [[None, 2], [], [3]]
+    assert steps["read-all"]["outputs"] == {"texts": [["1", "2"], [], ["3"]]}
+    assert steps["report"]["outputs"] == {"value": ["failing.breaks"]}
+    assert steps["failing"]["error"] == "step 'breaks' failed"
+    assert steps["each-text"]["outputs"] == {"v": [["1", "2"], [], ["3"]]}
+    assert (steps["bad-list"]["status"], steps["bad-list.never"]["status"]) == ("failed", "upstream_failed")
+
+
+def test_ctrl_c_starts_no_further_item_of_a_group(prefect_api, tmp_path):
+    """Ctrl-C ends the running item's step and starts no other: the group's next item would otherwise take the slot
+    the killed one freed while Prefect's task runner waits for its threads."""
+    (tmp_path / "spec.yaml").write_text(textwrap.dedent("""
+        apiVersion: orch/v1
+        name: interrupted
+        steps:
+          each:
+            foreach: [0, 1, 2]
+            parallelism: 1
+            steps:
+              long: {command: [sh, -c, "echo $$ >> started; sleep 30"]}
+    """))
+    env = dict(os.environ, PREFECT_API_URL=prefect_api, ORCH_HOME=str(tmp_path / ".orch"))
+    run = subprocess.Popen([sys.executable, "-m", "orch.cli.main", "run", "spec.yaml", "--backend", "prefect"],
+                           cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "started").exists():
+        assert time.monotonic() < deadline and run.poll() is None, run.communicate()
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and "interrupted:" in err
+    assert len((tmp_path / "started").read_text().split()) == 1
