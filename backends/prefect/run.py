@@ -12,6 +12,7 @@ would on a real server; on PREFECT_API_URL's server it writes nothing (the block
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib.util
 import os
 import signal
@@ -236,6 +237,7 @@ class _Watcher(threading.Thread):
         self.done = threading.Event()
         self.seen: dict[str, str] = {}
         self.begun = False
+        self.context = contextvars.copy_context()  # Prefect's settings (the API's URL) live in context variables
 
     def _polls(self) -> bool:
         from orch.backends.local.progress import Quiet
@@ -244,7 +246,7 @@ class _Watcher(threading.Thread):
 
     def run(self) -> None:
         if self._polls():
-            asyncio.run(self._watch())
+            self.context.run(asyncio.run, self._watch())
 
     async def _watch(self) -> None:
         from prefect import get_client
