@@ -55,3 +55,26 @@ def run_outcome(statuses: dict[str, str], steps) -> dict[str, Any]:
     failed = [name for name in steps if statuses.get(name) == "failed"]
     done = all(statuses.get(name) in FINISHED for name in steps)
     return {"status": "failed" if failed or not done else "succeeded", "failed_steps": failed}
+
+
+def scope_state(states) -> str:
+    """A run of a group's inside (or a fan-out group, from its items' runs): a failure anywhere fails it, a stop
+    before running makes it upstream_failed, all skipped skips it (docs/semantics.md#groups)."""
+    states = list(states)
+    if "failed" in states:
+        return "failed"
+    if "upstream_failed" in states:
+        return "upstream_failed"
+    if states and all(state == "skipped" for state in states):
+        return "skipped"
+    return "succeeded"
+
+
+def state_over_items(states) -> str:
+    """A step or group inside a fan-out group, its items' states as one: failed, else succeeded (or no items),
+    else upstream_failed, else skipped."""
+    states = list(states)
+    for state in ("failed", "succeeded", "upstream_failed"):
+        if state in states or (state == "succeeded" and not states):
+            return state
+    return "skipped"

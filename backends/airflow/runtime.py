@@ -25,7 +25,7 @@ from orch.backends.steprun import (PipelineTimeout, StepError, call_command, cal
                                    attempts_end_on_sigterm, output)
 from orch.backends.transfer import ArtifactError, Destination, Inputs, check_store  # embedded: transfer
 from orch.core.artifacts import choose_store, code_uri  # embedded: artifacts
-from orch.core.result import run_outcome  # embedded: result
+from orch.core.result import run_outcome, scope_state  # embedded: result
 from orch.core.secrets import secret_env_name  # embedded: secrets
 from orch.core.typed import as_declared, foreach_problem, to_text  # embedded: typed
 
@@ -402,17 +402,6 @@ def step_statuses(ti, steps):
                 seen[list(items).index(index)] = "upstream_failed"
         statuses[name] = next(s for s in ("failed", "succeeded", "upstream_failed", "skipped") if s in seen)
     return statuses
-
-
-def scope_state(states):
-    """A run of a group's inside, from its children's states (backends/local/scopes.py's, the reference)."""
-    if "failed" in states:
-        return "failed"
-    if "upstream_failed" in states:
-        return "upstream_failed"
-    if states and all(state == "skipped" for state in states):
-        return "skipped"
-    return "succeeded"
 
 
 def param_text(value, kind):

@@ -32,7 +32,7 @@ from orch.core.expr import evaluate, parse_condition
 from orch.core.graph import PipelineGraph
 from orch.core.limits import MAX_STDOUT_OUTPUT_BYTES
 from orch.core.refs import Ref
-from orch.core.result import RunResult, StepResult, pipeline_status, run_outcome
+from orch.core.result import RunResult, StepResult, pipeline_status, run_outcome, scope_state
 from orch.core.spec import Step
 from orch.core.triggers import RUN, decide
 from orch.core.typed import foreach_problem
@@ -41,7 +41,7 @@ from orch.core.values import OutputError, fill, fill_text, outputs_from_files, o
 from .host import Host, Request
 from .processes import (Zygote, is_child_group_leader, kill_group, kill_if_same, read_pid_file,
                         read_regular_file, started_at)
-from .scopes import across_items, first_failure, instance, item_scope, scope_edges, scope_state
+from .scopes import across_items, first_failure, instance, item_scope, scope_edges
 from .state import Store, now, safe_text
 from .where import Where
 

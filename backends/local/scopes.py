@@ -12,7 +12,7 @@ from typing import Iterable, Optional
 
 from orch.core import groups
 from orch.core.graph import PipelineGraph
-from orch.core.result import StepResult
+from orch.core.result import StepResult, state_over_items
 
 
 def scope_edges(graph: PipelineGraph) -> dict[str, dict[str, list[str]]]:
@@ -41,28 +41,16 @@ def item_scope(group_instance: str, index: Optional[int]) -> str:
     return group_instance if index is None else f"{group_instance}[{index}]"
 
 
-def scope_state(states: Iterable[str]) -> str:
-    """A run of a group's inside, from its nodes' states: a failure anywhere fails it."""
-    states = list(states)
-    if "failed" in states:
-        return "failed"
-    if "upstream_failed" in states:
-        return "upstream_failed"
-    if states and all(s == "skipped" for s in states):
-        return "skipped"
-    return "succeeded"
-
-
 def across_items(results: list[StepResult], outputs: Iterable[str]) -> StepResult:
     """A step (or group) inside a fan-out, its items reported as one (docs/semantics.md#groups)."""
     attempts = max((r.attempts for r in results), default=0)
-    failed = next((i for i, r in enumerate(results) if r.status == "failed"), None)
-    if failed is not None:
+    status = state_over_items(r.status for r in results)
+    if status == "failed":
+        failed = next(i for i, r in enumerate(results) if r.status == "failed")
         return StepResult(status="failed", attempts=attempts, error=f"item {failed}: {results[failed].error}")
-    if not results or any(r.status == "succeeded" for r in results):
+    if status == "succeeded":
         values = {o: [r.outputs.get(o) if r.status == "succeeded" else None for r in results] for o in outputs}
         return StepResult(status="succeeded", attempts=attempts, outputs=values)
-    status = "upstream_failed" if any(r.status == "upstream_failed" for r in results) else "skipped"
     return StepResult(status=status, attempts=attempts)
 
 

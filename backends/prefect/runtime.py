@@ -35,7 +35,7 @@ from orch.backends.steprun import (PipelineTimeout, StepError, call_command, cal
                                    attempts_end_on_sigterm, output)
 from orch.backends.transfer import Destination, Inputs, check_store  # embedded: transfer
 from orch.core.artifacts import choose_store, code_uri  # embedded: artifacts
-from orch.core.result import run_outcome  # embedded: result
+from orch.core.result import run_outcome, scope_state, state_over_items  # embedded: result
 from orch.core.secrets import secret_env_name  # embedded: secrets
 from orch.core.typed import foreach_problem, to_text  # embedded: typed
 
@@ -94,7 +94,7 @@ class Scope:
             return status
         if gate.scopes is None:
             return "upstream_failed" if status == "failed" else status
-        return status_over_items([scope.status(name) for scope in gate.scopes])
+        return state_over_items([scope.status(name) for scope in gate.scopes])
 
     def failures(self):
         """The steps that failed here, at any depth (on any item), in the order they were submitted."""
@@ -159,27 +159,6 @@ def _finished(futures):
     for future in futures.values():
         future.wait()
     return futures
-
-
-def scope_state(statuses):
-    """A run of a group's steps, from their states: a failure anywhere fails it (docs/semantics.md#groups)."""
-    statuses = list(statuses)
-    if "failed" in statuses:
-        return "failed"
-    if "upstream_failed" in statuses:
-        return "upstream_failed"
-    if statuses and all(status == "skipped" for status in statuses):
-        return "skipped"
-    return "succeeded"
-
-
-def status_over_items(statuses):
-    """A step inside a fan-out group, its items' states as one: failed, else succeeded (or no items), else
-    upstream_failed, else skipped."""
-    for status in ("failed", "succeeded", "upstream_failed"):
-        if status in statuses or (status == "succeeded" and not statuses):
-            return status
-    return "skipped"
 
 
 class Gate:
