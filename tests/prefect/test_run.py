@@ -14,6 +14,8 @@ import time
 
 import pytest
 
+from ..test_interrupt_engines import ctrl_c_once_started
+
 SPEC = """
     apiVersion: orch/v1
     name: states
@@ -276,15 +278,5 @@ def test_ctrl_c_starts_no_further_item_of_a_group(prefect_api, tmp_path):
             steps:
               long: {command: [sh, -c, "echo $$ >> started; sleep 30"]}
     """))
-    env = dict(os.environ, PREFECT_API_URL=prefect_api, ORCH_HOME=str(tmp_path / ".orch"))
-    run = subprocess.Popen([sys.executable, "-m", "orch.cli.main", "run", "spec.yaml", "--backend", "prefect"],
-                           cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as from a terminal
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "started").exists():
-        assert time.monotonic() < deadline and run.poll() is None, run.communicate()
-        time.sleep(0.2)
-    run.send_signal(signal.SIGINT)
-    _, err = run.communicate(timeout=60)
-    assert run.returncode == 130 and "interrupted:" in err
+    ctrl_c_once_started(tmp_path, prefect_api, "--backend", "prefect")
     assert len((tmp_path / "started").read_text().split()) == 1
