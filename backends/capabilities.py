@@ -314,7 +314,6 @@ PREFECT_POD = Support(EXACT, "from `defaults`: the Kubernetes work pool's job va
 RUNNER_PYTHON = "the pod runs orch's runner (python3 -c), which fetches the code and makes the packages' env, so the image needs python3"
 IGNORED_TASK = "ignored: a task runs where the worker runs (pods: --target kubernetes with an image)"
 LOCAL_SCHEDULE = "not applied: `orch run` runs once, now"
-GROUPS_NOT_YET = "groups of steps cannot be rendered for {} yet"
 
 FEATURES: tuple[Feature, ...] = (
     Feature("steps", "`python` and `command` steps, `args`, `env`", "W830"),
@@ -495,8 +494,10 @@ FEATURES: tuple[Feature, ...] = (
     Feature("templates", "`templates`, `uses`, `with`", "W881"),
     Feature("groups", "groups (`steps:` in a step)", "W883",
             lambda graph: (Use(("groups", name)) for name in list(graph.pipeline.groups)[:1]), {
-        **{column: refused("E832", GROUPS_NOT_YET.format(title)) for column, title in
-           (("argo", "Argo"),)},
+        "argo": approx("a group without `foreach` is a nested DAG template called by one task; not rendered yet, "
+                       "and refused when rendering (E832): a fan-out group, groups past 190 steps, `fail_fast` with "
+                       "groups (Argo's failFast stops new tasks only in the failed task's own DAG), a step inside a group "
+                       "reading an artifact from outside it, `run.failed_steps` with groups"),
         "airflow/kubernetes": refused("E832", "groups cannot be rendered with pod tasks (--target kubernetes) yet: "
                                       "render them without --target kubernetes, or give no step an image"),
     }),

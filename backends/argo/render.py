@@ -31,6 +31,7 @@ from orch.core.typed import to_text
 from ..base import Artifact
 from . import artifacts as art
 from . import final, reuse
+from . import groups as group_dags
 from . import manifest as a
 from . import where
 from .condition import ExprLang
@@ -205,10 +206,13 @@ def spec_data(graph: PipelineGraph, chunk_size: int = MAX_TASKS, code: Shipped |
     """The Workflow's spec, as hera's WorkflowSpec would dump it; a pipeline that ships code needs its pack (`code`)."""
     pipeline = graph.pipeline
     code = where.code_key(pipeline, code)
-    depends = Depends(graph)
-    layout = Layout(graph, depends, chunk_size)
     found = [d for name, step in pipeline.steps.items() for d in problems(name, step)]
     found += [replace(d, path=("finally",) + d.path[1:]) for name, step in pipeline.finally_.items() for d in problems(name, step)]
+    grouped = group_dags.problems(graph, inline_mode(graph) and chunk_size >= MAX_TASKS)  # before a layout reads them
+    if grouped:
+        raise SpecError([graph.locate(d) for d in found + grouped])
+    depends = Depends(graph)
+    layout = Layout(graph, depends, chunk_size)
     found += _pipeline_problems(graph, layout) + final.problems(graph)
     if found:
         raise SpecError([graph.locate(d) for d in found])
@@ -281,16 +285,20 @@ def _inline_spec(graph: PipelineGraph, depends: Depends, code: str | None) -> di
     pipeline = graph.pipeline
     wrappers = Wrappers(pipeline.fail_fast, stdout=True)
     lang = TextExprLang(pipeline, lambda p: pipeline.params[p].type, _kinds(pipeline))
-    built = [_inline_step(pipeline, StepTemplate(pipeline, name, step, code), depends, wrappers, lang)
-             for name, step in pipeline.steps.items()]
+    if pipeline.groups:  # a DAG template per group (groups.py)
+        rendered = group_dags.Rendered(graph, code, wrappers, _inline_step, _kinds, (VERDICT_TASK, VERDICT))
+        built, tasks, dags, stdout = rendered.built, rendered.tasks, rendered.templates, rendered.stdout
+    else:
+        built = [_inline_step(pipeline, StepTemplate(pipeline, name, step, code), depends, wrappers, lang)
+                 for name, step in pipeline.steps.items()]
+        tasks = [task for each in built for task in each.tasks]
+        tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
+        stdout, dags = [ref for each in built for ref in each.stdout], []
     exit_dag, finals = _inline_exit_handler(graph, code, wrappers) if pipeline.finally_ else ([], [])
     if pipeline.finally_:  # the outputs finally steps read, exported by their producers' templates (final.py)
         for each in built:
             each.template = final.exported(graph, each.step, each.template)
     templates = reuse.shared(built + finals)  # the uses of one of the spec's templates share one (reuse.py)
-    tasks = [task for each in built for task in each.tasks]
-    tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
-    stdout = [ref for each in built for ref in each.stdout]
     # Argo keeps a container's stdout only where the DAG names `tasks.S.outputs.result` (hasOutputResultRef)
     metadata = {"annotations": {"orch/stdout": " ".join(stdout)}} if stdout else None
     main = a.template(MAIN, metadata=metadata, dag=a.dag(tasks, fail_fast=pipeline.fail_fast))
@@ -298,7 +306,7 @@ def _inline_spec(graph: PipelineGraph, depends: Depends, code: str | None) -> di
     outputs = any(m["name"] == VOLUME for t in templates for m in t["container"].get("volumeMounts", []))
     volumes = [{"emptyDir": {}, "name": VOLUME}] if outputs else None
     done = [a.template(DONE, suspend={"duration": "0"})] if pipeline.finally_ else []
-    every = [main] + exit_dag + wrappers.templates + templates + gates + done + [_busybox(VERDICT, ["true"])]
+    every = [main] + dags + exit_dag + wrappers.templates + templates + gates + done + [_busybox(VERDICT, ["true"])]
     return _spec(pipeline, every, volumes)
 
 

@@ -218,8 +218,7 @@ def _literal(text: str) -> str:
 
 def _call(use: _Use, name: str) -> None:
     """The use's task now calls the shared template with its values (and its item, for a fan-out)."""
-    step = use.built.step
-    task = next(t for t in use.built.tasks if t.get("template") == argo_name(step))
+    task = next(t for t in use.built.tasks if t.get("template") == use.built.template["name"])
     parameters = [a.parameter(k, value=v) for k, v in use.values.items()]
     if use.built.source.step.foreach is not None:
         parameters.append(a.parameter("item", value="{{item}}"))

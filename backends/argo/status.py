@@ -14,10 +14,14 @@ from typing import Any, Optional
 from orch.core.graph import PipelineGraph
 from orch.core.names import argo_name
 from orch.core.typed import parse_text
-from orch.core.result import RunResult, StepResult, pipeline_status
+from orch.core import groups
+from orch.core.result import RunResult, StepResult, pipeline_status, scope_state
+
+from ..local.scopes import first_failure
 
 from .depends import orch_states
 from .fanout import is_wrapper
+from .groups import ok_name, scopes_of
 from .final import FINALLY, final_graph
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -35,7 +39,7 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
     found = sorted((n for n in nodes.values() if n.get("boundaryID") in dags), key=lambda n: n["boundaryID"] in wrappers)
     tasks = {n["displayName"]: n for n in found}
     reading = _Reading(tasks, nodes, _repository(status), _text_templates(document), status.get("phase") in DONE)
-    steps = reading.steps(graph)
+    steps = reading.grouped(graph, _main(nodes)) if graph.pipeline.groups else reading.steps(graph)
     final = reading.steps(final_graph(graph)) if graph.pipeline.finally_ else {}
     run_status = pipeline_status(steps) if reading.finished else "running"
     metadata = document.get("metadata", {})
@@ -78,6 +82,89 @@ class _Reading:
             if result.status in ("skipped", "upstream_failed"):
                 result.attempts, result.error = 0, None
         return steps
+
+    def grouped(self, graph: PipelineGraph, main: str) -> dict[str, StepResult]:
+        """Each group and step, in spec order (groups.order): a scope's nodes from the tasks of its DAG's node."""
+        results: dict[str, StepResult] = {}
+        self._scope(scopes_of(graph), "", _inside(self.nodes).get(main, {}), results, None)
+        return {name: results[name] for name in groups.order(graph.pipeline)}
+
+    def _scope(self, scopes: dict, name: str, tasks: dict, results: dict, ended: Optional[str]) -> None:
+        """The results of one scope's nodes; `ended`: the state of a group that did not run, for all inside it."""
+        scope = scopes[name]
+        phases: dict[str, Optional[str]] = {}
+        for written, qualified in scope.local.items():
+            node = None if ended else tasks.get(argo_name(written))
+            if qualified in scope.graph.pipeline.groups:
+                ran = node is not None and node.get("phase") in ("Succeeded", "Failed", "Error")
+                self._scope(scopes, qualified, _inside(self.nodes).get(node["id"], {}) if ran else {}, results,
+                            None if ran else ended or "pending")
+                results[qualified] = self._group(scope, qualified, node, results) if ran else StepResult()
+                state = results[qualified].status
+                phases[written] = {"failed": "Failed", "skipped": "Skipped"}.get(state, "Succeeded") if ran else (
+                    node.get("phase") if node else None)
+                continue
+            step = scope.graph.pipeline.steps[qualified]
+            as_text = node is not None and _template_of(node) in self.text_templates
+            results[qualified] = _step(node, self.nodes, step, self.bucket, as_text) if node else StepResult()
+            phase = node.get("phase") if node else None
+            phases[written] = "Failed" if phase == "Succeeded" and results[qualified].error else (
+                phase if phase in FINISHED else None)
+        states = orch_states(scope.nodes, phases)
+        for written, qualified in scope.local.items():
+            result = results[qualified]
+            status = ended if ended and ended != "pending" else states[written]
+            if qualified in scope.graph.pipeline.groups and result.status != "pending":
+                status = result.status
+            if phases[written] is None and not self.finished and not ended:
+                status = "running" if tasks.get(argo_name(written)) else "pending"
+            result.status = status
+            if status != "succeeded":
+                result.outputs = {}
+            if status in ("skipped", "upstream_failed"):
+                result.attempts, result.error = 0, None
+            if qualified in scope.graph.pipeline.groups and status in ("skipped", "upstream_failed"):
+                for member in groups.members(scope.graph.pipeline, qualified):
+                    results[member] = StepResult(status=status)
+                for inner in [g for g in scope.graph.pipeline.groups if groups.inside(g, qualified)]:
+                    results[inner] = StepResult(status=status)
+
+    def _group(self, scope, qualified: str, node: dict, results: dict) -> StepResult:
+        """A group that ran: its state from the steps inside (scope_state), its outputs from its DAG's exports."""
+        pipeline = scope.graph.pipeline
+        children = groups.children(pipeline, qualified)
+        status = scope_state(results[c].status for c in children)
+        found = {p["name"]: p.get("value") for p in (node.get("outputs") or {}).get("parameters", [])}
+        outputs = {}
+        for output in pipeline.groups[qualified].outputs:
+            leaf, name = groups.leaf_source(pipeline, qualified, output)
+            kind = pipeline.steps[leaf].outputs[name]
+            text = found.get(output)
+            if kind == "artifact":
+                outputs[output] = results[leaf].outputs.get(name)
+            elif found.get(ok_name(output)) == "true" and isinstance(text, str):  # groups keep a template per step: text
+                outputs[output] = parse_text(text, kind)
+            else:
+                outputs[output] = None
+        error = first_failure([(c, c) for c in children], results, pipeline) if status == "failed" else None
+        return StepResult(status=status, outputs=outputs, error=error, started_at=node.get("startedAt"),
+                          ended_at=node.get("finishedAt"))
+
+
+def _main(nodes: dict) -> str:
+    return next((n["id"] for n in nodes.values() if n.get("templateName") == "Main"), "")
+
+
+def _inside(nodes: dict) -> dict[str, dict[str, dict]]:
+    """DAG node id -> its tasks' nodes by display name; a throttled fan-out's own node in place of its wrapper's."""
+    found: dict[str, dict[str, dict]] = {}
+    for node in nodes.values():
+        found.setdefault(node.get("boundaryID", ""), {})[node.get("displayName", "")] = node
+    for tasks in found.values():
+        for name, node in list(tasks.items()):
+            if is_wrapper(node.get("templateName", "")):
+                tasks[name] = found.get(node["id"], {}).get(name, node)
+    return found
 
 
 def _text_templates(document: dict) -> set[str]:

@@ -59,6 +59,8 @@ class World:
     status: str | None = None  # workflow.status, once the entrypoint ended
     main: str | None = None  # the entrypoint's phase
     exit: str | None = None  # the exit handler's phase
+    path: str = ""  # the DAG tasks holding the task that runs now (as `play` names them)
+    dag_outputs: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (path, task) -> a DAG's exports
 
     def workflow(self) -> dict:
         env = {"name": self.name, "parameters": self.parameters, "annotations": self.annotations,
@@ -145,8 +147,10 @@ def play(document: dict, runs: Callable[[dict], "str | Ended"], nodes: list | No
                 arguments = {p["name"]: resolve(p.get("value", ""), env) for p in _parameters(task)}
                 phase, exported = run_dag(called, arguments, f"{path}/{task['name']}")
                 known[task["name"]], how = {"parameters": exported}, None
+                world.dag_outputs[(path, task["name"])] = exported  # the DAG node's outputs (dag.go, a Succeeded DAG's)
             else:
                 resolved = _resolved(task, env)
+                world.path = path
                 ended = runs(resolved)
                 how = ended if isinstance(ended, Ended) else Ended(ended)
                 phase = how.phase

@@ -67,7 +67,8 @@ class Executor:
     def _pod(self, task: dict, templates: dict, world, item, attempt: int = 0) -> dict:
         template = templates[task["template"]]
         suffix = ("" if item is None else f"-{item}") + (f"-{attempt}" if attempt else "")
-        disk = self.pods / f"{task['name']}{suffix}"
+        scope = ".".join(world.path.split("/")[1:])  # a task inside a group: its DAG tasks' names first
+        disk = self.pods / f"{scope + '.' if scope else ''}{task['name']}{suffix}"
         disk.mkdir(parents=True)
         params = {p["name"]: p["default"] for p in template.get("inputs", {}).get("parameters", []) if "default" in p}
         for p in task.get("arguments", {}).get("parameters", []):

@@ -315,12 +315,13 @@ class FakeArgo:
                       annotations=(spec.get("workflowMetadata") or {}).get("annotations", {}))
 
         def runs(task: dict) -> Ended:
+            key = (world.path, task["name"])  # a task's name is its own in its DAG only (groups)
             if self.executor and "Orch" not in task["template"]:
-                results[task["name"]] = self.executor.task(task, templates, world)
+                results[key] = self.executor.task(task, templates, world)
             else:
-                results[task["name"]] = self.outcome(task["name"], {**task, "call": call_of(task, templates)}
-                                                     if "Orch" not in task["template"] else task)
-            return _as_ended(results[task["name"]], _as_text(templates[task["template"]]))
+                results[key] = self.outcome(task["name"], {**task, "call": call_of(task, templates)}
+                                            if "Orch" not in task["template"] else task)
+            return _as_ended(results[key], _as_text(templates[task["template"]]))
 
         played: list[tuple[str, dict, str]] = []
         play(workflow, runs, played, world)
@@ -338,12 +339,15 @@ class FakeArgo:
             if "templateRef" in task:  # operator.go, initializeNode: the holder's template name, none for a ref
                 del node["templateName"]
                 node["templateRef"] = task["templateRef"]
-            result = results.get(task_name, {})
+            result = results.get((path, task_name), {})
             as_text = _as_text(templates[task_template])
             if phase in ("Omitted", "Skipped"):
                 node["type"] = "Skipped"
             elif "dag" in templates[task_template]:
                 node["type"] = "DAG"
+                exported = world.dag_outputs.get((path, task_name))
+                if exported:  # operator.go: a DAG node's outputs, from its template's
+                    node["outputs"] = {"parameters": [{"name": k, "value": v} for k, v in exported.items()]}
             elif "suspend" in templates[task_template]:  # orch's chunk-done leaf: no pod
                 node["type"] = "Suspend"
             elif "items" in result:  # a fan-out the outcome gives item by item: a task group of them
