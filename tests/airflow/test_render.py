@@ -128,7 +128,7 @@ def test_finally_steps_follow_every_step_and_the_verdict_follows_them_all(loaded
     upstream_of_some = {up for task in tasks.values() for up in task["upstream"]}
     assert set(tasks) - upstream_of_some == {"Orch__verdict"}
     assert dag["dagrun_timeout"] is None  # a scheduler timing the run out would skip the finally steps
-    assert found["dags"]["pipeline-timeout"]["dagrun_timeout"] == 1.0  # without finally steps, it has one
+    assert found["dags"]["pipeline-timeout"]["dagrun_timeout"] == 3.0  # without finally steps, it has one
     source = dag_source(parse_spec(FINALLY))
     assert source.count("Step('each', **PIPELINE, final=True)") == 2  # its items and each item
     assert "Step('both', **PIPELINE, final=True, all_succeeded=['tidy', 'each'])" in source

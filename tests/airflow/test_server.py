@@ -297,7 +297,7 @@ def test_the_pipeline_timeout_stops_what_runs_and_what_waits(orch, spec_file, se
     path = spec(spec_file, """
         apiVersion: orch/v1
         name: srv-timeout
-        timeout: 1s
+        timeout: 3s
         steps:
           quick: {python: "orch_server_steps:sleep", args: {seconds: 0}}
           slow: {python: "orch_server_steps:sleep", args: {seconds: 30}, retries: {limit: 3}}
@@ -312,7 +312,7 @@ def test_the_pipeline_timeout_stops_what_runs_and_what_waits(orch, spec_file, se
     steps = {n: (s["status"], s["attempts"]) for n, s in result["steps"].items()}
     assert steps == {"quick": ("succeeded", 1), "slow": ("failed", 1), "after-slow": ("upstream_failed", 0),
                      "cleanup": ("upstream_failed", 0)}
-    assert result["steps"]["slow"]["error"] == "the pipeline's timeout of 1s ran out"
+    assert result["steps"]["slow"]["error"] == "the pipeline's timeout of 3s ran out"
 
 
 def test_finally_steps_run_after_the_pipeline_timeout(orch, spec_file, server):
