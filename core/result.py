@@ -50,11 +50,13 @@ def pipeline_status(steps: dict[str, StepResult], engine_ok: bool = True) -> Run
 
 
 def run_outcome(statuses: dict[str, str], steps) -> dict[str, Any]:
-    """What a finally step reads as `run.status` and `run.failed_steps`: from the steps' final states (name ->
-    status; a step missing counts as not finished), in `steps`' order (the spec's)."""
+    """What a finally step reads as `run.status` and `run.failed_steps`: from the final states (name -> status; one
+    missing counts as not finished) of the steps and groups in `steps`, in their order (the spec's). A failed group
+    is named only when no step inside it failed: its own list was bad."""
     failed = [name for name in steps if statuses.get(name) == "failed"]
+    own = [name for name in failed if not any(inner.startswith(name + ".") for inner in failed)]
     done = all(statuses.get(name) in FINISHED for name in steps)
-    return {"status": "failed" if failed or not done else "succeeded", "failed_steps": failed}
+    return {"status": "failed" if failed or not done else "succeeded", "failed_steps": own}
 
 
 def scope_state(states) -> str:

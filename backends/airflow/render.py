@@ -102,7 +102,7 @@ def dag_source(graph: PipelineGraph, target: str = "python", code=None) -> str:
     _refuse(graph, pods)
     pipeline = graph.pipeline
     names = names_of(pipeline)
-    verdict = [_verdict()] if needs_verdict(pipeline) else []
+    verdict = [_verdict(pipeline)] if needs_verdict(pipeline) else []
     tasks = [_task(graph, name, names, pods, sha) for name in [*graph.order(), *graph.final_order()]]
     tasks += [_group_tasks(graph, name, names) for name in pipeline.groups]
     body = tasks + verdict + [_wiring(graph, names, pods)]
@@ -156,8 +156,11 @@ def _pipeline_constants(pipeline: Pipeline, sha: str | None) -> str:
         if needs_store(pipeline) else ""
     where = _where(pipeline)
     places = (f", code={sha!r}" if sha else "") + (", where=WHERE" if where else "")
-    return (f"STEPS = {literal(list(pipeline.steps))}\n" + (f"WHERE = {literal(where)}\n" if where else "") +
-            f"PIPELINE = dict(steps=STEPS, params={literal(params)}, fail_fast={pipeline.fail_fast!r}, "
+    nodes = {name: end_task(pipeline, name) for name in groups.order(pipeline)} if pipeline.groups else None
+    return (f"STEPS = {literal(list(pipeline.steps))}\n" + (f"NODES = {literal(nodes)}\n" if nodes else "") +
+            (f"WHERE = {literal(where)}\n" if where else "") +
+            f"PIPELINE = dict(steps=STEPS, {'nodes=NODES, ' if nodes else ''}params={literal(params)}, "
+            f"fail_fast={pipeline.fail_fast!r}, "
             f"timeout={pipeline.timeout!r}{artifacts}{places})\n")
 
 
@@ -373,10 +376,10 @@ def _verdict_note(pipeline: Pipeline) -> str:
     return "A failed step fails the DAG run: its failure reaches every leaf task below it."
 
 
-def _verdict() -> str:
+def _verdict(pipeline: Pipeline) -> str:
     return (f"    @task(task_id={VERDICT!r}, trigger_rule='all_done')\n"
             "    def _verdict():\n"
-            "        verdict(STEPS)")
+            f"        verdict({'NODES' if pipeline.groups else 'STEPS'})")
 
 
 def _wiring(graph: PipelineGraph, names: Names, pods: bool) -> str:

@@ -59,12 +59,14 @@ class Step:
     helper its task calls, as methods, so no name a user chose can shadow one."""
 
     def __init__(self, name, steps=(), params=None, fail_fast=False, timeout=None, starting=True, all_succeeded=(),
-                 any_failed=(), pipeline=None, store=None, code=None, where=None, final=False, group=None, index=None):
+                 any_failed=(), pipeline=None, store=None, code=None, where=None, final=False, group=None, index=None,
+                 nodes=None):
         if final:  # a finally step: neither the pipeline's deadline nor fail_fast stops it
             fail_fast, timeout = False, None
         self.context = get_current_context()
         self.ti = self.context["ti"]
         self.name, self.steps, self.types, self.fail_fast, self.timeout = name, steps, params or {}, fail_fast, timeout
+        self.nodes = nodes or steps  # what run.status judges: the steps and groups (name -> its end task), in spec order
         self.pipeline, self.store, self.index, self.checked = pipeline, store, index, None  # index: a fan-out group's item
         self.code, self.where, self.group = code, (where or {}).get(name, {}), group  # group: the one it is directly in
         attempts_end_on_sigterm("stopped: Airflow stopped the task")  # its DAG run marked failed, the task cleared
@@ -170,10 +172,10 @@ class Step:
 
     def run_status(self):
         """A finally step's `run.status`: the pipeline's, from its steps' states."""
-        return run_outcome(step_statuses(self.ti, self.steps), self.steps)["status"]
+        return run_outcome(step_statuses(self.ti, self.nodes), self.nodes)["status"]
 
     def run_failed_steps(self):
-        return run_outcome(step_statuses(self.ti, self.steps), self.steps)["failed_steps"]
+        return run_outcome(step_statuses(self.ti, self.nodes), self.nodes)["failed_steps"]
 
     def python(self, target, args, outputs, env=None, timeout=None):
         return self._attempt(call_python, timeout, target, args, outputs, env, publish=self.publish)
@@ -387,20 +389,22 @@ def verdict(steps):
 def step_statuses(ti, steps):
     """The steps' states in this DAG run as orch names them: a task that failed because it stopped before
     running its step (its `orch_status` XCom) is upstream_failed; one not ended is left out. A step mapped in a
-    fan-out group is its items' as one: failed, else succeeded, else upstream_failed, else skipped."""
-    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=list(steps)).get(ti.run_id, {})
+    fan-out group is its items' as one: failed, else succeeded, else upstream_failed, else skipped. `steps`: names,
+    or a mapping of names to the task whose state is theirs (a group's end)."""
+    tasks = steps if isinstance(steps, dict) else {name: name for name in steps}
+    states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=list(tasks.values())).get(ti.run_id, {})
     statuses = {}
-    for name in steps:
-        items = {-1: states[name]} if name in states else \
-            {int(key[len(name) + 1:]): state for key, state in states.items()
-             if key.startswith(name + "_") and key[len(name) + 1:].isdigit()}
+    for node, task in tasks.items():
+        items = {-1: states[task]} if task in states else \
+            {int(key[len(task) + 1:]): state for key, state in states.items()
+             if key.startswith(task + "_") and key[len(task) + 1:].isdigit()}
         if not items or not all(state in STATES for state in items.values()):
             continue
         seen = [STATES[state] for state in items.values()]
         for index in [index for index, state in items.items() if state == "failed"]:
-            if ti.xcom_pull(task_ids=name, key=STATUS, **({"map_indexes": index} if index >= 0 else {})):
+            if ti.xcom_pull(task_ids=task, key=STATUS, **({"map_indexes": index} if index >= 0 else {})):
                 seen[list(items).index(index)] = "upstream_failed"
-        statuses[name] = next(s for s in ("failed", "succeeded", "upstream_failed", "skipped") if s in seen)
+        statuses[node] = next(s for s in ("failed", "succeeded", "upstream_failed", "skipped") if s in seen)
     return statuses
 
 

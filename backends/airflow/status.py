@@ -58,7 +58,7 @@ def result_from_records(graph: PipelineGraph, records: dict, params: dict[str, A
                       xcoms.get((name_id, -1, "orch_error")) or "the task failed (see its log)") if status == "failed" else None,
         })
     state = records.get("state")
-    own = {name: steps[name] for name in graph.pipeline.steps}
+    own = {name: steps[name] for name in groups.order(graph.pipeline)}  # never the finally steps
     status = "running" if state not in ("success", "failed") else pipeline_status(own, engine_ok=state == "success")
     error = None
     if status == "failed" and not any(step.status == "failed" for step in own.values()):
@@ -70,15 +70,16 @@ def result_from_records(graph: PipelineGraph, records: dict, params: dict[str, A
 
 def _across_items(pipeline, name: str, group: str, tasks: dict, xcoms: dict) -> StepResult:
     """A step inside a fan-out group, its items as one: from what the group's end kept of each item (Step.close);
-    before that, the group's own state where it did not run, else running or pending."""
+    before that, the group's own state where it did not run (failed before its items: its list was bad, or the
+    deadline came first, and its steps are upstream_failed), else running or pending."""
     end = GROUP_TASK.format(group)
     inner = xcoms.get((end, -1, "orch_inner"))
     if inner is None:
         state = STATES.get((tasks.get((end, -1)) or {}).get("state"))
-        if state == "skipped" or (state == "failed" and xcoms.get((end, -1, "orch_status")) == "upstream_failed"):
-            return StepResult(status=state if state == "skipped" else "upstream_failed")
-        if state == "upstream_failed":
+        if state in ("skipped", "upstream_failed"):
             return StepResult(status=state)
+        if state == "failed":
+            return StepResult(status="upstream_failed")
         started = any(task_id == name and t["state"] for (task_id, _), t in tasks.items())
         return StepResult(status="running" if started else "pending")
     items = [StepResult.model_validate({**item, "attempts": _item_attempts(item, tasks.get((name, index))),

@@ -182,7 +182,7 @@ class Executor:
         finally:
             if self.zygote is not None:
                 self.zygote.close()
-        status = pipeline_status({name: self.results[name] for name in self.pipeline.steps})  # finally steps never count
+        status = pipeline_status({name: self.results[name] for name in groups.order(self.pipeline)})  # never finally steps
         self.store.set_run(self.run_id, status, ended=True)
         return self.store.result(self.run_id, self.reported())
 
@@ -516,7 +516,7 @@ class Executor:
             return self.run_id
         if name == "date":
             return self.run_date
-        steps = self.pipeline.steps  # status and failed_steps: asked only by finally steps, once every step ended
+        steps = groups.order(self.pipeline)  # status and failed_steps: asked only by finally steps, once all ended
         return run_outcome({n: self.results[n].status for n in steps if n in self.results}, steps)[name]
 
     # --- hearing from attempts

@@ -328,7 +328,7 @@ def _finally(graph: PipelineGraph, names: Names) -> list[str]:
     or a Ctrl-C too (docs/backends.md)."""
     if not graph.pipeline.finally_:
         return []
-    wait = wrapped("_run.wait_for_steps", [repr(name) for name in graph.pipeline.steps], indent="    ")
+    wait = wrapped("_run.wait_for_steps", [repr(name) for name in groups.order(graph.pipeline)], indent="    ")
     return ["", "    # finally: once every step above has ended, whatever its state", wait,
             *(_submit(graph, names, name, "submit_finally", graph.final_upstream(name)) for name in graph.final_order())]
 

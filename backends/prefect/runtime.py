@@ -129,7 +129,7 @@ class Run(Scope):
 
     def wait_for_steps(self, *steps):
         """Wait until every step submitted so far has ended, whatever its state; then `run.status` and
-        `run.failed_steps` are known (`steps`: every step, in spec order, as run.failed_steps lists them)."""
+        `run.failed_steps` are known (`steps`: every step and group, in spec order, as run_outcome reads them)."""
         _finished(self.futures)
         self.steps_outcome = run_outcome({name: self.status(name) for name in steps}, steps)
 

@@ -34,7 +34,7 @@ async def read_result(client, graph: PipelineGraph, flow_run_id, params: dict[st
     steps = {name: found[name] for name in [*groups.order(pipeline), *pipeline.finally_]}
     state = flow_run.state
     running = not (state and state.is_final())
-    judged = {name: steps[name] for name in pipeline.steps}  # finally steps and groups never count
+    judged = {name: steps[name] for name in groups.order(pipeline)}  # finally steps never count
     status = "running" if running else pipeline_status(judged, engine_ok=state.is_completed())
     error = None
     if status == "failed" and not any(step.status == "failed" for step in judged.values()):
