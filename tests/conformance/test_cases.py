@@ -2,9 +2,13 @@
 
 A case is a spec and its expected, normalized RunResult: the pipeline's status and, per
 step named, its status, attempts, outputs (exactly) and error (a substring). A known gap
-is written in the case: `gaps: {prefect: {kind: notyet, reason: "..."}}`. A case with `servers: false`
-runs on the in-process engines only (the suite's time on two cores is bounded; one case of each feature runs
-on the servers too).
+is written in the case: `gaps: {prefect: {kind: notyet, reason: "..."}}`.
+
+A case with `servers: false` runs on the in-process engines only: a rule orch's runtime decides inside a task
+(triggers, conditions, null references, output checks, a group's state) runs the same code on a server's worker.
+The servers run the cases where the server decides -- its scheduler (retries, timeouts, fail_fast, parallel
+steps), its records read back (fan-out, groups, finally steps, errors, names, bytes and types through its
+storage and its API) and its worker's processes -- and the suite keeps to its 20 minutes on two cores.
 """
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ def with_gaps(path: Path):
 def test_case(run_spec, backend, path):
     case = load_case(path)
     if case.get("servers") is False and backend.endswith("-server"):  # said in the case, kept to the suite's time
-        pytest.skip("run on the in-process engines only: a server reads results back as they do, which the "
-                    "group-fan-out and finally-after-failure cases check there")
+        pytest.skip("servers: false -- a rule decided inside the task, the same code on a server's worker "
+                    "(run on local, prefect and airflow)")
     code, result = run_spec(case["spec"], case.get("params"))
     check_case(case, code, result)
 

@@ -71,18 +71,18 @@ def side_by_side(draw):
 RULES = dict(deadline=None, suppress_health_check=list(HealthCheck))
 
 
-SLOW = ("airflow",)  # dag.test() runs a task at a time: 8-13 s an example; airflow-server checks 3 more
+SLOW = ("airflow",)  # dag.test() runs a task at a time: 8-13 s an example; airflow-server checks 2 more
 
 
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b not in SERVERS and b not in SLOW], indirect=True)
-@settings(max_examples=15, **RULES)
+@settings(max_examples=8, **RULES)
 @given(side_by_side())
 def test_random_dags_end_as_the_table_says(run_spec, steps):
     _ends_as_the_table_says(run_spec, steps)
 
 
 @pytest.mark.parametrize("backend", [*SLOW, *(_param(b) for b in SERVERS)], indirect=True)
-@settings(max_examples=3, **RULES)  # on a server each example is a deploy and a run (6-9 s); dag.test() 8-13 s
+@settings(max_examples=2, **RULES)  # on a server each example is a deploy and a run (6-9 s); dag.test() 8-13 s
 @given(side_by_side())
 def test_random_dags_on_slow_engines_end_as_the_table_says(run_spec, steps):
     _ends_as_the_table_says(run_spec, steps)
