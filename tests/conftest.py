@@ -28,6 +28,25 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["ORCH_AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="orch-tests-airflow-")
 
 
+def pytest_collection_finish(session):
+    """Runs with dag.test() fork from one warm Airflow per test process (backends/airflow/warm.py: Airflow's own
+    start, ~12 s of CPU a run, paid once); it ends with this process. tests/airflow/test_warm.py checks both ways."""
+    controller = session.config.getoption("numprocesses", None) and not hasattr(session.config, "workerinput")
+    if controller or not any("airflow" in item.nodeid for item in session.items):
+        return
+    import subprocess
+    import sys
+
+    from orch.backends.airflow.run import airflow_home
+    from orch.backends.airflow.warm import ENV
+
+    socket_path = os.path.join(tempfile.mkdtemp(prefix="orch-warm-"), "airflow.sock")
+    with open(airflow_home() / "warm.log", "w") as log:
+        subprocess.Popen([sys.executable, "-m", "orch.backends.airflow.warm", socket_path], stdin=subprocess.DEVNULL,
+                         stdout=log, stderr=log, start_new_session=True)
+    os.environ[ENV] = socket_path
+
+
 def _signal_state() -> dict:
     """This process's SIGINT and SIGTERM handlers, and the kernel's view: the signals it ignores and those its main
     thread blocks (a C library's sigaction or sigprocmask, which `signal.getsignal` does not see). All are inherited

@@ -3,8 +3,9 @@
 The home is $ORCH_AIRFLOW_HOME, else $ORCH_HOME/airflow (default .orch/airflow): its own
 SQLite metadata database, migrated once (`airflow db migrate`) and reused, and a DAGs
 folder that receives the file `orch render --backend airflow` prints. The run happens in a
-child process (driver.py), because Airflow reads its configuration once, at import; the
-RunResult is built from the records it reports: task instance states, try numbers, XComs.
+child process (driver.py), because Airflow reads its configuration once, at import -- forked from a warm
+Airflow where $ORCH_AIRFLOW_WARM names one (warm.py); the RunResult is built from the records it reports: task
+instance states, try numbers, XComs.
 
 A pipeline that ships code is packed and uploaded to the run's store before the DAG file is
 written (it names the archive), and the spec's folder is then kept off the DAG run's import path.
@@ -39,6 +40,7 @@ from ..stores import run_store
 from .deploy import deploy, undeploy  # noqa: F401 - the faces on a running server
 from .remote import list_runs, read_run, run_deployed  # noqa: F401
 from .render import dag_file, dag_source, end_task, render  # noqa: F401 - render is this backend's other face
+from . import warm
 from .status import STATES, result_from_records
 
 
@@ -72,7 +74,8 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
     command = [sys.executable, *(["-P"] if shipping else []), "-m", "orch.backends.airflow.driver", str(path),
                graph.pipeline.name, json.dumps(values), *(["--shipped"] if shipping else [])]
     with open(log, "w", encoding="utf-8") as stderr:
-        driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        driver = warm.start(command[command.index("-m") + 2:], env, stderr) or \
+            subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
         watch = _Watch(graph, progress)
         try:
             records = _follow(driver, watch)

@@ -283,38 +283,6 @@ def test_retries_wait_their_exact_delays_on_the_scheduler(orch, spec_file, serve
         assert wanted <= wait <= wanted + 0.6, waits  # never early; late by one scheduler loop and a task start
 
 
-def test_independent_steps_run_at_the_same_time(orch, spec_file, server):
-    steps = "".join(f"  {name}: {{python: 'orch_server_steps:sleep', args: {{seconds: 1.5}}}}\n" for name in "abcd")
-    path = spec_file("apiVersion: orch/v1\nname: srv-parallel\nsteps:\n" + steps)
-    assert orch("deploy", path, "-b", "airflow")[0] == 0
-    code, out, err = orch("run", path, "-b", "airflow", "--deployed", "--json")
-    assert code == 0, err
-    spans = [(s["started_at"], s["ended_at"]) for s in json.loads(out)["steps"].values()]
-    assert max(start for start, _ in spans) < min(end for _, end in spans), spans
-
-
-def test_the_pipeline_timeout_stops_what_runs_and_what_waits(orch, spec_file, server):
-    path = spec(spec_file, """
-        apiVersion: orch/v1
-        name: srv-timeout
-        timeout: 3s
-        steps:
-          quick: {python: "orch_server_steps:sleep", args: {seconds: 0}}
-          slow: {python: "orch_server_steps:sleep", args: {seconds: 30}, retries: {limit: 3}}
-          after-slow: {command: ["true"], after: [slow]}
-          cleanup: {command: ["true"], after: [slow], trigger: all_done}
-    """)
-    assert orch("deploy", path, "-b", "airflow")[0] == 0
-    began = time.monotonic()
-    code, out, err = orch("run", path, "-b", "airflow", "--deployed", "--json")
-    result = json.loads(out)
-    assert code == 1 and time.monotonic() - began < 20, err
-    steps = {n: (s["status"], s["attempts"]) for n, s in result["steps"].items()}
-    assert steps == {"quick": ("succeeded", 1), "slow": ("failed", 1), "after-slow": ("upstream_failed", 0),
-                     "cleanup": ("upstream_failed", 0)}
-    assert result["steps"]["slow"]["error"] == "the pipeline's timeout of 3s ran out"
-
-
 def test_finally_steps_run_after_the_pipeline_timeout(orch, spec_file, server):
     """A scheduler's dagrun_timeout would skip them: their DAG has none, and each step's task keeps the deadline."""
     path = spec(spec_file, """
