@@ -494,10 +494,13 @@ FEATURES: tuple[Feature, ...] = (
     Feature("templates", "`templates`, `uses`, `with`", "W881"),
     Feature("groups", "groups (`steps:` in a step)", "W883",
             lambda graph: (Use(("groups", name)) for name in list(graph.pipeline.groups)[:1]), {
-        "argo": approx("a group without `foreach` is a nested DAG template called by one task; not rendered yet, "
-                       "and refused when rendering (E832): a fan-out group, groups past 190 steps, `fail_fast` with "
-                       "groups (Argo's failFast stops new tasks only in the failed task's own DAG), a step inside a group "
-                       "reading an artifact from outside it, `run.failed_steps` with groups"),
+        "argo": approx("a group is a nested DAG template called by one task; a fan-out group's task loops over its "
+                       "items' indexes (`withParam`), throttled in a wrapper DAG with its `parallelism`; not rendered yet, "
+                       "and refused when rendering (E832): a fan-out group or fan-out step inside a fan-out group, an "
+                       "artifact output inside a fan-out group, a group output naming a fan-out group's output, groups "
+                       "past 190 steps, `fail_fast` with groups (Argo's failFast stops new tasks only in the failed "
+                       "task's own DAG), a step inside a group reading an artifact from outside it, `run.failed_steps` "
+                       "with groups"),
         "airflow/kubernetes": refused("E832", "groups cannot be rendered with pod tasks (--target kubernetes) yet: "
                                       "render them without --target kubernetes, or give no step an image"),
     }),

@@ -182,6 +182,19 @@ def read_refs(payload, inline):
     return refs
 
 
+def pick_item(chain, refs, indexes):
+    """The innermost fan-out's item: each list of the chain (the fan-out groups around the step, outermost first, then
+    its own) filled with the item of the one before it, and indexed by the next of ORCH_ITEM's comma-separated indexes."""
+    item = None
+    for each, index in zip(chain, indexes.split(",")):
+        items = fill(each, refs + [item])
+        problem = foreach_problem(items)
+        if problem:
+            raise InputError(problem)
+        item = items[int(index)]
+    return item
+
+
 def store_artifacts(outputs, declared, command):
     """Copy each artifact output to where Argo uploads it; OutputError naming the output when it is missing."""
     for name, kind in declared.items():
@@ -242,13 +255,13 @@ def run_step(payload, inline, env):
     except (InputError, OSError) as err:  # what Argo placed cannot be read as the DAG said
         print(f"orch: {err}", file=sys.stderr)
         return 1
-    if "foreach" in payload:
-        items = fill(payload["foreach"], refs)
-        problem = foreach_problem(items)
-        if problem:
-            print(f"orch: {problem}", file=sys.stderr)
+    chain = payload.get("within", []) + ([payload["foreach"]] if "foreach" in payload else [])
+    if chain:
+        try:
+            refs.append(pick_item(chain, refs, os.environ["ORCH_ITEM"]))  # the item is the last placeholder
+        except InputError as err:
+            print(f"orch: {err}", file=sys.stderr)
             return 1
-        refs.append(items[int(os.environ["ORCH_ITEM"])])  # the item is the last placeholder
     os.environ.update((k, to_text(fill(v, refs))) for k, v in payload["env"].items())
     declared = payload["outputs"]
     try:

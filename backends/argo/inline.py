@@ -162,6 +162,10 @@ class StepTemplate:
         """Whether the step runs orch's runner (`runs_runner`)."""
         return runs_runner(self.pipeline, self.step)
 
+    def indexed(self) -> bool:
+        """Whether the template takes an item index, `item` (a fan-out's; groups.py: a step inside a fan-out group)."""
+        return self.step.foreach is not None
+
     def tolerated(self) -> tuple:
         """Producers whose artifacts may be absent whatever the step's trigger (a finally step's steps)."""
         return ()
@@ -211,13 +215,13 @@ class StepTemplate:
                     spec.update(kind="output", type="json")
                 args.append("{{=" + f'"v" + toBase64({self._run_text(name)})' + "}}")
         call = k8s_literal(brace_free_json(data, sort_keys=True, default=str))
-        env = [a.env_var("ORCH_ITEM", "{{inputs.parameters.item}}")] if self.step.foreach is not None else []
+        env = [a.env_var("ORCH_ITEM", "{{inputs.parameters.item}}")] if self.indexed() else []
         env += where.runner_env(self.step, self.code)
         return a.container(image_of(self.step, "python:3.12-slim"), command=RUNNER, args=[call] + args, env=env or None,
                            **container_settings(self.step))
 
     def parameters(self) -> list[dict]:
-        names = list(self.inputs) + (["item"] if self.step.foreach is not None else [])
+        names = list(self.inputs) + (["item"] if self.indexed() else [])
         return [a.parameter(n) for n in names] + [a.parameter(n, value=v) for n, v in self.literals.items()]
 
     def template_inputs(self) -> dict | None:

@@ -4,7 +4,8 @@ References become `{"$ref": N}` in a JSON payload (text holding them, `{"$text":
 each one's value is a task argument holding the Argo tag that yields it -- but an artifact's, which
 is the input artifact the runner finds on its disk (artifacts.py), and takes no argument; a fan-out's
 artifact list is found there too, its argument the count the runner checks it against. `${{ item }}`
-is the reference after the last one (the bootstrap appends the current item).
+is the reference after the last one (the bootstrap appends the current item: inside fan-out groups, picked through
+the chain of their lists, `within`, by the indexes in ORCH_ITEM).
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ def task_output_expr(step: str, name: str) -> str:
 
 class Payload:
     def __init__(self, pipeline: Pipeline, step: Step, output=task_output, output_expr=task_output_expr, status=task_status,
-                 outcome=None):
-        """`outcome`: the run as a finally step reads it (final.py), for `run.status` and `run.failed_steps`."""
+                 outcome=None, within: tuple = ()):
+        """`outcome`: the run as a finally step reads it (final.py), for `run.status` and `run.failed_steps`;
+        `within`: the lists of the fan-out groups around the step, outermost first (groups.py), the runner's item chain."""
         self.pipeline = pipeline
         self.step = step
+        self.within = list(within)
         self.output, self.output_expr, self.status, self.outcome = output, output_expr, status, outcome
         self.refs: dict[tuple, int] = {}
         self.specs: list[dict] = []
@@ -47,7 +50,7 @@ class Payload:
 
     def _collect(self) -> None:
         step = self.step
-        for _, text in iter_strings([step.args, step.env, step.command or [], step.foreach]):
+        for _, text in iter_strings([step.args, step.env, step.command or [], step.foreach, self.within]):
             for ref in self._refs_in(text):
                 if ref.kind != "item":
                     self._index(ref)
@@ -129,6 +132,8 @@ class Payload:
             data["argv"] = self._rewrite(step.command)
         if step.foreach is not None:
             data["foreach"] = self._rewrite(step.foreach)
+        if self.within:
+            data["within"] = [self._rewrite(each) for each in self.within]
         return data
 
     def encoded(self) -> str:

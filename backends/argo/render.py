@@ -286,14 +286,14 @@ def _inline_spec(graph: PipelineGraph, depends: Depends, code: str | None) -> di
     wrappers = Wrappers(pipeline.fail_fast, stdout=True)
     lang = TextExprLang(pipeline, lambda p: pipeline.params[p].type, _kinds(pipeline))
     if pipeline.groups:  # a DAG template per group (groups.py)
-        rendered = group_dags.Rendered(graph, code, wrappers, _inline_step, _kinds, (VERDICT_TASK, VERDICT))
-        built, tasks, dags, stdout = rendered.built, rendered.tasks, rendered.templates, rendered.stdout
+        rendered = group_dags.Rendered(graph, code, wrappers, _inline_step, _kinds, (VERDICT_TASK, VERDICT), GATE)
+        built, tasks, dags, stdout, gated = rendered.built, rendered.tasks, rendered.templates, rendered.stdout, rendered.gated
     else:
         built = [_inline_step(pipeline, StepTemplate(pipeline, name, step, code), depends, wrappers, lang)
                  for name, step in pipeline.steps.items()]
         tasks = [task for each in built for task in each.tasks]
         tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
-        stdout, dags = [ref for each in built for ref in each.stdout], []
+        stdout, dags, gated = [ref for each in built for ref in each.stdout], [], False
     exit_dag, finals = _inline_exit_handler(graph, code, wrappers) if pipeline.finally_ else ([], [])
     if pipeline.finally_:  # the outputs finally steps read, exported by their producers' templates (final.py)
         for each in built:
@@ -302,7 +302,8 @@ def _inline_spec(graph: PipelineGraph, depends: Depends, code: str | None) -> di
     # Argo keeps a container's stdout only where the DAG names `tasks.S.outputs.result` (hasOutputResultRef)
     metadata = {"annotations": {"orch/stdout": " ".join(stdout)}} if stdout else None
     main = a.template(MAIN, metadata=metadata, dag=a.dag(tasks, fail_fast=pipeline.fail_fast))
-    gates = [_busybox(GATE, ["true"])] if any(has_gate(step) for step in pipeline.all_steps.values()) else []
+    gated = gated or any(has_gate(step) for step in pipeline.all_steps.values())
+    gates = [_busybox(GATE, ["true"])] if gated else []
     outputs = any(m["name"] == VOLUME for t in templates for m in t["container"].get("volumeMounts", []))
     volumes = [{"emptyDir": {}, "name": VOLUME}] if outputs else None
     done = [a.template(DONE, suspend={"duration": "0"})] if pipeline.finally_ else []

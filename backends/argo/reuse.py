@@ -145,7 +145,7 @@ def _lift(each: Built) -> _Use | None:
 
 def _keyed(rest: dict, each: Built, texts: tuple = ()) -> dict:
     """What must be alike for uses to share: the template but what they pass, its fan-out's item input, their texts' kinds."""
-    return {**rest, "Orch-item": each.source.step.foreach is not None, "Orch-texts": texts}
+    return {**rest, "Orch-item": each.source.indexed(), "Orch-texts": texts}
 
 
 def _exports(outputs: dict | None) -> tuple[dict[str, str], dict | None]:
@@ -174,7 +174,7 @@ def _template(name: str, uses: list[_Use]) -> dict:
         inputs, container = _command(uses, container)
     exported = list(dict.fromkeys(output for use in uses for output in use.exports))
     inputs += [a.parameter(f"Global-{output}", default="") for output in exported]
-    if uses[0].built.source.step.foreach is not None:
+    if uses[0].built.source.indexed():
         inputs.append(a.parameter("item"))
     for use in uses:
         use.values.update((f"Global-{output}", name) for output, name in use.exports.items())
@@ -217,11 +217,10 @@ def _literal(text: str) -> str:
 
 
 def _call(use: _Use, name: str) -> None:
-    """The use's task now calls the shared template with its values (and its item, for a fan-out)."""
+    """The use's task now calls the shared template with its values (and its item index, as the use passed it)."""
     task = next(t for t in use.built.tasks if t.get("template") == use.built.template["name"])
     parameters = [a.parameter(k, value=v) for k, v in use.values.items()]
-    if use.built.source.step.foreach is not None:
-        parameters.append(a.parameter("item", value="{{item}}"))
+    parameters += [p for p in (task.get("arguments") or {}).get("parameters", []) if p["name"] == "item"]
     artifacts = (task.get("arguments") or {}).get("artifacts")
     rebuilt = a.dag_task(task["name"], arguments=a.io(parameters, artifacts or []), depends=task.get("depends"),
                          template=name, when=task.get("when"), with_param=task.get("withParam"))

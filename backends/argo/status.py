@@ -17,7 +17,7 @@ from orch.core.typed import parse_text
 from orch.core import groups
 from orch.core.result import RunResult, StepResult, pipeline_status, scope_state
 
-from ..local.scopes import first_failure
+from ..local.scopes import across_items, first_failure
 
 from .depends import orch_states
 from .fanout import is_wrapper
@@ -95,6 +95,10 @@ class _Reading:
         phases: dict[str, Optional[str]] = {}
         for written, qualified in scope.local.items():
             node = None if ended else tasks.get(argo_name(written))
+            if qualified in scope.graph.pipeline.groups and node is not None and self._looped(scope, qualified, node):
+                results.update(self._items(scopes, qualified, node))
+                phases[written] = {"failed": "Failed", "skipped": "Skipped"}.get(results[qualified].status, "Succeeded")
+                continue
             if qualified in scope.graph.pipeline.groups:
                 ran = node is not None and node.get("phase") in ("Succeeded", "Failed", "Error")
                 self._scope(scopes, qualified, _inside(self.nodes).get(node["id"], {}) if ran else {}, results,
@@ -128,6 +132,47 @@ class _Reading:
                     results[member] = StepResult(status=status)
                 for inner in [g for g in scope.graph.pipeline.groups if groups.inside(g, qualified)]:
                     results[inner] = StepResult(status=status)
+
+    @staticmethod
+    def _looped(scope, qualified: str, node: dict) -> bool:
+        """Whether a fan-out group's task ran its loop: a task group of its items' DAGs; Skipped, over no item (its
+        `when` sits in a gate: render.py); Error without items, its list not one (the loop's expansion failed)."""
+        if scope.graph.pipeline.groups[qualified].foreach is None:
+            return False
+        return node.get("type") == "TaskGroup" or node.get("phase") in ("Skipped", "Error", "Failed")
+
+    def _items(self, scopes: dict, qualified: str, node: dict) -> dict[str, StepResult]:
+        """A fan-out group that ran, and everything inside it: each item's DAG read as a run of the group's inside,
+        then each step (and group) inside reported across the items (local/scopes.py, across_items)."""
+        pipeline = scopes[qualified].graph.pipeline
+        inner = [n for n in groups.order(pipeline) if groups.inside(n, qualified)]
+        kids = groups.children(pipeline, qualified)
+        items = sorted((self.nodes[c] for c in node.get("children", []) if c in self.nodes), key=_item_index)
+        runs = []
+        for item in items:
+            run: dict[str, StepResult] = {}
+            self._scope(scopes, qualified, _inside(self.nodes).get(item["id"], {}), run, None)
+            runs.append(run)
+        times = {"started_at": node.get("startedAt"), "ended_at": node.get("finishedAt")}
+        if node.get("type") != "TaskGroup" and node.get("phase") != "Skipped":  # no item: its list is not a list
+            found = {n: StepResult(status="upstream_failed") for n in inner}
+            return {**found, qualified: StepResult(status="failed", error=f"foreach: {node.get('message', '')}", **times)}
+        found = {n: across_items([run[n] for run in runs], self._declared(pipeline, n)) for n in inner}
+        states = [scope_state(run[k].status for k in kids) for run in runs]
+        status = scope_state(states)
+        error, outputs = None, {}
+        if status == "failed":
+            first = states.index("failed")
+            error = f"item {first}: {first_failure([(k, k) for k in kids], runs[first], pipeline)}"
+        if status == "succeeded":
+            for output in pipeline.groups[qualified].outputs:
+                child, name = groups.source_of(pipeline, qualified, output)
+                outputs[output] = [run[child].outputs.get(name) if run[child].status == "succeeded" else None for run in runs]
+        return {**found, qualified: StepResult(status=status, outputs=outputs, error=error, **times)}
+
+    @staticmethod
+    def _declared(pipeline, name: str) -> list[str]:
+        return list((pipeline.groups.get(name) or pipeline.steps[name]).outputs)
 
     def _group(self, scope, qualified: str, node: dict, results: dict) -> StepResult:
         """A group that ran: its state from the steps inside (scope_state), its outputs from its DAG's exports."""

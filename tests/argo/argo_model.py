@@ -7,7 +7,8 @@ runs (the caller says how it ends; a suspend template with a duration resumes, S
 itself). With `failFast` (Argo's default) no task starts once one of its DAG failed, and the DAG fails
 (operator.go, checkParallelism). Nested DAG templates get their inputs from the calling task's arguments,
 take their phase from their leaves as assessDAGPhase does, and, when they succeed, export their outputs
-(`valueFrom.parameter` / `valueFrom.expression`). A task's arguments, `withParam` and `when` are evaluated over
+(`valueFrom.parameter` / `valueFrom.expression`); one looped by `withParam` runs once per item, a task group over
+them. A task's arguments, `withParam` and `when` are evaluated over
 what the model knows then (expr_lang.py: the tasks ended, their outputs, the workflow's globals), the tags it
 cannot know yet left as they are. Outputs that declare `globalName` become `workflow.outputs.parameters`
 (operator.go, addOutputsToGlobalScope, whatever the node's phase). Once the entrypoint ended, `spec.onExit`'s
@@ -61,6 +62,8 @@ class World:
     exit: str | None = None  # the exit handler's phase
     path: str = ""  # the DAG tasks holding the task that runs now (as `play` names them)
     dag_outputs: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # (path, task) -> a DAG's exports
+    dag_items: dict[tuple[str, str], list[Ended]] = field(default_factory=dict)  # (path, task) -> a looped DAG's items
+    expansion_errors: dict[tuple[str, str], str] = field(default_factory=dict)  # (path, task) -> why its loop did not expand
 
     def workflow(self) -> dict:
         env = {"name": self.name, "parameters": self.parameters, "annotations": self.annotations,
@@ -143,6 +146,9 @@ def play(document: dict, runs: Callable[[dict], "str | Ended"], nodes: list | No
                 phase, how = _skipped(task, env), None
             elif called.get("suspend", {}).get("duration") is not None:
                 phase, how = "Succeeded", None  # operator.go, executeSuspend: resumed once its duration has passed
+            elif "dag" in called and "withParam" in task:
+                phase, how = run_loop(task, called, env, path)
+                known[task["name"]] = _outputs_of(how)
             elif "dag" in called:  # its arguments are read when it runs
                 arguments = {p["name"]: resolve(p.get("value", ""), env) for p in _parameters(task)}
                 phase, exported = run_dag(called, arguments, f"{path}/{task['name']}")
@@ -164,6 +170,27 @@ def play(document: dict, runs: Callable[[dict], "str | Ended"], nodes: list | No
         env = {"tasks": {name: {"status": p, "outputs": known.get(name, {})} for name, p in phases.items()},
                "inputs": {"parameters": inputs}, "workflow": world.workflow()}
         return phase, _outputs(template, env) if phase == "Succeeded" else {}
+
+    def run_loop(task: dict, called: dict, env: dict, path: str) -> tuple[str, Ended]:
+        """A DAG template looped over `withParam`: a DAG node per item (path `TASK(i)`), its arguments with `{{item}}`
+        the item's; the task group's phase Failed (or Error) if an item's is, else Succeeded (dag.go, executeDAGTask),
+        Skipped over no item; its outputs aggregated from the Succeeded items' (processAggregateNodeOutputs)."""
+        try:
+            listed = json.loads(resolve(task["withParam"], env))
+        except ValueError:  # dag.go: a task whose items cannot be expanded is a Skipped node in phase Error
+            world.expansion_errors[(path, task["name"])] = f"withParam {task['withParam']} is not a list"
+            return "Error", Ended("Error")
+        ended = []
+        for i, item in enumerate(listed):
+            text = item if isinstance(item, str) else go_json(item)
+            arguments = {p["name"]: resolve(p.get("value", "").replace("{{item}}", text), env) for p in _parameters(task)}
+            phase, exported = run_dag(called, arguments, f"{path}/{task['name']}({i})")
+            ended.append(Ended(phase, exported))
+        world.dag_items[(path, task["name"])] = ended
+        if not ended:
+            return "Skipped", Ended("Skipped")
+        failed = [e.phase for e in ended if e.phase in ("Failed", "Error")]
+        return (failed[-1] if failed else "Succeeded"), Ended(failed[-1] if failed else "Succeeded", items=ended)
 
     world.main, _ = run_dag(templates[spec["entrypoint"]], {}, "")
     world.status = WORKFLOW_PHASE[world.main]

@@ -343,6 +343,15 @@ class FakeArgo:
             as_text = _as_text(templates[task_template])
             if phase in ("Omitted", "Skipped"):
                 node["type"] = "Skipped"
+            elif (path, task_name) in world.expansion_errors:  # dag.go: its items not expanded, a Skipped node in Error
+                node.update(type="Skipped", message=world.expansion_errors[(path, task_name)])
+            elif (path, task_name) in world.dag_items:  # a looped DAG: a task group of DAG nodes, one per item
+                for i, item in enumerate(world.dag_items[(path, task_name)]):
+                    nodes[f"{node_id}({i})"] = {**node, "id": f"{node_id}({i})", "displayName": f"{task_name}({i}:{i})",
+                                                "type": "DAG", "phase": item.phase,
+                                                **({"outputs": {"parameters": [{"name": k, "value": v} for k, v in
+                                                                               item.parameters.items()]}} if item.parameters else {})}
+                node.update(type="TaskGroup", children=[f"{node_id}({i})" for i in range(len(world.dag_items[(path, task_name)]))])
             elif "dag" in templates[task_template]:
                 node["type"] = "DAG"
                 exported = world.dag_outputs.get((path, task_name))

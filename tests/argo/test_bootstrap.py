@@ -66,6 +66,18 @@ def test_fan_out_items(tmp_path):
     assert run(tmp_path, payload, {0: '[{"c": 1}, {"c": 2}]'}, item="1")[:2] == (0, {"value": {"c": 2}})
 
 
+def test_an_item_inside_fan_out_groups_is_picked_through_their_lists(tmp_path):
+    """ORCH_ITEM holds the indexes, outermost first; each list is filled with the item of the one before it (a
+    nested group's list is `${{ item }}`), the step's own list last."""
+    payload = {"kind": "python", "python": "conformance_steps:echo", "args": {"value": {"$ref": 1}}, "env": {},
+               "outputs": {"value": "json"}, "refs": [{"kind": "param", "type": "json"}],
+               "within": [{"$ref": 0}, {"$ref": 1}]}
+    assert run(tmp_path, payload, {0: '[[1, 2], [3.0, 4]]'}, item="1,0")[:2] == (0, {"value": 3.0})
+    (tmp_path / "bad").mkdir()
+    code, _, err = run(tmp_path / "bad", payload, {0: '{"a": 1}'}, item="0,0")
+    assert code == 1 and err.startswith("orch: ") and "list" in err
+
+
 @pytest.mark.parametrize("python, words", [("conformance_steps:fail", "RuntimeError: boom"), ("nope:run", "ModuleNotFoundError")])
 def test_failures_exit_non_zero(tmp_path, python, words):
     payload = {"kind": "python", "python": python, "args": {}, "env": {}, "outputs": {}, "refs": []}

@@ -6,6 +6,7 @@ rendered yet is refused, located (E832)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,17 +14,19 @@ import yaml
 
 from orch.backends.argo.groups import template_name
 from orch.backends.argo.render import render
-from orch.core import parse_spec
+from orch.core import groups, parse_spec
 from orch.core.errors import SpecError
 
 from ..conformance.test_cases import check_case, load_case
+from .argo_model import item_limits
 from .test_finally import cluster, without_errors  # noqa: F401 - the fixture
 from .test_render import check, schema_file, validator  # noqa: F401 - the schema fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "conformance" / "cases"
-RENDERED = ["group-skipped"]
-REFUSED = ["group-fan-out", "group-item-condition", "group-item-fails", "group-nested-fan-out"]
+RENDERED = ["group-skipped", "group-fan-out", "group-item-condition", "group-item-fails"]
+REFUSED = {"group-nested-fan-out": "a fan-out step inside a fan-out group cannot be rendered for Argo yet",
+           "group-bad-list": "`run.failed_steps` with groups (a failed node names its local task) cannot be rendered"}
 
 
 def graph_of(spec: dict):
@@ -38,20 +41,28 @@ def test_the_cases_run_on_the_model_as_on_every_backend(cluster, validator, name
     got = json.loads(result.to_json())
     assert list(got["steps"]) == [n for n in got["steps"]]  # groups.order, then nothing else
     check_case(without_errors(case), 0 if got["status"] == "succeeded" else 1, got)
+    pipeline = graph_of(case["spec"]).pipeline
     for step, wanted in case["expect"]["steps"].items():
-        if "error" in wanted and step not in graph_of(case["spec"]).pipeline.groups:
-            assert any(wanted["error"] in log for pod, log in executor.logs.items() if pod.startswith(step)), executor.logs
-        elif "error" in wanted:  # a group's error is orch's own, as the local backend's
+        if "error" not in wanted:
+            continue
+        if step in pipeline.groups:  # a group's error is orch's own, as the local backend's
             assert wanted["error"] in got["steps"][step]["error"]
+            continue
+        message = wanted["error"]  # a step's is its node's message, and the pod's log says why
+        if groups.fan_out_groups(pipeline, step):  # of the first failed item, named
+            index, message = message.split(": ", 1)
+            assert got["steps"][step]["error"].startswith(index + ": ")
+        pods = [log for pod, log in executor.logs.items() if re.sub(r"\(\d+\)", "", pod).startswith(step)]  # an item's: g(i).s
+        assert any(message in log for log in pods), executor.logs
 
 
 @pytest.mark.parametrize("name", REFUSED)
-def test_fan_out_groups_are_refused_where_they_are_written(name):
+def test_what_is_not_rendered_yet_is_refused_where_it_is_written(name):
     case = load_case(CASES / f"{name}.yaml")
     with pytest.raises(SpecError) as raised:
         render(graph_of(case["spec"]))
     assert {d.code for d in raised.value.diagnostics} == {"E832"}
-    assert "a fan-out group cannot be rendered for Argo yet" in str(raised.value)
+    assert REFUSED[name] in str(raised.value)
 
 
 def test_a_qualified_name_and_a_users_hyphenated_name_never_meet():
@@ -73,3 +84,45 @@ def test_tasks_inside_a_group_are_named_locally_and_its_templates_by_qualified_n
     assert {"a", "a-G-b", "a-b", "c", "c-G-b"} <= set(templates)
     assert [t["name"] for t in templates["a"]["dag"]["tasks"]] == ["b", "Orch-verdict"]
     assert [t["template"] for t in templates["c"]["dag"]["tasks"]] == ["c-G-b", "Orch-verdict"]
+
+
+def test_a_fan_out_group_over_no_list_fails_itself_and_the_run(cluster):
+    """group-bad-list but its finally step (run.failed_steps is refused with groups): the loop's expansion fails, a
+    Skipped node in phase Error (dag.go, executeDAGTask); orch reads the group failed, its steps upstream_failed, and
+    the run failed by it."""
+    case = load_case(CASES / "group-bad-list.yaml")
+    spec = {k: v for k, v in case["spec"].items() if k != "finally"}
+    result, _, _ = cluster(spec, None)
+    got = json.loads(result.to_json())
+    assert got["status"] == "failed"
+    assert {n: s["status"] for n, s in got["steps"].items()} == {
+        "make": "succeeded", "sweep": "failed", "sweep.one": "upstream_failed", "after-sweep": "upstream_failed"}
+    assert got["steps"]["sweep"]["error"].startswith("foreach: ") and got["steps"]["sweep"]["attempts"] == 0
+
+
+def test_a_fan_out_after_an_all_skipped_group_tests_it_once_in_a_gate(cluster, validator):
+    """Argo tests a looped task's `when` item by item, and a loop whose items were all skipped ends Succeeded: the
+    test that the group beside it did not skip every step sits in a gate before the fan-out, as a condition does."""
+    spec = {"apiVersion": "orch/v1", "name": "after-skipped", "steps": {
+        "quiet": {"foreach": [1, 2], "steps": {"never": {"python": "conformance_steps:ok", "when": "item > 5"}}},
+        "each": {"python": "conformance_steps:echo", "foreach": [1, 2], "args": {"value": "${{ item }}"},
+                 "after": ["quiet"], "outputs": {"value": "integer"}}}}
+    check(graph_of(spec), validator)
+    (workflow,) = [yaml.safe_load(art.text) for art in render(graph_of(spec))]
+    tasks = {t["name"]: t for t in workflow["spec"]["templates"][0]["dag"]["tasks"]}
+    assert "when" not in tasks["each"] and tasks["each"]["depends"] == "each-When.Succeeded"
+    result, _, _ = cluster(spec, None)
+    got = json.loads(result.to_json())
+    assert (got["status"], got["steps"]["quiet"]["status"], got["steps"]["each"]["status"]) == ("succeeded", "skipped", "skipped")
+
+
+def test_a_throttled_fan_out_group_bounds_its_items_in_a_wrapper():
+    """A looped template's `parallelism` bounds the pods inside one item; the items' boundary is the DAG holding the
+    loop (dag.go, executeDAGTask), so the loop runs alone in `Fan-GROUP`, which carries the bound."""
+    case = load_case(CASES / "group-fan-out.yaml")
+    (workflow,) = [yaml.safe_load(art.text) for art in render(graph_of(case["spec"]))]
+    templates = {t["name"]: t for t in workflow["spec"]["templates"]}
+    assert item_limits(workflow)["body"] == 2 and templates["Fan-body"]["parallelism"] == 2
+    (loop,) = templates["Fan-body"]["dag"]["tasks"]
+    assert loop["template"] == "body" and loop["withParam"] == "{{inputs.parameters.Orch-items}}"
+    assert [t["template"] for t in templates["Main"]["dag"]["tasks"]] == ["base", "Fan-body", "total", "Orch-verdict"]
