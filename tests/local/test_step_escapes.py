@@ -71,7 +71,8 @@ def test_orch_killed_as_a_step_starts_leaves_nothing_running_and_resumes_one_cop
         # the moment the executor made the attempt's folder (it forks right after), then a little later
         for index, (how, delay) in enumerate([("int", 0), ("kill", 0), ("int", 0.001), ("kill", 0.001),
                                               ("int", 0.003), ("kill", 0.003), ("int", 0.01), ("kill", 0.01),
-                                              ("int", 0.03), ("kill", 0.03), ("int", 0.1), ("kill", 0.1)]):
+                                              ("int", 0.03), ("kill", 0.03), ("int", 0.1), ("kill", 0.1),
+                                              ("kill", 0.5), ("kill", 2.0)]):  # on a loaded machine: surely started
             project = tmp_path / f"try-{index}"
             project.mkdir()
             write_spec(project, {"a": {"command": ["sh", "-c", f"echo started >> COUNT; sleep {arg}"]}})

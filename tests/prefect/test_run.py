@@ -257,7 +257,7 @@ def test_groups_give_the_local_backends_run_result(orch, spec_file, prefect_api,
     assert steps["outer.inner.file"]["outputs"]["file"][0][1].endswith("/nested/RUN/outer.inner.file/file/0/1")
     assert steps["outer"]["outputs"]["big"] == [[None, 2], [], [3]]
     assert steps["read-all"]["outputs"] == {"texts": [["1", "2"], [], ["3"]]}
-    assert steps["report"]["outputs"] == {"value": ["failing.breaks"]}
+    assert steps["report"]["outputs"] == {"value": ["bad-list", "failing.breaks"]}  # a group failing by itself is named
     assert steps["failing"]["error"] == "step 'breaks' failed"
     assert steps["each-text"]["outputs"] == {"v": [["1", "2"], [], ["3"]]}
     assert (steps["bad-list"]["status"], steps["bad-list.never"]["status"]) == ("failed", "upstream_failed")
