@@ -310,7 +310,10 @@ class Rendered:
         written, step = groups.local(qualified), self.graph.pipeline.steps[qualified]
         built = GroupStepTemplate(scope, written, self.code)
         each = self.build_step(scope.view, built, depends, self.wrappers, lang)
+        old = each.template["name"]
         _renamed(each, qualified, self.graph.pipeline)
+        if throttled(step):
+            self._rewrapped(each, old)
         if built.indexed() and step.foreach is None:
             arguments = each.tasks[-1].setdefault("arguments", {})
             arguments.setdefault("parameters", []).append(a.parameter("item", value="{{inputs.parameters." + AT + "}}"))
@@ -323,6 +326,16 @@ class Rendered:
         self._stdout.setdefault(scope.name, []).extend(each.stdout)
         self.built.append(each)
         return each.tasks
+
+    def _rewrapped(self, each, old: str) -> None:
+        """A throttled fan-out step's wrapper (fanout.py, the one just made) named after its template, as is the
+        template its loop calls: two groups' steps `x` get `Fan-a-G-x` and `Fan-b-G-x`."""
+        wrapper, name = self.wrappers.templates[-1], each.template["name"]
+        for task in wrapper["dag"]["tasks"]:
+            task["template"] = name if task["template"] == old else task["template"]
+        for task in each.tasks:
+            task["template"] = FAN + name if task["template"] == wrapper["name"] else task["template"]
+        wrapper["name"] = FAN + name
 
     def _group(self, scope: Scope, qualified: str, depends, lang) -> list[dict]:
         """A group's task, its DAG made; a fan-out group's loops over the items' indexes, in its wrapper when
@@ -492,8 +505,9 @@ def problems(graph: PipelineGraph, inline: bool) -> list:
                                                 "otherwise")
         for output in group.outputs:
             source = groups.source_of(pipeline, name, output)
-            if group.foreach is None and source and pipeline.groups.get(source[0]) and pipeline.groups[source[0]].foreach is not None:
-                refuse(("groups", name, "outputs", output), "a group output naming a fan-out group's output")
+            node = source and (pipeline.groups.get(source[0]) or pipeline.steps.get(source[0]))
+            if group.foreach is None and node and node.foreach is not None:  # its readers would take it as one value
+                refuse(("groups", name, "outputs", output), "a group output naming a fan-out's output")
         if len(template_name(name)) > MAX_NAME - len("Fan-"):
             refuse(("groups", name), f"a group whose qualified name passes {MAX_NAME - 4} characters as an Argo template")
     for name, step in pipeline.steps.items():

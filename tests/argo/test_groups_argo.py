@@ -126,3 +126,29 @@ def test_a_throttled_fan_out_group_bounds_its_items_in_a_wrapper():
     (loop,) = templates["Fan-body"]["dag"]["tasks"]
     assert loop["template"] == "body" and loop["withParam"] == "{{inputs.parameters.Orch-items}}"
     assert [t["template"] for t in templates["Main"]["dag"]["tasks"]] == ["base", "Fan-body", "total", "Orch-verdict"]
+
+
+def test_throttled_fan_out_steps_of_one_name_in_two_groups_keep_wrappers_of_their_own(cluster, validator):
+    """A wrapper is named after its step's template (`Fan-a-G-x`), and its loop calls that template."""
+    step = {"python": "conformance_steps:echo", "foreach": [1, 2], "parallelism": 1, "args": {"value": "${{ item }}"},
+            "outputs": {"value": "integer"}}
+    spec = {"apiVersion": "orch/v1", "name": "wrappers", "steps": {
+        "a": {"steps": {"x": step}}, "b": {"steps": {"x": {**step, "foreach": [3]}}}}}
+    check(graph_of(spec), validator)
+    (workflow,) = [yaml.safe_load(art.text) for art in render(graph_of(spec))]
+    templates = {t["name"]: t for t in workflow["spec"]["templates"]}
+    assert [t["template"] for t in templates["Fan-a-G-x"]["dag"]["tasks"]] == ["a-G-x"]
+    assert item_limits(workflow) == {"x": 1}  # (by task name: both loops are `x`, each bounded by its wrapper)
+    result, _, _ = cluster(spec, None)
+    got = json.loads(result.to_json())
+    assert got["status"] == "succeeded"
+    assert [got["steps"][n]["outputs"] for n in ("a.x", "b.x")] == [{"value": [1, 2]}, {"value": [3]}]
+
+
+def test_a_group_output_naming_a_fan_outs_is_refused_where_it_is_written():
+    """Its readers would take the list as one value of the step's type (a group's output is its step's declaration)."""
+    spec = {"apiVersion": "orch/v1", "name": "lists", "steps": {"a": {"steps": {"x": {
+        "python": "m:f", "foreach": [1], "outputs": {"v": "integer"}}}, "outputs": {"v": "${{ steps.x.outputs.v }}"}}}}
+    with pytest.raises(SpecError) as raised:
+        render(graph_of(spec))
+    assert "steps.a.outputs.v: a group output naming a fan-out's output cannot be rendered for Argo yet" in str(raised.value)
