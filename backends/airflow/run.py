@@ -71,10 +71,10 @@ def run(graph: PipelineGraph, params: Mapping[str, Any], *, spec_path: Optional[
     log = home / "logs" / "driver.log"
     log.parent.mkdir(exist_ok=True)
     # shipped code: the driver is started with -P, so its working folder is not on its (and the steps') path
-    command = [sys.executable, *(["-P"] if shipping else []), "-m", "orch.backends.airflow.driver", str(path),
-               graph.pipeline.name, json.dumps(values), *(["--shipped"] if shipping else [])]
+    arguments = [str(path), graph.pipeline.name, json.dumps(values), *(["--shipped"] if shipping else [])]
+    command = [sys.executable, *(["-P"] if shipping else []), "-m", "orch.backends.airflow.driver", *arguments]
     with open(log, "w", encoding="utf-8") as stderr:
-        driver = warm.start(command[command.index("-m") + 2:], env, stderr) or \
+        driver = warm.start(arguments, env, stderr) or \
             subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
         watch = _Watch(graph, progress)
         try:

@@ -54,6 +54,7 @@ class _Reading:
     def __init__(self, tasks: dict, nodes: dict, bucket: tuple[str, str], text_templates: set[str], finished: bool):
         self.tasks, self.nodes, self.bucket, self.text_templates = tasks, nodes, bucket, text_templates
         self.finished = finished
+        self.inside: dict[str, dict[str, dict]] = {}  # with groups: every DAG node's tasks (grouped)
 
     def steps(self, graph: PipelineGraph) -> dict[str, StepResult]:
         """The results of the graph's steps (the steps, or the finally steps: their triggers count one another)."""
@@ -86,7 +87,8 @@ class _Reading:
     def grouped(self, graph: PipelineGraph, main: str) -> dict[str, StepResult]:
         """Each group and step, in spec order (groups.order): a scope's nodes from the tasks of its DAG's node."""
         results: dict[str, StepResult] = {}
-        self._scope(scopes_of(graph), "", _inside(self.nodes).get(main, {}), results, None)
+        self.inside = _inside(self.nodes)  # read once: each group and item looks its own tasks up
+        self._scope(scopes_of(graph), "", self.inside.get(main, {}), results, None)
         return {name: results[name] for name in groups.order(graph.pipeline)}
 
     def _scope(self, scopes: dict, name: str, tasks: dict, results: dict, ended: Optional[str]) -> None:
@@ -101,7 +103,7 @@ class _Reading:
                 continue
             if qualified in scope.graph.pipeline.groups:
                 ran = node is not None and node.get("phase") in ("Succeeded", "Failed", "Error")
-                self._scope(scopes, qualified, _inside(self.nodes).get(node["id"], {}) if ran else {}, results,
+                self._scope(scopes, qualified, self.inside.get(node["id"], {}) if ran else {}, results,
                             None if ran else ended or "pending")
                 results[qualified] = self._group(scope, qualified, node, results) if ran else StepResult()
                 state = results[qualified].status
@@ -151,7 +153,7 @@ class _Reading:
         runs = []
         for item in items:
             run: dict[str, StepResult] = {}
-            self._scope(scopes, qualified, _inside(self.nodes).get(item["id"], {}), run, None)
+            self._scope(scopes, qualified, self.inside.get(item["id"], {}), run, None)
             runs.append(run)
         times = {"started_at": node.get("startedAt"), "ended_at": node.get("finishedAt")}
         if node.get("type") != "TaskGroup" and node.get("phase") != "Skipped":  # no item: its list is not a list
