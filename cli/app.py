@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import backends_cmd, deploy_cmd, export_cmd, graph_cmd, render_cmd, run_cmd, runs_cmd, schema_cmd, validate_cmd
+from . import backends_cmd, deploy_cmd, export_cmd, graph_cmd, import_cmd, render_cmd, run_cmd, runs_cmd, schema_cmd, validate_cmd
 
 app = typer.Typer(
     name="orch",
@@ -21,5 +21,6 @@ app.command("logs")(runs_cmd.logs)
 app.command("render")(render_cmd.render)
 app.command("graph")(graph_cmd.graph)
 app.command("export")(export_cmd.export)
+app.command("import")(import_cmd.import_)
 app.command("schema")(schema_cmd.schema)
 app.command("backends")(backends_cmd.backends)

@@ -18,7 +18,7 @@ OWNER = {"--work-pool": "prefect", "--dags-folder": "airflow", "--target": "airf
 
 
 def deploy(
-    spec: Path = typer.Argument(..., help="spec: a YAML file, a Python file[:NAME] or module:NAME",
+    spec: Path = typer.Argument(..., help="spec: a YAML file (- for stdin), a Python file[:NAME] or module:NAME",
                                 show_default=False),
     backend: str = typer.Option(..., "--backend", "-b", help="prefect, airflow or argo", show_default=False),
     server: Optional[str] = typer.Option(None, "--server", help="the server's URL; else PREFECT_API_URL, AIRFLOW_API_URL "

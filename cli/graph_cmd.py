@@ -24,7 +24,7 @@ class GraphFormat(str, Enum):
 
 
 def graph(
-    spec: Path = typer.Argument(..., help="spec: a YAML file, a Python file[:NAME] or module:NAME",
+    spec: Path = typer.Argument(..., help="spec: a YAML file (- for stdin), a Python file[:NAME] or module:NAME",
                                 show_default=False),
     fmt: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", "-f", help="output format"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write to this file instead of stdout"),

@@ -19,7 +19,7 @@ from .output import say, warn
 
 
 def render(
-    spec: Path = typer.Argument(..., help="spec: a YAML file, a Python file[:NAME] or module:NAME",
+    spec: Path = typer.Argument(..., help="spec: a YAML file (- for stdin), a Python file[:NAME] or module:NAME",
                                 show_default=False),
     backend: str = typer.Option(..., "--backend", "-b", help="argo, prefect, airflow, or all (a folder each)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="write the files into this folder"),

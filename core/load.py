@@ -30,6 +30,8 @@ def load_spec(path: str | Path) -> PipelineGraph:
     or `module:NAME` is imported instead (pyspec.py)."""
     from . import pyspec
 
+    if str(path) == "-":
+        return _from_stdin()
     if pyspec.is_python_spec(path):
         return pyspec.load(path)
     path = Path(path)
@@ -52,6 +54,20 @@ def load_spec(path: str | Path) -> PipelineGraph:
     except UnicodeDecodeError as err:
         raise SpecError([_not_utf8(str(path), data, err.start)]) from None
     return parse_spec(text, str(path))
+
+
+def _from_stdin() -> PipelineGraph:
+    """A spec piped in (`orch import argo wf.yaml | orch render - -b airflow`), bounded as a file is."""
+    import sys
+
+    data = sys.stdin.buffer.read(MAX_SPEC_BYTES + 1)
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError([_too_big("<stdin>", len(data))])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SpecError([_not_utf8("<stdin>", data, err.start)]) from None
+    return parse_spec(text, "<stdin>")
 
 
 def parse_spec(text: str, file: str | None = None) -> PipelineGraph:

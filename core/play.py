@@ -1,0 +1,168 @@
+"""A spec's rules played on chosen outcomes, running nothing: the orch side of an import's behaviour check.
+
+`orch import` plays the source (through the source engine's rules, backends/<name>/play.py) and the spec it
+wrote on the same draws -- which attempts of which step fail, what values its outputs take -- and compares
+every step's end. This is DESIGN §3 (docs/semantics.md) as a function: triggers, conditions, `fail_fast`,
+retries, groups and fan-out groups, finally steps, the pipeline's status. Time is not played: steps end one
+after another in a topological order of the spec (ties in spec order), so `fail_fast` stops exactly the
+steps after the first failure in that order; a timeout is one of the draw's failed attempts.
+The conformance tests hold it to the local backend's real runs (tests/test_play.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from . import groups
+from .expr import ExprProblem, evaluate, parse_condition
+from .graph import PipelineGraph
+from .result import run_outcome, scope_state
+from .triggers import RUN, decide
+
+NOT_RUN = ("skipped", "upstream_failed")
+
+
+@dataclass(frozen=True)
+class Draw:
+    """What happens to one step in one play: its first `fails` attempts fail (`error`: as errors, a pod that
+    could not run, rather than a non-zero exit -- engines that retry the two differently tell them apart),
+    and its outputs take `outputs` (typed values; a missing one reads as null)."""
+
+    fails: int = 0
+    error: bool = False
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a step (or group) ended in a play: its state and the attempts it made (0 if it did not run)."""
+
+    state: str
+    attempts: int = 0
+
+
+@dataclass
+class Played:
+    """A whole play: the pipeline's status and every step's and group's end, by qualified name."""
+
+    status: str
+    ends: dict[str, Ending]
+
+
+def play(graph: PipelineGraph, draws: Mapping[str, Draw], params: Mapping[str, Any] | None = None) -> Played:
+    """The spec's end on `draws` (by qualified step name; a step without one succeeds at once)."""
+    return _Play(graph, draws, params or {}).run()
+
+
+class _Play:
+    def __init__(self, graph: PipelineGraph, draws: Mapping[str, Draw], params: Mapping[str, Any]):
+        self.graph, self.pipeline, self.draws = graph, graph.pipeline, draws
+        self.params = {name: params.get(name, p.default) for name, p in self.pipeline.params.items()}
+        self.ends: dict[str, Ending] = {}
+        self.stopped = False  # fail_fast met a failure: nothing starts any more
+        self.run_fields: dict[str, Any] = {}
+        order = graph.order()
+        self.position = {name: i for i, name in enumerate(order)}
+        for name in groups.order(self.pipeline):  # a group sits where its first step does
+            if name in self.pipeline.groups:
+                self.position[name] = min(self.position[m] for m in groups.members(self.pipeline, name))
+
+    def run(self) -> Played:
+        self.scope("")
+        outcome = run_outcome({n: e.state for n, e in self.ends.items()}, groups.order(self.pipeline))
+        self.run_fields = {"status": outcome["status"], "failed_steps": outcome["failed_steps"]}
+        self.stopped = False  # fail_fast does not stop finally steps
+        for name in self.graph.final_order():
+            upstream = [self.ends[u].state for u in self.graph.final_upstream(name)]
+            self.node(name, decide(self.pipeline.finally_[name].trigger, upstream))
+        return Played(outcome["status"], dict(self.ends))
+
+    def scope(self, scope: str) -> str:
+        """Play the steps and groups directly in `scope`, in order; the scope's state from theirs."""
+        children = sorted(groups.children(self.pipeline, scope), key=self.position.__getitem__)
+        for name in children:
+            upstream = [self.ends[u].state for u in self.upstream(name, scope)]
+            trigger = (self.pipeline.groups[name] if name in self.pipeline.groups else self.pipeline.steps[name]).trigger
+            self.node(name, decide(trigger, upstream))
+        return scope_state(self.ends[name].state for name in children)
+
+    def upstream(self, name: str, scope: str) -> list[str]:
+        """The siblings `name` (a step or a group) waits for: those holding an upstream step of it or of a step
+        inside it (a group's steps count only their siblings; the group counted what is outside)."""
+        inner = groups.members(self.pipeline, name) if name in self.pipeline.groups else [name]
+        found: dict[str, None] = {}
+        for step in inner:
+            for up in self.graph.upstream(step):
+                if up in inner:
+                    continue
+                sibling = _child_of(scope, up)
+                if sibling is not None and sibling != name:
+                    found[sibling] = None
+        return sorted(found, key=self.position.__getitem__)
+
+    def node(self, name: str, decision: str) -> None:
+        is_group = name in self.pipeline.groups
+        if decision == RUN and self.stopped:
+            decision = "upstream_failed"
+        if decision == RUN and not self.condition(name):
+            decision = "skipped"
+        if decision != RUN:
+            self.ends[name] = Ending(decision)
+            for inner in groups.members(self.pipeline, name) if is_group else ():
+                self.ends[inner] = Ending(decision)
+            for group in (g for g in self.pipeline.groups if groups.inside(g, name)) if is_group else ():
+                self.ends[group] = Ending(decision)
+            return
+        if is_group:
+            items = self.pipeline.groups[name].foreach
+            if isinstance(items, list) and not items:  # an empty fan-out: the group succeeds, its steps make no attempt
+                self.ends[name] = Ending("succeeded")
+                for inner in groups.members(self.pipeline, name):
+                    self.ends[inner] = Ending("succeeded")
+                return
+            self.ends[name] = Ending(self.scope(name))
+            return
+        step = self.pipeline.all_steps[name]
+        if isinstance(step.foreach, list) and not step.foreach:  # no items: a success with no attempt
+            self.ends[name] = Ending("succeeded")
+            return
+        draw = self.draws.get(name, Draw())
+        limit = step.retries.limit if step.retries else 0
+        failed = draw.fails > limit
+        self.ends[name] = Ending("failed" if failed else "succeeded", min(draw.fails, limit) + 1)
+        if failed and self.pipeline.fail_fast and name in self.pipeline.steps:
+            self.stopped = True
+
+    def condition(self, name: str) -> bool:
+        item = self.pipeline.groups.get(name) or self.pipeline.all_steps[name]
+        if item.when is None:
+            return True
+        if isinstance(item.when, bool):
+            return item.when
+        try:
+            return bool(evaluate(parse_condition(str(item.when)), lambda ref: self.value(name, ref)))
+        except ExprProblem:
+            return True  # validate refuses a condition it cannot read; a spec that reached here has none
+
+    def value(self, name: str, ref) -> Any:
+        if ref.kind == "param":
+            return self.params.get(ref.name)
+        if ref.kind == "run":
+            return self.run_fields.get(ref.name)
+        if ref.kind == "output":
+            step = groups.lookup(self.pipeline, name, ref.step) or ref.step
+            end = self.ends.get(step)
+            if end is None or end.state != "succeeded":
+                return None
+            source = groups.leaf_source(self.pipeline, step, ref.name) if step in self.pipeline.groups else (step, ref.name)
+            return self.draws.get(source[0], Draw()).outputs.get(source[1]) if source else None
+        return None  # an item: the play draws one outcome for all a fan-out's items
+
+
+def _child_of(scope: str, name: str) -> str | None:
+    """The step or group directly in `scope` that is or holds `name`; None if `name` is outside `scope`."""
+    if scope and not groups.inside(name, scope):
+        return None
+    rest = name[len(scope) + 1:] if scope else name
+    return groups.qualify(scope, rest.split(groups.SEP, 1)[0])
