@@ -27,6 +27,7 @@ from orch.core.graph import PipelineGraph
 from orch.core.refs import find_refs, iter_strings
 from orch.core.spec import Pipeline, Step
 
+from .. import roundtrip
 from ..base import Artifact
 from ..embed import module
 from ..local.scopes import scope_edges
@@ -107,7 +108,7 @@ def dag_source(graph: PipelineGraph, target: str = "python", code=None) -> str:
     tasks += [_group_tasks(graph, name, names) for name in pipeline.groups]
     body = tasks + verdict + [_wiring(graph, names, pods)]
     macros = pods and kubernetes.uses_macros(graph)
-    head = _pipeline_constants(pipeline, sha) + "\n\n" + _dag_decorator(pipeline, macros) + f"\ndef {names.flow}():\n" + "\n\n".join(body)
+    head = roundtrip.python_lines(graph, code) + _pipeline_constants(pipeline, sha) + "\n\n" + _dag_decorator(pipeline, macros) + f"\ndef {names.flow}():\n" + "\n\n".join(body)
     tail = (kubernetes.definitions(graph) + "\n\n\n" if pods else "") + f"{names.flow}()  # last: its tasks use the helpers above\n"
     return module(_header(pipeline, pods), RUNTIME, _imports(pipeline, pods), head, tail, "plain Python and the Airflow task SDK ----")
 

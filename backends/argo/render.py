@@ -28,6 +28,7 @@ from orch.core.refs import Ref
 from orch.core.templates import template_of
 from orch.core.typed import to_text
 
+from .. import roundtrip
 from ..base import Artifact
 from . import artifacts as art
 from . import final, reuse
@@ -101,7 +102,8 @@ def _artifacts(graph: PipelineGraph, kind: str | None, code: Shipped | None) -> 
         else:
             extra = []
     _bounded_templates(graph, spec)
-    texts = {each: to_yaml(_document(graph, spec, each)) for each in kinds}
+    embedded = roundtrip.embedding(graph, code)
+    texts = {each: _carrying_spec(_document(graph, spec, each), embedded) for each in kinds}
     artifacts = [Artifact(f"{pipeline.name}.{each}.yaml", text) for each, text in texts.items()] + extra
     for artifact in artifacts:
         size = len(artifact.text.encode())
@@ -110,6 +112,18 @@ def _artifacts(graph: PipelineGraph, kind: str | None, code: Shipped | None) -> 
                                                              "stores objects up to 1 MB", ("steps",),
                                                      hint="fewer or smaller steps per DAG, or shorter args"))])
     return artifacts
+
+
+def _carrying_spec(document: dict, embedded: roundtrip.Embedded) -> str:
+    """The manifest's YAML with the spec it was rendered from in its annotations, last in its metadata (roundtrip.py),
+    unless the spec passes the bound or would take the manifest past etcd's 1 MB: then a comment says so."""
+    why = ""
+    if roundtrip.fits(embedded):
+        text = to_yaml({**document, "metadata": {**document["metadata"], "annotations": roundtrip.annotations(embedded)}})
+        if len(text.encode()) <= MAX_BYTES:
+            return text
+        why = "which would take the manifest past Kubernetes' 1 MB"
+    return roundtrip.too_big_note(embedded, why=why) + "\n" + to_yaml(document)
 
 
 def _bounded_templates(graph: PipelineGraph, spec: dict) -> None:

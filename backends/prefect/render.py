@@ -25,6 +25,7 @@ from orch.core.graph import PipelineGraph
 from orch.core.refs import find_refs, iter_strings
 from orch.core.spec import Pipeline, Step
 
+from .. import roundtrip
 from ..base import Artifact
 from ..embed import module
 from ..local.scopes import scope_edges
@@ -67,7 +68,8 @@ def module_source(graph: PipelineGraph, deployment: bool = True, code=None) -> s
         _refuse(graph)
     names = names_of(pipeline)
     edges = scope_edges(graph)
-    head = [_group_task(graph, name, names, edges) if name in pipeline.groups else _step_tasks(graph, name, names)
+    head = [roundtrip.python_lines(graph, code)]
+    head += [_group_task(graph, name, names, edges) if name in pipeline.groups else _step_tasks(graph, name, names)
             for name in groups.order(pipeline)]
     head += [_step_tasks(graph, name, names) for name in graph.final_order()] + [_flow(graph, names, edges, code)]
     head += [_deployment(pipeline, names)] if pipeline.schedule and deployment else []
