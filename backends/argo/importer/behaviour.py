@@ -1,0 +1,97 @@
+"""The report's behaviour check: the manifest played by Argo's rules (backends/argo/play.py) and the spec by
+orch's (core/play.py) on the same random draws -- which attempts of which step fail, as failures or errors,
+and what the outputs a `when` compares take (the literals it names, and one that is none of them).
+
+Compared coarsely, as the two engines' states meet: ran or not (Argo's Skipped, Omitted or never-started is
+orch's skipped or upstream_failed), succeeded or failed (Argo's Error is a failure), the attempts made, and the
+run's phase against orch's status.
+"""
+
+from __future__ import annotations
+
+from orch.core.fidelity import Behaviour, Space, check as fidelity_check
+from orch.core.play import Draw, Ending, play as orch_play
+
+from .. import play as argo_play
+
+RAN = {"Succeeded": True, "Failed": False, "Error": False, "succeeded": True, "failed": False}
+
+
+def same(theirs: Ending, ours: Ending) -> bool:
+    if theirs.state not in RAN or ours.state not in RAN:
+        return theirs.state not in RAN and ours.state not in RAN
+    return RAN[theirs.state] == RAN[ours.state] and theirs.attempts == ours.attempts
+
+
+def same_status(theirs: str, ours: str) -> bool:
+    return (theirs == "Succeeded") == (ours == "succeeded")
+
+
+def spaces(workflow, graph) -> dict[str, Space]:
+    found = {}
+    pipeline = graph.pipeline
+    for name, step in pipeline.all_steps.items():
+        retrying = workflow.retrying.get(name)
+        limit = step.retries.limit if step.retries else 0
+        outputs = {}
+        for (qualified, output), literals in workflow.literals.items():
+            if qualified == name:
+                declared = step.outputs.get(output) if step.outputs else None
+                outputs[output] = _values(literals, getattr(declared, "type", "string"))
+        found[name] = Space(max_fails=limit, errors=bool(retrying and limit and retrying.policy != "Always"),
+                            outputs=outputs)
+    return found
+
+
+def _values(literals: list, kind: str) -> tuple:
+    values = []
+    for literal in literals:
+        if literal is None:
+            continue
+        if kind in ("integer", "number"):
+            try:
+                value = float(literal) if kind == "number" else int(literal)
+            except (TypeError, ValueError):
+                continue
+        else:
+            value = literal if isinstance(literal, str) else ("true" if literal is True else "false"
+                                                               if literal is False else str(literal))
+        if value not in values:
+            values.append(value)
+    other = (max(values) + 1 if values else 0) if kind in ("integer", "number") else "none-of-these"
+    return tuple(values + [other])
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def check(document, workflow, graph) -> Behaviour:
+    names = {path: step for path, step in workflow.names.items()}
+    by_step = {step: path for path, step in names.items()}
+    aliases = workflow.aliases
+
+    def play_source(draw: dict[str, Draw]):
+        argo_draws = {}
+        for step, one in draw.items():
+            path = by_step.get(step)
+            if path is None:
+                continue
+            outputs = {}
+            for output, value in one.outputs.items():
+                if value is not None:
+                    outputs[aliases.get((step, output), output)] = _text(value)
+            argo_draws[path] = Draw(one.fails, one.error, outputs)
+        played = argo_play.play(document.data, argo_draws)
+        return played.status, played.ends
+
+    def play_spec(draw: dict[str, Draw]):
+        played = orch_play(graph, draw)
+        return played.status, played.ends
+
+    try:
+        return fidelity_check(play_source, play_spec, spaces(workflow, graph), names, same, same_status)
+    except Exception as err:  # a manifest the player cannot read: said, never a traceback
+        return Behaviour(not_checked=f"the Argo player could not play it: {type(err).__name__}: {err}")

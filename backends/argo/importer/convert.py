@@ -1,0 +1,877 @@
+"""One Argo pipeline document as an orch spec: templates inlined at each call, tasks and steps as orch steps.
+
+Each DAG task or steps-template step becomes one orch step of the same name (a name orch refuses is fixed and
+said); a task calling a dag or steps template becomes a group holding that template's tasks. A template called
+from several tasks is written out at each call (its inputs filled in), as Argo itself substitutes a template's
+inputs per call: the spec reads as the workflow ran. A steps template's groups run in sequence (steps.go): each
+step runs after every step of the group before, under `none_failed` (a skipped step does not stop the next
+group; a failed one does).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from orch.core.names import MAX_NAME, MAX_SCHEDULED_NAME, name_problem, suggest_name
+
+from . import command as cmd
+from . import depends as deps
+from . import pod, when as argo_when
+from .cron import schedule as cron_schedule
+from .retries import Retrying, number, retries, seconds
+from .tags import ORCH_REF, TAG, Scope, Unsupported, single_reference, translate
+
+LEAF = ("container", "script")
+INFORMATIONAL = ("workflows.argoproj.io/version", "workflows.argoproj.io/no-test-reasons", "workflows.argoproj.io/tags",
+                 "workflows.argoproj.io/maintainer", "workflows.argoproj.io/verify.py")
+KINDS = ("container", "script", "dag", "steps", "suspend", "resource", "http", "plugin", "containerSet", "data")
+TEMPLATE_POD = ("nodeSelector", "tolerations", "serviceAccountName", "metadata", "podSpecPatch", "affinity",
+                "securityContext", "priorityClassName", "hostAliases", "dnsConfig", "dnsPolicy", "schedulerName",
+                "automountServiceAccountToken", "hostNetwork", "priority", "runtimeClassName")
+SPEC_POD = ("nodeSelector", "tolerations", "serviceAccountName", "podMetadata", "podSpecPatch", "affinity",
+            "securityContext", "imagePullSecrets", "hostAliases", "dnsConfig", "dnsPolicy", "schedulerName",
+            "automountServiceAccountToken", "hostNetwork", "priority", "runtimeClassName")
+NOT_KEPT = {"podGC": "orch's rendered Workflow removes its own pods", "ttlStrategy": "orch keeps no finished-run TTL",
+            "archiveLogs": "orch's runs keep their logs as the engine does",
+            "artifactRepositoryRef": "orch's artifacts go to the pipeline's artifact store",
+            "metrics": "orch emits no custom Prometheus metrics", "synchronization": "orch has no semaphores or mutexes",
+            "hooks": "orch has no lifecycle hooks", "shutdown": "a shutdown is a run-time action",
+            "suspend": "a suspended workflow is a run-time state", "volumeClaimTemplates": "orch makes no PVCs per run",
+            "workflowMetadata": "orch sets the workflow's metadata itself", "podDisruptionBudget": "orch sets none",
+            "executor": "orch sets the executor's service account itself", "priority": "workflow priority is not in orch",
+            "podPriorityClassName": "use kubernetes.pod_spec_patch.priorityClassName per step",
+            "retryStrategy": "a workflow-level retry applies to the whole run; orch retries steps"}
+
+
+class Workflow:
+    """The conversion of one document: the spec dict, its comments, and what the behaviour check needs."""
+
+    def __init__(self, document, ledger):
+        self.doc, self.ledger = document, ledger
+        self.spec = document.spec
+        self.root = document.spec_path
+        self.templates = {t.get("name"): (i, t) for i, t in enumerate(self.spec.get("templates") or [])
+                          if isinstance(t, dict)}
+        self.called: set[str] = set()
+        self.params: dict[str, str] = {}  # Argo name -> orch name
+        self.param_specs: dict[str, dict] = {}
+        self.outputs: dict[str, dict] = {}  # qualified step -> its orch outputs
+        self.groups: set[str] = set()
+        self.retrying: dict[str, Retrying] = {}  # qualified step -> its retries
+        self.literals: dict[tuple[str, str], list] = {}  # (qualified step, output) -> literals compared with
+        self.names: dict[str, str] = {}  # Argo node path -> orch qualified name
+        self.aliases: dict[tuple[str, str], str] = {}  # (qualified step, orch output) -> Argo output name
+        self.comments: dict[tuple, str] = {}
+        self.fail_fast_votes: list[bool] = []
+        self.steps_parallel = False
+        self.stack: list[str] = []  # the dag and steps templates being called, to refuse recursion
+
+    # --- the document ------------------------------------------------------------------------------------
+
+    def convert(self) -> dict:
+        data, led, root = self.doc.data, self.ledger, self.root
+        led.mapped(("apiVersion",)), led.mapped(("kind",), note="one orch spec")
+        spec = self.spec
+        out: dict = {"apiVersion": "orch/v1", "name": self._pipeline_name()}
+        self._metadata(out)
+        if data.get("kind") == "CronWorkflow":
+            found = cron_schedule(data.get("spec") or {}, led)
+            if found:
+                out["schedule"] = found
+        self._params(out)
+        defaults: dict = {}
+        kubernetes: dict = {}
+        volumes = pod.volume_sources(spec.get("volumes"), (*root, "volumes"), led)
+        self.volumes = volumes
+        pod.pod_fields(spec, root, led, kubernetes, SPEC_POD)
+        if kubernetes:
+            defaults["kubernetes"] = kubernetes
+        if defaults:
+            out["defaults"] = defaults
+        if "activeDeadlineSeconds" in spec:
+            out["timeout"] = number(seconds(spec["activeDeadlineSeconds"]))
+            led.mapped((*root, "activeDeadlineSeconds"), "timeout", "a bound on the whole run")
+        entry = spec.get("entrypoint")
+        if entry not in self.templates:
+            led.unsupported((*root, "entrypoint"), f"entrypoint {entry!r} names no template here")
+            out["steps"] = {"entrypoint": _failing(f"entrypoint {entry!r} names no template")}
+            return out
+        led.mapped((*root, "entrypoint"), "steps")
+        out["steps"] = self._body(entry, self._entry_scope(entry, Scope(params=self.params)), "", ("steps",))
+        if spec.get("onExit"):
+            self._exit(out)
+        if "parallelism" in spec:
+            self._parallelism(spec["parallelism"], (*root, "parallelism"), out["steps"], "")
+        for key in spec:
+            if key in NOT_KEPT and key not in ("priority",) or key == "priority" and "priority" not in SPEC_POD:
+                led.unsupported((*root, key), NOT_KEPT[key])
+            elif key == "templateDefaults":
+                led.unsupported((*root, key), "templateDefaults: write the fields on the templates "
+                                              "(the importer does not merge them yet)")
+            elif key == "arguments":
+                for part in spec[key]:
+                    if part != "parameters":
+                        led.unsupported((*root, key, part), "workflow arguments other than parameters have no orch "
+                                                            "params (an artifact is not a param)")
+        if self.fail_fast_votes:
+            out["fail_fast"] = all(self.fail_fast_votes)
+        self._finish(out)
+        for name, (i, template) in self.templates.items():
+            if name not in self.called:
+                led.mapped((*root, "templates", i), note="never called from the entrypoint or onExit: nothing runs")
+        return out
+
+    def _entry_scope(self, name: str, scope: Scope) -> Scope:
+        """The entrypoint's (or exit handler's) inputs: the workflow's parameters of the same names (Argo binds
+        `spec.arguments` to them), else their defaults."""
+        path, template = self._template(name)
+        for i, param in enumerate(((template.get("inputs") or {}).get("parameters")) or []):
+            ipath, key = (*path, "inputs", "parameters", i), param.get("name")
+            try:
+                if key in self.params:
+                    scope.inputs[key] = "${{ params.%s }}" % self.params[key]
+                elif "value" in param or "default" in param:
+                    scope.inputs[key] = translate(str(param.get("value", param.get("default"))), scope)
+                else:
+                    raise Unsupported("an entrypoint input with no workflow parameter and no default")
+                self.ledger.mapped(ipath, note="the workflow parameter of its name, as Argo binds it")
+            except Unsupported as err:
+                self.ledger.unsupported(ipath, str(err))
+        return scope
+
+    def _pipeline_name(self) -> str:
+        meta = self.doc.data.get("metadata") or {}
+        self.ledger.mapped(("metadata",), "name") if not meta else None
+        written = meta.get("name") or str(meta.get("generateName") or "argo-workflow").rstrip("-")
+        key = "name" if meta.get("name") else "generateName"
+        limit = MAX_SCHEDULED_NAME if self.doc.data.get("kind") == "CronWorkflow" else MAX_NAME
+        fixed = suggest_name(written)[:limit].rstrip("-_")
+        if key in meta:
+            if fixed == written:
+                self.ledger.mapped(("metadata", key), "name")
+            else:
+                self.ledger.mapped(("metadata", key), "name", f"{written!r} is named {fixed!r}: orch's names refuse it")
+        return fixed
+
+    def _metadata(self, out: dict) -> None:
+        meta = self.doc.data.get("metadata") or {}
+        for key, value in meta.items():
+            where = ("metadata", key)
+            if key in ("name", "generateName"):
+                continue
+            if key == "labels":
+                out["labels"] = {k: str(v) for k, v in (value or {}).items()}
+                self.ledger.mapped(where, "labels")
+            elif key == "annotations":
+                for name, text in (value or {}).items():
+                    if name in ("workflows.argoproj.io/description", "workflows.argoproj.io/title"):
+                        out["description"] = (out.get("description", "") + "\n" + str(text)).strip()
+                        self.ledger.mapped((*where, name), "description")
+                    elif name in INFORMATIONAL:
+                        self.ledger.approximated((*where, name), "an informational annotation (Argo does not read it "
+                                                                 "as it runs): not kept, orch pipelines have none")
+                    else:
+                        self.ledger.unsupported((*where, name), "an orch pipeline has no annotations")
+            elif key == "namespace":
+                self.ledger.approximated(where, "the namespace is chosen where the spec is deployed "
+                                                "(orch deploy --namespace), not in the spec")
+            else:
+                self.ledger.unsupported(where, f"metadata.{key} has no orch field")
+
+    def _params(self, out: dict) -> None:
+        root = (*self.root, "arguments", "parameters")
+        params = {}
+        for i, param in enumerate(((self.spec.get("arguments") or {}).get("parameters")) or []):
+            where = (*root, i)
+            name = param.get("name")
+            fixed = suggest_name(name)
+            self.params[name] = fixed
+            entry: dict = {"type": "string"}
+            for key, value in param.items():
+                if key == "name":
+                    self.ledger.mapped((*where, key), f"params.{fixed}",
+                                       "" if fixed == name else f"{name!r} is named {fixed!r}: orch's names refuse it")
+                elif key == "value":
+                    entry["default"] = str(value)
+                    self.ledger.mapped((*where, key), f"params.{fixed}.default")
+                elif key == "description":
+                    entry["description"] = str(value)
+                    self.ledger.mapped((*where, key), f"params.{fixed}.description")
+                elif key == "enum":
+                    self.ledger.approximated((*where, key), "orch params take any value: the enum is not checked",
+                                             f"params.{fixed}")
+                else:
+                    self.ledger.unsupported((*where, key), f"a parameter's {key!r} has no orch form")
+            params[fixed] = entry
+        self.param_specs = params
+        if params:
+            out["params"] = params
+
+    # --- templates --------------------------------------------------------------------------------------
+
+    def _template(self, name: str):
+        i, template = self.templates[name]
+        self.called.add(name)
+        return (*self.root, "templates", i), template
+
+    def _body(self, name: str, scope: Scope, prefix: str, spec_path: tuple) -> dict:
+        """The steps a template makes where it is the pipeline's (or a group's) body."""
+        path, template = self._template(name)
+        kind = _kind(template)
+        if kind == "dag":
+            return self._dag(path, template, scope, prefix, spec_path)
+        if kind == "steps":
+            return self._steps(path, template, scope, prefix, spec_path)
+        local = suggest_name(name)
+        self.names[_join(prefix, name)] = _join(prefix, local)
+        return {local: self._leaf(path, template, scope, _join(prefix, local), (*spec_path, local))}
+
+    def _common(self, path: tuple, template: dict, step: dict, qualified: str, spec_path: tuple) -> None:
+        """The fields any template has: retries, timeouts, pod settings."""
+        led = self.ledger
+        led.mapped((*path, "name"), spec_path[-1] if spec_path else None)
+        kubernetes = step.get("kubernetes") or {}
+        pod.pod_fields(template, path, led, kubernetes, TEMPLATE_POD)
+        if kubernetes:
+            step["kubernetes"] = kubernetes
+        if "retryStrategy" in template:
+            found, retrying = retries(template["retryStrategy"], (*path, "retryStrategy"), led)
+            if found:
+                step["retries"] = found
+            self.retrying[qualified] = retrying
+        try:
+            self._timeouts(path, template, step)
+        except Unsupported as err:
+            led.unsupported(path, f"a timeout from a tag: {err}")
+
+    def _timeouts(self, path: tuple, template: dict, step: dict) -> None:
+        led = self.ledger
+        if "activeDeadlineSeconds" in template:
+            step["timeout"] = number(seconds(template["activeDeadlineSeconds"]))
+            led.mapped((*path, "activeDeadlineSeconds"), "timeout", "the pod's deadline: one attempt")
+        if "timeout" in template:
+            step["timeout"] = number(seconds(template["timeout"]))
+            led.approximated((*path, "timeout"), "Argo's template timeout runs from the node's start over its "
+                                                 "retries; orch's timeout bounds each attempt", "timeout")
+
+    def _leaf(self, path: tuple, template: dict, scope: Scope, qualified: str, spec_path: tuple) -> dict:
+        """A container, script or suspend template, called once with `scope`'s inputs, as an orch step."""
+        led = self.ledger
+        kind = _kind(template)
+        step: dict = {}
+        scope = scope.child(output_paths={})
+        plan = cmd.Plan([])
+        self._inputs(path, template, scope, plan)
+        self._current = qualified
+        outputs = self._leaf_outputs(path, template, scope, plan)
+        self.outputs[qualified] = outputs
+        if kind in LEAF:
+            body = template[kind]
+            where = (*path, kind)
+            try:
+                argv = [translate(str(a), scope) for a in (body.get("command") or [])]
+                args = [translate(str(a), scope) for a in (body.get("args") or [])]
+            except Unsupported as err:
+                led.unsupported(where, str(err))
+                argv, args = ["false"], []
+            if not argv:
+                led.unsupported(where, "no command: the image's entrypoint runs, which orch cannot see "
+                                                   "(an orch step runs an argv)")
+                argv = ["sh", "-c", "echo 'the image entrypoint is unknown to orch' >&2; exit 1"]
+            else:
+                for key in ("command", "args"):
+                    if key in body:
+                        led.mapped((*where, key), "command")
+            plan.argv = argv + args
+            if kind == "script":
+                try:
+                    plan.source = translate(str(body.get("source", "")), scope)
+                    led.mapped((*where, "source"), "command", "written to a file that command + args run, "
+                                                              "as Argo does (the image needs sh)")
+                except Unsupported as err:
+                    led.unsupported((*where, "source"), str(err))
+                    plan.source = ""
+            if template.get("volumes"):
+                self.volumes = {**self.volumes, **pod.volume_sources(template["volumes"], (*path, "volumes"), led)}
+            pod.container(body, where, led, scope, self.volumes, step)
+            if body.get("workingDir"):
+                plan.workdir = translate(str(body["workingDir"]), scope)
+                led.mapped((*where, "workingDir"), "command", "the wrapper changes to it before the command")
+        elif kind == "suspend":
+            duration = (template.get("suspend") or {}).get("duration")
+            if duration is None:
+                led.unsupported((*path, "suspend"), "a suspend without a duration waits for a person to resume it")
+                plan.argv = ["sh", "-c", "echo 'suspended: orch cannot resume' >&2; exit 1"]
+            else:
+                plan.argv = ["sleep", str(number(seconds(duration)))]
+                led.mapped((*path, "suspend"), "command", "a timed suspend is a wait")
+        else:
+            led.unsupported((*path, kind), f"a {kind} template has no orch step form")
+            plan.argv = ["sh", "-c", f"echo 'Argo {kind} template: not imported' >&2; exit 1"]
+        step["command"] = cmd.command(plan)
+        if outputs:
+            step["outputs"] = outputs
+        self._common(path, template, step, qualified, spec_path)
+        if scope.notes:
+            self._notes(scope, path, spec_path)
+        self._rest(path, template, ("name", "inputs", "outputs", "retryStrategy", "activeDeadlineSeconds", "timeout",
+                                    *TEMPLATE_POD, kind, "volumes"))
+        for i, volume in enumerate(template.get("volumes") or []):
+            if volume.get("name") in self.volumes:
+                led.mapped((*path, "volumes", i), note="declared for the pod; mounted where a container mounts it")
+        return step
+
+    def _notes(self, scope: Scope, path: tuple, spec_path: tuple) -> None:
+        for status, note in dict.fromkeys(scope.notes):
+            if status == "approximated":
+                self.ledger.approximated(path, note)
+                self.comments[spec_path] = note
+        scope.notes.clear()
+
+    def _rest(self, path: tuple, template: dict, known) -> None:
+        for key in template:
+            if key not in known:
+                self.ledger.unsupported((*path, key), _WHY.get(key, f"a template's {key!r} has no orch field"))
+
+    def _inputs(self, path: tuple, template: dict, scope: Scope, plan) -> None:
+        inputs = template.get("inputs") or {}
+        for i, artifact in enumerate(inputs.get("artifacts") or []):
+            where = (*path, "inputs", "artifacts", i)
+            name, target = artifact.get("name"), artifact.get("path")
+            given = scope.artifacts.get(("given", name)) if False else None
+            value = scope.inputs.get(f"artifact:{name}")
+            if value is not None and target:
+                plan.inputs.append((value, target))
+                scope.artifacts[name] = target
+                self.ledger.mapped(where, "command", "the upstream artifact's copy is placed at its path before "
+                                                     "the command runs")
+            elif "raw" in artifact and target:
+                plan.raw.append((str(artifact["raw"].get("data", "")), target))
+                scope.artifacts[name] = target
+                self.ledger.mapped(where, "command", "the raw data is written to its path before the command runs")
+            else:
+                self.ledger.unsupported(where, "an input artifact from a store (s3, git, http, gcs…) has no orch form: "
+                                               "orch artifacts come from upstream steps")
+        for key in inputs:
+            if key not in ("parameters", "artifacts"):
+                self.ledger.unsupported((*path, "inputs", key), f"inputs.{key} has no orch form")
+
+    def _leaf_outputs(self, path: tuple, template: dict, scope: Scope, plan) -> dict:
+        found: dict = {}
+        outputs = template.get("outputs") or {}
+        for i, param in enumerate(outputs.get("parameters") or []):
+            where = (*path, "outputs", "parameters", i)
+            source = param.get("valueFrom") or {}
+            name = suggest_name(param.get("name"))
+            if set(source) - {"path", "default"} or "path" not in source or set(param) - {"name", "valueFrom"}:
+                self.ledger.unsupported(where, "only an output parameter read from a file (valueFrom.path, default) "
+                                               "has an orch form")
+                continue
+            default = source.get("default")
+            plan.outputs.append((source["path"], name, None if default is None else str(default), False))
+            scope.output_paths[param["name"]] = source["path"]
+            found[name] = {"type": "string"}
+            self.aliases[(self._current, name)] = param["name"]
+            self.ledger.mapped(where, f"outputs.{name}", "copied from its path to $ORCH_OUTPUTS after the command, "
+                                                         "its default where the file is missing")
+        for i, artifact in enumerate(outputs.get("artifacts") or []):
+            where = (*path, "outputs", "artifacts", i)
+            name = suggest_name(artifact.get("name"))
+            if "path" not in artifact:
+                self.ledger.unsupported(where, "an output artifact without a path")
+                continue
+            plan.outputs.append((artifact["path"], name, None, True))
+            scope.output_paths[artifact["name"]] = artifact["path"]
+            found[name] = {"type": "artifact"}
+            self.ledger.mapped((*where, "name"), f"outputs.{name}")
+            self.ledger.mapped((*where, "path"), f"outputs.{name}", "copied to $ORCH_OUTPUTS after the command")
+            for key in artifact:
+                if key in ("name", "path"):
+                    continue
+                if key in ("archive", "s3", "gcs", "azure", "oss", "artifactory", "hdfs", "globalName",
+                           "artifactGC", "deleted", "archiveLogs"):
+                    self.ledger.approximated((*where, key), f"{key}: orch stores every artifact in the pipeline's "
+                                                            "store, under its own key, as a tar for a folder")
+                elif key == "optional":
+                    self.ledger.approximated((*where, key), "an optional artifact that is missing fails the orch step")
+                else:
+                    self.ledger.unsupported((*where, key), f"an output artifact's {key!r} has no orch form")
+        if "result" in outputs:
+            self.ledger.unsupported((*path, "outputs", "result"), "a declared result")
+        for key in outputs:
+            if key not in ("parameters", "artifacts", "result"):
+                self.ledger.unsupported((*path, "outputs", key), f"outputs.{key} has no orch form")
+        return found
+
+    # --- DAG and steps templates -------------------------------------------------------------------------
+
+    def _dag(self, path: tuple, template: dict, scope: Scope, prefix: str, spec_path: tuple) -> dict:
+        led = self.ledger
+        dag = template.get("dag") or {}
+        tasks = [t for t in dag.get("tasks") or [] if isinstance(t, dict)]
+        by_name = {t.get("name"): t for t in tasks}
+        local = _local_names([t.get("name") for t in tasks])
+        inner = scope.child(tasks=local, looped=False, artifacts={})
+        self._want_for(inner, prefix, local)
+        fail_fast = dag.get("failFast", True)
+        self.fail_fast_votes.append(bool(fail_fast))
+        if "failFast" in dag:
+            led.mapped((*path, "dag", "failFast"), "fail_fast")
+        for key in dag:
+            if key not in ("tasks", "failFast"):
+                led.unsupported((*path, "dag", key), "dag.target: orch runs every step" if key == "target"
+                                else f"dag.{key} has no orch field")
+        steps: dict = {}
+        for i, task in enumerate(tasks):
+            where = (*path, "dag", "tasks", i)
+            name = local[task.get("name")]
+            logic = None
+            try:
+                logic = deps.expression(task, by_name)
+            except Unsupported as err:
+                led.unsupported(where, str(err))
+            step = self._call(task, where, inner, prefix, name, (*spec_path, name))
+            if logic:
+                self._trigger(task, where, logic, local, step)
+            steps[name] = step
+        self._template_rest(path, template, prefix, steps)
+        return steps
+
+    def _trigger(self, task, where, logic, local, step) -> None:
+        key = "depends" if task.get("depends") else "dependencies"
+        try:
+            upstream = deps.names(logic)
+            trigger, wrong, tried = deps.trigger(logic)
+        except Unsupported as err:
+            self.ledger.unsupported((*where, key), str(err))
+            return
+        unknown = [u for u in upstream if u not in local]
+        if unknown:
+            self.ledger.unsupported((*where, key), f"names no task of this DAG: {', '.join(unknown)}")
+            return
+        step["after"] = [local[u] for u in upstream]
+        if trigger != "all_succeeded":
+            step["trigger"] = trigger
+        if wrong:
+            self.ledger.approximated((*where, key), f"{logic!r} read as trigger {trigger}: it decides otherwise for some "
+                                                    "upstream states (Omitted is orch's upstream_failed)", "trigger")
+        else:
+            self.ledger.mapped((*where, key), "after", f"{trigger}: the same decision for every upstream state")
+
+    def _steps(self, path: tuple, template: dict, scope: Scope, prefix: str, spec_path: tuple) -> dict:
+        groups = [g for g in template.get("steps") or []]
+        flat = [(gi, si, s) for gi, g in enumerate(groups) for si, s in enumerate(g or []) if isinstance(s, dict)]
+        local = _local_names([s.get("name") for _, _, s in flat])
+        inner = scope.child(tasks=local, looped=False, artifacts={})
+        self._want_for(inner, prefix, local)
+        steps: dict = {}
+        previous: list[str] = []
+        for gi, group in enumerate(groups):
+            if len(group or []) > 1:
+                self.steps_parallel = True
+            current = []
+            for si, item in enumerate(group or []):
+                where = (*path, "steps", gi, si)
+                name = local[item.get("name")]
+                step = self._call(item, where, inner, prefix, name, (*spec_path, name))
+                if previous:
+                    step["after"] = list(previous)
+                    step["trigger"] = "none_failed"
+                if "continueOn" in item:
+                    pass
+                steps[name] = step
+                current.append(name)
+            if current:
+                previous = current
+            if gi and current:
+                self.ledger.mapped((*path, "steps", gi), "after", "after every step of the group before, "
+                                   "none_failed: a failed step stops the next groups, a skipped one does not")
+        self._template_rest(path, template, prefix, steps)
+        return steps
+
+    def _template_rest(self, path, template, prefix, steps) -> None:
+        kind = _kind(template)
+        self.ledger.mapped((*path, "name"))
+        if "parallelism" in template:
+            self._parallelism(template["parallelism"], (*path, "parallelism"), steps, prefix)
+        for key in template:
+            if key in ("name", kind, "parallelism", "inputs", "outputs"):
+                continue
+            if key == "failFast":
+                self.ledger.approximated((*path, key), "orch's fail_fast is the whole pipeline's", "fail_fast")
+                continue
+            self.ledger.unsupported((*path, key), _WHY.get(key, f"a {kind} template's {key!r} has no orch field"))
+        if "inputs" in template:
+            for key in template["inputs"]:
+                if key != "parameters":
+                    self.ledger.unsupported((*path, "inputs", key), f"a {kind} template's inputs.{key}")
+
+    def _parallelism(self, value, where, steps: dict, prefix: str) -> None:
+        looped = [s for s in steps.values() if "foreach" in s]
+        if len(steps) == 1 and looped:
+            looped[0]["parallelism"] = int(value)
+            self.ledger.mapped(where, "parallelism", "the only step here fans out: its items at most this many at once")
+        else:
+            self.ledger.unsupported(where, "orch bounds the items of one fan-out, not the pods of a template")
+
+    def _want_for(self, scope: Scope, prefix: str, local: dict[str, str]) -> None:
+        def want(step: str, output: str, how: str) -> str:
+            qualified = _join(prefix, step)
+            outputs = self.outputs.setdefault(qualified, {})
+            if qualified in self.groups:
+                name = suggest_name(output)
+                if name not in outputs:
+                    raise Unsupported(f"group {step!r} has no output {output!r}")
+                return name
+            if how == "result":
+                outputs.setdefault("result", {"type": "string", "from": "stdout"})
+                return "result"
+            name = suggest_name(output)
+            if name not in outputs and how == "parameters":
+                outputs[name] = {"type": "string"}  # declared when its template is read (a later task)
+            return name
+        scope.want = want
+        scope.qualified = {**scope.qualified, **{v: _join(prefix, v) for v in local.values()}}
+
+    # --- one call --------------------------------------------------------------------------------------
+
+    def _call(self, task: dict, where: tuple, scope: Scope, prefix: str, name: str, spec_path: tuple) -> dict:
+        """A DAG task or a steps template's step: the template it calls with its arguments, its loop, its when."""
+        led = self.ledger
+        led.mapped((*where, "name"), ".".join(str(p) for p in spec_path[1::2]) if False else None,
+                   "" if name == task.get("name") else f"{task.get('name')!r} is named {name!r}: orch's names refuse it")
+        qualified = _join(prefix, name)
+        self.names[_join(prefix, task.get("name"))] = qualified
+        target = task.get("template")
+        if target not in self.templates:
+            why = "a templateRef names a template in another manifest" if "templateRef" in task else \
+                "an inline template" if "inline" in task else f"template {target!r} is not in this manifest"
+            led.unsupported(where, f"{why}: the importer inlines only templates of this document")
+            return _failing(why)
+        led.mapped((*where, "template"))
+        loop = self._loop(task, where, scope)
+        call_scope = scope.child(inputs={}, looped=loop is not None or scope.looped, artifacts={})
+        self._arguments(task, where, scope.child(looped=loop is not None or scope.looped), call_scope, target)
+        path, template = self._template(target)
+        kind = _kind(template)
+        if kind in ("dag", "steps") and target in self.stack:
+            led.unsupported(where, f"template {target!r} calls itself: a recursive workflow has no fixed orch graph")
+            return _failing("a recursive call")
+        if kind in ("dag", "steps"):
+            self.stack.append(target)
+            self.groups.add(qualified)
+            inner = self._body(target, call_scope, qualified, (*spec_path, "steps"))
+            step = {"steps": inner}
+            self.stack.pop()
+            outputs = self._group_outputs(path, template, call_scope, inner, qualified)
+            if outputs:
+                step["outputs"] = outputs
+            if "retryStrategy" in template:
+                led.unsupported((*path, "retryStrategy"), "orch retries steps, not groups")
+            if "timeout" in template or "activeDeadlineSeconds" in template:
+                led.unsupported(path, "an orch group has no timeout")
+        else:
+            step = self._leaf(path, template, call_scope, qualified, spec_path)
+        if loop is not None:
+            step["foreach"] = loop
+        self._task_when(task, where, scope, step, spec_path)
+        self._task_rest(task, where, step, qualified)
+        if scope.notes:
+            self._notes(scope, where, spec_path)
+        return step
+
+    def _arguments(self, task, where, outer: Scope, inner: Scope, target: str) -> None:
+        path, template = self._template(target)
+        given = {}
+        arguments = task.get("arguments") or {}
+        for i, param in enumerate(arguments.get("parameters") or []):
+            try:
+                given[param.get("name")] = translate(str(param.get("value", "")), outer)
+                self.ledger.mapped((*where, "arguments", "parameters", i), "with the template's input filled in")
+            except Unsupported as err:
+                self.ledger.unsupported((*where, "arguments", "parameters", i), str(err))
+                given[param.get("name")] = ""
+        for i, artifact in enumerate(arguments.get("artifacts") or []):
+            origin = artifact.get("from")
+            try:
+                if origin is None or set(artifact) - {"name", "from"}:
+                    raise Unsupported("only an artifact passed `from` an upstream task has an orch form")
+                inner.inputs[f"artifact:{artifact['name']}"] = translate(str(origin), outer)
+                self.ledger.mapped((*where, "arguments", "artifacts", i), "command", "the upstream artifact's copy")
+            except Unsupported as err:
+                self.ledger.unsupported((*where, "arguments", "artifacts", i), str(err))
+        for key in arguments:
+            if key not in ("parameters", "artifacts"):
+                self.ledger.unsupported((*where, "arguments", key), f"arguments.{key}")
+        for i, param in enumerate(((template.get("inputs") or {}).get("parameters")) or []):
+            ipath = (*path, "inputs", "parameters", i)
+            name = param.get("name")
+            if name in given:
+                inner.inputs[name] = given[name]
+            elif "value" in param or "default" in param:
+                try:
+                    inner.inputs[name] = translate(str(param.get("value", param.get("default"))),
+                                                   Scope(params=self.params, notes=outer.notes))
+                except Unsupported as err:
+                    self.ledger.unsupported(ipath, str(err))
+                    inner.inputs[name] = ""
+            else:
+                self.ledger.unsupported(ipath, "an input with no value given and no default")
+                inner.inputs[name] = ""
+            for key in param:
+                if key in ("name", "value", "default", "description"):
+                    self.ledger.mapped((*ipath, key), note="filled in where the template is called")
+                elif key == "enum":
+                    self.ledger.approximated((*ipath, key), "the enum is not checked")
+                else:
+                    self.ledger.unsupported((*ipath, key), f"an input parameter's {key!r} has no orch form")
+
+    def _group_outputs(self, path, template, scope, inner, qualified) -> dict:
+        found = {}
+        outputs = template.get("outputs") or {}
+        local = _local_names(_task_names(template))
+        tasks_scope = scope.child(tasks=local)
+        self._want_for(tasks_scope, qualified, local)
+        for i, param in enumerate(outputs.get("parameters") or []):
+            where = (*path, "outputs", "parameters", i)
+            source = (param.get("valueFrom") or {}).get("parameter")
+            try:
+                if source is None or set(param.get("valueFrom")) != {"parameter"}:
+                    raise Unsupported("a group output is one reference to an output of a step inside it")
+                text = translate(str(source), tasks_scope)
+                if single_reference(text) is None:
+                    raise Unsupported("a group output is exactly one reference")
+                found[suggest_name(param["name"])] = text
+                self.ledger.mapped(where, "outputs")
+            except Unsupported as err:
+                self.ledger.unsupported(where, str(err))
+        for key in outputs:
+            if key != "parameters":
+                self.ledger.unsupported((*path, "outputs", key), f"a group's outputs.{key} has no orch form")
+        self.outputs[qualified] = {k: {} for k in found}
+        return found
+
+    def _loop(self, task: dict, where: tuple, scope: Scope):
+        led = self.ledger
+        if "withItems" in task:
+            items = task["withItems"]
+            uses_keys = "{{item." in json.dumps(task.get("arguments") or {})
+            if uses_keys:
+                led.unsupported((*where, "withItems"), "{{item.KEY}}: orch's ${{ item }} is the whole item, "
+                                                        "it has no field access")
+            else:
+                led.mapped((*where, "withItems"), "foreach")
+            try:
+                return [translate(i, scope) if isinstance(i, str) else i for i in items]
+            except Unsupported as err:
+                led.unsupported((*where, "withItems"), str(err))
+                return []
+        if "withParam" in task:
+            try:
+                text = translate(str(task["withParam"]), scope)
+                ref = single_reference(text)
+                if ref is None and "${{" not in text:
+                    items = json.loads(text)
+                    if not isinstance(items, list):
+                        raise Unsupported("withParam is not a JSON list")
+                    led.mapped((*where, "withParam"), "foreach", "a JSON list given as text")
+                    return items
+                if ref is None:
+                    raise Unsupported("withParam is not exactly one reference")
+                self._demand(ref, "json", scope)
+                led.mapped((*where, "withParam"), "foreach", "read as a json list")
+                return text
+            except (Unsupported, ValueError) as err:
+                led.unsupported((*where, "withParam"), str(err))
+                return []
+        if "withSequence" in task:
+            seq = task["withSequence"]
+            try:
+                if set(seq) - {"count", "start", "end", "format"} or any("{{" in str(v) for v in seq.values()):
+                    raise Unsupported("a sequence from tags")
+                start = int(seq.get("start", 0))
+                end = int(seq["end"]) if "end" in seq else start + int(seq.get("count", 0)) - 1
+                step = 1 if end >= start else -1
+                fmt = seq.get("format")
+                values = [(_go_format(fmt, n) if fmt else str(n)) for n in range(start, end + step, step)]
+                led.mapped((*where, "withSequence"), "foreach", "the sequence's numbers as text, as Argo's items")
+                return values
+            except (Unsupported, ValueError, KeyError) as err:
+                led.unsupported((*where, "withSequence"), str(err))
+                return []
+        return None
+
+    def _task_when(self, task, where, scope, step, spec_path) -> None:
+        if "when" not in task:
+            return
+        refs: list[str] = []
+
+        def marker(match: re.Match) -> str:
+            if match.group(1):
+                raise Unsupported("an expression tag in when")
+            text = translate(match.group(0), scope)
+            ref = single_reference(text)
+            if ref is not None and ORCH_REF.fullmatch(text.strip()):
+                refs.append(ref)
+                return f"\x00{len(refs) - 1}\x00"
+            if "${{" in text:
+                raise Unsupported("a tag inside a word of 'when' text")
+            return text
+
+        try:
+            text = TAG.sub(marker, str(task["when"]))
+            tree = argo_when.parse(text)
+            condition = argo_when.to_orch(tree, refs, lambda ref, lit: self._compared(ref, lit, scope))
+            step["when"] = condition
+            self.ledger.mapped((*where, "when"), "when")
+        except Unsupported as err:
+            self.ledger.unsupported((*where, "when"), str(err))
+
+    def _compared(self, ref: str, literal, scope: Scope) -> None:
+        kind = "string"
+        if isinstance(literal, (int, float)) and not isinstance(literal, bool):
+            kind = "integer" if isinstance(literal, int) else "number"
+        self._demand(ref, kind, scope, literal)
+
+    def _demand(self, ref: str, kind: str, scope: Scope, literal=None) -> None:
+        """The type a reference is read as (a param's, an output's), and the literals it is compared with."""
+        parts = ref.split(".")
+        if parts[0] == "params":
+            param = self.param_specs.get(parts[1])
+            if param is not None:
+                self._retype(param, kind, "default")
+                self.literals.setdefault(("params", parts[1]), []).append(literal)
+        elif parts[0] == "steps" and len(parts) == 4:
+            qualified = scope.qualified.get(parts[1], parts[1])
+            outputs = self.outputs.setdefault(qualified, {})
+            entry = outputs.setdefault(parts[3], {"type": "string"})
+            self._retype(entry, kind, None)
+            if literal is not None:
+                self.literals.setdefault((qualified, parts[3]), []).append(literal)
+        elif parts[0] == "run" and literal is not None and parts[1] == "status":
+            pass
+
+    @staticmethod
+    def _retype(entry: dict, kind: str, default_key) -> None:
+        if kind == "string" or entry.get("type") == "json":
+            return
+        entry["type"] = kind
+        if default_key and default_key in entry:
+            try:
+                value = json.loads(entry[default_key])
+                entry[default_key] = float(value) if kind == "number" else value
+            except ValueError:
+                entry["type"] = "string"
+
+    def _task_rest(self, task, where, step, qualified) -> None:
+        for key in task:
+            if key in ("name", "template", "arguments", "withItems", "withParam", "withSequence", "when", "depends",
+                       "dependencies"):
+                continue
+            if key == "continueOn":
+                self.ledger.approximated((*where, key), "Argo does not fail the run for this step's failure; an orch "
+                                                        "pipeline fails with any failed step", "trigger")
+            else:
+                self.ledger.unsupported((*where, key), _WHY.get(key, f"a task's {key!r} has no orch field"))
+
+    # --- the exit handler and the end ---------------------------------------------------------------------
+
+    def _exit(self, out: dict) -> None:
+        name = self.spec["onExit"]
+        where = (*self.root, "onExit")
+        if name not in self.templates:
+            self.ledger.unsupported(where, f"onExit names no template here: {name!r}")
+            return
+        scope = self._entry_scope(name, Scope(params=self.params, final=True))
+        main_names, self.names = self.names, {}
+        finals = self._body(name, scope, "", ("finally",))
+        exit_names, self.names = self.names, main_names
+        if any("steps" in s for s in finals.values()):
+            self.ledger.unsupported(where, "an exit handler calling dag or steps templates: orch's finally steps "
+                                           "are steps, never groups")
+            finals = {k: v for k, v in finals.items() if "steps" not in v}
+        renamed = {old: f"{old}-exit" for old in set(finals) & set(out["steps"])}
+        finals = {renamed.get(k, k): v for k, v in finals.items()}
+        for key, value in exit_names.items():
+            if value in finals or value in renamed:
+                self.names[f"onExit:{key}"] = renamed.get(value, value)
+        out["finally"] = finals
+        self.ledger.approximated(where, "finally steps run once every step ended, as onExit does; a failed exit "
+                                        "handler fails Argo's run, while orch's finally steps never change its status",
+                                 "finally")
+
+    def _finish(self, out: dict) -> None:
+        """Outputs wanted by readers, declared on their steps; fail_fast where the steps templates need it."""
+        def fill(steps: dict, prefix: str) -> None:
+            for name, step in steps.items():
+                qualified = _join(prefix, name)
+                if "steps" in step:
+                    fill(step["steps"], qualified)
+                    continue
+                wanted = self.outputs.get(qualified) or {}
+                if wanted:
+                    step["outputs"] = {**wanted, **{k: v for k, v in (step.get("outputs") or {}).items()
+                                                    if k not in wanted}}
+                    for key, value in step["outputs"].items():
+                        if value.get("from") is None and value.get("type") == "string" and key == "result":
+                            value["from"] = "stdout"
+        fill(out["steps"], "")
+        fill(out.get("finally") or {}, "")
+        if self.steps_parallel and out.get("fail_fast"):
+            out["fail_fast"] = False
+            self.ledger.approximated((*self.root, "entrypoint"), "a steps template's parallel steps all start "
+                                     "together: orch's fail_fast would stop the ones after a failure", "fail_fast")
+
+
+_WHY = {
+    "initContainers": "orch steps have no init containers", "sidecars": "orch steps have no sidecars",
+    "daemon": "a daemon step outlives its step; orch has none", "memoize": "orch memoizes no step",
+    "synchronization": "orch has no semaphores or mutexes", "metrics": "orch emits no custom metrics",
+    "archiveLocation": "orch's artifacts go to the pipeline's store", "hooks": "orch has no lifecycle hooks",
+    "onExit": "an exit handler of one task: orch's finally steps are the pipeline's",
+    "executor": "orch sets the executor itself", "plugin": "executor plugins have no orch form",
+    "inline": "inline templates are not imported yet", "templateRef": "a template of another manifest",
+}
+
+
+def _kind(template: dict) -> str:
+    for kind in KINDS:
+        if kind in template:
+            return kind
+    return "none"
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _local_names(names: list) -> dict[str, str]:
+    """Argo names -> orch names, unique: a name orch refuses is fixed (suggest_name), a collision numbered."""
+    found: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        fixed = suggest_name(str(name))
+        candidate, n = fixed, 2
+        while candidate.replace("_", "-") in taken:
+            candidate, n = f"{fixed[:58]}-{n}", n + 1
+        taken.add(candidate.replace("_", "-"))
+        found[name] = candidate
+    return found
+
+
+def _task_names(template: dict) -> list[str]:
+    if "dag" in template:
+        return [t.get("name") for t in (template["dag"] or {}).get("tasks") or []]
+    return [s.get("name") for g in template.get("steps") or [] for s in g or []]
+
+
+def _failing(why: str) -> dict:
+    return {"command": ["sh", "-c", f"echo {cmd.quoted('not imported: ' + why)} >&2; exit 1"]}
+
+
+def _go_format(fmt: str, n: int) -> str:
+    try:
+        return re.sub(r"%0?(\d*)d", lambda m: str(n).zfill(int(m.group(1) or 0)), fmt)
+    except ValueError:
+        return str(n)

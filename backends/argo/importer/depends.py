@@ -1,0 +1,151 @@
+"""A DAG task's `depends` (or `dependencies`) as an orch trigger, checked over every combination of states.
+
+Argo (workflow/common/ancestry.go) reads `dependencies: [A]` and a bare `A` in `depends` as
+`(A.Succeeded || A.Skipped || A.Daemoned)`, adding `A.Failed` / `A.Errored` where A has `continueOn`; a task
+whose expression is false is Omitted (dag.go, evaluateDependsLogic). orch decides by a trigger over its
+upstream states. The two states meet as: Succeeded = succeeded, Failed and Error = failed, Skipped (a false
+`when`) = skipped, Omitted = upstream_failed -- the state an orch step that did not run after a failure has, and
+the one every `none_failed` step that does not run takes. The trigger kept is the one agreeing with the
+expression on the most combinations; it is exact only when it agrees on all of them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+
+from orch.core.triggers import RUN, decide
+
+from .tags import Unsupported
+
+RESULTS = ("Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned", "AnySucceeded", "AllFailed")
+PHASES = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
+AS_ORCH = {"Succeeded": "succeeded", "Failed": "failed", "Error": "failed", "Skipped": "skipped",
+           "Omitted": "upstream_failed"}
+TRIGGERS = ("none_failed", "all_succeeded", "any_failed", "all_done")
+_TOKEN = re.compile(r"\s*(?:(?P<op>&&|\|\||!|\(|\))|(?P<word>and|or|not)(?![\w-])|(?P<name>[A-Za-z0-9][-A-Za-z0-9_]*)"
+                    r"(?:\.(?P<result>[A-Za-z]+))?)")
+
+
+def expression(task: dict, tasks: dict[str, dict]) -> str:
+    """The task's depends logic as Argo builds it (getTaskDependsLogic, expandDependency)."""
+    if task.get("depends"):
+        text = str(task["depends"])
+        return re.sub(r"(?<![\w.-])([A-Za-z0-9][-A-Za-z0-9_]*)(?![\w.-])(?!\s*\.)",
+                      lambda m: m.group(0) if m.group(1) in ("and", "or", "not") else _expanded(m.group(1), tasks), text)
+    return " && ".join(_expanded(name, tasks) for name in task.get("dependencies") or [])
+
+
+def _expanded(name: str, tasks: dict[str, dict]) -> str:
+    parts = [f"{name}.Succeeded", f"{name}.Skipped", f"{name}.Daemoned"]
+    on = (tasks.get(name) or {}).get("continueOn") or {}
+    if on.get("error"):
+        parts.append(f"{name}.Errored")
+    if on.get("failed"):
+        parts.append(f"{name}.Failed")
+    return "(" + " || ".join(parts) + ")"
+
+
+def names(logic: str) -> list[str]:
+    """The tasks an expression names, in order of first mention."""
+    found: dict[str, None] = {}
+    for kind, value, _ in _tokens(logic):
+        if kind == "name":
+            found[value[0]] = None
+    return list(found)
+
+
+def _tokens(text: str):
+    at, found = 0, []
+    while at < len(text.rstrip()):
+        match = _TOKEN.match(text, at)
+        if not match or match.end() == at:
+            raise Unsupported(f"depends {text!r} is not Argo's depends syntax (at {text[at:at + 10]!r})")
+        if match.group("op"):
+            found.append(("op", match.group("op"), at))
+        elif match.group("word"):
+            found.append(("op", {"and": "&&", "or": "||", "not": "!"}[match.group("word")], at))
+        else:
+            result = match.group("result")
+            if result is None or result not in RESULTS:
+                raise Unsupported(f"depends {text!r}: {match.group(0).strip()!r} is not task.Result")
+            found.append(("name", (match.group("name"), result), at))
+        at = match.end()
+    return found
+
+
+def evaluate(logic: str, phases: dict[str, str], items: dict[str, list[str]] | None = None) -> bool:
+    """Argo's value of `logic` with each named task in `phases` (TaskResults; `items`: a task group's children)."""
+    toks = _tokens(logic)
+    value, at = _or(toks, 0, phases, items or {})
+    if at != len(toks):
+        raise Unsupported(f"depends {logic!r}: unexpected text")
+    return value
+
+
+def _or(toks, at, phases, items):
+    value, at = _and(toks, at, phases, items)
+    while at < len(toks) and toks[at][:2] == ("op", "||"):
+        right, at = _and(toks, at + 1, phases, items)
+        value = value or right
+    return value, at
+
+
+def _and(toks, at, phases, items):
+    value, at = _not(toks, at, phases, items)
+    while at < len(toks) and toks[at][:2] == ("op", "&&"):
+        right, at = _not(toks, at + 1, phases, items)
+        value = value and right
+    return value, at
+
+
+def _not(toks, at, phases, items):
+    if at < len(toks) and toks[at][:2] == ("op", "!"):
+        value, at = _not(toks, at + 1, phases, items)
+        return not value, at
+    if at < len(toks) and toks[at][:2] == ("op", "("):
+        value, at = _or(toks, at + 1, phases, items)
+        if at >= len(toks) or toks[at][:2] != ("op", ")"):
+            raise Unsupported("depends: unbalanced parenthesis")
+        return value, at + 1
+    if at >= len(toks) or toks[at][0] != "name":
+        raise Unsupported("depends: a task result was expected")
+    name, result = toks[at][1]
+    return _result(phases.get(name, "Omitted"), result, items.get(name)), at + 1
+
+
+def _result(phase: str, result: str, children: list[str] | None) -> bool:
+    if result == "AnySucceeded":
+        return bool(children) and "Succeeded" in children if children is not None else phase == "Succeeded"
+    if result == "AllFailed":
+        return bool(children) and all(c == "Failed" for c in children) if children is not None else phase == "Failed"
+    return {"Succeeded": phase == "Succeeded", "Failed": phase == "Failed", "Errored": phase == "Error",
+            "Skipped": phase == "Skipped", "Omitted": phase == "Omitted", "Daemoned": False}[result]
+
+
+def trigger(logic: str) -> tuple[str, int, int]:
+    """(trigger, weighted disagreements, combinations tried) for the task's upstream tasks: a disagreement counts
+    less where it needs an Omitted or Error upstream (rarer, and Omitted only by the assumed correspondence)."""
+    upstream = names(logic)
+    combos = _combinations(len(upstream))
+    best = None
+    for candidate in TRIGGERS:
+        wrong = 0
+        for combo in combos:
+            phases = dict(zip(upstream, combo))
+            argo = evaluate(logic, phases)
+            orch = decide(candidate, [AS_ORCH[p] for p in combo]) == RUN
+            wrong += (argo != orch) * (1 if {"Omitted", "Error"} & set(combo) else 3)
+        if best is None or wrong < best[1]:
+            best = (candidate, wrong)
+        if not wrong:
+            break
+    return best[0], best[1], len(combos)
+
+
+def _combinations(count: int) -> list[tuple[str, ...]]:
+    if len(PHASES) ** count <= 4096:
+        return list(itertools.product(PHASES, repeat=count))
+    rng = random.Random(count)
+    return [tuple(rng.choice(PHASES) for _ in range(count)) for _ in range(4096)]

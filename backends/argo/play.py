@@ -1,0 +1,241 @@
+"""Argo's own rules played on chosen outcomes, running nothing: the source side of `orch import argo`'s check.
+
+Read from workflow/controller: a DAG task waits for the tasks its `depends`/`dependencies` name and runs when
+that logic holds, else it is Omitted (dag.go, evaluateDependsLogic; ancestry.go, expandDependency: a bare `A`
+is A.Succeeded || A.Skipped || A.Daemoned, plus A.Failed/A.Errored under continueOn); its `when`, govaluate over
+substituted text, false makes it Skipped; with failFast (the default) a failure that fails the DAG starts no
+further task. A DAG's phase is its leaves' branch phases, an Omitted or Skipped leaf inheriting its parents'
+(assessDAGPhase), a leaf's failure forgiven by its continueOn. A steps template runs its groups in order, a
+group failing on a step that failed without continueOn, which ends the template (steps.go). A node retries by
+its template's retryStrategy and policy (operator.go, processNodeRetries: OnFailure, the default, retries failed
+containers and not errors). A looped task is one node whose items all behave alike. The workflow's phase is the
+entrypoint's, or Failed when that Succeeded and the exit handler failed (operator.go, operate).
+Time is not played: tasks end one after another, in a topological order with ties in manifest order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import re
+from typing import Mapping
+
+from orch.core.play import Draw, Ending, Played
+
+from .importer import depends as deps
+from .importer import when as argo_when
+
+TAG = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+DONE = ("Succeeded", "Failed", "Error")
+WORKFLOW_PHASE = {"Succeeded": "Succeeded", "Skipped": "Succeeded", "Omitted": "Succeeded", "Failed": "Failed",
+                  "Error": "Error"}
+EXIT = "onExit:"  # the exit handler's nodes are keyed EXIT + their names
+
+
+def play(document: Mapping, draws: Mapping[str, Draw]) -> Played:
+    """The workflow's phase and every node's end, keyed by its path of task names (`outer.inner`)."""
+    return _Play(document, draws).run()
+
+
+class _Play:
+    def __init__(self, document: Mapping, draws: Mapping[str, Draw]):
+        spec = document.get("spec") or {}
+        self.spec = spec.get("workflowSpec") or {} if document.get("kind") == "CronWorkflow" else spec
+        self.templates = {t.get("name"): t for t in self.spec.get("templates") or []}
+        self.draws = draws
+        self.params = {p.get("name"): str(p.get("value", "")) for p in
+                       ((self.spec.get("arguments") or {}).get("parameters") or [])}
+        self.ends: dict[str, Ending] = {}
+
+    def run(self) -> Played:
+        phase, _ = self.template(self.spec.get("entrypoint"), {}, "", {})
+        status = WORKFLOW_PHASE.get(phase, "Failed")
+        exit_name = self.spec.get("onExit")
+        if exit_name in self.templates:
+            globals_ = {"workflow.status": status}
+            exit_phase, _ = self.template(exit_name, {}, EXIT, globals_)
+            if status == "Succeeded" and exit_phase in ("Failed", "Error"):
+                status = "Failed"
+        return Played(status, dict(self.ends))
+
+    # a template called at `path` (a leaf is keyed by path itself; a DAG's tasks by path.task)
+    def template(self, name: str, inputs: dict, path: str, extra: dict) -> tuple[str, dict]:
+        template = self.templates.get(name) or {}
+        env = {**{f"workflow.parameters.{k}": v for k, v in self.params.items()}, **extra,
+               **{f"inputs.parameters.{k}": v for k, v in inputs.items()}}
+        if "dag" in template:
+            return self.dag(template, env, path)
+        if "steps" in template:
+            return self.steps(template, env, path)
+        key = path or name
+        if path.endswith(":") or path == "":
+            key = f"{path}{name}" if path else name
+        return self.leaf(template, key)
+
+    def leaf(self, template: dict, key: str) -> tuple[str, dict]:
+        draw = self.draws.get(key, Draw())
+        strategy = template.get("retryStrategy") or {}
+        limit = int(strategy.get("limit", 100 if strategy else 0)) if str(strategy.get("limit", "0")).isdigit() else 0
+        policy = strategy.get("retryPolicy") or ("Always" if strategy.get("expression") else "OnFailure")
+        retried = {"Always": True, "OnFailure": not draw.error, "OnError": draw.error,
+                   "OnTransientError": False}.get(policy, False)
+        if not draw.fails:
+            phase, attempts = "Succeeded", 1
+        elif not retried or not limit:
+            phase, attempts = ("Error" if draw.error else "Failed"), 1
+        else:
+            attempts = min(draw.fails, limit) + 1
+            phase = "Succeeded" if draw.fails <= limit else ("Error" if draw.error else "Failed")
+        self.ends[key] = Ending(phase, attempts)
+        return phase, {k: v for k, v in draw.outputs.items() if v is not None} if phase == "Succeeded" else {}
+
+    def call(self, task: dict, env: dict, path: str) -> tuple[str, dict]:
+        """One task or step that runs: its loop, its template; the node's phase and its outputs' texts."""
+        name = task.get("template")
+        template = self.templates.get(name) or {}
+        inputs = {p.get("name"): _sub(str(p.get("value", "")), env) for p in
+                  ((task.get("arguments") or {}).get("parameters") or [])}
+        for p in (template.get("inputs") or {}).get("parameters") or []:
+            if p.get("name") not in inputs:
+                inputs[p.get("name")] = _sub(str(p.get("value", p.get("default", ""))), env)
+        extra = {k: v for k, v in env.items() if k.startswith("workflow.")}
+        if "dag" in template or "steps" in template:
+            phase, outputs = self.template(name, inputs, path, extra)
+            self.ends[path] = Ending(phase)
+            return phase, outputs
+        phase, outputs = self.leaf(template, path)
+        return phase, outputs
+
+    def dag(self, template: dict, env: dict, path: str) -> tuple[str, dict]:
+        dag = template.get("dag") or {}
+        tasks = [t for t in dag.get("tasks") or []]
+        by_name = {t.get("name"): t for t in tasks}
+        logic = {t.get("name"): deps.expression(t, by_name) for t in tasks}
+        upstream = {n: deps.names(text) for n, text in logic.items()}
+        fail_fast = dag.get("failFast", True)
+        phases: dict[str, str] = {}
+        scope = dict(env)
+        stopped = False
+        for name in _order([t.get("name") for t in tasks], upstream):
+            task, key = by_name[name], _join(path, name)
+            if stopped:
+                continue  # never started: no node
+            if logic[name] and not deps.evaluate(logic[name], phases):
+                phase = "Omitted"
+            else:
+                phase = self.run_task(task, scope, key, "tasks")
+            phases[name] = phase
+            if phase in ("Omitted", "Skipped"):
+                self.ends[key] = Ending(phase)
+            if fail_fast and phase in ("Failed", "Error") and not _continues(task, phase) \
+                    and not _handled(name, tasks, by_name):
+                stopped = True
+        leaves = [n for n in by_name if not any(n in up for up in upstream.values())]
+        result = "Succeeded"
+        for leaf in leaves:
+            branch = _branch(leaf, phases, upstream)
+            if branch in ("Failed", "Error") and not _continues(by_name[leaf], branch):
+                result = branch
+                break
+            if branch is None:
+                result = "Failed"  # a leaf never reached: the DAG failed fast
+        return result, self.outputs(template, scope)
+
+    def steps(self, template: dict, env: dict, path: str) -> tuple[str, dict]:
+        scope = dict(env)
+        for group in template.get("steps") or []:
+            failed = False
+            for step in group or []:
+                key = _join(path, step.get("name"))
+                phase = self.run_task(step, scope, key, "steps")
+                if phase in ("Omitted", "Skipped"):
+                    self.ends[key] = Ending(phase)
+                if phase in ("Failed", "Error") and not _continues(step, phase):
+                    failed = True
+            if failed:
+                return "Failed", {}
+        return "Succeeded", self.outputs(template, scope)
+
+    def run_task(self, task: dict, scope: dict, key: str, kind: str) -> str:
+        """A task whose dependencies allow it: its loop, its `when`, its template; its outputs into `scope`."""
+        name = task.get("name")
+        if "withItems" in task and not task["withItems"]:
+            return "Skipped"  # "Skipped, empty params"
+        if "when" in task:
+            try:
+                if not argo_when.evaluate(_sub(str(task["when"]), scope)):
+                    return "Skipped"
+            except ValueError:
+                self.ends[key] = Ending("Error")
+                return "Error"
+        phase, outputs = self.call(task, scope, key)
+        looped = any(k in task for k in ("withItems", "withParam", "withSequence"))
+        for output, text in outputs.items():
+            where = "result" if output == "result" else f"parameters.{output}"
+            scope[f"{kind}.{name}.outputs.{where}"] = json.dumps([text]) if looped else str(text)
+        return phase
+
+    def outputs(self, template: dict, scope: dict) -> dict:
+        found = {}
+        for param in (template.get("outputs") or {}).get("parameters") or []:
+            source = (param.get("valueFrom") or {}).get("parameter")
+            if source is not None:
+                text = _sub(str(source), scope)
+                if "{{" not in text:
+                    found[param.get("name")] = text
+        return found
+
+
+def _sub(text: str, env: dict) -> str:
+    return TAG.sub(lambda m: env.get(m.group(1), m.group(0)), text)
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}{name}" if path.endswith(":") else (f"{path}.{name}" if path else name)
+
+
+def _order(names: list[str], upstream: dict[str, list[str]]) -> list[str]:
+    """Topological, ties by manifest order (as orch's play orders its steps)."""
+    position = {n: i for i, n in enumerate(names)}
+    waiting = {n: {u for u in upstream.get(n, []) if u in position} for n in names}
+    ready = [position[n] for n, ups in waiting.items() if not ups]
+    heapq.heapify(ready)
+    found = []
+    while ready:
+        name = names[heapq.heappop(ready)]
+        found.append(name)
+        for other, ups in waiting.items():
+            if name in ups:
+                ups.discard(name)
+                if not ups:
+                    heapq.heappush(ready, position[other])
+    return found
+
+
+def _continues(task: dict, phase: str) -> bool:
+    on = task.get("continueOn") or {}
+    return bool(on.get("failed") if phase == "Failed" else on.get("error") if phase == "Error" else False)
+
+
+def _handled(name: str, tasks: list[dict], by_name: dict) -> bool:
+    """Whether some task runs on `name`'s failure (its depends reads name.Failed, .Errored or .AllFailed)."""
+    for task in tasks:
+        text = deps.expression(task, by_name) if task.get("depends") else ""
+        if re.search(rf"(?<![\w-]){re.escape(name)}\.(Failed|Errored|AllFailed)", text) and \
+                not re.search(rf"!\s*\(?\s*{re.escape(name)}\.", text):
+            return True
+    return False
+
+
+def _branch(name: str, phases: dict[str, str], upstream: dict[str, list[str]], seen=None) -> str | None:
+    """A task's branch phase (assessDAGPhase): its own when it completed, else its parents', failures first."""
+    phase = phases.get(name)
+    if phase is None:
+        return None
+    if phase in DONE:
+        return phase
+    parents = [_branch(u, phases, upstream) for u in upstream.get(name, [])]
+    for candidate in parents:
+        if candidate in ("Failed", "Error"):
+            return candidate
+    return "Succeeded"
