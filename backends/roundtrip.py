@@ -22,6 +22,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional
 
+from orch.core import groups
 from orch.core.artifacts import ships_code
 from orch.core.errors import SpecError
 from orch.core.templates import template_of
@@ -46,30 +47,40 @@ EDITED = "edited since orch rendered it"
 
 @dataclass(frozen=True)
 class Embedded:
-    """The texts a rendered file carries: the spec's JSON, and the render's other inputs as JSON (None: none)."""
+    """The texts a rendered file carries: the spec's JSON (None: past the bound, known without writing it), and the
+    render's other inputs as JSON (None: none). `size`: their bytes, or at least the bytes of a spec not written."""
 
-    spec: str
+    spec: Optional[str]
     inputs: Optional[str]
-
-    @property
-    def size(self) -> int:
-        return len(self.spec.encode()) + len((self.inputs or "").encode())
+    size: int
 
 
 def embedding(graph: PipelineGraph, code: Optional[Shipped] = None) -> Embedded:
     """The spec as `orch.core.pyspec.spec_data` writes it (compact JSON; secrets are references there, never values),
-    and what rendering took from elsewhere: each step's template, the shipped code's sha256."""
+    and what rendering took from elsewhere: each step's template, the shipped code's sha256. A pipeline whose steps'
+    names and code alone pass the bound is not dumped at all (a tenth of a 10,000-step render)."""
     from orch.core.pyspec import spec_data
 
     pipeline = graph.pipeline
+    least = _least_size(pipeline)
+    if least > MAX_EMBEDDED:
+        return Embedded(None, None, least)
     spec = _tag_free(json.dumps(spec_data(pipeline), separators=(",", ":"), ensure_ascii=False))
-    inputs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
     templates = {name: template_of(step) for name, step in pipeline.all_steps.items() if template_of(step)}
     if templates:
-        inputs["templates"] = templates
+        extra["templates"] = templates
     if code is not None and ships_code(pipeline):
-        inputs["code"] = code.sha256
-    return Embedded(spec, json.dumps(inputs, separators=(",", ":")) if inputs else None)
+        extra["code"] = code.sha256
+    inputs = json.dumps(extra, separators=(",", ":")) if extra else None
+    return Embedded(spec, inputs, len(spec.encode()) + len((inputs or "").encode()))
+
+
+def _least_size(pipeline: Pipeline) -> int:
+    """Bytes any JSON of the spec takes at least: each step's own name (a group's step is written inside the group)
+    and what it runs, quoted (characters: a lower bound of UTF-8's bytes)."""
+    return sum(len(groups.local(name)) + 3 + len(step.python or "") + sum(len(part) + 3 for part in step.command or ())
+               for name, step in pipeline.all_steps.items())
 
 
 def _tag_free(text: str) -> str:
@@ -81,14 +92,14 @@ def _tag_free(text: str) -> str:
 
 
 def fits(embedded: Embedded) -> bool:
-    return embedded.size <= MAX_EMBEDDED
+    return embedded.spec is not None and embedded.size <= MAX_EMBEDDED
 
 
 def too_big_note(embedded: Embedded, where: str = SPEC_ANNOTATION, why: str = "") -> str:
     """The comment a file carries in place of a spec over the bound (or, `why`, over another)."""
     why = why or f"over {MAX_EMBEDDED // 1024} KiB (Kubernetes holds 256 KiB of annotations an object)"
-    return (f"# {where} not embedded: the spec's JSON is {embedded.size / 1024:.0f} KiB, {why}; orch import reads "
-            "this file the general way")
+    size = f"{'' if embedded.spec is not None else 'at least '}{embedded.size / 1024:.0f} KiB"
+    return f"# {where} not embedded: the spec's JSON is {size}, {why}; orch import reads this file the general way"
 
 
 def annotations(embedded: Embedded) -> dict[str, str]:
@@ -102,7 +113,7 @@ def python_lines(graph: PipelineGraph, code: Optional[Shipped] = None) -> str:
     embedded = embedding(graph, code)
     if not fits(embedded):
         return too_big_note(embedded, SPEC_CONSTANT) + "\n"
-    lines = [f"# the spec this file was rendered from, as JSON: orch import reads it back (edit the spec, not this file)",
+    lines = ["# the spec this file was rendered from, as JSON: orch import reads it back (edit the spec, not this file)",
              f"{SPEC_CONSTANT} = {embedded.spec!r}"]
     if embedded.inputs:
         lines.append(f"{INPUTS_CONSTANT} = {embedded.inputs!r}  # what rendering read beyond the spec")

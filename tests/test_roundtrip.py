@@ -78,6 +78,8 @@ def test_argo_manifests_give_back_their_spec(path):
 @pytest.mark.parametrize("path", SOURCES, ids=_id)
 def test_airflow_and_prefect_files_give_back_their_spec(path):
     graph = _graph(path)
+    embedded = roundtrip.embedding(graph)
+    assert roundtrip._least_size(graph.pipeline) <= len(embedded.spec.encode())  # a lower bound
     for backend, text in (("airflow", dag_source(graph, "python")), ("prefect", module_source(graph))):
         recovered, reason = recover_python(text)
         assert reason == "" and recovered is not None, f"{backend}: {reason}"
@@ -221,21 +223,25 @@ def test_python_files_are_read_never_run(tmp_path):
 # -- the bound ---------------------------------------------------------------------------------
 
 
-def _big_spec():
-    return parse_spec(json.dumps({"apiVersion": "orch/v1", "name": "big", "description": "x" * (roundtrip.MAX_EMBEDDED + 1),
-                                  "steps": {"a": {"command": ["true"]}}}))
-
-
 def test_a_spec_over_the_bound_is_not_embedded():
-    graph = _big_spec()
+    graph = parse_spec(json.dumps({"apiVersion": "orch/v1", "name": "big", "description": "x" * 140_000,
+                                   "steps": {"a": {"command": ["true"]}}}))
     (document,) = argo.render(graph, kind="workflow")
-    assert document.text.startswith("# orch.dev/spec not embedded: the spec's JSON is 128 KiB, over 128 KiB")
+    assert document.text.startswith("# orch.dev/spec not embedded: the spec's JSON is 137 KiB, over 128 KiB")
     manifest = yaml.safe_load(document.text)
     assert "annotations" not in manifest["metadata"]
     assert recover_argo(manifest)[0] is None
     for text in (dag_source(graph), module_source(graph)):
-        assert "ORCH_SPEC =" not in text and "# ORCH_SPEC not embedded: the spec's JSON is 128 KiB" in text
+        assert "ORCH_SPEC =" not in text and "# ORCH_SPEC not embedded: the spec's JSON is 137 KiB" in text
         assert recover_python(text)[0] is None
+
+
+def test_a_spec_whose_steps_alone_pass_the_bound_is_not_even_written():
+    steps = {f"step-{i:04}": {"python": f"package.module:function_{i:04}"} for i in range(4000)}
+    graph = parse_spec(json.dumps({"apiVersion": "orch/v1", "name": "many", "steps": steps}))
+    embedded = roundtrip.embedding(graph)
+    assert embedded.spec is None and roundtrip.MAX_EMBEDDED < embedded.size == 4000 * (9 + 3 + 28)
+    assert roundtrip.python_lines(graph).startswith("# ORCH_SPEC not embedded: the spec's JSON is at least 156 KiB")
 
 
 def test_the_spec_is_left_out_where_it_would_take_a_manifest_past_1_mb():
