@@ -37,7 +37,8 @@ def spaces(workflow, graph) -> dict[str, Space]:
         for (qualified, output), literals in workflow.literals.items():
             if qualified == name:
                 declared = step.outputs.get(output) if step.outputs else None
-                outputs[output] = _values(literals, getattr(declared, "type", "string"))
+                kind = declared if isinstance(declared, str) else getattr(declared, "type", "string")
+                outputs[output] = _values(literals, kind)
         found[name] = Space(max_fails=limit, errors=bool(retrying and limit and retrying.policy != "Always"),
                             outputs=outputs)
     return found

@@ -65,6 +65,7 @@ class Workflow:
         self.comments: dict[tuple, str] = {}
         self.fail_fast_votes: list[bool] = []
         self.steps_parallel = False
+        self.argo_path = ""  # the Argo node path of the DAG or steps template being read
         self.stack: list[str] = []  # the dag and steps templates being called, to refuse recursion
 
     # --- the document ------------------------------------------------------------------------------------
@@ -224,7 +225,7 @@ class Workflow:
         if kind == "steps":
             return self._steps(path, template, scope, prefix, spec_path)
         local = suggest_name(name)
-        self.names[_join(prefix, name)] = _join(prefix, local)
+        self.names[_join(self.argo_path, name)] = _join(prefix, local)
         return {local: self._leaf(path, template, scope, _join(prefix, local), (*spec_path, local))}
 
     def _common(self, path: tuple, template: dict, step: dict, qualified: str, spec_path: tuple) -> None:
@@ -542,7 +543,8 @@ class Workflow:
         led.mapped((*where, "name"), ".".join(str(p) for p in spec_path[1::2]) if False else None,
                    "" if name == task.get("name") else f"{task.get('name')!r} is named {name!r}: orch's names refuse it")
         qualified = _join(prefix, name)
-        self.names[_join(prefix, task.get("name"))] = qualified
+        argo_path = _join(self.argo_path, task.get("name"))
+        self.names[argo_path] = qualified
         target = task.get("template")
         if target not in self.templates:
             why = "a templateRef names a template in another manifest" if "templateRef" in task else \
@@ -561,7 +563,9 @@ class Workflow:
         if kind in ("dag", "steps"):
             self.stack.append(target)
             self.groups.add(qualified)
+            outer_path, self.argo_path = self.argo_path, argo_path
             inner = self._body(target, call_scope, qualified, (*spec_path, "steps"))
+            self.argo_path = outer_path
             step = {"steps": inner}
             self.stack.pop()
             outputs = self._group_outputs(path, template, call_scope, inner, qualified)
