@@ -822,6 +822,11 @@ class Workflow:
                             value["from"] = "stdout"
         fill(out["steps"], "")
         fill(out.get("finally") or {}, "")
+        if self.groups and out.get("fail_fast"):
+            out["fail_fast"] = False
+            self.ledger.approximated((*self.root, "entrypoint"), "Argo's failFast stops new tasks in the failed task's "
+                                     "own DAG (and its callers' as the failure reaches them); orch's fail_fast with "
+                                     "groups reaches every group and cannot be rendered for Argo: off here", "fail_fast")
         if self.steps_parallel and out.get("fail_fast"):
             out["fail_fast"] = False
             self.ledger.approximated((*self.root, "entrypoint"), "a steps template's parallel steps all start "

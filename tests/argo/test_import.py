@@ -1,0 +1,177 @@
+"""`orch import argo`: hand-written manifests (tests/argo/import_cases/, in Argo's style) imported into specs
+that validate and render on every backend, with every field accounted for and the expected fates, and the
+behaviour check's verdicts; refusals of what is not a pipeline, located."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orch.backends.argo.importer import import_
+from orch.backends.argo.importer.retries import argo_delays, delays
+from orch.core.errors import SpecError
+from orch.core.fidelity import APPROXIMATED, MAPPED, UNSUPPORTED, leaves, path_text
+from orch.core.load import parse_spec
+
+CASES = Path(__file__).parent / "import_cases"
+ALL = sorted(CASES.glob("*.yaml"))
+
+# case -> (unsupported paths, whether the behaviour check agrees)
+EXPECTED = {
+    "cron-artifacts": ((), True),
+    "dag-params-when": ((), False),  # score.Failed read as any_failed: Argo omits alert when score never ran
+    "loops": ((), True),
+    "nested-exit": ((), False),  # a failed exit handler fails Argo's run, never orch's
+    "retries": ((), False),  # Argo's default policy does not retry errors; orch retries every failure
+    "steps-groups": ((), True),
+    "unsupported": (("spec.podGC", "spec.templates[1].resource", "spec.templates[2].inputs.artifacts[0]",
+                     "spec.templates[2].sidecars"), True),
+}
+
+
+def one(case: str):
+    [imported] = import_(CASES / f"{case}.yaml")
+    return imported
+
+
+def test_every_case_has_its_expectation():
+    assert sorted(EXPECTED) == [p.stem for p in ALL]
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_a_case_imports_to_a_spec_that_validates_and_renders_everywhere(case):
+    from orch.backends.airflow.render import render as airflow
+    from orch.backends.argo.render import render as argo
+    from orch.backends.prefect.render import render as prefect
+
+    imported = one(case)
+    graph = parse_spec(imported.text)
+    assert graph.pipeline.name == imported.name
+    for render in (argo, airflow, prefect):
+        assert render(graph), render
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_a_case_reports_what_was_expected(case):
+    report = one(case).report
+    unsupported, agrees = EXPECTED[case]
+    assert tuple(e.path for e in report.entries if e.status == UNSUPPORTED) == unsupported
+    assert report.behaviour.plays == 64
+    assert report.behaviour.checked is agrees, report.behaviour.differences[:3]
+    assert all(e.line for e in report.entries), "every entry is located"
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_nothing_is_dropped_silently(path):
+    """Every key of the manifest is covered by an entry for it or for a field above it."""
+    report = one(path.stem).report
+    recorded = {e.path for e in report.entries}
+    document = yaml.safe_load(path.read_text())
+    for leaf in leaves(document):
+        covering = [path_text(leaf[:i]) for i in range(len(leaf), 0, -1)]
+        assert any(c in recorded for c in covering), path_text(leaf)
+
+
+def test_a_steps_template_runs_its_groups_in_sequence():
+    steps = yaml.safe_load(one("steps-groups").text)["steps"]
+    assert "after" not in steps["flip"]
+    assert steps["heads"]["after"] == steps["tails"]["after"] == ["flip"]
+    assert steps["done"]["after"] == ["heads", "tails"] and steps["done"]["trigger"] == "none_failed"
+    assert steps["heads"]["when"] == "steps.flip.outputs.result == 'heads'"
+    assert steps["flip"]["outputs"] == {"result": {"type": "string", "from": "stdout"}}
+
+
+def test_a_script_runs_its_source_as_a_file_after_command_and_args():
+    flip = yaml.safe_load(one("steps-groups").text)["steps"]["flip"]
+    shell, source, argv = flip["command"][2], flip["command"][4], flip["command"][5:]
+    assert flip["command"][:2] == ["sh", "-c"] and argv == ["python"]
+    assert 'printf %s "$1" > "$script"' in shell and '"$@" "$script"' in shell
+    assert source.startswith("import random")
+
+
+def test_tags_become_references_and_outputs_are_copied_from_their_paths():
+    spec = yaml.safe_load(one("dag-params-when").text)
+    prepare, score, publish = (spec["steps"][n] for n in ("prepare", "score", "publish"))
+    assert spec["params"] == {"dataset": {"type": "string", "default": "s3://bucket/data.csv"},
+                              "threshold": {"type": "string", "default": "80"}}
+    assert prepare["command"][-1] == "echo reading ${{ params.dataset }}; echo 1200 > /tmp/rows"
+    assert "cp '/tmp/rows' \"$ORCH_OUTPUTS/rows\"" in prepare["command"][2]
+    assert prepare["outputs"] == {"rows": {"type": "string"}}
+    assert publish["when"] == "steps.score.outputs.result > 80"
+    assert score["outputs"] == {"result": {"type": "integer", "from": "stdout"}}  # compared with a number
+    assert publish["command"] == ["echo", "publishing ${{ steps.prepare.outputs.rows }} rows"]
+    assert spec["steps"]["alert"]["trigger"] == "any_failed"
+    assert prepare["env"] == {"LOG_LEVEL": "debug", "TOKEN": {"secret": "hf-token", "key": "token"}}
+    assert prepare["resources"] == {"cpu": "500m", "memory": "1Gi"}
+    assert prepare["kubernetes"]["limits"] == {"memory": "2Gi"}
+    assert prepare["kubernetes"]["node_selector"] == {"pool": "cpu"}
+    assert prepare["kubernetes"]["service_account"] == "trainer"
+    assert spec["timeout"] == 3600 and spec["fail_fast"] is True
+    assert spec["name"] == "train-and-gate"
+
+
+def test_loops_become_foreach():
+    steps = yaml.safe_load(one("loops").text)["steps"]
+    assert steps["each-item"]["foreach"] == ["a", "b", "c"]
+    assert steps["each-line"]["foreach"] == "${{ steps.list.outputs.result }}"
+    assert steps["list"]["outputs"]["result"] == {"type": "json", "from": "stdout"}
+    assert steps["each-number"]["foreach"] == ["0", "1", "2"]
+
+
+def test_a_nested_dag_is_a_group_with_its_outputs_and_the_exit_handler_a_finally_step():
+    imported = one("nested-exit")
+    spec = yaml.safe_load(imported.text)
+    build = spec["steps"]["build"]
+    assert set(build["steps"]) == {"compile", "test"}
+    assert build["outputs"] == {"version": "${{ steps.compile.outputs.version }}"}
+    assert spec["steps"]["report"]["command"] == ["echo", "${{ steps.build.outputs.version }}"]
+    assert spec["finally"]["notify"]["command"] == ["echo", "run ended: ${{ run.status }}"]
+    differences = imported.report.behaviour.differences
+    assert differences and all("the run: Failed in the source, succeeded in the spec" in d for d in differences)
+
+
+def test_retry_delays_are_compared_number_by_number():
+    imported = one("retries")
+    flaky = yaml.safe_load(imported.text)["steps"]["flaky"]
+    assert flaky["retries"] == {"limit": 3, "delay": 10, "factor": 3, "max_delay": 300}
+    backoff = {"duration": "10s", "factor": 3, "cap": "5m"}
+    assert delays(flaky["retries"], 3) == argo_delays(backoff, 3) == [10, 30, 90]
+    assert delays(flaky["retries"], 6) == argo_delays(backoff, 6) == [10, 30, 90, 270, 300, 300]
+    entries = {e.path: e for e in imported.report.entries}
+    assert entries["spec.templates[1].retryStrategy.retryPolicy"].status == MAPPED
+    assert entries["spec.templates[2].retryStrategy"].status == APPROXIMATED  # OnFailure, Argo's default
+    max_duration = entries["spec.templates[2].retryStrategy.backoff.maxDuration"]
+    assert max_duration.status == APPROXIMATED and "60s, 120s" in max_duration.note
+    assert all("default-policy: Error after 1 attempt in the source" in d
+               for d in imported.report.behaviour.differences)
+
+
+def test_the_cron_schedule_and_the_artifact_hand_over():
+    spec = yaml.safe_load(one("cron-artifacts").text)
+    assert spec["schedule"] == {"cron": "0 2 * * *", "timezone": "Europe/Berlin", "concurrency": 1}
+    read = spec["steps"]["read"]
+    assert "cp -r '${{ steps.make.outputs.report }}' '/in/report.txt'" in read["command"][2]
+    assert spec["steps"]["make"]["outputs"] == {"report": {"type": "artifact"}}
+
+
+@pytest.mark.parametrize("text, where", [
+    ("kind: Workflow\nspec: [unclosed\n", (3, 1)),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n", (1, 1)),
+    ("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: x}\nspec:\n  entrypoint: main\n", (1, 1)),
+])
+def test_what_is_not_a_pipeline_is_refused_located(tmp_path, text, where):
+    path = tmp_path / "x.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as raised:
+        import_(path)
+    [diagnostic] = raised.value.diagnostics
+    assert (diagnostic.file, diagnostic.line, diagnostic.col) == (str(path), *where)
+
+
+def test_a_folder_imports_each_document_of_each_file(tmp_path):
+    (tmp_path / "two.yaml").write_text((CASES / "loops.yaml").read_text() + "\n---\n"
+                                       + (CASES / "retries.yaml").read_text())
+    (tmp_path / "notes.txt").write_text("not read")
+    assert [i.name for i in import_(tmp_path)] == ["loops", "retries"]
