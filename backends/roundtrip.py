@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from orch.core import groups
 from orch.core.artifacts import ships_code
@@ -123,9 +123,11 @@ def python_lines(graph: PipelineGraph, code: Optional[Shipped] = None) -> str:
 # -- reading -----------------------------------------------------------------------------------
 
 
-def recover_argo(document: Any) -> tuple[Optional[Pipeline], str]:
+def recover_argo(document: Any, others: Iterable[Any] = ()) -> tuple[Optional[Pipeline], str]:
     """The pipeline an Argo manifest was rendered from, and '' -- or None and why not: no embedded spec, or the
-    manifest differs from what orch renders of it (the first field that differs)."""
+    manifest differs from what orch renders of it (the first field that differs). A nested pipeline past 1 MB
+    renders its chunks as WorkflowTemplates of their own, called by templateRef: they must be among `others` (the
+    other documents of the same file or folder), and equal too."""
     from .argo.render import render
 
     if not isinstance(document, dict) or document.get("kind") not in KINDS:
@@ -136,14 +138,22 @@ def recover_argo(document: Any) -> tuple[Optional[Pipeline], str]:
     graph, code, problem = _embedded_graph(notes[SPEC_ANNOTATION], notes.get(INPUTS_ANNOTATION))
     if graph is None:
         return None, problem
-    kind = KINDS[document["kind"]]
     try:
-        rendered = render(graph, kind=kind, code=code)[0].text
+        main, *chunks = render(graph, kind=KINDS[document["kind"]], code=code)
     except SpecError as err:
         return None, f"orch cannot render its embedded spec as a {document['kind']} now: {_first_line(err)}"
-    difference = _difference(_without_spec(document), _without_spec(_yaml_data(rendered)), "")
+    difference = _difference(_without_spec(document), _without_spec(_yaml_data(main.text)), "")
     if difference:
         return None, f"{EDITED}: {difference}"
+    templates = {(d.get("metadata") or {}).get("name"): d for d in others
+                 if isinstance(d, dict) and d.get("kind") == "WorkflowTemplate" and isinstance(d.get("metadata"), dict)}
+    for chunk in map(_yaml_data, (artifact.text for artifact in chunks)):
+        name = chunk["metadata"]["name"]
+        if name not in templates:
+            return None, f"the WorkflowTemplate {name} it calls (a chunk of its DAG) is not among the documents read"
+        difference = _difference(templates[name], chunk, "")
+        if difference:
+            return None, f"{EDITED}: the WorkflowTemplate {name} it calls: {difference}"
     return graph.pipeline, ""
 
 

@@ -252,3 +252,35 @@ def test_the_spec_is_left_out_where_it_would_take_a_manifest_past_1_mb():
     text = argo._carrying_spec(document, embedded)
     assert text.startswith("# orch.dev/spec not embedded") and "past Kubernetes' 1 MB" in text.splitlines()[0]
     assert "annotations" not in yaml.safe_load(text)["metadata"]
+
+
+# -- a nested pipeline past 1 MB: its chunks are WorkflowTemplates of their own -----------------
+
+
+@pytest.fixture(scope="module")
+def split_manifests():
+    """3,000 steps: a spec of about 100 KiB (embedded), a DAG of chunks moved into WorkflowTemplates."""
+    steps = {f"s{i}": {"command": ["echo", str(i)]} for i in range(3000)}
+    graph = parse_spec(json.dumps({"apiVersion": "orch/v1", "name": "wide", "steps": steps}))
+    main, *chunks = argo.render(graph, kind="workflow")
+    assert len(chunks) > 2 and roundtrip.SPEC_ANNOTATION in main.text
+    return graph, yaml.safe_load(main.text), [yaml.safe_load(chunk.text) for chunk in chunks]
+
+
+def test_a_split_manifest_gives_back_its_spec_with_its_chunks(split_manifests):
+    graph, main, chunks = split_manifests
+    recovered, reason = recover_argo(main, chunks)
+    assert reason == "" and _dump(recovered) == _dump(graph.pipeline)
+
+
+def test_a_split_manifest_without_or_with_an_edited_chunk_is_not_recovered(split_manifests):
+    _, main, chunks = split_manifests
+    name = chunks[1]["metadata"]["name"]
+    assert recover_argo(main, chunks[:1] + chunks[2:]) == \
+        (None, f"the WorkflowTemplate {name} it calls (a chunk of its DAG) is not among the documents read")
+    edited = copy.deepcopy(chunks)
+    edited[1]["spec"]["templates"][0]["dag"]["tasks"][0]["name"] = "renamed"
+    recovered, reason = recover_argo(main, edited)
+    task = chunks[1]["spec"]["templates"][0]["dag"]["tasks"][0]["name"]
+    assert recovered is None and reason == f"{roundtrip.EDITED}: the WorkflowTemplate {name} it calls: spec.templates" \
+                                           f"[chunk-2].dag.tasks[{task}].name is 'renamed' (orch renders '{task}')"
