@@ -1,0 +1,102 @@
+"""`orch import airflow SOURCE`: the DAGs Airflow itself loads from a file or folder, each as an orch spec with
+its fidelity report -- every non-default field of the DAG and of each task mapped, approximated or unsupported,
+located in the DAG file, and the spec's behaviour compared with Airflow's on random draws.
+
+Airflow loads the files in a child process (load.py); everything after works on the data it printed.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from orch.core.errors import Diagnostic, SpecError
+from orch.core.fidelity import Imported, Report
+
+KIND = "Airflow DAG"
+
+
+def import_(path: Path) -> list[Imported]:
+    """Every DAG in `path` (a DAG file or a folder of them), as specs with their reports."""
+    path = Path(path)
+    if not path.exists():
+        raise SpecError([Diagnostic("E950", f"no such file or folder: {path}", file=str(path))])
+    files = [path] if path.is_file() else sorted(path.rglob("*.py"))
+    for file in files:
+        refuse_unparsable(file)
+    return imported_all(load([path])[0])
+
+
+def imported_all(loaded: dict) -> list[Imported]:
+    """The DAGs of one path's load (load.py's record of it) as specs, or its problems refused."""
+    path = Path(loaded["path"])
+    refuse_import_errors(loaded)
+    if not loaded["dags"]:
+        raise SpecError([Diagnostic("E951", "no DAG found: Airflow's DagBag loaded none from it", file=str(path),
+                                    line=1, col=1, hint="a DAG file makes a DAG object (with DAG(...) or @dag)")])
+    folder = path.resolve().parent if path.is_file() else path.resolve()
+    return [imported(dag, folder) for dag in loaded["dags"]]
+
+
+def imported(dag: dict, folder: Path) -> Imported:
+    """One described DAG as its spec text and report."""
+    from orch.core.load import parse_spec
+    from orch.core.spec_yaml import dump
+
+    from .behaviour import behaviour_of
+    from .dag import document_of, read_dag
+
+    reading = read_dag(dag, folder)
+    entries = reading.ledger.close(document_of(dag))
+    comments = {path: "\n".join(texts) for path, texts in reading.comments.items()}
+    source = dag["fileloc"]
+    header = f"Imported from the Airflow DAG {dag['dag_id']!r} in {Path(source).name} by `orch import airflow`."
+    text = dump(reading.spec, comments, header)
+    graph = parse_spec(text, file=f"<import of {dag['dag_id']}>")
+    names = {task["task_id"]: reading.names[task["task_id"]] for task in dag["tasks"]}
+    behaviour = behaviour_of(dag, graph, names)
+    report = Report(source=source, kind=KIND, name=dag["dag_id"], entries=entries, behaviour=behaviour)
+    return Imported(name=reading.spec["name"], text=text, report=report)
+
+
+def load(paths: list[Path]) -> list[dict]:
+    """Airflow's reading of each path (load.py in a child process, with orch's Airflow home)."""
+    from orch.backends.airflow.run import airflow_env, airflow_home
+
+    env = airflow_env(airflow_home(), None)
+    done = subprocess.run([sys.executable, "-m", "orch.backends.airflow.importer.load", *map(str, paths)],
+                          env=env, capture_output=True, text=True)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise SpecError([Diagnostic("E950", "Airflow could not load it: " + (done.stderr.strip().splitlines() or
+                                                                             ["no output"])[-1], file=str(paths[0]))])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def refuse_unparsable(file: Path) -> None:
+    try:
+        source = file.read_text(encoding="utf-8")
+        ast.parse(source, filename=str(file))
+    except SyntaxError as err:
+        raise SpecError([Diagnostic("E950", f"not a DAG file: {err.msg}", file=str(file), line=err.lineno or 1,
+                                    col=err.offset or 1, source_line=(err.text or "").rstrip("\n") or None)]) from None
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise SpecError([Diagnostic("E950", f"not a DAG file: {err}", file=str(file), line=1, col=1)]) from None
+
+
+FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def refuse_import_errors(loaded: dict) -> None:
+    """Airflow's import errors, each located at the deepest line of its own file in the traceback."""
+    problems = []
+    for file, error in loaded["errors"].items():
+        lines = [int(line) for name, line in FRAME.findall(error) if Path(name).resolve() == Path(file).resolve()]
+        message = error.strip().splitlines()[-1] if error.strip() else "import error"
+        problems.append(Diagnostic("E950", f"Airflow could not import the DAG file: {message}", file=file,
+                                   line=lines[-1] if lines else 1, col=1))
+    if problems:
+        raise SpecError(problems)

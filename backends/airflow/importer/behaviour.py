@@ -1,0 +1,80 @@
+"""The behaviour check of one imported DAG: Airflow's rules (backends/airflow/play.py) and orch's (core/play.py)
+played on the same random draws, every task's end (state and tries) and the run's state compared.
+
+Both sides get the same draws by task: a task's tries fail `fails` times, a branch returns one of its direct
+downstream task_ids (or nothing), a short-circuit True or False. An EmptyOperator runs nothing in Airflow and
+`true` in orch: neither can fail, so its draws never fail it.
+"""
+
+from __future__ import annotations
+
+from orch.core.fidelity import Behaviour, Space, check
+from orch.core.play import Draw, Ending, play
+
+from ..play import play as play_airflow
+from .dag import RAN
+from .tasks import OUTPUT, kind_of
+
+STATES = {"success": "succeeded"}
+
+
+def source_tasks(dag: dict) -> dict[str, dict]:
+    """The DAG's tasks as play.py reads them, upstream tasks first."""
+    tasks = {t["task_id"]: t for t in dag["tasks"]}
+    ordered, seen = {}, set()
+
+    def visit(task_id: str) -> None:
+        if task_id in seen:
+            return
+        seen.add(task_id)
+        for upstream in tasks[task_id]["upstream"]:
+            visit(upstream)
+        task = tasks[task_id]
+        ordered[task_id] = {"upstream": task["upstream"], "downstream": task["downstream"],
+                            "trigger_rule": task["kwargs"].get("trigger_rule", "all_success"),
+                            "retries": int(task["kwargs"].get("retries") or 0), "kind": kind_of(task),
+                            "ignore_downstream_trigger_rules": task["kwargs"].get("ignore_downstream_trigger_rules",
+                                                                                  True)}
+
+    for task_id in tasks:
+        visit(task_id)
+    return ordered
+
+
+def spaces_of(tasks: dict[str, dict]) -> dict[str, Space]:
+    spaces = {}
+    for task_id, task in tasks.items():
+        outputs = {}
+        if task["kind"] == "branch":
+            outputs[OUTPUT] = (*task["downstream"], None)
+        elif task["kind"] == "short_circuit":
+            outputs[OUTPUT] = (True, False)
+        spaces[task_id] = Space(max_fails=task["retries"] + 1 if task["kind"] != "empty" else 0, outputs=outputs)
+    return spaces
+
+
+def behaviour_of(dag: dict, graph, names: dict[str, str]) -> Behaviour:
+    """`graph`: the imported spec's; `names`: task_id -> qualified step name."""
+    tasks = source_tasks(dag)
+    quiet = {t for t, task in tasks.items() if task["kind"] == "empty"}
+
+    def settle(draw: dict[str, Draw]) -> dict[str, Draw]:
+        return {t: (Draw(outputs={RAN: ""}) if t in quiet else d) for t, d in draw.items()}
+
+    def source(draw):
+        played = play_airflow(tasks, settle(draw))
+        return played.status, played.ends
+
+    def spec(draw):
+        played = play(graph, {names[t]: d for t, d in settle(draw).items()})
+        return played.status, played.ends
+
+    return check(source, spec, spaces_of(tasks), names, same, same_status)
+
+
+def same(source: Ending, spec: Ending) -> bool:
+    return STATES.get(source.state, source.state) == spec.state and source.attempts == spec.attempts
+
+
+def same_status(source: str, spec: str) -> bool:
+    return STATES.get(source, source) == spec

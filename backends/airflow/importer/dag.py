@@ -1,0 +1,265 @@
+"""One described DAG (load.py) as a spec: its params and schedule, a step per task nested in its task groups,
+edges as `after`, branch and short-circuit skips as `when`, and the outputs other steps read.
+
+The order of the passes: names (reading.py), params and schedule, steps (tasks.py), edges, conditions, outputs,
+then the nesting into groups -- each reads what the earlier ones made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orch.core import groups as orch_groups
+from orch.core.fidelity import Ledger
+
+from .locate import Places
+from .reading import Reading
+from .schedule import params_of, schedule_of
+from .tasks import OUTPUT, kind_of, step_of
+
+RAN = "ran"  # an empty step's output: its (empty) stdout, null unless the step succeeded
+
+DISPLAY = {"doc_md", "tags", "dag_display_name", "owner_links", "access_control", "is_paused_upon_creation",
+           "render_template_as_native_obj", "user_defined_macros", "user_defined_filters", "jinja_environment_kwargs",
+           "template_searchpath", "template_undefined", "default_view", "orientation"}
+NOT_IN_ORCH = {"on_success_callback": "a callback Airflow calls: orch has none (use a finally step)",
+               "on_failure_callback": "a callback Airflow calls: orch has none (use a finally step)",
+               "sla_miss_callback": "SLAs: orch has none", "max_consecutive_failed_dag_runs":
+               "Airflow pauses the DAG after that many failed runs: orch never pauses a schedule",
+               "deadline": "deadline alerts: orch has none", "allowed_run_types": "orch has no run types"}
+
+
+def document_of(dag: dict) -> dict:
+    """The fields the ledger must account for: the DAG's and each task's non-default ones, and the edges."""
+    tasks = {}
+    for task in dag["tasks"]:
+        fields = {"operator": task["class"], **task["kwargs"], "upstream": task["upstream"]}
+        if task["mapped"]:
+            fields["expand"] = task["expand"]["value"]
+        tasks[task["task_id"]] = fields
+    return {"dag": {**dag["attributes"], "schedule": dag["timetable"]["type"], "params": dag["params"],
+                    "task_groups": {g: {"mapped": info["mapped"]} for g, info in dag["groups"].items()}},
+            "tasks": tasks}
+
+
+def read_dag(dag: dict, folder: Path) -> Reading:
+    places = Places(dag["fileloc"])
+    dag_place = places.dag(dag["dag_id"])
+    task_places = {t["task_id"]: places.task(t["task_id"], (t.get("callable") or {}).get("name"),
+                                             (t.get("callable") or {}).get("line")) for t in dag["tasks"]}
+
+    def locate(path: tuple):
+        if len(path) >= 2 and path[0] == "tasks" and path[1] in task_places:
+            owner = task_places[path[1]]
+            owner = owner if owner[0] else dag_place
+            return places.field(owner, path[1], path[2]) if len(path) > 2 and isinstance(path[2], str) else owner
+        if len(path) >= 2 and path[0] == "dag":
+            return places.field(dag_place, None, path[1]) if path[1] not in ("task_groups",) else dag_place
+        return dag_place
+
+    reading = Reading(dag, Ledger(locate), folder)
+    spec: dict = {"apiVersion": "orch/v1", "name": reading_name(reading)}
+    attributes = dag["attributes"]
+    if attributes.get("description"):
+        spec["description"] = attributes["description"]
+        reading.ledger.mapped(("dag", "description"), "description")
+    params_of(reading, spec)
+    for empty in ("params", "task_groups"):
+        if not dag["params" if empty == "params" else "groups"]:
+            reading.ledger.mapped(("dag", empty), note="none")
+    schedule_of(reading, spec)
+    dag_fields(reading, spec)
+    for task in dag["tasks"]:
+        reading.steps[reading.names[task["task_id"]]] = step_of(reading, task)
+    edges(reading)
+    conditions(reading)
+    joins(reading)
+    groups_of(reading)
+    declare_outputs(reading)
+    spec["steps"] = nest(reading)
+    reading.spec = spec
+    return reading
+
+
+def reading_name(reading: Reading) -> str:
+    from orch.core.names import name_problem, suggest_name
+
+    dag_id = reading.dag["dag_id"]
+    limit = 52 if reading.dag["timetable"]["type"] != "NullTimetable" else 63
+    name = dag_id if not name_problem(dag_id, limit) else suggest_name(dag_id)[:limit].rstrip("-_")
+    if name != dag_id:
+        reading.ledger.approximated(("dag", "dag_id"), f"the pipeline is named {name!r}: {dag_id!r} is not a valid "
+                                                       "orch name", "name")
+    return name
+
+
+def dag_fields(reading: Reading, spec: dict) -> None:
+    ledger = reading.ledger
+    for key, value in reading.dag["attributes"].items():
+        at = ("dag", key)
+        if key in DISPLAY:
+            ledger.approximated(at, "display only: Airflow shows it, orch does not keep it")
+        elif key in NOT_IN_ORCH:
+            ledger.unsupported(at, NOT_IN_ORCH[key])
+        elif key == "dagrun_timeout" and isinstance(value, dict):
+            spec["timeout"] = value["seconds"]
+            ledger.mapped(at, "timeout")
+        elif key == "fail_fast" and value:
+            spec["fail_fast"] = True
+            ledger.approximated(at, "Airflow also stops the running tasks and marks the others skipped; orch lets "
+                                    "running steps finish and ends the others upstream_failed", "fail_fast")
+        elif key == "max_active_tasks":
+            ledger.approximated(at, "orch bounds running steps by its backend's capacity, not per pipeline")
+
+
+def edges(reading: Reading) -> None:
+    """Each Airflow upstream task as an `after` entry: the task, or the group holding it beside the step's scope."""
+    for task in reading.dag["tasks"]:
+        name = reading.names[task["task_id"]]
+        after = []
+        for upstream in task["upstream"]:
+            target = _visible(orch_groups.parent(name), reading.names[upstream])
+            if target not in after:
+                after.append(target)
+        if after:
+            reading.steps[name]["after"] = after
+        reading.ledger.mapped(("tasks", task["task_id"], "upstream"), reading.target(task, "after"))
+
+
+def _visible(scope: str, other: str) -> str:
+    """The local name by which a step in `scope` names `other` (or the group holding it beside an enclosing scope)."""
+    common = scope
+    while common and not orch_groups.inside(other, common):
+        common = orch_groups.parent(common)
+    rest = other[len(common) + 1:] if common else other
+    return rest.split(orch_groups.SEP, 1)[0]
+
+
+def conditions(reading: Reading) -> None:
+    """A branch's unchosen direct downstream steps, and a short-circuit's skipped ones, as `when`s on its output."""
+    dag_tasks = reading.tasks
+    for task_id, kind in reading.branches.items():
+        task = dag_tasks[task_id]
+        if kind == "branch":
+            reading.outputs.setdefault(reading.names[task_id], {})[OUTPUT] = "json"
+            candidates = task["downstream"]
+            for down in candidates:
+                reader = dag_tasks[down]
+                ref = reading.reference(reader, task_id, OUTPUT, bare=True)
+                chosen = [c for c in candidates if c == down or down in descendants(dag_tasks, c)]
+                tests = []
+                for c in chosen:
+                    clash = any(c in other for other in candidates if other != c)
+                    tests.append(f"{ref} == '{c}'" if clash else f"{ref} == '{c}' or '{c}' in {ref}")
+                reading.steps[reading.names[down]]["when"] = " or ".join(tests)
+                reading.ledger.mapped(("tasks", task_id, "downstream", down), reading.target(reader, "when"))
+            reading.note(task, "", "a branch: it returns the task_id(s) to follow; the steps after it test that "
+                                   "output in `when`")
+        else:
+            reading.outputs.setdefault(reading.names[task_id], {})[OUTPUT] = "boolean"
+            ignore = task["kwargs"].get("ignore_downstream_trigger_rules", True)
+            for down in (descendants(dag_tasks, task_id) if ignore else task["downstream"]):
+                reader = dag_tasks[down]
+                ref = reading.reference(reader, task_id, OUTPUT, bare=True)
+                reading.steps[reading.names[down]]["when"] = f"not ({ref} == false)"
+            why = ("a short-circuit: orch's output is a boolean, so the function must return True or False "
+                   "(Airflow takes any value's truth)")
+            reading.ledger.approximated(("tasks", task_id, "python_callable"), why, reading.target(task, "outputs"))
+            reading.note(task, "outputs", why)
+
+
+def joins(reading: Reading) -> None:
+    """A none_failed_min_one_success (or one_success) join after a branch: orch's none_failed would run it when the
+    branch chose none of its paths; a `when` on the branch's choice skips it then, as Airflow does."""
+    tasks = reading.tasks
+    for task_id, task in tasks.items():
+        rule = task["kwargs"].get("trigger_rule")
+        step = reading.steps[reading.names[task_id]]
+        if rule not in ("none_failed_min_one_success", "one_success") or step.get("trigger") != "none_failed" \
+                or "when" in step:
+            continue
+        if rule == "none_failed_min_one_success" and all(kind_of(tasks[u]) == "empty" for u in task["upstream"]):
+            tests = []
+            for upstream in task["upstream"]:
+                reading.outputs.setdefault(reading.names[upstream], {})[RAN] = {"type": "string", "from": "stdout"}
+                tests.append(f"{reading.reference(task, upstream, RAN, bare=True)} != null")
+            step["when"] = " or ".join(tests)
+            reading.ledger.mapped(("tasks", task_id, "trigger_rule"), reading.target(task, "when"),
+                                  "none_failed, and a `when` that one upstream step succeeded: each is an empty step "
+                                  f"whose output {RAN!r} (its stdout, empty) is null unless it succeeded")
+            reading.comments.pop((*reading.spec_path(task_id), "trigger"), None)
+            continue
+        nearest = sorted(reading.branches.items(), key=lambda item: len(descendants(tasks, item[0])))
+        for branch_id, kind in nearest:
+            paths = [c for c in tasks[branch_id]["downstream"] if c == task_id or task_id in descendants(tasks, c)]
+            reach = set().union(*({c, *descendants(tasks, c)} for c in tasks[branch_id]["downstream"]))
+            if kind != "branch" or not paths or not all(u in reach or u == branch_id for u in task["upstream"]):
+                continue
+            ref = reading.reference(task, branch_id, OUTPUT, bare=True)
+            step["when"] = " or ".join(f"{ref} == '{c}' or '{c}' in {ref}" for c in paths)
+            why = (f"{rule} after the branch {branch_id!r}: none_failed, and a `when` skipping it when the branch chose "
+                   "none of its paths (the same unless something between them skips every path it did choose)")
+            reading.ledger.approximated(("tasks", task_id, "trigger_rule"), why, reading.target(task, "when"))
+            reading.comments[(*reading.spec_path(task_id), "trigger")] = [why]
+            break
+
+
+def descendants(tasks: dict, task_id: str) -> list[str]:
+    found, todo = [], list(tasks[task_id]["downstream"])
+    while todo:
+        one = todo.pop(0)
+        if one not in found:
+            found.append(one)
+            todo.extend(tasks[one]["downstream"])
+    return found
+
+
+def groups_of(reading: Reading) -> None:
+    """Each task group as an orch group; a mapped one's `expand` as its `foreach`."""
+    for group_id, info in reading.group_info.items():
+        name = reading.names[group_id]
+        group: dict = {}
+        at = ("dag", "task_groups", group_id)
+        if info["mapped"]:
+            over = info.get("expand") or {}
+            if isinstance(over, dict) and len(over) == 1:
+                (key, value), = over.items()
+                group["foreach"] = value if isinstance(value, list) else None
+                reading.ledger.approximated(at, f"a mapped task group over {key!r}: its tasks read the item as "
+                                                "${{ item }}", f"steps.{name}.foreach")
+                if group["foreach"] is None:
+                    reading.ledger.unsupported(at, "a mapped task group over a value orch cannot list")
+                    group.pop("foreach")
+            else:
+                reading.ledger.unsupported(at, "a mapped task group over several arguments")
+        else:
+            reading.ledger.mapped(at, "steps." + ".steps.".join(name.split(orch_groups.SEP)))
+        reading.steps[name] = group
+
+
+def declare_outputs(reading: Reading) -> None:
+    for task_id, task in reading.tasks.items():
+        declared = reading.outputs.get(reading.names[task_id], {})
+        if task["kwargs"].get("multiple_outputs") and len(declared) == 1 and OUTPUT not in declared:
+            why = ("the function returns a mapping of which one key is read; a step with one output gets the whole "
+                   "returned value as it, so the reader gets the mapping, not its key")
+            reading.ledger.approximated(("tasks", task_id, "multiple_outputs"), why, reading.target(task, "outputs"))
+            reading.note(task, "outputs", why)
+    for name, outputs in reading.outputs.items():
+        step = reading.steps[name]
+        if name in reading.group_names():
+            step["outputs"] = dict(outputs)
+        else:
+            step["outputs"] = dict(outputs)
+
+
+def nest(reading: Reading) -> dict:
+    """The flat steps and groups, by qualified name, as the spec's nested `steps:`."""
+    root: dict = {}
+    order = sorted(reading.steps, key=lambda n: n.count(orch_groups.SEP))
+    for name in order:
+        holder = root
+        for part in name.split(orch_groups.SEP)[:-1]:
+            holder = holder[part].setdefault("steps", {})
+        holder[orch_groups.local(name)] = {**reading.steps[name], **holder.get(orch_groups.local(name), {})}
+    return root

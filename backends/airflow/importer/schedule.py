@@ -1,0 +1,139 @@
+"""A DAG's schedule and params as the spec's `schedule:` and `params:`.
+
+Airflow 3 reads a cron string or preset as a CronTriggerTimetable (a run at each tick, its logical date the tick);
+orch's schedule is a cron with a timezone, so those map exactly. A timedelta is a DeltaTriggerTimetable anchored
+at start_date: a cron with the same period where one exists (approximated: cron ticks on the clock). Assets,
+`@once`, continuous and custom timetables have no cron: unsupported.
+"""
+
+from __future__ import annotations
+
+from .fields import _seconds
+
+PRESETS = {"0 0 * * *": "@daily", "0 * * * *": "@hourly", "0 0 * * 0": "@weekly", "0 0 1 * *": "@monthly",
+           "0 0 1 1 *": "@yearly"}
+PARAM_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
+               "object": "json", "array": "json"}
+SCHEMA_SHAPE = {"type", "default", "description", "title"}
+
+
+def schedule_of(reading, spec: dict) -> None:
+    dag, ledger = reading.dag, reading.ledger
+    table, attributes = dag["timetable"], dag["attributes"]
+    at = ("dag", "schedule")
+    kind = table["type"]
+    cron = None
+    if kind == "NullTimetable":
+        ledger.mapped(at, note="no schedule")
+    elif kind in ("CronTriggerTimetable", "CronDataIntervalTimetable") and table.get("expression"):
+        cron = table["expression"]
+        interval = (table.get("interval") or {}).get("seconds") if isinstance(table.get("interval"), dict) else None
+        if interval or table.get("run_immediately"):
+            ledger.unsupported(at, "a cron with a data interval or run_immediately: orch's runs have neither")
+        elif kind == "CronDataIntervalTimetable":
+            ledger.approximated(at, "a data-interval cron: Airflow runs at each interval's end with the logical date "
+                                    "at its start; orch runs at each tick, run.date the tick", "schedule.cron")
+        else:
+            ledger.mapped(at, "schedule.cron")
+    elif kind in ("DeltaTriggerTimetable", "DeltaDataIntervalTimetable"):
+        cron = _cron_of_delta(_seconds(table.get("delta")) or 0)
+        if cron:
+            ledger.approximated(at, f"every {table.get('delta', {}).get('seconds')} s from start_date in Airflow; the "
+                                    f"cron {cron!r} ticks on the clock", "schedule.cron")
+        else:
+            ledger.unsupported(at, "a period no cron expression has")
+    elif kind == "OnceTimetable":
+        ledger.approximated(at, "@once: Airflow runs it once when the DAG is turned on; the spec has no schedule, "
+                                "so it runs when you run it")
+    else:
+        ledger.unsupported(at, f"Airflow's {kind} ({table.get('summary')}): orch schedules by cron only")
+    if cron:
+        schedule = {"cron": PRESETS.get(cron, cron)}
+        timezone = table.get("timezone")
+        zone = timezone.get("repr", "") if isinstance(timezone, dict) else str(timezone or "UTC")
+        zone = zone.removeprefix("Timezone('").removesuffix("')") or "UTC"
+        schedule["timezone"] = zone
+        schedule["catchup"] = bool(attributes.get("catchup", False))
+        schedule["concurrency"] = int(attributes.get("max_active_runs", 16))
+        spec["schedule"] = schedule
+    for key in ("catchup", "max_active_runs"):
+        if key in attributes:
+            if cron:
+                ledger.mapped(("dag", key), "schedule." + ("catchup" if key == "catchup" else "concurrency"))
+            else:
+                ledger.mapped(("dag", key), note="no schedule: nothing to carry it")
+    for key in ("start_date", "end_date"):
+        if key in attributes:
+            if cron and key == "start_date":
+                ledger.approximated(("dag", key), "orch schedules from the deployment on, not from a start date; "
+                                                  "its time zone is the schedule's", "schedule.timezone")
+            elif cron:
+                ledger.unsupported(("dag", key), "orch's schedules have no end date")
+            else:
+                ledger.mapped(("dag", key), note="no schedule: it has no effect on a run")
+
+
+def _cron_of_delta(seconds: float) -> str | None:
+    minutes = seconds / 60
+    if minutes.is_integer() and 0 < minutes < 60 and 60 % minutes == 0:
+        return "* * * * *" if minutes == 1 else f"*/{int(minutes)} * * * *"
+    hours = seconds / 3600
+    if hours.is_integer() and 0 < hours < 24 and 24 % hours == 0:
+        return "0 * * * *" if hours == 1 else f"0 */{int(hours)} * * *"
+    if seconds == 86400:
+        return "0 0 * * *"
+    if seconds == 7 * 86400:
+        return "0 0 * * 0"
+    return None
+
+
+def params_of(reading, spec: dict) -> None:
+    params = {}
+    for name, param in reading.dag["params"].items():
+        at = ("dag", "params", name)
+        schema = param.get("schema") or {}
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kind = next((k for k in kind if k != "null"), None)
+        default = param.get("default")
+        if isinstance(default, dict) and default.get("__kind__") == "notset":
+            default = None
+        orch_type = PARAM_TYPES.get(kind) if kind else _type_of(default)
+        key = name if not _bad(name) else None
+        if key is None or orch_type is None:
+            reading.ledger.unsupported(at, f"the param {name!r} " + ("is not a valid orch name" if key is None
+                                                                     else f"of JSON type {kind!r}"))
+            continue
+        entry = {"type": orch_type}
+        if default is not None or orch_type == "json":
+            entry["default"] = default
+        if param.get("description"):
+            entry["description"] = param["description"]
+        params[name] = entry
+        reading.param_types[name] = orch_type
+        extra = sorted(set(schema) - SCHEMA_SHAPE)
+        if extra:
+            reading.ledger.approximated(at, f"orch checks the type only; Airflow's schema also has {', '.join(extra)}",
+                                        f"params.{name}")
+        else:
+            reading.ledger.mapped(at, f"params.{name}")
+    if params:
+        spec["params"] = params
+
+
+def _bad(name: str) -> bool:
+    from orch.core.names import name_problem
+
+    return name_problem(name) is not None
+
+
+def _type_of(value) -> str | None:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str) or value is None:
+        return "string"
+    return "json"

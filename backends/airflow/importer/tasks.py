@@ -1,0 +1,214 @@
+"""One Airflow task as one orch step: its kind (Python, Bash, empty, a pod, a branch, a short-circuit) decides
+what the step runs; its arguments become `args`, `command`, `env`; fields.py reads what every operator has.
+
+Each kind is a small function in KINDS, found by the operator's classes (a subclass of BashOperator is read as
+one); an operator with no entry becomes a step that fails saying so, and is reported unsupported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .fields import read_common
+from .jinja import Context, render
+from .values import context_argument, value_of
+
+OUTPUT = "return_value"  # the XCom key Airflow gives a task's return: the name of the step's output too
+
+
+def step_of(reading, task: dict) -> dict:
+    """The step `task` becomes, every field of it recorded in the reading's ledger."""
+    step: dict[str, Any] = {}
+    kind = kind_of(task)
+    at = ("tasks", task["task_id"], "operator")
+    KINDS[kind](reading, task, step)
+    if kind == "other":
+        reading.ledger.unsupported(at, f"{task['class']} ({task['module']}): no orch form for this operator; "
+                                       "the step fails saying so")
+    else:
+        reading.ledger.mapped(at, reading.target(task, "python" if "python" in step else "command"), KIND_NOTES[kind])
+    read_common(reading, task, step)
+    if kind == "other":
+        for key in task["kwargs"]:  # its own arguments go with it
+            if not reading.ledger.covered(("tasks", task["task_id"], key)):
+                reading.ledger.unsupported(("tasks", task["task_id"], key), f"an argument of {task['class']}, which "
+                                                                             "orch cannot run")
+    if task["is_setup"] or task["is_teardown"]:
+        reading.ledger.unsupported(("tasks", task["task_id"], "is_setup" if task["is_setup"] else "is_teardown"),
+                                   "setup and teardown tasks (cleared together, not counted in the run's state)")
+    return step
+
+
+def kind_of(task: dict) -> str:
+    bases, name = set(task["bases"]), task.get("operator_name") or ""
+    if "EmptyOperator" in bases:
+        return "empty"
+    if "ShortCircuitOperator" in bases or name == "@task.short_circuit":
+        return "short_circuit"
+    if "BranchPythonOperator" in bases or name == "@task.branch":
+        return "branch"
+    if name == "@task.bash" or "_BashDecoratedOperator" in bases:
+        return "other"
+    if "BashOperator" in bases:
+        return "bash"
+    if "KubernetesPodOperator" in bases:
+        return "pod"
+    if {"ExternalPythonOperator", "BranchExternalPythonOperator", "BranchPythonVirtualenvOperator"} & bases:
+        return "other"
+    if "PythonVirtualenvOperator" in bases:
+        return "virtualenv"
+    if "PythonOperator" in bases:
+        return "python"
+    return "other"
+
+
+KIND_NOTES = {"python": "a python step calling the same function",
+              "bash": "a command step: bash -c with the same text",
+              "empty": "a step running `true`: orch has no step that runs nothing, and `true` only succeeds",
+              "pod": "a command step in that image, with its pod settings",
+              "branch": "a python step whose output the downstream steps' `when` reads",
+              "short_circuit": "a python step whose output the downstream steps' `when` reads",
+              "virtualenv": "a python step with its requirements as packages, in a virtualenv orch makes",
+              "other": ""}
+
+
+def python_step(reading, task: dict, step: dict) -> None:
+    kwargs, path = task["kwargs"], ("tasks", task["task_id"])
+    function = task.get("callable") or {}
+    step["python"] = reading.python_target(task, function)
+    args = {}
+    parameters = [p for p in function.get("parameters", []) if p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
+    for i, value in enumerate(kwargs.get("op_args") or ()):
+        if i >= len(parameters):
+            reading.ledger.unsupported((*path, "op_args", i), "a positional argument beyond the function's named "
+                                                              "parameters: orch passes keyword arguments")
+            continue
+        args[parameters[i][0]] = value_of(reading, task, value, (*path, "op_args", i))
+    for name, value in (kwargs.get("op_kwargs") or {}).items():
+        args[name] = value_of(reading, task, value, (*path, "op_kwargs", name))
+    for key in ("op_args", "op_kwargs"):
+        if key in kwargs and not kwargs[key]:
+            reading.ledger.mapped((*path, key), note="none")
+    if task["mapped"]:
+        reading.expand(task, step, args)
+    for name, kind, has_default in function.get("parameters", []):
+        if name not in args and kind not in ("VAR_POSITIONAL", "VAR_KEYWORD"):
+            context_argument(reading, task, name, has_default, args)
+        elif kind == "VAR_KEYWORD":
+            reading.ledger.approximated((*path, "python_callable", f"**{name}"),
+                                        "Airflow passes its context (ti, ds, params, …) in **" + name +
+                                        "; orch passes only the step's args")
+            reading.note(task, "python", f"Airflow passed its context in **{name}; orch passes only args")
+    if args:
+        step["args"] = args
+    if kwargs.get("templates_dict"):
+        reading.ledger.unsupported((*path, "templates_dict"), "templates_dict reaches the function through its context")
+    if kwargs.get("multiple_outputs"):
+        reading.ledger.mapped((*path, "multiple_outputs"), note="each key read downstream is an output of the step")
+
+
+def branch_step(reading, task: dict, step: dict) -> None:
+    python_step(reading, task, step)
+    reading.branches[task["task_id"]] = "branch"
+
+
+def short_circuit_step(reading, task: dict, step: dict) -> None:
+    python_step(reading, task, step)
+    reading.branches[task["task_id"]] = "short_circuit"
+    if "ignore_downstream_trigger_rules" in task["kwargs"]:
+        reading.ledger.mapped(("tasks", task["task_id"], "ignore_downstream_trigger_rules"),
+                              note="False: only the direct downstream steps' `when` reads the output")
+
+
+def bash_step(reading, task: dict, step: dict) -> None:
+    kwargs, path = task["kwargs"], ("tasks", task["task_id"])
+    command = kwargs.get("bash_command")
+    if task["mapped"] and "bash_command" in (task.get("expand") or {}).get("value", {}):
+        step["command"] = ["bash", "-c", "${{ item }}"]
+        reading.expand(task, step, {})
+    elif isinstance(command, str):
+        if command.rstrip().endswith((".sh", ".bash")):
+            reading.ledger.unsupported((*path, "bash_command"), "a script file Airflow reads as a Jinja template")
+        step["command"] = ["bash", "-c", templated(reading, task, command, (*path, "bash_command"))]
+    else:
+        step["command"] = ["bash", "-c", str(value_of(reading, task, command, (*path, "bash_command")))]
+    env = kwargs.get("env")
+    if env:
+        step["env"] = {name: str(templated(reading, task, str(value), (*path, "env", name))) for name, value in env.items()}
+        if not kwargs.get("append_env"):
+            reading.ledger.approximated((*path, "env"), "Airflow runs the command with only these variables; "
+                                                        "orch adds them to the step's environment")
+    if "append_env" in kwargs:
+        reading.ledger.mapped((*path, "append_env"), note="orch always adds env to the environment")
+    for key, why in (("cwd", "orch runs the command in the step's working folder"),
+                     ("output_encoding", "orch reads outputs as UTF-8")):
+        if kwargs.get(key) is not None:
+            reading.ledger.unsupported((*path, key), why)
+    exit_codes = kwargs.get("skip_on_exit_code", 99)
+    reading.ledger.approximated((*path, "skip_on_exit_code"),
+                                f"Airflow skips the task when bash exits {exit_codes}; orch fails the step on any "
+                                "non-zero exit")
+    reading.bash[task["task_id"]] = True
+
+
+def empty_step(reading, task: dict, step: dict) -> None:
+    step["command"] = ["true"]
+
+
+def pod_step(reading, task: dict, step: dict) -> None:
+    from .pod import read_pod
+
+    read_pod(reading, task, step)
+
+
+def virtualenv_step(reading, task: dict, step: dict) -> None:
+    """A PythonVirtualenvOperator: a python step with `packages` (orch builds a virtualenv per set, as Airflow does)."""
+    python_step(reading, task, step)
+    kwargs, path = task["kwargs"], ("tasks", task["task_id"])
+    requirements = kwargs.get("requirements")
+    if isinstance(requirements, str):
+        requirements = [line.strip() for line in requirements.splitlines() if line.strip()]
+    if requirements:
+        step["packages"] = [str(r) for r in requirements]
+    if "requirements" in kwargs:
+        reading.ledger.mapped((*path, "requirements"), reading.target(task, "packages"))
+    if kwargs.get("system_site_packages", True) is False:
+        reading.ledger.approximated((*path, "system_site_packages"), "orch's virtualenvs always see the interpreter's "
+                                                                     "packages", reading.target(task, "packages"))
+    elif "system_site_packages" in kwargs:
+        reading.ledger.mapped((*path, "system_site_packages"), note="orch's virtualenvs see the interpreter's packages")
+    if "venv_cache_path" in kwargs:
+        reading.ledger.mapped((*path, "venv_cache_path"), note="orch keeps each package set's virtualenv in its cache")
+    for key, why in (("python_version", "orch's virtualenv uses the interpreter running the step"),
+                     ("pip_install_options", "pip options: orch reads them from the environment (PIP_*)"),
+                     ("index_urls", "package indexes: orch reads them from the environment (PIP_INDEX_URL)")):
+        if kwargs.get(key):
+            reading.ledger.unsupported((*path, key), why)
+    if "serializer" in kwargs:
+        reading.ledger.approximated((*path, "serializer"), "orch passes arguments and the return value as JSON")
+
+
+def other_step(reading, task: dict, step: dict) -> None:
+    text = f"orch import: the Airflow operator {task['class']} has no orch form"
+    step["command"] = ["sh", "-c", f"echo '{text}' >&2; exit 1"]
+
+
+
+def templated(reading, task: dict, text: str, at: tuple) -> str:
+    """`text` with its Jinja tags as orch references, each difference recorded at `at`."""
+    found = render(text, Context(reading.dag["dag_id"], task["task_id"], reading.param_types,
+                                 lambda source: reading.reference(task, source, OUTPUT)))
+    for upstream in found.reads:
+        reading.reads.setdefault(task["task_id"], set()).add(upstream)
+    if found.unsupported:
+        reading.ledger.unsupported(at, "; ".join(found.unsupported))
+    elif found.approximations:
+        reading.ledger.approximated(at, "; ".join(found.approximations), reading.target(task, ""))
+        reading.note(task, "command" if "bash" in at[2] else "env", "; ".join(found.approximations))
+    else:
+        reading.ledger.mapped(at, reading.target(task, ""), "; ".join(found.mapped))
+    return found.text
+
+
+KINDS = {"python": python_step, "branch": branch_step, "short_circuit": short_circuit_step, "bash": bash_step,
+         "empty": empty_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}

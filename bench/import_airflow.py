@@ -1,0 +1,95 @@
+"""`orch import airflow` over Airflow's own example DAGs (the installed wheel's airflow/example_dags and the
+providers' example_dags): how many import with nothing unsupported and their behaviour checked, why the others
+do not (by feature, most common first), and the time per file.
+
+    .venv/bin/python -m orch.bench.import_airflow [FOLDER ...]
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+from orch.core.errors import SpecError
+
+
+def example_files() -> list[Path]:
+    from importlib import metadata
+
+    root = Path(metadata.distribution("apache-airflow-core").locate_file("airflow"))  # not bench/airflow.py
+    folders = [root / "example_dags", *sorted((root / "providers").glob("*/example_dags")),
+               *sorted((root / "providers").glob("*/*/example_dags"))]
+    return [f for folder in folders for f in sorted(folder.glob("*.py")) if f.name != "__init__.py"]
+
+
+def measure(folder: Path | None = None) -> dict:
+    """Every DAG file under `folder` (else Airflow's examples) imported; counts, reasons and times."""
+    from orch.backends.airflow.importer import imported_all, load
+
+    files = sorted(Path(folder).rglob("*.py")) if folder else example_files()
+    counts = collections.Counter()
+    reasons: collections.Counter = collections.Counter()
+    per_file = {}
+    start = time.perf_counter()
+    loaded_all = load(files)  # one Airflow process loads them all: its start is paid once
+    loading = (time.perf_counter() - start) / max(len(files), 1)
+    for file, loaded in zip(files, loaded_all):
+        start = time.perf_counter()
+        try:
+            found = imported_all(loaded)
+        except SpecError as err:
+            found = []
+            reasons[f"not imported: {err.diagnostics[0].message[:80]}"] += 1
+        except Exception as err:  # an importer bug: counted, named, and the other files still measured
+            found = []
+            reasons[f"importer error: {type(err).__name__}: {str(err)[:80]}"] += 1
+            if "--raise" in sys.argv:
+                raise
+        seconds = time.perf_counter() - start + loading
+        good = [one for one in found if one.report.nothing_unsupported and one.report.behaviour.checked]
+        counts["dags"] += len(found)
+        counts["dags_good"] += len(good)
+        counts["files"] += 1
+        counts["files_good"] += bool(found) and len(good) == len(found)
+        for one in found:
+            for entry in one.report.entries:
+                if entry.status == "unsupported" and not entry.note.startswith("an argument of "):
+                    reasons[_feature(entry)] += 1
+            if not one.report.behaviour.checked:
+                reasons["behaviour: " + (one.report.behaviour.not_checked or "differs")] += 1
+        per_file[file.name] = {"seconds": round(seconds, 2), "dags": len(found), "good": len(good)}
+    return {"counts": dict(counts), "reasons": reasons.most_common(), "files": per_file}
+
+
+def _feature(entry) -> str:
+    """An unsupported entry's reason without its names: what a feature count groups."""
+    field = entry.path.split(".")[2] if entry.path.startswith("tasks.") and entry.path.count(".") >= 2 else \
+        entry.path.split(".")[1] if "." in entry.path else entry.path
+    field = re.sub(r"\[\d+\]", "", field)
+    if field == "operator":
+        return "operator " + entry.note.split(" ")[0]
+    note = re.sub(r"'[^']*'|\"[^\"]*\"", "…", entry.note)[:90]
+    return f"{field}: {note}"
+
+
+def main(argv: list[str]) -> None:
+    results = [measure(Path(a)) for a in argv] if argv else [measure()]
+    for result in results:
+        counts, times = result["counts"], [f["seconds"] for f in result["files"].values()]
+        print(f"files: {counts.get('files_good', 0)} of {counts.get('files', 0)} with every DAG imported with nothing "
+              f"unsupported and its behaviour checked")
+        print(f"DAGs: {counts.get('dags_good', 0)} of {counts.get('dags', 0)}")
+        print(f"time per file: mean {sum(times) / max(len(times), 1):.2f} s, max {max(times or [0]):.2f} s")
+        print("reasons for the rest (occurrences):")
+        for reason, n in result["reasons"]:
+            print(f"  {n:4d}  {reason}")
+        if "--json" in sys.argv:
+            print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main([a for a in sys.argv[1:] if not a.startswith("--")])
