@@ -118,10 +118,10 @@ class _Play:
         stopped = False
         for name in _order([t.get("name") for t in tasks], upstream):
             task, key = by_name[name], _join(path, name)
-            if stopped:
-                continue  # never started: no node
             if logic[name] and not deps.evaluate(logic[name], phases):
-                phase = "Omitted"
+                phase = "Omitted"  # decided without starting anything, failed fast or not
+            elif stopped:
+                continue  # failFast: never started, no node
             else:
                 phase = self.run_task(task, scope, key, "tasks")
             phases[name] = phase
