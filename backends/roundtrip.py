@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from orch.core import groups
 from orch.core.artifacts import ships_code
-from orch.core.errors import SpecError
+from orch.core.errors import OrchError
 from orch.core.templates import template_of
 
 if TYPE_CHECKING:
@@ -132,7 +132,8 @@ def recover_argo(document: Any, others: Iterable[Any] = ()) -> tuple[Optional[Pi
 
     if not isinstance(document, dict) or document.get("kind") not in KINDS:
         return None, "not a Workflow, WorkflowTemplate or CronWorkflow"
-    notes = (document.get("metadata") or {}).get("annotations") or {}
+    metadata = document.get("metadata")
+    notes = metadata.get("annotations") if isinstance(metadata, dict) else None
     if not isinstance(notes, dict) or not isinstance(notes.get(SPEC_ANNOTATION), str):
         return None, f"no {SPEC_ANNOTATION} annotation: not rendered by orch, or its spec was too big to embed"
     graph, code, problem = _embedded_graph(notes[SPEC_ANNOTATION], notes.get(INPUTS_ANNOTATION))
@@ -140,7 +141,7 @@ def recover_argo(document: Any, others: Iterable[Any] = ()) -> tuple[Optional[Pi
         return None, problem
     try:
         main, *chunks = render(graph, kind=KINDS[document["kind"]], code=code)
-    except SpecError as err:
+    except OrchError as err:
         return None, f"orch cannot render its embedded spec as a {document['kind']} now: {_first_line(err)}"
     difference = _difference(_without_spec(document), _without_spec(_yaml_data(main.text)), "")
     if difference:
@@ -177,7 +178,7 @@ def recover_python(text: str) -> tuple[Optional[Pipeline], str]:
     for render in _renderers(backend, tree):
         try:
             rendered = render(graph, code)
-        except SpecError as err:
+        except OrchError as err:
             return None, f"orch cannot render its embedded spec for {backend} now: {_first_line(err)}"
         difference = _line_difference(text, rendered, tree)
         if not difference:
@@ -197,12 +198,15 @@ def _embedded_graph(spec: str, inputs: Optional[str]) -> tuple[Optional[Pipeline
         extra = json.loads(inputs) if inputs else {}
         if not isinstance(extra, dict):
             raise ValueError("the render inputs are not a mapping")
+        steps = graph.pipeline.all_steps
         for name, template in (extra.get("templates") or {}).items():
-            graph.pipeline.all_steps[name]._template = template
+            if name not in steps:
+                raise ValueError(f"they name a step the spec lacks: {name}")
+            steps[name]._template = template
         code = Shipped(extra["code"]) if extra.get("code") else None
-    except SpecError as err:
+    except OrchError as err:
         return None, None, f"the embedded spec does not load: {_first_line(err)}"
-    except (ValueError, KeyError, TypeError, AttributeError) as err:  # JSON, or inputs naming a step it lacks
+    except (ValueError, TypeError, AttributeError) as err:  # not JSON, or not the shape orch writes
         return None, None, f"the embedded render inputs do not fit the spec: {err}"
     return graph, code, ""
 
@@ -307,9 +311,9 @@ def _line_difference(found: str, rendered: str, tree: ast.Module) -> str:
     for (number, line), (_, expected) in zip(mine, theirs):
         if line != expected:
             return f"line {number}{_in_def(tree, number)} is {_short(line.strip())} (orch renders {_short(expected.strip())})"
-    if len(mine) != len(theirs):
-        return f"the file has {len(mine)} lines of code (orch renders {len(theirs)})"
-    return "" if found.endswith("\n") == rendered.endswith("\n") else "the file's last newline differs"
+    if len(mine) != len(theirs):  # (a last newline too: split, the text ends in an empty line)
+        return f"the file has {len(mine)} lines but the spec's (orch renders {len(theirs)})"
+    return ""
 
 
 _SPEC_LINES = (f"{SPEC_CONSTANT} = ", f"{INPUTS_CONSTANT} = ")
@@ -331,8 +335,7 @@ def _in_def(tree: ast.Module, line: int) -> str:
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = value if isinstance(value, str) and not isinstance(value, bool) else json.dumps(value)
-    text = repr(text) if isinstance(value, str) else text
+    text = repr(value) if isinstance(value, str) else json.dumps(value, default=str)  # YAML may hold dates
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 

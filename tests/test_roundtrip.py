@@ -113,6 +113,22 @@ def test_reused_templates_and_shipped_code_travel_beside_the_spec():
         assert reason == "" and _dump(recovered) == _dump(graph.pipeline)
 
 
+def test_render_inputs_taken_away_are_a_reason_not_a_crash():
+    graph = parse_spec(json.dumps({"apiVersion": "orch/v1", "name": "shipped", "code": {"ship": True},
+                                   "steps": {"a": {"command": ["true"]}}}))
+    text = dag_source(graph, code=Shipped("cd" * 32))
+    line = next(line for line in text.splitlines() if line.startswith(f"{roundtrip.INPUTS_CONSTANT} = "))
+    recovered, reason = recover_python(text.replace(line + "\n", ""))
+    assert recovered is None and reason.startswith("orch cannot render its embedded spec for airflow now: this pipeline "
+                                                   "ships its code")
+    (document,) = argo.render(graph, kind="workflow", code=Shipped("cd" * 32))
+    manifest = yaml.safe_load(document.text)
+    manifest["metadata"]["annotations"][roundtrip.INPUTS_ANNOTATION] = '{"templates": {"nowhere": "t"}}'
+    assert recover_argo(manifest) == \
+        (None, "the embedded render inputs do not fit the spec: they name a step the spec lacks: nowhere")
+    assert recover_argo({**manifest, "metadata": ["not", "a", "mapping"]})[0] is None
+
+
 def test_secrets_are_embedded_as_references():
     data = {"apiVersion": "orch/v1", "name": "secretive", "steps": {
         "a": {"command": ["true"], "env": {"HF_TOKEN": {"secret": "hf-token", "key": "token"}}}}}
