@@ -23,7 +23,8 @@ from .retries import Retrying, number, retries, seconds
 from .tags import ORCH_REF, TAG, Scope, Unsupported, single_reference, translate
 
 LEAF = ("container", "script")
-INFORMATIONAL = ("workflows.argoproj.io/version", "workflows.argoproj.io/no-test-reasons", "workflows.argoproj.io/tags",
+INFORMATIONAL = ("workflows.argoproj.io/version", "workflows.argoproj.io/no-test-reasons",
+                 "workflows.argoproj.io/no-test-reason", "workflows.argoproj.io/tags",
                  "workflows.argoproj.io/maintainer", "workflows.argoproj.io/verify.py")
 KINDS = ("container", "script", "dag", "steps", "suspend", "resource", "http", "plugin", "containerSet", "data")
 TEMPLATE_POD = ("nodeSelector", "tolerations", "serviceAccountName", "metadata", "podSpecPatch", "affinity",
@@ -65,6 +66,7 @@ class Workflow:
         self.comments: dict[tuple, str] = {}
         self.fail_fast_votes: list[bool] = []
         self.steps_parallel = False
+        self.inline: dict[str, tuple[tuple, dict]] = {}  # inline templates, by a name of their own
         self.argo_path = ""  # the Argo node path of the DAG or steps template being read
         self.stack: list[str] = []  # the dag and steps templates being called, to refuse recursion
 
@@ -212,6 +214,8 @@ class Workflow:
     # --- templates --------------------------------------------------------------------------------------
 
     def _template(self, name: str):
+        if name in self.inline:
+            return self.inline[name]
         i, template = self.templates[name]
         self.called.add(name)
         return (*self.root, "templates", i), template
@@ -228,7 +232,7 @@ class Workflow:
         self.names[_join(self.argo_path, name)] = _join(prefix, local)
         return {local: self._leaf(path, template, scope, _join(prefix, local), (*spec_path, local))}
 
-    def _common(self, path: tuple, template: dict, step: dict, qualified: str, spec_path: tuple) -> None:
+    def _common(self, path: tuple, template: dict, step: dict, qualified: str, spec_path: tuple, scope: Scope) -> None:
         """The fields any template has: retries, timeouts, pod settings."""
         led = self.ledger
         led.mapped((*path, "name"), spec_path[-1] if spec_path else None)
@@ -242,17 +246,24 @@ class Workflow:
                 step["retries"] = found
             self.retrying[qualified] = retrying
         try:
-            self._timeouts(path, template, step)
+            self._timeouts(path, template, step, scope)
         except Unsupported as err:
-            led.unsupported(path, f"a timeout from a tag: {err}")
+            led.unsupported(path, f"a timeout: {err}")
 
-    def _timeouts(self, path: tuple, template: dict, step: dict) -> None:
+    def _timeouts(self, path: tuple, template: dict, step: dict, scope: Scope) -> None:
         led = self.ledger
+
+        def literal(value) -> float:
+            text = translate(str(value), scope)
+            if "${{" in text:
+                raise Unsupported(f"{value!r} comes from a param or an output: an orch timeout is a literal")
+            return number(seconds(text))
+
         if "activeDeadlineSeconds" in template:
-            step["timeout"] = number(seconds(template["activeDeadlineSeconds"]))
+            step["timeout"] = literal(template["activeDeadlineSeconds"])
             led.mapped((*path, "activeDeadlineSeconds"), "timeout", "the pod's deadline: one attempt")
         if "timeout" in template:
-            step["timeout"] = number(seconds(template["timeout"]))
+            step["timeout"] = literal(template["timeout"])
             led.approximated((*path, "timeout"), "Argo's template timeout runs from the node's start over its "
                                                  "retries; orch's timeout bounds each attempt", "timeout")
 
@@ -313,7 +324,7 @@ class Workflow:
         step["command"] = cmd.command(plan)
         if outputs:
             step["outputs"] = outputs
-        self._common(path, template, step, qualified, spec_path)
+        self._common(path, template, step, qualified, spec_path, scope)
         if scope.notes:
             self._notes(scope, path, spec_path)
         self._rest(path, template, ("name", "inputs", "outputs", "retryStrategy", "activeDeadlineSeconds", "timeout",
@@ -419,12 +430,16 @@ class Workflow:
         self.fail_fast_votes.append(bool(fail_fast))
         if "failFast" in dag:
             led.mapped((*path, "dag", "failFast"), "fail_fast")
+        if dag.get("target"):
+            tasks = _targeted(tasks, str(dag["target"]).split(), by_name)
+            led.mapped((*path, "dag", "target"), "steps", "only the target tasks and the tasks they depend on: "
+                                                         "Argo runs no other task of this DAG")
         for key in dag:
-            if key not in ("tasks", "failFast"):
-                led.unsupported((*path, "dag", key), "dag.target: orch runs every step" if key == "target"
-                                else f"dag.{key} has no orch field")
+            if key not in ("tasks", "failFast", "target"):
+                led.unsupported((*path, "dag", key), f"dag.{key} has no orch field")
         steps: dict = {}
-        for i, task in enumerate(tasks):
+        index = {id(t): i for i, t in enumerate(dag.get("tasks") or [])}
+        for i, task in ((index[id(t)], t) for t in tasks):
             where = (*path, "dag", "tasks", i)
             name = local[task.get("name")]
             logic = None
@@ -514,7 +529,9 @@ class Workflow:
             looped[0]["parallelism"] = int(value)
             self.ledger.mapped(where, "parallelism", "the only step here fans out: its items at most this many at once")
         else:
-            self.ledger.unsupported(where, "orch bounds the items of one fan-out, not the pods of a template")
+            self.ledger.approximated(where, f"at most {value} pods at once here in Argo; orch bounds only a fan-out's "
+                                            "items, so independent steps may run together (outcomes are the same)",
+                                     "parallelism")
 
     def _want_for(self, scope: Scope, prefix: str, local: dict[str, str]) -> None:
         def want(step: str, output: str, how: str) -> str:
@@ -546,12 +563,17 @@ class Workflow:
         argo_path = _join(self.argo_path, task.get("name"))
         self.names[argo_path] = qualified
         target = task.get("template")
-        if target not in self.templates:
+        if isinstance(task.get("inline"), dict):
+            target = f"{task.get('name')}-inline-{len(self.inline)}"
+            self.inline[target] = ((*where, "inline"), {"name": target, **task["inline"]})
+            led.mapped((*where, "inline"), note="an inline template, read as any other")
+        elif target not in self.templates:
             why = "a templateRef names a template in another manifest" if "templateRef" in task else \
                 "an inline template" if "inline" in task else f"template {target!r} is not in this manifest"
             led.unsupported(where, f"{why}: the importer inlines only templates of this document")
             return _failing(why)
-        led.mapped((*where, "template"))
+        if "template" in task:
+            led.mapped((*where, "template"))
         loop = self._loop(task, where, scope)
         call_scope = scope.child(inputs={}, looped=loop is not None or scope.looped, artifacts={})
         self._arguments(task, where, scope.child(looped=loop is not None or scope.looped), call_scope, target)
@@ -692,8 +714,10 @@ class Workflow:
         if "withSequence" in task:
             seq = task["withSequence"]
             try:
-                if set(seq) - {"count", "start", "end", "format"} or any("{{" in str(v) for v in seq.values()):
-                    raise Unsupported("a sequence from tags")
+                seq = {k: translate(str(v), scope) for k, v in seq.items()}
+                if set(seq) - {"count", "start", "end", "format"} or any("${{" in v for v in seq.values()):
+                    raise Unsupported("a sequence whose bounds come from params or outputs: orch's foreach needs "
+                                      "the list itself")
                 start = int(seq.get("start", 0))
                 end = int(seq["end"]) if "end" in seq else start + int(seq.get("count", 0)) - 1
                 step = 1 if end >= start else -1
@@ -724,6 +748,8 @@ class Workflow:
             return text
 
         try:
+            if any(k in task for k in ("withItems", "withParam", "withSequence")) and "item" in str(task["when"]):
+                raise Unsupported("a looped task's when is decided per item in Argo, once before the fan-out in orch")
             text = TAG.sub(marker, str(task["when"]))
             tree = argo_when.parse(text)
             condition = argo_when.to_orch(tree, refs, lambda ref, lit: self._compared(ref, lit, scope))
@@ -842,6 +868,22 @@ _WHY = {
     "executor": "orch sets the executor itself", "plugin": "executor plugins have no orch form",
     "inline": "inline templates are not imported yet", "templateRef": "a template of another manifest",
 }
+
+
+def _targeted(tasks: list[dict], targets: list[str], by_name: dict) -> list[dict]:
+    """The target tasks and their ancestors (dag.go: a target DAG runs those only), in manifest order."""
+    keep: set[str] = set()
+    todo = list(targets)
+    while todo:
+        name = todo.pop()
+        if name in keep or name not in by_name:
+            continue
+        keep.add(name)
+        try:
+            todo += deps.names(deps.expression(by_name[name], by_name))
+        except Unsupported:
+            pass
+    return [t for t in tasks if t.get("name") in keep]
 
 
 def _kind(template: dict) -> str:
