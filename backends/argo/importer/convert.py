@@ -106,9 +106,19 @@ class Workflow:
             self._exit(out)
         if "parallelism" in spec:
             self._parallelism(spec["parallelism"], (*root, "parallelism"), out["steps"], "")
+        entry_path, entry_template = self._template(entry)
+        if entry_template.get("outputs"):
+            self._entry_outputs(entry_path, entry_template)
+        if _kind(entry_template) in ("dag", "steps") and entry_template.get("volumes"):
+            led.unsupported((*entry_path, "volumes"), "volumes on a dag or steps template: declare them on the "
+                                                      "workflow or on the container templates")
+        handled = ("entrypoint", "templates", "arguments", "onExit", "parallelism", "volumes", "activeDeadlineSeconds",
+                   "templateDefaults", *SPEC_POD)
         for key in spec:
             if key in NOT_KEPT and key not in ("priority",) or key == "priority" and "priority" not in SPEC_POD:
                 led.unsupported((*root, key), NOT_KEPT[key])
+            elif key not in handled:
+                led.unsupported((*root, key), f"the workflow's {key!r} has no orch field")
             elif key == "templateDefaults":
                 led.unsupported((*root, key), "templateDefaults: write the fields on the templates "
                                               "(the importer does not merge them yet)")
@@ -124,6 +134,24 @@ class Workflow:
             if name not in self.called:
                 led.mapped((*root, "templates", i), note="never called from the entrypoint or onExit: nothing runs")
         return out
+
+    def _entry_outputs(self, path: tuple, template: dict) -> None:
+        """The entrypoint's outputs are the workflow's own (its status shows them): orch reports the outputs of
+        the steps they are read from, and a pipeline has none of its own."""
+        outputs = template["outputs"]
+        if _kind(template) not in ("dag", "steps"):
+            return  # a container entrypoint: its outputs are its step's
+        for i, param in enumerate(outputs.get("parameters") or []):
+            where = (*path, "outputs", "parameters", i)
+            source = param.get("valueFrom") or {}
+            if set(source) == {"parameter"} and set(param) <= {"name", "valueFrom"}:
+                self.ledger.approximated(where, "a workflow output: orch reports the step output it names "
+                                                "(an orch pipeline has no outputs of its own)")
+            else:
+                self.ledger.unsupported(where, "a workflow output chosen by an expression or default has no orch form")
+        for key in outputs:
+            if key != "parameters":
+                self.ledger.unsupported((*path, "outputs", key), "workflow output artifacts have no orch form")
 
     def _entry_scope(self, name: str, scope: Scope) -> Scope:
         """The entrypoint's (or exit handler's) inputs: the workflow's parameters of the same names (Argo binds
@@ -789,15 +817,15 @@ class Workflow:
         entry["type"] = kind
         if default_key and default_key in entry:
             try:
-                value = json.loads(entry[default_key])
+                value = json.loads(str(entry[default_key]))
                 entry[default_key] = float(value) if kind == "number" else value
             except ValueError:
                 entry["type"] = "string"
 
     def _task_rest(self, task, where, step, qualified) -> None:
         for key in task:
-            if key in ("name", "template", "arguments", "withItems", "withParam", "withSequence", "when", "depends",
-                       "dependencies"):
+            if key in ("name", "template", "inline", "arguments", "withItems", "withParam", "withSequence", "when",
+                       "depends", "dependencies"):
                 continue
             if key == "continueOn":
                 self.ledger.approximated((*where, key), "Argo does not fail the run for this step's failure; an orch "

@@ -14,9 +14,9 @@ def schedule(spec: dict, ledger) -> dict | None:
     key = "schedules" if spec.get("schedules") else "schedule"
     if len(crons) != 1:
         ledger.unsupported(("spec", key), f"{len(crons)} schedules: an orch pipeline has one cron")
-        return None
-    found["cron"] = str(crons[0])
-    ledger.mapped(("spec", key), "schedule.cron")
+    else:
+        found["cron"] = str(crons[0])
+        ledger.mapped(("spec", key), "schedule.cron")
     if spec.get("timezone"):
         found["timezone"] = spec["timezone"]
         ledger.mapped(("spec", "timezone"), "schedule.timezone")
@@ -33,8 +33,6 @@ def schedule(spec: dict, ledger) -> dict | None:
         found["concurrency"] = 1
         ledger.approximated(("spec", "concurrencyPolicy"), f"{policy}: Argo stops the running workflow for the new "
                             "one; orch's concurrency 1 waits instead", "schedule.concurrency")
-    if "concurrencyPolicy" not in spec and policy == "Allow":
-        pass
     if "startingDeadlineSeconds" in spec:
         ledger.approximated(("spec", "startingDeadlineSeconds"),
                             "a run missed by more than this is not started; orch runs no missed run (catchup: false)",
@@ -49,4 +47,11 @@ def schedule(spec: dict, ledger) -> dict | None:
         ledger.unsupported(("spec", "when"), "a condition on whether a scheduled run starts has no orch field")
     if "stopStrategy" in spec:
         ledger.unsupported(("spec", "stopStrategy"), "orch has no condition that ends a schedule")
-    return found
+    for name in spec:
+        if name not in ("schedule", "schedules", "timezone", "concurrencyPolicy", "startingDeadlineSeconds", "suspend",
+                        "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "when", "stopStrategy", "workflowSpec",
+                        "workflowMetadata"):
+            ledger.unsupported(("spec", name), f"a CronWorkflow's {name!r} has no orch field")
+    if "workflowMetadata" in spec:
+        ledger.unsupported(("spec", "workflowMetadata"), "orch sets the metadata of the workflows it starts itself")
+    return found if "cron" in found else None

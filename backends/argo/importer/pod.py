@@ -31,7 +31,7 @@ def container(spec: dict, path: tuple, ledger, scope, volumes: dict, step: dict)
             if key == "image":
                 step["image"] = translate(str(value), scope)
                 ledger.mapped(where, "image")
-            elif key in ("command", "args", "source"):
+            elif key in ("command", "args", "source", "workingDir"):
                 continue  # the argv: command.py
             elif key == "env":
                 _env(value, where, ledger, scope, step)
