@@ -172,36 +172,46 @@ def joins(reading: Reading) -> None:
     """A none_failed_min_one_success (or one_success) join after a branch: orch's none_failed would run it when the
     branch chose none of its paths; a `when` on the branch's choice skips it then, as Airflow does."""
     tasks = reading.tasks
-    for task_id, task in tasks.items():
-        rule = task["kwargs"].get("trigger_rule")
-        step = reading.steps[reading.names[task_id]]
-        if rule not in ("none_failed_min_one_success", "one_success") or step.get("trigger") != "none_failed" \
-                or "when" in step:
+    for task_id, why in reading.pending_joins.items():
+        task = tasks[task_id]
+        if not join_of(reading, task):
+            rule = task["kwargs"]["trigger_rule"]
+            reading.ledger.approximated(("tasks", task_id, "trigger_rule"), why, reading.target(task, "trigger"))
+            reading.note(task, "trigger", f"Airflow trigger_rule {rule}: {why}")
+
+
+def join_of(reading: Reading, task: dict) -> bool:
+    """The join's exact form (its upstream steps all empty: a `when` that one of them succeeded), or its form after a
+    branch (a `when` on the branch's choice); False if neither."""
+    tasks, task_id = reading.tasks, task["task_id"]
+    rule = task["kwargs"]["trigger_rule"]
+    step = reading.steps[reading.names[task_id]]
+    if "when" in step:
+        return False
+    if rule == "none_failed_min_one_success" and all(kind_of(tasks[u]) == "empty" for u in task["upstream"]):
+        tests = []
+        for upstream in task["upstream"]:
+            reading.outputs.setdefault(reading.names[upstream], {})[RAN] = {"type": "string", "from": "stdout"}
+            tests.append(f"{reading.reference(task, upstream, RAN, bare=True)} != null")
+        step["when"] = " or ".join(tests)
+        reading.ledger.mapped(("tasks", task_id, "trigger_rule"), reading.target(task, "when"),
+                              "none_failed, and a `when` that one upstream step succeeded: each is an empty step "
+                              f"whose output {RAN!r} (its stdout, empty) is null unless it succeeded")
+        return True
+    nearest = sorted(reading.branches.items(), key=lambda item: len(descendants(tasks, item[0])))
+    for branch_id, kind in nearest:
+        paths = [c for c in tasks[branch_id]["downstream"] if c == task_id or task_id in descendants(tasks, c)]
+        reach = set().union(*({c, *descendants(tasks, c)} for c in tasks[branch_id]["downstream"]))
+        if kind != "branch" or not paths or not all(u in reach or u == branch_id for u in task["upstream"]):
             continue
-        if rule == "none_failed_min_one_success" and all(kind_of(tasks[u]) == "empty" for u in task["upstream"]):
-            tests = []
-            for upstream in task["upstream"]:
-                reading.outputs.setdefault(reading.names[upstream], {})[RAN] = {"type": "string", "from": "stdout"}
-                tests.append(f"{reading.reference(task, upstream, RAN, bare=True)} != null")
-            step["when"] = " or ".join(tests)
-            reading.ledger.mapped(("tasks", task_id, "trigger_rule"), reading.target(task, "when"),
-                                  "none_failed, and a `when` that one upstream step succeeded: each is an empty step "
-                                  f"whose output {RAN!r} (its stdout, empty) is null unless it succeeded")
-            reading.comments.pop((*reading.spec_path(task_id), "trigger"), None)
-            continue
-        nearest = sorted(reading.branches.items(), key=lambda item: len(descendants(tasks, item[0])))
-        for branch_id, kind in nearest:
-            paths = [c for c in tasks[branch_id]["downstream"] if c == task_id or task_id in descendants(tasks, c)]
-            reach = set().union(*({c, *descendants(tasks, c)} for c in tasks[branch_id]["downstream"]))
-            if kind != "branch" or not paths or not all(u in reach or u == branch_id for u in task["upstream"]):
-                continue
-            ref = reading.reference(task, branch_id, OUTPUT, bare=True)
-            step["when"] = " or ".join(f"{ref} == '{c}' or '{c}' in {ref}" for c in paths)
-            why = (f"{rule} after the branch {branch_id!r}: none_failed, and a `when` skipping it when the branch chose "
-                   "none of its paths (the same unless something between them skips every path it did choose)")
-            reading.ledger.approximated(("tasks", task_id, "trigger_rule"), why, reading.target(task, "when"))
-            reading.comments[(*reading.spec_path(task_id), "trigger")] = [why]
-            break
+        ref = reading.reference(task, branch_id, OUTPUT, bare=True)
+        step["when"] = " or ".join(f"{ref} == '{c}' or '{c}' in {ref}" for c in paths)
+        why = (f"{rule} after the branch {branch_id!r}: none_failed, and a `when` skipping it when the branch chose "
+               "none of its paths (the same unless something between them skips every path it did choose)")
+        reading.ledger.approximated(("tasks", task_id, "trigger_rule"), why, reading.target(task, "when"))
+        reading.note(task, "trigger", why)
+        return True
+    return False
 
 
 def descendants(tasks: dict, task_id: str) -> list[str]:

@@ -7,6 +7,7 @@ in the ledger (tasks.py calls it for every non-default field of a task and `clos
 
 from __future__ import annotations
 
+from .retries import _seconds as duration
 from .retries import retries_of
 
 # Airflow's trigger rules orch's mean exactly (ti_deps/deps/trigger_rule_dep.py, judged once every upstream ended).
@@ -34,6 +35,7 @@ NEAREST_TRIGGER = {
     "all_done_setup_success": ("all_done", "Airflow also needs its setup tasks to have succeeded"),
 }
 
+JOINS = ("none_failed_min_one_success", "one_success")  # joins after branches: dag.joins reads them
 DISPLAY = {"doc", "doc_md", "doc_rst", "doc_json", "doc_yaml", "ui_color", "ui_fgcolor", "task_display_name",
            "owner", "map_index_template", "show_return_value_in_logs", "log_level"}
 SCHEDULING = {"priority_weight", "weight_rule", "queue", "pool", "pool_slots", "max_active_tis_per_dag",
@@ -71,7 +73,7 @@ def read_common(reading, task: dict, step: dict) -> None:
     if "execution_timeout" in kwargs:
         seconds = _seconds(kwargs["execution_timeout"])
         if seconds:
-            step["timeout"] = seconds
+            step["timeout"] = duration(seconds)
         ledger.mapped((*path, "execution_timeout"), reading.target(task, "timeout"),
                       "bounds one try in Airflow, one attempt in orch")
     trigger_of(reading, task, step)
@@ -122,6 +124,9 @@ def trigger_of(reading, task: dict, step: dict) -> None:
         return
     trigger, why = NEAREST_TRIGGER.get(rule, ("all_done", f"{rule}: not one of orch's triggers"))
     step["trigger"] = trigger
+    if rule in JOINS:  # dag.joins may find the exact form; it records the rule either way
+        reading.pending_joins[task["task_id"]] = why
+        return
     reading.ledger.approximated(at, why, reading.target(task, "trigger"))
     reading.note(task, "trigger", f"Airflow trigger_rule {rule}: {why}")
 

@@ -184,6 +184,15 @@ def callable_of(function) -> dict | None:
             "decorated_at_top": getattr(getattr(module, getattr(function, "__name__", ""), None), "function", None) is function}
 
 
+def _no_nulls(value: Any) -> Any:
+    """A Kubernetes model's dict without its unset (None) fields: what was written."""
+    if isinstance(value, dict):
+        return {k: _no_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_no_nulls(v) for v in value]
+    return value
+
+
 def _parameters(function) -> list:
     """The function's parameters: name, kind and whether it has a default."""
     import inspect
@@ -217,7 +226,7 @@ def plain(value: Any, depth: int = 0) -> Any:
     if kind in ("MapXComArg", "ZipXComArg", "ConcatXComArg", "FilterXComArg"):
         return {"__kind__": "object", "type": kind, "repr": repr(value)[:200]}
     if hasattr(value, "to_dict") and type(value).__module__.startswith("kubernetes"):
-        return {"__kind__": "kubernetes", "type": kind, "value": plain(value.to_dict(), depth + 1)}
+        return {"__kind__": "kubernetes", "type": kind, "value": _no_nulls(plain(value.to_dict(), depth + 1))}
     if kind == "ParamsDict":
         return {k: plain(value.get_param(k).value, depth + 1) for k in value}
     if kind == "Param":

@@ -117,6 +117,11 @@ def params_of(reading, spec: dict) -> None:
                                         f"params.{name}")
         else:
             reading.ledger.mapped(at, f"params.{name}")
+    for task in reading.dag["tasks"]:  # a task's own params: the pipeline's, where no DAG param has the name
+        for name, value in (task["kwargs"].get("params") or {}).items():
+            if name not in params and not _bad(name) and _type_of(value):
+                params[name] = {"type": _type_of(value), "default": value}
+                reading.param_types[name] = _type_of(value)
     if params:
         spec["params"] = params
 

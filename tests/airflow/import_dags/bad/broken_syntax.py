@@ -1,0 +1,4 @@
+from airflow.sdk import DAG
+
+with DAG("broken") as dag:
+    x = (1,

@@ -1,0 +1,3 @@
+"""A Python file that makes no DAG."""
+
+VALUE = 1

@@ -1,0 +1,137 @@
+"""`orch import airflow`: hand-written DAGs (tests/airflow/import_dags/) read by Airflow's own DagBag into specs
+that validate and render to every backend, each field's fate in the report, and files that are not DAGs refused
+where they go wrong."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orch.backends.airflow.importer import import_
+from orch.backends.airflow.importer.retries import airflow_delays, retries_of
+from orch.core.errors import SpecError
+from orch.core.load import parse_spec
+
+DAGS = Path(__file__).parent / "import_dags"
+
+
+@pytest.fixture(scope="module")
+def imported() -> dict:
+    """Every hand-written DAG imported once: dag_id -> Imported."""
+    found = {}
+    for name in ("etl.py", "flow.py", "pods.py"):
+        for one in import_(DAGS / name):
+            found[one.report.name] = one
+    return found
+
+
+def fates(one) -> dict:
+    return {entry.path: entry for entry in one.report.entries}
+
+
+@pytest.mark.parametrize("dag_id", ["etl", "flow", "pods"])
+def test_each_spec_validates_and_renders_to_every_backend(imported, dag_id):
+    from orch.backends.registry import get
+    from orch.cli.render_cmd import check_capabilities
+
+    graph = parse_spec(imported[dag_id].text)
+    for backend in ("argo", "prefect", "airflow"):
+        check_capabilities(graph, backend, None, warnings=False)
+        files = get(backend).load(to_render=True).render(graph)
+        assert files and all(artifact.text.strip() for artifact in files), backend
+
+
+def test_the_classic_dag_maps_steps_edges_and_its_schedule(imported):
+    one = imported["etl"]
+    pipeline = parse_spec(one.text).pipeline
+    assert pipeline.schedule.cron == "30 2 * * *" and pipeline.schedule.timezone == "Europe/Berlin"
+    assert (pipeline.schedule.catchup, pipeline.schedule.concurrency) == (False, 1)
+    assert pipeline.params["threshold"].type == "number" and pipeline.params["bucket"].default == "raw-data"
+    steps = pipeline.all_steps
+    assert steps["extract"].python == "etl:extract" and steps["extract"].args == {"bucket": "${{ params.bucket }}"}
+    assert steps["shape.transform"].args["data"] == "${{ steps.extract.outputs.return_value }}"
+    assert steps["shape.stamp"].command == ["bash", "-c", "echo ${{ run.date }} ${{ run.id }}"]
+    assert steps["start"].command == ["true"]
+    assert steps["alert"].trigger == "any_failed" and steps["cleanup"].trigger == "all_done"
+    assert steps["report"].args["total"] == "${{ steps.shape.outputs.transform_return_value }}"
+    assert "shape" in pipeline.groups
+    assert steps["extract"].timeout == 600
+    assert one.report.nothing_unsupported
+
+
+def test_fates_are_located_and_the_approximations_say_what_differs(imported):
+    entries = fates(imported["etl"])
+    assert entries["tasks.extract.python_callable"].status == "mapped"
+    assert entries["tasks.alert.trigger_rule"].status == "mapped"
+    backoff = entries["tasks.shape.transform.retry_exponential_backoff"]
+    assert backoff.status == "approximated" and "retry 1: Airflow 30-59 s, orch 30 s" in backoff.note
+    assert (backoff.line, backoff.col) == (43, 58)  # the keyword in the operator call
+    assert (entries["tasks.extract.retries"].line, entries["tasks.extract.retries"].col) == (35, 19)  # default_args
+    assert entries["tasks.report.op_kwargs.total"].status == "approximated"  # xcom_pull in Jinja: str() vs JSON
+    assert "# Airflow jitters each delay" in imported["etl"].text  # the spec says it above the field
+
+
+def test_the_run_state_from_leaves_is_a_behaviour_difference_the_report_shows(imported):
+    """Airflow's run succeeds when its leaves (an alert, a cleanup) do, whatever failed before them; orch's fails."""
+    behaviour = imported["etl"].report.behaviour
+    assert behaviour.differing and any("the run: success in the source, failed in the spec" in d
+                                       for d in behaviour.differences)
+
+
+def test_taskflow_mapping_branches_and_short_circuits_become_foreach_and_whens(imported):
+    one = imported["flow"]
+    steps = parse_spec(one.text).pipeline.all_steps
+    assert steps["double"].foreach == "${{ steps.numbers.outputs.return_value }}"
+    assert steps["double"].args == {"x": "${{ item }}"}
+    assert steps["big"].when == "steps.choose.outputs.return_value == 'big' or 'big' in steps.choose.outputs.return_value"
+    assert steps["publish"].when == "not (steps.worth_it.outputs.return_value == false)"
+    assert steps["join"].trigger == "none_failed"
+    assert steps["join"].when == "steps.big.outputs.ran != null or steps.small.outputs.ran != null"
+    entries = fates(one)
+    assert entries["tasks.join.trigger_rule"].status == "mapped"
+    assert entries["tasks.numbers.python_callable"].status == "approximated"  # defined inside the @dag function
+    assert one.report.behaviour.checked, one.report.behaviour.differences
+
+
+def test_a_pod_operator_keeps_its_image_argv_and_pod_settings(imported):
+    step = parse_spec(imported["pods"].text).pipeline.all_steps["train"]
+    assert step.image == "registry.example.com/trainer:1.4"
+    assert step.command == ["python", "train.py", "--epochs", "${{ params.epochs }}", "--date", "${{ run.date }}"]
+    pod = step.kubernetes
+    assert pod.service_account == "trainer" and pod.node_selector == {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
+    assert pod.volumes[0].pvc == "dataset-cache" and pod.volumes[0].read_only
+    assert pod.image_pull_secrets == ["registry-creds"] and pod.tolerations[0].operator == "Exists"
+    assert step.resources.gpu == 1 and str(pod.limits.memory) in ("32Gi", "34359738368")
+    assert imported["pods"].report.nothing_unsupported
+
+
+def test_backoff_numbers_follow_airflows_formula():
+    """next_retry_datetime: b = max(1, ceil(D * m**(k-1))), a delay in [b, 2b-1], capped by max_retry_delay."""
+    assert airflow_delays(30, 2.0, 300, 4) == [(30, 59), (60, 119), (120, 239), (240, 300)]
+    assert airflow_delays(0, 2.0, None, 1) == [(1, 1)]  # at least one second
+    assert airflow_delays(30, 0, None, 2) == [(30, 30), (30, 30)]  # no backoff: exactly the delay
+    spec, difference = retries_of(3, 30, 0, 5)  # max_retry_delay without a backoff: Airflow ignores it
+    assert spec == {"limit": 3, "delay": "30s"} and difference is None
+    spec, difference = retries_of(2, 60, 1.5, None)
+    assert spec["factor"] == 1.5 and "retry 2: Airflow 90-179 s, orch 90 s" in difference
+
+
+def test_a_folder_imports_every_dag_in_it(tmp_path):
+    for name in ("etl.py", "pods.py"):
+        shutil.copy(DAGS / name, tmp_path / name)
+    assert sorted(one.report.name for one in import_(tmp_path)) == ["etl", "pods"]
+
+
+@pytest.mark.parametrize("name, line, words", [
+    ("broken_syntax.py", 4, "not a DAG file"),
+    ("raises.py", 7, "KeyError"),
+    ("no_dag.py", 1, "no DAG found"),
+])
+def test_a_file_that_is_not_a_dag_is_refused_where_it_goes_wrong(name, line, words):
+    with pytest.raises(SpecError) as refused:
+        import_(DAGS / "bad" / name)
+    diagnostic = refused.value.diagnostics[0]
+    assert diagnostic.file.endswith(name) and diagnostic.line == line and words in diagnostic.message
+    assert "Traceback" not in str(refused.value)
