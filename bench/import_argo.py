@@ -4,7 +4,8 @@ behaviour checked, why the others do not, and the time per file.
     git -C /work/.mirror/argoproj+argo-workflows/repo archive HEAD examples | tar -x -C /tmp/argo-examples
     python bench/import_argo.py /tmp/argo-examples/examples
 
-A file counts as clean when every pipeline document in it imports with no unsupported field and its
+Each file is imported on its own, its templateRefs resolved among the WorkflowTemplates of the whole folder
+(as `orch import argo FOLDER` does). A file counts as clean when every pipeline document in it imports with no unsupported field and its
 behaviour checked (approximated fields are allowed, and counted apart). Files that hold no pipeline
 (a Pod, a ConfigMap, a Workflow that only refers to a template) are counted as refused.
 """
@@ -16,20 +17,21 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from orch.backends.argo.importer import import_
+from orch.backends.argo.importer import import_, library_of, read_all
 from orch.core.errors import OrchError
 
 
 def measure(folder) -> dict:
     """Counts over every *.yaml/*.yml under `folder`: files, documents, clean ones, reasons, seconds."""
     files = sorted(p for p in Path(folder).rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    library = library_of(read_all(Path(folder)))  # the WorkflowTemplates templateRefs may name, from every file
     result = {"files": len(files), "documents": 0, "clean_files": 0, "clean_documents": 0,
               "approximated_clean_files": 0, "refused_files": 0, "crashed": [], "unsupported": Counter(),
               "behaviour": Counter(), "seconds": []}
     for file in files:
         start = time.perf_counter()
         try:
-            imported = import_(file)
+            imported = import_(file, library)
         except OrchError:
             result["refused_files"] += 1
             result["seconds"].append(time.perf_counter() - start)

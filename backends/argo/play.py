@@ -32,15 +32,21 @@ WORKFLOW_PHASE = {"Succeeded": "Succeeded", "Skipped": "Succeeded", "Omitted": "
 EXIT = "onExit:"  # the exit handler's nodes are keyed EXIT + their names
 
 
-def play(document: Mapping, draws: Mapping[str, Draw]) -> Played:
-    """The workflow's phase and every node's end, keyed by its path of task names (`outer.inner`)."""
-    return _Play(document, draws).run()
+def play(document: Mapping, draws: Mapping[str, Draw], library: Mapping | None = None) -> Played:
+    """The workflow's phase and every node's end, keyed by its path of task names (`outer.inner`); a
+    templateRef names a WorkflowTemplate's manifest in `library` ((kind, name) -> its data)."""
+    return _Play(document, draws, library or {}).run()
+
+
+def _spec(document: Mapping) -> dict:
+    spec = document.get("spec") or {}
+    return spec.get("workflowSpec") or {} if document.get("kind") == "CronWorkflow" else spec
 
 
 class _Play:
-    def __init__(self, document: Mapping, draws: Mapping[str, Draw]):
-        spec = document.get("spec") or {}
-        self.spec = spec.get("workflowSpec") or {} if document.get("kind") == "CronWorkflow" else spec
+    def __init__(self, document: Mapping, draws: Mapping[str, Draw], library: Mapping):
+        self.spec = _spec(document)
+        self.library = library
         self.templates = {t.get("name"): t for t in self.spec.get("templates") or []}
         self.draws = draws
         self.params = {p.get("name"): str(p.get("value", "")) for p in
@@ -90,8 +96,24 @@ class _Play:
         return phase, {k: v for k, v in draw.outputs.items() if v is not None} if phase == "Succeeded" else {}
 
     def call(self, task: dict, env: dict, path: str) -> tuple[str, dict]:
-        """One task or step that runs: its loop, its template; the node's phase and its outputs' texts."""
+        """One task or step that runs: its template (its own, inline, or a WorkflowTemplate's, whose own calls
+        resolve there); the node's phase and its outputs' texts."""
+        saved = self.templates
         name = task.get("template")
+        if isinstance(task.get("inline"), dict):
+            name = f"{task.get('name')}-inline"
+            self.templates = {**saved, name: {"name": name, **task["inline"]}}
+        elif isinstance(task.get("templateRef"), dict):
+            ref = task["templateRef"]
+            kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+            other = _spec(self.library.get((kind, ref.get("name"))) or {})
+            self.templates, name = {t.get("name"): t for t in other.get("templates") or []}, ref.get("template")
+        try:
+            return self._call(name, task, env, path)
+        finally:
+            self.templates = saved
+
+    def _call(self, name: str, task: dict, env: dict, path: str) -> tuple[str, dict]:
         template = self.templates.get(name) or {}
         inputs = {p.get("name"): _sub(str(p.get("value", "")), env) for p in
                   ((task.get("arguments") or {}).get("parameters") or [])}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orch.core.errors import SpecError
 from orch.core.fidelity import Imported, Ledger, Report
 
 from . import manifest
@@ -17,20 +18,52 @@ from .behaviour import check
 from .text import spec_text
 
 
-def import_(path: Path) -> list[Imported]:
-    """One Imported per pipeline document under `path`; SpecError, located, where there is none."""
-    found = []
-    for file in manifest.files_of(Path(path)):
-        for document in manifest.read(file):
-            found.append(import_document(document))
+def import_(path: Path, library: dict | None = None) -> list[Imported]:
+    """One Imported per pipeline document under `path`; SpecError, located, where there is none. A templateRef
+    is resolved among the WorkflowTemplates read with it (and in `library`, from `library_of`)."""
+    path = Path(path)
+    if not path.is_dir():
+        documents = manifest.read(path, libraries=True)
+    else:  # a folder: the files that hold pipelines (or libraries); refused whole only when none does
+        documents, refusals = [], []
+        for file in manifest.files_of(path):
+            try:
+                documents += manifest.read(file, libraries=True)
+            except SpecError as err:
+                refusals += err.diagnostics
+        if not documents:
+            raise SpecError(refusals or [manifest.Diagnostic("E120", f"no *.yaml or *.yml file under {path}",
+                                                             file=str(path), line=1, col=1)])
+    library = {**(library or {}), **library_of(documents)}
+    found = [import_document(d, library) for d in documents if d.pipeline]
+    if not found:
+        raise manifest.no_pipeline(documents)
     return found
 
 
-def import_document(document: manifest.Document) -> Imported:
+def library_of(documents) -> dict:
+    """The WorkflowTemplates and ClusterWorkflowTemplates among `documents`, by (kind, name)."""
+    return {(d.data["kind"], (d.data.get("metadata") or {}).get("name")): d for d in documents
+            if d.data["kind"] in ("WorkflowTemplate", "ClusterWorkflowTemplate")}
+
+
+def read_all(path: Path) -> list:
+    """Every Argo document under `path` that parses, libraries too (for `library_of`); files that fail are left out."""
+    found = []
+    for file in manifest.files_of(Path(path)):
+        try:
+            found += manifest.read(file, libraries=True)
+        except SpecError:
+            continue
+    return found
+
+
+def import_document(document: manifest.Document, library: dict | None = None) -> Imported:
+    """One document's spec and report; templateRefs resolved in `library` ((kind, name) -> Document)."""
     from .convert import Workflow
 
     ledger = Ledger(document.locate)
-    workflow = Workflow(document, ledger)
+    workflow = Workflow(document, ledger, library)
     spec = workflow.convert()
     text, graph = spec_text(spec, workflow.comments, document, ledger)
     entries = ledger.close(document.data)

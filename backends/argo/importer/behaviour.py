@@ -70,6 +70,7 @@ def _text(value) -> str:
 
 
 def check(document, workflow, graph) -> Behaviour:
+    library = {key: d.data for key, d in workflow.library.items()}
     names = {path: step for path, step in workflow.names.items()}
     by_step = {step: path for path, step in names.items()}
     aliases = workflow.aliases
@@ -85,7 +86,7 @@ def check(document, workflow, graph) -> Behaviour:
                 if value is not None:
                     outputs[aliases.get((step, output), output)] = _text(value)
             argo_draws[path] = Draw(one.fails, one.error, outputs)
-        played = argo_play.play(document.data, argo_draws)
+        played = argo_play.play(document.data, argo_draws, library)
         return played.status, played.ends
 
     def play_spec(draw: dict[str, Draw]):

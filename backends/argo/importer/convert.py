@@ -18,6 +18,10 @@ from orch.core.names import MAX_NAME, MAX_SCHEDULED_NAME, name_problem, suggest_
 from . import command as cmd
 from . import depends as deps
 from . import pod, when as argo_when
+from contextlib import contextmanager
+
+from orch.core.fidelity import Ledger
+
 from .cron import schedule as cron_schedule
 from .retries import Retrying, number, retries, seconds
 from .tags import ORCH_REF, TAG, Scope, Unsupported, single_reference, translate
@@ -48,8 +52,9 @@ NOT_KEPT = {"podGC": "orch's rendered Workflow removes its own pods", "ttlStrate
 class Workflow:
     """The conversion of one document: the spec dict, its comments, and what the behaviour check needs."""
 
-    def __init__(self, document, ledger):
+    def __init__(self, document, ledger, library: dict | None = None):
         self.doc, self.ledger = document, ledger
+        self.library = library or {}  # (kind, name) -> the WorkflowTemplate documents templateRefs may name
         self.spec = document.spec
         self.root = document.spec_path
         self.templates = {t.get("name"): (i, t) for i, t in enumerate(self.spec.get("templates") or [])
@@ -129,6 +134,8 @@ class Workflow:
                                                             "params (an artifact is not a param)")
         if self.fail_fast_votes:
             out["fail_fast"] = all(self.fail_fast_votes)
+        if not out["params"]:
+            del out["params"]
         self._finish(out)
         for name, (i, template) in self.templates.items():
             if name not in self.called:
@@ -162,11 +169,17 @@ class Workflow:
             try:
                 if key in self.params:
                     scope.inputs[key] = "${{ params.%s }}" % self.params[key]
+                    self.ledger.mapped(ipath, note="the workflow parameter of its name, as Argo binds it")
                 elif "value" in param or "default" in param:
                     scope.inputs[key] = translate(str(param.get("value", param.get("default"))), scope)
+                    self.ledger.mapped(ipath, note="its own value: no workflow parameter has its name")
                 else:
-                    raise Unsupported("an entrypoint input with no workflow parameter and no default")
-                self.ledger.mapped(ipath, note="the workflow parameter of its name, as Argo binds it")
+                    fixed = suggest_name(key)
+                    self.params[key] = fixed
+                    self.param_specs[fixed] = {"type": "string"}
+                    scope.inputs[key] = "${{ params.%s }}" % fixed
+                    self.ledger.mapped(ipath, f"params.{fixed}", "a required param: Argo needs its value at submit "
+                                                                 "(-p), orch at run time")
             except Unsupported as err:
                 self.ledger.unsupported(ipath, str(err))
         return scope
@@ -236,8 +249,7 @@ class Workflow:
                     self.ledger.unsupported((*where, key), f"a parameter's {key!r} has no orch form")
             params[fixed] = entry
         self.param_specs = params
-        if params:
-            out["params"] = params
+        out["params"] = params  # entry inputs may add required ones; dropped at the end when empty
 
     # --- templates --------------------------------------------------------------------------------------
 
@@ -590,25 +602,89 @@ class Workflow:
         qualified = _join(prefix, name)
         argo_path = _join(self.argo_path, task.get("name"))
         self.names[argo_path] = qualified
-        target = task.get("template")
+        target, foreign = self._target(task, where)
+        if target is None:
+            return _failing("a template not in this manifest")
+        loop = self._loop(task, where, scope)
+        outer = scope.child(looped=loop is not None or scope.looped)
+        call_scope = scope.child(inputs={}, looped=loop is not None or scope.looped, artifacts={})
+        given = self._given(task, where, outer, call_scope)
+        with self._within(foreign, where):
+            step = self._called(target, given, outer, call_scope, where, qualified, argo_path, spec_path)
+        if loop is not None:
+            step["foreach"] = loop
+        self._task_when(task, where, scope, step, spec_path)
+        self._task_rest(task, where, step, qualified)
+        if scope.notes:
+            self._notes(scope, where, spec_path)
+        return step
+
+    def _target(self, task: dict, where: tuple):
+        """(the template's name, the WorkflowTemplate document holding it or None); None where there is none."""
+        led = self.ledger
         if isinstance(task.get("inline"), dict):
             target = f"{task.get('name')}-inline-{len(self.inline)}"
             self.inline[target] = ((*where, "inline"), {"name": target, **task["inline"]})
             led.mapped((*where, "inline"), note="an inline template, read as any other")
-        elif target not in self.templates:
-            why = "a templateRef names a template in another manifest" if "templateRef" in task else \
-                "an inline template" if "inline" in task else f"template {target!r} is not in this manifest"
-            led.unsupported(where, f"{why}: the importer inlines only templates of this document")
-            return _failing(why)
-        if "template" in task:
-            led.mapped((*where, "template"))
-        loop = self._loop(task, where, scope)
-        call_scope = scope.child(inputs={}, looped=loop is not None or scope.looped, artifacts={})
-        self._arguments(task, where, scope.child(looped=loop is not None or scope.looped), call_scope, target)
+            return target, None
+        if isinstance(task.get("templateRef"), dict):
+            ref = task["templateRef"]
+            kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
+            document = self.library.get((kind, ref.get("name")))
+            names = {t.get("name") for t in (document.spec.get("templates") or [])} if document else set()
+            if ref.get("template") not in names:
+                led.unsupported(where, f"templateRef: {kind} {ref.get('name')!r} with template {ref.get('template')!r} "
+                                       "is not among the imported manifests (import its file alongside)")
+                return None, None
+            return ref["template"], document
+        target = task.get("template")
+        if target not in self.templates:
+            led.unsupported(where, f"template {target!r} is not in this manifest")
+            return None, None
+        led.mapped((*where, "template"))
+        return target, None
+
+    @contextmanager
+    def _within(self, document, where: tuple):
+        """Read a template of another document (a templateRef) in its own terms: its templates, its ledger; its
+        fields' fates summed up on the templateRef entry of this one."""
+        if document is None:
+            yield
+            return
+        saved = (self.ledger, self.templates, self.root, self.volumes, self.called, self.doc)
+        ledger = Ledger(document.locate)
+        self.ledger, self.doc, self.root, self.called = ledger, document, document.spec_path, set()
+        self.templates = {t.get("name"): (i, t) for i, t in enumerate(document.spec.get("templates") or [])}
+        self.volumes = pod.volume_sources(document.spec.get("volumes"), (*self.root, "volumes"), ledger)
+        try:
+            yield
+        finally:
+            (self.ledger, self.templates, self.root, self.volumes, self.called, self.doc) = saved
+            self._summarize(ledger, document, where)
+
+    def _summarize(self, ledger, document, where: tuple) -> None:
+        from orch.core.fidelity import UNSUPPORTED, APPROXIMATED
+
+        entries = list(ledger.entries.values())
+        worst = [e for e in entries if e.status == UNSUPPORTED] or [e for e in entries if e.status == APPROXIMATED]
+        ref = (*where, "templateRef")
+        name = (document.data.get("metadata") or {}).get("name")
+        if not worst:
+            self.ledger.mapped(ref, note=f"read from {document.kind} {name!r} ({document.file})")
+            return
+        notes = "; ".join(f"{e.path} (line {e.line}): {e.note}" for e in worst[:3])
+        note = f"in {document.kind} {name!r} ({document.file}): {notes}" + ("; …" if len(worst) > 3 else "")
+        (self.ledger.unsupported if worst[0].status == UNSUPPORTED else
+         lambda path, text: self.ledger.approximated(path, text))(ref, note)
+
+    def _called(self, target, given, outer, call_scope, where, qualified, argo_path, spec_path) -> dict:
+        """The template a call names, with its inputs bound: a group of its tasks, or one step."""
+        led = self.ledger
         path, template = self._template(target)
+        self._bind(path, template, given, outer, call_scope)
         kind = _kind(template)
         if kind in ("dag", "steps") and target in self.stack:
-            led.unsupported(where, f"template {target!r} calls itself: a recursive workflow has no fixed orch graph")
+            led.unsupported(path, f"template {target!r} calls itself: a recursive workflow has no fixed orch graph")
             return _failing("a recursive call")
         if kind in ("dag", "steps"):
             self.stack.append(target)
@@ -625,18 +701,11 @@ class Workflow:
                 led.unsupported((*path, "retryStrategy"), "orch retries steps, not groups")
             if "timeout" in template or "activeDeadlineSeconds" in template:
                 led.unsupported(path, "an orch group has no timeout")
-        else:
-            step = self._leaf(path, template, call_scope, qualified, spec_path)
-        if loop is not None:
-            step["foreach"] = loop
-        self._task_when(task, where, scope, step, spec_path)
-        self._task_rest(task, where, step, qualified)
-        if scope.notes:
-            self._notes(scope, where, spec_path)
-        return step
+            return step
+        return self._leaf(path, template, call_scope, qualified, spec_path)
 
-    def _arguments(self, task, where, outer: Scope, inner: Scope, target: str) -> None:
-        path, template = self._template(target)
+    def _given(self, task, where, outer: Scope, inner: Scope) -> dict:
+        """The call's arguments, in the caller's terms: parameters' values, artifacts' origins."""
         given = {}
         arguments = task.get("arguments") or {}
         for i, param in enumerate(arguments.get("parameters") or []):
@@ -658,6 +727,10 @@ class Workflow:
         for key in arguments:
             if key not in ("parameters", "artifacts"):
                 self.ledger.unsupported((*where, "arguments", key), f"arguments.{key}")
+        return given
+
+    def _bind(self, path, template, given: dict, outer: Scope, inner: Scope) -> None:
+        """The template's input parameters: the call's values, else the template's own."""
         for i, param in enumerate(((template.get("inputs") or {}).get("parameters")) or []):
             ipath = (*path, "inputs", "parameters", i)
             name = param.get("name")
@@ -824,7 +897,7 @@ class Workflow:
 
     def _task_rest(self, task, where, step, qualified) -> None:
         for key in task:
-            if key in ("name", "template", "inline", "arguments", "withItems", "withParam", "withSequence", "when",
+            if key in ("name", "template", "templateRef", "inline", "arguments", "withItems", "withParam", "withSequence", "when",
                        "depends", "dependencies"):
                 continue
             if key == "continueOn":

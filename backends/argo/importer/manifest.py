@@ -18,6 +18,7 @@ from orch.core.errors import Diagnostic, SpecError
 KINDS = {"Workflow": "Argo Workflow", "WorkflowTemplate": "Argo WorkflowTemplate",
          "ClusterWorkflowTemplate": "Argo ClusterWorkflowTemplate", "CronWorkflow": "Argo CronWorkflow"}
 SUFFIXES = (".yaml", ".yml")
+LIBRARY = "a library of templates other workflows call, not a pipeline"
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Document:
     data: dict
     file: str
     positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    pipeline: bool = True  # False: a library of templates (a WorkflowTemplate without entrypoint)
+    where: tuple[int, int] = (1, 1)
 
     def locate(self, path: tuple) -> tuple[int | None, int | None]:
         """The place of `path`, else of the nearest field above it that has one."""
@@ -50,6 +53,9 @@ class Document:
         return ("spec", "workflowSpec") if self.data.get("kind") == "CronWorkflow" else ("spec",)
 
 
+__all__ = ["Diagnostic", "Document", "files_of", "no_pipeline", "read"]
+
+
 def files_of(path: Path) -> list[Path]:
     """A file as it is; a folder's *.yaml and *.yml files, in name order."""
     if path.is_dir():
@@ -59,8 +65,9 @@ def files_of(path: Path) -> list[Path]:
     return [path]
 
 
-def read(path: Path) -> list[Document]:
-    """The pipeline documents of one file; SpecError, located, for a file that holds none."""
+def read(path: Path, libraries: bool = False) -> list[Document]:
+    """The pipeline documents of one file (and with `libraries`, its template libraries too, marked not
+    pipelines); SpecError, located, for a file that holds neither."""
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -80,6 +87,12 @@ def read(path: Path) -> list[Document]:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
         data = _construct(node)
         problem = _not_a_pipeline(data)
+        if problem and libraries and LIBRARY in problem:
+            positions = {}
+            _positions(node, (), positions)
+            found.append(Document(data, file, positions, pipeline=False, where=(line, col)))
+            problems.append(Diagnostic("E120", problem, file=file, line=line, col=col))
+            continue
         if problem:
             problems.append(Diagnostic("E120", problem, file=file, line=line, col=col,
                                        hint="orch import argo reads Workflow, WorkflowTemplate, "
@@ -92,6 +105,14 @@ def read(path: Path) -> list[Document]:
         raise SpecError(problems or [Diagnostic("E120", "no Argo pipeline document in the file", file=file,
                                                 line=1, col=1)])
     return found
+
+
+def no_pipeline(documents: list[Document]) -> SpecError:
+    """The refusal of an import that found only template libraries."""
+    return SpecError([Diagnostic("E120", f"this {d.data['kind']} has no entrypoint: {LIBRARY}", file=d.file,
+                                 line=d.where[0], col=d.where[1],
+                                 hint="import it together with the workflows that call its templates")
+                      for d in documents])
 
 
 def _not_a_pipeline(data) -> str | None:
@@ -108,7 +129,7 @@ def _not_a_pipeline(data) -> str | None:
             return f"this {kind} only refers to a WorkflowTemplate (workflowTemplateRef): import the template itself"
         return f"this {kind} has no templates"
     if not spec.get("entrypoint") and kind in ("WorkflowTemplate", "ClusterWorkflowTemplate"):
-        return f"this {kind} has no entrypoint: a library of templates other workflows call, not a pipeline"
+        return f"this {kind} has no entrypoint: {LIBRARY}"
     return None
 
 
