@@ -255,6 +255,12 @@ def declare_outputs(reading: Reading) -> None:
                    "returned value as it, so the reader gets the mapping, not its key")
             reading.ledger.approximated(("tasks", task_id, "multiple_outputs"), why, reading.target(task, "outputs"))
             reading.note(task, "outputs", why)
+        if task_id in reading.bash and OUTPUT in declared:
+            declared[OUTPUT] = {"type": "string", "from": "stdout"}
+            why = ("Airflow's XCom of a bash command is its stdout's last line; orch's output is the whole stdout "
+                   "(the same for a command printing one line)")
+            reading.ledger.approximated(("tasks", task_id, "do_xcom_push"), why, reading.target(task, "outputs"))
+            reading.note(task, "outputs", why)
     for name, outputs in reading.outputs.items():
         step = reading.steps[name]
         if name in reading.group_names():

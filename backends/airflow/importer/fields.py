@@ -59,6 +59,9 @@ NOT_IN_ORCH = {
     "retry_policy": "an exception-based retry policy: orch retries every failure the same way",
     "resources": "Airflow's per-task resources (an executor's hint)",
     "sla": "SLAs: orch has none",
+    "pre_execute": "a hook Airflow calls before the task: orch has none",
+    "post_execute": "a hook Airflow calls after the task: orch has none",
+    "definition_name": "an @asset's name: orch has no assets",
 }
 
 

@@ -28,15 +28,21 @@ def step_of(reading, task: dict) -> dict:
     else:
         reading.ledger.mapped(at, reading.target(task, "python" if "python" in step else "command"), KIND_NOTES[kind])
     read_common(reading, task, step)
-    if kind == "other":
-        for key in task["kwargs"]:  # its own arguments go with it
-            if not reading.ledger.covered(("tasks", task["task_id"], key)):
-                reading.ledger.unsupported(("tasks", task["task_id"], key), f"an argument of {task['class']}, which "
-                                                                             "orch cannot run")
+    why = "which orch cannot run" if kind == "other" else "that orch has no field for"
+    for key in [*task["kwargs"], *(["expand"] if task["mapped"] else [])]:  # what no reader took: said, not dropped
+        if key == "trigger_rule" and task["task_id"] in reading.pending_joins:
+            continue  # dag.joins records it
+        if not _read(reading.ledger, ("tasks", task["task_id"], key)):
+            reading.ledger.unsupported(("tasks", task["task_id"], key), f"an argument of {task['class']}, {why}")
     if task["is_setup"] or task["is_teardown"]:
         reading.ledger.unsupported(("tasks", task["task_id"], "is_setup" if task["is_setup"] else "is_teardown"),
                                    "setup and teardown tasks (cleared together, not counted in the run's state)")
     return step
+
+
+def _read(ledger, path: tuple) -> bool:
+    """Whether an entry covers `path`, or one of the fields inside it."""
+    return ledger.covered(path) or any(known[:len(path)] == path for known in ledger.entries)
 
 
 def kind_of(task: dict) -> str:
@@ -103,6 +109,8 @@ def python_step(reading, task: dict, step: dict) -> None:
         step["args"] = args
     if kwargs.get("templates_dict"):
         reading.ledger.unsupported((*path, "templates_dict"), "templates_dict reaches the function through its context")
+    if "templates_exts" in kwargs:
+        reading.ledger.mapped((*path, "templates_exts"), note="belongs to templates_dict")
     if kwargs.get("multiple_outputs"):
         reading.ledger.mapped((*path, "multiple_outputs"), note="each key read downstream is an output of the step")
 
@@ -148,6 +156,10 @@ def bash_step(reading, task: dict, step: dict) -> None:
     reading.ledger.approximated((*path, "skip_on_exit_code"),
                                 f"Airflow skips the task when bash exits {exit_codes}; orch fails the step on any "
                                 "non-zero exit")
+    if "multiple_outputs" in kwargs:
+        reading.ledger.mapped((*path, "multiple_outputs"), note="a command's output is its stdout's last line")
+    if kwargs.get("output_processor") is not None:
+        reading.ledger.unsupported((*path, "output_processor"), "a function Airflow applies to the output")
     reading.bash[task["task_id"]] = True
 
 
