@@ -24,6 +24,7 @@ from orch.core.play import Draw, Ending, Played
 
 from .importer import depends as deps
 from .importer import when as argo_when
+from .importer.manifest import with_defaults
 
 TAG = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 DONE = ("Succeeded", "Failed", "Error")
@@ -47,7 +48,7 @@ class _Play:
     def __init__(self, document: Mapping, draws: Mapping[str, Draw], library: Mapping):
         self.spec = _spec(document)
         self.library = library
-        self.templates = {t.get("name"): t for t in self.spec.get("templates") or []}
+        self.templates = _templates(self.spec)
         self.draws = draws
         self.params = {p.get("name"): str(p.get("value", "")) for p in
                        ((self.spec.get("arguments") or {}).get("parameters") or [])}
@@ -107,7 +108,7 @@ class _Play:
             ref = task["templateRef"]
             kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
             other = _spec(self.library.get((kind, ref.get("name"))) or {})
-            self.templates, name = {t.get("name"): t for t in other.get("templates") or []}, ref.get("template")
+            self.templates, name = _templates(other), ref.get("template")
         try:
             return self._call(name, task, env, path)
         finally:
@@ -206,6 +207,11 @@ class _Play:
                 if "{{" not in text:
                     found[param.get("name")] = text
         return found
+
+
+def _templates(spec: dict) -> dict[str, dict]:
+    """The spec's templates by name, its templateDefaults merged in."""
+    return {t.get("name"): with_defaults(spec.get("templateDefaults"), t) for t in spec.get("templates") or []}
 
 
 def _sub(text: str, env: dict) -> str:

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from orch.core.fidelity import Ledger
 
 from .cron import schedule as cron_schedule
+from .manifest import with_defaults
 from .retries import Retrying, number, retries, seconds
 from .tags import ORCH_REF, TAG, Scope, Unsupported, single_reference, translate
 
@@ -57,7 +58,8 @@ class Workflow:
         self.library = library or {}  # (kind, name) -> the WorkflowTemplate documents templateRefs may name
         self.spec = document.spec
         self.root = document.spec_path
-        self.templates = {t.get("name"): (i, t) for i, t in enumerate(self.spec.get("templates") or [])
+        defaults = self.spec.get("templateDefaults") if isinstance(self.spec.get("templateDefaults"), dict) else {}
+        self.templates = {t.get("name"): (i, with_defaults(defaults, t)) for i, t in enumerate(self.spec.get("templates") or [])
                           if isinstance(t, dict)}
         self.called: set[str] = set()
         self.params: dict[str, str] = {}  # Argo name -> orch name
@@ -71,7 +73,9 @@ class Workflow:
         self.comments: dict[tuple, str] = {}
         self.fail_fast_votes: list[bool] = []
         self.steps_parallel = False
-        self.inline: dict[str, tuple[tuple, dict]] = {}  # inline templates, by a name of their own
+        self.inline: dict[str, tuple[tuple, dict]] = {}
+        self.fanouts: dict[str, tuple] = {}  # fan-out step -> the task's path
+        self.read: set[str] = set()  # steps whose outputs a reference reads  # inline templates, by a name of their own
         self.argo_path = ""  # the Argo node path of the DAG or steps template being read
         self.stack: list[str] = []  # the dag and steps templates being called, to refuse recursion
 
@@ -125,8 +129,7 @@ class Workflow:
             elif key not in handled:
                 led.unsupported((*root, key), f"the workflow's {key!r} has no orch field")
             elif key == "templateDefaults":
-                led.unsupported((*root, key), "templateDefaults: write the fields on the templates "
-                                              "(the importer does not merge them yet)")
+                self._defaults_fates(spec[key], (*root, key))
             elif key == "arguments":
                 for part in spec[key]:
                     if part != "parameters":
@@ -141,6 +144,30 @@ class Workflow:
             if name not in self.called:
                 led.mapped((*root, "templates", i), note="never called from the entrypoint or onExit: nothing runs")
         return out
+
+    def _defaults_fates(self, defaults, path: tuple) -> None:
+        """templateDefaults are merged into every template (Argo's mergedTemplateDefaultsInto): each field takes
+        the worst fate it met in the templates it reached."""
+        from orch.core.fidelity import UNSUPPORTED, _RANK, leaves
+
+        templates = [(*self.root, "templates", i) for i, _ in self.templates.values()]
+        for leaf in leaves(defaults, ()):
+            fates = []
+            for template in templates:
+                full = (*template, *leaf)
+                for n in range(len(full), len(template), -1):
+                    entry = self.ledger.entries.get(full[:n])
+                    if entry is not None:
+                        fates.append(entry)
+                        break
+            where = (*path, *leaf)
+            if not fates:
+                self.ledger.unsupported(where, "merged into the templates, where no field read it")
+                continue
+            worst = max(fates, key=lambda e: _RANK[e.status])
+            note = f"merged into every template (Argo's templateDefaults); {worst.note}".rstrip("; ")
+            {"mapped": self.ledger.mapped, "approximated": lambda p, n: self.ledger.approximated(p, n),
+             UNSUPPORTED: lambda p, n: self.ledger.unsupported(p, n)}[worst.status](where, note)
 
     def _entry_outputs(self, path: tuple, template: dict) -> None:
         """The entrypoint's outputs are the workflow's own (its status shows them): orch reports the outputs of
@@ -277,7 +304,7 @@ class Workflow:
         led = self.ledger
         led.mapped((*path, "name"), spec_path[-1] if spec_path else None)
         kubernetes = step.get("kubernetes") or {}
-        pod.pod_fields(template, path, led, kubernetes, TEMPLATE_POD)
+        pod.pod_fields(template, path, led, kubernetes, TEMPLATE_POD, scope)
         if kubernetes:
             step["kubernetes"] = kubernetes
         if "retryStrategy" in template:
@@ -576,6 +603,7 @@ class Workflow:
     def _want_for(self, scope: Scope, prefix: str, local: dict[str, str]) -> None:
         def want(step: str, output: str, how: str) -> str:
             qualified = _join(prefix, step)
+            self.read.add(qualified)
             outputs = self.outputs.setdefault(qualified, {})
             if qualified in self.groups:
                 name = suggest_name(output)
@@ -613,6 +641,7 @@ class Workflow:
             step = self._called(target, given, outer, call_scope, where, qualified, argo_path, spec_path)
         if loop is not None:
             step["foreach"] = loop
+            self.fanouts[qualified] = where
         self._task_when(task, where, scope, step, spec_path)
         self._task_rest(task, where, step, qualified)
         if scope.notes:
@@ -654,7 +683,9 @@ class Workflow:
         saved = (self.ledger, self.templates, self.root, self.volumes, self.called, self.doc)
         ledger = Ledger(document.locate)
         self.ledger, self.doc, self.root, self.called = ledger, document, document.spec_path, set()
-        self.templates = {t.get("name"): (i, t) for i, t in enumerate(document.spec.get("templates") or [])}
+        defaults = document.spec.get("templateDefaults")
+        self.templates = {t.get("name"): (i, with_defaults(defaults, t))
+                          for i, t in enumerate(document.spec.get("templates") or [])}
         self.volumes = pod.volume_sources(document.spec.get("volumes"), (*self.root, "volumes"), ledger)
         try:
             yield
@@ -863,6 +894,9 @@ class Workflow:
         kind = "string"
         if isinstance(literal, (int, float)) and not isinstance(literal, bool):
             kind = "integer" if isinstance(literal, int) else "number"
+            scope.notes.append(("approximated", f"{ref} is compared with a number, so orch reads it as {kind}: a "
+                                                "value that is not one fails the step writing it, where Argo "
+                                                "fails the comparing task"))
         self._demand(ref, kind, scope, literal)
 
     def _demand(self, ref: str, kind: str, scope: Scope, literal=None) -> None:
@@ -949,6 +983,10 @@ class Workflow:
                             value["from"] = "stdout"
         fill(out["steps"], "")
         fill(out.get("finally") or {}, "")
+        for qualified in set(self.fanouts) & self.read:
+            self.ledger.approximated(self.fanouts[qualified], "a loop's outputs read as one value: Argo gives a JSON "
+                                     "list written compactly ([\"a\",\"b\"]), orch its list as JSON with spaces "
+                                     "([\"a\", \"b\"]) inside text")
         if self.groups and out.get("fail_fast"):
             out["fail_fast"] = False
             self.ledger.approximated((*self.root, "entrypoint"), "Argo's failFast stops new tasks in the failed task's "

@@ -53,7 +53,27 @@ class Document:
         return ("spec", "workflowSpec") if self.data.get("kind") == "CronWorkflow" else ("spec",)
 
 
-__all__ = ["Diagnostic", "Document", "files_of", "no_pipeline", "read"]
+__all__ = ["Diagnostic", "Document", "files_of", "no_pipeline", "read", "with_defaults"]
+
+
+TEMPLATE_TYPES = ("container", "script", "dag", "steps", "suspend", "resource", "http", "plugin", "containerSet", "data")
+
+
+def with_defaults(defaults, template: dict) -> dict:
+    """`template` with the workflow's templateDefaults merged in, as the controller does before it runs one
+    (operator.go, mergedTemplateDefaultsInto): the template's values win, mapping by mapping, lists whole; a
+    default for another template type (a `container` default on a dag template) is left out."""
+    if not isinstance(defaults, dict) or not defaults:
+        return template
+    kind = next((k for k in TEMPLATE_TYPES if k in template), None)
+    return _merged({k: v for k, v in defaults.items() if k not in TEMPLATE_TYPES or k == kind}, template)
+
+
+def _merged(defaults: dict, template: dict) -> dict:
+    found = dict(defaults)
+    for key, value in template.items():
+        found[key] = _merged(found[key], value) if isinstance(value, dict) and isinstance(found.get(key), dict) else value
+    return found
 
 
 def files_of(path: Path) -> list[Path]:

@@ -137,7 +137,7 @@ def _source(volume: dict) -> dict | None:
     return None
 
 
-def pod_fields(holder: dict, path: tuple, ledger, kubernetes: dict, keys) -> None:
+def pod_fields(holder: dict, path: tuple, ledger, kubernetes: dict, keys, scope=None) -> None:
     """Pod-level settings of a template or a workflow spec into orch `kubernetes` fields; `keys` are those
     the caller hands here."""
     patch = kubernetes.get("pod_spec_patch") or {}
@@ -162,12 +162,14 @@ def pod_fields(holder: dict, path: tuple, ledger, kubernetes: dict, keys) -> Non
                 if part not in ("labels", "annotations"):
                     ledger.unsupported((*where, part), f"pod metadata {part!r} has no orch field")
         elif key == "podSpecPatch":
-            try:
-                parsed = yaml.safe_load(str(value)) if isinstance(value, str) else value
-            except yaml.YAMLError:
+            try:  # tags filled in first, as Argo substitutes the template before it reads the patch
+                text = translate(value if isinstance(value, str) else json.dumps(value), scope) if scope else value
+                parsed = yaml.safe_load(text) if isinstance(text, str) else text
+            except (yaml.YAMLError, Unsupported):
                 parsed = None
-            if not isinstance(parsed, dict) or "{{" in json.dumps(parsed):
-                ledger.unsupported(where, "podSpecPatch holds Argo tags or is not a mapping")
+            if not isinstance(parsed, dict) or any(o in json.dumps(parsed) for o in ("{{", "${{")):
+                ledger.unsupported(where, "podSpecPatch holds params, outputs or Argo tags (orch's patch is a "
+                                          "literal mapping), or is not a mapping")
                 continue
             patch.update(parsed)
             ledger.mapped(where, "kubernetes.pod_spec_patch")
