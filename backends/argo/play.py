@@ -108,6 +108,7 @@ class _Play:
             ref = task["templateRef"]
             kind = "ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate"
             other = _spec(self.library.get((kind, ref.get("name"))) or {})
+            other = {**other, "templateDefaults": self.spec.get("templateDefaults")}  # the running workflow's
             self.templates, name = _templates(other), ref.get("template")
         try:
             return self._call(name, task, env, path)

@@ -26,6 +26,7 @@ EXPECTED = {
     "nested-exit": ((), False),  # a failed exit handler fails Argo's run, never orch's
     "retries": ((), False),  # Argo's default policy does not retry errors; orch retries every failure
     "steps-groups": ((), True),
+    "template-ref": ((), True),
     "unsupported": (("spec.podGC", "spec.templates[1].resource", "spec.templates[2].inputs.artifacts[0]",
                      "spec.templates[2].sidecars"), True),
 }
@@ -68,7 +69,8 @@ def test_nothing_is_dropped_silently(path):
     """Every key of the manifest is covered by an entry for it or for a field above it."""
     report = one(path.stem).report
     recorded = {e.path for e in report.entries}
-    document = yaml.safe_load(path.read_text())
+    [document] = [d for d in yaml.safe_load_all(path.read_text()) if d["spec"].get("entrypoint")
+                  or d["kind"] == "CronWorkflow"]  # a WorkflowTemplate without one is a library, not imported
     for leaf in leaves(document):
         covering = [path_text(leaf[:i]) for i in range(len(leaf), 0, -1)]
         assert any(c in recorded for c in covering), path_text(leaf)
@@ -154,6 +156,27 @@ def test_the_cron_schedule_and_the_artifact_hand_over():
     read = spec["steps"]["read"]
     assert "cp -r '${{ steps.make.outputs.report }}' '/in/report.txt'" in read["command"][2]
     assert spec["steps"]["make"]["outputs"] == {"report": {"type": "artifact"}}
+
+
+def test_template_refs_inline_templates_a_target_and_template_defaults():
+    imported = one("template-ref")
+    steps = yaml.safe_load(imported.text)["steps"]
+    assert list(steps) == ["greet-world", "greet-team"]  # `never` is no target's ancestor: Argo never runs it
+    assert steps["greet-world"]["command"] == ["echo", "hello world"]  # the WorkflowTemplate's input default
+    assert steps["greet-team"]["command"] == ["echo", "hello team"]
+    assert steps["greet-team"]["kubernetes"] == {"node_selector": {"pool": "small"}}  # from templateDefaults
+    entries = {e.path: e for e in imported.report.entries}
+    ref = entries["spec.templates[0].dag.tasks[0].templateRef"]
+    assert ref.status == MAPPED and "WorkflowTemplate 'shared-steps'" in ref.note
+
+
+def test_a_template_ref_to_what_was_not_imported_is_refused_in_the_report(tmp_path):
+    text = (CASES / "template-ref.yaml").read_text().split("---\n", 1)[1]
+    (tmp_path / "alone.yaml").write_text(text)
+    [imported] = import_(tmp_path / "alone.yaml")
+    unsupported = [e for e in imported.report.entries if e.status == UNSUPPORTED]
+    assert [e.path for e in unsupported] == ["spec.templates[0].dag.tasks[0]", "spec.templates[0].dag.tasks[1]"]
+    assert "import its file alongside" in unsupported[0].note
 
 
 @pytest.mark.parametrize("text, where", [

@@ -499,6 +499,10 @@ class Workflow:
             led.mapped((*path, "dag", "failFast"), "fail_fast")
         if dag.get("target"):
             tasks = _targeted(tasks, str(dag["target"]).split(), by_name)
+            for i, task in enumerate(dag.get("tasks") or []):
+                if task not in tasks:
+                    led.mapped((*path, "dag", "tasks", i), note="neither a target nor one it depends on: Argo never "
+                                                                "runs it")
             led.mapped((*path, "dag", "target"), "steps", "only the target tasks and the tasks they depend on: "
                                                          "Argo runs no other task of this DAG")
         for key in dag:
@@ -583,6 +587,9 @@ class Workflow:
                 continue
             if key == "failFast":
                 self.ledger.approximated((*path, key), "orch's fail_fast is the whole pipeline's", "fail_fast")
+                continue
+            if key in TEMPLATE_POD:
+                self.ledger.mapped((*path, key), note=f"a pod setting on a {kind} template: Argo makes no pod of it")
                 continue
             self.ledger.unsupported((*path, key), _WHY.get(key, f"a {kind} template's {key!r} has no orch field"))
         if "inputs" in template:
@@ -683,7 +690,7 @@ class Workflow:
         saved = (self.ledger, self.templates, self.root, self.volumes, self.called, self.doc)
         ledger = Ledger(document.locate)
         self.ledger, self.doc, self.root, self.called = ledger, document, document.spec_path, set()
-        defaults = document.spec.get("templateDefaults")
+        defaults = self.spec.get("templateDefaults")  # the running workflow's, as the controller merges them
         self.templates = {t.get("name"): (i, with_defaults(defaults, t))
                           for i, t in enumerate(document.spec.get("templates") or [])}
         self.volumes = pod.volume_sources(document.spec.get("volumes"), (*self.root, "volumes"), ledger)
