@@ -179,6 +179,43 @@ def test_a_template_ref_to_what_was_not_imported_is_refused_in_the_report(tmp_pa
     assert "import its file alongside" in unsupported[0].note
 
 
+NESTED_LOOPS = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: nested-loops}
+spec:
+  entrypoint: outer
+  templates:
+  - name: outer
+    steps:
+    - - name: row
+        template: inner
+        arguments: {parameters: [{name: row, value: "{{item}}"}]}
+        withItems: [1, 2]
+  - name: inner
+    inputs: {parameters: [{name: row}]}
+    steps:
+    - - name: cell
+        template: echo
+        arguments: {parameters: [{name: text, value: "{{inputs.parameters.row}}-{{item}}"}]}
+        withItems: [a, b]
+  - name: echo
+    inputs: {parameters: [{name: text}]}
+    container: {image: busybox, command: [echo, "{{inputs.parameters.text}}"]}
+"""
+
+
+def test_an_outer_loops_item_inside_an_inner_loop_is_refused_not_confused(tmp_path):
+    """orch's ${{ item }} is the innermost fan-out's: the outer item cannot be written inside the inner loop."""
+    (tmp_path / "nested.yaml").write_text(NESTED_LOOPS)
+    [imported] = import_(tmp_path / "nested.yaml")
+    [entry] = [e for e in imported.report.entries if e.status == UNSUPPORTED]
+    assert entry.path == "spec.templates[1].steps[0][0].arguments.parameters[0]" and "innermost" in entry.note
+    assert entry.line == 18
+    row = yaml.safe_load(imported.text)["steps"]["row"]
+    assert row["foreach"] == [1, 2] and row["steps"]["cell"]["foreach"] == ["a", "b"]
+
+
 @pytest.mark.parametrize("text, where", [
     ("kind: Workflow\nspec: [unclosed\n", (3, 1)),
     ("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n", (1, 1)),

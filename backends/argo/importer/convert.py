@@ -194,6 +194,11 @@ class Workflow:
         for i, param in enumerate(((template.get("inputs") or {}).get("parameters")) or []):
             ipath, key = (*path, "inputs", "parameters", i), param.get("name")
             try:
+                if set(param) - {"name", "value", "default", "description", "enum"}:
+                    raise Unsupported(f"an input's {sorted(set(param) - {'name', 'value', 'default', 'description'})}"
+                                      " has no orch form (a value from a ConfigMap is read where the workflow runs)")
+                if "enum" in param:
+                    self.ledger.approximated((*ipath, "enum"), "orch params take any value: the enum is not checked")
                 if key in self.params:
                     scope.inputs[key] = "${{ params.%s }}" % self.params[key]
                     self.ledger.mapped(ipath, note="the workflow parameter of its name, as Argo binds it")
@@ -641,8 +646,10 @@ class Workflow:
         if target is None:
             return _failing("a template not in this manifest")
         loop = self._loop(task, where, scope)
-        outer = scope.child(looped=loop is not None or scope.looped)
-        call_scope = scope.child(inputs={}, looped=loop is not None or scope.looped, artifacts={})
+        depth = scope.depth + (loop is not None)
+        outer = scope.child(looped=loop is not None or scope.looped, depth=depth)
+        call_scope = scope.child(inputs={}, looped=loop is not None or scope.looped, artifacts={}, depth=depth,
+                                 item_depth={})
         given = self._given(task, where, outer, call_scope)
         with self._within(foreign, where):
             step = self._called(target, given, outer, call_scope, where, qualified, argo_path, spec_path)
@@ -749,6 +756,8 @@ class Workflow:
         for i, param in enumerate(arguments.get("parameters") or []):
             try:
                 given[param.get("name")] = translate(str(param.get("value", "")), outer)
+                if "${{ item }}" in given[param.get("name")]:
+                    inner.item_depth[param.get("name")] = outer.depth
                 self.ledger.mapped((*where, "arguments", "parameters", i), "with the template's input filled in")
             except Unsupported as err:
                 self.ledger.unsupported((*where, "arguments", "parameters", i), str(err))

@@ -32,6 +32,8 @@ class Scope:
     tasks: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     looped: bool = False  # inside a withItems/withParam/withSequence task: `{{item}}` is its item
+    depth: int = 0  # the fan-outs around: orch's ${{ item }} is the innermost one's
+    item_depth: dict[str, int] = field(default_factory=dict)  # input -> the depth whose item its value holds
     final: bool = False  # in the exit handler: workflow.status and workflow.failures are known
     qualified: dict[str, str] = field(default_factory=dict)  # orch step name here -> its qualified name
     want: Callable[[str, str, str], str] | None = None  # (orch step, Argo output, how) -> orch output name
@@ -61,7 +63,11 @@ def reference(body: str, scope: Scope) -> str:
     if parts[:2] == ["inputs", "parameters"] and len(parts) == 3:
         if parts[2] not in scope.inputs:
             raise Unsupported(f"input parameter {parts[2]!r} has no value here")
-        return scope.inputs[parts[2]]
+        value = scope.inputs[parts[2]]
+        if "${{ item }}" in value and scope.item_depth.get(parts[2], scope.depth) != scope.depth:
+            raise Unsupported(f"input {parts[2]!r} holds an outer loop's item inside an inner loop: orch's "
+                              "${{ item }} is the innermost fan-out's")
+        return value
     if parts[:2] == ["inputs", "artifacts"] and len(parts) == 4 and parts[3] == "path" and parts[2] in scope.artifacts:
         return scope.artifacts[parts[2]]
     if parts[:1] == ["outputs"] and len(parts) == 4 and parts[3] == "path" and parts[2] in scope.output_paths:
