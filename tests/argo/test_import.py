@@ -150,6 +150,15 @@ def test_retry_delays_are_compared_number_by_number():
                for d in imported.report.behaviour.differences)
 
 
+def test_each_approximation_is_commented_above_the_field_it_concerns():
+    text = one("retries").text
+    lines = text.splitlines()
+    at = lines.index("    retries: {limit: 2, delay: 60, factor: 2}")
+    assert lines[at - 2].startswith("    # retryPolicy OnFailure (Argo default)")
+    assert lines[at - 1].startswith("    # maxDuration 600s is a deadline")
+    assert "# " not in "\n".join(lines[1:at - 2])  # the exact ones carry none
+
+
 def test_the_cron_schedule_and_the_artifact_hand_over():
     spec = yaml.safe_load(one("cron-artifacts").text)
     assert spec["schedule"] == {"cron": "0 2 * * *", "timezone": "Europe/Berlin", "concurrency": 1}

@@ -70,10 +70,11 @@ class Workflow:
         self.literals: dict[tuple[str, str], list] = {}  # (qualified step, output) -> literals compared with
         self.names: dict[str, str] = {}  # Argo node path -> orch qualified name
         self.aliases: dict[tuple[str, str], str] = {}  # (qualified step, orch output) -> Argo output name
-        self.comments: dict[tuple, str] = {}
         self.fail_fast_votes: list[bool] = []
         self.steps_parallel = False
         self.inline: dict[str, tuple[tuple, dict]] = {}
+        self.main_ledger = ledger
+        self.spec_of: dict[tuple, list[tuple]] = {}  # a task's or template's path -> the spec paths it became
         self.fanouts: dict[str, tuple] = {}  # fan-out step -> the task's path
         self.read: set[str] = set()  # steps whose outputs a reference reads  # inline templates, by a name of their own
         self.argo_path = ""  # the Argo node path of the DAG or steps template being read
@@ -410,8 +411,26 @@ class Workflow:
         for status, note in dict.fromkeys(scope.notes):
             if status == "approximated":
                 self.ledger.approximated(path, note)
-                self.comments[spec_path] = note
         scope.notes.clear()
+
+    def commented(self, out: dict) -> dict[tuple, str]:
+        """A `# comment` above each spec field an approximation concerns: the step a task or template became,
+        the field its target names where the step has it (`retries`, `trigger`), else the pipeline's field."""
+        found: dict[tuple, list[str]] = {}
+        for path, entry in self.main_ledger.entries.items():
+            if entry.status != "approximated":
+                continue
+            field = (entry.target or "").split(".")[0]
+            prefix = next((path[:n] for n in range(len(path), 0, -1) if path[:n] in self.spec_of), None)
+            places = self.spec_of.get(prefix, []) if prefix else [()]
+            for place in places:
+                step = _at(out, place)
+                at = (*place, field) if field and isinstance(step, dict) and field in step else place
+                if at:
+                    found.setdefault(at, [])
+                    if entry.note not in found[at]:
+                        found[at].append(entry.note)
+        return {at: "\n".join(notes) for at, notes in found.items()}
 
     def _rest(self, path: tuple, template: dict, known) -> None:
         for key in template:
@@ -642,6 +661,7 @@ class Workflow:
         qualified = _join(prefix, name)
         argo_path = _join(self.argo_path, task.get("name"))
         self.names[argo_path] = qualified
+        self.spec_of.setdefault(where, []).append(spec_path)
         target, foreign = self._target(task, where)
         if target is None:
             return _failing("a template not in this manifest")
@@ -726,6 +746,8 @@ class Workflow:
         """The template a call names, with its inputs bound: a group of its tasks, or one step."""
         led = self.ledger
         path, template = self._template(target)
+        if self.ledger is self.main_ledger:
+            self.spec_of.setdefault(path, []).append(spec_path)
         self._bind(path, template, given, outer, call_scope)
         kind = _kind(template)
         if kind in ("dag", "steps") and target in self.stack:
@@ -1023,6 +1045,14 @@ _WHY = {
     "executor": "orch sets the executor itself", "plugin": "executor plugins have no orch form",
     "inline": "inline templates are not imported yet", "templateRef": "a template of another manifest",
 }
+
+
+def _at(data, path: tuple):
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
 
 
 def _targeted(tasks: list[dict], targets: list[str], by_name: dict) -> list[dict]:
