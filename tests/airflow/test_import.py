@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orch.backends.airflow.importer import import_
+from orch.backends.airflow.importer import import_, imported_all, load
 from orch.backends.airflow.importer.retries import airflow_delays, retries_of
 from orch.core.errors import SpecError
 from orch.core.load import parse_spec
@@ -21,8 +21,8 @@ DAGS = Path(__file__).parent / "import_dags"
 def imported() -> dict:
     """Every hand-written DAG imported once: dag_id -> Imported."""
     found = {}
-    for name in ("etl.py", "flow.py", "pods.py"):
-        for one in import_(DAGS / name):
+    for loaded in load([DAGS / name for name in ("etl.py", "flow.py", "pods.py")]):  # one Airflow start for all
+        for one in imported_all(loaded):
             found[one.report.name] = one
     return found
 
@@ -124,14 +124,54 @@ def test_a_folder_imports_every_dag_in_it(tmp_path):
     assert sorted(one.report.name for one in import_(tmp_path)) == ["etl", "pods"]
 
 
-@pytest.mark.parametrize("name, line, words", [
-    ("broken_syntax.py", 4, "not a DAG file"),
-    ("raises.py", 7, "KeyError"),
-    ("no_dag.py", 1, "no DAG found"),
-])
-def test_a_file_that_is_not_a_dag_is_refused_where_it_goes_wrong(name, line, words):
+def test_a_file_that_is_not_python_is_refused_at_its_error_before_airflow_reads_it():
     with pytest.raises(SpecError) as refused:
-        import_(DAGS / "bad" / name)
+        import_(DAGS / "bad" / "broken_syntax.py")
     diagnostic = refused.value.diagnostics[0]
-    assert diagnostic.file.endswith(name) and diagnostic.line == line and words in diagnostic.message
-    assert "Traceback" not in str(refused.value)
+    assert (diagnostic.code, diagnostic.line) == ("E950", 4) and "not a DAG file" in diagnostic.message
+    assert "Traceback" not in str(refused.value) and "broken_syntax.py:4:" in str(refused.value)
+
+
+def test_a_file_that_makes_no_dag_or_fails_in_airflow_is_refused_where_it_goes_wrong():
+    no_dag, raises = load([DAGS / "bad" / "no_dag.py", DAGS / "bad" / "raises.py"])
+    for loaded, code, line, words in ((no_dag, "E951", 1, "no DAG found"), (raises, "E950", 7, "KeyError")):
+        with pytest.raises(SpecError) as refused:
+            imported_all(loaded)
+        diagnostic = refused.value.diagnostics[0]
+        assert (diagnostic.code, diagnostic.line) == (code, line) and words in diagnostic.message
+        assert diagnostic.file.endswith(Path(loaded["path"]).name) and "Traceback" not in str(refused.value)
+
+
+def test_jinja_tags_become_orch_references_where_one_means_the_same():
+    from orch.backends.airflow.importer.jinja import Context, render
+
+    context = Context("etl", "stamp", {"bucket": "string", "flag": "boolean"},
+                      lambda task: "${{ steps.%s.outputs.return_value }}" % task)
+    assert render("{{ ds }}/{{ run_id }}/{{ params.bucket }}", context).text == \
+        "${{ run.date }}/${{ run.id }}/${{ params.bucket }}"
+    assert render("{{ task.task_id }} of {{ dag.dag_id }}", context).text == "stamp of etl"
+    pulled = render("{{ ti.xcom_pull(task_ids='extract') }}", context)
+    assert pulled.text == "${{ steps.extract.outputs.return_value }}" and pulled.reads == ["extract"]
+    assert pulled.approximations  # str() in Jinja, JSON in orch
+    assert render("{{ params.flag }}", context).approximations  # True in Jinja, true in orch
+    for kept in ("{{ macros.ds_add(ds, 7) }}", "{% for i in range(3) %}x{% endfor %}", "{{ params.nope }}",
+                 "{{ ti.xcom_pull(task_ids='t', key='other') }}", "${{ params.bucket }}"):
+        assert render(kept, context).unsupported, kept
+
+
+def test_airflows_trigger_rules_as_played():
+    """trigger_rule_dep.py's decisions once every upstream task ended (states: success, failed, skipped,
+    upstream_failed)."""
+    from orch.backends.airflow.play import decide
+
+    table = {
+        ("all_success", ("success", "skipped")): "skipped", ("all_success", ("failed", "skipped")): "upstream_failed",
+        ("one_success", ("failed", "success")): "run", ("one_success", ("skipped", "skipped")): "skipped",
+        ("one_success", ("failed", "skipped")): "upstream_failed", ("one_failed", ("upstream_failed",)): "run",
+        ("none_failed_min_one_success", ("skipped", "skipped")): "skipped",
+        ("none_failed_min_one_success", ("skipped", "success")): "run", ("none_skipped", ("failed",)): "run",
+        ("all_failed", ("failed", "success")): "skipped", ("one_done", ("upstream_failed",)): "skipped",
+        ("always", ("upstream_failed",)): "run", ("all_skipped", ("skipped",)): "run",
+        ("all_done_min_one_success", ("failed",)): "upstream_failed",
+    }
+    assert {key: decide(key[0], list(key[1])) for key in table} == table
