@@ -239,6 +239,28 @@ def test_what_is_not_a_pipeline_is_refused_located(tmp_path, text, where):
     assert (diagnostic.file, diagnostic.line, diagnostic.col) == (str(path), *where)
 
 
+def test_a_field_of_the_wrong_shape_is_refused_located(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: bad}\nspec:\n"
+                    "  entrypoint: main\n  templates:\n  - name: main\n    dag:\n      tasks: {a: b}\n")
+    with pytest.raises(SpecError) as raised:
+        import_(path)
+    [diagnostic] = raised.value.diagnostics
+    assert diagnostic.code == "E121" and (diagnostic.line, diagnostic.col) == (9, 7)
+    assert "spec.templates.0.dag.tasks must be a list" in diagnostic.message
+
+
+def test_what_orch_refuses_in_the_spec_is_taken_out_and_reported_where_it_came_from(tmp_path):
+    """A label value Kubernetes refuses (orch checks it) is dropped; the report says so at the label."""
+    path = tmp_path / "label.yaml"
+    path.write_text((CASES / "loops.yaml").read_text().replace("generateName: loops-",
+                                                                 "generateName: loops-\n  labels: {team: 'a b'}"))
+    [imported] = import_(path)
+    assert "labels" not in yaml.safe_load(imported.text)
+    [entry] = [e for e in imported.report.entries if e.status == UNSUPPORTED]
+    assert entry.path == "metadata.labels" and "E201" in entry.note and entry.line == 6
+
+
 def test_a_folder_imports_each_document_of_each_file(tmp_path):
     (tmp_path / "two.yaml").write_text((CASES / "loops.yaml").read_text() + "\n---\n"
                                        + (CASES / "retries.yaml").read_text())

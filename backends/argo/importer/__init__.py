@@ -43,8 +43,11 @@ def import_(path: Path, library: dict | None = None) -> list[Imported]:
 
 def library_of(documents) -> dict:
     """The WorkflowTemplates and ClusterWorkflowTemplates among `documents`, by (kind, name)."""
-    return {(d.data["kind"], (d.data.get("metadata") or {}).get("name")): d for d in documents
-            if d.data["kind"] in ("WorkflowTemplate", "ClusterWorkflowTemplate")}
+    from .shape import problems
+
+    return {(d.data["kind"], d.data["metadata"]["name"]): d for d in documents
+            if d.data["kind"] in ("WorkflowTemplate", "ClusterWorkflowTemplate") and not problems(d)
+            and isinstance((d.data.get("metadata") or {}).get("name"), str)}
 
 
 def read_all(path: Path) -> list:
@@ -61,11 +64,15 @@ def read_all(path: Path) -> list:
 def import_document(document: manifest.Document, library: dict | None = None) -> Imported:
     """One document's spec and report; templateRefs resolved in `library` ((kind, name) -> Document)."""
     from .convert import Workflow
+    from .shape import problems
 
+    found = problems(document)
+    if found:
+        raise SpecError(found)
     ledger = Ledger(document.locate)
     workflow = Workflow(document, ledger, library)
     spec = workflow.convert()
-    text, graph = spec_text(spec, workflow.commented(spec), document, ledger)
+    text, graph = spec_text(spec, workflow, document)
     entries = ledger.close(document.data)
     report = Report(document.file, document.kind, spec["name"], entries)
     report.behaviour = check(document, workflow, graph)

@@ -27,7 +27,8 @@ class Plan:
     workdir: str | None = None  # the container's workingDir
 
 
-def quoted(text: str) -> str:
+def quoted(text) -> str:
+    text = str(text)
     return "'" + text.replace("'", "'\\''") + "'"
 
 

@@ -623,7 +623,9 @@ class Workflow:
 
     def _parallelism(self, value, where, steps: dict, prefix: str) -> None:
         looped = [s for s in steps.values() if "foreach" in s]
-        if len(steps) == 1 and looped:
+        if not str(value).isdigit() or int(value) < 1:
+            self.ledger.unsupported(where, f"parallelism {value!r} is not a count")
+        elif len(steps) == 1 and looped:
             looped[0]["parallelism"] = int(value)
             self.ledger.mapped(where, "parallelism", "the only step here fans out: its items at most this many at once")
         else:

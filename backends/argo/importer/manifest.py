@@ -139,7 +139,7 @@ def _not_a_pipeline(data) -> str | None:
     if not isinstance(data, dict):
         return f"a document here is a {type(data).__name__}, not an Argo manifest"
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         return f"kind {kind!r} is not an Argo pipeline" if kind else "the document has no kind"
     spec = data.get("spec")
     if kind == "CronWorkflow":

@@ -74,7 +74,9 @@ def _resources(resources, path, ledger, step) -> None:
             continue
         for name, value in (values or {}).items():
             where = (*path, kind, name)
-            if name == GPU:
+            if name == GPU and not str(value).isdigit():
+                ledger.unsupported(where, f"a GPU count {value!r} orch cannot read")
+            elif name == GPU:
                 step.setdefault("resources", {})["gpu"] = int(value)
                 ledger.mapped(where, "resources.gpu", "Kubernetes takes a GPU request equal to its limit")
             elif name in ("cpu", "memory") and kind == "requests":
