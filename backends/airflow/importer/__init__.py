@@ -26,8 +26,9 @@ def import_(path: Path) -> list[Imported]:
     if not path.exists():
         raise SpecError([Diagnostic("E950", f"no such file or folder: {path}", file=str(path))])
     files = [path] if path.is_file() else sorted(path.rglob("*.py"))
-    for file in files:
-        refuse_unparsable(file)
+    problems = [problem for file in files for problem in unparsable(file)]
+    if problems:
+        raise SpecError(problems)
     return imported_all(load([path])[0])
 
 
@@ -54,7 +55,8 @@ def imported(dag: dict, folder: Path) -> Imported:
     entries = reading.ledger.close(document_of(dag))
     comments = {path: "\n".join(texts) for path, texts in reading.comments.items()}
     source = dag["fileloc"]
-    header = f"Imported from the Airflow DAG {dag['dag_id']!r} in {Path(source).name} by `orch import airflow`."
+    header = "\n".join([f"Imported from the Airflow DAG {dag['dag_id']!r} in {Path(source).name} by `orch import "
+                        "airflow`.", *reading.header])
     text = dump(reading.spec, comments, header)
     graph = parse_spec(text, file=f"<import of {dag['dag_id']}>")
     names = {task["task_id"]: reading.names[task["task_id"]] for task in dag["tasks"]}
@@ -76,15 +78,16 @@ def load(paths: list[Path]) -> list[dict]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def refuse_unparsable(file: Path) -> None:
+def unparsable(file: Path) -> list[Diagnostic]:
+    """Why `file` is not Python, located (none if it is)."""
     try:
-        source = file.read_text(encoding="utf-8")
-        ast.parse(source, filename=str(file))
+        ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
     except SyntaxError as err:
-        raise SpecError([Diagnostic("E950", f"not a DAG file: {err.msg}", file=str(file), line=err.lineno or 1,
-                                    col=err.offset or 1, source_line=(err.text or "").rstrip("\n") or None)]) from None
+        return [Diagnostic("E950", f"not a DAG file: {err.msg}", file=str(file), line=err.lineno or 1,
+                           col=err.offset or 1, source_line=(err.text or "").rstrip("\n") or None)]
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise SpecError([Diagnostic("E950", f"not a DAG file: {err}", file=str(file), line=1, col=1)]) from None
+        return [Diagnostic("E950", f"not a DAG file: {err}", file=str(file), line=1, col=1)]
+    return []
 
 
 FRAME = re.compile(r'File "([^"]+)", line (\d+)')

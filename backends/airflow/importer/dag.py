@@ -14,6 +14,7 @@ from orch.core.fidelity import Ledger
 
 from .locate import Places
 from .reading import Reading
+from .retries import duration
 from .schedule import params_of, schedule_of
 from .tasks import OUTPUT, kind_of, step_of
 
@@ -77,6 +78,8 @@ def read_dag(dag: dict, folder: Path) -> Reading:
     groups_of(reading)
     declare_outputs(reading)
     spec["steps"] = nest(reading)
+    hoist_defaults(spec)
+    run_state(reading)
     reading.spec = spec
     return reading
 
@@ -102,7 +105,7 @@ def dag_fields(reading: Reading, spec: dict) -> None:
         elif key in NOT_IN_ORCH:
             ledger.unsupported(at, NOT_IN_ORCH[key])
         elif key == "dagrun_timeout" and isinstance(value, dict):
-            spec["timeout"] = value["seconds"]
+            spec["timeout"] = duration(value["seconds"])
             ledger.mapped(at, "timeout")
         elif key == "fail_fast" and value:
             spec["fail_fast"] = True
@@ -110,6 +113,19 @@ def dag_fields(reading: Reading, spec: dict) -> None:
                                     "running steps finish and ends the others upstream_failed", "fail_fast")
         elif key == "max_active_tasks":
             ledger.approximated(at, "orch bounds running steps by its backend's capacity, not per pipeline")
+
+
+def run_state(reading: Reading) -> None:
+    """Airflow's run state comes from its leaf tasks (models/dagrun.py): a leaf that runs after a failure (an alert, a
+    cleanup) and succeeds makes the run succeed. orch's pipeline fails whenever a step failed. Said where it matters."""
+    tolerant = [t["task_id"] for t in reading.dag["tasks"] if not t["downstream"]
+                and t["kwargs"].get("trigger_rule", "all_success") not in ("all_success", "none_skipped", "all_skipped")]
+    if not tolerant:
+        return
+    why = (f"Airflow's run succeeds when its leaf tasks do ({', '.join(tolerant)} can run after a failure); orch's "
+           "pipeline fails whenever a step failed")
+    reading.ledger.approximated(("dag", "run_state"), why, "steps")
+    reading.header.append(why)
 
 
 def edges(reading: Reading) -> None:
@@ -269,13 +285,56 @@ def declare_outputs(reading: Reading) -> None:
             step["outputs"] = dict(outputs)
 
 
+FIELD_ORDER = ("python", "command", "image", "args", "env", "packages", "foreach", "parallelism", "after", "trigger",
+               "when", "retries", "timeout", "resources", "kubernetes", "steps", "outputs")
+
+
 def nest(reading: Reading) -> dict:
-    """The flat steps and groups, by qualified name, as the spec's nested `steps:`."""
+    """The flat steps and groups, by qualified name, as the spec's nested `steps:` -- in the DAG's order (a group
+    where its first task is), each step's fields in one order."""
+    first: dict[str, int] = {}
+    for i, task in enumerate(reading.dag["tasks"]):
+        name = reading.names[task["task_id"]]
+        for scope in [name, *_scopes_of(name)]:
+            first.setdefault(scope, i)
     root: dict = {}
-    order = sorted(reading.steps, key=lambda n: n.count(orch_groups.SEP))
-    for name in order:
+    for name in sorted(reading.steps, key=lambda n: (n.count(orch_groups.SEP), first.get(n, 0))):
         holder = root
         for part in name.split(orch_groups.SEP)[:-1]:
             holder = holder[part].setdefault("steps", {})
-        holder[orch_groups.local(name)] = {**reading.steps[name], **holder.get(orch_groups.local(name), {})}
+        fields = {**reading.steps[name], **holder.get(orch_groups.local(name), {})}
+        if fields.get("retries") == {"limit": 0}:
+            fields.pop("retries")  # no retries: orch's default
+        holder[orch_groups.local(name)] = {key: fields[key] for key in sorted(fields, key=_field_rank)}
     return root
+
+
+def _field_rank(key: str) -> int:
+    return FIELD_ORDER.index(key) if key in FIELD_ORDER else len(FIELD_ORDER)
+
+
+def _scopes_of(name: str) -> list[str]:
+    found = []
+    while orch_groups.SEP in name:
+        name = orch_groups.parent(name)
+        found.append(name)
+    return found
+
+
+def hoist_defaults(spec: dict) -> None:
+    """Retries every step has alike (Airflow's default_args): once, in `defaults`."""
+    steps = list(_leaf_steps(spec["steps"]))
+    shared = steps[0].get("retries") if steps else None
+    if len(steps) < 2 or shared is None or any(step.get("retries") != shared for step in steps):
+        return
+    for step in steps:
+        step.pop("retries")
+    spec["defaults"] = {"retries": shared}
+
+
+def _leaf_steps(steps: dict):
+    for step in steps.values():
+        if "steps" in step:
+            yield from _leaf_steps(step["steps"])
+        else:
+            yield step

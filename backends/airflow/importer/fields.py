@@ -7,7 +7,7 @@ in the ledger (tasks.py calls it for every non-default field of a task and `clos
 
 from __future__ import annotations
 
-from .retries import _seconds as duration
+from .retries import duration
 from .retries import retries_of
 
 # Airflow's trigger rules orch's mean exactly (ti_deps/deps/trigger_rule_dep.py, judged once every upstream ended).
@@ -74,7 +74,7 @@ def read_common(reading, task: dict, step: dict) -> None:
     if any(k in kwargs for k in retry_keys):
         read_retries(reading, task, step)
     if "execution_timeout" in kwargs:
-        seconds = _seconds(kwargs["execution_timeout"])
+        seconds = seconds_of(kwargs["execution_timeout"])
         if seconds:
             step["timeout"] = duration(seconds)
         ledger.mapped((*path, "execution_timeout"), reading.target(task, "timeout"),
@@ -137,9 +137,9 @@ def trigger_of(reading, task: dict, step: dict) -> None:
 def read_retries(reading, task: dict, step: dict) -> None:
     kwargs = task["kwargs"]
     limit = int(kwargs.get("retries") or 0)
-    delay = _seconds(kwargs.get("retry_delay", {"__kind__": "timedelta", "seconds": 300}))
+    delay = seconds_of(kwargs.get("retry_delay", {"__kind__": "timedelta", "seconds": 300}))
     multiplier = kwargs.get("retry_exponential_backoff") or 0
-    cap = _seconds(kwargs["max_retry_delay"]) if kwargs.get("max_retry_delay") is not None else None
+    cap = seconds_of(kwargs["max_retry_delay"]) if kwargs.get("max_retry_delay") is not None else None
     spec, difference = retries_of(limit, delay or 0, float(multiplier), cap)
     step["retries"] = spec
     path = ("tasks", task["task_id"])
@@ -160,7 +160,7 @@ def read_retries(reading, task: dict, step: dict) -> None:
         reading.note(task, "retries", difference)
 
 
-def _seconds(value) -> float | None:
+def seconds_of(value) -> float | None:
     if isinstance(value, dict) and value.get("__kind__") == "timedelta":
         return value["seconds"]
     if isinstance(value, (int, float)) and not isinstance(value, bool):

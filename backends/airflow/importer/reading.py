@@ -33,6 +33,7 @@ class Reading:
         self.bash: dict[str, bool] = {}
         self.reads: dict[str, set] = {}
         self.param_types: dict[str, str] = {}
+        self.header: list[str] = []  # what the spec text says above everything
         self.pending_joins: dict[str, str] = {}  # task_id -> what differs if no exact join form is found
         self._name_all()
 

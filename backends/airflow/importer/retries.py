@@ -41,14 +41,14 @@ def orch_delays(delay: float, factor: float, cap: float | None, retries: int) ->
 def retries_of(limit: int, delay: float, multiplier: float, cap: float | None) -> tuple[dict, str | None]:
     """orch's `retries` for these settings, and what differs (None: the same delays)."""
     multiplier = float(multiplier or 0)
-    spec = {"limit": limit, "delay": _seconds(delay)}
+    spec = {"limit": limit, "delay": duration(delay)}
     if limit == 0:
         return {"limit": 0}, None
     if multiplier in (0.0, 1.0) or multiplier < 0:
         return spec, None
     factor = max(multiplier, 1.0)
     bound = min(MAX_TASK_RETRY_DELAY, cap) if cap else MAX_TASK_RETRY_DELAY
-    spec.update(factor=factor if factor != int(factor) else int(factor), max_delay=_seconds(bound))
+    spec.update(factor=factor if factor != int(factor) else int(factor), max_delay=duration(bound))
     theirs = airflow_delays(delay, multiplier, cap, limit)
     ours = orch_delays(delay, factor, bound, limit)
     shown = "; ".join(f"retry {k + 1}: Airflow {_span(theirs[k])}, orch {_num(ours[k])} s"
@@ -67,7 +67,7 @@ def _num(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def _seconds(value: float) -> str | int | float:
+def duration(value: float) -> str | int | float:
     """A duration as orch writes it: whole seconds as `30s`, `5m`, `2h` where exact."""
     if not float(value).is_integer():
         return value

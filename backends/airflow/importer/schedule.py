@@ -8,7 +8,7 @@ at start_date: a cron with the same period where one exists (approximated: cron 
 
 from __future__ import annotations
 
-from .fields import _seconds
+from .fields import seconds_of
 
 PRESETS = {"0 0 * * *": "@daily", "0 * * * *": "@hourly", "0 0 * * 0": "@weekly", "0 0 1 * *": "@monthly",
            "0 0 1 1 *": "@yearly"}
@@ -36,7 +36,7 @@ def schedule_of(reading, spec: dict) -> None:
         else:
             ledger.mapped(at, "schedule.cron")
     elif kind in ("DeltaTriggerTimetable", "DeltaDataIntervalTimetable"):
-        cron = _cron_of_delta(_seconds(table.get("delta")) or 0)
+        cron = _cron_of_delta(seconds_of(table.get("delta")) or 0)
         if cron:
             ledger.approximated(at, f"every {table.get('delta', {}).get('seconds')} s from start_date in Airflow; the "
                                     f"cron {cron!r} ticks on the clock", "schedule.cron")
@@ -52,6 +52,10 @@ def schedule_of(reading, spec: dict) -> None:
         timezone = table.get("timezone")
         zone = timezone.get("repr", "") if isinstance(timezone, dict) else str(timezone or "UTC")
         zone = zone.removeprefix("Timezone('").removesuffix("')") or "UTC"
+        if not _iana(zone):
+            ledger.approximated(("dag", "timezone"), f"{zone} is not an IANA time zone: the schedule reads its cron "
+                                                     "in UTC", "schedule.timezone")
+            zone = "UTC"
         schedule["timezone"] = zone
         schedule["catchup"] = bool(attributes.get("catchup", False))
         schedule["concurrency"] = int(attributes.get("max_active_runs", 16))
@@ -124,6 +128,16 @@ def params_of(reading, spec: dict) -> None:
                 reading.param_types[name] = _type_of(value)
     if params:
         spec["params"] = params
+
+
+def _iana(zone: str) -> bool:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(zone)
+    except (ValueError, KeyError, OSError):
+        return False
+    return True
 
 
 def _bad(name: str) -> bool:
