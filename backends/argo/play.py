@@ -134,6 +134,10 @@ class _Play:
         dag = template.get("dag") or {}
         tasks = [t for t in dag.get("tasks") or []]
         by_name = {t.get("name"): t for t in tasks}
+        if dag.get("target"):  # the targets and what they depend on, nothing else (dag.go)
+            keep = _ancestry(_sub(str(dag["target"]), env).split(), by_name)
+            tasks = [t for t in tasks if t.get("name") in keep]
+            by_name = {t.get("name"): t for t in tasks}
         logic = {t.get("name"): deps.expression(t, by_name) for t in tasks}
         upstream = {n: deps.names(text) for n, text in logic.items()}
         fail_fast = dag.get("failFast", True)
@@ -239,6 +243,17 @@ def _order(names: list[str], upstream: dict[str, list[str]]) -> list[str]:
                 if not ups:
                     heapq.heappush(ready, position[other])
     return found
+
+
+def _ancestry(targets: list[str], by_name: dict) -> set[str]:
+    keep: set[str] = set()
+    todo = list(targets)
+    while todo:
+        name = todo.pop()
+        if name in by_name and name not in keep:
+            keep.add(name)
+            todo += deps.names(deps.expression(by_name[name], by_name))
+    return keep
 
 
 def _continues(task: dict, phase: str) -> bool:

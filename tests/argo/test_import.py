@@ -225,6 +225,45 @@ def test_an_outer_loops_item_inside_an_inner_loop_is_refused_not_confused(tmp_pa
     assert row["foreach"] == [1, 2] and row["steps"]["cell"]["foreach"] == ["a", "b"]
 
 
+SHADOWED = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: shadowed}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: make, template: make}
+    - - name: inner
+        template: inner
+        arguments: {parameters: [{name: value, value: "{{steps.make.outputs.result}}"}]}
+  - name: inner
+    inputs: {parameters: [{name: value}]}
+    steps:
+    - - name: use
+        template: echo
+        arguments: {parameters: [{name: text, value: "{{inputs.parameters.value}}"}]}
+      - {name: make, template: make}
+  - name: make
+    script: {image: python:3.12-alpine, command: [python], source: "print(1)"}
+  - name: echo
+    inputs: {parameters: [{name: text}]}
+    container: {image: busybox, command: [echo, "{{inputs.parameters.text}}"]}
+"""
+
+
+def test_a_step_inside_a_group_does_not_capture_a_reference_to_the_step_outside_of_its_name(tmp_path):
+    (tmp_path / "shadowed.yaml").write_text(SHADOWED)
+    [imported] = import_(tmp_path / "shadowed.yaml")
+    inner = yaml.safe_load(imported.text)["steps"]["inner"]["steps"]
+    assert list(inner) == ["use", "make-2"]
+    assert inner["use"]["command"] == ["echo", "${{ steps.make.outputs.result }}"]  # the outer make
+    graph = parse_spec(imported.text)
+    assert "make" in graph.upstream("inner.use") or "make" in graph.upstream("inner")
+    assert imported.report.behaviour.checked
+
+
 @pytest.mark.parametrize("text, where", [
     ("kind: Workflow\nspec: [unclosed\n", (3, 1)),
     ("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n", (1, 1)),

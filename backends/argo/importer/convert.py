@@ -74,6 +74,8 @@ class Workflow:
         self.steps_parallel = False
         self.inline: dict[str, tuple[tuple, dict]] = {}
         self.main_ledger = ledger
+        self.locals: dict[str, dict[str, str]] = {}  # a scope's prefix -> its Argo names -> orch names
+        self.renamed: dict[str, str] = {}  # qualified step -> why it was renamed
         self.spec_of: dict[tuple, list[tuple]] = {}  # a task's or template's path -> the spec paths it became
         self.fanouts: dict[str, tuple] = {}  # fan-out step -> the task's path
         self.read: set[str] = set()  # steps whose outputs a reference reads  # inline templates, by a name of their own
@@ -514,15 +516,25 @@ class Workflow:
         dag = template.get("dag") or {}
         tasks = [t for t in dag.get("tasks") or [] if isinstance(t, dict)]
         by_name = {t.get("name"): t for t in tasks}
-        local = _local_names([t.get("name") for t in tasks])
+        local = self._scope_names(prefix, [t.get("name") for t in tasks], scope)
         inner = scope.child(tasks=local, looped=False, artifacts={})
         self._want_for(inner, prefix, local)
         fail_fast = dag.get("failFast", True)
         self.fail_fast_votes.append(bool(fail_fast))
         if "failFast" in dag:
             led.mapped((*path, "dag", "failFast"), "fail_fast")
+        target = None
         if dag.get("target"):
-            tasks = _targeted(tasks, str(dag["target"]).split(), by_name)
+            try:
+                target = translate(str(dag["target"]), scope)
+                if "${{" in target:
+                    raise Unsupported("a target from a param or an output: which tasks run is chosen at submit, an "
+                                      "orch spec's steps are fixed")
+            except Unsupported as err:
+                led.unsupported((*path, "dag", "target"), str(err))
+                target = None
+        if target:
+            tasks = _targeted(tasks, target.split(), by_name)
             for i, task in enumerate(dag.get("tasks") or []):
                 if task not in tasks:
                     led.mapped((*path, "dag", "tasks", i), note="neither a target nor one it depends on: Argo never "
@@ -532,6 +544,7 @@ class Workflow:
         for key in dag:
             if key not in ("tasks", "failFast", "target"):
                 led.unsupported((*path, "dag", key), f"dag.{key} has no orch field")
+        del target
         steps: dict = {}
         index = {id(t): i for i, t in enumerate(dag.get("tasks") or [])}
         for i, task in ((index[id(t)], t) for t in tasks):
@@ -573,7 +586,7 @@ class Workflow:
     def _steps(self, path: tuple, template: dict, scope: Scope, prefix: str, spec_path: tuple) -> dict:
         groups = [g for g in template.get("steps") or []]
         flat = [(gi, si, s) for gi, g in enumerate(groups) for si, s in enumerate(g or []) if isinstance(s, dict)]
-        local = _local_names([s.get("name") for _, _, s in flat])
+        local = self._scope_names(prefix, [s.get("name") for _, _, s in flat], scope)
         inner = scope.child(tasks=local, looped=False, artifacts={})
         self._want_for(inner, prefix, local)
         steps: dict = {}
@@ -633,6 +646,21 @@ class Workflow:
                                             "items, so independent steps may run together (outcomes are the same)",
                                      "parallelism")
 
+    def _scope_names(self, prefix: str, names: list, scope: Scope) -> dict[str, str]:
+        """The orch names of a DAG's tasks or a steps template's steps. Inside a group, a name that the values
+        passed in already use for a step outside is taken: orch reads `steps.X` as the sibling X first, so the
+        inner step is renamed rather than capture the outer step's references."""
+        outer = {m.group(1) for value in scope.inputs.values()
+                 for m in re.finditer(r"\$\{\{\s*steps\.([a-z0-9_-]+)\.", value)} if prefix else set()
+        local = _local_names(names, outer)
+        for name, fixed in local.items():
+            if suggest_name(str(name)) in outer and fixed != suggest_name(str(name)):
+                self.renamed[_join(prefix, fixed)] = (f"{name!r} is named {fixed!r}: the values passed into this "
+                                                     f"group read a step {suggest_name(str(name))!r} outside it, "
+                                                     "which the same name inside would hide")
+        self.locals[prefix] = local
+        return local
+
     def _want_for(self, scope: Scope, prefix: str, local: dict[str, str]) -> None:
         def want(step: str, output: str, how: str) -> str:
             qualified = _join(prefix, step)
@@ -658,9 +686,9 @@ class Workflow:
     def _call(self, task: dict, where: tuple, scope: Scope, prefix: str, name: str, spec_path: tuple) -> dict:
         """A DAG task or a steps template's step: the template it calls with its arguments, its loop, its when."""
         led = self.ledger
-        led.mapped((*where, "name"), ".".join(str(p) for p in spec_path[1::2]) if False else None,
-                   "" if name == task.get("name") else f"{task.get('name')!r} is named {name!r}: orch's names refuse it")
         qualified = _join(prefix, name)
+        led.mapped((*where, "name"), None, self.renamed.get(qualified) or
+                   ("" if name == task.get("name") else f"{task.get('name')!r} is named {name!r}: orch's names refuse it"))
         argo_path = _join(self.argo_path, task.get("name"))
         self.names[argo_path] = qualified
         self.spec_of.setdefault(where, []).append(spec_path)
@@ -828,7 +856,7 @@ class Workflow:
     def _group_outputs(self, path, template, scope, inner, qualified) -> dict:
         found = {}
         outputs = template.get("outputs") or {}
-        local = _local_names(_task_names(template))
+        local = self.locals.get(qualified) or _local_names(_task_names(template))
         tasks_scope = scope.child(tasks=local)
         self._want_for(tasks_scope, qualified, local)
         for i, param in enumerate(outputs.get("parameters") or []):
@@ -1084,10 +1112,11 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def _local_names(names: list) -> dict[str, str]:
-    """Argo names -> orch names, unique: a name orch refuses is fixed (suggest_name), a collision numbered."""
+def _local_names(names: list, taken_outside: set[str] = frozenset()) -> dict[str, str]:
+    """Argo names -> orch names, unique: a name orch refuses is fixed (suggest_name), a collision (or a name in
+    `taken_outside`) numbered."""
     found: dict[str, str] = {}
-    taken: set[str] = set()
+    taken: set[str] = {t.replace("_", "-") for t in taken_outside}
     for name in names:
         fixed = suggest_name(str(name))
         candidate, n = fixed, 2
