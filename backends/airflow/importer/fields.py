@@ -53,7 +53,6 @@ NOT_IN_ORCH = {
     "email": "Airflow's failure e-mails: orch sends none",
     "email_on_failure": "Airflow's failure e-mails: orch sends none",
     "email_on_retry": "Airflow's retry e-mails: orch sends none",
-    "executor_config": "an executor's settings: orch has no executor choice per step",
     "run_as_user": "orch runs a step as the user running it",
     "inlets": "assets (data lineage): orch has none", "outlets": "assets (data lineage): orch has none",
     "retry_policy": "an exception-based retry policy: orch retries every failure the same way",
@@ -98,6 +97,12 @@ def read_common(reading, task: dict, step: dict) -> None:
             ledger.mapped(at, note="no XCom: the step declares no output" if value is False else "")
         elif key == "max_active_tis_per_dagrun" and not task["mapped"]:
             ledger.mapped(at, note="bounds a mapped task's instances only: this task is not mapped")
+        elif key == "executor_config" and value:
+            from .pod import read_pod_override
+
+            read_pod_override(reading, task, step)
+        elif key == "executor_config":
+            ledger.mapped(at, note="none")
         elif key == "params":
             ledger.approximated(at, "a task's own params: orch's params are the pipeline's")
         elif key == "multiple_outputs" and not value:

@@ -226,7 +226,10 @@ def plain(value: Any, depth: int = 0) -> Any:
     if kind in ("MapXComArg", "ZipXComArg", "ConcatXComArg", "FilterXComArg"):
         return {"__kind__": "object", "type": kind, "repr": repr(value)[:200]}
     if hasattr(value, "to_dict") and type(value).__module__.startswith("kubernetes"):
-        return {"__kind__": "kubernetes", "type": kind, "value": _no_nulls(plain(value.to_dict(), depth + 1))}
+        from kubernetes.client import ApiClient
+
+        return {"__kind__": "kubernetes", "type": kind, "value": _no_nulls(plain(value.to_dict(), depth + 1)),
+                "api": ApiClient().sanitize_for_serialization(value)}  # as Kubernetes writes it (camelCase)
     if kind == "ParamsDict":
         return {k: plain(value.get_param(k).value, depth + 1) for k in value}
     if kind == "Param":

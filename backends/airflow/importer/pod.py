@@ -18,8 +18,7 @@ def read_pod(reading, task: dict, step: dict) -> None:
     kwargs, path = task["kwargs"], ("tasks", task["task_id"])
     ledger = reading.ledger
     if "image" in kwargs:
-        step["image"] = kwargs["image"]
-        ledger.mapped((*path, "image"), reading.target(task, "image"))
+        put_image(reading, task, step, kwargs["image"], (*path, "image"))
     argv = [str(a) for a in (kwargs.get("cmds") or [])] + [str(a) for a in (kwargs.get("arguments") or [])]
     if not kwargs.get("cmds"):
         ledger.unsupported((*path, "cmds"), "no cmds: the image's entrypoint runs; an orch step names its argv")
@@ -64,6 +63,19 @@ def read_pod(reading, task: dict, step: dict) -> None:
         step["kubernetes"] = pod
 
 
+def put_image(reading, task: dict, step: dict, image, at: tuple) -> None:
+    """The step's image, where it is an image reference Kubernetes takes."""
+    from orch.core.spec import image_syntax
+
+    try:
+        image_syntax(str(image))
+    except Exception as refused:  # the core's refusal of a reference that is not one
+        reading.ledger.unsupported(at, f"{image!r} is not an image reference: {refused}")
+        return
+    step["image"] = str(image)
+    reading.ledger.mapped(at, reading.target(task, "image"))
+
+
 def tolerations(reading, task: dict, pod: dict) -> None:
     found = task["kwargs"].get("tolerations") or []
     kept = []
@@ -79,13 +91,19 @@ def resources(reading, task: dict, step: dict, pod: dict) -> None:
     given = task["kwargs"].get("container_resources")
     if not given:
         return
-    value = given.get("value", {}) if isinstance(given, dict) else {}
-    requests, limits = value.get("requests") or {}, value.get("limits") or {}
     at = ("tasks", task["task_id"], "container_resources")
-    wanted = {}
-    for key in ("cpu", "memory"):
-        if key in requests:
-            wanted[key] = requests[key]
+    problem = put_resources(given.get("value", {}) if isinstance(given, dict) else {}, step, pod)
+    if problem:
+        reading.ledger.unsupported(at, problem)
+    else:
+        reading.ledger.mapped(at, reading.target(task, "resources"), "requests as resources, limits as "
+                                                                      "kubernetes.limits, nvidia.com/gpu as gpu")
+
+
+def put_resources(value: dict, step: dict, pod: dict) -> str | None:
+    """A V1ResourceRequirements (as a dict) into the step's resources and pod limits; what orch cannot hold, said."""
+    requests, limits = value.get("requests") or {}, value.get("limits") or {}
+    wanted = {key: requests[key] for key in ("cpu", "memory") if key in requests}
     gpu = requests.get("nvidia.com/gpu") or limits.get("nvidia.com/gpu")
     if gpu:
         wanted["gpu"] = int(gpu)
@@ -95,39 +113,43 @@ def resources(reading, task: dict, step: dict, pod: dict) -> None:
     if bounded:
         pod["limits"] = bounded
     other = (set(requests) | set(limits)) - {"cpu", "memory", "nvidia.com/gpu"}
-    if other or value.get("claims"):
-        reading.ledger.unsupported(at, f"resources orch has no field for: {sorted(other) or 'claims'}")
-    else:
-        reading.ledger.mapped(at, reading.target(task, "resources"), "requests as resources, limits as "
-                                                                      "kubernetes.limits, nvidia.com/gpu as gpu")
+    return f"resources orch has no field for: {sorted(other) or 'claims'}" if other or value.get("claims") else None
 
 
 def volumes(reading, task: dict, pod: dict) -> None:
     kwargs, path = task["kwargs"], ("tasks", task["task_id"])
-    declared = {}
-    for i, item in enumerate(kwargs.get("volumes") or []):
-        value = item.get("value", {}) if isinstance(item, dict) else {}
-        declared[value.get("name")] = (i, value)
-    kept = []
-    for i, item in enumerate(kwargs.get("volume_mounts") or []):
-        mount = item.get("value", {}) if isinstance(item, dict) else {}
-        index, volume = declared.pop(mount.get("name"), (None, {}))
-        source = _source(volume)
-        if source is None or set(mount) - {"name", "mount_path", "read_only", "sub_path"}:
-            reading.ledger.unsupported((*path, "volume_mounts", i), "a volume orch cannot name (a PVC, ConfigMap, "
-                                                                    "Secret or emptyDir mounted plainly)")
-            continue
-        entry = {"name": mount["name"], "mount_path": mount["mount_path"], **source}
-        for key in ("read_only", "sub_path"):
-            if mount.get(key) is not None:
-                entry[key] = mount[key]
-        kept.append(entry)
-        reading.ledger.mapped((*path, "volume_mounts", i), reading.target(task, "kubernetes.volumes"))
-        reading.ledger.mapped((*path, "volumes", index), reading.target(task, "kubernetes.volumes"))
-    for name, (index, _) in declared.items():
-        reading.ledger.unsupported((*path, "volumes", index), "a volume no container mounts: orch's volumes are mounts")
+    declared = [item.get("value", {}) if isinstance(item, dict) else {} for item in kwargs.get("volumes") or []]
+    mounts = [item.get("value", {}) if isinstance(item, dict) else {} for item in kwargs.get("volume_mounts") or []]
+    kept, used, refused = put_volumes(declared, mounts)
+    for i in range(len(mounts)):
+        if i in refused:
+            reading.ledger.unsupported((*path, "volume_mounts", i), refused[i])
+        else:
+            reading.ledger.mapped((*path, "volume_mounts", i), reading.target(task, "kubernetes.volumes"))
+    for index in range(len(declared)):
+        if index in used:
+            reading.ledger.mapped((*path, "volumes", index), reading.target(task, "kubernetes.volumes"))
+        else:
+            reading.ledger.unsupported((*path, "volumes", index), "a volume no container mounts: orch's volumes are mounts")
     if kept:
         pod["volumes"] = kept
+
+
+def put_volumes(declared: list[dict], mounts: list[dict]) -> tuple[list[dict], set, dict]:
+    """orch volumes from Kubernetes volumes and mounts (as dicts): those kept, the volumes used, why a mount was not."""
+    by_name = {volume.get("name"): (i, volume) for i, volume in enumerate(declared)}
+    kept, used, refused = [], set(), {}
+    for i, mount in enumerate(mounts):
+        index, volume = by_name.get(mount.get("name"), (None, {}))
+        source = _source(volume)
+        if source is None or set(mount) - {"name", "mount_path", "read_only", "sub_path"}:
+            refused[i] = "a volume orch cannot name (a PVC, ConfigMap, Secret or emptyDir mounted plainly)"
+            continue
+        entry = {"name": mount["name"], "mount_path": mount["mount_path"], **source}
+        entry.update({key: mount[key] for key in ("read_only", "sub_path") if mount.get(key) is not None})
+        kept.append(entry)
+        used.add(index)
+    return kept, used, refused
 
 
 def _source(volume: dict) -> dict | None:
@@ -145,3 +167,82 @@ def _source(volume: dict) -> dict | None:
         empty = {k: v for k, v in {"medium": value.get("medium"), "size_limit": value.get("size_limit")}.items() if v}
         return {"empty_dir": empty or True} if set(value) <= {"medium", "size_limit"} else None
     return None
+
+
+def read_pod_override(reading, task: dict, step: dict) -> None:
+    """KubernetesExecutor's `executor_config={"pod_override": V1Pod}`: the pod a task runs in, as the step's image
+    and pod settings (its `base` container's image, resources and mounts; the pod's labels, annotations,
+    tolerations, node selector, service account; affinity as a pod spec patch)."""
+    config, path = task["kwargs"]["executor_config"], ("tasks", task["task_id"], "executor_config")
+    ledger = reading.ledger
+    override = config.get("pod_override") if isinstance(config, dict) else None
+    if not isinstance(override, dict) or set(config) != {"pod_override"}:
+        ledger.unsupported(path, "an executor's settings other than a KubernetesExecutor pod_override")
+        return
+    at = (*path, "pod_override")
+    ledger.mapped((*at, "__kind__"))
+    ledger.mapped((*at, "type"))
+    ledger.mapped((*at, "api"), note="the same pod as Kubernetes writes it")
+    pod, api = override.get("value", {}), override.get("api", {})
+    settings = dict(step.get("kubernetes", {}))
+    for key, value in pod.get("metadata", {}).items():
+        if key in ("labels", "annotations"):
+            settings[key] = {**settings.get(key, {}), **value}
+            ledger.mapped((*at, "value", "metadata", key), reading.target(task, f"kubernetes.{key}"))
+        else:
+            ledger.unsupported((*at, "value", "metadata", key), f"the pod's {key}: orch names its pods")
+    spec, spec_api = pod.get("spec", {}), api.get("spec", {})
+    for key, value in spec.items():
+        where = (*at, "value", "spec", key)
+        if key in ("node_selector", "service_account_name"):
+            target = "service_account" if key == "service_account_name" else key
+            settings[target] = value
+            ledger.mapped(where, reading.target(task, f"kubernetes.{target}"))
+        elif key == "tolerations":
+            settings["tolerations"] = [{k: v for k, v in t.items() if k in ("key", "operator", "value", "effect",
+                                                                             "toleration_seconds")} for t in value]
+            ledger.mapped(where, reading.target(task, "kubernetes.tolerations"))
+        elif key == "affinity":
+            settings["pod_spec_patch"] = {**settings.get("pod_spec_patch", {}), "affinity": spec_api["affinity"]}
+            ledger.mapped(where, reading.target(task, "kubernetes.pod_spec_patch"))
+        elif key not in ("containers", "volumes"):
+            ledger.unsupported(where, f"the pod's {key}: orch has no field for it")
+    mounts = []
+    for i, container in enumerate(spec.get("containers") or []):
+        where = (*at, "value", "spec", "containers", i)
+        if container.get("name") != "base":
+            ledger.unsupported(where, "a second container (a sidecar): an orch step is one container")
+            continue
+        for key, value in container.items():
+            if key == "name":
+                ledger.mapped((*where, key), note="Airflow's name of the task's container")
+            elif key == "image":
+                put_image(reading, task, step, value, (*where, key))
+            elif key == "resources":
+                problem = put_resources(value, step, settings)
+                if problem:
+                    ledger.unsupported((*where, key), problem)
+                else:
+                    ledger.mapped((*where, key), reading.target(task, "resources"))
+            elif key == "volume_mounts":
+                mounts = [(i, j, m) for j, m in enumerate(value)]
+            else:
+                ledger.unsupported((*where, key), f"the container's {key}: orch has no field for it")
+    declared = spec.get("volumes") or []
+    kept, used, refused = put_volumes(declared, [m for _, _, m in mounts])
+    for n, (i, j, _) in enumerate(mounts):
+        where = (*at, "value", "spec", "containers", i, "volume_mounts", j)
+        if n in refused:
+            ledger.unsupported(where, refused[n])
+        else:
+            ledger.mapped(where, reading.target(task, "kubernetes.volumes"))
+    for index in range(len(declared)):
+        where = (*at, "value", "spec", "volumes", index)
+        if index in used:
+            ledger.mapped(where, reading.target(task, "kubernetes.volumes"))
+        else:
+            ledger.unsupported(where, "a volume orch cannot mount (or none mounts)")
+    if kept:
+        settings["volumes"] = kept
+    if settings:
+        step["kubernetes"] = settings
