@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from orch.core.cron import cron_problem  # noqa: F401 - validated again when the spec is parsed
-
 POLICIES = {"Allow": None, "Forbid": 1, "Replace": 1}
 
 
