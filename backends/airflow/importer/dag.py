@@ -46,8 +46,13 @@ def document_of(dag: dict) -> dict:
 def read_dag(dag: dict, folder: Path) -> Reading:
     places = Places(dag["fileloc"])
     dag_place = places.dag(dag["dag_id"])
-    task_places = {t["task_id"]: places.task(t["task_id"], (t.get("callable") or {}).get("name"),
-                                             (t.get("callable") or {}).get("line")) for t in dag["tasks"]}
+    seen: dict[str, int] = {}  # tasks of one local name (in different groups), in the order Airflow made them
+    task_places = {}
+    for t in dag["tasks"]:
+        local = t["task_id"].rpartition(".")[2]
+        task_places[t["task_id"]] = places.task(t["task_id"], (t.get("callable") or {}).get("name"),
+                                                (t.get("callable") or {}).get("line"), seen.get(local, 0))
+        seen[local] = seen.get(local, 0) + 1
 
     def locate(path: tuple):
         if len(path) >= 2 and path[0] == "tasks" and path[1] in task_places:

@@ -21,16 +21,20 @@ class Places:
             self.tree = ast.parse(Path(path).read_text(encoding="utf-8"))
         except (OSError, SyntaxError, ValueError):
             self.tree = ast.Module(body=[], type_ignores=[])
-        self.calls: dict[str, ast.Call] = {}  # task_id -> the call that made it
+        self.calls: dict[str, ast.Call] = {}  # task_id -> the first call that made it
+        self.all_calls: dict[str, list] = {}  # task_id -> every call naming it, in the file's order
         self.functions: dict[str, ast.AST] = {}  # function name -> its def
         self.keys: dict[str, ast.AST] = {}  # a dict key's text -> its first place (default_args entries)
         self.dags: dict[str, ast.AST] = {}
+        self.placed: dict[str, ast.AST] = {}  # task_id -> the node task() found for it
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Call):
                 for keyword in node.keywords:
                     if keyword.arg in ("task_id", "dag_id", "group_id") and isinstance(keyword.value, ast.Constant):
                         target = self.dags if keyword.arg == "dag_id" else self.calls
                         target.setdefault(str(keyword.value.value), node)
+                        if keyword.arg == "task_id":
+                            self.all_calls.setdefault(str(keyword.value.value), []).append(node)
                 if _name(node.func) in ("DAG", "dag") and node.args and isinstance(node.args[0], ast.Constant):
                     self.dags.setdefault(str(node.args[0].value), node)
                 if _name(node.func) == "TaskGroup" and node.args and isinstance(node.args[0], ast.Constant):
@@ -42,11 +46,16 @@ class Places:
                     if isinstance(key, ast.Constant) and isinstance(key.value, str):
                         self.keys.setdefault(key.value, key)
 
-    def task(self, task_id: str, function: str | None = None, line: int | None = None) -> Place:
+    def task(self, task_id: str, function: str | None = None, line: int | None = None, occurrence: int = 0) -> Place:
+        """The call that made `task_id` (its `occurrence`-th task of that name, tasks in groups sharing one)."""
         local = task_id.rpartition(".")[2]
-        node = self.calls.get(task_id) or self.calls.get(local) or (self.functions.get(function) if function else None)
+        calls = self.all_calls.get(task_id) or self.all_calls.get(local) or []
+        node = calls[min(occurrence, len(calls) - 1)] if calls else None
+        node = node or (self.functions.get(function) if function else None)
         if node is None and line:
             return (line, 1)
+        if node is not None:
+            self.placed[task_id] = node
         return _at(node) if node is not None else (None, None)
 
     def dag(self, dag_id: str, function: str | None = None) -> Place:
@@ -55,8 +64,7 @@ class Places:
 
     def field(self, owner: Place, task_id: str | None, key: str) -> Place:
         """The keyword `key` of the call that made `task_id`, else a `default_args` entry, else `owner`."""
-        call = self.calls.get(task_id) if task_id else None
-        call = call or (self.calls.get(task_id.rpartition(".")[2]) if task_id else None)
+        call = self.placed.get(task_id) if task_id else None
         for keyword in call.keywords if isinstance(call, ast.Call) else ():
             if keyword.arg == key:
                 return _at(keyword.value)
