@@ -87,7 +87,9 @@ def show_report(report, quiet: bool = False) -> None:
 
     from orch.core.fidelity import MAPPED
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    import sys
+
+    console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
     console.print(report.headline(), markup=False)
     rows = [e for e in report.entries if e.status != MAPPED]
     if quiet:
