@@ -305,3 +305,57 @@ def test_a_folder_imports_each_document_of_each_file(tmp_path):
                                        + (CASES / "retries.yaml").read_text())
     (tmp_path / "notes.txt").write_text("not read")
     assert [i.name for i in import_(tmp_path)] == ["loops", "retries"]
+
+
+RUNNABLE = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: runs-here-}
+spec:
+  entrypoint: main
+  arguments:
+    parameters: [{name: greeting, value: hello}]
+  templates:
+  - name: main
+    steps:
+    - - {name: write, template: write}
+    - - {name: flip, template: flip}
+    - - name: heads
+        template: show
+        when: "{{steps.flip.outputs.result}} == heads"
+        arguments: {parameters: [{name: text, value: "{{steps.write.outputs.parameters.word}} {{workflow.parameters.greeting}}"}]}
+      - name: tails
+        template: show
+        when: "{{steps.flip.outputs.result}} != heads"
+        arguments: {parameters: [{name: text, value: tails}]}
+  - name: write
+    container:
+      image: busybox
+      command: [sh, -c, "printf 'from-file\\\\n' > WORD"]
+    outputs:
+      parameters:
+      - {name: word, valueFrom: {path: WORD}}
+      - {name: missing, valueFrom: {path: WORD.absent, default: fallback}}
+  - name: flip
+    script: {image: busybox, command: [sh], source: "echo heads"}
+  - name: show
+    inputs: {parameters: [{name: text}]}
+    container: {image: busybox, command: [sh, -c, 'echo "$0" > SHOWN', "{{inputs.parameters.text}}"]}
+"""
+
+
+def test_an_imported_spec_runs_on_the_local_backend_as_the_workflow_would(tmp_path):
+    """Real processes: the output wrapper copies each file (its default where it is missing), the script runs
+    as a file after its command, the `when`s read the script's stdout."""
+    from orch.backends.local.run import run
+
+    (tmp_path / "wf.yaml").write_text(RUNNABLE.replace("WORD", str(tmp_path / "word"))
+                                      .replace("SHOWN", str(tmp_path / "shown")))
+    [imported] = import_(tmp_path / "wf.yaml")
+    (tmp_path / "spec.yaml").write_text(imported.text)
+    result = run(parse_spec(imported.text), {}, spec_path=str(tmp_path / "spec.yaml"), home=tmp_path / ".orch")
+    states = {name: step.status for name, step in result.steps.items()}
+    assert states == {"write": "succeeded", "flip": "succeeded", "heads": "succeeded", "tails": "skipped"}
+    assert result.steps["write"].outputs == {"word": "from-file", "missing": "fallback"}
+    assert result.steps["flip"].outputs == {"result": "heads"}
+    assert (tmp_path / "shown").read_text() == "from-file hello\n"
