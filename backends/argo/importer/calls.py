@@ -393,6 +393,9 @@ class Calls:
             if uses_keys:
                 led.unsupported((*where, "withItems"), "{{item.KEY}}: orch's ${{ item }} is the whole item, "
                                                         "it has no field access")
+            elif not items:
+                led.approximated((*where, "withItems"), "no items: Argo's task is Skipped, orch's empty fan-out "
+                                                        "succeeds (a dependent reading X.Succeeded differs)", "foreach")
             else:
                 led.mapped((*where, "withItems"), "foreach")
             try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import shlex
+
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
@@ -146,11 +148,23 @@ def _not_a_pipeline(data) -> str | None:
         spec = spec.get("workflowSpec") if isinstance(spec, dict) else None
     if not isinstance(spec, dict) or not isinstance(spec.get("templates"), list) or not spec["templates"]:
         if isinstance(spec, dict) and spec.get("workflowTemplateRef"):
-            return f"this {kind} only refers to a WorkflowTemplate (workflowTemplateRef): import the template itself"
+            return _a_run_of(kind, spec)
         return f"this {kind} has no templates"
     if not spec.get("entrypoint") and kind in ("WorkflowTemplate", "ClusterWorkflowTemplate"):
         return f"this {kind} has no entrypoint: {LIBRARY}"
     return None
+
+
+def _a_run_of(kind: str, spec: dict) -> str:
+    """What a Workflow that only names a WorkflowTemplate is: a run of that pipeline with its arguments."""
+    ref = spec["workflowTemplateRef"] if isinstance(spec["workflowTemplateRef"], dict) else {}
+    params = ((spec.get("arguments") or {}).get("parameters") or []) if isinstance(spec.get("arguments"), dict) else []
+    given = "".join(f" -p {shlex.quote(str(p.get('name')) + '=' + str(p.get('value', '')))}"
+                    for p in params if isinstance(p, dict))
+    then = "give its spec this schedule" if kind == "CronWorkflow" else f"run it with orch run SPEC{given}"
+    return (f"this {kind} names the {'Cluster' if ref.get('clusterScope') else ''}WorkflowTemplate "
+            f"{ref.get('name')!r} (workflowTemplateRef) and holds no pipeline of its own: import that template, "
+            f"and {then}")
 
 
 def _construct(node):
