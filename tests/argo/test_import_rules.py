@@ -1,0 +1,84 @@
+"""The importer's readings of Argo's small languages, against Argo's own rules: `when` as govaluate reads it
+after substitution (steps.go, shouldExecute), `depends` as ancestry.go expands it and dag.go decides it, and
+the trigger each becomes, checked over every combination of upstream states."""
+
+from __future__ import annotations
+
+import pytest
+
+from orch.backends.argo.importer import depends as deps
+from orch.backends.argo.importer import when
+from orch.backends.argo.importer.tags import Unsupported
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("heads == heads", True),  # bare words are variables, which Argo turns into strings
+    ("heads == tails", False),
+    ('"a b" == "a b"', True),
+    ("5 > 3", True),
+    ("10 > 9", True),  # numbers, not text: "10" < "9" as text
+    ("5 == heads", False),  # a number and a string are never equal
+    ("true && !false", True),
+    ("1 == 2 || (a != b && 3 >= 3)", True),
+])
+def test_when_is_read_as_govaluate_reads_substituted_text(text, expected):
+    assert when.evaluate(text) is expected
+
+
+@pytest.mark.parametrize("text", ["5 > heads", "heads", "1 +"])
+def test_when_text_argo_cannot_decide_is_an_error(text):
+    with pytest.raises(ValueError):
+        when.evaluate(text)
+
+
+def test_when_becomes_an_orch_condition_typed_by_its_literals():
+    seen = []
+    tree = when.parse("\x000\x00 == heads && \x001\x00 > 80 || !(\x002\x00 == true)")
+    condition = when.to_orch(tree, ["steps.flip.outputs.result", "steps.score.outputs.result", "params.go"],
+                             lambda ref, literal: seen.append((ref, literal)))
+    assert condition == ("((steps.flip.outputs.result == 'heads') and (steps.score.outputs.result > 80)) or "
+                         "(not (params.go == 'true'))")
+    assert seen == [("steps.flip.outputs.result", "heads"), ("steps.score.outputs.result", 80), ("params.go", True)]
+
+
+def test_a_when_over_workflow_status_compares_orchs_words():
+    tree = when.parse("\x000\x00 != Succeeded")
+    assert when.to_orch(tree, ["run.status"], lambda *_: None) == "run.status != 'succeeded'"
+
+
+def test_a_regular_expression_match_has_no_orch_condition():
+    with pytest.raises(Unsupported):
+        when.parse("\x000\x00 =~ '^h'")
+
+
+def test_dependencies_expand_as_ancestry_go_does_with_continue_on():
+    tasks = {"a": {}, "b": {"continueOn": {"failed": True}}}
+    assert deps.expression({"dependencies": ["a", "b"]}, tasks) == (
+        "(a.Succeeded || a.Skipped || a.Daemoned) && (b.Succeeded || b.Skipped || b.Daemoned || b.Failed)")
+    assert deps.expression({"depends": "a && b.Failed"}, tasks) == "(a.Succeeded || a.Skipped || a.Daemoned) && b.Failed"
+
+
+@pytest.mark.parametrize("phases, expected", [
+    ({"a": "Succeeded"}, True), ({"a": "Skipped"}, True), ({"a": "Failed"}, False), ({"a": "Omitted"}, False),
+])
+def test_a_bare_dependency_accepts_success_and_skip_only(phases, expected):
+    assert deps.evaluate(deps.expression({"depends": "a"}, {"a": {}}), phases) is expected
+
+
+@pytest.mark.parametrize("task, trigger, exact", [
+    ({"dependencies": ["a", "b", "c"]}, "none_failed", True),
+    ({"depends": "a.Succeeded && b.Succeeded"}, "all_succeeded", True),
+    ({"depends": "a.Failed"}, "any_failed", False),  # Argo omits it when a never ran; orch runs any_failed then
+    ({"depends": "(a.Succeeded || a.Failed) && b"}, None, False),
+])
+def test_the_trigger_agrees_on_every_state_or_is_said_not_to(task, trigger, exact):
+    found, wrong, tried = deps.trigger(deps.expression(task, {}))
+    assert tried == 5 ** len(deps.names(deps.expression(task, {})))
+    assert (wrong == 0) is exact
+    if trigger:
+        assert found == trigger
+
+
+def test_depends_syntax_argo_refuses_is_unsupported():
+    with pytest.raises(Unsupported):
+        deps.evaluate("a.Finished", {"a": "Succeeded"})
