@@ -22,6 +22,7 @@ from typing import Mapping
 
 from orch.core.play import Draw, Ending, Played
 
+from .expr import ExprError, as_text, evaluate
 from .importer import depends as deps
 from .importer import when as argo_when
 from .importer.manifest import with_defaults
@@ -147,7 +148,7 @@ class _Play:
         for name in _order([t.get("name") for t in tasks], upstream):
             task, key = by_name[name], _join(path, name)
             if logic[name] and not deps.evaluate(logic[name], phases):
-                phase = "Omitted"  # decided without starting anything, failed fast or not
+                phase = self._record(scope, "tasks", name, "Omitted")  # decided without starting anything
             elif stopped:
                 continue  # failFast: never started, no node
             else:
@@ -192,15 +193,24 @@ class _Play:
         if "when" in task:
             try:
                 if not argo_when.evaluate(_sub(str(task["when"]), scope)):
-                    return "Skipped"
-            except ValueError:
+                    return self._record(scope, kind, name, "Skipped")
+            except ValueError:  # ExprError too: the node errors
                 self.ends[key] = Ending("Error")
-                return "Error"
-        phase, outputs = self.call(task, scope, key)
+                return self._record(scope, kind, name, "Error")
+        try:
+            phase, outputs = self.call(task, scope, key)
+        except ExprError:  # an argument Argo cannot evaluate: the node errors
+            self.ends[key] = Ending("Error")
+            return self._record(scope, kind, name, "Error")
         looped = any(k in task for k in ("withItems", "withParam", "withSequence"))
         for output, text in outputs.items():
             where = "result" if output == "result" else f"parameters.{output}"
             scope[f"{kind}.{name}.outputs.{where}"] = json.dumps([text]) if looped else str(text)
+        return self._record(scope, kind, name, phase)
+
+    @staticmethod
+    def _record(scope: dict, kind: str, name: str, phase: str) -> str:
+        scope[f"{kind}.{name}.status"] = phase
         return phase
 
     def outputs(self, template: dict, scope: dict) -> dict:
@@ -220,7 +230,30 @@ def _templates(spec: dict) -> dict[str, dict]:
 
 
 def _sub(text: str, env: dict) -> str:
-    return TAG.sub(lambda m: env.get(m.group(1), m.group(0)), text)
+    """`text` with its tags substituted as Argo does: a simple tag by its value (left as it is when unknown), an
+    expression tag `{{=…}}` by its result (ExprError where it fails, as the node would)."""
+    def one(match: re.Match) -> str:
+        body = match.group(1)
+        if body.startswith("="):
+            return as_text(evaluate(body[1:], _nested(env)))
+        return env.get(body, match.group(0))
+
+    return TAG.sub(one, text)
+
+
+def _nested(env: dict) -> dict:
+    """The flat scope (`tasks.a.outputs.result`) as the maps an expression reads (`tasks["a"].outputs.result`)."""
+    found: dict = {}
+    for key, value in env.items():
+        parts = key.split(".")
+        place = found
+        for part in parts[:-1]:
+            place = place.setdefault(part, {})
+            if not isinstance(place, dict):
+                break
+        else:
+            place[parts[-1]] = value
+    return found
 
 
 def _join(path: str, name: str) -> str:
