@@ -146,7 +146,7 @@ def test_jinja_tags_become_orch_references_where_one_means_the_same():
     from orch.backends.airflow.importer.jinja import Context, render
 
     context = Context("etl", "stamp", {"bucket": "string", "flag": "boolean"},
-                      lambda task: "${{ steps.%s.outputs.return_value }}" % task)
+                      lambda task, key: "${{ steps.%s.outputs.%s }}" % (task, key) if key == "return_value" else None)
     assert render("{{ ds }}/{{ run_id }}/{{ params.bucket }}", context).text == \
         "${{ run.date }}/${{ run.id }}/${{ params.bucket }}"
     assert render("{{ task.task_id }} of {{ dag.dag_id }}", context).text == "stamp of etl"

@@ -197,7 +197,7 @@ def test_the_spec_ends_as_airflow_did_where_the_report_says_the_behaviour_is_the
 def _settled(case) -> dict:
     from orch.backends.airflow.importer.dag import RAN
 
-    return {t: (Draw(outputs={RAN: ""}) if case["tasks"][t]["kind"] == "empty" else d) for t, d in case["draw"].items()}
+    return {**case["draw"], **{t: Draw(outputs={RAN: ""}) for t, task in case["tasks"].items() if task["kind"] == "empty"}}
 
 
 def _qualified(one) -> dict[str, str]:

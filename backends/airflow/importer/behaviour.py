@@ -3,7 +3,7 @@ played on the same random draws, every task's end (state and tries) and the run'
 
 Both sides get the same draws by task: a task's tries fail `fails` times, a branch returns one of its direct
 downstream task_ids (or nothing), a short-circuit True or False. An EmptyOperator runs nothing in Airflow and
-`true` in orch: neither can fail, so its draws never fail it.
+`true` in orch: neither can fail, so it is not drawn (and its `ran` output, where a join reads it, is there).
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ def spaces_of(tasks: dict[str, dict]) -> dict[str, Space]:
             outputs[OUTPUT] = (*task["downstream"], None)
         elif task["kind"] == "short_circuit":
             outputs[OUTPUT] = (True, False)
-        spaces[task_id] = Space(max_fails=task["retries"] + 1 if task["kind"] != "empty" else 0, outputs=outputs)
+        if task["kind"] != "empty":  # an empty task is never drawn: it cannot fail
+            spaces[task_id] = Space(max_fails=task["retries"] + 1, outputs=outputs)
     return spaces
 
 
@@ -59,7 +60,7 @@ def behaviour_of(dag: dict, graph, names: dict[str, str]) -> Behaviour:
     quiet = {t for t, task in tasks.items() if task["kind"] == "empty"}
 
     def settle(draw: dict[str, Draw]) -> dict[str, Draw]:
-        return {t: (Draw(outputs={RAN: ""}) if t in quiet else d) for t, d in draw.items()}
+        return {**draw, **{t: Draw(outputs={RAN: ""}) for t in quiet}}
 
     def source(draw):
         played = play_airflow(tasks, settle(draw))

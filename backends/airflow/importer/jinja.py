@@ -58,7 +58,7 @@ class Context:
     dag_id: str
     task_id: str
     params: dict
-    reference: "callable"  # (task_id) -> the orch reference text of that task's return_value, or None
+    reference: "callable"  # (task_id, key) -> the orch reference text of that task's XCom, or None
 
 
 def _tag(expr: str, context: Context, found: Rendered) -> str | None:
@@ -83,11 +83,10 @@ def _tag(expr: str, context: Context, found: Rendered) -> str | None:
     if pull:
         args = dict(XCOM_ARG.findall(pull.group(1)))
         rest = XCOM_ARG.sub("", pull.group(1)).replace(",", "").strip()
-        task = args.get("task_ids")
-        if task is None or rest or args.get("key", "return_value") != "return_value" or \
-                args.get("dag_id", context.dag_id) != context.dag_id:
+        task, key = args.get("task_ids"), args.get("key", "return_value")
+        if task is None or rest or args.get("dag_id", context.dag_id) != context.dag_id:
             return None
-        reference = context.reference(task)
+        reference = context.reference(task, key)
         if reference is None:
             return None
         found.reads.append(task)

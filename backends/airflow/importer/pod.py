@@ -174,26 +174,35 @@ def read_pod_override(reading, task: dict, step: dict) -> None:
     and pod settings (its `base` container's image, resources and mounts; the pod's labels, annotations,
     tolerations, node selector, service account; affinity as a pod spec patch)."""
     config, path = task["kwargs"]["executor_config"], ("tasks", task["task_id"], "executor_config")
-    ledger = reading.ledger
     override = config.get("pod_override") if isinstance(config, dict) else None
     if not isinstance(override, dict) or set(config) != {"pod_override"}:
-        ledger.unsupported(path, "an executor's settings other than a KubernetesExecutor pod_override")
+        reading.ledger.unsupported(path, "an executor's settings other than a KubernetesExecutor pod_override")
         return
     at = (*path, "pod_override")
-    ledger.mapped((*at, "__kind__"))
-    ledger.mapped((*at, "type"))
-    ledger.mapped((*at, "api"), note="the same pod as Kubernetes writes it")
+    for key in ("__kind__", "type"):
+        reading.ledger.mapped((*at, key))
+    reading.ledger.mapped((*at, "api"), note="the same pod as Kubernetes writes it")
     pod, api = override.get("value", {}), override.get("api", {})
     settings = dict(step.get("kubernetes", {}))
+    _pod_fields(reading, task, pod, api, settings, (*at, "value"))
+    mounts = _base_container(reading, task, pod.get("spec", {}).get("containers") or [], step, settings,
+                             (*at, "value", "spec", "containers"))
+    _override_volumes(reading, task, pod.get("spec", {}).get("volumes") or [], mounts, settings, (*at, "value", "spec"))
+    if settings:
+        step["kubernetes"] = settings
+
+
+def _pod_fields(reading, task: dict, pod: dict, api: dict, settings: dict, at: tuple) -> None:
+    """The pod's metadata and spec fields (not its containers and volumes) into `settings`."""
+    ledger = reading.ledger
     for key, value in pod.get("metadata", {}).items():
         if key in ("labels", "annotations"):
             settings[key] = {**settings.get(key, {}), **value}
-            ledger.mapped((*at, "value", "metadata", key), reading.target(task, f"kubernetes.{key}"))
+            ledger.mapped((*at, "metadata", key), reading.target(task, f"kubernetes.{key}"))
         else:
-            ledger.unsupported((*at, "value", "metadata", key), f"the pod's {key}: orch names its pods")
-    spec, spec_api = pod.get("spec", {}), api.get("spec", {})
-    for key, value in spec.items():
-        where = (*at, "value", "spec", key)
+            ledger.unsupported((*at, "metadata", key), f"the pod's {key}: orch names its pods")
+    for key, value in pod.get("spec", {}).items():
+        where = (*at, "spec", key)
         if key in ("node_selector", "service_account_name"):
             target = "service_account" if key == "service_account_name" else key
             settings[target] = value
@@ -203,13 +212,17 @@ def read_pod_override(reading, task: dict, step: dict) -> None:
                                                                              "toleration_seconds")} for t in value]
             ledger.mapped(where, reading.target(task, "kubernetes.tolerations"))
         elif key == "affinity":
-            settings["pod_spec_patch"] = {**settings.get("pod_spec_patch", {}), "affinity": spec_api["affinity"]}
+            settings["pod_spec_patch"] = {**settings.get("pod_spec_patch", {}), "affinity": api["spec"]["affinity"]}
             ledger.mapped(where, reading.target(task, "kubernetes.pod_spec_patch"))
         elif key not in ("containers", "volumes"):
             ledger.unsupported(where, f"the pod's {key}: orch has no field for it")
-    mounts = []
-    for i, container in enumerate(spec.get("containers") or []):
-        where = (*at, "value", "spec", "containers", i)
+
+
+def _base_container(reading, task: dict, containers: list, step: dict, settings: dict, at: tuple) -> list:
+    """The `base` container (the task's own) into the step; its mounts as (container, index, mount)."""
+    ledger, mounts = reading.ledger, []
+    for i, container in enumerate(containers):
+        where = (*at, i)
         if container.get("name") != "base":
             ledger.unsupported(where, "a second container (a sidecar): an orch step is one container")
             continue
@@ -225,24 +238,25 @@ def read_pod_override(reading, task: dict, step: dict) -> None:
                 else:
                     ledger.mapped((*where, key), reading.target(task, "resources"))
             elif key == "volume_mounts":
-                mounts = [(i, j, m) for j, m in enumerate(value)]
+                mounts = [(i, j, mount) for j, mount in enumerate(value)]
             else:
                 ledger.unsupported((*where, key), f"the container's {key}: orch has no field for it")
-    declared = spec.get("volumes") or []
-    kept, used, refused = put_volumes(declared, [m for _, _, m in mounts])
+    return mounts
+
+
+def _override_volumes(reading, task: dict, declared: list, mounts: list, settings: dict, at: tuple) -> None:
+    ledger = reading.ledger
+    kept, used, refused = put_volumes(declared, [mount for _, _, mount in mounts])
     for n, (i, j, _) in enumerate(mounts):
-        where = (*at, "value", "spec", "containers", i, "volume_mounts", j)
+        where = (*at, "containers", i, "volume_mounts", j)
         if n in refused:
             ledger.unsupported(where, refused[n])
         else:
             ledger.mapped(where, reading.target(task, "kubernetes.volumes"))
     for index in range(len(declared)):
-        where = (*at, "value", "spec", "volumes", index)
         if index in used:
-            ledger.mapped(where, reading.target(task, "kubernetes.volumes"))
+            ledger.mapped((*at, "volumes", index), reading.target(task, "kubernetes.volumes"))
         else:
-            ledger.unsupported(where, "a volume orch cannot mount (or none mounts)")
+            ledger.unsupported((*at, "volumes", index), "a volume orch cannot mount (or none mounts)")
     if kept:
         settings["volumes"] = kept
-    if settings:
-        step["kubernetes"] = settings

@@ -34,6 +34,7 @@ class Reading:
         self.reads: dict[str, set] = {}
         self.param_types: dict[str, str] = {}
         self.header: list[str] = []  # what the spec text says above everything
+        self.spec: dict = {}  # the spec, once dag.read_dag has made it
         self.pending_joins: dict[str, str] = {}  # task_id -> what differs if no exact join form is found
         self._name_all()
 
@@ -157,6 +158,14 @@ class Reading:
             holder, carried = group, group_output
         text = f"steps.{orch_groups.local(holder)}.outputs.{carried}"
         return text if bare else f"${{{{ {text} }}}}"
+
+    def xcom_reference(self, reader: dict, source_id: str, key: str) -> str | None:
+        """A pulled XCom's reference: `return_value`, or a key of a python task's `multiple_outputs`."""
+        source = self.tasks.get(source_id)
+        if source is None or (key != "return_value" and not source["kwargs"].get("multiple_outputs")) or \
+                (key != "return_value" and "PythonOperator" not in source["bases"]):
+            return None
+        return self.reference(reader, source_id, key)
 
     def expand(self, task: dict, step: dict, args: dict) -> None:
         """A mapped task's `.expand(...)` as the step's `foreach` over one argument."""

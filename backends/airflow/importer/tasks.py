@@ -209,7 +209,7 @@ def other_step(reading, task: dict, step: dict) -> None:
 def templated(reading, task: dict, text: str, at: tuple) -> str:
     """`text` with its Jinja tags as orch references, each difference recorded at `at`."""
     found = render(text, Context(reading.dag["dag_id"], task["task_id"], reading.param_types,
-                                 lambda source: reading.reference(task, source, OUTPUT)))
+                                 lambda source, key: reading.xcom_reference(task, source, key)))
     for upstream in found.reads:
         reading.reads.setdefault(task["task_id"], set()).add(upstream)
     if found.unsupported:
