@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 _TOKEN = re.compile(r'''\s*(?:(?P<num>\d+\.\d+|\d+)|(?P<str>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')'''
-                    r'''|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>\?\.|\?\?|==|!=|<=|>=|&&|\|\||[?:<>!+\-*/%.,()\[\]]))''')
+                    r'''|(?P<pointer>\#[a-z]*)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>\?\.|\?\?|==|!=|<=|>=|&&|\|\||[?:<>!+\-*/%.,()\[\]]))''')
 _BINARY = {"??": 500, "*": 60, "/": 60, "%": 60, "+": 30, "-": 30, "==": 20, "!=": 20, "<": 20, ">": 20,
            "<=": 20, ">=": 20, "in": 20, "&&": 15, "and": 15, "||": 10, "or": 10}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\"}
@@ -122,6 +122,8 @@ class _Parser:
                     self.take(",")
             self.take("]")
             return ("list", items)
+        if kind == "pointer":  # inside a closure: the element (#) or its index (#index)
+            return ("pointer", value[1:] or "element")
         if kind == "name":
             if value in ("true", "false"):
                 return ("lit", value == "true")
@@ -183,9 +185,30 @@ def _value(node, env: dict) -> Any:
         return -value
     if kind == "if":
         return _value(node[2] if _boolean(_value(node[1], env)) else node[3], env)
+    if kind == "pointer":
+        if "#" not in env:
+            raise ExprError("# outside a closure")
+        return env["#"][node[1]]
+    if kind == "call" and node[1] in CLOSURES and len(node[2]) == 2:
+        return _closure(node[1], _value(node[2][0], env), node[2][1], env)
     if kind == "call":
         return _call(node[1], [_value(a, env) for a in node[2]])
     return _binary(node[1], node[2], node[3], env)
+
+
+CLOSURES = ("map", "filter", "all", "any")
+
+
+def _closure(name: str, items, body, env: dict):
+    """map/filter/all/any over a list, `#` its element and `#index` its index in the body."""
+    if not isinstance(items, list):
+        raise ExprError(f"{name} needs a list")
+    values = [_value(body, {**env, "#": {"element": item, "index": i}}) for i, item in enumerate(items)]
+    if name == "map":
+        return values
+    if name == "filter":
+        return [item for item, keep in zip(items, values) if _boolean(keep)]
+    return all(map(_boolean, values)) if name == "all" else any(map(_boolean, values))
 
 
 def _out_of_range(key):

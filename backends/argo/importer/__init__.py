@@ -35,7 +35,7 @@ def import_(path: Path, library: dict | None = None) -> list[Imported]:
             raise SpecError(refusals or [manifest.Diagnostic("E120", f"no *.yaml or *.yml file under {path}",
                                                              file=str(path), line=1, col=1)])
     library = {**(library or {}), **library_of(documents)}
-    found = [import_document(d, library) for d in documents if d.pipeline]
+    found = [import_document(d, library, documents) for d in documents if d.pipeline]
     if not found:
         raise manifest.no_pipeline(documents)
     return found
@@ -61,16 +61,22 @@ def read_all(path: Path) -> list:
     return found
 
 
-def import_document(document: manifest.Document, library: dict | None = None) -> Imported:
-    """One document's spec and report; templateRefs resolved in `library` ((kind, name) -> Document)."""
+def import_document(document: manifest.Document, library: dict | None = None, others=()) -> Imported:
+    """One document's spec and report; templateRefs resolved in `library` ((kind, name) -> Document). A manifest
+    orch rendered gives back the spec it carries (roundtrip.py); `others`: the documents read with it."""
     from .convert import Workflow
+    from .roundtrip import recovered
     from .shape import problems
 
+    imported, why = recovered(document, others)
+    if imported is not None:
+        return imported
     found = problems(document)
     if found:
         raise SpecError(found)
     ledger = Ledger(document.locate)
     workflow = Workflow(document, ledger, library)
+    workflow.not_recovered = why
     spec = workflow.convert()
     text, graph = spec_text(spec, workflow, document)
     entries = ledger.close(document.data)

@@ -63,6 +63,14 @@ def _values(literals: list, kind: str) -> tuple:
     return tuple(values + [other])
 
 
+NEUTRAL = {"string": "", "integer": 0, "number": 0.0, "boolean": False, "json": None, "artifact": ""}
+
+
+def _types(step) -> dict[str, str]:
+    return {name: kind if isinstance(kind, str) else getattr(kind, "type", "string")
+            for name, kind in (step.outputs or {}).items()}
+
+
 def _text(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -75,14 +83,17 @@ def check(document, workflow, graph) -> Behaviour:
     by_step = {step: path for path, step in names.items()}
     aliases = workflow.aliases
 
+    declared = {name: _types(step) for name, step in graph.pipeline.all_steps.items()}
+
     def play_source(draw: dict[str, Draw]):
         argo_draws = {}
         for step, one in draw.items():
             path = by_step.get(step)
             if path is None:
                 continue
-            outputs = {}
-            for output, value in one.outputs.items():
+            outputs = {}  # a task that succeeds has every output it declares: those no condition reads, neutral
+            for output, kind in declared.get(step, {}).items():
+                value = one.outputs.get(output, NEUTRAL.get(kind, ""))
                 if value is not None:
                     outputs[aliases.get((step, output), output)] = _text(value)
             argo_draws[path] = Draw(one.fails, one.error, outputs)

@@ -27,7 +27,8 @@ class Workflow(Calls, Leaves):
 
     def __init__(self, document, ledger, library: dict | None = None):
         self.doc, self.ledger = document, ledger
-        self.library = library or {}  # (kind, name) -> the WorkflowTemplate documents templateRefs may name
+        self.library = library or {}
+        self.not_recovered = ""  # why a manifest carrying orch's spec is not its rendering any more  # (kind, name) -> the WorkflowTemplate documents templateRefs may name
         self.spec = document.spec
         self.root = document.spec_path
         defaults = self.spec.get("templateDefaults") if isinstance(self.spec.get("templateDefaults"), dict) else {}
@@ -217,6 +218,9 @@ class Workflow(Calls, Leaves):
                     if name in ("workflows.argoproj.io/description", "workflows.argoproj.io/title"):
                         out["description"] = (out.get("description", "") + "\n" + str(text)).strip()
                         self.ledger.mapped((*where, name), "description")
+                    elif name in ("orch.dev/spec", "orch.dev/render-inputs"):
+                        self.ledger.approximated((*where, name), "the spec orch rendered this manifest from, which no "
+                                                 f"longer explains it ({self.not_recovered}): imported the general way")
                     elif name in INFORMATIONAL:
                         self.ledger.approximated((*where, name), "an informational annotation (Argo does not read it "
                                                                  "as it runs): not kept, orch pipelines have none")
