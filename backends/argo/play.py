@@ -32,6 +32,7 @@ DONE = ("Succeeded", "Failed", "Error")
 WORKFLOW_PHASE = {"Succeeded": "Succeeded", "Skipped": "Succeeded", "Omitted": "Succeeded", "Failed": "Failed",
                   "Error": "Error"}
 EXIT = "onExit:"  # the exit handler's nodes are keyed EXIT + their names
+PENDING, RUNNING = "Pending", "Running"  # a task Argo requeues for ever, and the template (and run) that waits on it
 
 
 def play(document: Mapping, draws: Mapping[str, Draw], library: Mapping | None = None) -> Played:
@@ -57,9 +58,9 @@ class _Play:
 
     def run(self) -> Played:
         phase, _ = self.template(self.spec.get("entrypoint"), {}, "", {})
-        status = WORKFLOW_PHASE.get(phase, "Failed")
+        status = WORKFLOW_PHASE.get(phase, phase if phase == RUNNING else "Failed")
         exit_name = self.spec.get("onExit")
-        if exit_name in self.templates:
+        if exit_name in self.templates and status != RUNNING:
             globals_ = {"workflow.status": status}
             exit_phase, _ = self.template(exit_name, {}, EXIT, globals_)
             if status == "Succeeded" and exit_phase in ("Failed", "Error"):
@@ -147,7 +148,10 @@ class _Play:
         stopped = False
         for name in _order([t.get("name") for t in tasks], upstream):
             task, key = by_name[name], _join(path, name)
+            if any(phases.get(u) in (PENDING, None) for u in upstream[name]):
+                continue  # an upstream task never ends: this one is never decided
             if logic[name] and not deps.evaluate(logic[name], phases):
+                self._defaults(task, scope, "tasks")
                 phase = self._record(scope, "tasks", name, "Omitted")  # decided without starting anything
             elif stopped:
                 continue  # failFast: never started, no node
@@ -159,6 +163,8 @@ class _Play:
             if fail_fast and phase in ("Failed", "Error") and not _continues(task, phase) \
                     and not _handled(name, tasks, by_name):
                 stopped = True
+        if any(p == PENDING for p in phases.values()):
+            return RUNNING, {}  # a task waits forever: so does its DAG
         leaves = [n for n in by_name if not any(n in up for up in upstream.values())]
         result = "Succeeded"
         for leaf in leaves:
@@ -177,6 +183,8 @@ class _Play:
             for step in group or []:
                 key = _join(path, step.get("name"))
                 phase = self.run_task(step, scope, key, "steps")
+                if phase == PENDING:
+                    return RUNNING, {}
                 if phase in ("Omitted", "Skipped"):
                     self.ends[key] = Ending(phase)
                 if phase in ("Failed", "Error") and not _continues(step, phase):
@@ -190,9 +198,13 @@ class _Play:
         name = task.get("name")
         if "withItems" in task and not task["withItems"]:
             return "Skipped"  # "Skipped, empty params"
+        if _waits(task, scope):  # a tag naming an output no task gave: Argo requeues it, forever (dag.go)
+            self.ends[key] = Ending(PENDING)
+            return self._record(scope, kind, name, PENDING)
         if "when" in task:
             try:
                 if not argo_when.evaluate(_sub(str(task["when"]), scope)):
+                    self._defaults(task, scope, kind)
                     return self._record(scope, kind, name, "Skipped")
             except ValueError:  # ExprError too: the node errors
                 self.ends[key] = Ending("Error")
@@ -207,6 +219,15 @@ class _Play:
             where = "result" if output == "result" else f"parameters.{output}"
             scope[f"{kind}.{name}.outputs.{where}"] = json.dumps([text]) if looped else str(text)
         return self._record(scope, kind, name, phase)
+
+    def _defaults(self, task: dict, scope: dict, kind: str) -> None:
+        """A Skipped or Omitted task's outputs as later tasks read them (scope.go, addSkippedNodeOutputsToScope):
+        an output parameter's declared default; no value otherwise."""
+        template = self.templates.get(task.get("template")) or {}
+        for param in (template.get("outputs") or {}).get("parameters") or []:
+            default = (param.get("valueFrom") or {}).get("default")
+            if default is not None:
+                scope[f"{kind}.{task.get('name')}.outputs.parameters.{param.get('name')}"] = str(default)
 
     @staticmethod
     def _record(scope: dict, kind: str, name: str, phase: str) -> str:
@@ -227,6 +248,15 @@ class _Play:
 def _templates(spec: dict) -> dict[str, dict]:
     """The spec's templates by name, its templateDefaults merged in."""
     return {t.get("name"): with_defaults(spec.get("templateDefaults"), t) for t in spec.get("templates") or []}
+
+
+def _waits(task: dict, scope: dict) -> bool:
+    """Whether the task's `when` or arguments name a task's output the scope lacks (ReplaceStrictAny over the
+    `tasks` and `steps` prefixes fails with a missing variable, which dag.go and steps.go requeue)."""
+    texts = [str(task.get("when", ""))] + [str(p.get("value", "")) for p in
+                                           ((task.get("arguments") or {}).get("parameters") or [])]
+    return any(m.group(1).startswith(("tasks.", "steps.")) and ".outputs." in m.group(1) and m.group(1) not in scope
+               for text in texts for m in TAG.finditer(text))
 
 
 def _sub(text: str, env: dict) -> str:

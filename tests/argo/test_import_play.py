@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import yaml
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orch.backends.argo.play import play
 from orch.core import parse_spec
@@ -131,3 +132,48 @@ def test_a_nested_dag_plays_as_one_node_holding_its_tasks():
                                                {"name": "after", "template": "t", "dependencies": ["g"]}]}}
     played = play(_workflow([outer, inner, _leaf("t")]), {"g.x": FAIL})
     assert _phases(played) == {"g.x": "Failed", "g.y": "Omitted", "g": "Failed", "after": "Omitted"}
+
+
+@st.composite
+def argo_dags(draw):
+    """Random DAG manifests in the forms the importer maps exactly: `dependencies`, bare or `.Succeeded`
+    depends, a `when` on an earlier task's stdout, retries that retry errors too; failFast either way."""
+    count = draw(st.integers(2, 7))
+    tasks = []
+    for i in range(count):
+        task = {"name": f"t{i}", "template": "say"}
+        earlier = [f"t{j}" for j in range(i)]
+        ups = draw(st.lists(st.sampled_from(earlier), unique=True, max_size=3)) if earlier else []
+        if ups:
+            form = draw(st.sampled_from(["dependencies", "bare", "succeeded"]))
+            if form == "dependencies":
+                task["dependencies"] = ups
+            else:
+                task["depends"] = " && ".join(u if form == "bare" else f"{u}.Succeeded" for u in ups)
+            if draw(st.booleans()):
+                task["when"] = f"{{{{tasks.{ups[0]}.outputs.result}}}} == {draw(st.sampled_from(['yes', 'no']))}"
+        if draw(st.integers(0, 3)) == 0:
+            task["template"] = "flaky"
+        tasks.append(task)
+    dag = {"tasks": tasks, **({"failFast": False} if draw(st.booleans()) else {})}
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": "random"},
+            "spec": {"entrypoint": "main", "templates": [
+                {"name": "main", "dag": dag},
+                {"name": "say", "script": {"image": "busybox", "command": ["sh"], "source": "echo yes"}},
+                {"name": "flaky", "retryStrategy": {"limit": 2, "retryPolicy": "Always"},
+                 "script": {"image": "busybox", "command": ["sh"], "source": "echo no"}}]}}
+
+
+@settings(max_examples=60, deadline=None)
+@given(argo_dags())
+def test_what_the_report_calls_exact_plays_alike(tmp_path_factory, manifest):
+    """The importer's claim held to the players: a manifest imported with every field mapped ends every task,
+    and the run, as its spec does on every draw."""
+    from orch.backends.argo.importer import import_
+
+    path = tmp_path_factory.mktemp("dag") / "wf.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    [imported] = import_(path)
+    statuses = {e.status for e in imported.report.entries}
+    if statuses == {"mapped"}:
+        assert imported.report.behaviour.checked, imported.report.behaviour.differences[:2]

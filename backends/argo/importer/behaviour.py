@@ -24,7 +24,8 @@ def same(theirs: Ending, ours: Ending) -> bool:
 
 
 def same_status(theirs: str, ours: str) -> bool:
-    return (theirs == "Succeeded") == (ours == "succeeded")
+    """Argo's phase against orch's status; a run Argo never ends (a task it requeues for ever) is neither."""
+    return theirs in ("Succeeded", "Failed", "Error") and (theirs == "Succeeded") == (ours == "succeeded")
 
 
 def spaces(workflow, graph) -> dict[str, Space]:

@@ -25,6 +25,7 @@ class Calls:
         dag = template.get("dag") or {}
         tasks = [t for t in dag.get("tasks") or [] if isinstance(t, dict)]
         by_name = {t.get("name"): t for t in tasks}
+        outer_siblings, self.siblings = self.siblings, by_name
         local = self._scope_names(prefix, [t.get("name") for t in tasks], scope)
         inner = scope.child(tasks=local, looped=False, artifacts={})
         self._want_for(inner, prefix, local)
@@ -69,13 +70,14 @@ class Calls:
                 self._trigger(task, where, logic, local, step)
             steps[name] = step
         self._template_rest(path, template, prefix, steps)
+        self.siblings = outer_siblings
         return steps
 
     def _trigger(self, task, where, logic, local, step) -> None:
         key = "depends" if task.get("depends") else "dependencies"
         try:
             upstream = deps.names(logic)
-            trigger, wrong, tried = deps.trigger(logic)
+            trigger, wrong, tried = deps.trigger(logic, {u: deps.possible(self.siblings.get(u)) for u in upstream})
         except Unsupported as err:
             self.ledger.unsupported((*where, key), str(err))
             return
@@ -87,14 +89,16 @@ class Calls:
         if trigger != "all_succeeded":
             step["trigger"] = trigger
         if wrong:
-            self.ledger.approximated((*where, key), f"{logic!r} read as trigger {trigger}: it decides otherwise for some "
-                                                    "upstream states (Omitted is orch's upstream_failed)", "trigger")
+            self.ledger.approximated((*where, key), f"{logic!r} read as trigger {trigger}: for some upstream states it "
+                                                    "decides otherwise, or leaves the step skipped where Argo omits "
+                                                    "it (Omitted is orch's upstream_failed)", "trigger")
         else:
             self.ledger.mapped((*where, key), "after", f"{trigger}: the same decision for every upstream state")
 
     def _steps(self, path: tuple, template: dict, scope: Scope, prefix: str, spec_path: tuple) -> dict:
         groups = [g for g in template.get("steps") or []]
         flat = [(gi, si, s) for gi, g in enumerate(groups) for si, s in enumerate(g or []) if isinstance(s, dict)]
+        outer_siblings, self.siblings = self.siblings, {s.get("name"): s for _, _, s in flat}
         local = self._scope_names(prefix, [s.get("name") for _, _, s in flat], scope)
         inner = scope.child(tasks=local, looped=False, artifacts={})
         self._want_for(inner, prefix, local)
@@ -121,6 +125,7 @@ class Calls:
                 self.ledger.mapped((*path, "steps", gi), "after", "after every step of the group before, "
                                    "none_failed: a failed step stops the next groups, a skipped one does not")
         self._template_rest(path, template, prefix, steps)
+        self.siblings = outer_siblings
         return steps
 
     def _template_rest(self, path, template, prefix, steps) -> None:
@@ -214,6 +219,7 @@ class Calls:
             step["foreach"] = loop
             self.fanouts[qualified] = where
         self._task_when(task, where, scope, step, spec_path)
+        self._unresolvable(task, where)
         self._task_rest(task, where, step, qualified)
         if scope.notes:
             self._notes(scope, where, spec_path)
@@ -439,6 +445,38 @@ class Calls:
                 led.unsupported((*where, "withSequence"), str(err))
                 return []
         return None
+
+    def _unresolvable(self, task: dict, where: tuple) -> None:
+        """A `when` or argument naming the output of a task that may end without it (it has a `when`, a
+        `continueOn`, or this task runs on its failure): Argo cannot fill the tag in and requeues this task for ever
+        (dag.go, resolveDependencyReferences; the run never ends); orch reads null."""
+        texts = [str(task.get("when", ""))] + [str(p.get("value", "")) for p in
+                                               ((task.get("arguments") or {}).get("parameters") or [])]
+        logic = str(task.get("depends", ""))
+        for text in texts:
+            for match in TAG.finditer(text):
+                parts = match.group(2).split(".")
+                if len(parts) < 4 or parts[0] not in ("tasks", "steps") or parts[2] != "outputs":
+                    continue
+                producer = self.siblings.get(parts[1]) or {}
+                if self._has_default(producer, parts):
+                    continue
+                handled = re.search(rf"(?<![\w-]){re.escape(parts[1])}\.(Failed|Errored|Skipped|Omitted|AllFailed)",
+                                    logic)
+                if producer.get("when") or producer.get("continueOn") or handled:
+                    self.ledger.approximated(where, f"{match.group(0)}: when {parts[1]} ends without that output "
+                                             "(skipped, or failed and let through), Argo cannot fill the tag in and "
+                                             "leaves this task waiting for ever (the run never ends); orch reads "
+                                             "null", "when")
+                    return
+
+    def _has_default(self, producer: dict, parts: list[str]) -> bool:
+        """Whether the producer's template declares a default for the output parameter (Argo's value then)."""
+        if parts[3] != "parameters" or len(parts) < 5 or producer.get("template") not in self.templates:
+            return False
+        _, template = self.templates[producer["template"]]
+        return any(p.get("name") == parts[4] and (p.get("valueFrom") or {}).get("default") is not None
+                   for p in (template.get("outputs") or {}).get("parameters") or [])
 
     def _task_when(self, task, where, scope, step, spec_path) -> None:
         if "when" not in task:

@@ -23,7 +23,7 @@ RESULTS = ("Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Daemoned", "
 PHASES = ("Succeeded", "Failed", "Error", "Skipped", "Omitted")
 AS_ORCH = {"Succeeded": "succeeded", "Failed": "failed", "Error": "failed", "Skipped": "skipped",
            "Omitted": "upstream_failed"}
-TRIGGERS = ("none_failed", "all_succeeded", "any_failed", "all_done")
+TRIGGERS = ("all_succeeded", "none_failed", "any_failed", "all_done")  # ties: the default first (no line written)
 _TOKEN = re.compile(r"\s*(?:(?P<op>&&|\|\||!|\(|\))|(?P<word>and|or|not)(?![\w-])|(?P<name>[A-Za-z0-9][-A-Za-z0-9_]*)"
                     r"(?:\.(?P<result>[A-Za-z]+))?)")
 
@@ -124,19 +124,35 @@ def _result(phase: str, result: str, children: list[str] | None) -> bool:
             "Skipped": phase == "Skipped", "Omitted": phase == "Omitted", "Daemoned": False}[result]
 
 
-def trigger(logic: str) -> tuple[str, int, int]:
-    """(trigger, weighted disagreements, combinations tried) for the task's upstream tasks: a disagreement counts
-    less where it needs an Omitted or Error upstream (rarer, and Omitted only by the assumed correspondence)."""
+def possible(task: dict | None) -> tuple[str, ...]:
+    """The phases a task can end in: Skipped only with a `when` or a loop (an empty list), Omitted only with
+    upstream tasks; Succeeded, Failed and Error always."""
+    task = task or {}
+    found = ["Succeeded", "Failed", "Error"]
+    if "when" in task or any(k in task for k in ("withItems", "withParam", "withSequence")):
+        found.append("Skipped")
+    if task.get("depends") or task.get("dependencies"):
+        found.append("Omitted")
+    return tuple(found)
+
+
+def trigger(logic: str, phases_of: dict[str, tuple[str, ...]] | None = None) -> tuple[str, int, int]:
+    """(trigger, weighted disagreements, combinations tried) over the upstream tasks' possible phases. The trigger
+    agrees where it runs the step exactly when the expression holds, and where it does not, leaves it
+    upstream_failed -- Argo's Omitted, as the next steps read it. A disagreement counts less where it needs an
+    Omitted or Error upstream (rarer)."""
     upstream = names(logic)
-    combos = _combinations(len(upstream))
+    combos = _combinations([(phases_of or {}).get(u, PHASES) for u in upstream])
     best = None
     for candidate in TRIGGERS:
         wrong = 0
         for combo in combos:
             phases = dict(zip(upstream, combo))
             argo = evaluate(logic, phases)
-            orch = decide(candidate, [AS_ORCH[p] for p in combo]) == RUN
-            wrong += (argo != orch) * (1 if {"Omitted", "Error"} & set(combo) else 3)
+            decided = decide(candidate, [AS_ORCH[p] for p in combo])
+            orch = decided == RUN
+            differs = argo != orch or (not argo and decided != "upstream_failed")
+            wrong += differs * (1 if {"Omitted", "Error"} & set(combo) else 3)
         if best is None or wrong < best[1]:
             best = (candidate, wrong)
         if not wrong:
@@ -144,8 +160,11 @@ def trigger(logic: str) -> tuple[str, int, int]:
     return best[0], best[1], len(combos)
 
 
-def _combinations(count: int) -> list[tuple[str, ...]]:
-    if len(PHASES) ** count <= 4096:
-        return list(itertools.product(PHASES, repeat=count))
-    rng = random.Random(count)
-    return [tuple(rng.choice(PHASES) for _ in range(count)) for _ in range(4096)]
+def _combinations(choices: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    total = 1
+    for options in choices:
+        total *= len(options)
+    if total <= 4096:
+        return list(itertools.product(*choices))
+    rng = random.Random(len(choices))
+    return [tuple(rng.choice(options) for options in choices) for _ in range(4096)]
