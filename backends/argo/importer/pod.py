@@ -147,6 +147,12 @@ def pod_fields(holder: dict, path: tuple, ledger, kubernetes: dict, keys, scope=
         if key not in holder:
             continue
         value, where = holder[key], (*path, key)
+        if scope is not None and key in OWN:  # tags filled in: a literal input's value is fine, a param is not
+            try:
+                value = _filled(value, scope)
+            except Unsupported as err:
+                ledger.unsupported(where, str(err))
+                continue
         if key in OWN:
             if key == "tolerations":
                 value = [_toleration(t) for t in value or []]
@@ -180,6 +186,21 @@ def pod_fields(holder: dict, path: tuple, ledger, kubernetes: dict, keys, scope=
             ledger.mapped(where, f"kubernetes.pod_spec_patch.{key}", "merged into the pod's spec as Argo writes it")
     if patch:
         kubernetes["pod_spec_patch"] = patch
+
+
+def _filled(value, scope):
+    """`value` with its tags filled in; Unsupported where one becomes a reference (pod settings are literal)."""
+    if isinstance(value, dict):
+        return {k: _filled(v, scope) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_filled(v, scope) for v in value]
+    if isinstance(value, str) and "{{" in value:
+        text = translate(value, scope)
+        if "${{" in text:
+            raise Unsupported(f"{value!r} comes from a param or an output: orch's pod settings are literal "
+                              "(the pod is made before any step runs)")
+        return text
+    return value
 
 
 def _toleration(item: dict) -> dict:
