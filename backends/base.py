@@ -21,7 +21,7 @@ class Backend:
     description: str
     engine: str | None = None
     extra: str | None = None  # the orch extra that installs the engine
-    abilities: tuple[str, ...] = field(default=())  # of 'render', 'run'
+    abilities: tuple[str, ...] = field(default=())  # of 'render', 'run', 'deploy', 'import'
     module: str | None = None  # where `run` and `render` live, imported only when used
     renders_without_engine: bool = False  # its render writes text only: no engine needed to render
 

@@ -122,6 +122,27 @@ def python_lines(graph: PipelineGraph, code: Optional[Shipped] = None) -> str:
 
 # -- reading -----------------------------------------------------------------------------------
 
+RENDERED = ("the file is exactly what orch renders from the spec it carries (rendered again and compared), and the "
+            "conformance suite holds that rendering to the spec's meaning")
+
+
+def recovered(pipeline: Pipeline, source: str, kind: str, fields: dict[tuple, tuple[int, int]]) -> Imported:
+    """A recovered pipeline as an import: the spec it carried, every field of the file `fields` names (path ->
+    line, col) accounted for by it."""
+    from orch.core.fidelity import Behaviour, Imported, Ledger, Report
+    from orch.core.pyspec import spec_data
+    from orch.core.spec_yaml import dump
+
+    ledger = Ledger(lambda path: fields.get(path, (None, None)))
+    for path in fields:
+        ledger.mapped(path, note="rendered by orch from the spec it carries, unchanged")
+    text = dump(spec_data(pipeline), header=f"Imported from {source} ({kind} {pipeline.name}, rendered by orch and "
+                                            "unchanged: the spec it was rendered from) by orch import")
+    report = Report(source, kind, pipeline.name, sorted(ledger.entries.values(), key=lambda e: (e.line or 0, e.path)),
+                    Behaviour(proved_by=RENDERED))
+    return Imported(pipeline.name, text, report)
+
+
 
 def recover_argo(document: Any, others: Iterable[Any] = ()) -> tuple[Optional[Pipeline], str]:
     """The pipeline an Argo manifest was rendered from, and '' -- or None and why not: no embedded spec, or the

@@ -90,7 +90,7 @@ def show_report(report, quiet: bool = False) -> None:
     import sys
 
     console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
-    console.print(report.headline(), markup=False)
+    warn(report.headline())
     rows = [e for e in report.entries if e.status != MAPPED]
     if quiet:
         return

@@ -52,12 +52,15 @@ class Behaviour:
     differences: list[str] = field(default_factory=list)
     differing: int = 0  # plays that differed (differences lists at most MAX_DIFFERENCES)
     not_checked: str = ""  # why no play was made
+    proved_by: str = ""  # what else holds the spec to the source, where nothing needed playing (a file orch rendered)
 
     @property
     def checked(self) -> bool:
-        return self.plays > 0 and not self.differing and not self.not_checked
+        return bool(self.proved_by) or (self.plays > 0 and not self.differing and not self.not_checked)
 
     def summary(self) -> str:
+        if self.proved_by:
+            return f"behaviour checked: {self.proved_by}"
         if self.not_checked:
             return f"behaviour not checked: {self.not_checked}"
         if self.differing:

@@ -3,5 +3,5 @@
 from ..base import Backend
 
 BACKEND = Backend(name="argo", description="Argo Workflows manifests (hera), run on an Argo Server",
-                  engine="hera", extra="argo", abilities=("render", "run"), module="orch.backends.argo.run",
+                  engine="hera", extra="argo", abilities=("render", "run", "deploy", "import"), module="orch.backends.argo.run",
                   renders_without_engine=True)

@@ -3,5 +3,5 @@
 from ..base import Backend
 
 BACKEND = Backend(name="prefect", description="a Prefect 3 flow module, run on Prefect", engine="prefect", extra="prefect",
-                  abilities=("render", "run"), renders_without_engine=True,
+                  abilities=("render", "run", "deploy"), renders_without_engine=True,
                   module="orch.backends.prefect.run")
