@@ -105,7 +105,8 @@ def test_the_render_wires_key_only_artifacts(validator):
     assert {p["name"]: p["value"] for p in tasks["join-cmd"]["arguments"]["parameters"]} == {  # '' for an absent one
         "maybe_report": '{{=tasks["maybe"].status == "Succeeded" ? toBase64("/tmp/orch/inputs/maybe_report") : ""}}'}
     assert "parameters" not in templates["make-dir"]["outputs"]  # an artifact is no output parameter
-    assert "bucket" not in json.dumps(document)
+    wiring = {**document, "metadata": {k: v for k, v in document["metadata"].items() if k != "annotations"}}
+    assert "bucket" not in json.dumps(wiring)  # the artifact repository decides (the embedded spec keeps its store)
 
 
 def _chain(n: int) -> dict:
