@@ -175,3 +175,102 @@ def test_airflows_trigger_rules_as_played():
         ("all_done_min_one_success", ("failed",)): "upstream_failed",
     }
     assert {key: decide(key[0], list(key[1])) for key in table} == table
+
+
+@pytest.fixture(scope="module")
+def assets() -> dict:
+    """tests/airflow/import_dags/assets.py imported: dag_id -> Imported."""
+    return {one.report.name: one for one in imported_all(load([DAGS / "assets.py"])[0])}
+
+
+def test_outlets_and_inlets_are_approximated_saying_who_notices(assets):
+    """Outlets become asset events only once the task succeeded, inlets are lineage (task_runner.py): no task state
+    changes, so the DAG's steps run alike; the DAGs scheduled on the assets are who notices."""
+    one = assets["asset_producer"]
+    entries = fates(one)
+    outlets, inlets = entries["tasks.extract.outlets"], entries["tasks.extract.inlets"]
+    assert outlets.status == inlets.status == "approximated"
+    assert "DAGs scheduled on these assets are not triggered by these runs" in outlets.note
+    assert "inactive" in outlets.note and "orch keeps no lineage" in inlets.note
+    assert one.report.nothing_unsupported and one.report.behaviour.checked
+    assert "# Airflow outlets: asset events" in one.text
+
+
+def test_an_asset_schedule_is_no_schedule_as_once_is_and_an_asset_or_time_one_keeps_its_cron(assets):
+    consumer, either = assets["asset_consumer"], assets["asset_or_time"]
+    assert parse_spec(consumer.text).pipeline.schedule is None
+    schedule = fates(consumer)["dag.schedule"]
+    assert schedule.status == "approximated" and "whenever its assets are updated" in schedule.note
+    assert parse_spec(either.text).pipeline.schedule.cron == "0 1 * * 3"
+    assert fates(either)["dag.schedule"].status == "approximated" and consumer.report.nothing_unsupported
+
+
+def test_an_asset_schedule_whose_tasks_read_the_date_is_refused(assets):
+    """Asset-triggered runs have no logical date in Airflow (scheduler_job_runner.py creates them with
+    logical_date=None): `{{ ds }}` fails the task there, where orch's run.date is a date."""
+    schedule = fates(assets["dated_consumer"])["dag.schedule"]
+    assert schedule.status == "unsupported" and "no logical date" in schedule.note
+
+
+def test_the_context_in_kwargs_is_read_where_orch_has_the_key_and_refused_where_not(assets):
+    steps = parse_spec(assets["asset_producer"].text).pipeline.all_steps
+    assert steps["summarize"].args == {"params": {"limit": "${{ params.limit }}"}}  # kwargs["params"]
+    assert fates(assets["asset_producer"])["tasks.summarize.python_callable.**kwargs"].status == "mapped"
+    refused = fates(assets["context_readers"])["tasks.pull.python_callable.**kwargs"]
+    assert refused.status == "unsupported" and "'ti'" in refused.note  # kwargs["ti"].xcom_pull(...)
+
+
+def test_a_context_parameter_is_approximated_only_where_the_function_just_logs_it(assets):
+    logged = fates(assets["asset_producer"])["tasks.stamp.python_callable.ts"]
+    assert logged.status == "approximated" and "only logs" in logged.note
+    used = fates(assets["context_readers"])["tasks.watermark.python_callable.asset_state_store"]
+    assert used.status == "unsupported"  # asset_state_store[RAW] on its default None would raise in orch
+
+
+def test_a_task_bash_returning_one_constant_is_that_command_and_any_other_is_refused(assets):
+    steps = parse_spec(assets["asset_producer"].text).pipeline.all_steps
+    assert steps["greet"].command == ["bash", "-c", "echo ${{ run.id }}"]  # rendered by Jinja, as Airflow does
+    assert fates(assets["asset_producer"])["tasks.greet.operator"].status == "mapped"
+    refused = fates(assets["context_readers"])["tasks.count.operator"]  # return f"seq {n}"
+    assert refused.status == "unsupported" and "constant" in refused.note
+
+
+def test_a_command_that_exits_with_the_skip_code_is_refused(assets):
+    assert fates(assets["context_readers"])["tasks.skipper.skip_on_exit_code"].status == "unsupported"
+    assert fates(assets["asset_producer"])["tasks.extract.skip_on_exit_code"].status == "approximated"
+
+
+def test_a_generator_yielding_only_asset_metadata_is_approximated(assets):
+    entry = fates(assets["asset_producer"])["tasks.tag_clean.python_callable.yield"]
+    assert entry.status == "approximated" and "runs none of its body" in entry.note
+
+
+def test_the_function_body_is_read_for_what_it_takes_from_a_name():
+    import ast
+
+    from orch.backends.airflow.importer.body import constant_return, uses_of, yields
+
+    node = ast.parse("def f(ts=None, **kw):\n    a = kw['params']\n    b = kw.get('ds')\n    print(f'{ts}')\n"
+                     "    log.info('%s', kw)\n    g(**kw)\n").body[0]
+    kw, ts = uses_of(node, "kw"), uses_of(node, "ts")
+    assert kw.keys == {"params", "ds"} and kw.logged and kw.other == [6]
+    assert ts.logged and not ts.other and not ts.keys
+    assert constant_return(ast.parse('def g():\n    """Doc."""\n    return "echo hi"\n').body[0]) == "echo hi"
+    assert constant_return(ast.parse('def g(n):\n    return f"seq {n}"\n').body[0]) is None
+    assert yields(ast.parse("def h():\n    def inner():\n        yield 1\n    return 2\n").body[0]) == []
+
+
+def test_jinja_run_ids_of_the_dag_run_and_task_instance_are_the_runs_id():
+    from orch.backends.airflow.importer.jinja import Context, render
+
+    context = Context("etl", "stamp", {}, lambda task, key: None)
+    assert render("{{ dag_run.run_id }} {{ ti.run_id }}", context).text == "${{ run.id }} ${{ run.id }}"
+    assert render("{{ ds_nodash }}", context).unsupported  # YYYYMMDD: orch's run.date is YYYY-MM-DD
+
+
+def test_a_time_delta_sensor_is_a_sleep_ending_the_same_way_unless_its_timeout_fails_it_first(assets):
+    one = assets["waits"]
+    assert parse_spec(one.text).pipeline.all_steps["pause"].command == ["sleep", "30"]
+    pause, forever = fates(one)["tasks.pause.delta"], fates(one)["tasks.forever.delta"]
+    assert pause.status == "approximated" and "at another time" in pause.note
+    assert forever.status == "unsupported" and "times out" in forever.note  # 8 days > the 7-day sensor timeout

@@ -15,7 +15,7 @@ from orch.core.fidelity import Ledger
 from .locate import Places
 from .reading import Reading
 from .retries import duration
-from .schedule import params_of, schedule_of
+from .schedule import dateless_runs, params_of, schedule_of
 from .tasks import OUTPUT, kind_of, step_of
 
 RAN = "ran"  # an empty step's output: its (empty) stdout, null unless the step succeeded
@@ -77,6 +77,7 @@ def read_dag(dag: dict, folder: Path) -> Reading:
     dag_fields(reading, spec)
     for task in dag["tasks"]:
         reading.steps[reading.names[task["task_id"]]] = step_of(reading, task)
+    dateless_runs(reading)
     edges(reading)
     conditions(reading)
     joins(reading)

@@ -54,7 +54,6 @@ NOT_IN_ORCH = {
     "email_on_failure": "Airflow's failure e-mails: orch sends none",
     "email_on_retry": "Airflow's retry e-mails: orch sends none",
     "run_as_user": "orch runs a step as the user running it",
-    "inlets": "assets (data lineage): orch has none", "outlets": "assets (data lineage): orch has none",
     "retry_policy": "an exception-based retry policy: orch retries every failure the same way",
     "resources": "Airflow's per-task resources (an executor's hint)",
     "sla": "SLAs: orch has none",
@@ -62,6 +61,18 @@ NOT_IN_ORCH = {
     "post_execute": "a hook Airflow calls after the task: orch has none",
     "definition_name": "an @asset's name: orch has no assets",
 }
+
+# A task's assets change none of its run's task states (task_runner.py: outlets become asset events once the task
+# succeeded; inlets are lineage and the events its context offers): what they do is for other DAGs and the UI.
+ASSETS = {
+    "outlets": "asset events: when the task succeeds Airflow records an event for each of these assets, which "
+               "triggers the DAGs scheduled on them and shows as lineage; orch emits no asset events, so DAGs "
+               "scheduled on these assets are not triggered by these runs",
+    "inlets": "lineage: Airflow shows these assets as the task's inputs (their events reach the task only through "
+              "its context, said at its parameters); orch keeps no lineage",
+}
+INACTIVE = ("; and Airflow fails the task before it runs when one of them is inactive (its name or URI taken by "
+            "another asset of the deployment), where orch runs it")
 
 
 def read_common(reading, task: dict, step: dict) -> None:
@@ -86,6 +97,11 @@ def read_common(reading, task: dict, step: dict) -> None:
         elif key in SCHEDULING:
             ledger.approximated(at, "scheduling order or capacity in Airflow's scheduler: orch runs a step when its "
                                     "upstream steps end, within its backend's own capacity")
+        elif key in ASSETS and value:
+            ledger.approximated(at, ASSETS[key] + INACTIVE)
+            reading.note(task, "", f"Airflow {key}: " + ASSETS[key])
+        elif key in ASSETS:
+            ledger.mapped(at, note="none")
         elif key in NOT_IN_ORCH and value not in (None, False, [], {}):
             ledger.unsupported(at, NOT_IN_ORCH[key])
         elif key in NOT_IN_ORCH:

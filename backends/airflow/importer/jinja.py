@@ -15,7 +15,9 @@ TAG = re.compile(r"\{\{(.*?)\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
 PARAM = re.compile(r"^params(?:\.(\w+)|\[\s*['\"](\w+)['\"]\s*\])$")
 XCOM = re.compile(r"^(?:ti|task_instance)\.xcom_pull\((.*)\)$", re.S)
 XCOM_ARG = re.compile(r"(\w+)\s*=\s*['\"]([\w.\-]+)['\"]")
-RUN = {"ds": ("run.date", "the run's logical date, YYYY-MM-DD"), "run_id": ("run.id", "the run's id")}
+RUN = {"ds": ("run.date", "the run's logical date, YYYY-MM-DD"), "run_id": ("run.id", "the run's id"),
+       "dag_run.run_id": ("run.id", "the run's id"), "ti.run_id": ("run.id", "the run's id"),
+       "task_instance.run_id": ("run.id", "the run's id")}  # the same text: only exact equivalents
 
 
 @dataclass

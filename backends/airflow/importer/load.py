@@ -85,7 +85,9 @@ def timetable(table) -> dict:
 
     if attrs.has(type(table)):  # the task SDK's timetables: every field
         for field in attrs.fields(type(table)):
-            described[field.name.lstrip("_")] = plain(getattr(table, field.name))
+            value = getattr(table, field.name)
+            inner = "timetables" in type(value).__module__  # a timetable inside one (AssetOrTimeSchedule's)
+            described[field.name.lstrip("_")] = timetable(value) if inner else plain(value)
     for name in ("_expression", "_delta", "_timezone", "_interval", "_run_immediately"):
         if hasattr(table, name):
             described.setdefault(name.lstrip("_"), plain(getattr(table, name)))

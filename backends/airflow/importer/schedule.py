@@ -2,8 +2,9 @@
 
 Airflow 3 reads a cron string or preset as a CronTriggerTimetable (a run at each tick, its logical date the tick);
 orch's schedule is a cron with a timezone, so those map exactly. A timedelta is a DeltaTriggerTimetable anchored
-at start_date: a cron with the same period where one exists (approximated: cron ticks on the clock). Assets,
-`@once`, continuous and custom timetables have no cron: unsupported.
+at start_date: a cron with the same period where one exists (approximated: cron ticks on the clock). `@once` and
+asset-triggered schedules say only when the same tasks run: the spec has none (approximated, as is the cron of an
+asset-or-time or a partitioned cron schedule). Continuous and custom timetables have no cron: unsupported.
 """
 
 from __future__ import annotations
@@ -15,6 +16,17 @@ PRESETS = {"0 0 * * *": "@daily", "0 * * * *": "@hourly", "0 0 * * 0": "@weekly"
 PARAM_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean",
                "object": "json", "array": "json"}
 SCHEMA_SHAPE = {"type", "default", "description", "title"}
+_WHEN_RUN = "; the spec has no schedule, so it runs when you run it: orch emits and watches no asset events"
+ASSET_TRIGGERED = {  # schedules that only say when the DAG runs, with no cron of their own
+    "AssetTriggeredTimetable": "Airflow runs it whenever its assets are updated (by other DAGs' tasks or an asset "
+                               "watcher)" + _WHEN_RUN,
+    "PartitionedAssetTimetable": "Airflow runs it once per partition key of its assets' updates (the key reaches "
+                                 "a task only through its context, said there)" + _WHEN_RUN,
+    "PartitionedAtRuntime": "Airflow's runs of it are triggered with a partition key (which reaches a task only "
+                            "through its context, said there); the spec has no schedule, so it runs when you run "
+                            "it, with no partition key",
+}
+DATELESS = {"AssetTriggeredTimetable", "PartitionedAssetTimetable", "PartitionedAtRuntime", "CronPartitionTimetable"}
 
 
 def schedule_of(reading, spec: dict) -> None:
@@ -45,6 +57,20 @@ def schedule_of(reading, spec: dict) -> None:
     elif kind == "OnceTimetable":
         ledger.approximated(at, "@once: Airflow runs it once when the DAG is turned on; the spec has no schedule, "
                                 "so it runs when you run it")
+    elif kind in ASSET_TRIGGERED:  # like @once: the same tasks, only when they run differs
+        ledger.approximated(at, ASSET_TRIGGERED[kind])
+    elif kind == "AssetOrTimeSchedule" and _plain_cron(table.get("timetable")):
+        table = table["timetable"]
+        cron = table["expression"]
+        ledger.approximated(at, "Airflow runs it at each cron tick and also whenever its assets are updated (those "
+                                "runs without a logical date); orch runs it at each tick only: it emits and watches "
+                                "no asset events", "schedule.cron")
+    elif kind == "CronPartitionTimetable" and _plain_cron(table) and not table.get("run_offset"):
+        cron = table["expression"]
+        ledger.approximated(at, "a cron whose Airflow runs carry a partition key (the tick, formatted "
+                                f"{table.get('key_format')!r}) and no logical date; orch's runs at each tick carry "
+                                "no partition key (a task reads one only through its context, said there)",
+                            "schedule.cron")
     else:
         ledger.unsupported(at, f"Airflow's {kind} ({table.get('summary')}): orch schedules by cron only")
     if cron:
@@ -75,6 +101,27 @@ def schedule_of(reading, spec: dict) -> None:
                 ledger.unsupported(("dag", key), "orch's schedules have no end date")
             else:
                 ledger.mapped(("dag", key), note="no schedule: it has no effect on a run")
+
+
+def _plain_cron(table) -> bool:
+    """A cron trigger with no data interval and no run_immediately: what orch's cron means."""
+    if not isinstance(table, dict) or not table.get("expression"):
+        return False
+    interval = table.get("interval")
+    return table.get("type") in ("CronTriggerTimetable", "CronPartitionTimetable") and not table.get(
+        "run_immediately") and not (interval.get("seconds") if isinstance(interval, dict) else interval)
+
+
+def dateless_runs(reading) -> None:
+    """Airflow's runs of an asset-triggered or partitioned schedule have no logical date (scheduler_job_runner.py,
+    timetables/trigger.py): there `{{ ds }}` fails a task and a `ds` parameter gets nothing, where orch's
+    run.date is a date -- so a spec reading run.date does not run those tasks as Airflow does."""
+    import json
+
+    if reading.dag["timetable"]["type"] in DATELESS and "run.date" in json.dumps(reading.steps):
+        reading.ledger.unsupported(("dag", "schedule"), "Airflow's runs of this schedule have no logical date, so "
+                                                        "a task reading ds fails or gets nothing there; in orch "
+                                                        "run.date is the run's date")
 
 
 def _cron_of_delta(seconds: float) -> str | None:

@@ -7,11 +7,12 @@ one); an operator with no entry becomes a step that fails saying so, and is repo
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .fields import read_common
 from .jinja import Context, render
-from .values import context_argument, value_of
+from .values import context_argument, context_mapping, value_of
 
 OUTPUT = "return_value"  # the XCom key Airflow gives a task's return: the name of the step's output too
 
@@ -28,7 +29,8 @@ def step_of(reading, task: dict) -> dict:
     else:
         reading.ledger.mapped(at, reading.target(task, "python" if "python" in step else "command"), KIND_NOTES[kind])
     read_common(reading, task, step)
-    why = "which orch cannot run" if kind == "other" else "that orch has no field for"
+    refused = reading.ledger.entries.get(at)
+    why = "which orch cannot run" if refused and refused.status == "unsupported" else "that orch has no field for"
     for key in [*task["kwargs"], *(["expand"] if task["mapped"] else [])]:  # what no reader took: said, not dropped
         if key == "trigger_rule" and task["task_id"] in reading.pending_joins:
             continue  # dag.joins records it
@@ -54,11 +56,13 @@ def kind_of(task: dict) -> str:
     if "BranchPythonOperator" in bases or name == "@task.branch":
         return "branch"
     if name == "@task.bash" or "_BashDecoratedOperator" in bases:
-        return "other"
+        return "bash_function"
     if "BashOperator" in bases:
         return "bash"
     if "KubernetesPodOperator" in bases:
         return "pod"
+    if "TimeDeltaSensor" in bases:
+        return "time_delta"
     if {"ExternalPythonOperator", "BranchExternalPythonOperator", "BranchPythonVirtualenvOperator"} & bases:
         return "other"
     if "PythonVirtualenvOperator" in bases:
@@ -70,6 +74,8 @@ def kind_of(task: dict) -> str:
 
 KIND_NOTES = {"python": "a python step calling the same function",
               "bash": "a command step: bash -c with the same text",
+              "bash_function": "a command step: bash -c with the text the function returns",
+              "time_delta": "a command step sleeping the sensor's delta",
               "empty": "a step running `true`: orch has no step that runs nothing, and `true` only succeeds",
               "pod": "a command step in that image, with its pod settings",
               "branch": "a python step whose output the downstream steps' `when` reads",
@@ -82,6 +88,7 @@ def python_step(reading, task: dict, step: dict) -> None:
     kwargs, path = task["kwargs"], ("tasks", task["task_id"])
     function = task.get("callable") or {}
     step["python"] = reading.python_target(task, function)
+    generator(reading, task, function)
     args = {}
     parameters = [p for p in function.get("parameters", []) if p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
     for i, value in enumerate(kwargs.get("op_args") or ()):
@@ -101,10 +108,7 @@ def python_step(reading, task: dict, step: dict) -> None:
         if name not in args and kind not in ("VAR_POSITIONAL", "VAR_KEYWORD"):
             context_argument(reading, task, name, has_default, args)
         elif kind == "VAR_KEYWORD":
-            reading.ledger.approximated((*path, "python_callable", f"**{name}"),
-                                        "Airflow passes its context (ti, ds, params, …) in **" + name +
-                                        "; orch passes only the step's args")
-            reading.note(task, "python", f"Airflow passed its context in **{name}; orch passes only args")
+            context_mapping(reading, task, name, args)
     if args:
         step["args"] = args
     if kwargs.get("templates_dict"):
@@ -113,6 +117,25 @@ def python_step(reading, task: dict, step: dict) -> None:
         reading.ledger.mapped((*path, "templates_exts"), note="belongs to templates_dict")
     if kwargs.get("multiple_outputs"):
         reading.ledger.mapped((*path, "multiple_outputs"), note="each key read downstream is an output of the step")
+
+
+def generator(reading, task: dict, function: dict) -> None:
+    """A generator function: Airflow runs it to its end (what it yields is asset metadata); orch's call of it
+    returns a generator and runs none of its body."""
+    from .body import function_node, only_yields_metadata, yields
+
+    node = function_node(function)
+    if node is None or not yields(node):
+        return
+    at = ("tasks", task["task_id"], "python_callable", "yield")
+    if only_yields_metadata(node):
+        why = ("a generator yielding only asset metadata: Airflow runs it and attaches the metadata to the asset "
+               "events, which orch does not emit; orch's call runs none of its body, which does nothing else")
+        reading.ledger.approximated(at, why, reading.target(task, "python"))
+        reading.note(task, "python", why)
+    else:
+        reading.ledger.unsupported(at, "a generator function: Airflow runs it to its end, orch's call returns a "
+                                       "generator and runs none of its body")
 
 
 def branch_step(reading, task: dict, step: dict) -> None:
@@ -152,15 +175,92 @@ def bash_step(reading, task: dict, step: dict) -> None:
                      ("output_encoding", "orch reads outputs as UTF-8")):
         if kwargs.get(key) is not None:
             reading.ledger.unsupported((*path, key), why)
-    exit_codes = kwargs.get("skip_on_exit_code", 99)
-    reading.ledger.approximated((*path, "skip_on_exit_code"),
-                                f"Airflow skips the task when bash exits {exit_codes}; orch fails the step on any "
-                                "non-zero exit")
+    skip_exit(reading, task, command if isinstance(command, str) else "")
     if "multiple_outputs" in kwargs:
         reading.ledger.mapped((*path, "multiple_outputs"), note="a command's output is its stdout's last line")
     if kwargs.get("output_processor") is not None:
         reading.ledger.unsupported((*path, "output_processor"), "a function Airflow applies to the output")
     reading.bash[task["task_id"]] = True
+
+
+EXIT = re.compile(r"\bexit\s+(\d+)")
+
+
+def skip_exit(reading, task: dict, command: str) -> None:
+    """BashOperator's skip_on_exit_code (99 unless set): Airflow skips the task on that exit, orch fails the step.
+    The same run unless the command exits so; one that says `exit 99` in its text is refused."""
+    at = ("tasks", task["task_id"], "skip_on_exit_code")
+    codes = task["kwargs"].get("skip_on_exit_code", 99)
+    codes = set() if codes is None else {codes} if isinstance(codes, int) else set(codes)
+    if not codes:
+        reading.ledger.mapped(at, note="off: a non-zero exit fails the task, as in orch")
+        return
+    written = sorted(int(code) for code in EXIT.findall(command) if int(code) in codes)
+    if written:
+        reading.ledger.unsupported(at, f"the command exits {written[0]}: Airflow skips the task then, orch fails the "
+                                       "step")
+        return
+    reading.ledger.approximated(at, f"Airflow skips the task when bash exits {', '.join(map(str, sorted(codes)))}; "
+                                    "orch fails the step on any non-zero exit")
+
+
+def bash_function_step(reading, task: dict, step: dict) -> None:
+    """@task.bash: the function returns the command, which Airflow then renders as a bash_command. A function with
+    no parameters whose body is one `return "<text>"` is that BashOperator exactly; any other is refused."""
+    from .body import constant_return, function_node
+
+    function = task.get("callable") or {}
+    node = function_node(function)
+    command = constant_return(node) if node is not None and not function.get("parameters") else None
+    path = ("tasks", task["task_id"])
+    if not command or not command.strip():
+        other_step(reading, task, step)
+        reading.ledger.unsupported((*path, "operator"), "@task.bash whose command is not one constant text the "
+                                                         "function returns: orch would have to run the function")
+        return
+    bash_step(reading, {**task, "kwargs": {**task["kwargs"], "bash_command": command}}, step)
+    reading.ledger.mapped((*path, "bash_command"), reading.target(task, "command"), "the function's constant return")
+    for key in ("op_args", "op_kwargs"):
+        if key in task["kwargs"] and not task["kwargs"][key]:
+            reading.ledger.mapped((*path, key), note="none")
+
+
+SENSOR_TIMEOUT = 7 * 24 * 3600  # [sensors] default_timeout (sdk bases/sensor.py)
+HOW_IT_WAITS = ("deferrable", "poke_interval", "mode", "exponential_backoff", "max_wait", "end_from_trigger")
+
+
+def time_delta_step(reading, task: dict, step: dict) -> None:
+    """TimeDeltaSensor (sensors/time_delta.py): succeeds once `delta` has passed since the run's data interval end
+    (its run_after where it has none) -- a wait that ends the same way as a step sleeping `delta`, at another time.
+    Refused where its own timeout (7 days unless set) would fail it first, or soft_fail would skip it."""
+    kwargs, path = task["kwargs"], ("tasks", task["task_id"])
+    delta = kwargs.get("delta")
+    seconds = delta["seconds"] if isinstance(delta, dict) and delta.get("__kind__") == "timedelta" else \
+        delta * 60 if isinstance(delta, int) and not isinstance(delta, bool) else None
+    step["command"] = ["sleep", f"{seconds:g}" if seconds is not None else "0"]
+    timeout = kwargs.get("timeout")
+    timeout = timeout["seconds"] if isinstance(timeout, dict) else timeout if timeout is not None else SENSOR_TIMEOUT
+    if seconds is None or seconds < 0:
+        reading.ledger.unsupported((*path, "delta"), "a wait orch cannot read as a number of seconds")
+    elif seconds >= timeout:
+        reading.ledger.unsupported((*path, "delta"), f"Airflow's sensor times out after {timeout:g} s, before the "
+                                                     "wait ends: it fails where orch's sleep succeeds")
+    else:
+        why = (f"Airflow waits until {seconds:g} s after the run's data interval end (its run_after where it has "
+               "none), not at all once that has passed, seeing it at its next poke unless deferrable; orch's step "
+               f"sleeps {seconds:g} s from its own start: it ends the same way, at another time")
+        reading.ledger.approximated((*path, "delta"), why, reading.target(task, "command"))
+        reading.note(task, "command", why)
+    if "timeout" in kwargs:
+        reading.ledger.mapped((*path, "timeout"), note="longer than the wait: it never fires")
+    for key in ("soft_fail", "never_fail", "silent_fail"):
+        if kwargs.get(key):
+            reading.ledger.unsupported((*path, key), "Airflow skips or passes a failed sensor; orch fails the step")
+        elif key in kwargs:
+            reading.ledger.mapped((*path, key), note="off")
+    for key in HOW_IT_WAITS:
+        if key in kwargs:
+            reading.ledger.mapped((*path, key), note="how Airflow waits (a worker slot or the triggerer), not whether")
 
 
 def empty_step(reading, task: dict, step: dict) -> None:
@@ -223,4 +323,4 @@ def templated(reading, task: dict, text: str, at: tuple) -> str:
 
 
 KINDS = {"python": python_step, "branch": branch_step, "short_circuit": short_circuit_step, "bash": bash_step,
-         "empty": empty_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}
+         "bash_function": bash_function_step, "time_delta": time_delta_step, "empty": empty_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}
