@@ -201,6 +201,7 @@ def test_an_asset_schedule_is_no_schedule_as_once_is_and_an_asset_or_time_one_ke
     assert parse_spec(consumer.text).pipeline.schedule is None
     schedule = fates(consumer)["dag.schedule"]
     assert schedule.status == "approximated" and "whenever its assets are updated" in schedule.note
+    assert "# Airflow runs it whenever its assets are updated" in consumer.text  # the spec's header says it
     assert parse_spec(either.text).pipeline.schedule.cron == "0 1 * * 3"
     assert fates(either)["dag.schedule"].status == "approximated" and consumer.report.nothing_unsupported
 

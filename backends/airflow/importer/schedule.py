@@ -59,12 +59,14 @@ def schedule_of(reading, spec: dict) -> None:
                                 "so it runs when you run it")
     elif kind in ASSET_TRIGGERED:  # like @once: the same tasks, only when they run differs
         ledger.approximated(at, ASSET_TRIGGERED[kind])
+        reading.header.append(ASSET_TRIGGERED[kind])
     elif kind == "AssetOrTimeSchedule" and _plain_cron(table.get("timetable")):
         table = table["timetable"]
         cron = table["expression"]
-        ledger.approximated(at, "Airflow runs it at each cron tick and also whenever its assets are updated (those "
-                                "runs without a logical date); orch runs it at each tick only: it emits and watches "
-                                "no asset events", "schedule.cron")
+        why = ("Airflow runs it at each cron tick and also whenever its assets are updated (those runs without a "
+               "logical date); orch runs it at each tick only: it emits and watches no asset events")
+        ledger.approximated(at, why, "schedule.cron")
+        reading.header.append(why)
     elif kind == "CronPartitionTimetable" and _plain_cron(table) and not table.get("run_offset"):
         cron = table["expression"]
         ledger.approximated(at, "a cron whose Airflow runs carry a partition key (the tick, formatted "
