@@ -166,9 +166,9 @@ class _Play:
         if any(p == PENDING for p in phases.values()):
             return RUNNING, {}  # a task waits forever: so does its DAG
         leaves = [n for n in by_name if not any(n in up for up in upstream.values())]
-        result = "Succeeded"
+        result, seen = "Succeeded", {}
         for leaf in leaves:
-            branch = _branch(leaf, phases, upstream)
+            branch = _branch(leaf, phases, upstream, seen)
             if branch in ("Failed", "Error") and not _continues(by_name[leaf], branch):
                 result = branch
                 break
@@ -334,15 +334,20 @@ def _handled(name: str, tasks: list[dict], by_name: dict) -> bool:
     return False
 
 
-def _branch(name: str, phases: dict[str, str], upstream: dict[str, list[str]], seen=None) -> str | None:
+def _branch(name: str, phases: dict[str, str], upstream: dict[str, list[str]], seen: dict | None = None):
     """A task's branch phase (assessDAGPhase): its own when it completed, else its parents', failures first."""
+    seen = {} if seen is None else seen
+    if name in seen:
+        return seen[name]
     phase = phases.get(name)
-    if phase is None:
-        return None
-    if phase in DONE:
+    if phase is None or phase in DONE:
+        seen[name] = phase
         return phase
-    parents = [_branch(u, phases, upstream) for u in upstream.get(name, [])]
-    for candidate in parents:
+    found = "Succeeded"
+    for parent in upstream.get(name, []):
+        candidate = _branch(parent, phases, upstream, seen)
         if candidate in ("Failed", "Error"):
-            return candidate
-    return "Succeeded"
+            found = candidate
+            break
+    seen[name] = found
+    return found

@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
+from functools import lru_cache
 
 from orch.core.triggers import RUN, decide
 
@@ -77,42 +78,62 @@ def _tokens(text: str):
 
 def evaluate(logic: str, phases: dict[str, str], items: dict[str, list[str]] | None = None) -> bool:
     """Argo's value of `logic` with each named task in `phases` (TaskResults; `items`: a task group's children)."""
+    return _value(compiled(logic), phases, items or {})
+
+
+@lru_cache(maxsize=4096)
+def compiled(logic: str):
+    """The expression's tree, read once: ('or'|'and', parts), ('not', part), ('result', task, result)."""
     toks = _tokens(logic)
-    value, at = _or(toks, 0, phases, items or {})
+    tree, at = _or(toks, 0)
     if at != len(toks):
         raise Unsupported(f"depends {logic!r}: unexpected text")
-    return value
+    return tree
 
 
-def _or(toks, at, phases, items):
-    value, at = _and(toks, at, phases, items)
+def _value(tree, phases, items) -> bool:
+    kind = tree[0]
+    if kind == "result":
+        return _result(phases.get(tree[1], "Omitted"), tree[2], items.get(tree[1]))
+    if kind == "not":
+        return not _value(tree[1], phases, items)
+    values = (_value(part, phases, items) for part in tree[1])
+    return all(values) if kind == "and" else any(values)
+
+
+def _or(toks, at):
+    parts = []
+    part, at = _and(toks, at)
+    parts.append(part)
     while at < len(toks) and toks[at][:2] == ("op", "||"):
-        right, at = _and(toks, at + 1, phases, items)
-        value = value or right
-    return value, at
+        part, at = _and(toks, at + 1)
+        parts.append(part)
+    return (parts[0] if len(parts) == 1 else ("or", tuple(parts))), at
 
 
-def _and(toks, at, phases, items):
-    value, at = _not(toks, at, phases, items)
+def _and(toks, at):
+    parts = []
+    part, at = _not(toks, at)
+    parts.append(part)
     while at < len(toks) and toks[at][:2] == ("op", "&&"):
-        right, at = _not(toks, at + 1, phases, items)
-        value = value and right
-    return value, at
+        part, at = _not(toks, at + 1)
+        parts.append(part)
+    return (parts[0] if len(parts) == 1 else ("and", tuple(parts))), at
 
 
-def _not(toks, at, phases, items):
+def _not(toks, at):
     if at < len(toks) and toks[at][:2] == ("op", "!"):
-        value, at = _not(toks, at + 1, phases, items)
-        return not value, at
+        part, at = _not(toks, at + 1)
+        return ("not", part), at
     if at < len(toks) and toks[at][:2] == ("op", "("):
-        value, at = _or(toks, at + 1, phases, items)
+        part, at = _or(toks, at + 1)
         if at >= len(toks) or toks[at][:2] != ("op", ")"):
             raise Unsupported("depends: unbalanced parenthesis")
-        return value, at + 1
+        return part, at + 1
     if at >= len(toks) or toks[at][0] != "name":
         raise Unsupported("depends: a task result was expected")
     name, result = toks[at][1]
-    return _result(phases.get(name, "Omitted"), result, items.get(name)), at + 1
+    return ("result", name, result), at + 1
 
 
 def _result(phase: str, result: str, children: list[str] | None) -> bool:
@@ -136,19 +157,23 @@ def possible(task: dict | None) -> tuple[str, ...]:
     return tuple(found)
 
 
-def trigger(logic: str, phases_of: dict[str, tuple[str, ...]] | None = None) -> tuple[str, int, int]:
+def trigger(logic: str, phases_of: dict[str, tuple[str, ...]] | None = None,
+            shortcut: bool = True) -> tuple[str, int, int]:
     """(trigger, weighted disagreements, combinations tried) over the upstream tasks' possible phases. The trigger
     agrees where it runs the step exactly when the expression holds, and where it does not, leaves it
     upstream_failed -- Argo's Omitted, as the next steps read it. A disagreement counts less where it needs an
     Omitted or Error upstream (rarer)."""
     upstream = names(logic)
+    tree = compiled(logic)
+    known = _conjunction(tree, {u: (phases_of or {}).get(u, PHASES) for u in upstream}) if shortcut else None
+    if known is not None:
+        return known, 0, 0
     combos = _combinations([(phases_of or {}).get(u, PHASES) for u in upstream])
+    argo_runs = [_value(tree, dict(zip(upstream, combo)), {}) for combo in combos]
     best = None
     for candidate in TRIGGERS:
         wrong = 0
-        for combo in combos:
-            phases = dict(zip(upstream, combo))
-            argo = evaluate(logic, phases)
+        for combo, argo in zip(combos, argo_runs):
             decided = decide(candidate, [AS_ORCH[p] for p in combo])
             orch = decided == RUN
             differs = argo != orch or (not argo and decided != "upstream_failed")
@@ -160,11 +185,28 @@ def trigger(logic: str, phases_of: dict[str, tuple[str, ...]] | None = None) -> 
     return best[0], best[1], len(combos)
 
 
+BARE = ("Succeeded", "Skipped", "Daemoned")
+
+
+def _conjunction(tree, phases_of: dict[str, tuple[str, ...]]) -> str | None:
+    """The exact trigger of the two common forms, without enumerating: a conjunction of bare dependencies
+    (`dependencies: [A, B]`) is none_failed -- all_succeeded where no upstream task can be skipped -- and a
+    conjunction of `X.Succeeded` is all_succeeded where none can be skipped. None: enumerate."""
+    terms = tree[1] if tree[0] == "and" else (tree,)
+    skippable = any("Skipped" in phases for phases in phases_of.values())
+    if all(t[0] == "or" and {p[:1] for p in t[1]} == {("result",)} and len({p[1] for p in t[1]}) == 1
+           and sorted(p[2] for p in t[1]) == sorted(BARE) for t in terms):
+        return "none_failed" if skippable else "all_succeeded"
+    if all(t[0] == "result" and t[2] == "Succeeded" for t in terms) and not skippable:
+        return "all_succeeded"
+    return None
+
+
 def _combinations(choices: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     total = 1
     for options in choices:
         total *= len(options)
-    if total <= 4096:
+    if total <= 1024:
         return list(itertools.product(*choices))
     rng = random.Random(len(choices))
-    return [tuple(rng.choice(options) for options in choices) for _ in range(4096)]
+    return [tuple(rng.choice(options) for options in choices) for _ in range(1024)]
