@@ -57,6 +57,7 @@ class _Play:
         self.ends: dict[str, Ending] = {}
 
     def run(self) -> Played:
+        """The entrypoint, then the exit handler with `workflow.status`; the workflow's phase from both."""
         phase, _ = self.template(self.spec.get("entrypoint"), {}, "", {})
         status = WORKFLOW_PHASE.get(phase, phase if phase == RUNNING else "Failed")
         exit_name = self.spec.get("onExit")
@@ -82,6 +83,7 @@ class _Play:
         return self.leaf(template, key)
 
     def leaf(self, template: dict, key: str) -> tuple[str, dict]:
+        """A pod's node: its draw's failed attempts retried by the template's policy and limit."""
         draw = self.draws.get(key, Draw())
         strategy = template.get("retryStrategy") or {}
         limit = int(strategy.get("limit", 100 if strategy else 0)) if str(strategy.get("limit", "0")).isdigit() else 0
@@ -133,6 +135,7 @@ class _Play:
         return phase, outputs
 
     def dag(self, template: dict, env: dict, path: str) -> tuple[str, dict]:
+        """A DAG's tasks in dependency order: depends (Omitted), failFast, each run; its phase from its leaves."""
         dag = template.get("dag") or {}
         tasks = [t for t in dag.get("tasks") or []]
         by_name = {t.get("name"): t for t in tasks}
@@ -177,6 +180,7 @@ class _Play:
         return result, self.outputs(template, scope)
 
     def steps(self, template: dict, env: dict, path: str) -> tuple[str, dict]:
+        """A steps template's groups in order; a step that failed without continueOn fails it, no later group runs."""
         scope = dict(env)
         for group in template.get("steps") or []:
             failed = False

@@ -18,6 +18,8 @@ RAN = {"Succeeded": True, "Failed": False, "Error": False, "succeeded": True, "f
 
 
 def same(theirs: Ending, ours: Ending) -> bool:
+    """Whether an Argo node and an orch step ended alike: both did not run, or both ran to the same end in as
+    many attempts (Argo's Error is a failure)."""
     if theirs.state not in RAN or ours.state not in RAN:
         return theirs.state not in RAN and ours.state not in RAN
     return RAN[theirs.state] == RAN[ours.state] and theirs.attempts == ours.attempts
@@ -29,6 +31,8 @@ def same_status(theirs: str, ours: str) -> bool:
 
 
 def spaces(workflow, graph) -> dict[str, Space]:
+    """What each step's draws range over: failed attempts up to its retries, errors apart where Argo retries
+    them otherwise, and the values of each output a condition compares (its literals and one other)."""
     found = {}
     pipeline = graph.pipeline
     for name, step in pipeline.all_steps.items():
@@ -79,6 +83,7 @@ def _text(value) -> str:
 
 
 def check(document, workflow, graph) -> Behaviour:
+    """The manifest and the spec played on the same draws, keyed by orch's step names on both sides."""
     library = {key: d.data for key, d in workflow.library.items()}
     names = {path: step for path, step in workflow.names.items()}
     by_step = {step: path for path, step in names.items()}

@@ -25,7 +25,7 @@ TEMPLATE_POD = ("nodeSelector", "tolerations", "serviceAccountName", "metadata",
 
 SPEC_POD = ("nodeSelector", "tolerations", "serviceAccountName", "podMetadata", "podSpecPatch", "affinity",
             "securityContext", "imagePullSecrets", "hostAliases", "dnsConfig", "dnsPolicy", "schedulerName",
-            "automountServiceAccountToken", "hostNetwork", "priority", "runtimeClassName")
+            "automountServiceAccountToken", "hostNetwork", "runtimeClassName")
 
 NOT_KEPT = {"podGC": "orch's rendered Workflow removes its own pods", "ttlStrategy": "orch keeps no finished-run TTL",
             "archiveLogs": "orch's runs keep their logs as the engine does",
@@ -34,7 +34,8 @@ NOT_KEPT = {"podGC": "orch's rendered Workflow removes its own pods", "ttlStrate
             "hooks": "orch has no lifecycle hooks", "shutdown": "a shutdown is a run-time action",
             "suspend": "a suspended workflow is a run-time state", "volumeClaimTemplates": "orch makes no PVCs per run",
             "workflowMetadata": "orch sets the workflow's metadata itself", "podDisruptionBudget": "orch sets none",
-            "executor": "orch sets the executor's service account itself", "priority": "workflow priority is not in orch",
+            "executor": "orch sets the executor's service account itself",
+            "priority": "a workflow's priority among the controller's queue has no orch field",
             "podPriorityClassName": "use kubernetes.pod_spec_patch.priorityClassName per step",
             "retryStrategy": "a workflow-level retry applies to the whole run; orch retries steps"}
 

@@ -57,6 +57,7 @@ class Workflow(Calls, Leaves):
         self.stack: list[str] = []  # the dag and steps templates being called, to refuse recursion
 
     def convert(self) -> dict:
+        """The spec dict of the document, every field it reads written in the ledger."""
         data, led, root = self.doc.data, self.ledger, self.root
         led.mapped(("apiVersion",)), led.mapped(("kind",), note="one orch spec")
         spec = self.spec
@@ -90,6 +91,21 @@ class Workflow(Calls, Leaves):
             self._exit(out)
         if "parallelism" in spec:
             self._parallelism(spec["parallelism"], (*root, "parallelism"), out["steps"], "")
+        self._spec_rest(entry)
+        if self.fail_fast_votes:
+            out["fail_fast"] = all(self.fail_fast_votes)
+        if not out["params"]:
+            del out["params"]
+        self._finish(out)
+        for name, (i, template) in self.templates.items():
+            if name not in self.called:
+                led.mapped((*root, "templates", i), note="never called from the entrypoint or onExit: nothing runs")
+        return out
+
+    def _spec_rest(self, entry: str) -> None:
+        """The spec's fields the conversion did not read on its way: the entrypoint's own outputs and volumes,
+        templateDefaults' fates, and every other key, refused with its reason."""
+        led, spec, root = self.ledger, self.spec, self.root
         entry_path, entry_template = self._template(entry)
         if entry_template.get("outputs"):
             self._entry_outputs(entry_path, entry_template)
@@ -99,7 +115,7 @@ class Workflow(Calls, Leaves):
         handled = ("entrypoint", "templates", "arguments", "onExit", "parallelism", "volumes", "activeDeadlineSeconds",
                    "templateDefaults", *SPEC_POD)
         for key in spec:
-            if key in NOT_KEPT and key not in ("priority",) or key == "priority" and "priority" not in SPEC_POD:
+            if key in NOT_KEPT:
                 led.unsupported((*root, key), NOT_KEPT[key])
             elif key not in handled:
                 led.unsupported((*root, key), f"the workflow's {key!r} has no orch field")
@@ -110,15 +126,6 @@ class Workflow(Calls, Leaves):
                     if part != "parameters":
                         led.unsupported((*root, key, part), "workflow arguments other than parameters have no orch "
                                                             "params (an artifact is not a param)")
-        if self.fail_fast_votes:
-            out["fail_fast"] = all(self.fail_fast_votes)
-        if not out["params"]:
-            del out["params"]
-        self._finish(out)
-        for name, (i, template) in self.templates.items():
-            if name not in self.called:
-                led.mapped((*root, "templates", i), note="never called from the entrypoint or onExit: nothing runs")
-        return out
 
     def _defaults_fates(self, defaults, path: tuple) -> None:
         """templateDefaults are merged into every template (Argo's mergedTemplateDefaultsInto): each field takes

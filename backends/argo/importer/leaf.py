@@ -62,45 +62,9 @@ class Leaves:
         outputs = self._leaf_outputs(path, template, scope, plan)
         self.outputs[qualified] = outputs
         if kind in LEAF:
-            body = template[kind]
-            where = (*path, kind)
-            try:
-                argv = [translate(str(a), scope) for a in (body.get("command") or [])]
-                args = [translate(str(a), scope) for a in (body.get("args") or [])]
-            except Unsupported as err:
-                led.unsupported(where, str(err))
-                argv, args = ["false"], []
-            if not argv:
-                led.unsupported(where, "no command: the image's entrypoint runs, which orch cannot see "
-                                                   "(an orch step runs an argv)")
-                argv = ["sh", "-c", "echo 'the image entrypoint is unknown to orch' >&2; exit 1"]
-            else:
-                for key in ("command", "args"):
-                    if key in body:
-                        led.mapped((*where, key), "command")
-            plan.argv = argv + args
-            if kind == "script":
-                try:
-                    plan.source = translate(str(body.get("source", "")), scope)
-                    led.mapped((*where, "source"), "command", "written to a file that command + args run, "
-                                                              "as Argo does (the image needs sh)")
-                except Unsupported as err:
-                    led.unsupported((*where, "source"), str(err))
-                    plan.source = ""
-            if template.get("volumes"):
-                self.volumes = {**self.volumes, **pod.volume_sources(template["volumes"], (*path, "volumes"), led)}
-            pod.container(body, where, led, scope, self.volumes, step)
-            if body.get("workingDir"):
-                plan.workdir = translate(str(body["workingDir"]), scope)
-                led.mapped((*where, "workingDir"), "command", "the wrapper changes to it before the command")
+            self._container(path, template, kind, scope, plan, step)
         elif kind == "suspend":
-            duration = (template.get("suspend") or {}).get("duration")
-            if duration is None:
-                led.unsupported((*path, "suspend"), "a suspend without a duration waits for a person to resume it")
-                plan.argv = ["sh", "-c", "echo 'suspended: orch cannot resume' >&2; exit 1"]
-            else:
-                plan.argv = ["sleep", str(number(seconds(duration)))]
-                led.mapped((*path, "suspend"), "command", "a timed suspend is a wait")
+            self._suspend(path, template, plan)
         else:
             led.unsupported((*path, kind), f"a {kind} template has no orch step form")
             plan.argv = ["sh", "-c", f"echo 'Argo {kind} template: not imported' >&2; exit 1"]
@@ -117,7 +81,51 @@ class Leaves:
                 led.mapped((*path, "volumes", i), note="declared for the pod; mounted where a container mounts it")
         return step
 
+    def _container(self, path: tuple, template: dict, kind: str, scope: Scope, plan, step: dict) -> None:
+        """A container's or script's argv, source and working folder into `plan`, its pod fields into `step`."""
+        led, body, where = self.ledger, template[kind], (*path, kind)
+        try:
+            argv = [translate(str(a), scope) for a in (body.get("command") or [])]
+            args = [translate(str(a), scope) for a in (body.get("args") or [])]
+        except Unsupported as err:
+            led.unsupported(where, str(err))
+            argv, args = ["false"], []
+        if not argv:
+            led.unsupported(where, "no command: the image's entrypoint runs, which orch cannot see "
+                                   "(an orch step runs an argv)")
+            argv = ["sh", "-c", "echo 'the image entrypoint is unknown to orch' >&2; exit 1"]
+        else:
+            for key in ("command", "args"):
+                if key in body:
+                    led.mapped((*where, key), "command")
+        plan.argv = argv + args
+        if kind == "script":
+            try:
+                plan.source = translate(str(body.get("source", "")), scope)
+                led.mapped((*where, "source"), "command", "written to a file that command + args run, "
+                                                          "as Argo does (the image needs sh)")
+            except Unsupported as err:
+                led.unsupported((*where, "source"), str(err))
+                plan.source = ""
+        if template.get("volumes"):
+            self.volumes = {**self.volumes, **pod.volume_sources(template["volumes"], (*path, "volumes"), led)}
+        pod.container(body, where, led, scope, self.volumes, step)
+        if body.get("workingDir"):
+            plan.workdir = translate(str(body["workingDir"]), scope)
+            led.mapped((*where, "workingDir"), "command", "the wrapper changes to it before the command")
+
+    def _suspend(self, path: tuple, template: dict, plan) -> None:
+        """A timed suspend waits; one a person resumes has no orch form."""
+        duration = (template.get("suspend") or {}).get("duration")
+        if duration is None:
+            self.ledger.unsupported((*path, "suspend"), "a suspend without a duration waits for a person to resume it")
+            plan.argv = ["sh", "-c", "echo 'suspended: orch cannot resume' >&2; exit 1"]
+        else:
+            plan.argv = ["sleep", str(number(seconds(duration)))]
+            self.ledger.mapped((*path, "suspend"), "command", "a timed suspend is a wait")
+
     def _notes(self, scope: Scope, path: tuple, spec_path: tuple) -> None:
+        """The approximations met while filling in tags (scope.notes), on the field that holds them."""
         for status, note in dict.fromkeys(scope.notes):
             if status == "approximated":
                 self.ledger.approximated(path, note)
