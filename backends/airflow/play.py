@@ -4,7 +4,8 @@ What it plays, from Airflow 3.3's code: each trigger rule as ti_deps/deps/trigge
 upstream task ended (`always` runs whatever happened); a branch's skip of its unchosen direct downstream tasks
 (SkipMixin.skip_all_except: a task downstream of a chosen one is kept), a short-circuit's skip of its direct
 downstream tasks or, ignoring trigger rules, of all its descendants; retries (a try fails while the draw says so,
-`retries` more tries at most); and the run's state as models/dagrun.py `update_state` gives it: failed if a leaf
+`retries` more tries at most); a mapped task over an upstream's empty list skipped (models/taskmap.py, once
+its trigger rule let it run); and the run's state as models/dagrun.py `update_state` gives it: failed if a leaf
 task failed or is upstream_failed, else success. An EmptyOperator makes no try that can fail.
 States are Airflow's: success, failed, skipped, upstream_failed.
 """
@@ -58,7 +59,8 @@ def decide(rule: str, upstream: list[str]) -> str:
 
 def play(tasks: Mapping[str, dict], draws: Mapping[str, Draw]) -> Played:
     """`tasks`: task_id -> {upstream, downstream, trigger_rule, retries, kind ('branch', 'short_circuit', 'empty',
-    or other), ignore_downstream_trigger_rules}, in an order where upstream tasks come first."""
+    or other), ignore_downstream_trigger_rules, expands (the tasks whose list it maps over)}, in an order where
+    upstream tasks come first."""
     ends: dict[str, Ending] = {}
     skipped_by: set[str] = set()
     for task_id, task in tasks.items():
@@ -68,6 +70,9 @@ def play(tasks: Mapping[str, dict], draws: Mapping[str, Draw]) -> Played:
         decision = decide(task.get("trigger_rule", "all_success"), [ends[u].state for u in task["upstream"]])
         if decision != "run":
             ends[task_id] = Ending(decision)
+            continue
+        if any(draws.get(u, Draw()).outputs.get("return_value", [None]) == [] for u in task.get("expands", ())):
+            ends[task_id] = Ending("skipped")  # mapped over an empty list (models/taskmap.py)
             continue
         draw = draws.get(task_id, Draw())
         if task.get("kind") == "empty":

@@ -13,6 +13,7 @@ from orch.backends.airflow.importer import import_, imported_all, load
 from orch.backends.airflow.importer.retries import airflow_delays, retries_of
 from orch.core.errors import SpecError
 from orch.core.load import parse_spec
+from orch.core.play import Draw, play
 
 DAGS = Path(__file__).parent / "import_dags"
 
@@ -275,3 +276,19 @@ def test_a_time_delta_sensor_is_a_sleep_ending_the_same_way_unless_its_timeout_f
     pause, forever = fates(one)["tasks.pause.delta"], fates(one)["tasks.forever.delta"]
     assert pause.status == "approximated" and "at another time" in pause.note
     assert forever.status == "unsupported" and "times out" in forever.note  # 8 days > the 7-day sensor timeout
+
+
+def test_a_task_mapped_over_an_empty_list_is_skipped_as_in_airflow(imported):
+    """models/taskmap.py marks a mapped task SKIPPED when the list it expands over is empty (after its trigger rule
+    let it run), and its all_success downstream skip too; the step's `when` on the list does the same in orch."""
+    from orch.backends.airflow.importer.behaviour import source_tasks
+    from orch.backends.airflow.play import play as play_airflow
+
+    one = imported["flow"]
+    assert parse_spec(one.text).pipeline.all_steps["double"].when == "steps.numbers.outputs.return_value != []"
+    assert fates(one)["tasks.double.expand"].status == "mapped"
+    dag = next(d for d in load([DAGS / "flow.py"])[0]["dags"] if d["dag_id"] == "flow")
+    ends = play_airflow(source_tasks(dag), {"numbers": Draw(outputs={"return_value": []})}).ends
+    assert (ends["double"].state, ends["total"].state, ends["publish"].state) == ("skipped", "skipped", "skipped")
+    spec = play(parse_spec(one.text), {"numbers": Draw(outputs={"return_value": []})}).ends
+    assert (spec["double"].state, spec["total"].state) == ("skipped", "skipped")

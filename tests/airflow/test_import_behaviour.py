@@ -100,10 +100,15 @@ def _sample_files() -> list[Path]:
 
 
 def _informative_draws(tasks: dict) -> list[dict[str, Draw]]:
-    """DRAWS_PER_DAG draws in which something fails or a branch chooses: the plays that tell rules apart."""
+    """DRAWS_PER_DAG draws in which something fails or a branch chooses: the plays that tell rules apart; and where
+    a task is mapped over another's list, one where nothing fails and every such list is empty."""
     chosen = [d for d in draws(spaces_of(tasks), plays=64, seed=7)
-              if any(one.fails for one in d.values()) or any(one.outputs for one in d.values())]
-    return chosen[:DRAWS_PER_DAG]
+              if any(one.fails for one in d.values()) or any(one.outputs for one in d.values())][:DRAWS_PER_DAG]
+    listed = {source for task in tasks.values() for source in task.get("expands", ())}
+    if listed and chosen:
+        chosen.append({t: Draw(outputs={**d.outputs, **({"return_value": []} if t in listed else {})})
+                       for t, d in chosen[0].items()})
+    return chosen
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +125,7 @@ def played(tmp_path_factory) -> list[dict]:
             chosen = _informative_draws(tasks)
             listed = _mapped_over(dag)
             jobs.append({"file": str(copy), "dag_id": dag["dag_id"],
-                         "draws": [{t: {"fails": d.fails, "value": [1, 2] if t in listed else d.outputs.get("return_value")}
+                         "draws": [{t: {"fails": d.fails, "value": d.outputs.get("return_value", [1, 2]) if t in listed else d.outputs.get("return_value")}
                                     for t, d in draw.items()} for draw in chosen]})
             cases.append((one, dag, tasks, chosen))
     home = airflow_home()
@@ -151,9 +156,16 @@ def test_the_draws_fail_tasks_retry_them_and_choose_branches(played):
     assert any(s.endswith("failed") for s in ends) and any(s.endswith("skipped") for s in ends) and retried
 
 
+def test_a_task_mapped_over_an_empty_list_was_played_and_airflow_skipped_it(played):
+    skipped = [case for case in played for task_id, task in case["tasks"].items() if task.get("expands")
+               and all(case["draw"][u].outputs.get("return_value") == [] and not case["draw"][u].fails
+                       for u in task["expands"]) and _real(case["airflow"], case["tasks"])[task_id][0] == "skipped"]
+    assert skipped
+
+
 def _mapped_over(dag: dict) -> set[str]:
-    """The tasks a mapped task expands over: their bodies return a list (Airflow fails a task whose mapped-over
-    XCom is not one)."""
+    """The tasks a mapped task expands over: their bodies return a list, the drawn one (some items or none: an
+    empty one skips the mapped task), never anything else (Airflow fails a task whose mapped-over XCom is not one)."""
     return {value["task_id"] for task in dag["tasks"] if task["mapped"]
             for value in (task["expand"]["value"] or {}).values() if isinstance(value, dict) and "task_id" in value}
 

@@ -33,6 +33,7 @@ def source_tasks(dag: dict) -> dict[str, dict]:
         ordered[task_id] = {"upstream": task["upstream"], "downstream": task["downstream"],
                             "trigger_rule": task["kwargs"].get("trigger_rule", "all_success"),
                             "retries": int(task["kwargs"].get("retries") or 0), "kind": kind_of(task),
+                            "expands": mapped_over(task),
                             "ignore_downstream_trigger_rules": task["kwargs"].get("ignore_downstream_trigger_rules",
                                                                                   True)}
 
@@ -41,14 +42,29 @@ def source_tasks(dag: dict) -> dict[str, dict]:
     return ordered
 
 
+def mapped_over(task: dict) -> list[str]:
+    """The upstream tasks whose list a mapped task expands over (its `.expand(x=other_task)`)."""
+    if not task["mapped"]:
+        return []
+    values = (task.get("expand") or {}).get("value") or {}
+    return [v["task_id"] for v in values.values() if isinstance(v, dict) and v.get("__kind__") == "xcom"] \
+        if isinstance(values, dict) else []
+
+
+LISTS = ([1, 2], [])  # what a mapped-over task's draw returns: some items, or none (the mapped task is skipped)
+
+
 def spaces_of(tasks: dict[str, dict]) -> dict[str, Space]:
     spaces = {}
+    listed = {source for task in tasks.values() for source in task.get("expands", ())}
     for task_id, task in tasks.items():
         outputs = {}
         if task["kind"] == "branch":
             outputs[OUTPUT] = (*task["downstream"], None)
         elif task["kind"] == "short_circuit":
             outputs[OUTPUT] = (True, False)
+        elif task_id in listed:
+            outputs[OUTPUT] = LISTS
         if task["kind"] != "empty":  # an empty task is never drawn: it cannot fail
             spaces[task_id] = Space(max_fails=task["retries"] + 1, outputs=outputs)
     return spaces

@@ -81,6 +81,7 @@ def read_dag(dag: dict, folder: Path) -> Reading:
     edges(reading)
     conditions(reading)
     joins(reading)
+    empty_fanouts(reading)
     groups_of(reading)
     declare_outputs(reading)
     spec["steps"] = nest(reading)
@@ -234,6 +235,16 @@ def join_of(reading: Reading, task: dict) -> bool:
         reading.note(task, "trigger", why)
         return True
     return False
+
+
+def empty_fanouts(reading: Reading) -> None:
+    """A task mapped over an upstream task's list: Airflow marks it skipped when the list is empty, once its trigger
+    rule let it run (models/taskmap.py); orch's fan-out over [] succeeds. A `when` that the list is not empty,
+    beside any the step has, skips it as Airflow does (a `when` is decided after the trigger, once per fan-out)."""
+    for task_id, ref in reading.empty_maps.items():
+        step = reading.steps[reading.names[task_id]]
+        test = f"{ref} != []"
+        step["when"] = f"({step['when']}) and {test}" if step.get("when") else test
 
 
 def descendants(tasks: dict, task_id: str) -> list[str]:

@@ -36,6 +36,7 @@ class Reading:
         self.header: list[str] = []  # what the spec text says above everything
         self.spec: dict = {}  # the spec, once dag.read_dag has made it
         self.pending_joins: dict[str, str] = {}  # task_id -> what differs if no exact join form is found
+        self.empty_maps: dict[str, str] = {}  # mapped task_id -> the bare reference to the list it maps over
         self._name_all()
 
     def group_names(self) -> set:
@@ -188,9 +189,18 @@ class Reading:
             return
         if "command" not in step:
             args[key] = "${{ item }}"
-        self.ledger.approximated(at, "an empty list: Airflow skips the mapped task (and its all_success downstream "
-                                     "tasks); orch's fan-out succeeds with [] and they run", self.target(task, "foreach"))
-        self.note(task, "foreach", "Airflow skips a mapped task over an empty list; orch succeeds with []")
+        foreach = step["foreach"]
+        if isinstance(foreach, str) and foreach.startswith("${{ ") and foreach.endswith(" }}"):
+            self.empty_maps[task["task_id"]] = foreach[len("${{ "):-len(" }}")]  # dag.empty_fanouts: its `when`
+            self.ledger.mapped(at, self.target(task, "when"), "an empty list: Airflow skips the mapped task "
+                                                              "(taskmap.py), and so does the step's `when` on it")
+        elif foreach:
+            self.ledger.mapped(at, self.target(task, "foreach"), "a literal list, not empty")
+        else:
+            self.ledger.approximated(at, "an empty list: Airflow skips the mapped task (and its all_success "
+                                         "downstream tasks); orch's fan-out succeeds with [] and they run",
+                                     self.target(task, "foreach"))
+            self.note(task, "foreach", "Airflow skips a mapped task over an empty list; orch succeeds with []")
         limit = task["kwargs"].get("max_active_tis_per_dagrun")
         if limit:
             step["parallelism"] = limit
