@@ -292,3 +292,8 @@ def test_a_task_mapped_over_an_empty_list_is_skipped_as_in_airflow(imported):
     assert (ends["double"].state, ends["total"].state, ends["publish"].state) == ("skipped", "skipped", "skipped")
     spec = play(parse_spec(one.text), {"numbers": Draw(outputs={"return_value": []})}).ends
     assert (spec["double"].state, spec["total"].state) == ("skipped", "skipped")
+
+
+def test_a_function_asking_airflow_for_its_context_is_refused(assets):
+    entry = fates(assets["context_readers"])["tasks.today.python_callable.get_current_context"]
+    assert entry.status == "unsupported" and "raises" in entry.note

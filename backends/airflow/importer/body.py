@@ -127,3 +127,9 @@ def only_yields_metadata(node: ast.AST) -> bool:
     return bool(body) and all(isinstance(one, ast.Expr) and isinstance(one.value, ast.Yield) and
                               isinstance(one.value.value, ast.Call) and _called(one.value.value) == "Metadata"
                               for one in body)
+
+
+def context_calls(node: ast.AST) -> list[int]:
+    """The lines where the function asks Airflow for its context (`get_current_context()`), which outside an
+    Airflow task raises."""
+    return [one.lineno for one in ast.walk(node) if isinstance(one, ast.Call) and _called(one) == "get_current_context"]

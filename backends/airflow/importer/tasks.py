@@ -89,6 +89,7 @@ def python_step(reading, task: dict, step: dict) -> None:
     function = task.get("callable") or {}
     step["python"] = reading.python_target(task, function)
     generator(reading, task, function)
+    asks_context(reading, task, function)
     args = {}
     parameters = [p for p in function.get("parameters", []) if p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
     for i, value in enumerate(kwargs.get("op_args") or ()):
@@ -136,6 +137,18 @@ def generator(reading, task: dict, function: dict) -> None:
     else:
         reading.ledger.unsupported(at, "a generator function: Airflow runs it to its end, orch's call returns a "
                                        "generator and runs none of its body")
+
+
+def asks_context(reading, task: dict, function: dict) -> None:
+    """A function calling get_current_context(): in orch's process there is no Airflow task, and the call raises."""
+    from .body import context_calls, function_node
+
+    node = function_node(function)
+    lines = context_calls(node) if node is not None else []
+    if lines:
+        reading.ledger.unsupported(("tasks", task["task_id"], "python_callable", "get_current_context"),
+                                   f"the function asks Airflow for its context (line {lines[0]}): outside an Airflow "
+                                   "task the call raises, failing the step")
 
 
 def branch_step(reading, task: dict, step: dict) -> None:

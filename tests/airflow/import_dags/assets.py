@@ -9,7 +9,7 @@ import pendulum
 
 from airflow.providers.standard.operators.bash import BashOperator
 from airflow.providers.standard.sensors.time_delta import TimeDeltaSensor
-from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Metadata, task
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable, Metadata, get_current_context, task
 
 log = logging.getLogger(__name__)
 RAW = Asset("s3://lake/raw.csv")
@@ -53,6 +53,11 @@ def watermark(asset_state_store=None):
     return asset_state_store[RAW].get("watermark")
 
 
+@task
+def today():
+    return get_current_context()["ds"]
+
+
 with DAG("asset_producer", schedule="@daily", start_date=START, catchup=False, params={"limit": 3}):
     extract = BashOperator(task_id="extract", bash_command="echo raw", outlets=[RAW], inlets=[CLEAN])
     extract >> summarize() >> stamp("done") >> tag_clean() >> greet()
@@ -69,7 +74,7 @@ with DAG("dated_consumer", schedule=[RAW], start_date=START, catchup=False):
 
 with DAG("context_readers", schedule=None, start_date=START):
     skipper = BashOperator(task_id="skipper", bash_command="echo hi; exit 99")
-    skipper >> pull() >> watermark() >> count(3)
+    skipper >> pull() >> watermark() >> count(3) >> today()
 
 with DAG("waits", schedule=None, start_date=START):
     TimeDeltaSensor(task_id="pause", delta=timedelta(seconds=30), deferrable=True) >> \
