@@ -385,3 +385,34 @@ def test_a_rendered_manifest_edited_since_is_imported_the_general_way_and_says_s
     [imported] = import_(tmp_path / "wf.yaml")
     [entry] = [e for e in imported.report.entries if e.path == "metadata.annotations.orch.dev/spec"]
     assert entry.status == APPROXIMATED and "imported the general way" in entry.note
+
+
+EXIT_STEPS = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: exit-steps}
+spec:
+  entrypoint: main
+  onExit: cleanup
+  templates:
+  - name: main
+    steps:
+    - - {name: a, template: say}
+    - - {name: b, template: say}
+  - name: cleanup
+    container: {image: busybox, command: [echo, cleaning up]}
+  - name: say
+    container: {image: busybox, command: [echo, hi]}
+"""
+
+
+def test_an_exit_handler_that_reads_no_status_is_steps_after_all_the_others(tmp_path):
+    """Exact: Argo's failed exit handler fails the run, and so does a failed orch step; it runs whatever
+    happened, as an all_done step after every other does (no fail_fast here to stop it)."""
+    (tmp_path / "exit.yaml").write_text(EXIT_STEPS)
+    [imported] = import_(tmp_path / "exit.yaml")
+    spec = yaml.safe_load(imported.text)
+    assert "finally" not in spec
+    assert spec["steps"]["cleanup"]["after"] == ["a", "b"] and spec["steps"]["cleanup"]["trigger"] == "all_done"
+    assert "# Argo's exit handler (onExit)" in imported.text
+    assert imported.report.clean  # every field mapped, and the plays agree, a failing cleanup included

@@ -10,6 +10,9 @@ group; a failed one does).
 
 from __future__ import annotations
 
+import json
+import re
+
 from orch.core.names import MAX_NAME, MAX_SCHEDULED_NAME, suggest_name
 
 from . import pod
@@ -48,6 +51,7 @@ class Workflow(Calls, Leaves):
         self.steps_parallel = False
         self.inline: dict[str, tuple[tuple, dict]] = {}
         self.main_ledger = ledger
+        self.spec_notes: dict[tuple, str] = {}  # comments the spec carries beyond the approximations
         self.locals: dict[str, dict[str, str]] = {}  # a scope's prefix -> its Argo names -> orch names
         self.renamed: dict[str, str] = {}  # qualified step -> why it was renamed
         self.spec_of: dict[tuple, list[tuple]] = {}  # a task's or template's path -> the spec paths it became
@@ -304,6 +308,8 @@ class Workflow(Calls, Leaves):
                     found.setdefault(at, [])
                     if entry.note not in found[at]:
                         found[at].append(entry.note)
+        for at, note in self.spec_notes.items():
+            found.setdefault(at, []).insert(0, note)
         return {at: "\n".join(notes) for at, notes in found.items()}
 
     def _exit(self, out: dict) -> None:
@@ -312,23 +318,51 @@ class Workflow(Calls, Leaves):
         if name not in self.templates:
             self.ledger.unsupported(where, f"onExit names no template here: {name!r}")
             return
-        scope = self._entry_scope(name, Scope(params=self.params, final=True))
+        exact = not self._fails_fast() and "timeout" not in out and \
+            not re.search(r"workflow\.(status|failures)", json.dumps(self.spec))
+        scope = self._entry_scope(name, Scope(params=self.params, final=not exact))
         main_names, self.names = self.names, {}
-        finals = self._body(name, scope, "", ("finally",))
-        exit_names, self.names = self.names, main_names
-        if any("steps" in s for s in finals.values()):
+        votes = list(self.fail_fast_votes)  # the exit handler's DAG stops only itself: not the pipeline's fail_fast
+        finals = self._body(name, scope, "", ("steps",) if exact else ("finally",))
+        exit_names, self.names, self.fail_fast_votes = self.names, main_names, votes
+        if not exact and any("steps" in s for s in finals.values()):
             self.ledger.unsupported(where, "an exit handler calling dag or steps templates: orch's finally steps "
                                            "are steps, never groups")
             finals = {k: v for k, v in finals.items() if "steps" not in v}
         renamed = {old: f"{old}-exit" for old in set(finals) & set(out["steps"])}
         finals = {renamed.get(k, k): v for k, v in finals.items()}
         for key, value in exit_names.items():
-            if value in finals or value in renamed:
-                self.names[f"onExit:{key}"] = renamed.get(value, value)
+            top = value.split(".")[0]
+            if top in finals or top in renamed:
+                self.names[f"onExit:{key}"] = value.replace(top, renamed.get(top, top), 1)
+        if exact:
+            self._exit_steps(out, finals, where)
+            return
         out["finally"] = finals
         self.ledger.approximated(where, "finally steps run once every step ended, as onExit does; a failed exit "
                                         "handler fails Argo's run, while orch's finally steps never change its status",
                                  "finally")
+
+    def _exit_steps(self, out: dict, exits: dict, where: tuple) -> None:
+        """The exit handler as steps after every other step (`all_done`): they run whatever happened, and one that
+        fails fails the run -- Argo's rule exactly. Possible where nothing reads workflow.status, no fail_fast
+        would stop them and no pipeline timeout would keep them from starting."""
+        main = list(out["steps"])
+        for name, step in exits.items():
+            if "after" not in step:
+                step["after"], step["trigger"] = main, "all_done"
+        out["steps"].update(exits)
+        first = next(iter(exits), None)
+        if first:
+            self.spec_notes[("steps", first)] = ("Argo's exit handler (onExit): after every other step, whatever "
+                                                 "happened; one that fails fails the run, as in Argo")
+        self.ledger.mapped(where, "steps", "steps after every other step (all_done): they run whatever happened and "
+                                           "a failed one fails the run, as Argo's exit handler does")
+
+    def _fails_fast(self) -> bool:
+        """Whether the spec will have fail_fast (as _finish decides it)."""
+        return bool(self.fail_fast_votes) and all(self.fail_fast_votes) and not self.groups and \
+            not self.steps_parallel
 
     def _finish(self, out: dict) -> None:
         """Outputs wanted by readers, declared on their steps; fail_fast where the steps templates need it."""
