@@ -67,6 +67,8 @@ class Leaves:
             self._suspend(path, template, plan)
         else:
             led.unsupported((*path, kind), f"a {kind} template has no orch step form")
+            if template.get("volumes"):
+                led.unsupported((*path, "volumes"), f"the volumes of a {kind} template, which is not imported")
             plan.argv = ["sh", "-c", f"echo 'Argo {kind} template: not imported' >&2; exit 1"]
         step["command"] = cmd.command(plan)
         if outputs:
