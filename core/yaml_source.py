@@ -325,6 +325,9 @@ def _structure_problems(source: Source) -> list[Diagnostic]:
         loader.dispose()
 
 
+structure_problems = _structure_problems  # the same guards for other YAML orch reads (orch import argo)
+
+
 class _Converter:
     """Node tree -> dicts, lists and scalars. Keys are always read as their text."""
 
