@@ -285,7 +285,7 @@ def test_a_field_of_the_wrong_shape_is_refused_located(tmp_path):
     with pytest.raises(SpecError) as raised:
         import_(path)
     [diagnostic] = raised.value.diagnostics
-    assert diagnostic.code == "E121" and (diagnostic.line, diagnostic.col) == (9, 7)
+    assert diagnostic.code == "E941" and (diagnostic.line, diagnostic.col) == (9, 7)
     assert "spec.templates.0.dag.tasks must be a list" in diagnostic.message
 
 

@@ -32,7 +32,7 @@ def import_(path: Path, library: dict | None = None) -> list[Imported]:
             except SpecError as err:
                 refusals += err.diagnostics
         if not documents:
-            raise SpecError(refusals or [manifest.Diagnostic("E120", f"no *.yaml or *.yml file under {path}",
+            raise SpecError(refusals or [manifest.Diagnostic("E940", f"no *.yaml or *.yml file under {path}",
                                                              file=str(path), line=1, col=1)])
     library = {**(library or {}), **library_of(documents)}
     found = [import_document(d, library, documents) for d in documents if d.pipeline]

@@ -16,6 +16,8 @@ import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from orch.core.errors import Diagnostic, SpecError
+from orch.core.limits import MAX_SPEC_BYTES
+from orch.core.yaml_source import Source, structure_problems
 
 KINDS = {"Workflow": "Argo Workflow", "WorkflowTemplate": "Argo WorkflowTemplate",
          "ClusterWorkflowTemplate": "Argo ClusterWorkflowTemplate", "CronWorkflow": "Argo CronWorkflow"}
@@ -91,10 +93,17 @@ def read(path: Path, libraries: bool = False) -> list[Document]:
     """The pipeline documents of one file (and with `libraries`, its template libraries too, marked not
     pipelines); SpecError, located, for a file that holds neither."""
     file = str(path)
+    size = path.stat().st_size
+    if size > MAX_SPEC_BYTES:  # a manifest is bounded as a spec is (docs/limits.md)
+        raise SpecError([Diagnostic("E115", f"the file is {size / 2**20:.1f} MiB; the limit is {MAX_SPEC_BYTES // 2**20} MiB",
+                                    file=file, line=1, col=1)])
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise SpecError([Diagnostic("E108", f"not UTF-8 text: {err.reason}", file=file, line=1, col=1)]) from None
+    problems = structure_problems(Source(file, text))  # nesting past 64 levels, alias bombs: refused before reading
+    if problems:
+        raise SpecError(problems)
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as err:
@@ -113,10 +122,10 @@ def read(path: Path, libraries: bool = False) -> list[Document]:
             positions = {}
             _positions(node, (), positions)
             found.append(Document(data, file, positions, pipeline=False, where=(line, col)))
-            problems.append(Diagnostic("E120", problem, file=file, line=line, col=col))
+            problems.append(Diagnostic("E940", problem, file=file, line=line, col=col))
             continue
         if problem:
-            problems.append(Diagnostic("E120", problem, file=file, line=line, col=col,
+            problems.append(Diagnostic("E940", problem, file=file, line=line, col=col,
                                        hint="orch import argo reads Workflow, WorkflowTemplate, "
                                             "ClusterWorkflowTemplate and CronWorkflow documents"))
             continue
@@ -124,14 +133,14 @@ def read(path: Path, libraries: bool = False) -> list[Document]:
         _positions(node, (), positions)
         found.append(Document(data, file, positions))
     if not found:
-        raise SpecError(problems or [Diagnostic("E120", "no Argo pipeline document in the file", file=file,
+        raise SpecError(problems or [Diagnostic("E940", "no Argo pipeline document in the file", file=file,
                                                 line=1, col=1)])
     return found
 
 
 def no_pipeline(documents: list[Document]) -> SpecError:
     """The refusal of an import that found only template libraries."""
-    return SpecError([Diagnostic("E120", f"this {d.data['kind']} has no entrypoint: {LIBRARY}", file=d.file,
+    return SpecError([Diagnostic("E940", f"this {d.data['kind']} has no entrypoint: {LIBRARY}", file=d.file,
                                  line=d.where[0], col=d.where[1],
                                  hint="import it together with the workflows that call its templates")
                       for d in documents])

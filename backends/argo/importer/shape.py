@@ -65,7 +65,7 @@ def problems(document) -> list[Diagnostic]:
     for path, expected in found[:20]:
         line, col = document.locate(path)
         where = ".".join(str(p) for p in path)
-        diagnostics.append(Diagnostic("E121", f"{where} must be {expected} in an Argo manifest", file=document.file,
+        diagnostics.append(Diagnostic("E941", f"{where} must be {expected} in an Argo manifest", file=document.file,
                                       line=line or 1, col=col or 1))
     return diagnostics
 

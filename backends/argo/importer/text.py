@@ -31,7 +31,7 @@ def spec_text(spec: dict, workflow, document):
         except SpecError as err:
             if not all(_repair(spec, d, workflow) for d in err.diagnostics):
                 break
-    raise SpecError([Diagnostic("E122", f"the import of this {document.kind} gives no spec orch accepts: {err}",
+    raise SpecError([Diagnostic("E942", f"the import of this {document.kind} gives no spec orch accepts: {err}",
                                 file=document.file, line=document.where[0], col=document.where[1])])
 
 
