@@ -20,6 +20,7 @@ from orch.core.fidelity import APPROXIMATED, Entry, Imported, Report
 SPEC_CONSTANT = "ORCH_SPEC"  # the spec a DAG file orch rendered carries (backends/roundtrip.py)
 
 KIND = "Airflow DAG"
+LOAD_SECONDS = 600  # the whole load of a file or folder (Airflow bounds each file by its dagbag_import_timeout, 30 s)
 
 
 def import_(path: Path) -> list[Imported]:
@@ -104,8 +105,12 @@ def load(paths: list[Path]) -> list[dict]:
     from orch.backends.airflow.run import airflow_env, airflow_home
 
     env = airflow_env(airflow_home(), None)
-    done = subprocess.run([sys.executable, "-m", "orch.backends.airflow.importer.load", *map(str, paths)],
-                          env=env, capture_output=True, text=True)
+    try:
+        done = subprocess.run([sys.executable, "-m", "orch.backends.airflow.importer.load", *map(str, paths)],
+                              env=env, capture_output=True, text=True, timeout=LOAD_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise SpecError([Diagnostic("E950", f"Airflow did not finish loading it in {LOAD_SECONDS} s", file=str(paths[0]),
+                                    hint="a DAG file that runs work when imported: move that work into tasks")]) from None
     if done.returncode != 0 or not done.stdout.strip():
         raise SpecError([Diagnostic("E950", "Airflow could not load it: " + (done.stderr.strip().splitlines() or
                                                                              ["no output"])[-1], file=str(paths[0]))])
