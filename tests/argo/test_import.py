@@ -27,7 +27,8 @@ EXPECTED = {
     "retries": ((), False),  # Argo's default policy does not retry errors; orch retries every failure
     "steps-groups": ((), True),
     "template-ref": ((), True),
-    "unsupported": (("spec.podGC", "spec.templates[1].resource", "spec.templates[2].inputs.artifacts[0]",
+    "policies": ((), True),
+    "unsupported": (("spec.volumeClaimTemplates", "spec.templates[1].resource", "spec.templates[2].inputs.artifacts[0]",
                      "spec.templates[2].sidecars"), True),
 }
 

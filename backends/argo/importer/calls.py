@@ -11,7 +11,8 @@ from orch.core.fidelity import Ledger
 from orch.core.names import suggest_name
 
 from . import depends as deps
-from . import pod, when as argo_when
+from . import pod, policies, when as argo_when
+from .policies import TEMPLATE_POLICIES
 from .common import TEMPLATE_POD, WHY, failing, go_format, join, kind_of, local_names, targeted, task_names
 from .manifest import with_defaults
 from .tags import ORCH_REF, TAG, Scope, Unsupported, single_reference, translate
@@ -141,6 +142,12 @@ class Calls:
                 continue
             if key in TEMPLATE_POD:
                 self.ledger.mapped((*path, key), note=f"a pod setting on a {kind} template: Argo makes no pod of it")
+                continue
+            if key in TEMPLATE_POLICIES:
+                self.ledger.approximated((*path, key), TEMPLATE_POLICIES[key])
+                continue
+            if key == "synchronization":
+                policies.synchronization(template[key], (*path, key), self.ledger, self.spec, template)
                 continue
             self.ledger.unsupported((*path, key), WHY.get(key, f"a {kind} template's {key!r} has no orch field"))
         if "inputs" in template:

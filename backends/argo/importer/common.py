@@ -21,29 +21,23 @@ KINDS = ("container", "script", "dag", "steps", "suspend", "resource", "http", "
 
 TEMPLATE_POD = ("nodeSelector", "tolerations", "serviceAccountName", "metadata", "podSpecPatch", "affinity",
                 "securityContext", "priorityClassName", "hostAliases", "dnsConfig", "dnsPolicy", "schedulerName",
-                "automountServiceAccountToken", "hostNetwork", "priority", "runtimeClassName")
+                "automountServiceAccountToken", "hostNetwork", "priority", "runtimeClassName", "podResources")
 
 SPEC_POD = ("nodeSelector", "tolerations", "serviceAccountName", "podMetadata", "podSpecPatch", "affinity",
             "securityContext", "imagePullSecrets", "hostAliases", "dnsConfig", "dnsPolicy", "schedulerName",
-            "automountServiceAccountToken", "hostNetwork", "runtimeClassName")
+            "automountServiceAccountToken", "hostNetwork", "runtimeClassName", "podResources")
 
-NOT_KEPT = {"podGC": "orch's rendered Workflow removes its own pods", "ttlStrategy": "orch keeps no finished-run TTL",
-            "archiveLogs": "orch's runs keep their logs as the engine does",
-            "artifactRepositoryRef": "orch's artifacts go to the pipeline's artifact store",
-            "metrics": "orch emits no custom Prometheus metrics", "synchronization": "orch has no semaphores or mutexes",
-            "hooks": "orch has no lifecycle hooks", "shutdown": "a shutdown is a run-time action",
+NOT_KEPT = {"hooks": "orch has no lifecycle hooks",
+            "shutdown": "a shutdown is a run-time action",
             "suspend": "a suspended workflow is a run-time state", "volumeClaimTemplates": "orch makes no PVCs per run",
-            "workflowMetadata": "orch sets the workflow's metadata itself", "podDisruptionBudget": "orch sets none",
             "executor": "orch sets the executor's service account itself",
-            "priority": "a workflow's priority among the controller's queue has no orch field",
             "podPriorityClassName": "use kubernetes.pod_spec_patch.priorityClassName per step",
             "retryStrategy": "a workflow-level retry applies to the whole run; orch retries steps"}
 
 WHY = {
     "initContainers": "orch steps have no init containers", "sidecars": "orch steps have no sidecars",
     "daemon": "a daemon step outlives its step; orch has none", "memoize": "orch memoizes no step",
-    "synchronization": "orch has no semaphores or mutexes", "metrics": "orch emits no custom metrics",
-    "archiveLocation": "orch's artifacts go to the pipeline's store", "hooks": "orch has no lifecycle hooks",
+    "hooks": "orch has no lifecycle hooks",
     "onExit": "an exit handler of one task: orch's finally steps are the pipeline's",
     "executor": "orch sets the executor itself", "plugin": "executor plugins have no orch form",
     "inline": "inline templates are not imported yet", "templateRef": "a template of another manifest",

@@ -15,12 +15,13 @@ import re
 
 from orch.core.names import MAX_NAME, MAX_SCHEDULED_NAME, suggest_name
 
-from . import pod
+from . import policies, pod
 from .calls import Calls
 from .common import INFORMATIONAL, NOT_KEPT, SPEC_POD, failing, join, kind_of, value_at
 from .cron import schedule as cron_schedule
 from .leaf import Leaves
 from .manifest import with_defaults
+from .policies import POLICIES
 from .retries import Retrying, number, seconds
 from .tags import Scope, Unsupported, translate
 
@@ -119,7 +120,11 @@ class Workflow(Calls, Leaves):
         handled = ("entrypoint", "templates", "arguments", "onExit", "parallelism", "volumes", "activeDeadlineSeconds",
                    "templateDefaults", *SPEC_POD)
         for key in spec:
-            if key in NOT_KEPT:
+            if key in POLICIES:
+                led.approximated((*root, key), POLICIES[key])
+            elif key == "synchronization":
+                policies.synchronization(spec[key], (*root, key), led, spec)
+            elif key in NOT_KEPT:
                 led.unsupported((*root, key), NOT_KEPT[key])
             elif key not in handled:
                 led.unsupported((*root, key), f"the workflow's {key!r} has no orch field")

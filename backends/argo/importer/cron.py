@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .policies import CRON_POLICIES
+
 POLICIES = {"Allow": None, "Forbid": 1, "Replace": 1}
 
 
@@ -35,9 +37,9 @@ def schedule(spec: dict, ledger) -> dict | None:
         ledger.approximated(("spec", "startingDeadlineSeconds"),
                             "a run missed by more than this is not started; orch runs no missed run (catchup: false)",
                             "schedule.catchup")
-    for name in ("successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
+    for name in ("successfulJobsHistoryLimit", "failedJobsHistoryLimit", "workflowMetadata"):
         if name in spec:
-            ledger.unsupported(("spec", name), "orch keeps no history limit of finished runs")
+            ledger.approximated(("spec", name), CRON_POLICIES[name])
     if "suspend" in spec:
         (ledger.mapped if not spec["suspend"] else ledger.unsupported)(
             ("spec", "suspend"), *(() if not spec["suspend"] else ("a suspended CronWorkflow: orch has no paused schedule",)))
@@ -50,6 +52,4 @@ def schedule(spec: dict, ledger) -> dict | None:
                         "successfulJobsHistoryLimit", "failedJobsHistoryLimit", "when", "stopStrategy", "workflowSpec",
                         "workflowMetadata"):
             ledger.unsupported(("spec", name), f"a CronWorkflow's {name!r} has no orch field")
-    if "workflowMetadata" in spec:
-        ledger.unsupported(("spec", "workflowMetadata"), "orch sets the metadata of the workflows it starts itself")
     return found if "cron" in found else None

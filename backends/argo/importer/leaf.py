@@ -6,8 +6,9 @@ from __future__ import annotations
 from orch.core.names import suggest_name
 
 from . import command as cmd
-from . import pod
+from . import pod, policies
 from .common import LEAF, TEMPLATE_POD, WHY, kind_of
+from .policies import TEMPLATE_POLICIES
 from .retries import number, retries, seconds
 from .tags import Scope, Unsupported, translate
 
@@ -135,7 +136,13 @@ class Leaves:
 
     def _rest(self, path: tuple, template: dict, known) -> None:
         for key in template:
-            if key not in known:
+            if key in known:
+                continue
+            if key in TEMPLATE_POLICIES:
+                self.ledger.approximated((*path, key), TEMPLATE_POLICIES[key])
+            elif key == "synchronization":
+                policies.synchronization(template[key], (*path, key), self.ledger, self.spec, template)
+            else:
                 self.ledger.unsupported((*path, key), WHY.get(key, f"a template's {key!r} has no orch field"))
 
     def _inputs(self, path: tuple, template: dict, scope: Scope, plan) -> None:

@@ -181,6 +181,10 @@ def pod_fields(holder: dict, path: tuple, ledger, kubernetes: dict, keys, scope=
                 continue
             patch.update(parsed)
             ledger.mapped(where, "kubernetes.pod_spec_patch")
+        elif key == "podResources":  # workflowpod.go writes it as the pod's own resources
+            patch["resources"] = value
+            ledger.mapped(where, "kubernetes.pod_spec_patch.resources", "the pod-level resources, as Argo writes them "
+                                                                        "into the pod's spec")
         elif key in PATCHED:
             patch[key] = value
             ledger.mapped(where, f"kubernetes.pod_spec_patch.{key}", "merged into the pod's spec as Argo writes it")

@@ -1,0 +1,105 @@
+"""`orch import argo`: controller policies graded by what they change (approximated: no step's end state moves),
+pod-level resources mapped exactly, and locks approximated only where no clock runs while a task waits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from orch.backends.argo.importer import import_
+from orch.backends.argo.render import render
+from orch.core.fidelity import APPROXIMATED, MAPPED, UNSUPPORTED
+from orch.core.load import parse_spec
+
+CASES = Path(__file__).parent / "import_cases"
+
+
+def fates(imported) -> dict[str, tuple[str, str]]:
+    return {e.path: (e.status, e.note) for e in imported.report.entries}
+
+
+def test_controller_policies_are_approximated_each_saying_who_notices():
+    [imported] = import_(CASES / "policies.yaml")
+    found = fates(imported)
+    for key in ("podGC", "ttlStrategy", "archiveLogs", "artifactRepositoryRef", "podDisruptionBudget", "priority",
+                "workflowMetadata", "metrics"):
+        status, note = found[f"spec.{key}"]
+        assert status == APPROXIMATED and "who notices" in note, key
+    assert found["spec.templates[1].metrics"][0] == APPROXIMATED
+    assert imported.report.nothing_unsupported and imported.report.behaviour.checked
+
+
+def test_pod_level_resources_become_the_pods_own_resources_in_the_patch():
+    [imported] = import_(CASES / "policies.yaml")
+    assert fates(imported)["spec.podResources"][0] == MAPPED
+    spec = yaml.safe_load(imported.text)
+    assert spec["defaults"]["kubernetes"]["pod_spec_patch"]["resources"] == {"limits": {"cpu": "1", "memory": "512Mi"}}
+    [workflow] = [a for a in render(parse_spec(imported.text)) if "Workflow" in a.text]
+    assert "podSpecPatch" in workflow.text and "512Mi" in workflow.text
+
+
+def test_a_lock_within_one_run_is_approximated():
+    [imported] = import_(CASES / "policies.yaml")
+    status, note = fates(imported)["spec.templates[1].synchronization"]
+    assert status == APPROXIMATED and "ConfigMap" in note and "who notices" in note
+
+
+def _with(tmp_path, spec_extra: str, template_extra: str = "") -> dict:
+    path = tmp_path / "locked.yaml"
+    path.write_text(f"""
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {{generateName: locked-}}
+spec:
+  entrypoint: main
+{spec_extra}
+  templates:
+  - name: main
+{template_extra}
+    synchronization:
+      semaphores:
+      - configMapKeyRef: {{name: my-config, key: workflow}}
+    container: {{image: busybox, command: [echo, hi]}}
+""")
+    [imported] = import_(path)
+    return fates(imported)
+
+
+def test_a_lock_under_a_workflow_deadline_is_unsupported(tmp_path):
+    status, note = _with(tmp_path, "  activeDeadlineSeconds: 60")["spec.templates[0].synchronization"]
+    assert status == UNSUPPORTED and "deadline" in note
+
+
+def test_a_lock_on_a_template_with_a_timeout_is_unsupported(tmp_path):
+    status, note = _with(tmp_path, "", "    timeout: 1m")["spec.templates[0].synchronization"]
+    assert status == UNSUPPORTED and "Pending" in note
+
+
+def test_a_template_asking_for_the_workflows_own_lock_is_unsupported(tmp_path):
+    held = "  synchronization:\n    semaphores:\n    - configMapKeyRef: {name: my-config, key: workflow}"
+    found = _with(tmp_path, held)
+    assert found["spec.synchronization"][0] == APPROXIMATED
+    assert found["spec.templates[0].synchronization"][0] == UNSUPPORTED
+
+
+def test_cron_history_limits_are_approximated(tmp_path):
+    path = tmp_path / "cron.yaml"
+    path.write_text("""
+apiVersion: argoproj.io/v1alpha1
+kind: CronWorkflow
+metadata: {name: nightly}
+spec:
+  schedule: "0 2 * * *"
+  successfulJobsHistoryLimit: 3
+  failedJobsHistoryLimit: 1
+  workflowSpec:
+    entrypoint: main
+    templates:
+    - name: main
+      container: {image: busybox, command: [echo, hi]}
+""")
+    [imported] = import_(path)
+    found = fates(imported)
+    assert found["spec.successfulJobsHistoryLimit"][0] == found["spec.failedJobsHistoryLimit"][0] == APPROXIMATED
+    assert imported.report.nothing_unsupported
