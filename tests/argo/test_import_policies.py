@@ -103,3 +103,36 @@ spec:
     found = fates(imported)
     assert found["spec.successfulJobsHistoryLimit"][0] == found["spec.failedJobsHistoryLimit"][0] == APPROXIMATED
     assert imported.report.nothing_unsupported
+
+
+def test_an_artifact_stored_by_a_plugin_driver_is_approximated_as_any_store(tmp_path):
+    path = tmp_path / "plugin.yaml"
+    path.write_text("""
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: plugin-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: make, template: make}
+    - - name: read
+        template: read
+        arguments:
+          artifacts: [{name: message, from: "{{steps.make.outputs.artifacts.out}}"}]
+  - name: make
+    container: {image: busybox, command: [sh, -c, "echo hi > /tmp/out"]}
+    outputs:
+      artifacts:
+      - {name: out, path: /tmp/out, plugin: {name: my-driver, configuration: "bucket: b", key: hi}}
+  - name: read
+    inputs:
+      artifacts: [{name: message, path: /tmp/message}]
+    container: {image: busybox, command: [cat, /tmp/message]}
+""")
+    [imported] = import_(path)
+    status, note = fates(imported)["spec.templates[1].outputs.artifacts[0].plugin"]
+    assert status == APPROXIMATED and "pipeline's store" in note
+    assert imported.report.nothing_unsupported and imported.report.behaviour.checked
+    assert yaml.safe_load(imported.text)["steps"]["make"]["outputs"] == {"out": {"type": "artifact"}}

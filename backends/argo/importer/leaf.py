@@ -200,8 +200,8 @@ class Leaves:
             for key in artifact:
                 if key in ("name", "path"):
                     continue
-                if key in ("archive", "s3", "gcs", "azure", "oss", "artifactory", "hdfs", "globalName",
-                           "artifactGC", "deleted", "archiveLogs"):
+                if key in ("archive", "s3", "gcs", "azure", "oss", "artifactory", "hdfs", "plugin", "globalName",
+                           "artifactGC", "deleted", "archiveLogs"):  # where Argo stores it (a plugin driver too)
                     self.ledger.approximated((*where, key), f"{key}: orch stores every artifact in the pipeline's "
                                                             "store, under its own key, as a tar for a folder")
                 elif key == "optional":
