@@ -136,3 +136,25 @@ spec:
     assert status == APPROXIMATED and "pipeline's store" in note
     assert imported.report.nothing_unsupported and imported.report.behaviour.checked
     assert yaml.safe_load(imported.text)["steps"]["make"]["outputs"] == {"out": {"type": "artifact"}}
+
+
+def test_a_lock_a_steps_template_holds_and_its_task_asks_for_is_unsupported(tmp_path):
+    path = tmp_path / "nested.yaml"
+    path.write_text("""
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: nested-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    synchronization: {mutexes: [{name: db}]}
+    steps:
+    - - {name: work, template: work}
+  - name: work
+    synchronization: {mutexes: [{name: db}]}
+    container: {image: busybox, command: [echo, hi]}
+""")
+    [imported] = import_(path)
+    status, note = fates(imported)["spec.templates[1].synchronization"]
+    assert status == UNSUPPORTED and "its own caller" in note

@@ -10,8 +10,8 @@ step as a failed artifact upload does in orch.
 
 Synchronization is the one with a condition: a task waiting for a lock is Pending (operator.go, TryAcquire) and
 ends as it would have once it holds it, so within one run the same steps end alike, later -- unless a clock runs
-while it waits (the workflow's activeDeadlineSeconds, a template `timeout`, which counts Pending time), or the
-workflow asks again for a lock it holds itself. Those stay unsupported.
+while it waits (the workflow's activeDeadlineSeconds, a template `timeout`, which counts Pending time), or a
+task may ask for a lock its workflow or its calling dag or steps template holds (a lock is held per node). Those stay unsupported.
 """
 
 from __future__ import annotations
@@ -85,8 +85,26 @@ def synchronization(value, where: tuple, ledger, spec: dict, template: dict | No
     elif template is not None and locks(value) & locks(spec.get("synchronization")):
         ledger.unsupported(where, "a template asking for a lock the workflow itself holds: Argo's task waits for "
                                   "its own run")
+    elif template is not None and locks(value) & _shared_with_callers(spec):
+        ledger.unsupported(where, "a lock a dag or steps template holds that another template asks for too: a task "
+                                  "inside it may wait for its own caller (Argo holds a lock per node)")
     else:
         kind = "the workflow waits" if template is None else "the task waits (Pending)"
         ledger.approximated(where, f"Argo's semaphores and mutexes: {kind} until it holds the lock, then runs as it "
                                    f"would have; orch has no locks ({WAITS}); Argo fails the run where the lock's "
                                    "ConfigMap or database is missing, orch reads neither")
+
+
+def _shared_with_callers(spec: dict) -> set[str]:
+    """The locks a dag or steps template holds (for all of its tasks) that some other template names too."""
+    named: dict[str, int] = {}
+    held = set()
+    for template in spec.get("templates") or []:
+        if not isinstance(template, dict):
+            continue
+        found = locks(template.get("synchronization"))
+        for lock in found:
+            named[lock] = named.get(lock, 0) + 1
+        if "dag" in template or "steps" in template:
+            held |= found
+    return {lock for lock in held if named[lock] > 1}
