@@ -158,3 +158,10 @@ spec:
     [imported] = import_(path)
     status, note = fates(imported)["spec.templates[1].synchronization"]
     assert status == UNSUPPORTED and "its own caller" in note
+
+
+def test_a_policy_with_no_spec_field_is_said_in_the_specs_header():
+    [imported] = import_(CASES / "policies.yaml")
+    head = imported.text.split("apiVersion:")[0]
+    assert "# Approximated:" in head and "# spec.podGC: Argo deletes the workflow's pods" in head
+    assert parse_spec(imported.text).pipeline.name == imported.name

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 
+from orch.core.fidelity import path_text
 from orch.core.names import MAX_NAME, MAX_SCHEDULED_NAME, suggest_name
 
 from . import policies, pod
@@ -60,6 +61,7 @@ class Workflow(Calls, Leaves):
         self.read: set[str] = set()  # steps whose outputs a reference reads  # inline templates, by a name of their own
         self.argo_path = ""  # the Argo node path of the DAG or steps template being read
         self.stack: list[str] = []  # the dag and steps templates being called, to refuse recursion
+        self.header_notes: list[str] = []  # approximations of the pipeline's own with no spec field to sit above
 
     def convert(self) -> dict:
         """The spec dict of the document, every field it reads written in the ledger."""
@@ -298,8 +300,10 @@ class Workflow(Calls, Leaves):
 
     def commented(self, out: dict) -> dict[tuple, str]:
         """A `# comment` above each spec field an approximation concerns: the step a task or template became,
-        the field its target names where the step has it (`retries`, `trigger`), else the pipeline's field."""
+        the field its target names where the step has it (`retries`, `trigger`), else the pipeline's field; one
+        with neither (a controller policy) goes into `header_notes`, for the spec's header."""
         found: dict[tuple, list[str]] = {}
+        self.header_notes = []
         for path, entry in self.main_ledger.entries.items():
             if entry.status != "approximated":
                 continue
@@ -309,10 +313,14 @@ class Workflow(Calls, Leaves):
             for place in places:
                 step = value_at(out, place)
                 at = (*place, field) if field and isinstance(step, dict) and field in step else place
-                if at:
-                    found.setdefault(at, [])
-                    if entry.note not in found[at]:
-                        found[at].append(entry.note)
+                if not at:  # the pipeline's own, with no field to sit above: said in the header
+                    line = f"{path_text(path)}: {entry.note}"
+                    if line not in self.header_notes:
+                        self.header_notes.append(line)
+                    continue
+                found.setdefault(at, [])
+                if entry.note not in found[at]:
+                    found[at].append(entry.note)
         for at, note in self.spec_notes.items():
             found.setdefault(at, []).insert(0, note)
         return {at: "\n".join(notes) for at, notes in found.items()}

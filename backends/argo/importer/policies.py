@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 
 POLICIES = {
-    "podGC": "Argo deletes the workflow's pods by this policy once they ended; orch's rendered Workflow sets its own "
-             "(who notices: pods and their logs kept or deleted at other times; no step's state changes)",
+    "podGC": "Argo deletes the workflow's pods by this policy once they ended; orch's rendered Workflow sets none, "
+             "so Argo keeps them (who notices: pods and their logs kept longer; no step's state changes)",
     "ttlStrategy": "Argo deletes the Workflow object this long after it ended; orch sets no TTL (who notices: the "
                    "finished run stays listed until deleted; no step's state changes)",
     "archiveLogs": "Argo also uploads each pod's logs to the artifact repository; orch keeps logs where the engine "

@@ -25,7 +25,9 @@ def spec_text(spec: dict, workflow, document):
     """(text, graph): the spec written and loaded, repaired where orch refused a field."""
     header = f"Imported from {document.file} ({document.kind} {spec['name']}) by orch import argo"
     for _ in range(ROUNDS):
-        text = dump(spec, workflow.commented(spec), header)
+        comments = workflow.commented(spec)
+        notes = "".join(f"\n{note}" for note in workflow.header_notes)
+        text = dump(spec, comments, header + ("\nApproximated:" + notes if notes else ""))
         try:
             return text, parse_spec(text, f"{spec['name']}.yaml")
         except SpecError as err:
