@@ -76,6 +76,27 @@ def test_a_lock_on_a_template_with_a_timeout_is_unsupported(tmp_path):
     assert status == UNSUPPORTED and "Pending" in note
 
 
+def test_a_lock_under_a_callers_timeout_is_unsupported(tmp_path):
+    path = tmp_path / "caller.yaml"
+    path.write_text("""
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: caller-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    timeout: 5m
+    steps:
+    - - {name: work, template: work}
+  - name: work
+    synchronization: {mutexes: [{name: db}]}
+    container: {image: busybox, command: [echo, hi]}
+""")
+    [imported] = import_(path)
+    assert fates(imported)["spec.templates[1].synchronization"][0] == UNSUPPORTED
+
+
 def test_a_template_asking_for_the_workflows_own_lock_is_unsupported(tmp_path):
     held = "  synchronization:\n    semaphores:\n    - configMapKeyRef: {name: my-config, key: workflow}"
     found = _with(tmp_path, held)

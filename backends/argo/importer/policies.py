@@ -10,7 +10,8 @@ step as a failed artifact upload does in orch.
 
 Synchronization is the one with a condition: a task waiting for a lock is Pending (operator.go, TryAcquire) and
 ends as it would have once it holds it, so within one run the same steps end alike, later -- unless a clock runs
-while it waits (the workflow's activeDeadlineSeconds, a template `timeout`, which counts Pending time), or a
+while it waits (the workflow's activeDeadlineSeconds, a template `timeout` -- its own or a caller's -- which counts
+Pending time), or a
 task may ask for a lock its workflow or its calling dag or steps template holds (a lock is held per node). Those stay unsupported.
 """
 
@@ -79,9 +80,10 @@ def synchronization(value, where: tuple, ledger, spec: dict, template: dict | No
     if "activeDeadlineSeconds" in spec:
         ledger.unsupported(where, "a lock with a workflow deadline (activeDeadlineSeconds): the run's clock runs "
                                   "while a task waits for the lock, so Argo can fail it where orch would not wait")
-    elif template is not None and "timeout" in template:
-        ledger.unsupported(where, "a lock on a template with a timeout: Argo's template timeout counts the time it "
-                                  "waits for the lock (Pending), so it can fail where orch's step would not wait")
+    elif template is not None and _timed(spec, template):
+        ledger.unsupported(where, "a lock in a workflow with template timeouts: Argo's template timeout counts the "
+                                  "time a node waits (Pending), its own or its callers', so it can fail where orch's "
+                                  "step would not wait")
     elif template is not None and locks(value) & locks(spec.get("synchronization")):
         ledger.unsupported(where, "a template asking for a lock the workflow itself holds: Argo's task waits for "
                                   "its own run")
@@ -108,3 +110,11 @@ def _shared_with_callers(spec: dict) -> set[str]:
         if "dag" in template or "steps" in template:
             held |= found
     return {lock for lock in held if named[lock] > 1}
+
+
+def _timed(spec: dict, template: dict) -> bool:
+    """Whether a template timeout may run while this template's task waits: its own (templateDefaults merged), or
+    any other template's (a caller's counts its tasks' waits)."""
+    defaults = spec.get("templateDefaults") if isinstance(spec.get("templateDefaults"), dict) else {}
+    return "timeout" in template or "timeout" in defaults or any(
+        isinstance(t, dict) and "timeout" in t for t in spec.get("templates") or [])
