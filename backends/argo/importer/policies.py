@@ -11,8 +11,8 @@ step as a failed artifact upload does in orch.
 Synchronization is the one with a condition: a task waiting for a lock is Pending (operator.go, TryAcquire) and
 ends as it would have once it holds it, so within one run the same steps end alike, later -- unless a clock runs
 while it waits (the workflow's activeDeadlineSeconds, a template `timeout` -- its own or a caller's -- which counts
-Pending time), or a
-task may ask for a lock its workflow or its calling dag or steps template holds (a lock is held per node). Those stay unsupported.
+Pending time), or a task may ask for a lock its workflow or its calling dag or steps template holds (a lock is held
+per node). Those stay unsupported.
 """
 
 from __future__ import annotations
