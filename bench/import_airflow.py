@@ -14,16 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from orch.backends.airflow.importer.examples import example_files
 from orch.core.errors import SpecError
-
-
-def example_files() -> list[Path]:
-    from importlib import metadata
-
-    root = Path(metadata.distribution("apache-airflow-core").locate_file("airflow"))  # not bench/airflow.py
-    folders = [root / "example_dags", *sorted((root / "providers").glob("*/example_dags")),
-               *sorted((root / "providers").glob("*/*/example_dags"))]
-    return [f for folder in folders for f in sorted(folder.glob("*.py")) if f.name != "__init__.py"]
 
 
 def measure(folder: Path | None = None) -> dict:

@@ -43,3 +43,13 @@ def test_rendering_imports_no_engine(tmp_path):
                 f"    main(['render', {str(SPECS / 'ml-training.yaml')!r}, '-b', {backend!r}, '-o', {str(tmp_path / backend)!r}])")
         assert not loaded_after(code) & {"prefect", "airflow", "hera"}, backend
         assert any((tmp_path / backend).iterdir()), backend
+
+
+def test_no_test_puts_bench_on_the_import_path():
+    """bench/ holds scripts named after the engines (bench/prefect.py, bench/airflow.py): on sys.path they would
+    shadow the real packages for every later test of the session."""
+    import sys
+    from pathlib import Path
+
+    bench = (Path(__file__).resolve().parents[1] / "bench").resolve()
+    assert all(Path(p or ".").resolve() != bench for p in sys.path)

@@ -92,8 +92,7 @@ SAMPLE = [  # (file, a Path or an example's name) whose tasks all run here
 
 
 def _sample_files() -> list[Path]:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-    from import_airflow import example_files
+    from orch.backends.airflow.importer.examples import example_files
 
     examples = {f.name: f for f in example_files()}
     return [DAGS / name if where == "ours" else examples[name] for where, name in SAMPLE]

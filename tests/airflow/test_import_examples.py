@@ -4,19 +4,17 @@ providers' example_dags): every DAG imports to a spec that validates, and every 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from orch.backends.airflow.importer import imported_all, load
 from orch.backends.airflow.importer.dag import document_of
+from orch.backends.airflow.importer.examples import example_files
 from orch.core.errors import SpecError
 from orch.core.fidelity import leaves, path_text
 from orch.core.load import parse_spec
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-from import_airflow import example_files  # noqa: E402 - the bench's own list of the examples
 
 CLEAN_AT_LEAST = 21  # files whose DAGs all import with nothing unsupported and their behaviour checked (bench)
 
