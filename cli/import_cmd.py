@@ -55,9 +55,17 @@ def import_(
 
 
 def _importer(engine: str):
+    """The engine's importer; Airflow's needs Airflow itself, which reads the DAG files (exit 3 without it)."""
+    import importlib.util
+
+    from orch.core.errors import BackendUnavailable
+
     if engine == "argo":
         from orch.backends.argo import importer
     else:
+        if importlib.util.find_spec("airflow") is None:
+            raise BackendUnavailable("orch import airflow needs Airflow, which loads the DAG files: "
+                                     "pip install 'orch[airflow]'")
         from orch.backends.airflow import importer
     return importer
 

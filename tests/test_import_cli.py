@@ -145,3 +145,13 @@ def test_a_dag_file_orch_rendered_imports_back_and_an_edited_one_says_what_chang
     edited = [e for e in report["entries"] if e["path"] == "ORCH_SPEC"]
     assert edited and "edited since orch rendered it" in edited[0]["note"] and "retries=4" in edited[0]["note"]
     assert parse_spec(out).pipeline.steps["split"].retries.limit == 4  # read the general way: the edit is kept
+
+
+def test_importing_airflow_without_airflow_says_what_to_install(orch, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "airflow" else real(name, *a))
+    (tmp_path / "dag.py").write_text("x = 1\n")
+    code, _, err = orch("import", "airflow", tmp_path / "dag.py")
+    assert code == 3 and "pip install 'orch[airflow]'" in err
