@@ -102,23 +102,21 @@ def _value(tree, phases, items) -> bool:
 
 
 def _or(toks, at):
-    parts = []
-    part, at = _and(toks, at)
-    parts.append(part)
-    while at < len(toks) and toks[at][:2] == ("op", "||"):
-        part, at = _and(toks, at + 1)
-        parts.append(part)
-    return (parts[0] if len(parts) == 1 else ("or", tuple(parts))), at
+    return _joined(toks, at, "||", "or", _and)
 
 
 def _and(toks, at):
-    parts = []
-    part, at = _not(toks, at)
-    parts.append(part)
-    while at < len(toks) and toks[at][:2] == ("op", "&&"):
-        part, at = _not(toks, at + 1)
+    return _joined(toks, at, "&&", "and", _not)
+
+
+def _joined(toks, at, op: str, kind: str, operand):
+    """`operand (op operand)*`: one operand as itself, more as a (kind, parts) node."""
+    part, at = operand(toks, at)
+    parts = [part]
+    while at < len(toks) and toks[at][:2] == ("op", op):
+        part, at = operand(toks, at + 1)
         parts.append(part)
-    return (parts[0] if len(parts) == 1 else ("and", tuple(parts))), at
+    return (parts[0] if len(parts) == 1 else (kind, tuple(parts))), at
 
 
 def _not(toks, at):

@@ -63,21 +63,21 @@ def parse(text: str):
 
 
 def _or(items, at):
-    left, at = _and(items, at)
-    parts = [left]
-    while at < len(items) and items[at] == ("op", "||"):
-        right, at = _and(items, at + 1)
-        parts.append(right)
-    return (parts[0] if len(parts) == 1 else Logic("||", tuple(parts))), at
+    return _joined(items, at, "||", _and)
 
 
 def _and(items, at):
-    left, at = _not(items, at)
-    parts = [left]
-    while at < len(items) and items[at] == ("op", "&&"):
-        right, at = _not(items, at + 1)
-        parts.append(right)
-    return (parts[0] if len(parts) == 1 else Logic("&&", tuple(parts))), at
+    return _joined(items, at, "&&", _not)
+
+
+def _joined(items, at, op: str, operand):
+    """`operand (op operand)*`: one operand as itself, more as one Logic node."""
+    part, at = operand(items, at)
+    parts = [part]
+    while at < len(items) and items[at] == ("op", op):
+        part, at = operand(items, at + 1)
+        parts.append(part)
+    return (parts[0] if len(parts) == 1 else Logic(op, tuple(parts))), at
 
 
 def _not(items, at):
