@@ -172,9 +172,9 @@ def params_of(reading, spec: dict) -> None:
             reading.ledger.mapped(at, f"params.{name}")
     for task in reading.dag["tasks"]:  # a task's own params: the pipeline's, where no DAG param has the name
         for name, value in (task["kwargs"].get("params") or {}).items():
-            if name not in params and not _bad(name) and _type_of(value):
+            if name not in params and not _bad(name):
                 params[name] = {"type": _type_of(value), "default": value}
-                reading.param_types[name] = _type_of(value)
+                reading.param_types[name] = params[name]["type"]
     if params:
         spec["params"] = params
 
@@ -195,13 +195,8 @@ def _bad(name: str) -> bool:
     return name_problem(name) is not None
 
 
-def _type_of(value) -> str | None:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str) or value is None:
-        return "string"
-    return "json"
+def _type_of(value) -> str:
+    """A param's type from its default, as orch's own shorthand reads one -- but a param with no default is text."""
+    from orch.core.spec import type_of_value
+
+    return "string" if value is None else type_of_value(value)
