@@ -10,11 +10,14 @@ reads as it was written. Problems are located where they were written (`NestedSo
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .errors import Diagnostic
 from .refs import RefProblem, whole_ref
 from .yaml_source import Source
+
+if TYPE_CHECKING:
+    from .graph import PipelineGraph
 
 SEP = "."
 MAX_DEPTH = 8  # E246: groups inside groups; deeper nesting reads as a pipeline to split
@@ -210,3 +213,20 @@ def leaf_source(pipeline, group: str, output: str) -> tuple[str, str] | None:
     while source is not None and source[0] in pipeline.groups:
         source = source_of(pipeline, *source)
     return source
+
+
+def scope_edges(graph: PipelineGraph) -> dict[str, dict[str, list[str]]]:
+    """scope -> node -> the nodes of that scope it waits for (spec order): every edge of the graph, lifted to the
+    nodes of the two steps' nearest common scope that hold them (what each backend and core/play.py wait on)."""
+    pipeline = graph.pipeline
+    position = {name: i for i, name in enumerate(order(pipeline))}
+    lifted: dict[str, dict[str, dict[str, None]]] = {}
+    for edge in graph.edges:
+        up = [*reversed([g for g in scopes(edge.upstream) if g]), edge.upstream]
+        down = [*reversed([g for g in scopes(edge.downstream) if g]), edge.downstream]
+        common = 0
+        while common < min(len(up), len(down)) - 1 and up[common] == down[common]:
+            common += 1
+        scope = up[common - 1] if common else ""
+        lifted.setdefault(scope, {}).setdefault(down[common], {})[up[common]] = None
+    return {scope: {node: sorted(ups, key=position.__getitem__) for node, ups in nodes.items()} for scope, nodes in lifted.items()}

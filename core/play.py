@@ -4,7 +4,7 @@
 wrote on the same draws -- which attempts of which step fail, what values its outputs take -- and compares
 every step's end. This is DESIGN §3 (docs/semantics.md) as a function: triggers, conditions, `fail_fast`,
 retries, groups and fan-out groups, finally steps, the pipeline's status. Time is not played: steps end one
-after another in a topological order of the spec (ties in spec order), so `fail_fast` stops exactly the
+after another in a topological order of each scope (ties in the order written; a group as one node), so `fail_fast` stops exactly the
 steps after the first failure in that order; a timeout is one of the draw's failed attempts.
 The conformance tests hold it to the local backend's real runs (tests/test_play.py).
 """
@@ -52,21 +52,42 @@ class Played:
 
 def play(graph: PipelineGraph, draws: Mapping[str, Draw], params: Mapping[str, Any] | None = None) -> Played:
     """The spec's end on `draws` (by qualified step name; a step without one succeeds at once)."""
-    return _Play(graph, draws, params or {}).run()
+    return Player(graph).play(draws, params)
+
+
+class Player:
+    """A spec made ready for many plays: each scope's nodes in the order they play, with the siblings each waits
+    for (core/groups.py's scope_edges, as every backend), found once rather than on every draw."""
+
+    def __init__(self, graph: PipelineGraph):
+        self.graph = graph
+        edges = groups.scope_edges(graph)
+        written = {name: i for i, name in enumerate(groups.order(graph.pipeline))}
+        self.scopes = {scope: [(name, edges.get(scope, {}).get(name, []))
+                               for name in _in_order(groups.children(graph.pipeline, scope), edges.get(scope, {}), written)]
+                       for scope in ["", *graph.pipeline.groups]}
+
+    def play(self, draws: Mapping[str, Draw], params: Mapping[str, Any] | None = None) -> Played:
+        return _Play(self, draws, params or {}).run()
+
+
+def _in_order(children: list[str], edges: dict[str, list[str]], written: dict[str, int]) -> list[str]:
+    """A scope's nodes after the siblings they wait for, ties in the order they are written."""
+    import networkx as nx
+
+    dag = nx.DiGraph()
+    dag.add_nodes_from(children)
+    dag.add_edges_from((up, name) for name in children for up in edges.get(name, ()))
+    return list(nx.lexicographical_topological_sort(dag, key=written.__getitem__))
 
 
 class _Play:
-    def __init__(self, graph: PipelineGraph, draws: Mapping[str, Draw], params: Mapping[str, Any]):
-        self.graph, self.pipeline, self.draws = graph, graph.pipeline, draws
+    def __init__(self, player: Player, draws: Mapping[str, Draw], params: Mapping[str, Any]):
+        self.graph, self.pipeline, self.scopes, self.draws = player.graph, player.graph.pipeline, player.scopes, draws
         self.params = {name: params.get(name, p.default) for name, p in self.pipeline.params.items()}
         self.ends: dict[str, Ending] = {}
         self.stopped = False  # fail_fast met a failure: nothing starts any more
         self.run_fields: dict[str, Any] = {}
-        order = graph.order()
-        self.position = {name: i for i, name in enumerate(order)}
-        for name in groups.order(self.pipeline):  # a group sits where its first step does
-            if name in self.pipeline.groups:
-                self.position[name] = min(self.position[m] for m in groups.members(self.pipeline, name))
 
     def run(self) -> Played:
         self.scope("")
@@ -80,26 +101,11 @@ class _Play:
 
     def scope(self, scope: str) -> str:
         """Play the steps and groups directly in `scope`, in order; the scope's state from theirs."""
-        children = sorted(groups.children(self.pipeline, scope), key=self.position.__getitem__)
-        for name in children:
-            upstream = [self.ends[u].state for u in self.upstream(name, scope)]
+        for name, waits_for in self.scopes[scope]:
+            upstream = [self.ends[u].state for u in waits_for]
             trigger = (self.pipeline.groups[name] if name in self.pipeline.groups else self.pipeline.steps[name]).trigger
             self.node(name, decide(trigger, upstream))
-        return scope_state(self.ends[name].state for name in children)
-
-    def upstream(self, name: str, scope: str) -> list[str]:
-        """The siblings `name` (a step or a group) waits for: those holding an upstream step of it or of a step
-        inside it (a group's steps count only their siblings; the group counted what is outside)."""
-        inner = groups.members(self.pipeline, name) if name in self.pipeline.groups else [name]
-        found: dict[str, None] = {}
-        for step in inner:
-            for up in self.graph.upstream(step):
-                if up in inner:
-                    continue
-                sibling = _child_of(scope, up)
-                if sibling is not None and sibling != name:
-                    found[sibling] = None
-        return sorted(found, key=self.position.__getitem__)
+        return scope_state(self.ends[name].state for name, _ in self.scopes[scope])
 
     def node(self, name: str, decision: str) -> None:
         is_group = name in self.pipeline.groups
@@ -159,10 +165,3 @@ class _Play:
             return self.draws.get(source[0], Draw()).outputs.get(source[1]) if source else None
         return None  # an item: the play draws one outcome for all a fan-out's items
 
-
-def _child_of(scope: str, name: str) -> str | None:
-    """The step or group directly in `scope` that is or holds `name`; None if `name` is outside `scope`."""
-    if scope and not groups.inside(name, scope):
-        return None
-    rest = name[len(scope) + 1:] if scope else name
-    return groups.qualify(scope, rest.split(groups.SEP, 1)[0])

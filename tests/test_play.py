@@ -120,3 +120,19 @@ def test_an_empty_fan_out_succeeds_without_attempts():
         """))
     assert play(graph, {}).ends == {"each": Ending("succeeded"), "g": Ending("succeeded"), "g.inner": Ending("succeeded"),
                                     "next": Ending("succeeded", 1)}
+
+
+def test_a_group_written_before_the_step_it_waits_for_plays_after_it():
+    graph = parse_spec(textwrap.dedent("""\
+        apiVersion: orch/v1
+        name: order
+        steps:
+          g:
+            steps:
+              x: {command: [x]}
+              y: {command: [x], after: [a]}
+          a: {command: [x], outputs: {r: string}}
+        """))
+    assert play(graph, {"a": Draw(fails=1)}).ends == {
+        "a": Ending("failed", 1), "g": Ending("upstream_failed"), "g.x": Ending("upstream_failed"),
+        "g.y": Ending("upstream_failed")}

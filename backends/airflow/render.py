@@ -30,7 +30,7 @@ from orch.core.spec import Pipeline, Step
 from .. import roundtrip
 from ..base import Artifact
 from ..embed import module
-from ..local.scopes import scope_edges
+from orch.core.groups import scope_edges
 from ..pycode import Names, Refs, condition, docstring, ident, literal, step_call, upstream_read, value, wrapped
 from . import kubernetes
 

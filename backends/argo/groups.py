@@ -6,7 +6,7 @@ by one task of the DAG of the scope that holds it (docs/backends.md, "Groups on 
   (`sweep-G-train`): no part holds a capital, so no two qualified names, and no top-level step (`sweep-g-train`),
   meet in one name.
 - The calling task carries the group's `depends` and `when` (depends.py over the scope's nodes, edges lifted as the
-  local backend lifts them: local/scopes.py, scope_edges). A step inside counts only its siblings.
+  local backend lifts them: core/groups.py, scope_edges). A step inside counts only its siblings.
 - Values from outside. A DAG task reads only its own DAG's tasks and its template's inputs, so each output a step
   inside reads from outside the group is passed in by the group's task, as two inputs: `P__O`, its text ('' unless
   readable), and `Ok-P__O`, whether it is readable (its producer succeeded). Deeper groups pass them on.
@@ -36,7 +36,7 @@ from orch.core.names import argo_name
 from orch.core.refs import find_refs, iter_strings, whole_ref
 from orch.core.spec import Step
 
-from ..local.scopes import scope_edges
+from orch.core.groups import scope_edges
 from . import manifest as a
 from .condition import literal
 from .fanout import ITEMS, PREFIX as FAN

@@ -30,6 +30,7 @@ from orch.core import groups
 from orch.core.artifacts import artifact_outputs, is_artifact
 from orch.core.expr import evaluate, parse_condition
 from orch.core.graph import PipelineGraph
+from orch.core.groups import scope_edges
 from orch.core.limits import MAX_STDOUT_OUTPUT_BYTES
 from orch.core.refs import Ref
 from orch.core.result import RunResult, StepResult, pipeline_status, run_outcome, scope_state
@@ -41,7 +42,7 @@ from orch.core.values import OutputError, fill, fill_text, outputs_from_files, o
 from .host import Host, Request
 from .processes import (Zygote, is_child_group_leader, kill_group, kill_if_same, read_pid_file,
                         read_regular_file, started_at)
-from .scopes import across_items, first_failure, instance, item_scope, scope_edges
+from .scopes import across_items, first_failure, instance, item_scope
 from .state import Store, now, safe_text
 from .where import Where
 

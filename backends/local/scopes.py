@@ -1,8 +1,7 @@
-"""Groups on the local backend: which nodes of a scope wait for which, and how a group ends (docs/semantics.md#groups).
+"""Groups on the local backend: the instances of a scope's runs, and how a group ends (docs/semantics.md#groups).
 
-A scope is the pipeline's level or a group's inside. Its nodes are the steps and groups directly
-in it; a dependency between steps in different scopes is a dependency between the nodes of their
-nearest common scope that hold them. Each run of a scope (the pipeline, a group, one item of a
+A scope is the pipeline's level or a group's inside; which of its nodes wait for which is
+core/groups.py's scope_edges, which every backend shares. Each run of a scope (the pipeline, a group, one item of a
 fan-out group) has instance names of its own: `sweep[2].train` is item 2's `sweep.train`.
 """
 
@@ -11,24 +10,7 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from orch.core import groups
-from orch.core.graph import PipelineGraph
 from orch.core.result import StepResult, state_over_items
-
-
-def scope_edges(graph: PipelineGraph) -> dict[str, dict[str, list[str]]]:
-    """scope -> node -> the nodes of that scope it waits for (spec order): every edge of the graph, lifted."""
-    pipeline = graph.pipeline
-    order = {name: i for i, name in enumerate(groups.order(pipeline))}
-    lifted: dict[str, dict[str, dict[str, None]]] = {}
-    for edge in graph.edges:
-        up = [*reversed([g for g in groups.scopes(edge.upstream) if g]), edge.upstream]
-        down = [*reversed([g for g in groups.scopes(edge.downstream) if g]), edge.downstream]
-        common = 0
-        while common < min(len(up), len(down)) - 1 and up[common] == down[common]:
-            common += 1
-        scope = up[common - 1] if common else ""
-        lifted.setdefault(scope, {}).setdefault(down[common], {})[up[common]] = None
-    return {scope: {node: sorted(ups, key=order.__getitem__) for node, ups in nodes.items()} for scope, nodes in lifted.items()}
 
 
 def instance(scope_instance: str, qualified: str) -> str:

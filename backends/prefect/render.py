@@ -28,7 +28,7 @@ from orch.core.spec import Pipeline, Step
 from .. import roundtrip
 from ..base import Artifact
 from ..embed import module
-from ..local.scopes import scope_edges
+from orch.core.groups import scope_edges
 from ..pycode import PYTHON_TYPES, Names, Refs, condition, docstring, ident, literal, step_call, upstream_read, value, wrapped
 from . import pool
 

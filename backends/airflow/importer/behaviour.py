@@ -9,7 +9,7 @@ downstream task_ids (or nothing), a short-circuit True or False. An EmptyOperato
 from __future__ import annotations
 
 from orch.core.fidelity import Behaviour, Space, check
-from orch.core.play import Draw, Ending, play
+from orch.core.play import Draw, Ending, Player
 
 from ..play import play as play_airflow
 from .dag import RAN
@@ -82,8 +82,10 @@ def behaviour_of(dag: dict, graph, names: dict[str, str]) -> Behaviour:
         played = play_airflow(tasks, settle(draw))
         return played.status, played.ends
 
+    player = Player(graph)
+
     def spec(draw):
-        played = play(graph, {names[t]: d for t, d in settle(draw).items()})
+        played = player.play({names[t]: d for t, d in settle(draw).items()})
         return played.status, played.ends
 
     return check(source, spec, spaces_of(tasks), names, same, same_status)

@@ -10,7 +10,7 @@ run's phase against orch's status.
 from __future__ import annotations
 
 from orch.core.fidelity import Behaviour, Space, check as fidelity_check
-from orch.core.play import Draw, Ending, play as orch_play
+from orch.core.play import Draw, Ending, Player
 
 from .. import play as argo_play
 
@@ -106,8 +106,10 @@ def check(document, workflow, graph) -> Behaviour:
         played = argo_play.play(document.data, argo_draws, library)
         return played.status, played.ends
 
+    player = Player(graph)
+
     def play_spec(draw: dict[str, Draw]):
-        played = orch_play(graph, draw)
+        played = player.play(draw)
         return played.status, played.ends
 
     try:
