@@ -138,10 +138,7 @@ def recovered(pipeline: Pipeline, source: str, kind: str, fields: dict[tuple, tu
         ledger.mapped(path, note="rendered by orch from the spec it carries, unchanged")
     text = dump(spec_data(pipeline), header=f"Imported from {source} ({kind} {pipeline.name}, rendered by orch and "
                                             "unchanged: the spec it was rendered from) by orch import")
-    report = Report(source, kind, pipeline.name, sorted(ledger.entries.values(), key=lambda e: (e.line or 0, e.path)),
-                    Behaviour(proved_by=RENDERED))
-    return Imported(pipeline.name, text, report)
-
+    return Imported(pipeline.name, text, Report(source, kind, pipeline.name, ledger.close({}), Behaviour(proved_by=RENDERED)))
 
 
 def recover_argo(document: Any, others: Iterable[Any] = ()) -> tuple[Optional[Pipeline], str]:
