@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import backends_cmd, deploy_cmd, export_cmd, graph_cmd, import_cmd, render_cmd, run_cmd, runs_cmd, schema_cmd, validate_cmd
+from . import backends_cmd, deploy_cmd, export_cmd, graph_cmd, import_cmd, render_cmd, run_cmd, runs_cmd, schema_cmd, ui_cmd, validate_cmd
 
 app = typer.Typer(
     name="orch",
@@ -24,3 +24,4 @@ app.command("export")(export_cmd.export)
 app.command("import")(import_cmd.import_)
 app.command("schema")(schema_cmd.schema)
 app.command("backends")(backends_cmd.backends)
+app.command("ui")(ui_cmd.ui)
