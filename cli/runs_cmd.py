@@ -68,8 +68,12 @@ def list_runs(limit: int = typer.Option(20, "--limit", "-n", min=1, help="newest
 
 @runs_app.command("show")
 def show(run_id: str, as_json: bool = typer.Option(False, "--json", help="the RunResult as JSON"),
-         backend: str = BACKEND, spec: Optional[Path] = SPEC, server: Optional[str] = SERVER) -> None:
+         backend: str = BACKEND, spec: Optional[Path] = SPEC, server: Optional[str] = SERVER,
+         html: Optional[Path] = typer.Option(None, "--html", help="write the run's page as one self-contained HTML "
+                                             "file (graph, timeline, logs; needs orch[ui])", show_default=False)) -> None:
     """One run's RunResult."""
+    if html is not None:
+        return _write_report(run_id, html, backend, as_json)
     if backend != "local":
         graph, implementation = _deployed(backend, spec)
         result = implementation.read_run(graph, run_id, server=server)
@@ -86,6 +90,31 @@ def show(run_id: str, as_json: bool = typer.Option(False, "--json", help="the Ru
         say(result.to_json())
     else:
         print_result(result)
+
+
+def _write_report(run_id: str, out: Path, backend: str, as_json: bool) -> None:
+    """The run page as one file (cli/ui/report.py), from the local records."""
+    import importlib.util
+
+    from orch.core.errors import BackendUnavailable
+
+    from .files import write_atomically
+
+    if backend != "local" or as_json:
+        raise UsageError("--html writes a local run's page; it takes neither --backend nor --json")
+    if importlib.util.find_spec("jinja2") is None:
+        raise BackendUnavailable("orch runs show --html needs Jinja2: pip install 'orch[ui]'")
+    from .ui.report import report_html
+
+    store = _store()
+    try:
+        text = report_html(store, run_id)
+    finally:
+        store.close()
+    if text is None:
+        raise UsageError(f"no run {shorten(repr(run_id))}; see `orch runs list`")
+    write_atomically(out, text.encode("utf-8"))
+    say(f"wrote {out}")
 
 
 def _deployed(backend: str, spec: Optional[Path]):

@@ -33,6 +33,7 @@ class Artifact:
     kind: str = ""  # text, json, csv, image, or "" (no preview)
     text: str = ""  # the preview's text (text, json)
     rows: Optional[list] = None  # the preview's rows (csv)
+    data_uri: Optional[str] = None  # an image inlined (the single-file report)
 
 
 def run_folder(store_url: Optional[str], pipeline: str, run_id: str) -> Optional[Path]:

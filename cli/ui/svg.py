@@ -50,15 +50,19 @@ def layout(graph) -> Layout:
     def kids(scope: str) -> list[str]:
         return children(pipeline, scope) if pipeline.groups else list(pipeline.steps)
 
+    def label_width(text: str) -> float:
+        return len(text) * 6.8 + 2 * PAD  # (12px text)
+
     def place(scope: str, names: list[str], waits: dict[str, list[str]]) -> tuple[dict[str, Box], float, float]:
         """Boxes of `names` relative to the scope's corner (a group's inside laid out first), and the size."""
-        inner: dict[str, tuple[dict[str, Box], dict[str, Box]]] = {}
+        inner: dict[str, tuple[dict[str, Box], float]] = {}
         sizes = {}
         for name in names:
             if name in pipeline.groups:
                 boxes, width, height = place(name, kids(name), lifted.get(name, {}))
-                inner[name] = boxes
-                sizes[name] = (width + 2 * PAD, height + 2 * PAD + LABEL_H)
+                inner[name] = (boxes, width)
+                title = " · ".join(_group_traits(name, pipeline.groups[name]))
+                sizes[name] = (max(width + 2 * PAD, label_width(title)), height + 2 * PAD + LABEL_H)
             else:
                 sizes[name] = (NODE_W, NODE_H)
         rows = _layers(names, waits)
@@ -78,8 +82,9 @@ def layout(graph) -> Layout:
         total_height = max(y - GAP_Y, 0)
         for name, box in list(placed.items()):
             if name in inner:
-                for child, child_box in inner[name].items():
-                    placed[child] = child_box.moved(box.x + PAD, box.y + PAD + LABEL_H)
+                boxes, inner_width = inner[name]
+                for child, child_box in boxes.items():
+                    placed[child] = child_box.moved(box.x + (box.w - inner_width) / 2, box.y + PAD + LABEL_H)
         return placed, width, total_height
 
     placed, width, height = place("", kids(""), lifted.get("", {}))
@@ -89,11 +94,12 @@ def layout(graph) -> Layout:
         waits = {name: graph.final_upstream(name) for name in names}
         boxes, f_width, f_height = place("\0finally", names, waits)
         top = height + (GAP_Y if placed else 0)
-        final = Box(0, top, f_width + 2 * PAD, f_height + 2 * PAD + LABEL_H)
+        final = Box(0, top, max(f_width + 2 * PAD, label_width(FINALLY)), f_height + 2 * PAD + LABEL_H)
         width = max(width, final.w)
         final.x = (width - final.w) / 2
+        inset = (final.w - f_width) / 2
         for name, box in boxes.items():
-            placed[name] = box.moved(final.x + PAD, top + PAD + LABEL_H)
+            placed[name] = box.moved(final.x + inset, top + PAD + LABEL_H)
         height = top + final.h
     for name, box in placed.items():
         (clusters if name in pipeline.groups else nodes)[name] = box.moved(MARGIN, MARGIN)
