@@ -18,7 +18,7 @@ pytestmark = pytest.mark.xdist_group("ui-browser")
 SECRET = "ui-tests-secret-Wq7r"  # distinctive, so a test can look for it where it must never be
 
 
-def _png(width: int = 24, height: int = 16) -> bytes:
+def _png(width: int = 96, height: int = 48) -> bytes:
     """A small real PNG (a red-to-blue gradient), so the preview is an image a browser decodes."""
     rows = b"".join(b"\x00" + b"".join(bytes((255 * x // width, 64, 255 - 255 * x // width)) for x in range(width))
                     for _ in range(height))
@@ -284,7 +284,7 @@ def test_a_step_page_shows_attempts_log_outputs_and_artifact_previews(ui, home, 
     assert [c.strip() for c in cells] == ["name", "score", "alpha", "1", "beta", "2"]
     image = preview("picture").locator("img")
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
-    assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [24, 16]
+    assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [96, 48]
 
     sizes = {"notes": len("first line of notes\nsecond line\n"), "table": len("name,score\nalpha,1\nbeta,2\n")}
     for name, size in sizes.items():
