@@ -19,7 +19,7 @@ SECRET = "ui-tests-secret-Wq7r"  # distinctive, so a test can look for it where 
 
 
 def _png(width: int = 96, height: int = 48) -> bytes:
-    """A small real PNG (a red-to-blue gradient), so the preview is an image a browser decodes."""
+    """A small real PNG (a blue-to-red gradient), so the preview is an image a browser decodes."""
     rows = b"".join(b"\x00" + b"".join(bytes((255 * x // width, 64, 255 - 255 * x // width)) for x in range(width))
                     for _ in range(height))
 
