@@ -17,7 +17,7 @@ from orch.core.errors import BackendUnavailable, UsageError
 
 from .output import say
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOOPBACK = ("127.0.0.1", "localhost")
 
 
 def ui(
@@ -41,7 +41,7 @@ def ui(
     listener = _listen(host, port)
     bound = listener.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    allowed = None if host not in LOOPBACK else ["127.0.0.1", "localhost", "[::1]", "::1"]
+    allowed = ["127.0.0.1", "localhost"] if host in LOOPBACK else None  # (a request to [::1] is not told apart)
     app = create_app(where, allowed_hosts=allowed)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1, access_log=False, lifespan="off")
     say(f"orch ui: http://{shown}:{bound}/  (runs in {where.resolve()}; Ctrl-C stops it)")

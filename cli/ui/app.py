@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Optional
 from urllib.parse import quote, urlsplit
@@ -28,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from orch.backends.local.lock import holder_pid, is_held
 from orch.backends.local.state import Store
+from orch.core.errors import shorten
 
 from . import data, pages
 from .artifacts import content_type, inside, run_folder
@@ -79,7 +81,7 @@ def create_app(home: Optional[Path] = None, allowed_hosts: Optional[list[str]] =
         return _page(pages.render("step.html", **context))
 
     async def events(request: Request) -> Response:
-        run = _run(store, request)
+        run = _run(store, request, with_graph=False)
         names = list(run.steps)
 
         async def stream():
@@ -106,7 +108,7 @@ def create_app(home: Optional[Path] = None, allowed_hosts: Optional[list[str]] =
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     async def log(request: Request) -> Response:
-        run = _run(store, request)
+        run = _run(store, request, with_graph=False)
         query = request.query_params
         attempt = _int(query["attempt"], "attempt", 1, 1 << 31) if query.get("attempt") else None
         offset = _int(query.get("offset") or "0", "offset", 0, 1 << 62)
@@ -119,7 +121,7 @@ def create_app(home: Optional[Path] = None, allowed_hosts: Optional[list[str]] =
         return Response(body, media_type="text/plain; charset=utf-8", headers=headers)
 
     async def files(request: Request) -> Response:
-        run = _run(store, request)
+        run = _run(store, request, with_graph=False)
         path = inside(run_folder(run.artifact_store, run.pipeline, run.run_id), request.path_params["path"])
         if path is None:
             raise HTTPException(404, "no such file in this run's artifacts")
@@ -131,7 +133,7 @@ def create_app(home: Optional[Path] = None, allowed_hosts: Optional[list[str]] =
 
     async def stop(request: Request) -> Response:
         _same_origin(request)
-        run = _run(store, request)
+        run = _run(store, request, with_graph=False)
         pid = holder_pid(run.run_dir) if run.status == "running" and is_held(run.run_dir) else None
         if pid is None or pid == os.getpid():
             raise HTTPException(409, f"run {run.run_id} is not running here (it is {run.status}); nothing to stop")
@@ -145,7 +147,7 @@ def create_app(home: Optional[Path] = None, allowed_hosts: Optional[list[str]] =
         _same_origin(request)
         records = store()
         try:
-            run = _run_from(records, request)
+            run = _run_from(records, request, with_graph=False)
             home_dir = records.home.resolve()
         finally:
             records.close()
@@ -174,19 +176,19 @@ def create_app(home: Optional[Path] = None, allowed_hosts: Optional[list[str]] =
                      exception_handlers={HTTPException: _error_page, Exception: _internal_page})
 
 
-def _run(store, request: Request) -> data.RunView:
+def _run(store, request: Request, with_graph: bool = True) -> data.RunView:
     records = store()
     try:
-        return _run_from(records, request)
+        return _run_from(records, request, with_graph)
     finally:
         records.close()
 
 
-def _run_from(records: Store, request: Request) -> data.RunView:
+def _run_from(records: Store, request: Request, with_graph: bool = True) -> data.RunView:
     run_id = request.path_params["run_id"]
-    run = data.read_run(records, run_id)
+    run = data.read_run(records, run_id, with_graph)
     if run is None:
-        raise HTTPException(404, f"no run {run_id!r} in {records.home}")
+        raise HTTPException(404, f"no run {shorten(repr(run_id))} in {records.home}")
     return run
 
 
@@ -270,8 +272,9 @@ def _spawn_resume(run: data.RunView, base: Path, home: Path) -> None:
     """`orch run SPEC --resume ID`, detached (its own session: it outlives the UI), its output in the run's folder."""
     out = open(run.run_dir / "resume.log", "ab")
     try:
-        subprocess.Popen([sys.executable, "-m", "orch.cli.main", "run", run.spec_path, "--resume", run.run_id],
+        process = subprocess.Popen([sys.executable, "-m", "orch.cli.main", "run", run.spec_path, "--resume", run.run_id],
                          cwd=base, env={**os.environ, "ORCH_HOME": str(home)}, stdin=subprocess.DEVNULL, stdout=out,
                          stderr=subprocess.STDOUT, start_new_session=True)
     finally:
         out.close()
+    threading.Thread(target=process.wait, daemon=True).start()  # reaped when it ends, while the UI runs

@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -149,13 +150,15 @@ class RunView:
         return [a for a in self.attempts if a.step == step]
 
 
-def read_run(store: Store, run_id: str) -> Optional[RunView]:
-    """Everything the run page shows; None for an unknown run."""
+def read_run(store: Store, run_id: str, with_graph: bool = True) -> Optional[RunView]:
+    """Everything the run page shows; None for an unknown run. `with_graph`: the spec read back as a graph too
+    (a log or a file needs only the records)."""
     row = store.run_row(run_id)
     if row is None:
         return None
-    spec = store.recorded_spec(run_id)
-    graph = pipeline_graph(spec)
+    text = _spec_text(store, run_id)
+    spec = json.loads(text) if text else None
+    graph = pipeline_graph(text) if with_graph else None
     steps = _steps(store, run_id, spec, graph)
     run_dir = store.run_dir(run_id)
     attempts = []
@@ -183,7 +186,7 @@ def _steps(store: Store, run_id: str, spec: Optional[dict], graph) -> dict[str, 
     for name, status, attempts, outputs, error, started, ended in store.db.execute(
             "SELECT step, status, attempts, outputs, error, started_at, ended_at FROM steps WHERE run_id = ?", (run_id,)):
         recorded[name] = StepView(name, status, attempts, json.loads(outputs or "{}"), error, started, ended)
-    groups = set(graph.pipeline.groups) if graph is not None else set()
+    groups = set(graph.pipeline.groups) if graph is not None else _groups_of((spec or {}).get("steps") or {})
     final = list((spec or {}).get("pipeline", {}).get("finally") or {})
     names = written_order((spec or {}).get("steps") or {}) + final
     steps = {name: recorded.pop(name, None) or StepView(name) for name in names}
@@ -193,17 +196,35 @@ def _steps(store: Store, run_id: str, spec: Optional[dict], graph) -> dict[str, 
     return steps
 
 
-def pipeline_graph(spec: Optional[dict]):
-    """The run's recorded spec as a graph (edges for the picture); None when it does not validate any more."""
-    if not spec:
+def _spec_text(store: Store, run_id: str) -> Optional[str]:
+    row = store.db.execute("SELECT spec FROM run_specs WHERE run_id = ?", (run_id,)).fetchone()
+    return row[0] if row else None
+
+
+@lru_cache(maxsize=32)
+def pipeline_graph(text: Optional[str]):
+    """The run's recorded spec (its JSON text) as a graph, for the picture; None when it does not validate any more.
+    Kept for the next request: a run's spec never changes."""
+    if not text:
         return None
     from orch.core.errors import OrchError
     from orch.core.load import parse_spec
 
     try:
+        spec = json.loads(text)
         return parse_spec(json.dumps({**spec["pipeline"], "steps": spec["steps"]}))
     except (OrchError, KeyError, TypeError, ValueError):
         return None
+
+
+def _groups_of(steps: dict, scope: str = "") -> set[str]:
+    """The groups of a recorded spec's nested steps (a step with `steps` of its own)."""
+    found = set()
+    for name, raw in steps.items():
+        if isinstance(raw, dict) and isinstance(raw.get("steps"), dict):
+            qualified = f"{scope}.{name}" if scope else name
+            found |= {qualified} | _groups_of(raw["steps"], qualified)
+    return found
 
 
 def live_state(store: Store, run_id: str, names: list[str]) -> Optional[dict]:
