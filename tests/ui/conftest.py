@@ -181,19 +181,27 @@ def ui(home):
         stop_ui(server.proc)
 
 
+LOCAL = ("http://127.0.0.1:", "file://", "data:", "blob:", "about:")
+
+
 @pytest.fixture
 def page(chromium):
-    """A fresh browser context and page per test; a page error (an exception in the page's JS) fails the test."""
+    """A fresh browser context and page per test. Fails the test: an exception in the page's JS, and any request
+    leaving this machine (a CDN's script, a web font): the UI is offline, every asset served by orch."""
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
+    away: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
+    context.on("request", lambda request: None if request.url.startswith(LOCAL) else away.append(request.url))
+    context.route(re.compile(r"^(?!http://127\.0\.0\.1:|file:|data:|blob:|about:)"), lambda route: route.abort())
     page.set_default_timeout(15_000)
     try:
         yield page
     finally:
         context.close()
     assert not errors, f"the page's JavaScript raised: {errors}"
+    assert not away, f"the page asked for something off this machine: {away}"
 
 
 @pytest.fixture

@@ -366,3 +366,27 @@ def test_download_urls_never_reach_outside_the_runs_folder(ui, home, runs, page)
         assert status == 404, (path, status, body[:200])
         assert b"OUTSIDE-BYTES" not in body and b"SQLite format" not in body and b"root:x:" not in body, path
         assert b"Traceback" not in body, path
+
+
+def test_every_page_works_without_javascript(ui, runs, chromium):
+    """With JavaScript off: the runs page filters through its form, the run page draws its graph, timeline and
+    error, the step page shows its log and previews (only the live updates need JS)."""
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(ui.url + "/")
+        assert len(_rows(page)) == len(runs)
+        page.locator('#filters [name="status"]').select_option("failed")
+        with page.expect_navigation():
+            page.locator('#filters [type="submit"], #filters button').first.click()
+        assert [row["id"] for row in _rows(page)] == [runs["fail"]["run_id"]]
+
+        page.goto(f"{ui.url}/runs/{runs['fail']['run_id']}")
+        assert _states(page) == {"prepare": "succeeded", "flaky": "failed", "publish": "upstream_failed"}
+        assert page.locator('#errors .error[data-step="flaky"]').count() == 1
+        assert page.locator('#timeline .lane[data-step="flaky"] .attempt').count() == 3
+        page.goto(f"{ui.url}/runs/{runs['ok']['run_id']}/steps/make")
+        assert "making hello with token ***" in page.locator("pre#log").inner_text()
+        assert page.locator("#artifacts .preview table").count() == 1
+    finally:
+        context.close()
