@@ -89,8 +89,8 @@ apiVersion: orch/v1
 name: ui-group
 steps:
   start:
-    command: [sh, -c, 'echo 5 > "$ORCH_OUTPUTS/n"']
-    outputs: {n: integer}
+    command: [sh, -c, 'echo 5 > "$ORCH_OUTPUTS/n"; echo "<html><script>window.ranIt = 1</script>hi</html>" > "$ORCH_OUTPUTS/page"']
+    outputs: {n: integer, page: artifact}
   block:
     steps:
       inner:
@@ -366,6 +366,16 @@ def test_download_urls_never_reach_outside_the_runs_folder(ui, home, runs, page)
         assert status == 404, (path, status, body[:200])
         assert b"OUTSIDE-BYTES" not in body and b"SQLite format" not in body and b"root:x:" not in body, path
         assert b"Traceback" not in body, path
+
+
+def test_an_artifact_opened_in_the_browser_runs_no_script(ui, runs, page):
+    """A step's HTML output, opened from its download link, is shown and never run (it could be anything)."""
+    run_id = runs["group"]["run_id"]
+    page.goto(f"{ui.url}/runs/{run_id}/steps/start")
+    href = page.locator("#artifacts tr.artifact", has_text="page").locator("a.download").get_attribute("href")
+    response = page.goto(ui.url + _path(href))
+    assert response.status == 200
+    assert page.evaluate("window.ranIt") is None
 
 
 def test_every_page_works_without_javascript(ui, runs, chromium):
