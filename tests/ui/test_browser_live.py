@@ -82,8 +82,13 @@ def test_a_live_run_page_follows_the_run_without_a_reload(ui, home, page, shoot,
         _mark_page(page)
         shoot(page, "live-run")
 
+        assert page.locator('#timeline .lane[data-step="wait"] .attempt[data-status="running"]').count() == 1
         gate.touch()
         page.wait_for_selector('#graph g.node[data-step="wait"][data-state="succeeded"]', state="attached", timeout=SECONDS)
+        page.wait_for_selector('#timeline .lane[data-step="second"] .attempt[data-status="succeeded"]', state="attached",
+                               timeout=SECONDS)
+        page.wait_for_selector('#timeline .lane[data-step="wait"] .attempt[data-status="succeeded"]', state="attached",
+                               timeout=SECONDS)
         page.wait_for_selector('#graph g.node[data-step="second"][data-state="succeeded"]', state="attached", timeout=SECONDS)
         page.wait_for_selector('body[data-run-status="succeeded"]', state="attached", timeout=SECONDS)
         assert _same_page(page) and navigations == [], navigations
@@ -173,6 +178,28 @@ def test_stop_from_the_page_interrupts_the_run_and_resume_finishes_it(ui, home, 
         attempts = page.eval_on_selector_all('#timeline .lane[data-step="wait"] .attempt',
                                              "as => as.map(a => a.dataset.status)")
         assert attempts[-1] == "succeeded" and len(attempts) >= 2, attempts  # the stopped attempt, then the resumed
+    finally:
+        gate.touch()
+        proc.kill() if proc.poll() is None else None
+        proc.wait()
+
+
+def test_a_step_failing_in_the_open_page_shows_its_error_and_resume(ui, home, page, tmp_path):
+    gate = tmp_path / "gate"
+    failing = LIVE.replace("ui-live", "ui-live-fail").replace("echo second", 'echo "second broke" >&2; exit 4')
+    proc, run_id = home.start(home.spec("live-fail", failing), "-p", f"gate={gate}")
+    try:
+        _wait_for_step(page, f"{ui.url}/runs/{run_id}", "wait", "running")
+        assert page.locator("#errors .error").count() == 0 and page.locator("#resume").count() == 0
+        _mark_page(page)
+        gate.touch()
+        page.wait_for_selector('body[data-run-status="failed"]', state="attached", timeout=SECONDS)
+        page.wait_for_selector('#errors .error[data-step="second"]', state="attached", timeout=SECONDS)
+        assert "second broke" in page.locator('#errors .error[data-step="second"]').inner_text()
+        page.wait_for_selector("#resume", state="attached", timeout=SECONDS)
+        assert page.locator('#graph g.node[data-step="second"]').get_attribute("data-state") == "failed"
+        assert _same_page(page)
+        assert proc.wait(timeout=60) == 1
     finally:
         gate.touch()
         proc.kill() if proc.poll() is None else None

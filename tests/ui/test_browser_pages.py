@@ -82,6 +82,12 @@ steps:
   gather:
     command: [sh, -c, 'echo gathered']
     after: [fan]
+  sweep:
+    foreach: [x, y]
+    after: [gather]
+    steps:
+      train:
+        command: [sh, -c, 'echo "train $1"', train, "${{ item }}"]
 """
 
 GROUP = """
@@ -211,7 +217,12 @@ def test_a_fan_out_is_one_lane_per_item(ui, runs, page):
     assert sorted(items) == ["0", "1", "2"]
     for item in items:
         assert page.locator(f'#timeline .lane[data-step="fan"][data-item="{item}"] .attempt[data-status="succeeded"]').count() == 1
-    assert _states(page) == {"fan": "succeeded", "gather": "succeeded"}
+    assert _states(page) == {"fan": "succeeded", "gather": "succeeded", "sweep.train": "succeeded"}
+    # a fan-out group: a lane per item for the step inside it, and a cluster around that step
+    items = page.eval_on_selector_all('#timeline .lane[data-step="sweep.train"]', "ls => ls.map(l => l.dataset.item)")
+    assert sorted(items) == ["0", "1"]
+    cluster = page.locator('#graph g.cluster[data-group="sweep"]').bounding_box()
+    assert _inside(page.locator('#graph g.node[data-step="sweep.train"]').bounding_box(), cluster)
 
 
 def _inside(inner: dict, outer: dict) -> bool:
