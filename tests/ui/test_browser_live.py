@@ -77,6 +77,8 @@ def test_a_live_run_page_follows_the_run_without_a_reload(ui, home, page, shoot,
         _wait_for_step(page, url, "wait", "running")
         assert page.locator("body").get_attribute("data-run-status") == "running"
         assert page.locator('#graph g.node[data-step="second"]').get_attribute("data-state") == "pending"
+        time.sleep(1)  # (for the screenshot: a second of the step's run on the timeline, drawn by a fresh page)
+        page.reload()
         navigations = []
         page.on("framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
         _mark_page(page)

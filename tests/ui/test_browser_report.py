@@ -78,8 +78,11 @@ def test_the_report_opens_offline_and_requests_nothing_but_itself(chromium, repo
             == ["0", "1"]
         assert page.locator("#stop").count() == 0 and page.locator("#resume").count() == 0
         assert "flaky tries" in page.locator("section.step#step-flaky").inner_text()  # the log's tail
-        for link in page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))"):
-            assert link.startswith("#"), link  # links to step pages became in-page sections
+        links = page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
+        assert links, "the report links its steps to their sections"
+        for link in links:  # links to step pages became in-page sections, each one there
+            assert link.startswith("#"), link
+            assert page.evaluate("id => document.getElementById(id) !== null", link[1:]), link
         page.click('a[href="#step-make"]') if page.locator('a[href="#step-make"]').count() else None
         assert requests == [out.as_uri()], requests
         shoot(page, "report")
