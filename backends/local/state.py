@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS units (
 CREATE TABLE IF NOT EXISTS run_specs (
     run_id TEXT PRIMARY KEY, spec TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS runs_newest ON runs (started_at, run_id);  -- orch ui's pages of runs, newest first
+CREATE INDEX IF NOT EXISTS runs_of_pipeline ON runs (pipeline, started_at, run_id);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, started_at, run_id);
+CREATE INDEX IF NOT EXISTS runs_of_backend ON runs (backend, started_at, run_id);
 CREATE TABLE IF NOT EXISTS attempts (
     run_id TEXT NOT NULL, step TEXT NOT NULL, item INTEGER NOT NULL, attempt INTEGER NOT NULL,
     status TEXT NOT NULL, error TEXT, started_at TEXT, ended_at TEXT,

@@ -13,6 +13,7 @@ from typing import Optional
 from .data import Attempt, RunView, parse_time
 
 MIN_WIDTH = 0.4  # percent: an attempt of a millisecond is still a mark
+MAX_LANES = 500  # a fan-out of thousands of items: the first lanes drawn, the rest counted
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Timeline:
     lanes: list[Lane]
     span: float  # seconds from the run's start to its end (or now)
     ticks: list[tuple[float, str]]  # (percent, label)
+    hidden: int = 0  # lanes past MAX_LANES, not drawn
 
 
 def timeline(run: RunView, now: Optional[datetime] = None) -> Timeline:
@@ -55,7 +57,8 @@ def timeline(run: RunView, now: Optional[datetime] = None) -> Timeline:
         seconds = (stop - start).total_seconds() if attempt.ended_at else None
         lane = lanes.setdefault((attempt.step, attempt.item), Lane(attempt.step, attempt.item, attempt.label, []))
         lane.bars.append(Bar(attempt, left, min(width, 100 - left) if left < 100 else MIN_WIDTH, seconds))
-    return Timeline(list(lanes.values()), span, _ticks(span))
+    drawn = list(lanes.values())
+    return Timeline(drawn[:MAX_LANES], span, _ticks(span), max(0, len(drawn) - MAX_LANES))
 
 
 def _percent(seconds: float, span: float) -> float:

@@ -104,4 +104,8 @@
   if (runId && body.hasAttribute("data-live") && !ENDED[body.getAttribute("data-run-status")]) followRun(runId);
   var log = document.getElementById("log");
   if (log && log.hasAttribute("data-live")) tailLog(log);
+  else if (body.hasAttribute("data-step") && body.getAttribute("data-run-status") === "running" &&
+           /^(pending|running)$/.test(body.getAttribute("data-state") || "")) {
+    setTimeout(function () { location.reload(); }, 2000);  // not started here yet: look again soon
+  }
 })();
