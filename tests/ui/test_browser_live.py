@@ -7,6 +7,8 @@ and a slow machine only makes it wait longer, never flake.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -186,12 +188,30 @@ def test_stop_from_the_page_interrupts_the_run_and_resume_finishes_it(ui, home, 
         proc.wait()
 
 
-def test_a_step_failing_in_the_open_page_shows_its_error_and_resume(ui, home, page, tmp_path):
-    gate = tmp_path / "gate"
-    failing = LIVE.replace("ui-live", "ui-live-fail").replace("echo second", 'echo "second broke" >&2; exit 4')
-    proc, run_id = home.start(home.spec("live-fail", failing), "-p", f"gate={gate}")
+BREAKS = """
+apiVersion: orch/v1
+name: ui-live-fail
+params:
+  gate: {type: string}
+steps:
+  wait:
+    command: [sh, -c, 'while [ ! -e "$GATE" ]; do sleep 0.05; done']
+    env: {GATE: "${{ params.gate }}"}
+    timeout: 2m
+  second:
+    command: [sh, -c, 'if [ -e "$GATE.broken" ]; then echo "second broke" >&2; exit 4; fi; echo second']
+    env: {GATE: "${{ params.gate }}"}
+    after: [wait]
+"""
+
+
+def test_a_step_failing_in_the_open_page_shows_its_error_and_resume_then_finishes(ui, home, page, tmp_path):
+    gate, broken = tmp_path / "gate", tmp_path / "gate.broken"
+    broken.touch()
+    proc, run_id = home.start(home.spec("live-fail", BREAKS), "-p", f"gate={gate}")
     try:
-        _wait_for_step(page, f"{ui.url}/runs/{run_id}", "wait", "running")
+        url = f"{ui.url}/runs/{run_id}"
+        _wait_for_step(page, url, "wait", "running")
         assert page.locator("#errors .error").count() == 0 and page.locator("#resume").count() == 0
         _mark_page(page)
         gate.touch()
@@ -202,8 +222,36 @@ def test_a_step_failing_in_the_open_page_shows_its_error_and_resume(ui, home, pa
         assert page.locator('#graph g.node[data-step="second"]').get_attribute("data-state") == "failed"
         assert _same_page(page)
         assert proc.wait(timeout=60) == 1
+
+        broken.unlink()  # fixed: a resume of the failed run reruns only `second`
+        page.click("#resume")
+        _wait_for_run(home, run_id, "succeeded")
+        page.goto(url)
+        assert page.eval_on_selector_all("#graph g.node", "ns => ns.map(n => n.dataset.state)") == ["succeeded"] * 2
+        assert page.eval_on_selector_all('#timeline .lane[data-step="second"] .attempt', "as => as.map(a => a.dataset.status)") \
+            == ["failed", "succeeded"]
+        assert page.locator('#timeline .lane[data-step="wait"] .attempt').count() == 1  # it had succeeded: not rerun
+        assert page.locator("#errors .error").count() == 0
     finally:
         gate.touch()
+        proc.kill() if proc.poll() is None else None
+        proc.wait()
+
+
+def test_a_run_whose_process_is_killed_reads_interrupted_in_the_open_page(ui, home, page, tmp_path):
+    """No Ctrl-C, no last record: the process is gone (SIGKILL), and the page says so, as `orch runs list` does."""
+    gate = tmp_path / "gate"
+    proc, run_id = home.start(home.spec("live", LIVE), "-p", f"gate={gate}")
+    try:
+        _wait_for_step(page, f"{ui.url}/runs/{run_id}", "wait", "running")
+        _mark_page(page)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        page.wait_for_selector('body[data-run-status="interrupted"]', state="attached", timeout=SECONDS)
+        assert _same_page(page)
+        page.wait_for_selector("#resume", state="attached", timeout=SECONDS)
+    finally:
+        gate.touch()  # the step itself was not in the run's process group: it ends at its gate
         proc.kill() if proc.poll() is None else None
         proc.wait()
 
