@@ -136,6 +136,8 @@ class RunView:
 
     @property
     def duration(self) -> str:
+        if self.ended_at is None and self.status == "running":
+            return duration(self.started_at, datetime.now(timezone.utc).isoformat()) + " so far"
         return duration(self.started_at, self.ended_at)
 
     @property
@@ -173,6 +175,10 @@ def read_run(store: Store, run_id: str, with_graph: bool = True) -> Optional[Run
         for attempt in attempts:
             if attempt.status == "running":
                 attempt.status, attempt.ended_at = "interrupted", attempt.ended_at or row["ended_at"]
+    for attempt in attempts:  # a step still running has no count recorded yet
+        view = steps.get(attempt.step)
+        if view is not None and view.status == "running":
+            view.attempts = max(view.attempts, attempt.attempt)
     order = {name: i for i, name in enumerate(steps)}
     attempts.sort(key=lambda a: (order.get(a.step, len(order)), _item_key(a.item), a.attempt))
     return RunView(run_id, row["pipeline"], row["backend"], row["status"], json.loads(row["params"] or "{}"),

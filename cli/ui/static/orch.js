@@ -72,8 +72,9 @@
         (rows[name] || []).forEach(function (row) { setState(row.querySelector(".badge"), state.steps[name]); });
       });
       if (changed || ENDED[state.run]) refresh();
-      if (ENDED[state.run]) source.close();
+      if (ENDED[state.run]) { source.close(); clearInterval(ticking); }
     });
+    var ticking = setInterval(refresh, 2000);  // the timeline's running bars grow
   }
 
   function tailLog(pre) {
