@@ -274,3 +274,21 @@ def test_stop_and_resume_refuse_a_finished_run_and_an_unknown_one(ui, home):
     assert _post(f"{ui.url}/runs/{done['run_id']}/resume") == 409
     assert _post(f"{ui.url}/runs/no-such-run/stop") == 404
     assert _post(f"{ui.url}/runs/no-such-run/resume") == 404
+
+
+def test_the_page_resume_lands_on_follows_the_resumed_run_without_a_reload(ui, home, page, tmp_path):
+    """After #resume the page says the run goes on and follows it to its end, as it follows any running run: it
+    must not show the run as still failed, with its resume button, while the resumed run is running or done."""
+    gate, broken = tmp_path / "gate", tmp_path / "gate.broken"
+    gate.touch()
+    broken.touch()
+    failed = home.run(home.spec("live-fail", BREAKS), "-p", f"gate={gate}", expect=1)
+    page.goto(f"{ui.url}/runs/{failed['run_id']}")
+    broken.unlink()
+    page.click("#resume")
+    _wait_for_run(home, failed["run_id"], "succeeded")
+    # the run has ended: the SSE's 0.3 s polls have had ample time to tell the page
+    page.wait_for_selector('body[data-run-status="succeeded"]', state="attached", timeout=10_000)
+    page.wait_for_selector('#graph g.node[data-step="second"][data-state="succeeded"]', state="attached",
+                           timeout=10_000)
+    assert page.locator("#resume").count() == 0
