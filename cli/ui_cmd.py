@@ -36,6 +36,8 @@ def ui(
 
     from .ui.app import create_app
 
+    if home is not None and not home.is_dir():
+        raise UsageError(f"--home {home}: no such folder (the records of `orch run` are in its ORCH_HOME, else .orch)")
     where = Path(home) if home is not None else orch_home()
     Store(where).close()  # a folder orch cannot keep records in is exit 3 now, not a 500 on the first page
     listener = _listen(host, port)

@@ -16,6 +16,7 @@ from . import data, pages
 from .artifacts import IMAGE_LIMIT, content_type, inside, run_folder
 
 INLINE_IMAGE_LIMIT = 512 << 10  # an image larger than this stays a URI in the report
+MAX_LOGS = 20  # the lanes of a step whose log tails the report holds (a fan-out of thousands: the first 20)
 
 
 def report_html(store, run_id: str) -> Optional[str]:
@@ -30,6 +31,7 @@ def report_html(store, run_id: str) -> Optional[str]:
         if section is not None:
             _inline_images(section["artifacts"], run)
             section["logs"] = _last_logs(section["attempts"])
+            section["logs_left_out"] = max(0, len({a.item for a in section["attempts"]}) - MAX_LOGS)
             sections.append(section)
     return pages.render("run.html", report=True, css=pages.static_text("orch.css"), sections=sections, **context)
 
@@ -40,7 +42,7 @@ def _last_logs(attempts: list[data.Attempt]) -> list[tuple[data.Attempt, str, in
     for attempt in attempts:
         last[attempt.item] = attempt
     logs = []
-    for attempt in last.values():
+    for attempt in list(last.values())[:MAX_LOGS]:
         text, cut, _ = pages.read_tail(attempt.log, pages.REPORT_LOG_TAIL)
         logs.append((attempt, text, cut))
     return logs

@@ -362,3 +362,6 @@ def test_orch_ui_refuses_an_address_it_cannot_listen_on(tmp_path):
     done = subprocess.run([sys.executable, "-m", "orch.cli.main", "ui", "--host", "203.0.113.9", "--port", "0"],
                           capture_output=True, text=True, timeout=60, env={**os.environ, "ORCH_HOME": str(tmp_path)})
     assert done.returncode == 2 and "cannot listen on 203.0.113.9:0" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "orch.cli.main", "ui", "--home", str(tmp_path / "typo")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "no such folder" in done.stderr and not (tmp_path / "typo").exists()
