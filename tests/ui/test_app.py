@@ -365,3 +365,22 @@ def test_orch_ui_refuses_an_address_it_cannot_listen_on(tmp_path):
     done = subprocess.run([sys.executable, "-m", "orch.cli.main", "ui", "--home", str(tmp_path / "typo")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "no such folder" in done.stderr and not (tmp_path / "typo").exists()
+
+
+def test_hostile_names_in_the_records_are_escaped(tmp_path):
+    """A run recorded by hand (Store.create_run) with markup in its id, pipeline and params: shown, never run."""
+    home = tmp_path / ".orch"
+    store = Store(home)
+    try:
+        bad = '<img src=x onerror="alert(1)">'
+        store.create_run("run-<b>1", bad, bad, {"p": bad}, "2026-01-01", {"pipeline": {}, "steps": {}})
+        store.set_run("run-<b>1", "failed", ended=True)
+    finally:
+        store.close()
+    client = TestClient(create_app(home))
+    for url in ("/", "/runs/run-%3Cb%3E1", "/?pipeline=%3Cimg%3E"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "<img" not in response.text and "<b>" not in response.text
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in client.get("/").text
+    assert 'href="/runs/run-%3Cb%3E1"' in client.get("/").text
