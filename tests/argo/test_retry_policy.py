@@ -49,3 +49,45 @@ def test_argo_and_orch_end_every_step_alike_on_every_draw():
         for name in draws:
             assert same(theirs.ends[name], ours.ends[name]), (name, draws[name], theirs.ends[name], ours.ends[name])
         assert (theirs.status == "Succeeded") == (ours.status == "succeeded"), draws
+
+
+POLICIES = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: policies-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: on-failure, template: on-failure}
+      - {name: on-error, template: on-error}
+      - {name: always, template: always}
+      - {name: transient, template: transient}
+  - {name: on-failure, retryStrategy: {limit: 2}, container: {image: busybox, command: [sh, -c, "exit 1"]}}
+  - {name: on-error, retryStrategy: {limit: 2, retryPolicy: OnError}, container: {image: busybox, command: [sh, -c, "exit 1"]}}
+  - {name: always, retryStrategy: {limit: 2, retryPolicy: Always}, container: {image: busybox, command: [sh, -c, "exit 1"]}}
+  - {name: transient, retryStrategy: {limit: 2, retryPolicy: OnTransientError}, container: {image: busybox, command: [sh, -c, "exit 1"]}}
+"""
+
+
+def test_the_importer_maps_each_retry_policy_to_retries_on(tmp_path):
+    from orch.backends.argo.importer import import_
+    from orch.core.fidelity import APPROXIMATED, MAPPED
+
+    source = tmp_path / "policies.yaml"
+    source.write_text(POLICIES)
+    [imported] = import_(source)
+    steps = yaml.safe_load(imported.text)["steps"]
+    assert {name: step["retries"].get("on", "any") for name, step in steps.items()} == \
+        {"on-failure": "failure", "on-error": "error", "always": "any", "transient": "error"}
+    status = {e.path: e.status for e in imported.report.entries if "retryStrategy" in e.path}
+    assert status["spec.templates[1].retryStrategy"] == MAPPED  # OnFailure, Argo's default
+    assert status["spec.templates[2].retryStrategy.retryPolicy"] == MAPPED
+    assert status["spec.templates[3].retryStrategy.retryPolicy"] == MAPPED
+    assert status["spec.templates[4].retryStrategy.retryPolicy"] == APPROXIMATED  # transient errors alone
+    behaviour = imported.report.behaviour
+    # errors are drawn (the policies tell them apart); only OnTransientError's may end otherwise than orch's
+    assert behaviour.plays == 64 and behaviour.differing > 0 and all(d.count("transient:") == 1 and "on-failure:" not in d and "on-error:" not in d
+                                         and "always:" not in d for d in behaviour.differences), behaviour.differences
