@@ -100,3 +100,22 @@ def test_without_on_the_rendered_files_are_as_before():
     assert "retrying_on" not in _text(prefect_render(pipeline))
     assert "], on=" not in _text(airflow_render(pipeline))
     assert "OnFailure" not in _text(argo_render(pipeline)) and "OnError" not in _text(argo_render(pipeline))
+
+
+def test_a_store_that_refuses_an_artifact_is_an_error_one_never_written_a_failure(tmp_path):
+    from orch.backends.steprun import stored
+    from orch.backends.transfer import Destination
+
+    made = tmp_path / "model.bin"
+    made.write_bytes(b"weights")
+    blocked = tmp_path / "store-is-a-file"
+    blocked.write_text("not a folder")  # a folder store whose folder cannot be made: every upload refused
+    refusing = Destination(f"file://{blocked}", "p", "run-1", "train").publish
+    with pytest.raises(AttemptError) as refused:
+        stored(refusing, "model", str(made), False)
+    assert is_error(refused.value) and "output 'model'" in str(refused.value)
+    working = Destination(f"file://{tmp_path / 'store'}", "p", "run-1", "train").publish
+    with pytest.raises(StepError) as missing:
+        stored(working, "model", str(tmp_path / "never-written"), False)
+    assert not is_error(missing.value) and "does not exist" in str(missing.value)
+    assert stored(working, "model", str(made), False).endswith("/p/run-1/train/model")
