@@ -594,6 +594,11 @@ FEATURES: tuple[Feature, ...] = (
         "prefect": approx("ignored: a flow has no labels"),
         "airflow": approx("DAG tags `key:value`"),
     }),
+    Feature("retry-on", "`retries.on` (`failure` or `error`: which failed attempts are retried)", "W888",
+            _steps(lambda s: s.retries is not None and s.retries.on != "any", "retries", "on"), {
+        "airflow/kubernetes": approx("a pod that never started or vanished is an error; the shipped code its pod cannot "
+                                     "fetch fails its container, which Airflow sees as a failure"),
+    }),
 )
 
 

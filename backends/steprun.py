@@ -32,6 +32,30 @@ class StepError(Exception):
     """A step's own failure: what it raised, its exit status, or outputs that do not match."""
 
 
+class AttemptError(StepError):
+    """The attempt could not run or was lost, the step's code aside (docs/semantics.md#retries): an artifact it
+    wrote could not be stored. Retried under `retries.on: error` or `any`, never `failure`."""
+
+
+# what an engine raises for an attempt whose pod never started or was lost (Airflow's KubernetesPodOperator)
+POD_ERRORS = ("PodLaunchTimeoutException", "PodNotFoundException")
+
+
+def is_error(err):
+    """Whether a failed attempt's exception is an error (it could not run or was lost: an AttemptError, an
+    artifact that could not be fetched or stored, a pod that never started or vanished) rather than the step's
+    own failure. By name: this file imports none of the modules that define them."""
+    names = [kind.__name__ for kind in type(err).__mro__]
+    if "MissingArtifact" in names:
+        return False
+    return any(name in names for name in ("AttemptError", "ArtifactError", *POD_ERRORS))
+
+
+def retried(on, err):
+    """Whether `retries.on` (any, failure, error) retries an attempt that failed with `err`."""
+    return on == "any" or (on == "error") == is_error(err)
+
+
 class PipelineTimeout(Exception):
     """The pipeline's timeout ran out while the step ran (never retried)."""
 
@@ -81,7 +105,8 @@ def stored(publish, name, path, movable):
     try:
         return publish(name, path, movable)
     except Exception as err:  # noqa: BLE001 - the store's own error (ArtifactError), said as the step's
-        raise StepError(printable(str(err))) from None
+        kind = StepError if type(err).__name__ == "MissingArtifact" else AttemptError  # the store's, an error
+        raise kind(printable(str(err))) from None
 
 
 def call_command(argv, outputs, env=None, timeout=None, left=None, budget=None, log=print, stdout=None, publish=None,

@@ -28,7 +28,12 @@ PERMISSIONS = 0o755  # what an unpacked entry keeps of its mode: no set-id or st
 
 
 class ArtifactError(Exception):
-    """An artifact could not be stored or fetched: the step fails with this, in these words."""
+    """An artifact could not be stored or fetched: the step fails with this, in these words. The attempt could
+    not run or was lost (an error, docs/semantics.md#retries) -- unless it is a MissingArtifact."""
+
+
+class MissingArtifact(ArtifactError):
+    """What the step left as an artifact output is not there, or is neither a file nor a folder: its own failure."""
 
 
 class Destination:
@@ -44,7 +49,7 @@ class Destination:
             key = artifact_key(self.pipeline, self.run_id, self.step, name, self.item)
             return publish(self.store, key, path, movable, self.connect)
         except (ArtifactError, ValueError) as err:
-            raise ArtifactError(f"output {name!r}: {err}") from None
+            raise (type(err) if isinstance(err, ArtifactError) else ArtifactError)(f"output {name!r}: {err}") from None
 
 
 class Inputs:
@@ -83,10 +88,10 @@ def publish(store, key, path, movable=False, connect=None):
     """Store the file or folder at `path` under `key`; the artifact's URI."""
     path = os.fspath(path)
     if not os.path.lexists(path):
-        raise ArtifactError(f"{path} does not exist")
+        raise MissingArtifact(f"{path} does not exist")
     folder = os.path.isdir(path)
     if not folder and not os.path.isfile(path):
-        raise ArtifactError(f"{path} is neither a file nor a folder")
+        raise MissingArtifact(f"{path} is neither a file nor a folder")
     uri = f"{store}/{key}{FOLDER_SUFFIX if folder else ''}"
     try:
         if uri.startswith(LOCAL):

@@ -42,6 +42,9 @@ def diagnostics_from(error: ValidationError, source: Source, root: type[BaseMode
             choices = _QUOTED.findall(str(item.get("ctx", {}).get("expected", "")))
             message = "must be one of " + ", ".join(repr(c) for c in choices)
             hint = did_you_mean(item.get("input"), choices)
+            if hint is None and path[-2:] == ("retries", "on"):
+                hint = "'any' retries every failed attempt (Argo's Always), 'failure' one that ran and failed " \
+                       "(OnFailure), 'error' one that could not run or was lost (OnError)"
             if hint is None and path[-1:] == ("from",):
                 hint = "an output comes from $ORCH_OUTPUTS/NAME (from: file, the default) or from the command's stdout (from: stdout)"
         elif kind.startswith("value_error") or kind == "assertion_error":

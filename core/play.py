@@ -134,7 +134,7 @@ class _Play:
             self.ends[name] = Ending("succeeded")
             return
         draw = self.draws.get(name, Draw())
-        limit = step.retries.limit if step.retries else 0
+        limit = step.retries.limit if step.retries and step.retries.retries(draw.error) else 0  # by `on`
         failed = draw.fails > limit
         self.ends[name] = Ending("failed" if failed else "succeeded", min(draw.fails, limit) + 1)
         if failed and self.pipeline.fail_fast and name in self.pipeline.steps:

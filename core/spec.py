@@ -37,6 +37,7 @@ API_VERSION = "orch/v1"
 ValueType = Literal["string", "integer", "number", "boolean", "json"]
 OutputType = Literal["string", "integer", "number", "boolean", "json", "artifact"]  # artifact: a file or a folder
 Trigger = Literal["all_succeeded", "none_failed", "all_done", "any_failed"]
+RetryOn = Literal["any", "failure", "error"]  # which failed attempts are retried (docs/semantics.md#retries)
 
 _DURATION_SCHEMA = {"type": "string", "pattern": r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$"}
 # A timeout is more than 0 and at most 366 days; a delay at most 366 days (limits.py).
@@ -97,12 +98,14 @@ class Param(Model):
 
 
 class Retries(Model):
-    """A failed attempt is retried up to `limit` times; retry k waits min(delay*factor**(k-1), max_delay)."""
+    """A failed attempt is retried up to `limit` times; retry k waits min(delay*factor**(k-1), max_delay).
+    `on` says which are: `failure` (the step ran and failed), `error` (it could not run or was lost), or `any`."""
 
     limit: int = Field(ge=0)
     delay: Delay = 0.0
     factor: float = Field(default=1.0, ge=1.0, allow_inf_nan=False)
     max_delay: Optional[Delay] = None
+    on: RetryOn = "any"
 
     @model_validator(mode="before")
     @classmethod
@@ -116,6 +119,10 @@ class Retries(Model):
             raise Refusal("E215", f"retries.limit {limit} is more than {MAX_RETRIES}",
                           "a step that fails this often needs a fix, not more retries")
         return limit
+
+    def retries(self, error: bool) -> bool:
+        """Whether an attempt that failed (`error`: could not run or was lost) is one `on` retries."""
+        return self.on == "any" or (self.on == "error") == error
 
     def delay_before(self, retry: int) -> float:
         """Seconds between the failure and retry `retry` (1-based); never more than max_delay, nor 366 days."""

@@ -51,7 +51,7 @@ DIAMOND = textwrap.dedent("""\
             image: alpine:3.20
             command: [echo, "{{inputs.parameters.text}}"]
     """)
-FLAKY = DIAMOND.replace("    - name: say\n", "    - name: say\n      retryStrategy: {limit: 2, retryPolicy: OnError}\n")
+FLAKY = DIAMOND.replace("    - name: say\n", "    - name: say\n      retryStrategy: {limit: 2, retryPolicy: OnTransientError}\n")
 
 
 @pytest.fixture

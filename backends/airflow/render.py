@@ -359,8 +359,9 @@ def _attempt_options(step: Step) -> list[str]:
     retries = step.retries
     if retries and retries.limit:
         delays = retries.delays()
+        on = "" if retries.on == "any" else f", on={retries.on!r}"  # which failed attempts the policy retries
         options += [f"retries={retries.limit}", f"retry_delay=datetime.timedelta(seconds={delays[0]!r})",
-                    f"retry_policy=ExactDelays({literal(delays)})"]
+                    f"retry_policy=ExactDelays({literal(delays)}{on})"]
     else:
         options.append("retries=0")
     if step.timeout is not None:

@@ -22,7 +22,7 @@ from airflow.sdk.log import mask_secret
 from orch.backends.pyenv import EnvError  # embedded: pyenv
 from orch.backends.stepplace import Place  # embedded: stepplace
 from orch.backends.steprun import (PipelineTimeout, StepError, call_command, call_python, compare,  # embedded: steprun
-                                   attempts_end_on_sigterm, output)
+                                   attempts_end_on_sigterm, output, retried)
 from orch.backends.transfer import ArtifactError, Destination, Inputs, check_store  # embedded: transfer
 from orch.core.artifacts import choose_store, code_uri  # embedded: artifacts
 from orch.core.result import run_outcome, scope_state  # embedded: result
@@ -44,12 +44,16 @@ STATES = {"success": "succeeded", "skipped": "skipped", "failed": "failed", "ups
 
 class ExactDelays(RetryPolicy):
     """Retry k starts delays[k-1] seconds after the failure: no jitter, unlike retry_exponential_backoff.
-    A step stopped by the pipeline's deadline or by fail_fast is not retried."""
+    A step stopped by the pipeline's deadline or by fail_fast is not retried (AirflowFailException); nor is an
+    attempt `on` does not retry (retries.on failure or error: steprun.is_error tells them apart), which this
+    fails at once, as AirflowFailException would."""
 
-    def __init__(self, delays):
-        self.delays = delays
+    def __init__(self, delays, on="any"):
+        self.delays, self.on = delays, on
 
     def evaluate(self, exception, try_number, max_tries, context=None):
+        if not retried(self.on, exception):
+            return RetryDecision.fail(reason=f"retries.on is {self.on}: this attempt is not retried")
         delay = self.delays[min(try_number, len(self.delays)) - 1]
         return RetryDecision.retry(delay=datetime.timedelta(seconds=delay))
 

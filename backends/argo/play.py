@@ -85,8 +85,9 @@ class _Play:
     def leaf(self, template: dict, key: str) -> tuple[str, dict]:
         """A pod's node: its draw's failed attempts retried by the template's policy and limit."""
         draw = self.draws.get(key, Draw())
-        strategy = template.get("retryStrategy") or {}
-        limit = int(strategy.get("limit", 100 if strategy else 0)) if str(strategy.get("limit", "0")).isdigit() else 0
+        given = isinstance(template.get("retryStrategy"), dict)  # `retryStrategy: {}` too: no limit, no end
+        strategy = template.get("retryStrategy") if given else {}
+        limit = int(strategy.get("limit", 100 if given else 0)) if str(strategy.get("limit", "0")).isdigit() else 0
         policy = strategy.get("retryPolicy") or ("Always" if strategy.get("expression") else "OnFailure")
         retried = {"Always": True, "OnFailure": not draw.error, "OnError": draw.error,
                    "OnTransientError": False}.get(policy, False)

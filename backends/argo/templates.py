@@ -170,7 +170,12 @@ def _retries(step: Step) -> dict | None:
             factor=int(retries.factor) if retries.factor != 1 else None,
             cap=_go_duration(cap) if cap is not None else None,
         )
-    return a.retry_strategy(limit=retries.limit, retry_policy="Always", backoff=backoff)
+    return a.retry_strategy(limit=retries.limit, retry_policy=RETRY_POLICY[retries.on], backoff=backoff)
+
+
+# retries.on as Argo's retryPolicy (processNodeRetries): a Failed node is one whose main container failed, an Error
+# node one whose pod could not run or was lost -- its input artifacts not loaded, its outputs not saved
+RETRY_POLICY = {"any": "Always", "failure": "OnFailure", "error": "OnError"}
 
 
 def _go_duration(seconds: float) -> str:

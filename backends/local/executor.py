@@ -65,6 +65,7 @@ class Unit:
     pid_started: Optional[str] = None  # the pid's start time, to tell the attempt from a reused pid
     deadline: Optional[float] = None
     timed_out: bool = False
+    not_run: bool = False  # the attempt could not run or was lost: an error to `retries.on`, not a failure
     request: Request = field(default_factory=Request)
     gpus: list = field(default_factory=list)
     folder: Optional[Path] = None
@@ -424,6 +425,7 @@ class Executor:
     def _start(self, unit: Unit, step: Step) -> None:
         unit.attempt += 1
         unit.status, unit.timed_out, unit.pid, unit.pid_started = "running", False, None, None
+        unit.not_run = False
         unit.gpus = self.host.take(unit.request)
         folder = self.store.run_dir(self.run_id) / unit.step / (f"item-{unit.item}" if unit.item >= 0 else "")
         folder.mkdir(parents=True, exist_ok=True)
@@ -544,6 +546,7 @@ class Executor:
             self._kill(unit)
             if not unit.timed_out:
                 unit.timed_out, unit.error = True, reason  # (timed_out: the error is set, no outcome is read)
+                unit.not_run = True  # lost with its starter: an error
             self._ended(request_id, unit, -9)
 
     def _kill(self, unit: Unit) -> None:
@@ -571,7 +574,7 @@ class Executor:
         retries = step.retries
         tries = unit.attempt - unit.before  # a resumed unit gets its retries afresh
         stopped = self.run_timed_out and unit.step not in self.final  # the pipeline's timeout bounds only its steps
-        final = error is None or retries is None or tries > retries.limit or stopped
+        final = error is None or retries is None or tries > retries.limit or stopped or not retries.retries(unit.not_run)
         status = "succeeded" if error is None else "failed"
         self.store.end_attempt(self.run_id, unit.step, unit.item, unit.attempt, status, error, outputs, final)
         if not final:
@@ -598,6 +601,7 @@ class Executor:
             return None, unit.error
         result = _read_json(Path(str(base) + ".result.json"))
         if status != 0:
+            unit.not_run = bool(result and result.get("not_run") is True)
             reason = result.get("error") if result else None
             if reason is None:
                 reason = f"killed by signal {-status}" if status < 0 else f"exited with status {status}"

@@ -26,6 +26,7 @@ def _unpack_code(request: dict, code: dict, launch_path):
 
         folder = os.path.abspath(code_folder(code["uri"], code["sha"], code["place"]))
     except Exception as err:  # noqa: BLE001 - ArtifactError, a bad sha, an unreadable cache: the attempt's error
+        request["not_run"] = True  # its code never came: an error to retries.on, as every engine's code fetch
         return f"cannot get the pipeline's code from {code.get('uri')}: {err}"
     os.chdir(folder)
     sys.path[:] = [p for p in sys.path if p != launch_path]

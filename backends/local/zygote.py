@@ -259,7 +259,8 @@ def _start(request: dict, children: dict[int, int], tees: dict):
             _write_result(request["result"], {"ok": False, "error": f"cannot start the attempt: {err}"})
             os._exit(1)
         failure = prepare(request, _LAUNCH_PATH)
-        code = _answer(request, 1, {"ok": False, "error": failure}) if failure else _run(request)
+        lost = {"not_run": True} if request.get("not_run") is True else {}
+        code = _answer(request, 1, {"ok": False, "error": failure, **lost}) if failure else _run(request)
     except BaseException:  # noqa: BLE001 - a child must always end here, never return to the loop
         traceback.print_exc()
     finally:
@@ -381,7 +382,7 @@ def _run_with_artifacts(request: dict, artifacts: dict) -> int:
     """Fetch the step's input artifacts, run it, then store its artifact outputs: all inside the attempt, so
     its timeout bounds the transfers too and a killed attempt stops them. The transfer code is imported here,
     in the attempt (the starter has it loaded when a run has artifacts), never by a run without them."""
-    from orch.backends.transfer import ArtifactError, Destination, fetch
+    from orch.backends.transfer import ArtifactError, Destination, MissingArtifact, fetch
 
     plain = {**request, "artifacts": None}
     where = Destination(artifacts["store"], *artifacts["key"])
@@ -401,8 +402,9 @@ def _run_with_artifacts(request: dict, artifacts: dict) -> int:
         if code == 0:
             result["returned"] = _published(result["returned"], names, artifacts["single"], where)
         return _answer(request, code, result)
-    except ArtifactError as err:
-        return _answer(request, 1, {"ok": False, "error": str(err)})
+    except ArtifactError as err:  # not fetched or not stored: the attempt could not run (an error), unless missing
+        lost = {} if isinstance(err, MissingArtifact) else {"not_run": True}
+        return _answer(request, 1, {"ok": False, "error": str(err), **lost})
 
 
 def _published(returned, names: list, single: bool, where):

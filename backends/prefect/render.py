@@ -260,8 +260,9 @@ def _task_options(name: str, step: Step, failure_hook: bool, run_name: bool = Tr
     if run_name:
         options.append(f"task_run_name={name!r}")
     if step.retries and step.retries.limit:
+        on = step.retries.on  # which failed attempts: a condition on the exception Prefect hands it
         options += [f"retries={step.retries.limit}", f"retry_delay_seconds={literal(step.retries.delays())}",
-                    "retry_condition_fn=worth_retrying"]
+                    "retry_condition_fn=worth_retrying" if on == "any" else f"retry_condition_fn=retrying_on({on!r})"]
     if step.timeout is not None:
         options.append(f"timeout_seconds={step.timeout!r}")
     tags = _tags(step)

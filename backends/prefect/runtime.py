@@ -32,7 +32,7 @@ from prefect.utilities.annotations import allow_failure, quote
 
 from orch.backends.stepplace import Place  # embedded: stepplace
 from orch.backends.steprun import (PipelineTimeout, StepError, call_command, call_python, compare,  # embedded: steprun
-                                   attempts_end_on_sigterm, output)
+                                   attempts_end_on_sigterm, output, retried)
 from orch.backends.transfer import Destination, Inputs, check_store  # embedded: transfer
 from orch.core.artifacts import choose_store, code_uri  # embedded: artifacts
 from orch.core.result import run_outcome, scope_state, state_over_items  # embedded: result
@@ -370,7 +370,8 @@ def status_of(state):
 def error_of(state):
     """The failure in the step's own words, without Prefect's preamble."""
     message = state.message or ""
-    for prefix in ("Task run encountered an exception ", "StepError: ", "PipelineTimeout: ", "ArtifactError: ", "EnvError: "):
+    for prefix in ("Task run encountered an exception ", "StepError: ", "AttemptError: ", "PipelineTimeout: ",
+                   "ArtifactError: ", "MissingArtifact: ", "EnvError: "):
         message = message[len(prefix):] if message.startswith(prefix) else message
     return message
 
@@ -379,6 +380,15 @@ def worth_retrying(task, task_run, state):
     """A retry is for a failed attempt, not for a step stopped before it ran or by the pipeline's deadline."""
     cause = state.data
     return not isinstance(cause, PipelineTimeout) and getattr(cause, "name", None) != UPSTREAM_FAILED
+
+
+def retrying_on(on):
+    """The retry condition of `retries.on: failure` or `error`: worth_retrying, and only an attempt that failed
+    that way (steprun.is_error: an artifact not fetched or not stored is an error; the rest is the step's failure)."""
+    def worth_retrying_on(task, task_run, state):
+        return worth_retrying(task, task_run, state) and retried(on, state.data)
+
+    return worth_retrying_on
 
 
 def note_failure(task, task_run, state):

@@ -24,7 +24,7 @@ EXPECTED = {
     "dag-params-when": ((), False),  # score.Failed read as any_failed: Argo omits alert when score never ran
     "loops": ((), True),
     "nested-exit": ((), False),  # a failed exit handler fails Argo's run, never orch's
-    "retries": ((), False),  # Argo's default policy does not retry errors; orch retries every failure
+    "retries": ((), True),  # Argo's default policy does not retry errors: nor does orch's retries.on: failure
     "steps-groups": ((), True),
     "template-ref": ((), True),
     "policies": ((), True),
@@ -144,20 +144,20 @@ def test_retry_delays_are_compared_number_by_number():
     assert delays(flaky["retries"], 6) == argo_delays(backoff, 6) == [10, 30, 90, 270, 300, 300]
     entries = {e.path: e for e in imported.report.entries}
     assert entries["spec.templates[1].retryStrategy.retryPolicy"].status == MAPPED
-    assert entries["spec.templates[2].retryStrategy"].status == APPROXIMATED  # OnFailure, Argo's default
+    policy = entries["spec.templates[2].retryStrategy"]  # OnFailure, Argo's default: exactly retries.on: failure
+    assert policy.status == MAPPED and policy.target == "retries.on" and "(Argo default)" in policy.note
+    assert yaml.safe_load(imported.text)["steps"]["default-policy"]["retries"]["on"] == "failure"
     max_duration = entries["spec.templates[2].retryStrategy.backoff.maxDuration"]
     assert max_duration.status == APPROXIMATED and "60s, 120s" in max_duration.note
-    assert all("default-policy: Error after 1 attempt in the source" in d
-               for d in imported.report.behaviour.differences)
+    assert imported.report.behaviour.checked and not imported.report.behaviour.differences
 
 
 def test_each_approximation_is_commented_above_the_field_it_concerns():
     text = one("retries").text
     lines = text.splitlines()
-    at = lines.index("    retries: {limit: 2, delay: 60, factor: 2}")
-    assert lines[at - 2].startswith("    # retryPolicy OnFailure (Argo default)")
+    at = lines.index("    retries: {limit: 2, delay: 60, factor: 2, 'on': failure}")
     assert lines[at - 1].startswith("    # maxDuration 600s is a deadline")
-    assert "# " not in "\n".join(lines[1:at - 2])  # the exact ones carry none
+    assert "# " not in "\n".join(lines[1:at - 1])  # the exact ones carry none
 
 
 def test_the_cron_schedule_and_the_artifact_hand_over():

@@ -107,6 +107,11 @@ def test_retries_follow_the_policy():
     assert errored.ends["main"] == Ending("Error", 1) and errored.status == "Error"  # OnFailure does not retry errors
     always = _leaf("main", retryStrategy={"limit": 2, "retryPolicy": "Always"})
     assert play(_workflow([always]), {"main": Draw(fails=1, error=True)}).ends["main"] == Ending("Succeeded", 2)
+    on_error = _leaf("main", retryStrategy={"limit": 2, "retryPolicy": "OnError"})
+    assert play(_workflow([on_error]), {"main": Draw(fails=1, error=True)}).ends["main"] == Ending("Succeeded", 2)
+    assert play(_workflow([on_error]), {"main": Draw(fails=1)}).ends["main"] == Ending("Failed", 1)
+    endless = _leaf("main", retryStrategy={})  # no limit: Argo retries until it succeeds
+    assert play(_workflow([endless]), {"main": Draw(fails=7)}).ends["main"] == Ending("Succeeded", 8)
 
 
 def test_a_failed_exit_handler_fails_a_succeeded_workflow():

@@ -54,7 +54,7 @@ NOT_IN_ORCH = {
     "email_on_failure": "Airflow's failure e-mails: orch sends none",
     "email_on_retry": "Airflow's retry e-mails: orch sends none",
     "run_as_user": "orch runs a step as the user running it",
-    "retry_policy": "an exception-based retry policy: orch retries every failure the same way",
+    "retry_policy": "an exception-based retry policy: orch's retries.on tells a failure from an error, not exceptions apart",
     "resources": "Airflow's per-task resources (an executor's hint)",
     "sla": "SLAs: orch has none",
     "pre_execute": "a hook Airflow calls before the task: orch has none",

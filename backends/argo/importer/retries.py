@@ -4,7 +4,8 @@ Argo waits `duration * factor**(n-1)` before retry n, capped at `cap`: orch's `m
 max_delay)` exactly. `maxDuration` is different: a deadline on all attempts from the first one's start, after
 which no retry starts -- orch has no such bound, so it is approximated with its number. Argo retries by
 policy: OnFailure (its default without `expression`) retries failed containers, not errors (a pod that could
-not run); OnError only errors; Always both; orch retries both, so only Always is exact.
+not run); OnError only errors; Always both: orch's `retries.on` failure, error and any, exactly. OnTransientError
+retries only the errors Argo deems transient (by their message): approximated by `on: error`.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Retrying:
 
     @property
     def exact_policy(self) -> bool:
-        return self.policy == "Always" or self.limit == 0
+        return self.policy in ON or self.limit == 0
 
 
 def retries(strategy, path: tuple, ledger) -> tuple[dict | None, Retrying]:
@@ -65,13 +66,18 @@ def retries(strategy, path: tuple, ledger) -> tuple[dict | None, Retrying]:
         return None, Retrying()
     expression = "expression" in strategy
     policy = strategy.get("retryPolicy") or ("Always" if expression else "OnFailure")
+    on = "any"
     if "retryPolicy" in strategy or result["limit"]:
         where = (*path, "retryPolicy") if "retryPolicy" in strategy else path
-        if policy == "Always":
-            ledger.mapped(where, "retries", "Always: failures and errors are retried, as orch retries every failure")
-        elif policy in ("OnFailure", "OnError", "OnTransientError"):
-            ledger.approximated(where, f"retryPolicy {policy}{' (Argo default)' if 'retryPolicy' not in strategy else ''}: "
-                                       f"Argo retries {_WHAT[policy]}; orch retries every failed attempt", "retries")
+        default = " (Argo default)" if "retryPolicy" not in strategy else ""
+        if policy in ON:
+            on = ON[policy]
+            ledger.mapped(where, "retries.on", f"{policy}{default}: Argo retries {_WHAT[policy]}, as orch's "
+                                               f"retries.on: {ON[policy]}")
+        elif policy == "OnTransientError":
+            on = "error"
+            ledger.approximated(where, f"retryPolicy {policy}: Argo retries {_WHAT[policy]}; orch's retries.on: error "
+                                       "retries every error", "retries.on")
         else:
             ledger.unsupported(where, f"retryPolicy {policy!r} is not Argo's")
     if expression:
@@ -84,10 +90,14 @@ def retries(strategy, path: tuple, ledger) -> tuple[dict | None, Retrying]:
         _backoff(backoff, (*path, "backoff"), ledger, result)
     elif backoff is not None:
         ledger.unsupported((*path, "backoff"), "backoff is not a mapping")
+    if on != "any":
+        result["on"] = on
     return result, Retrying(result["limit"], policy)
 
 
-_WHAT = {"OnFailure": "failed containers, not errors (a pod that could not run)",
+ON = {"Always": "any", "OnFailure": "failure", "OnError": "error"}  # retryPolicy -> retries.on, exactly
+_WHAT = {"Always": "failed containers and errors alike",
+         "OnFailure": "failed containers, not errors (a pod that could not run)",
          "OnError": "errors (a pod that could not run), not failed containers",
          "OnTransientError": "only errors it deems transient"}
 

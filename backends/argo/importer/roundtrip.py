@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from orch.backends.argo.fanout import PREFIX as FAN_PREFIX
+from orch.backends.argo.templates import RETRY_POLICY
 from orch.backends.roundtrip import SPEC_ANNOTATION, recover_argo
 from orch.core import groups
 from orch.core.expr import Compare, ExprProblem, Lit, RefNode, parse_condition
@@ -53,13 +54,14 @@ def recovered(document, others) -> tuple[Imported | None, str]:
 
 def facts(graph, spec: dict) -> Facts:
     """The Argo node of each step (its qualified name, each part as Argo names it; a finally step's in the exit
-    handler; a throttled fan-out's, inside the wrapper DAG orch gives it), its retries (orch renders retryPolicy
-    Always), and the literals its outputs are compared with."""
+    handler; a throttled fan-out's, inside the wrapper DAG orch gives it), its retries (the retryPolicy orch renders
+    for its `retries.on`), and the literals its outputs are compared with."""
     pipeline = graph.pipeline
     names = {_node(spec, [argo_name(part) for part in name.split(groups.SEP)]): name
              for name in [*pipeline.all_steps, *pipeline.groups] if name not in pipeline.finally_}
     names.update({EXIT + argo_name(name): name for name in pipeline.finally_})
-    retrying = {name: Retrying(step.retries.limit if step.retries else 0, "Always")
+    retrying = {name: Retrying(step.retries.limit if step.retries else 0,
+                               RETRY_POLICY[step.retries.on] if step.retries else "Always")
                 for name, step in pipeline.all_steps.items()}
     literals: dict[tuple[str, str], list] = {}
     for name, item in [*pipeline.all_steps.items(), *pipeline.groups.items()]:
