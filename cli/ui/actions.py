@@ -2,7 +2,8 @@
 
 Stop is the same as Ctrl-C: the process holding the run's lock (backends/local/lock.py) stops its attempts
 and records the run `interrupted`, resumable. Resume starts `orch run SPEC --resume RUN_ID` in a session of
-its own (it outlives the UI), its output appended to `runs/RUN_ID/resume.log`.
+its own (it outlives the UI), its output appended to `runs/RUN_ID/resume.log`, and returns once that process
+has taken the run over (the page it leads to then shows the run going on), or has failed to.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Optional
 
 from orch.backends.local.lock import holder_pid, is_held
+from orch.backends.local.state import Store
 
 from .data import RunView
+
+TAKE_OVER_SECONDS = 15  # how long a resume waits for its process to record the run as its own
 
 
 class Refused(Exception):
@@ -42,13 +47,48 @@ def resume(run: RunView, home: Path) -> None:
         raise Refused(f"the spec of run {run.run_id} ({run.spec_path or 'not recorded'}) is not found from here; "
                       f"resume it with: orch run SPEC --resume {run.run_id}")
     out = open(run.run_dir / "resume.log", "ab")
+    start = out.seek(0, os.SEEK_END)
     try:
         process = subprocess.Popen([sys.executable, "-m", "orch.cli.main", "run", run.spec_path, "--resume", run.run_id],
                                    cwd=base, env={**os.environ, "ORCH_HOME": str(home)}, stdin=subprocess.DEVNULL,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     finally:
         out.close()
-    threading.Thread(target=process.wait, daemon=True).start()  # reaped when it ends, while the UI runs
+    try:
+        _taken_over(process, run, home, start)
+    finally:
+        threading.Thread(target=process.wait, daemon=True).start()  # reaped when it ends, while the UI runs
+
+
+def _taken_over(process: subprocess.Popen, run: RunView, home: Path, start: int) -> None:
+    """Wait until the resumed process has recorded the run (its status or end changed), or ended; Refused, with
+    what it wrote, when it ended without touching the run (a spec changed since, a lock held)."""
+    before = (run.status, run.ended_at)
+    store = Store(home)
+    try:
+        deadline = time.monotonic() + TAKE_OVER_SECONDS
+        while time.monotonic() < deadline:
+            ended = process.poll() is not None
+            row = store.run_row(run.run_id)
+            if row is None or (row["status"], row["ended_at"]) != before:
+                return
+            if ended:
+                said = _written(run.run_dir / "resume.log", start)
+                raise Refused(f"orch run --resume {run.run_id} ended at once, leaving the run as it was:\n{said}")
+            time.sleep(0.05)
+    finally:
+        store.close()
+
+
+def _written(path: Path, start: int, lines: int = 20) -> str:
+    """The last lines a process wrote to `path` from `start`."""
+    try:
+        with open(path, "rb") as log:
+            log.seek(start)
+            text = log.read(64 << 10).decode("utf-8", errors="replace").strip()
+    except OSError:
+        text = ""
+    return "\n".join(text.splitlines()[-lines:]) or "(no output)"
 
 
 def spec_folder(spec_path: Optional[str], home: Path) -> Optional[Path]:

@@ -384,3 +384,16 @@ def test_hostile_names_in_the_records_are_escaped(tmp_path):
         assert "<img" not in response.text and "<b>" not in response.text
     assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in client.get("/").text
     assert 'href="/runs/run-%3Cb%3E1"' in client.get("/").text
+
+
+def test_a_resume_that_orch_refuses_is_a_409_saying_why(tmp_path):
+    root = project(tmp_path / "project")
+    orch(root, "run", "showcase.yaml")
+    (run_id,) = run_ids(root)
+    spec = root / "showcase.yaml"
+    spec.write_text(spec.read_text().replace("echo never", "echo changed"))  # a resume refuses another spec
+    client = TestClient(create_app(root / ".orch"))
+    refused = client.post(f"/runs/{run_id}/resume", follow_redirects=False)
+    assert refused.status_code == 409
+    assert "ended at once" in refused.text and "changed since run" in refused.text
+    assert _status(root, run_id) == "failed"
