@@ -403,13 +403,16 @@ class Workflow(Calls, Leaves):
 
     def _scope_fail_fast(self, steps: dict, prefix: str, inherited: bool) -> None:
         """Each group's fail_fast, its DAG's failFast (false for a steps template), written where it differs from the
-        one it inherits: Argo's failFast stops the failed task's own DAG, as orch's fail_fast its own scope."""
+        one it inherits and can matter (a group of one step has no other to stop): Argo's failFast stops the failed
+        task's own DAG, as orch's fail_fast its own scope."""
         for name, step in list(steps.items()):
             if "steps" not in step:
                 continue
             qualified = join(prefix, name)
             own = self.fail_fast_of.get(qualified, inherited)
-            if own != inherited:
+            if own == inherited or len(step["steps"]) < 2:
+                own = inherited
+            else:
                 steps[name] = {**{k: v for k, v in step.items() if k not in ("steps", "outputs")}, "fail_fast": own,
                                **{k: v for k, v in step.items() if k in ("steps", "outputs")}}
             self._scope_fail_fast(step["steps"], qualified, own)
