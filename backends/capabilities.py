@@ -498,8 +498,7 @@ FEATURES: tuple[Feature, ...] = (
                        "items' indexes (`withParam`), throttled in a wrapper DAG with its `parallelism`; not rendered yet, "
                        "and refused when rendering (E832): a fan-out group or fan-out step inside a fan-out group, an "
                        "artifact output inside a fan-out group, a group output naming a fan-out's output, groups "
-                       "past 190 steps, `fail_fast` with groups (Argo's failFast stops new tasks only in the failed "
-                       "task's own DAG), a step inside a group reading an artifact from outside it, `run.failed_steps` "
+                       "past 190 steps, a step inside a group reading an artifact from outside it, `run.failed_steps` "
                        "with groups"),
         "airflow/kubernetes": refused("E832", "groups cannot be rendered with pod tasks (--target kubernetes) yet: "
                                       "render them without --target kubernetes, or give no step an image"),

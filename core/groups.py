@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 SEP = "."
 MAX_DEPTH = 8  # E246: groups inside groups; deeper nesting reads as a pipeline to split
-GROUP_FIELDS = ("steps", "outputs", "after", "when", "trigger", "foreach", "parallelism", "description")
+GROUP_FIELDS = ("steps", "outputs", "after", "when", "trigger", "foreach", "parallelism", "fail_fast", "description")
 
 
 def parent(name: str) -> str:
@@ -187,6 +187,17 @@ def children(pipeline, scope: str) -> list[str]:
 def order(pipeline) -> list[str]:
     """Every group and step as written: a group just before its first step."""
     return _in_order(pipeline.steps, pipeline.groups)
+
+
+def fails_fast(pipeline, scope: str) -> bool:
+    """Whether `scope` ('' or a group) fails fast: after one of its direct members failed, none of the others starts
+    (docs/semantics.md#failure). A group's own `fail_fast`, else its nearest enclosing group's, else the pipeline's."""
+    while scope:
+        own = pipeline.groups[scope].fail_fast
+        if own is not None:
+            return own
+        scope = parent(scope)
+    return pipeline.fail_fast
 
 
 def fan_out_groups(pipeline, name: str) -> list[str]:

@@ -4,8 +4,9 @@
 wrote on the same draws -- which attempts of which step fail, what values its outputs take -- and compares
 every step's end. This is DESIGN §3 (docs/semantics.md) as a function: triggers, conditions, `fail_fast`,
 retries, groups and fan-out groups, finally steps, the pipeline's status. Time is not played: steps end one
-after another in a topological order of each scope (ties in the order written; a group as one node), so `fail_fast` stops exactly the
-steps after the first failure in that order; a timeout is one of the draw's failed attempts.
+after another in a topological order of each scope (ties in the order written; a group as one node), so a scope's
+`fail_fast` stops exactly its members after its first failed member in that order (a group fails once it ended);
+a timeout is one of the draw's failed attempts.
 The conformance tests hold it to the local backend's real runs (tests/test_play.py).
 """
 
@@ -86,30 +87,31 @@ class _Play:
         self.graph, self.pipeline, self.scopes, self.draws = player.graph, player.graph.pipeline, player.scopes, draws
         self.params = {name: params.get(name, p.default) for name, p in self.pipeline.params.items()}
         self.ends: dict[str, Ending] = {}
-        self.stopped = False  # fail_fast met a failure: nothing starts any more
         self.run_fields: dict[str, Any] = {}
 
     def run(self) -> Played:
         self.scope("")
         outcome = run_outcome({n: e.state for n, e in self.ends.items()}, groups.order(self.pipeline))
         self.run_fields = {"status": outcome["status"], "failed_steps": outcome["failed_steps"]}
-        self.stopped = False  # fail_fast does not stop finally steps
-        for name in self.graph.final_order():
+        for name in self.graph.final_order():  # fail_fast does not stop finally steps
             upstream = [self.ends[u].state for u in self.graph.final_upstream(name)]
             self.node(name, decide(self.pipeline.finally_[name].trigger, upstream))
         return Played(outcome["status"], dict(self.ends))
 
     def scope(self, scope: str) -> str:
-        """Play the steps and groups directly in `scope`, in order; the scope's state from theirs."""
+        """Play the steps and groups directly in `scope`, in order; the scope's state from theirs. With the scope's
+        fail_fast, a member after one that failed does not start."""
+        stopped, fails_fast = False, groups.fails_fast(self.pipeline, scope)
         for name, waits_for in self.scopes[scope]:
             upstream = [self.ends[u].state for u in waits_for]
             trigger = (self.pipeline.groups[name] if name in self.pipeline.groups else self.pipeline.steps[name]).trigger
-            self.node(name, decide(trigger, upstream))
+            self.node(name, decide(trigger, upstream), stopped)
+            stopped = stopped or (fails_fast and self.ends[name].state == "failed")
         return scope_state(self.ends[name].state for name, _ in self.scopes[scope])
 
-    def node(self, name: str, decision: str) -> None:
+    def node(self, name: str, decision: str, stopped: bool = False) -> None:
         is_group = name in self.pipeline.groups
-        if decision == RUN and self.stopped:
+        if decision == RUN and stopped:
             decision = "upstream_failed"
         if decision == RUN and not self.condition(name):
             decision = "skipped"
@@ -137,8 +139,6 @@ class _Play:
         limit = step.retries.limit if step.retries and step.retries.retries(draw.error) else 0  # by `on`
         failed = draw.fails > limit
         self.ends[name] = Ending("failed" if failed else "succeeded", min(draw.fails, limit) + 1)
-        if failed and self.pipeline.fail_fast and name in self.pipeline.steps:
-            self.stopped = True
 
     def condition(self, name: str) -> bool:
         item = self.pipeline.groups.get(name) or self.pipeline.all_steps[name]

@@ -320,6 +320,8 @@ class Group(Model):
     trigger: Optional[Trigger] = None
     foreach: Optional[Any] = Field(default=None, json_schema_extra={"anyOf": [{"type": "array"}, {"type": "string"}]})
     parallelism: Optional[int] = Field(default=None, ge=1, description="items of the fan-out running at once")
+    fail_fast: Optional[bool] = Field(default=None, description="after a step or group directly inside fails, start "
+                                      "none of the others (unset: the enclosing group's, else the pipeline's)")
     description: Optional[str] = None
 
     _after_shorthand = field_validator("after", mode="before")(classmethod(lambda cls, v: [v] if isinstance(v, str) else v))

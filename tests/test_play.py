@@ -136,3 +136,41 @@ def test_a_group_written_before_the_step_it_waits_for_plays_after_it():
     assert play(graph, {"a": Draw(fails=1)}).ends == {
         "a": Ending("failed", 1), "g": Ending("upstream_failed"), "g.x": Ending("upstream_failed"),
         "g.y": Ending("upstream_failed")}
+
+
+def test_fail_fast_stops_the_later_members_of_the_failed_members_scope_only():
+    """Per scope (docs/semantics.md#failure): a failure stops what follows it in its own group, a failed group what
+    follows it in the group holding it; a group's own fail_fast overrides the one it inherits."""
+    graph = parse_spec(textwrap.dedent("""\
+        apiVersion: orch/v1
+        name: scopes
+        fail_fast: true
+        steps:
+          outer:
+            steps:
+              lenient:
+                fail_fast: false
+                steps:
+                  breaks: {command: [x]}
+                  goes-on: {command: [x], after: [breaks], trigger: all_done}
+              after-lenient: {command: [x], after: [lenient], trigger: all_done}
+          tail: {command: [x], after: [outer], trigger: all_done}
+        """))
+    assert play(graph, {"outer.lenient.breaks": Draw(fails=1)}).ends == {
+        "outer": Ending("failed"), "outer.lenient": Ending("failed"), "outer.lenient.breaks": Ending("failed", 1),
+        "outer.lenient.goes-on": Ending("succeeded", 1), "outer.after-lenient": Ending("upstream_failed"),
+        "tail": Ending("upstream_failed")}
+    graph = parse_spec(textwrap.dedent("""\
+        apiVersion: orch/v1
+        name: scopes
+        steps:
+          g:
+            fail_fast: true
+            steps:
+              a: {command: [x]}
+              b: {command: [x], after: [a], trigger: all_done}
+          after-g: {command: [x], after: [g], trigger: all_done}
+        """))
+    assert play(graph, {"g.a": Draw(fails=1)}).ends == {
+        "g": Ending("failed"), "g.a": Ending("failed", 1), "g.b": Ending("upstream_failed"),
+        "after-g": Ending("succeeded", 1)}

@@ -158,11 +158,22 @@ def _pipeline_constants(pipeline: Pipeline, sha: str | None) -> str:
     where = _where(pipeline)
     places = (f", code={sha!r}" if sha else "") + (", where=WHERE" if where else "")
     nodes = {name: end_task(pipeline, name) for name in groups.order(pipeline)} if pipeline.groups else None
+    scopes = _fail_fast_scopes(pipeline)
     return (f"STEPS = {literal(list(pipeline.steps))}\n" + (f"NODES = {literal(nodes)}\n" if nodes else "") +
-            (f"WHERE = {literal(where)}\n" if where else "") +
-            f"PIPELINE = dict(steps=STEPS, {'nodes=NODES, ' if nodes else ''}params={literal(params)}, "
+            (f"SCOPES = {literal(scopes)}\n" if scopes else "") + (f"WHERE = {literal(where)}\n" if where else "") +
+            f"PIPELINE = dict(steps=STEPS, {'nodes=NODES, ' if nodes else ''}{'scopes=SCOPES, ' if scopes else ''}"
+            f"params={literal(params)}, "
             f"fail_fast={pipeline.fail_fast!r}, "
             f"timeout={pipeline.timeout!r}{artifacts}{places})\n")
+
+
+def _fail_fast_scopes(pipeline: Pipeline) -> dict | None:
+    """With groups: each scope that fails fast ('' the pipeline's, a group's) -> the end tasks of its steps and groups,
+    whose states a task in it reads before it starts (runtime.Step._may_start); None without groups."""
+    if not pipeline.groups:
+        return None
+    return {scope: [end_task(pipeline, child) for child in groups.children(pipeline, scope)]
+            for scope in ["", *pipeline.groups] if groups.fails_fast(pipeline, scope)}
 
 
 def _where(pipeline: Pipeline) -> dict:

@@ -64,9 +64,13 @@ class Step:
 
     def __init__(self, name, steps=(), params=None, fail_fast=False, timeout=None, starting=True, all_succeeded=(),
                  any_failed=(), pipeline=None, store=None, code=None, where=None, final=False, group=None, index=None,
-                 nodes=None):
+                 nodes=None, scopes=None):
         if final:  # a finally step: neither the pipeline's deadline nor fail_fast stops it
-            fail_fast, timeout = False, None
+            fail_fast, timeout, scopes = False, None, None
+        self.members = steps  # what its fail_fast reads: every step; with groups, the nodes of its own scope
+        if scopes is not None:  # with groups: whether the scope it is directly in fails fast, and that scope's nodes
+            scope = name.rpartition(".")[0]
+            fail_fast, self.members = scope in scopes, scopes.get(scope, ())
         self.context = get_current_context()
         self.ti = self.context["ti"]
         self.name, self.steps, self.types, self.fail_fast, self.timeout = name, steps, params or {}, fail_fast, timeout
@@ -112,7 +116,7 @@ class Step:
         left = self.left()
         if left is not None and left <= 0:
             self._too_late(f"the pipeline's timeout of {self.timeout:g}s ran out")
-        if self.fail_fast and "failed" in self._all_states([s for s in self.steps if s != self.name]).values():
+        if self.fail_fast and "failed" in self.states([s for s in self.members if s != self.name]).values():
             self.stop("not started: a step failed and fail_fast is set")
 
     def _too_late(self, reason):

@@ -354,7 +354,7 @@ class Rendered:
         self.templates.append(a.template(
             template_name(qualified), metadata={"annotations": {"orch/stdout": " ".join(stdout)}} if stdout else None,
             inputs=a.parameters(inputs) if inputs else None, outputs=outputs(self.scopes[qualified], qualified),
-            dag=a.dag(inner, fail_fast=pipeline.fail_fast)))
+            dag=a.dag(inner, fail_fast=groups.fails_fast(pipeline, qualified))))  # its scope's, as each DAG's own
         when = after_skipped(scope, written, lang.tag(parse_condition(group.when)) if group.when else None)
         arguments = _arguments(scope, qualified, needed)
         if indexed:
@@ -402,7 +402,8 @@ class Rendered:
             outputs=a.parameters([export(o, f"tasks.{name}.outputs.parameters.{o}", default="[]") for o in names]),
             parallelism=pipeline.groups[qualified].parallelism,
             dag=a.dag([a.dag_task(name, template=task["template"], with_param=with_param,
-                                  arguments=a.parameters(inner))], fail_fast=pipeline.fail_fast)))
+                                  arguments=a.parameters(inner))],
+                      fail_fast=groups.fails_fast(pipeline, groups.parent(qualified)))))  # a node of the scope around
         return a.dag_task(name, template=FAN + template_name(qualified), depends=task.get("depends"),
                           arguments=a.parameters(passed) if passed else None)
 
@@ -489,8 +490,6 @@ def problems(graph: PipelineGraph, inline: bool) -> list:
         found.append(Diagnostic("E832", f"{why} cannot be rendered for Argo yet", path))
     if not inline:
         refuse(("steps",), "a pipeline with groups past 190 steps (a template per step)")
-    if pipeline.fail_fast:
-        refuse(("fail_fast",), "fail_fast with groups (Argo's failFast stops new tasks only in the failed task's own DAG)")
     for name, group in pipeline.groups.items():
         if group.foreach is not None and groups.fan_out_groups(pipeline, name):
             refuse(("groups", name, "foreach"), "a fan-out group inside a fan-out group")

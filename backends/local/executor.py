@@ -148,7 +148,8 @@ class Executor:
             self.waiting_on[name] = len(self.upstream[name]) + 1
         self.done: dict[tuple[str, int], dict] = {}
         self.last_attempts: dict[tuple[str, int], int] = {}  # after a resume: the attempts already made
-        self.stop_reason: Optional[str] = None  # set by fail_fast or the pipeline's timeout
+        self.stop_reason: Optional[str] = None  # set by the pipeline's timeout: nothing starts any more
+        self.stopped: dict[str, str] = {}  # scope instance -> why fail_fast starts none of its nodes any more
         self.deadline = time.monotonic() + self.pipeline.timeout if self.pipeline.timeout else None
         self.run_timed_out = False
         self._next_id = 0
@@ -218,8 +219,9 @@ class Executor:
         while self.ready:
             name = self.ready.popleft()
             spec = self._spec(name)
-            if self.stop_reason and name not in self.final:
-                self._not_started(name)
+            reason = self.stop_reason or self.stopped.get(self.nodes[name].scope)
+            if reason and name not in self.final:
+                self._not_started(name, reason)
                 continue
             decision = decide(spec.trigger, (self.results[u].status for u in self.upstream[name]))
             if decision != RUN:
@@ -654,8 +656,9 @@ class Executor:
         spec = self._spec(name)
         for output in artifact_outputs(spec.outputs) if outputs and isinstance(spec, Step) and _reported(name) else ():
             self.progress.note(name, _stored(output, outputs[output]))
-        if status == "failed" and self.pipeline.fail_fast and name not in self.final:
-            self._stop_new_work()
+        node = self.nodes[name]
+        if status == "failed" and name not in self.final and groups.fails_fast(self.pipeline, groups.parent(node.qualified)):
+            self._stop_new_work(node.scope)
         self._release(name)
 
     def _release(self, name: str) -> None:
@@ -675,18 +678,20 @@ class Executor:
 
     # --- stopping
 
-    def _stop_new_work(self) -> None:
-        """fail_fast: steps that have not started end upstream_failed; running ones finish."""
-        self.stop_reason = self.stop_reason or "fail_fast stopped the run after a failure"
+    def _stop_new_work(self, scope: str) -> None:
+        """fail_fast in one run of a scope (the pipeline's, a group's, an item's): its steps and groups that have not
+        started end upstream_failed; running ones (a group's inside too) finish."""
+        where = f"group {scope!r}" if scope else "the run"
+        reason = self.stopped.setdefault(scope, f"fail_fast stopped {where} after a failure")
         for name, units in list(self.units.items()):
-            if name not in self.results and not any(u.attempt > u.before for u in units):
+            if self.nodes[name].scope == scope and name not in self.results and not any(u.attempt > u.before for u in units):
                 self.queue = deque(u for u in self.queue if u.step != name)
                 del self.units[name]
-                self._not_started(name)
+                self._not_started(name, reason)
 
-    def _not_started(self, name: str) -> None:
+    def _not_started(self, name: str, reason: str) -> None:
         """Stopped before it ran: upstream_failed, with no error of its own (the reason goes to progress)."""
-        self.progress.note(self.nodes[name].qualified, f"not started: {self.stop_reason}")
+        self.progress.note(self.nodes[name].qualified, f"not started: {reason}")
         self._not_run(name, "upstream_failed")
 
     def _enforce_deadlines(self) -> None:

@@ -2,7 +2,8 @@
 
 A scope is the pipeline's level or a group's inside; which of its nodes wait for which is
 core/groups.py's scope_edges, which every backend shares. Each run of a scope (the pipeline, a group, one item of a
-fan-out group) has instance names of its own: `sweep[2].train` is item 2's `sweep.train`.
+fan-out group) has instance names of its own: `sweep[2].train` is item 2's `sweep.train`. A run of a scope is also
+what fail_fast stops (executor.py, `_stop_new_work`): a failure in `sweep[2]` starts no more of item 2's nodes.
 """
 
 from __future__ import annotations

@@ -158,6 +158,7 @@ def _group_task(graph: PipelineGraph, group: str, names: Names, edges) -> str:
     outputs = "{" + ", ".join(f"{o!r}: {groups.source_of(pipeline, group, o)!r}" for o in spec.outputs) + "}"
     passed = [*(outer_item if spec.foreach is None else []), *(names.outputs(u) for u in _inside_reads(graph, group))]
     values = ["values={" + ", ".join(f"{p!r}: {p}" for p in passed) + "}"] if passed else []
+    values += ["fail_fast=True"] if groups.fails_fast(pipeline, group) else []  # a flag per run of its inside
     if spec.foreach is None:
         run = wrapped("return _gate.group", [names.of(group, "steps"), f"outputs={outputs}", *values], indent="    ")
     else:

@@ -53,18 +53,21 @@ class StepsFailed(Exception):
 
 class Scope:
     """One run of a scope -- the flow's steps, a group's, one item of a fan-out group's: the futures and gates of
-    its steps and groups by their qualified names, and the name each task run gets there (`sweep[2].train`)."""
+    its steps and groups by their qualified names, the name each task run gets there (`sweep[2].train`), and its
+    fail_fast: once one of them failed (the flag the on_failure hook raises), none of the others starts."""
 
-    def __init__(self, run, group="", at="", indexes=()):
+    def __init__(self, run, group="", at="", indexes=(), fail_fast=False):
         self.run, self.group, self.at, self.indexes = run, group, at, tuple(indexes)
         self.futures, self.gates = {}, {}
+        self.fail_fast, self.failed = fail_fast, threading.Event()
 
     def submit(self, task, name, after=(), trigger="all_succeeded", packages=(), secrets=None, **values):
         """Submit a step's (or group's) task; it waits for its upstream steps here whatever their states, then judges
         them. `packages`: the requirements of its env; `secrets`: VAR -> (Secret block, key), read as each attempt starts."""
         upstream = {step: self.futures[step] for step in after}
         at = f"{self.at}.{name.rpartition('.')[2]}" if self.at else name
-        gate = Gate(self.run, name, upstream, trigger, packages, secrets, at, self.indexes)
+        gate = Gate(self.run, name, upstream, trigger, packages, secrets, at, self.indexes, scope=self)
+        self.run.scope_of[at] = self  # the hook finds the scope by the task run's name
         values = {key: allow_failure(value) if isinstance(value, PrefectFuture) else value for key, value in values.items()}
         named = task if at == name else task.with_options(task_run_name=at)
         future = named.submit(quote(gate), **values, wait_for=[allow_failure(f) for f in upstream.values()])
@@ -111,14 +114,13 @@ class Run(Scope):
     and, for the finally steps, the steps' outcome."""
 
     def __init__(self, params, fail_fast=False, timeout=None, pipeline=None, store=None, code=None):
-        super().__init__(self)
+        super().__init__(self, fail_fast=fail_fast)
         self.params = params
-        self.fail_fast = fail_fast
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout if timeout else None
         self.final = set()  # the finally steps' names
         self.steps_outcome = None  # run_outcome of the steps, once they all ended
-        self.failed = threading.Event()
+        self.scope_of = {}  # task run name -> the Scope its task was submitted in
         self.pipeline = pipeline
         if pipeline is not None:  # artifacts or shipped code: $ORCH_ARTIFACTS, else the spec's store, else a folder
             self.store = choose_store(None, store)[0]
@@ -165,8 +167,9 @@ class Gate:
     """One step's view of its run: its upstream tasks, judged by its trigger when the step starts, and
     every helper its task calls (as methods, so no parameter of a flow can shadow one)."""
 
-    def __init__(self, run, name, upstream, trigger, packages=(), secrets=None, at=None, indexes=()):
+    def __init__(self, run, name, upstream, trigger, packages=(), secrets=None, at=None, indexes=(), scope=None):
         self.run, self.name, self.upstream, self.trigger = run, name, upstream, trigger
+        self.scope = scope or run  # the run of the scope it is in: its fail_fast
         self.at, self.indexes = at or name, tuple(indexes)  # its task run's name; the items it runs for, outermost first
         self.packages, self.secrets = list(packages), dict(secrets or {})
         self.kind, self.scopes = "step", None  # a group's: "group", and the runs of its steps once they ran
@@ -174,7 +177,7 @@ class Gate:
     def item(self, index):
         """The gate of one item of the fan-out: its artifacts are stored under its index."""
         return Gate(self.run, self.name, self.upstream, self.trigger, self.packages, self.secrets, f"{self.at}[{index}]",
-                    self.indexes + (index,))
+                    self.indexes + (index,), self.scope)
 
     @property
     def final(self):
@@ -192,8 +195,9 @@ class Gate:
         left = self.left()
         if left is not None and left <= 0:
             return upstream_failed(f"not started: the pipeline's timeout of {self.run.timeout:g}s ran out")
-        if self.run.fail_fast and self.run.failed.is_set() and not self.final:
-            return upstream_failed("not started: a step failed and fail_fast is set")
+        if self.scope.fail_fast and self.scope.failed.is_set() and not self.final:
+            return upstream_failed("not started: a step failed and fail_fast is set" if self.scope is self.run else
+                                   f"not started: a step in {self.scope.at} failed and its fail_fast is set")
         if self.trigger == "all_succeeded" and failed:
             return upstream_failed(f"upstream failed: {', '.join(failed)}")
         if self.trigger == "all_succeeded" and any(status != "succeeded" for status in states.values()):
@@ -224,13 +228,13 @@ class Gate:
         results = [future.result() for future in futures]
         return {name: [result[name] for result in results] for name in outputs}
 
-    def group(self, steps, outputs, values=None):
+    def group(self, steps, outputs, values=None, fail_fast=False):
         """Run the group's steps once (`steps`: the module's function submitting them): its outputs (`outputs`: name
-        -> (child, its output)), or the state it ends in."""
+        -> (child, its output)), or the state it ends in. `fail_fast`: the group's own (inherited or set)."""
         self.kind = "group"
-        return self._run_scopes(steps, [None], False, outputs, values or {}, 1)
+        return self._run_scopes(steps, [None], False, outputs, values or {}, 1, fail_fast)
 
-    def each(self, steps, items, outputs, parallelism=None, values=None):
+    def each(self, steps, items, outputs, parallelism=None, values=None, fail_fast=False):
         """Run the group's steps once per item, each item's waiting only for its own; at most `parallelism` items
         at once, an item holding its slot from its first step's start to its last step's end. Each output becomes
         a list in item order, None where its step did not succeed."""
@@ -239,11 +243,12 @@ class Gate:
         if problem:
             raise StepError(problem)
         limit = parallelism or min(max(len(items), 1), MAX_ITEMS_AT_ONCE)
-        return self._run_scopes(steps, items, True, outputs, values or {}, limit)
+        return self._run_scopes(steps, items, True, outputs, values or {}, limit, fail_fast)
 
-    def _run_scopes(self, steps, items, fan_out, outputs, values, limit):
-        scopes = [Scope(self.run, self.name, f"{self.at}[{i}]" if fan_out else self.at, self.indexes + ((i,) if fan_out else ()))
-                  for i in range(len(items))]
+    def _run_scopes(self, steps, items, fan_out, outputs, values, limit, fail_fast=False):
+        """Each item's run is a scope of its own: a failure stops the later steps of its item only."""
+        scopes = [Scope(self.run, self.name, f"{self.at}[{i}]" if fan_out else self.at, self.indexes + ((i,) if fan_out else ()),
+                        fail_fast) for i in range(len(items))]
 
         def run_item(scope, item):
             with transaction(commit_mode=CommitMode.EAGER):  # each step's result is kept as it ends, whatever the group's
@@ -392,10 +397,10 @@ def retrying_on(on):
 
 
 def note_failure(task, task_run, state):
-    """on_failure hook: fail_fast stops steps that have not started yet."""
+    """on_failure hook: fail_fast stops the steps of the failed task's scope run that have not started yet."""
     run = RUNS.get(str(task_run.flow_run_id))
     if run is not None:
-        run.failed.set()
+        run.scope_of.get(task_run.name, run).failed.set()
 
 
 def one_key_per_task_run(context, parameters):

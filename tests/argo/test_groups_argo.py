@@ -24,7 +24,7 @@ from .test_render import check, schema_file, validator  # noqa: F401 - the schem
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "conformance" / "cases"
-RENDERED = ["group-skipped", "group-fan-out", "group-item-condition", "group-item-fails"]
+RENDERED = ["group-skipped", "group-fan-out", "group-item-condition", "group-item-fails", "fail-fast-per-scope"]
 REFUSED = {"group-nested-fan-out": "a fan-out step inside a fan-out group cannot be rendered for Argo yet",
            "group-bad-list": "`run.failed_steps` with groups (a failed node names its local task) cannot be rendered"}
 
@@ -152,3 +152,30 @@ def test_a_group_output_naming_a_fan_outs_is_refused_where_it_is_written():
     with pytest.raises(SpecError) as raised:
         render(graph_of(spec))
     assert "steps.a.outputs.v: a group output naming a fan-out's output cannot be rendered for Argo yet" in str(raised.value)
+
+
+def test_each_dag_fails_fast_by_its_own_scope(cluster, validator):
+    """fail_fast is per scope: each group's DAG carries its scope's `failFast` (its own, else its enclosing group's,
+    else the pipeline's) and a throttled fan-out group's wrapper that of the scope around it; the model of Argo then
+    stops, after a failure, only the later tasks of that failure's DAG."""
+    ok, fail = {"python": "conformance_steps:ok"}, {"python": "conformance_steps:fail"}
+    spec = {"apiVersion": "orch/v1", "name": "scopes", "steps": {
+        "broken": {"fail_fast": True, "steps": {"breaks": fail, "after-breaks": {**ok, "after": ["breaks"], "trigger": "all_done"}}},
+        "lenient": {"steps": {"inner": {"fail_fast": True, "steps": {
+            "x": fail, "y": {**ok, "after": ["x"], "trigger": "all_done"}}}, "z": {**ok, "after": ["inner"], "trigger": "all_done"}}},
+        "each": {"fail_fast": True, "foreach": [1, 2], "parallelism": 1, "steps": {"x": {**ok, "when": "item > 5"}}},
+        "tail": {**ok, "after": ["broken"], "trigger": "all_done"}}}
+    check(graph_of(spec), validator)
+    (workflow,) = [yaml.safe_load(art.text) for art in render(graph_of(spec))]
+    fails_fast = {t["name"]: t["dag"]["failFast"] for t in workflow["spec"]["templates"] if "dag" in t}
+    assert fails_fast == {"Main": False, "broken": True, "lenient": False, "lenient-G-inner": True, "each": True,
+                          "Fan-each": False}
+    result, _, _ = cluster(spec, None)
+    got = {name: step["status"] for name, step in json.loads(result.to_json())["steps"].items()}
+    assert (got["broken.after-breaks"], got["tail"]) == ("upstream_failed", "succeeded")
+    assert (got["lenient.inner.y"], got["lenient.z"]) == ("upstream_failed", "succeeded")
+    spec = {**spec, "fail_fast": True, "steps": {"broken": spec["steps"]["broken"], "each": {
+        **spec["steps"]["each"], "fail_fast": False}}}  # fail_fast with groups renders (E832 refused it)
+    (workflow,) = [yaml.safe_load(art.text) for art in render(graph_of(spec))]
+    fails_fast = {t["name"]: t["dag"]["failFast"] for t in workflow["spec"]["templates"] if "dag" in t}
+    assert fails_fast == {"Main": True, "broken": True, "each": False, "Fan-each": True}

@@ -265,6 +265,56 @@ def test_a_step_inside_a_group_does_not_capture_a_reference_to_the_step_outside_
     assert imported.report.behaviour.checked
 
 
+FAIL_FAST = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: scopes}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: strict, template: strict}
+      - {name: lenient, template: lenient}
+      - {name: sequence, template: sequence}
+      - {name: last, template: echo, depends: strict && lenient}
+  - name: strict
+    dag:
+      tasks:
+      - {name: a, template: echo}
+      - {name: b, template: echo, depends: a}
+      - {name: c, template: echo}
+  - name: lenient
+    dag:
+      failFast: false
+      tasks:
+      - {name: a, template: echo}
+      - {name: b, template: strict, depends: a}
+      - {name: c, template: echo}
+  - name: sequence
+    steps:
+    - - {name: a, template: echo}
+      - {name: b, template: echo}
+    - - {name: c, template: echo}
+  - name: echo
+    container: {image: busybox, command: [echo, hi]}
+"""
+
+
+def test_each_dag_keeps_its_own_fail_fast(tmp_path):
+    """Argo's failFast stops the failed task's own DAG: each group gets its DAG's (written where it differs from the
+    one it inherits; a steps template's is false, its groups of steps running side by side), and the play agrees."""
+    (tmp_path / "scopes.yaml").write_text(FAIL_FAST)
+    [imported] = import_(tmp_path / "scopes.yaml")
+    spec = yaml.safe_load(imported.text)
+    steps = spec["steps"]
+    assert spec["fail_fast"] is True and "fail_fast" not in steps["strict"]
+    assert steps["lenient"]["fail_fast"] is False and steps["lenient"]["steps"]["b"]["fail_fast"] is True
+    assert steps["sequence"]["fail_fast"] is False
+    assert imported.report.clean, imported.report.behaviour.differences[:3]  # nothing approximated, the play agrees
+
+
 @pytest.mark.parametrize("text, where", [
     ("kind: Workflow\nspec: [unclosed\n", (3, 1)),
     ("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n", (1, 1)),

@@ -117,7 +117,9 @@ def dag_fields(reading: Reading, spec: dict) -> None:
         elif key == "fail_fast" and value:
             spec["fail_fast"] = True
             ledger.approximated(at, "Airflow also stops the running tasks and marks the others skipped; orch lets "
-                                    "running steps finish and ends the others upstream_failed", "fail_fast")
+                                    "running steps finish and ends the others upstream_failed (per scope: a failure "
+                                    "in a task group stops that group's steps, the others once the group failed)",
+                                "fail_fast")
         elif key == "max_active_tasks":
             ledger.approximated(at, "orch bounds running steps by its backend's capacity, not per pipeline")
 

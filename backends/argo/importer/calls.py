@@ -30,8 +30,7 @@ class Calls:
         local = self._scope_names(prefix, [t.get("name") for t in tasks], scope)
         inner = scope.child(tasks=local, looped=False, artifacts={})
         self._want_for(inner, prefix, local)
-        fail_fast = dag.get("failFast", True)
-        self.fail_fast_votes.append(bool(fail_fast))
+        self.fail_fast_of[prefix] = bool(dag.get("failFast", True))  # this DAG's own: its scope's fail_fast, exactly
         if "failFast" in dag:
             led.mapped((*path, "dag", "failFast"), "fail_fast")
         target = None
@@ -100,14 +99,13 @@ class Calls:
         groups = [g for g in template.get("steps") or []]
         flat = [(gi, si, s) for gi, g in enumerate(groups) for si, s in enumerate(g or []) if isinstance(s, dict)]
         outer_siblings, self.siblings = self.siblings, {s.get("name"): s for _, _, s in flat}
+        self.fail_fast_of[prefix] = False  # steps.go: a group's steps all start; a failure stops the next groups only
         local = self._scope_names(prefix, [s.get("name") for _, _, s in flat], scope)
         inner = scope.child(tasks=local, looped=False, artifacts={})
         self._want_for(inner, prefix, local)
         steps: dict = {}
         previous: list[str] = []
         for gi, group in enumerate(groups):
-            if len(group or []) > 1:
-                self.steps_parallel = True
             current = []
             for si, item in enumerate(group or []):
                 where = (*path, "steps", gi, si)
@@ -138,7 +136,9 @@ class Calls:
             if key in ("name", kind, "parallelism", "inputs", "outputs"):
                 continue
             if key == "failFast":
-                self.ledger.approximated((*path, key), "orch's fail_fast is the whole pipeline's", "fail_fast")
+                self.ledger.approximated((*path, key), "a template's own failFast (operator.go, checkParallelism: no new "
+                                         "child once any child failed, a retried attempt too) has no orch field; the "
+                                         "scope keeps its dag.failFast", "fail_fast")
                 continue
             if key in TEMPLATE_POD:
                 self.ledger.mapped((*path, key), note=f"a pod setting on a {kind} template: Argo makes no pod of it")

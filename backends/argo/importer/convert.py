@@ -49,8 +49,7 @@ class Workflow(Calls, Leaves):
         self.literals: dict[tuple[str, str], list] = {}  # (qualified step, output) -> literals compared with
         self.names: dict[str, str] = {}  # Argo node path -> orch qualified name
         self.aliases: dict[tuple[str, str], str] = {}  # (qualified step, orch output) -> Argo output name
-        self.fail_fast_votes: list[bool] = []
-        self.steps_parallel = False
+        self.fail_fast_of: dict[str, bool] = {}  # a scope's prefix ('' the entrypoint's) -> its DAG's failFast
         self.inline: dict[str, tuple[tuple, dict]] = {}
         self.main_ledger = ledger
         self.spec_notes: dict[tuple, str] = {}  # comments the spec carries beyond the approximations
@@ -99,8 +98,8 @@ class Workflow(Calls, Leaves):
         if "parallelism" in spec:
             self._parallelism(spec["parallelism"], (*root, "parallelism"), out["steps"], "")
         self._spec_rest(entry)
-        if self.fail_fast_votes:
-            out["fail_fast"] = all(self.fail_fast_votes)
+        if "" in self.fail_fast_of:  # the entrypoint's DAG (a steps template: false)
+            out["fail_fast"] = self.fail_fast_of[""]
         if not out["params"]:
             del out["params"]
         self._finish(out)
@@ -335,9 +334,12 @@ class Workflow(Calls, Leaves):
             not re.search(r"workflow\.(status|failures)", json.dumps(self.spec))
         scope = self._entry_scope(name, Scope(params=self.params, final=not exact))
         main_names, self.names = self.names, {}
-        votes = list(self.fail_fast_votes)  # the exit handler's DAG stops only itself: not the pipeline's fail_fast
+        main_fail_fast = self.fail_fast_of.pop("", None)  # the exit handler's DAG stops only itself, not the pipeline
         finals = self._body(name, scope, "", ("steps",) if exact else ("finally",))
-        exit_names, self.names, self.fail_fast_votes = self.names, main_names, votes
+        exit_names, self.names = self.names, main_names
+        self.fail_fast_of.pop("", None)
+        if main_fail_fast is not None:
+            self.fail_fast_of[""] = main_fail_fast
         if not exact and any("steps" in s for s in finals.values()):
             self.ledger.unsupported(where, "an exit handler calling dag or steps templates: orch's finally steps "
                                            "are steps, never groups")
@@ -373,9 +375,8 @@ class Workflow(Calls, Leaves):
                                            "a failed one fails the run, as Argo's exit handler does")
 
     def _fails_fast(self) -> bool:
-        """Whether the spec will have fail_fast (as _finish decides it)."""
-        return bool(self.fail_fast_votes) and all(self.fail_fast_votes) and not self.groups and \
-            not self.steps_parallel
+        """Whether the spec's top scope will have fail_fast: the entrypoint's DAG's failFast."""
+        return self.fail_fast_of.get("", False)
 
     def _finish(self, out: dict) -> None:
         """Outputs wanted by readers, declared on their steps; fail_fast where the steps templates need it."""
@@ -398,12 +399,20 @@ class Workflow(Calls, Leaves):
             self.ledger.approximated(self.fanouts[qualified], "a loop's outputs read as one value: Argo gives a JSON "
                                      "list written compactly ([\"a\",\"b\"]), orch its list as JSON with spaces "
                                      "([\"a\", \"b\"]) inside text")
-        if self.groups and out.get("fail_fast"):
-            out["fail_fast"] = False
-            self.ledger.approximated((*self.root, "entrypoint"), "Argo's failFast stops new tasks in the failed task's "
-                                     "own DAG (and its callers' as the failure reaches them); orch's fail_fast with "
-                                     "groups reaches every group and cannot be rendered for Argo: off here", "fail_fast")
-        if self.steps_parallel and out.get("fail_fast"):
-            out["fail_fast"] = False
-            self.ledger.approximated((*self.root, "entrypoint"), "a steps template's parallel steps all start "
-                                     "together: orch's fail_fast would stop the ones after a failure", "fail_fast")
+        self._scope_fail_fast(out["steps"], "", bool(out.get("fail_fast")))
+
+    def _scope_fail_fast(self, steps: dict, prefix: str, inherited: bool) -> None:
+        """Each group's fail_fast, its DAG's failFast (false for a steps template), written where it differs from the
+        one it inherits and can matter (a group of one step has no other to stop): Argo's failFast stops the failed
+        task's own DAG, as orch's fail_fast its own scope."""
+        for name, step in list(steps.items()):
+            if "steps" not in step:
+                continue
+            qualified = join(prefix, name)
+            own = self.fail_fast_of.get(qualified, inherited)
+            if own == inherited or len(step["steps"]) < 2:
+                own = inherited
+            else:
+                steps[name] = {**{k: v for k, v in step.items() if k not in ("steps", "outputs")}, "fail_fast": own,
+                               **{k: v for k, v in step.items() if k in ("steps", "outputs")}}
+            self._scope_fail_fast(step["steps"], qualified, own)
