@@ -16,6 +16,7 @@ from orch.core.diagram import FINALLY, _edges, step_label
 from orch.core.groups import children, local, scope_edges
 
 NODE_W, NODE_H = 176, 46
+TRAIT_H = 14  # a line under the state for a step's foreach, trigger or condition (as `orch graph` writes them)
 GAP_X, GAP_Y = 28, 54
 PAD, LABEL_H = 14, 22
 MARGIN = 16
@@ -64,7 +65,7 @@ def layout(graph) -> Layout:
                 title = " · ".join(_group_traits(name, pipeline.groups[name]))
                 sizes[name] = (max(width + 2 * PAD, label_width(title)), height + 2 * PAD + LABEL_H)
             else:
-                sizes[name] = (NODE_W, NODE_H)
+                sizes[name] = (NODE_W, NODE_H + (TRAIT_H if _traits(pipeline.all_steps[name]) else 0))
         rows = _layers(names, waits)
         placed: dict[str, Box] = {}
         widths = [sum(sizes[n][0] for n in row) + GAP_X * (len(row) - 1) for row in rows]
@@ -166,12 +167,20 @@ def to_svg(graph, states: dict[str, str], link: Callable[[str], str], attempts: 
         detail = state + (f" · {tries} attempts" if tries > 1 else "")
         tip = escape("\n".join(step_label(name, step)))
         conditional = " conditional" if step.when else ""
+        traits = " · ".join(_traits(step))
+        trait = (f'<text class="trait" x="{box.x + box.w / 2:.1f}" y="{box.y + 51:.1f}">{escape(_short(traits, 30))}</text>'
+                 if traits else "")
         out.append(f'<g class="node{conditional}" data-step="{escape(name)}" data-state="{escape(state)}">'
                    f'<a href="{escape(link(name))}"><title>{tip}</title>{_rect(box, 7)}'
                    f'<text class="name" x="{box.x + box.w / 2:.1f}" y="{box.y + 19:.1f}">{escape(_short(local(name), 22))}</text>'
-                   f'<text class="state" x="{box.x + box.w / 2:.1f}" y="{box.y + 36:.1f}">{escape(detail)}</text></a></g>')
+                   f'<text class="state" x="{box.x + box.w / 2:.1f}" y="{box.y + 36:.1f}">{escape(detail)}</text>{trait}</a></g>')
     out.append("</svg>")
     return "".join(out)
+
+
+def _traits(step) -> list[str]:
+    """What a node says under its state: its fan-out, trigger and condition (core/diagram.py's words)."""
+    return step_label("", step)[2:]
 
 
 def _group_traits(name: str, group) -> list[str]:

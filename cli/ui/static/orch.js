@@ -101,7 +101,23 @@
     setTimeout(poll, 300);
   }
 
+  // the runs page, while a run on it is running: the table again every 3 s (its filters are in the URL)
+  function followRuns() {
+    if (!document.querySelector('#runs tr.run[data-status="running"]')) return;
+    setTimeout(function () {
+      fetch(location.href, { cache: "no-store" }).then(function (r) { return r.text(); }).then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        ["runs", "pager"].forEach(function (id) {
+          var now = document.getElementById(id), next = fresh.getElementById(id);
+          if (now && next) now.replaceWith(document.importNode(next, true));
+        });
+        followRuns();
+      }).catch(function () {});
+    }, 3000);
+  }
+
   var runId = body.getAttribute("data-run-id");
+  if (document.getElementById("runs")) followRuns();
   if (runId && body.hasAttribute("data-live") && !ENDED[body.getAttribute("data-run-status")]) followRun(runId);
   var log = document.getElementById("log");
   if (log && log.hasAttribute("data-live")) tailLog(log);
