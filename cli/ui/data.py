@@ -171,10 +171,12 @@ def read_run(store: Store, run_id: str, with_graph: bool = True) -> Optional[Run
         folder = run_dir / unit / (f"item-{item}" if item >= 0 else "")
         attempts.append(Attempt(name, unit, ".".join(indexes) or "-1", number, status, error, started, ended,
                                 folder / f"attempt-{number}.log", item))
-    if row["status"] != "running":  # an attempt whose run's process is gone ended with it
+    if row["status"] != "running":  # a step or attempt whose run's process is gone ended with it
         for attempt in attempts:
             if attempt.status == "running":
                 attempt.status, attempt.ended_at = "interrupted", attempt.ended_at or row["ended_at"]
+        for view in steps.values():
+            view.status = _ended_with_run(view.status)
     for attempt in attempts:  # a step still running has no count recorded yet
         view = steps.get(attempt.step)
         if view is not None and view.status == "running":
@@ -240,8 +242,15 @@ def live_state(store: Store, run_id: str, names: list[str]) -> Optional[dict]:
         return None
     states = dict.fromkeys(names, "pending")
     states.update(store.db.execute("SELECT step, status FROM steps WHERE run_id = ?", (run_id,)).fetchall())
+    if row["status"] != "running":
+        states = {name: _ended_with_run(state) for name, state in states.items()}
     attempts, ended = store.db.execute("SELECT COUNT(*), COUNT(ended_at) FROM attempts WHERE run_id = ?", (run_id,)).fetchone()
     return {"run": row["status"], "steps": states, "attempts": [attempts, ended]}
+
+
+def _ended_with_run(state: str) -> str:
+    """A step recorded running in a run that is no longer: it was stopped with the run (and reruns on resume)."""
+    return "interrupted" if state == "running" else state
 
 
 def _item_key(item: str) -> tuple:

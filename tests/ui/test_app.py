@@ -397,3 +397,16 @@ def test_a_resume_that_orch_refuses_is_a_409_saying_why(tmp_path):
     assert refused.status_code == 409
     assert "ended at once" in refused.text and "changed since run" in refused.text
     assert _status(root, run_id) == "failed"
+
+
+def test_the_step_running_when_the_run_stopped_reads_interrupted(live):
+    root, run_id, process = live
+    client = TestClient(create_app(root / ".orch"), base_url="http://127.0.0.1")
+    assert client.post(f"/runs/{run_id}/stop", follow_redirects=False).status_code == 303
+    assert process.wait(timeout=30) == 130
+    html = client.get(f"/runs/{run_id}").text
+    assert '<g class="node" data-step="wait" data-state="interrupted">' in html
+    assert '<g class="node" data-step="before" data-state="succeeded">' in html
+    assert re.search(r'class="attempt" data-attempt="1" data-status="interrupted"', html)
+    state = json.loads(client.get(f"/runs/{run_id}/events").text.split("data: ", 1)[1])
+    assert state["run"] == "interrupted" and state["steps"]["wait"] == "interrupted"
