@@ -310,7 +310,7 @@ def test_stop_interrupts_the_run_and_resume_finishes_it(live):
 # --- the command
 
 
-def test_orch_ui_serves_the_first_page_within_a_second_of_its_start(made):
+def test_orch_ui_serves_its_first_page_soon_after_it_starts(made):
     root = made[0]
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "orch.cli.main", "ui", "--port", "0", "--home", str(root / ".orch")],
@@ -324,7 +324,7 @@ def test_orch_ui_serves_the_first_page_within_a_second_of_its_start(made):
             assert response.status == 200
             assert made[1] in response.read().decode()
         took = time.perf_counter() - start
-        assert took < 3, f"{took:.2f} s to the first page"  # ~0.35 s measured (bench/ui.py); slack for a loaded CI
+        assert took < 3, f"{took:.2f} s to the first page"  # the goal is 1 s: 0.34 s idle in bench/ui.py; slack for a loaded CI
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) in (0, 130, -signal.SIGINT)
