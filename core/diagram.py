@@ -40,7 +40,7 @@ def _traits(node) -> list[str]:
     return lines
 
 
-def _edges(graph: PipelineGraph) -> list[tuple[str, str, str | None]]:
+def drawn_edges(graph: PipelineGraph) -> list[tuple[str, str, str | None]]:
     """(upstream, downstream, label) once per pair; label None for pure ordering. An end inside a group that the
     other end is not inside is that group (the outermost such): one edge into or out of a cluster, not one per step."""
     labels: dict[tuple[str, str], list[str]] = {}
@@ -86,7 +86,7 @@ def to_mermaid(graph: PipelineGraph) -> str:
         lines.append(f'  subgraph fin["{_mermaid_text(FINALLY)}"]')
         lines += [f'    {ids[n]}["{"<br/>".join(_mermaid_text(t) for t in step_label(n, step))}"]' for n, step in final.items()]
         lines.append("  end")
-    for upstream, downstream, label in _edges(graph):
+    for upstream, downstream, label in drawn_edges(graph):
         arrow = f'-->|"{_mermaid_text(label)}"|' if label else "-.->"
         lines.append(f"  {ids[upstream]} {arrow} {ids[downstream]}")
     return "\n".join(lines) + "\n"
@@ -117,7 +117,7 @@ def to_dot(graph: PipelineGraph) -> str:
         lines.append(f'  subgraph "cluster_finally" {{ label={_dot_string(FINALLY)}; style="dashed";')
         lines += ["    " + node(name, step) for name, step in pipeline.finally_.items()]
         lines.append("  }")
-    for upstream, downstream, label in _edges(graph):
+    for upstream, downstream, label in drawn_edges(graph):
         attrs = [f"label={_dot_string(label)}" if label else "style=dashed"]
         ends = []
         for end, side in ((upstream, "ltail"), (downstream, "lhead")):

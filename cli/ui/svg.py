@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Callable, Optional
 
-from orch.core.diagram import FINALLY, _edges, step_label
+from orch.core.diagram import FINALLY, drawn_edges, step_label
 from orch.core.groups import children, local, scope_edges
 
 NODE_W, NODE_H = 176, 46
@@ -157,7 +157,7 @@ def to_svg(graph, states: dict[str, str], link: Callable[[str], str], attempts: 
         out.append(f'<g class="finally-box">{_rect(box, 10)}<text class="cluster-label" x="{box.x + 10:.1f}" '
                    f'y="{box.y + 16:.1f}">{escape(FINALLY)}</text></g>')
     boxes = {**shape.nodes, **shape.clusters}
-    for upstream, downstream, label in _edges(graph):
+    for upstream, downstream, label in drawn_edges(graph):
         if upstream in boxes and downstream in boxes:
             out.append(_edge(boxes[upstream], boxes[downstream], upstream, downstream, label, list(shape.nodes.values())))
     for name, box in shape.nodes.items():
