@@ -73,7 +73,7 @@ def show(run_id: str, as_json: bool = typer.Option(False, "--json", help="the Ru
                                              "file (graph, timeline, logs; needs orch[ui])", show_default=False)) -> None:
     """One run's RunResult."""
     if html is not None:
-        return _write_report(run_id, html, backend, as_json)
+        return _write_report(run_id, html, backend, as_json, spec, server)
     if backend != "local":
         graph, implementation = _deployed(backend, spec)
         result = implementation.read_run(graph, run_id, server=server)
@@ -92,25 +92,33 @@ def show(run_id: str, as_json: bool = typer.Option(False, "--json", help="the Ru
         print_result(result)
 
 
-def _write_report(run_id: str, out: Path, backend: str, as_json: bool) -> None:
-    """The run page as one file (cli/ui/report.py), from the local records."""
+def _write_report(run_id: str, out: Path, backend: str, as_json: bool, spec: Optional[Path], server: Optional[str]) -> None:
+    """The run page as one file (cli/ui/report.py), from the local records or the server's (-b B --spec SPEC)."""
     import importlib.util
 
     from orch.core.errors import BackendUnavailable
 
     from .files import write_atomically
 
-    if backend != "local" or as_json:
-        raise UsageError("--html writes a local run's page; it takes neither --backend nor --json")
+    if as_json:
+        raise UsageError("--html writes the run's page; it does not take --json")
     if importlib.util.find_spec("jinja2") is None:
         raise BackendUnavailable("orch runs show --html needs Jinja2: pip install 'orch[ui]'")
-    from .ui.report import report_html
+    if backend != "local":
+        from .ui.report import report_of
+        from .ui.servers import ServerRuns
 
-    store = _store()
-    try:
-        text = report_html(store, run_id)
-    finally:
-        store.close()
+        _deployed(backend, spec)  # the same checks and words as without --html
+        runs = ServerRuns.open(backend, spec, server)
+        text = report_of(runs.view_of(runs.remote.read_run(runs.graph, run_id, server=server)))
+    else:
+        from .ui.report import report_html
+
+        store = _store()
+        try:
+            text = report_html(store, run_id)
+        finally:
+            store.close()
     if text is None:
         raise UsageError(f"no run {shorten(repr(run_id))}; see `orch runs list`")
     write_atomically(out, text.encode("utf-8"))

@@ -25,12 +25,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from orch.backends.local.state import Store, orch_home
-from orch.core.errors import shorten
+from orch.core.errors import OrchError, shorten
 
 from . import actions, data, pages
 from .artifacts import content_type, inside, run_folder
+from .servers import ServerRuns
 
 POLL_SECONDS = 0.3
+SERVER_POLL_SECONDS = 2.0  # a server run's live page reads the server again this often
 KEEP_ALIVE_SECONDS = 10
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
                "connect-src 'self'; frame-ancestors 'none'; form-action 'self'")
@@ -38,10 +40,11 @@ FILE_POLICY = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-in
 ENDED = frozenset({"succeeded", "failed", "interrupted"})
 
 
-def create_app(home: Optional[Path] = None, allowed_hosts: Optional[list[str]] = None) -> Starlette:
+def create_app(home: Optional[Path] = None, allowed_hosts: Optional[list[str]] = None,
+               server: Optional[ServerRuns] = None) -> Starlette:
     """The app over the records in `home` ($ORCH_HOME or .orch); `allowed_hosts`: the Host headers it answers
-    (None: any, for a test client)."""
-    ui = Pages(Path(home) if home else None)
+    (None: any, for a test client); `server`: a deployed pipeline whose server's runs are shown beside them."""
+    ui = Pages(Path(home) if home else None, server)
     routes = [
         Route("/", ui.runs),
         Route("/runs/{run_id}", ui.run),
@@ -61,8 +64,9 @@ def create_app(home: Optional[Path] = None, allowed_hosts: Optional[list[str]] =
 class Pages:
     """The routes' handlers, over one records folder."""
 
-    def __init__(self, home: Optional[Path]):
+    def __init__(self, home: Optional[Path], server: Optional[ServerRuns] = None):
         self.home = home
+        self.server = server
 
     def store(self) -> Store:
         return Store(self.home)
@@ -73,11 +77,14 @@ class Pages:
         try:
             run_id = request.path_params["run_id"]
             run = data.read_run(records, run_id, with_graph)
-            if run is None:
-                raise HTTPException(404, f"no run {shorten(repr(run_id))} in {records.home}")
-            return run
         finally:
             records.close()
+        if run is None and self.server is not None:  # not a local run: the server's, if it has it
+            run = _from_server(self.server, run_id)
+        if run is None:
+            also = f" nor on {self.server.where()}" if self.server is not None else ""
+            raise HTTPException(404, f"no run {shorten(repr(run_id))} in {records.home}{also}")
+        return run
 
     def runs(self, request: Request) -> Response:
         query = request.query_params
@@ -91,8 +98,11 @@ class Pages:
             found = data.runs_page(records, page=page, **filters)
         finally:
             records.close()
+        problem = None
+        if self.server is not None:
+            problem = _with_server_runs(found, self.server, filters)
         return _page(pages.render("runs.html", found=found, filters=filters, statuses=data.STATUSES,
-                                  pager=_pager(filters, page, found.has_next)))
+                                  pager=_pager(filters, page, found.has_next), server_problem=problem))
 
     def run(self, request: Request) -> Response:
         run = self.read(request)
@@ -113,6 +123,8 @@ class Pages:
         """`event: state` each time the run's status or a step's state changes; the stream ends with the run."""
         run = await asyncio.to_thread(self.read, request, False)
         names = list(run.steps)
+        if run.server is not None:
+            return _event_stream(self._server_states(run.run_id))
 
         async def stream():
             records, last, quiet = self.store(), None, 0.0
@@ -134,12 +146,32 @@ class Pages:
             finally:
                 records.close()
 
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return _event_stream(stream())
+
+    async def _server_states(self, run_id: str):
+        """A server run's state, read from the server every SERVER_POLL_SECONDS until it ends."""
+        last = None
+        while True:
+            try:
+                state = await asyncio.to_thread(self.server.live_state, run_id)
+            except OrchError:
+                state = last  # the server did not answer this time: ask again later
+            if state is None:
+                return
+            if state != last:
+                last = state
+                yield f"event: state\ndata: {json.dumps(state)}\n\n"
+            else:
+                yield ": still here\n\n"
+            if state["run"] in ENDED:
+                return
+            await asyncio.sleep(SERVER_POLL_SECONDS)
 
     def log(self, request: Request) -> Response:
         """A log's bytes from `offset` (at most 1 MiB), the attempt's status in a header: the live log's tail."""
         run = self.read(request, with_graph=False)
+        if run.server is not None:
+            raise HTTPException(404, f"orch ui cannot read a server run's log: {run.log_hint}")
         query = request.query_params
         attempt = _int(query["attempt"], "attempt", 1, 1 << 31) if query.get("attempt") else None
         offset = _int(query.get("offset") or "0", "offset", 0, 1 << 62)
@@ -153,6 +185,8 @@ class Pages:
 
     def files(self, request: Request) -> Response:
         run = self.read(request, with_graph=False)
+        if run.server is not None:
+            raise HTTPException(404, "a server run's artifacts are in its artifact store, at the URIs its step pages show")
         path = inside(run_folder(run.artifact_store, run.pipeline, run.run_id), request.path_params["path"])
         if path is None:
             raise HTTPException(404, "no such file in this run's artifacts")
@@ -165,14 +199,49 @@ class Pages:
     def stop(self, request: Request) -> Response:
         _same_origin(request)
         run = self.read(request, with_graph=False)
+        _local_only(run, "stop")
         _act(actions.stop, run)
         return _back_to(run.run_id)
 
     def resume(self, request: Request) -> Response:
         _same_origin(request)
         run = self.read(request, with_graph=False)
+        _local_only(run, "resume")
         _act(actions.resume, run, (self.home or orch_home()).resolve())
         return _back_to(run.run_id)
+
+
+def _from_server(server: ServerRuns, run_id: str) -> Optional[data.RunView]:
+    """The server's run, or None; an unreachable server is a 502 page saying so (never a 500)."""
+    try:
+        return server.view(run_id)
+    except OrchError as err:
+        raise HTTPException(502, shorten(str(err), 600)) from None
+
+
+def _with_server_runs(found: data.RunsPage, server: ServerRuns, filters: dict) -> Optional[str]:
+    """The server's newest runs (LIST_LIMIT at most) among the first page's rows, newest first; later pages are the
+    local records' alone. Returns the banner's text when the server could not be read."""
+    if server.pipeline not in found.pipelines:
+        found.pipelines = sorted({*found.pipelines, server.pipeline})
+    if server.backend not in found.backends:
+        found.backends = sorted({*found.backends, server.backend})
+    rows, problem = server.rows(**filters)
+    found.total += len(rows)
+    if found.page == 1 and rows:
+        found.rows = sorted(found.rows + rows, key=lambda row: (row["started_at"] or "9999", row["run_id"]), reverse=True)
+    return problem
+
+
+def _event_stream(events) -> Response:
+    return StreamingResponse(events, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _local_only(run: data.RunView, verb: str) -> None:
+    if run.server is not None:
+        raise HTTPException(409, f"orch ui does not {verb} a run on {run.server}: the engine's own controls do"
+                            + (f" ({run.engine_url})" if run.engine_url else ""))
 
 
 def _act(action, *args) -> None:

@@ -133,6 +133,9 @@ class RunView:
     run_dir: Path
     artifact_store: Optional[str]
     graph: Any = None  # the recorded spec as a PipelineGraph (None when it cannot be read back)
+    server: Optional[str] = None  # where a server's run is held (cli/ui/servers.py); None: the local records
+    engine_url: Optional[str] = None  # the run in the engine's own UI
+    log_hint: Optional[str] = None  # where a server run's logs are, as the page cannot show them
 
     @property
     def duration(self) -> str:

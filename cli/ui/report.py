@@ -22,8 +22,11 @@ MAX_LOGS = 20  # the lanes of a step whose log tails the report holds (a fan-out
 def report_html(store, run_id: str) -> Optional[str]:
     """The report's text; None for an unknown run."""
     run = data.read_run(store, run_id)
-    if run is None:
-        return None
+    return None if run is None else report_of(run)
+
+
+def report_of(run: data.RunView) -> str:
+    """The report of a run read already: the local records' or a server's (cli/ui/servers.py)."""
     context = pages.run_context(run, lambda step: f"#step-{step}")
     sections = []
     for step in run.leaf_steps:
