@@ -146,9 +146,10 @@ def stop_ui(proc: subprocess.Popen) -> None:
             continue
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not the session: Playwright runs an event loop in this thread while it lives, so a later test
+# on the same worker calling asyncio.run (the Prefect backend) would fail
 def chromium():
-    """One headless Chromium for the session (the system's; Playwright never downloads one)."""
+    """One headless Chromium per module (the system's; Playwright never downloads one)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
