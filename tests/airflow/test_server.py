@@ -45,7 +45,10 @@ def sleep(seconds, pidfile=None):
     time.sleep(seconds)
 
 
-def fail():
+def fail(wait_for=None):
+    deadline = time.monotonic() + 60
+    while wait_for and not os.path.exists(wait_for) and time.monotonic() < deadline:
+        time.sleep(0.05)
     raise RuntimeError("boom")
 '''
 
@@ -334,16 +337,19 @@ def test_a_run_the_scheduler_timed_out_reads_as_orchs_deadline():
     assert steps["slow"].error == "the pipeline's timeout of 1s ran out"
 
 
-def test_fail_fast_starts_nothing_new_after_a_failure_while_what_runs_finishes(orch, spec_file, server):
-    path = spec(spec_file, """
+def test_fail_fast_starts_nothing_new_after_a_failure_while_what_runs_finishes(orch, spec_file, server, tmp_path):
+    """'breaks' fails once 'slow' has started (it waits for slow's pidfile): a loaded scheduler may start them seconds
+    apart, and a step not started when the failure lands is rightly never started."""
+    started = tmp_path / "slow.pid"
+    path = spec(spec_file, f"""
         apiVersion: orch/v1
         name: srv-fail-fast
         fail_fast: true
         steps:
-          breaks: {python: "orch_server_steps:fail"}
-          slow: {python: "orch_server_steps:sleep", args: {seconds: 2}}
-          after-slow: {command: ["true"], after: [slow]}
-          after-breaks: {command: ["true"], after: [breaks], trigger: all_done}
+          breaks: {{python: "orch_server_steps:fail", args: {{wait_for: "{started}"}}}}
+          slow: {{python: "orch_server_steps:sleep", args: {{seconds: 2, pidfile: "{started}"}}}}
+          after-slow: {{command: ["true"], after: [slow]}}
+          after-breaks: {{command: ["true"], after: [breaks], trigger: all_done}}
     """)
     assert orch("deploy", path, "-b", "airflow")[0] == 0
     code, out, err = orch("run", path, "-b", "airflow", "--deployed", "--json")
