@@ -6,7 +6,7 @@ from __future__ import annotations
 from orch.core.names import suggest_name
 
 from . import command as cmd
-from . import pod, policies
+from . import entrypoints, pod, policies
 from .common import LEAF, TEMPLATE_POD, WHY, kind_of
 from .policies import TEMPLATE_POLICIES
 from .retries import number, retries, seconds
@@ -93,14 +93,17 @@ class Leaves:
         except Unsupported as err:
             led.unsupported(where, str(err))
             argv, args = ["false"], []
-        if not argv:
+        if not argv and (known := entrypoints.argv_of(body.get("image"), args)) is not None:
+            argv, args = known, []
+            led.mapped(where, "command", f"no command: the image's ENTRYPOINT runs (args in place of its CMD), "
+                                         f"named as {entrypoints.SOURCE} sets them")
+        elif not argv:
             led.unsupported(where, "no command: the image's entrypoint runs, which orch cannot see "
                                    "(an orch step runs an argv)")
             argv = ["sh", "-c", "echo 'the image entrypoint is unknown to orch' >&2; exit 1"]
-        else:
-            for key in ("command", "args"):
-                if key in body:
-                    led.mapped((*where, key), "command")
+        for key in ("command", "args"):
+            if key in body:
+                led.mapped((*where, key), "command")
         plan.argv = argv + args
         if kind == "script":
             try:
