@@ -501,3 +501,46 @@ def test_a_container_without_command_runs_the_entrypoint_its_dockerfile_names_or
     assert found["spec.templates[1].container"].status == MAPPED
     assert found["spec.templates[3].container"].status == UNSUPPORTED
     assert "entrypoint" in found["spec.templates[3].container"].note
+
+
+TEMPLATE = """
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: greet}
+spec:
+  entrypoint: hello
+  arguments: {parameters: [{name: who, value: world}, {name: loud, value: "no"}]}
+  templates:
+  - name: hello
+    unsupported-here: {x: 1}
+    container: {image: busybox, command: [echo, "{{workflow.parameters.who}}", "{{workflow.parameters.loud}}"]}
+"""
+RUN = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: greet-team-}
+spec:
+  arguments: {parameters: [{name: who, value: team}]}
+  workflowTemplateRef: {name: greet}
+"""
+
+
+def test_a_workflow_naming_a_template_imports_as_the_two_joined_and_alone_is_refused(tmp_path):
+    """Argo runs the template's spec with the Workflow's own fields over it (JoinWorkflowSpec): its arguments by
+    name; the template's fields are accounted in one entry, their fates in the template's own report."""
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    (tmp_path / "run.yaml").write_text(RUN)
+    found = {i.name: i for i in import_(tmp_path)}
+    run = found["greet-team"]
+    spec = yaml.safe_load(run.text)
+    assert spec["params"]["who"]["default"] == "team" and spec["params"]["loud"]["default"] == "no"
+    assert spec["steps"]["hello"]["command"] == ["echo", "${{ params.who }}", "${{ params.loud }}"]
+    entries = {e.path: e for e in run.report.entries}
+    assert entries["spec.arguments.parameters[0].value"].status == MAPPED
+    ref = entries["spec.workflowTemplateRef"]
+    assert ref.status == UNSUPPORTED and "spec.templates[0].unsupported-here" in ref.note and ref.line == 7
+    assert all(not e.path.startswith("spec.templates") for e in run.report.entries)
+    assert run.report.behaviour.checked
+    with pytest.raises(SpecError) as err:
+        import_(tmp_path / "run.yaml")
+    assert err.value.diagnostics[0].code == "E940" and "'greet'" in err.value.diagnostics[0].message

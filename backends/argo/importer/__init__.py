@@ -13,7 +13,7 @@ from pathlib import Path
 from orch.core.errors import SpecError
 from orch.core.fidelity import Imported, Ledger, Report
 
-from . import manifest
+from . import manifest, runs
 from .behaviour import check
 from .text import spec_text
 
@@ -35,9 +35,20 @@ def import_(path: Path, library: dict | None = None) -> list[Imported]:
             raise SpecError(refusals or [manifest.Diagnostic("E940", f"no *.yaml or *.yml file under {path}",
                                                              file=str(path), line=1, col=1)])
     library = {**(library or {}), **library_of(documents)}
-    found = [import_document(d, library, documents) for d in documents if d.pipeline]
+    found, refused = [], []
+    for document in documents:
+        if not document.pipeline:
+            continue
+        if document.run_of is None:
+            found.append(import_document(document, library, documents))
+            continue
+        try:  # a Workflow that names a WorkflowTemplate: the two joined, where the template was read
+            found.append(runs.accounted(import_document(runs.joined(document, library), library, documents),
+                                        document, library[document.run_of]))
+        except SpecError as err:
+            refused += err.diagnostics
     if not found:
-        raise manifest.no_pipeline(documents)
+        raise SpecError(refused) if refused else manifest.no_pipeline(documents)
     return found
 
 

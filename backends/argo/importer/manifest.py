@@ -34,6 +34,7 @@ class Document:
     positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
     pipeline: bool = True  # False: a library of templates (a WorkflowTemplate without entrypoint)
     where: tuple[int, int] = (1, 1)
+    run_of: tuple[str, str] | None = None  # a Workflow naming a WorkflowTemplate: (kind, name) of that template
 
     def locate(self, path: tuple) -> tuple[int | None, int | None]:
         """The place of `path`, else of the nearest field above it that has one."""
@@ -118,6 +119,11 @@ def read(path: Path, libraries: bool = False) -> list[Document]:
         line, col = node.start_mark.line + 1, node.start_mark.column + 1
         data = _construct(node)
         problem = _not_a_pipeline(data)
+        if problem and libraries and (run_of := _template_named(data)):
+            positions = {}
+            _positions(node, (), positions)  # joined with its template where it is found (runs.py), else refused
+            found.append(Document(data, file, positions, where=(line, col), run_of=run_of))
+            continue
         if problem and libraries and LIBRARY in problem:
             positions = {}
             _positions(node, (), positions)
@@ -162,6 +168,18 @@ def _not_a_pipeline(data) -> str | None:
     if not spec.get("entrypoint") and kind in ("WorkflowTemplate", "ClusterWorkflowTemplate"):
         return f"this {kind} has no entrypoint: {LIBRARY}"
     return None
+
+
+def _template_named(data: dict) -> tuple[str, str] | None:
+    """(kind, name) of the WorkflowTemplate a Workflow or CronWorkflow with no templates of its own runs."""
+    spec = data.get("spec") if isinstance(data.get("spec"), dict) else {}
+    if data.get("kind") == "CronWorkflow":
+        spec = spec.get("workflowSpec") if isinstance(spec.get("workflowSpec"), dict) else {}
+    ref = spec.get("workflowTemplateRef")
+    if data.get("kind") not in ("Workflow", "CronWorkflow") or spec.get("templates") or not isinstance(ref, dict) \
+            or not isinstance(ref.get("name"), str):
+        return None
+    return ("ClusterWorkflowTemplate" if ref.get("clusterScope") else "WorkflowTemplate", ref["name"])
 
 
 def _a_run_of(kind: str, spec: dict) -> str:
