@@ -186,3 +186,37 @@ def test_a_policy_with_no_spec_field_is_said_in_the_specs_header():
     head = imported.text.split("apiVersion:")[0]
     assert "# Approximated:" in head and "# spec.podGC: Argo deletes the workflow's pods" in head
     assert parse_spec(imported.text).pipeline.name == imported.name
+
+
+PATCHES = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: patches-}
+spec:
+  entrypoint: main
+  arguments: {parameters: [{name: cpu, value: 100m}, {name: arch, value: arm64}]}
+  podSpecPatch: '{"containers": [{"name": "main", "resources": {"limits": {"memory": "100Mi"}}}]}'
+  securityContext: {runAsNonRoot: true}
+  templates:
+  - name: main
+    nodeSelector: {kubernetes.io/arch: "{{workflow.parameters.arch}}"}
+    podSpecPatch: '{"containers": [{"name": "main", "resources": {"limits": {"cpu": "{{workflow.parameters.cpu}}"}}}]}'
+    container: {image: busybox, command: ["true"]}
+"""
+
+
+def test_pod_settings_from_params_take_their_defaults_and_patches_merge_as_argo_applies_them(tmp_path):
+    """A param in a pod setting is written with its default (approximated: another value at run is not seen); the
+    template's podSpecPatch is applied after the workflow's, a strategic merge (containers by name), so the step
+    keeps the workflow's memory limit and its security context beside its own cpu limit."""
+    (tmp_path / "p.yaml").write_text(PATCHES)
+    [imported] = import_(tmp_path / "p.yaml")
+    found = fates(imported)
+    assert found["spec.templates[0].podSpecPatch"][0] == APPROXIMATED and "'cpu'" in found[
+        "spec.templates[0].podSpecPatch"][1]
+    assert found["spec.templates[0].nodeSelector"][0] == APPROXIMATED
+    step = yaml.safe_load(imported.text)["steps"]["main"]["kubernetes"]
+    assert step["node_selector"] == {"kubernetes.io/arch": "arm64"}
+    assert step["pod_spec_patch"] == {"securityContext": {"runAsNonRoot": True}, "containers": [
+        {"name": "main", "resources": {"limits": {"memory": "100Mi", "cpu": "100m"}}}]}
+    assert imported.report.nothing_unsupported and imported.report.behaviour.checked

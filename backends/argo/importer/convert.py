@@ -60,6 +60,7 @@ class Workflow(Calls, Leaves):
         self.read: set[str] = set()  # steps whose outputs a reference reads  # inline templates, by a name of their own
         self.argo_path = ""  # the Argo node path of the DAG or steps template being read
         self.stack: list[str] = []  # the dag and steps templates being called, to refuse recursion
+        self.pod_patches: tuple[dict, dict] = ({}, {})  # the workflow's pod fields and podSpecPatch (pod.py)
         self.header_notes: list[str] = []  # approximations of the pipeline's own with no spec field to sit above
 
     def convert(self) -> dict:
@@ -78,7 +79,8 @@ class Workflow(Calls, Leaves):
         kubernetes: dict = {}
         volumes = pod.volume_sources(spec.get("volumes"), (*root, "volumes"), led)
         self.volumes = volumes
-        pod.pod_fields(spec, root, led, kubernetes, SPEC_POD)
+        self.pod_patches = pod.pod_fields(spec, root, led, kubernetes, SPEC_POD,
+                                          Scope(params=self.params, param_specs=self.param_specs))
         if kubernetes:
             defaults["kubernetes"] = kubernetes
         if defaults:
@@ -92,7 +94,7 @@ class Workflow(Calls, Leaves):
             out["steps"] = {"entrypoint": failing(f"entrypoint {entry!r} names no template")}
             return out
         led.mapped((*root, "entrypoint"), "steps")
-        out["steps"] = self._body(entry, self._entry_scope(entry, Scope(params=self.params)), "", ("steps",))
+        out["steps"] = self._body(entry, self._entry_scope(entry, Scope(params=self.params, param_specs=self.param_specs)), "", ("steps",))
         if spec.get("onExit"):
             self._exit(out)
         if "parallelism" in spec:
@@ -332,7 +334,7 @@ class Workflow(Calls, Leaves):
             return
         exact = not self._fails_fast() and "timeout" not in out and \
             not re.search(r"workflow\.(status|failures)", json.dumps(self.spec))
-        scope = self._entry_scope(name, Scope(params=self.params, final=not exact))
+        scope = self._entry_scope(name, Scope(params=self.params, param_specs=self.param_specs, final=not exact))
         main_names, self.names = self.names, {}
         main_fail_fast = self.fail_fast_of.pop("", None)  # the exit handler's DAG stops only itself, not the pipeline
         finals = self._body(name, scope, "", ("steps",) if exact else ("finally",))

@@ -21,7 +21,7 @@ class Leaves:
         led = self.ledger
         led.mapped((*path, "name"), spec_path[-1] if spec_path else None)
         kubernetes = step.get("kubernetes") or {}
-        pod.pod_fields(template, path, led, kubernetes, TEMPLATE_POD, scope)
+        pod.pod_fields(template, path, led, kubernetes, TEMPLATE_POD, scope, self.pod_patches)
         if kubernetes:
             step["kubernetes"] = kubernetes
         if "retryStrategy" in template:

@@ -10,6 +10,7 @@ image, env, resources and mounts have no orch field.
 from __future__ import annotations
 
 import json
+import re
 
 import yaml
 
@@ -139,17 +140,21 @@ def _source(volume: dict) -> dict | None:
     return None
 
 
-def pod_fields(holder: dict, path: tuple, ledger, kubernetes: dict, keys, scope=None) -> None:
-    """Pod-level settings of a template or a workflow spec into orch `kubernetes` fields; `keys` are those
-    the caller hands here."""
-    patch = kubernetes.get("pod_spec_patch") or {}
+def pod_fields(holder: dict, path: tuple, ledger, kubernetes: dict, keys, scope=None, workflow: tuple = ({}, {})) -> tuple:
+    """Pod-level settings of a template or a workflow spec into orch `kubernetes` fields; `keys` are those the
+    caller hands here. Returns (the pod fields written into the patch, the podSpecPatch): a template's patch is
+    built as Argo builds its pod from them and the `workflow`'s own (workflowpod.go): the pod's fields, the
+    template's over the workflow's, then the workflow's podSpecPatch, then the template's, each a strategic merge."""
+    patch: dict = {}
+    spec_patch: dict = {}
     for key in keys:
         if key not in holder:
             continue
         value, where = holder[key], (*path, key)
-        if scope is not None and key in OWN:  # tags filled in: a literal input's value is fine, a param is not
+        defaulted: list[str] = []  # the params whose defaults were written in (pod settings are literal)
+        if scope is not None and key in OWN:  # tags filled in: a literal input's value is fine, a param's default too
             try:
-                value = _filled(value, scope)
+                value = _filled(value, scope, defaulted)
             except Unsupported as err:
                 ledger.unsupported(where, str(err))
                 continue
@@ -157,7 +162,10 @@ def pod_fields(holder: dict, path: tuple, ledger, kubernetes: dict, keys, scope=
             if key == "tolerations":
                 value = [_toleration(t) for t in value or []]
             kubernetes[OWN[key]] = value
-            ledger.mapped(where, f"kubernetes.{OWN[key]}")
+            if defaulted:
+                ledger.approximated(where, _defaulted(defaulted), f"kubernetes.{OWN[key]}")
+            else:
+                ledger.mapped(where, f"kubernetes.{OWN[key]}")
         elif key == "imagePullSecrets":
             kubernetes["image_pull_secrets"] = [s["name"] for s in value or []]
             ledger.mapped(where, "kubernetes.image_pull_secrets")
@@ -172,15 +180,19 @@ def pod_fields(holder: dict, path: tuple, ledger, kubernetes: dict, keys, scope=
         elif key == "podSpecPatch":
             try:  # tags filled in first, as Argo substitutes the template before it reads the patch
                 text = translate(value if isinstance(value, str) else json.dumps(value), scope) if scope else value
+                text = _with_defaults(text, scope, defaulted) if scope and isinstance(text, str) else text
                 parsed = yaml.safe_load(text) if isinstance(text, str) else text
             except (yaml.YAMLError, Unsupported):
                 parsed = None
             if not isinstance(parsed, dict) or any(o in json.dumps(parsed) for o in ("{{", "${{")):
-                ledger.unsupported(where, "podSpecPatch holds params, outputs or Argo tags (orch's patch is a "
-                                          "literal mapping), or is not a mapping")
+                ledger.unsupported(where, "podSpecPatch holds outputs, params without a default or Argo tags (orch's "
+                                          "patch is a literal mapping), or is not a mapping")
                 continue
-            patch.update(parsed)
-            ledger.mapped(where, "kubernetes.pod_spec_patch")
+            spec_patch = parsed
+            if defaulted:
+                ledger.approximated(where, _defaulted(defaulted), "kubernetes.pod_spec_patch")
+            else:
+                ledger.mapped(where, "kubernetes.pod_spec_patch")
         elif key == "podResources":  # workflowpod.go writes it as the pod's own resources
             patch["resources"] = value
             ledger.mapped(where, "kubernetes.pod_spec_patch.resources", "the pod-level resources, as Argo writes them "
@@ -188,23 +200,63 @@ def pod_fields(holder: dict, path: tuple, ledger, kubernetes: dict, keys, scope=
         elif key in PATCHED:
             patch[key] = value
             ledger.mapped(where, f"kubernetes.pod_spec_patch.{key}", "merged into the pod's spec as Argo writes it")
-    if patch:
-        kubernetes["pod_spec_patch"] = patch
+    if patch or spec_patch:
+        fields = {**workflow[0], **patch}
+        kubernetes["pod_spec_patch"] = strategic(strategic(fields, workflow[1]), spec_patch)
+    return patch, spec_patch
 
 
-def _filled(value, scope):
-    """`value` with its tags filled in; Unsupported where one becomes a reference (pod settings are literal)."""
+def strategic(base, top):
+    """`top` over `base` as Kubernetes' strategic merge patch does for a PodSpec: mappings merged key by key, lists
+    of named items (containers, volumes, env) merged by name, item by item; other lists replaced whole."""
+    if isinstance(base, dict) and isinstance(top, dict):
+        return {**base, **{k: strategic(base[k], v) if k in base else v for k, v in top.items()}}
+    if _named(base) and _named(top):
+        tops = {item["name"]: item for item in top}
+        merged = [strategic(item, tops.pop(item["name"])) if item["name"] in tops else item for item in base]
+        return merged + [item for item in top if item["name"] in tops]
+    return top
+
+
+def _named(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(i, dict) and "name" in i for i in value)
+
+
+def _filled(value, scope, defaulted: list[str]):
+    """`value` with its tags filled in, a param by its default (named in `defaulted`); Unsupported where one
+    becomes another reference (pod settings are literal)."""
     if isinstance(value, dict):
-        return {k: _filled(v, scope) for k, v in value.items()}
+        return {k: _filled(v, scope, defaulted) for k, v in value.items()}
     if isinstance(value, list):
-        return [_filled(v, scope) for v in value]
+        return [_filled(v, scope, defaulted) for v in value]
     if isinstance(value, str) and "{{" in value:
-        text = translate(value, scope)
+        text = _with_defaults(translate(value, scope), scope, defaulted)
         if "${{" in text:
-            raise Unsupported(f"{value!r} comes from a param or an output: orch's pod settings are literal "
-                              "(the pod is made before any step runs)")
+            raise Unsupported(f"{value!r} comes from an output or a param without a default: orch's pod settings "
+                              "are literal (the pod is made before any step runs)")
         return text
     return value
+
+
+PARAM = re.compile(r"\$\{\{ params\.([\w-]+) \}\}")
+
+
+def _with_defaults(text: str, scope, defaulted: list[str]) -> str:
+    """`text` with each reference to a param that has a default replaced by that default."""
+    def one(match: re.Match) -> str:
+        spec = scope.param_specs.get(match.group(1)) or {}
+        if "default" not in spec:
+            return match.group(0)
+        defaulted.append(match.group(1))
+        return str(spec["default"])
+
+    return PARAM.sub(one, text)
+
+
+def _defaulted(names: list[str]) -> str:
+    said = ", ".join(f"{n!r}" for n in dict.fromkeys(names))
+    return (f"written with the default of param {said}: orch's pod settings are literal (the pod is made before any "
+            "step runs), so a run given another value keeps this one")
 
 
 def _toleration(item: dict) -> dict:

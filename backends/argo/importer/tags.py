@@ -31,6 +31,7 @@ class Scope:
     output_paths: dict[str, str] = field(default_factory=dict)  # output parameter or artifact -> its path
     tasks: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
+    param_specs: dict[str, dict] = field(default_factory=dict)  # orch param name -> its spec (type, default)
     looped: bool = False  # inside a withItems/withParam/withSequence task: `{{item}}` is its item
     depth: int = 0  # the fan-outs around: orch's ${{ item }} is the innermost one's
     item_depth: dict[str, int] = field(default_factory=dict)  # input -> the depth whose item its value holds
