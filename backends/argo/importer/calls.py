@@ -186,6 +186,8 @@ class Calls:
         def want(step: str, output: str, how: str) -> str:
             qualified = join(prefix, step)
             self.read.add(qualified)
+            if qualified in self.container_sets:
+                return self._set_output(qualified, output, how)
             outputs = self.outputs.setdefault(qualified, {})
             if qualified in self.groups:
                 name = suggest_name(output)

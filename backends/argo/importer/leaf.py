@@ -55,6 +55,8 @@ class Leaves:
         """A container, script or suspend template, called once with `scope`'s inputs, as an orch step."""
         led = self.ledger
         kind = kind_of(template)
+        if kind == "containerSet":
+            return self._container_set(path, template, scope, qualified, spec_path)
         step: dict = {}
         scope = scope.child(output_paths={})
         plan = cmd.Plan([])
@@ -84,9 +86,13 @@ class Leaves:
                 led.mapped((*path, "volumes", i), note="declared for the pod; mounted where a container mounts it")
         return step
 
-    def _container(self, path: tuple, template: dict, kind: str, scope: Scope, plan, step: dict) -> None:
-        """A container's or script's argv, source and working folder into `plan`, its pod fields into `step`."""
-        led, body, where = self.ledger, template[kind], (*path, kind)
+    def _container(self, path: tuple, template: dict, kind: str, scope: Scope, plan, step: dict,
+                   body: dict | None = None, where: tuple | None = None) -> None:
+        """A container's or script's argv, source and working folder into `plan`, its pod fields into `step`
+        (`body` at `where`: one container of a containerSet, else the template's own)."""
+        led = self.ledger
+        body = template[kind] if body is None else body
+        where = (*path, kind) if where is None else where
         try:
             argv = [translate(str(a), scope) for a in (body.get("command") or [])]
             args = [translate(str(a), scope) for a in (body.get("args") or [])]

@@ -35,6 +35,8 @@ TASK = _map({"name": TEXT, "template": TEXT, "templateRef": _map({"name": TEXT, 
              "withSequence": _map({"count": TEXT, "start": TEXT, "end": TEXT, "format": TEXT}), "when": SCALAR,
              "depends": TEXT, "dependencies": _list(TEXT), "continueOn": _map({"failed": bool, "error": bool})})
 TEMPLATE = _map({"name": TEXT, "inputs": IO, "outputs": IO, "container": CONTAINER, "script": CONTAINER,
+                 "containerSet": _map({"containers": _list(_map({**CONTAINER[1], "name": TEXT, "dependencies": _list(TEXT)})),
+                                       "volumeMounts": _list(_map({"name": TEXT, "mountPath": TEXT, "subPath": TEXT}))}),
                  "dag": _map({"tasks": _list(TASK), "failFast": bool, "target": TEXT}),
                  "steps": _list(_list(TASK)), "suspend": _map({"duration": TEXT}),
                  "retryStrategy": _map({"limit": TEXT, "retryPolicy": TEXT, "expression": TEXT,
