@@ -20,6 +20,7 @@ ALL = sorted(CASES.glob("*.yaml"))
 
 # case -> (unsupported paths, whether the behaviour check agrees)
 EXPECTED = {
+    "container-set": ((), True),
     "cron-artifacts": ((), True),
     "dag-params-when": ((), False),  # score.Failed read as any_failed: Argo omits alert when score never ran
     "loops": ((), True),

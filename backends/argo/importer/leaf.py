@@ -8,6 +8,7 @@ from orch.core.names import suggest_name
 from . import command as cmd
 from . import pod, policies
 from .common import LEAF, TEMPLATE_POD, WHY, kind_of
+from .images import entrypoint_argv
 from .policies import TEMPLATE_POLICIES
 from .retries import number, retries, seconds
 from .tags import Scope, Unsupported, translate
@@ -99,7 +100,13 @@ class Leaves:
         except Unsupported as err:
             led.unsupported(where, str(err))
             argv, args = ["false"], []
-        if not argv:
+        known = entrypoint_argv(body.get("image"), args) if not argv and "command" not in body else None
+        if known:
+            argv, args = known[0], []
+            led.mapped((*where, "image"), "command", known[1])
+            if "args" in body:
+                led.mapped((*where, "args"), "command")
+        elif not argv:
             led.unsupported(where, "no command: the image's entrypoint runs, which orch cannot see "
                                    "(an orch step runs an argv)")
             argv = ["sh", "-c", "echo 'the image entrypoint is unknown to orch' >&2; exit 1"]
