@@ -189,13 +189,27 @@ def test_an_empty_dir_shared_by_the_sets_containers_and_the_sets_retries_are_ref
     assert fates["spec.templates[0].containerSet.retryStrategy"] == UNSUPPORTED
 
 
+def test_a_pod_retry_or_deadline_on_the_set_is_refused_its_group_has_neither(tmp_path):
+    text = GRAPH.replace("  - name: set\n", "  - name: set\n    retryStrategy: {limit: 2}\n    timeout: 30s\n")
+    report = _import(tmp_path, text).report
+    unsupported = {e.path for e in report.entries if e.status == UNSUPPORTED}
+    assert unsupported == {"spec.templates[1].retryStrategy", "spec.templates[1].timeout"}
+
+
 def test_the_container_set_examples_import_clean_and_checked():
     if not EXAMPLES.is_dir():
         pytest.skip("Argo's examples are not unpacked at /tmp/argo-examples")
+    from orch.backends.airflow.render import render as airflow
+    from orch.backends.argo.render import render as argo
+    from orch.backends.prefect.render import render as prefect
+
     for name in ("graph-workflow", "outputs-result-workflow", "parallel-workflow", "sequence-workflow"):
         [imported] = import_(EXAMPLES / f"{name}.yaml")
         assert not [e for e in imported.report.entries if e.status == UNSUPPORTED], name
         assert imported.report.behaviour.checked, name
+        graph = parse_spec(imported.text)
+        for render in (argo, airflow, prefect):
+            assert render(graph), (name, render)
     [workspace] = import_(EXAMPLES / "workspace-workflow.yaml")
     assert [e.path for e in workspace.report.entries if e.status == UNSUPPORTED] == [
         "spec.templates[0].containerSet.volumeMounts[0]"]

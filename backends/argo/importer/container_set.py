@@ -48,6 +48,8 @@ class ContainerSets:
         where = (*path, "containerSet")
         read_before = "result" in (self.outputs.get(qualified) or {})  # a task written before this one reads it
         containers = [c for c in body.get("containers") or [] if isinstance(c, dict)]
+        if not containers:
+            led.unsupported(where, "a containerSet without containers: Argo refuses it (Validate)")
         argo_path = next((k for k, v in reversed(self.names.items()) if v == qualified), qualified)
         local = local_names([c.get("name") for c in containers])
         led.mapped((*path, "name"), spec_path[-1] if spec_path else None)
@@ -109,7 +111,8 @@ class ContainerSets:
                                                                     "refuse it")
         dependencies = container.get("dependencies") or []
         if dependencies:
-            step["after"] = [local[d] for d in dependencies if d in local]
+            if any(d in local for d in dependencies):
+                step["after"] = [local[d] for d in dependencies if d in local]
             unknown = [d for d in dependencies if d not in local]
             if unknown:
                 led.unsupported((*where, "dependencies"), f"names no container of this set: {', '.join(unknown)}")
