@@ -212,7 +212,8 @@ def test_the_container_set_examples_import_clean_and_checked():
             assert render(graph), (name, render)
     [workspace] = import_(EXAMPLES / "workspace-workflow.yaml")
     assert [e.path for e in workspace.report.entries if e.status == UNSUPPORTED] == [
-        "spec.templates[0].containerSet.volumeMounts[0]"]
+        "spec.templates[0].containerSet.volumeMounts[0]",  # the emptyDir `a` writes and `main` reads
+        "spec.templates[0].outputs.artifacts[0]"]  # named `out` as the output parameter is
 
 
 def test_argosay_without_a_command_runs_its_entrypoint_another_image_is_refused(tmp_path):
@@ -240,3 +241,57 @@ spec:
     assert steps["v2-bare"]["command"] == ["/argosay"]
     assert steps["v1"]["command"] == ["cowsay"]
     assert [e.path for e in imported.report.entries if e.status == UNSUPPORTED] == ["spec.templates[4].container"]
+
+
+WHEN = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: when-set}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: set, template: set}
+      - {name: hit, template: echo, dependencies: [set], when: "{{tasks.set.outputs.result}} == hi"}
+      - {name: miss, template: echo, dependencies: [set], when: "{{tasks.set.outputs.result}} != hi"}
+  - name: set
+    containerSet:
+      containers:
+      - {name: main, image: busybox, command: [echo, hi]}
+  - name: echo
+    container: {image: busybox, command: [echo, done]}
+"""
+
+
+def test_a_when_on_the_sets_result_draws_the_main_steps_output(tmp_path):
+    """The behaviour check varies the value a `when` compares on the step that writes it (the set's main), so
+    both sides' `when`s are tried on 'hi' and on another value."""
+    from orch.backends.argo.importer import manifest
+    from orch.backends.argo.importer.behaviour import spaces
+    from orch.backends.argo.importer.convert import Workflow
+    from orch.backends.argo.importer.text import spec_text
+    from orch.core.fidelity import Ledger
+
+    (tmp_path / "wf.yaml").write_text(WHEN)
+    [document] = manifest.read(tmp_path / "wf.yaml", libraries=True)
+    workflow = Workflow(document, Ledger(document.locate))
+    _, graph = spec_text(workflow.convert(), workflow, document)
+    assert spaces(workflow, graph)["set.main"].outputs == {"result": ("hi", "none-of-these")}
+    played = play(yaml.safe_load(WHEN), {"set.main": Draw(outputs={"result": "hi"})})
+    assert _states(played)["hit"] == "Succeeded" and _states(played)["miss"] == "Skipped"
+    assert _import(tmp_path, WHEN).report.behaviour.checked
+
+
+def test_an_output_parameter_and_artifact_of_one_name_are_not_merged_silently(tmp_path):
+    text = SHARED.replace("""      - {name: main, image: busybox, command: [cat, /work/out], dependencies: [a]}
+""", """      - {name: main, image: busybox, command: [cat, /work/out], dependencies: [a]}
+    outputs:
+      parameters: [{name: out, valueFrom: {path: /work/out}}]
+      artifacts: [{name: out, path: /work/out}]
+""")
+    imported = _import(tmp_path, text)
+    fates = {e.path: e.status for e in imported.report.entries}
+    assert fates["spec.templates[0].outputs.artifacts[0]"] == UNSUPPORTED
+    assert yaml.safe_load(imported.text)["steps"]["set"]["steps"]["main"]["outputs"] == {"out": {"type": "string"}}

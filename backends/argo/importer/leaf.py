@@ -205,6 +205,10 @@ class Leaves:
             if "path" not in artifact:
                 self.ledger.unsupported(where, "an output artifact without a path")
                 continue
+            if name in found:  # Argo keeps outputs.parameters and outputs.artifacts apart
+                self.ledger.unsupported(where, f"an output parameter is named {name!r} too: orch's outputs of a step "
+                                               "share one set of names, Argo's parameters and artifacts do not")
+                continue
             plan.outputs.append((artifact["path"], name, None, True))
             scope.output_paths[artifact["name"]] = artifact["path"]
             found[name] = {"type": "artifact"}
