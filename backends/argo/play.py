@@ -11,9 +11,9 @@ its template's retryStrategy and policy (operator.go, processNodeRetries: OnFail
 containers and not errors). A containerSet is one pod whose containers are nodes of their own: each runs its
 command once its `dependencies` exited 0, else fails unrun (cmd/argoexec/commands/emissary.go), the others run
 on, and the pod fails when any failed (container_set_template.go, operator.go); its retries, the template's or
-the set's, are not played (the importer refuses both). A looped task is one node whose items all behave alike. The workflow's phase is the
-entrypoint's, or Failed when that Succeeded and the exit handler failed (operator.go, operate).
-Time is not played: tasks end one after another, in a topological order with ties in manifest order.
+the set's, are not played (the importer refuses both). A looped task is one node whose items all behave alike.
+The workflow's phase is the entrypoint's, or Failed when that Succeeded and the exit handler failed (operator.go,
+operate). Time is not played: tasks end one after another, in a topological order with ties in manifest order.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ DONE = ("Succeeded", "Failed", "Error")
 WORKFLOW_PHASE = {"Succeeded": "Succeeded", "Skipped": "Succeeded", "Omitted": "Succeeded", "Failed": "Failed",
                   "Error": "Error"}
 EXIT = "onExit:"  # the exit handler's nodes are keyed EXIT + their names
-PENDING, RUNNING = "Pending", "Running"
+PENDING, RUNNING = "Pending", "Running"  # a task Argo requeues for ever, and the template (and run) that waits on it
 MAIN = "main"  # a containerSet's container whose stdout is the result and which saves the outputs
-DEPENDENCY_FAILED = "Failed, its command never run (a dependency failed)"  # Argo's phase for it is Failed  # a task Argo requeues for ever, and the template (and run) that waits on it
+# a containerSet's container whose dependency failed: Argo's phase for it is Failed, its command never ran
+DEPENDENCY_FAILED = "Failed, its command never run (a dependency failed)"
 
 
 def play(document: Mapping, draws: Mapping[str, Draw], library: Mapping | None = None) -> Played:

@@ -143,8 +143,9 @@ class ContainerSets:
                 continue
             if "empty_dir" in source:
                 self.ledger.unsupported(where, f"the emptyDir {mount.get('name')!r} is shared by the set's containers "
-                                               "in their one pod; orch runs each container as a step in a pod of its "
-                                               "own, with an emptyDir of its own: no orch form shares one between steps")
+                                               "in their one pod; orch runs each container as a step in a pod of "
+                                               "its own, with an emptyDir of its own: no orch form shares one "
+                                               "between steps")
             elif "pvc" in source:
                 self.ledger.approximated(where, f"the claim of {mount.get('name')!r} is mounted by each step's pod, "
                                                 "where Argo mounts it once for the set's one pod (a ReadWriteOnce "

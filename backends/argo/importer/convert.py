@@ -343,8 +343,8 @@ class Workflow(Calls, Leaves, ContainerSets):
         if main_fail_fast is not None:
             self.fail_fast_of[""] = main_fail_fast
         if not exact and any("steps" in s for s in finals.values()):
-            self.ledger.unsupported(where, "an exit handler calling dag, steps or containerSet templates: orch's finally steps "
-                                           "are steps, never groups")
+            self.ledger.unsupported(where, "an exit handler calling dag, steps or containerSet templates: orch's "
+                                           "finally steps are steps, never groups")
             finals = {k: v for k, v in finals.items() if "steps" not in v}
         renamed = {old: f"{old}-exit" for old in set(finals) & set(out["steps"])}
         finals = {renamed.get(k, k): v for k, v in finals.items()}
