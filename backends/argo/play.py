@@ -8,9 +8,12 @@ further task. A DAG's phase is its leaves' branch phases, an Omitted or Skipped 
 (assessDAGPhase), a leaf's failure forgiven by its continueOn. A steps template runs its groups in order, a
 group failing on a step that failed without continueOn, which ends the template (steps.go). A node retries by
 its template's retryStrategy and policy (operator.go, processNodeRetries: OnFailure, the default, retries failed
-containers and not errors). A looped task is one node whose items all behave alike. The workflow's phase is the
-entrypoint's, or Failed when that Succeeded and the exit handler failed (operator.go, operate).
-Time is not played: tasks end one after another, in a topological order with ties in manifest order.
+containers and not errors). A containerSet is one pod whose containers are nodes of their own: each runs its
+command once its `dependencies` exited 0, else fails unrun (cmd/argoexec/commands/emissary.go), the others run
+on, and the pod fails when any failed (container_set_template.go, operator.go); its retries, the template's or
+the set's, are not played (the importer refuses both). A looped task is one node whose items all behave alike.
+The workflow's phase is the entrypoint's, or Failed when that Succeeded and the exit handler failed (operator.go,
+operate). Time is not played: tasks end one after another, in a topological order with ties in manifest order.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ WORKFLOW_PHASE = {"Succeeded": "Succeeded", "Skipped": "Succeeded", "Omitted": "
                   "Error": "Error"}
 EXIT = "onExit:"  # the exit handler's nodes are keyed EXIT + their names
 PENDING, RUNNING = "Pending", "Running"  # a task Argo requeues for ever, and the template (and run) that waits on it
+MAIN = "main"  # a containerSet's container whose stdout is the result and which saves the outputs
+# a containerSet's container whose dependency failed: Argo's phase for it is Failed, its command never ran
+DEPENDENCY_FAILED = "Failed, its command never run (a dependency failed)"
 
 
 def play(document: Mapping, draws: Mapping[str, Draw], library: Mapping | None = None) -> Played:
@@ -80,6 +86,8 @@ class _Play:
         key = path or name
         if path.endswith(":") or path == "":
             key = f"{path}{name}" if path else name
+        if "containerSet" in template:
+            return self.container_set(template, key)
         return self.leaf(template, key)
 
     def leaf(self, template: dict, key: str) -> tuple[str, dict]:
@@ -132,8 +140,32 @@ class _Play:
             phase, outputs = self.template(name, inputs, path, extra)
             self.ends[path] = Ending(phase)
             return phase, outputs
+        if "containerSet" in template:
+            return self.container_set(template, path)
         phase, outputs = self.leaf(template, path)
         return phase, outputs
+
+    def container_set(self, template: dict, key: str) -> tuple[str, dict]:
+        """A containerSet's one pod: each container a node `key.NAME`, its command run once every dependency
+        exited 0, else Failed unrun (emissary.go); the others run on; the pod fails when any container failed,
+        its outputs `main`'s (controller/container_set_template.go, operator.go)."""
+        containers = [c for c in (template.get("containerSet") or {}).get("containers") or [] if isinstance(c, dict)]
+        names = [c.get("name") for c in containers]
+        upstream = {c.get("name"): [d for d in c.get("dependencies") or [] if d in names] for c in containers}
+        phases: dict[str, str] = {}
+        outputs: dict = {}
+        for name in _order(names, upstream):
+            ckey = f"{key}.{name}"
+            if any(phases[d] != "Succeeded" for d in upstream[name]):
+                phases[name] = "Failed"  # its emissary exits with the dependency's code, its command never run
+                self.ends[ckey] = Ending(DEPENDENCY_FAILED)
+                continue
+            phases[name], given = self.leaf({}, ckey)  # the template's retries rerun the pod: not played
+            if name == MAIN:
+                outputs = given
+        phase = "Failed" if any(p != "Succeeded" for p in phases.values()) else "Succeeded"
+        self.ends[key] = Ending(phase)
+        return phase, outputs if phase == "Succeeded" else {}
 
     def dag(self, template: dict, env: dict, path: str) -> tuple[str, dict]:
         """A DAG's tasks in dependency order: depends (Omitted), failFast, each run; its phase from its leaves."""

@@ -20,6 +20,7 @@ ALL = sorted(CASES.glob("*.yaml"))
 
 # case -> (unsupported paths, whether the behaviour check agrees)
 EXPECTED = {
+    "container-set": ((), True),
     "cron-artifacts": ((), True),
     "dag-params-when": ((), False),  # score.Failed read as any_failed: Argo omits alert when score never ran
     "loops": ((), True),
@@ -467,40 +468,6 @@ def test_an_exit_handler_that_reads_no_status_is_steps_after_all_the_others(tmp_
     assert spec["steps"]["cleanup"]["after"] == ["a", "b"] and spec["steps"]["cleanup"]["trigger"] == "all_done"
     assert "# Argo's exit handler (onExit)" in imported.text
     assert imported.report.clean  # every field mapped, and the plays agree, a failing cleanup included
-
-
-ENTRYPOINTS = """
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {name: entrypoints}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    steps:
-    - - {name: say, template: say}
-      - {name: cow, template: cow}
-      - {name: plain, template: plain}
-  - name: say
-    container: {image: argoproj/argosay:v2, args: [echo, hi]}
-  - name: cow
-    container: {image: argoproj/argosay:v1}
-  - name: plain
-    container: {image: nginx:1.13}
-"""
-
-
-def test_a_container_without_command_runs_the_entrypoint_its_dockerfile_names_or_is_refused(tmp_path):
-    """argosay's ENTRYPOINT/CMD come from its Dockerfile in Argo's repo; any other image's stays unknown."""
-    (tmp_path / "e.yaml").write_text(ENTRYPOINTS)
-    [imported] = import_(tmp_path / "e.yaml")
-    steps = yaml.safe_load(imported.text)["steps"]
-    assert steps["say"]["command"] == ["/argosay", "echo", "hi"]
-    assert steps["cow"]["command"] == ["cowsay"]  # no ENTRYPOINT: the CMD runs when no args replace it
-    found = {e.path: e for e in imported.report.entries}
-    assert found["spec.templates[1].container"].status == MAPPED
-    assert found["spec.templates[3].container"].status == UNSUPPORTED
-    assert "entrypoint" in found["spec.templates[3].container"].note
 
 
 TEMPLATE = """

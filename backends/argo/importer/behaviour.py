@@ -3,8 +3,9 @@ orch's (core/play.py) on the same random draws -- which attempts of which step f
 and what the outputs a `when` compares take (the literals it names, and one that is none of them).
 
 Compared coarsely, as the two engines' states meet: ran or not (Argo's Skipped, Omitted or never-started is
-orch's skipped or upstream_failed), succeeded or failed (Argo's Error is a failure), the attempts made, and the
-run's phase against orch's status.
+orch's skipped or upstream_failed, as is a containerSet's container Argo marks Failed without running its
+command because a dependency failed -- the player's DEPENDENCY_FAILED), succeeded or failed (Argo's Error is
+a failure), the attempts made, and the run's phase against orch's status.
 """
 
 from __future__ import annotations

@@ -186,6 +186,8 @@ class Calls:
         def want(step: str, output: str, how: str) -> str:
             qualified = join(prefix, step)
             self.read.add(qualified)
+            if qualified in self.container_sets:
+                return self._set_output(qualified, output, how)
             outputs = self.outputs.setdefault(qualified, {})
             if qualified in self.groups:
                 name = suggest_name(output)
@@ -532,6 +534,8 @@ class Calls:
                 self.literals.setdefault(("params", parts[1]), []).append(literal)
         elif parts[0] == "steps" and len(parts) == 4:
             qualified = scope.qualified.get(parts[1], parts[1])
+            if (self.container_sets.get(qualified) or (None, None))[1]:  # a set's output is its main step's
+                qualified = self.container_sets[qualified][1]
             outputs = self.outputs.setdefault(qualified, {})
             entry = outputs.setdefault(parts[3], {"type": "string"})
             self._retype(entry, kind, None)

@@ -18,6 +18,7 @@ from orch.core.names import MAX_NAME, MAX_SCHEDULED_NAME, suggest_name
 
 from . import policies, pod
 from .calls import Calls
+from .container_set import ContainerSets
 from .common import INFORMATIONAL, NOT_KEPT, SPEC_POD, failing, join, kind_of, value_at
 from .cron import schedule as cron_schedule
 from .leaf import Leaves
@@ -27,7 +28,7 @@ from .retries import Retrying, number, seconds
 from .tags import Scope, Unsupported, translate
 
 
-class Workflow(Calls, Leaves):
+class Workflow(Calls, Leaves, ContainerSets):
     """The conversion of one document: the spec dict, its comments, and what the behaviour check needs."""
 
     def __init__(self, document, ledger, library: dict | None = None):
@@ -45,6 +46,7 @@ class Workflow(Calls, Leaves):
         self.param_specs: dict[str, dict] = {}
         self.outputs: dict[str, dict] = {}  # qualified step -> its orch outputs
         self.groups: set[str] = set()
+        self.container_sets: dict[str, tuple[dict, str | None]] = {}  # group -> (its spec dict, its `main` step)
         self.retrying: dict[str, Retrying] = {}  # qualified step -> its retries
         self.literals: dict[tuple[str, str], list] = {}  # (qualified step, output) -> literals compared with
         self.names: dict[str, str] = {}  # Argo node path -> orch qualified name
@@ -343,8 +345,8 @@ class Workflow(Calls, Leaves):
         if main_fail_fast is not None:
             self.fail_fast_of[""] = main_fail_fast
         if not exact and any("steps" in s for s in finals.values()):
-            self.ledger.unsupported(where, "an exit handler calling dag or steps templates: orch's finally steps "
-                                           "are steps, never groups")
+            self.ledger.unsupported(where, "an exit handler calling dag, steps or containerSet templates: orch's "
+                                           "finally steps are steps, never groups")
             finals = {k: v for k, v in finals.items() if "steps" not in v}
         renamed = {old: f"{old}-exit" for old in set(finals) & set(out["steps"])}
         finals = {renamed.get(k, k): v for k, v in finals.items()}

@@ -6,8 +6,9 @@ from __future__ import annotations
 from orch.core.names import suggest_name
 
 from . import command as cmd
-from . import entrypoints, pod, policies
+from . import pod, policies
 from .common import LEAF, TEMPLATE_POD, WHY, kind_of
+from .images import entrypoint_argv
 from .policies import TEMPLATE_POLICIES
 from .retries import number, retries, seconds
 from .tags import Scope, Unsupported, translate
@@ -55,6 +56,8 @@ class Leaves:
         """A container, script or suspend template, called once with `scope`'s inputs, as an orch step."""
         led = self.ledger
         kind = kind_of(template)
+        if kind == "containerSet":
+            return self._container_set(path, template, scope, qualified, spec_path)
         step: dict = {}
         scope = scope.child(output_paths={})
         plan = cmd.Plan([])
@@ -84,19 +87,25 @@ class Leaves:
                 led.mapped((*path, "volumes", i), note="declared for the pod; mounted where a container mounts it")
         return step
 
-    def _container(self, path: tuple, template: dict, kind: str, scope: Scope, plan, step: dict) -> None:
-        """A container's or script's argv, source and working folder into `plan`, its pod fields into `step`."""
-        led, body, where = self.ledger, template[kind], (*path, kind)
+    def _container(self, path: tuple, template: dict, kind: str, scope: Scope, plan, step: dict,
+                   body: dict | None = None, where: tuple | None = None) -> None:
+        """A container's or script's argv, source and working folder into `plan`, its pod fields into `step`
+        (`body` at `where`: one container of a containerSet, else the template's own)."""
+        led = self.ledger
+        body = template[kind] if body is None else body
+        where = (*path, kind) if where is None else where
         try:
             argv = [translate(str(a), scope) for a in (body.get("command") or [])]
             args = [translate(str(a), scope) for a in (body.get("args") or [])]
         except Unsupported as err:
             led.unsupported(where, str(err))
             argv, args = ["false"], []
-        if not argv and (known := entrypoints.argv_of(body.get("image"), args)) is not None:
-            argv, args = known, []
-            led.mapped(where, "command", f"no command: the image's ENTRYPOINT runs (args in place of its CMD), "
-                                         f"named as {entrypoints.SOURCE} sets them")
+        known = entrypoint_argv(body.get("image"), args) if not argv and "command" not in body else None
+        if known:
+            argv, args = known[0], []
+            led.mapped((*where, "image"), "command", known[1])
+            if "args" in body:
+                led.mapped((*where, "args"), "command")
         elif not argv:
             led.unsupported(where, "no command: the image's entrypoint runs, which orch cannot see "
                                    "(an orch step runs an argv)")
@@ -194,6 +203,10 @@ class Leaves:
             name = suggest_name(artifact.get("name"))
             if "path" not in artifact:
                 self.ledger.unsupported(where, "an output artifact without a path")
+                continue
+            if name in found:  # Argo keeps outputs.parameters and outputs.artifacts apart
+                self.ledger.unsupported(where, f"an output parameter is named {name!r} too: orch's outputs of a step "
+                                               "share one set of names, Argo's parameters and artifacts do not")
                 continue
             plan.outputs.append((artifact["path"], name, None, True))
             scope.output_paths[artifact["name"]] = artifact["path"]
