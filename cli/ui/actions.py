@@ -33,8 +33,8 @@ def stop(run: RunView) -> None:
     pid = holder_pid(run.run_dir) if run.status == "running" and is_held(run.run_dir) else None
     if pid is None or pid == os.getpid():
         raise Refused(f"run {run.run_id} is not running here (it is {run.status}); nothing to stop")
-    try:
-        os.kill(pid, signal.SIGINT)
+    try:  # SIGTERM, which orch run takes as Ctrl-C: a run started with SIGINT ignored (a background job, a
+        os.kill(pid, signal.SIGTERM)  # process that inherited SIG_IGN) would never see a SIGINT
     except ProcessLookupError:
         raise Refused(f"run {run.run_id} ended meanwhile") from None
 

@@ -62,11 +62,13 @@ class Home:
         return result
 
     def start(self, spec: Path, *args) -> tuple[subprocess.Popen, str]:
-        """A real `orch run` left running (its own process group, as a terminal's); the process and its run id,
-        read from its first line on stderr."""
+        """A real `orch run` left running (its own process group, and SIGINT ignored, as a shell starts a background
+        job: the page's stop must reach it all the same); the process and its run id, read from its first line on
+        stderr."""
         proc = subprocess.Popen([sys.executable, "-m", "orch.cli.main", "run", str(spec), *map(str, args)],
                                 env=self.env(), cwd=self.specs, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
         deadline = time.monotonic() + RUN_SECONDS
         seen = []
         while time.monotonic() < deadline:
