@@ -23,11 +23,12 @@ from .cron import schedule as cron_schedule
 from .leaf import Leaves
 from .manifest import with_defaults
 from .policies import POLICIES
+from .resource import Resources
 from .retries import Retrying, number, seconds
 from .tags import Scope, Unsupported, translate
 
 
-class Workflow(Calls, Leaves):
+class Workflow(Calls, Leaves, Resources):
     """The conversion of one document: the spec dict, its comments, and what the behaviour check needs."""
 
     def __init__(self, document, ledger, library: dict | None = None):
