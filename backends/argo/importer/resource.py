@@ -152,7 +152,7 @@ class Resources:
         body = template.get("resource") or {}
         action = body.get("action")
         try:
-            argv = self._resource_argv(where, body, scope, outputs)
+            argv, notes, gets = self._resource_argv(where, body, scope, outputs)
         except Unsupported as err:
             led.unsupported(where, str(err))
             plan.argv = ["sh", "-c", f"echo {cmd.quoted('not imported: ' + str(err))} >&2; exit 1"]
@@ -161,16 +161,18 @@ class Resources:
         step["image"] = KUBECTL_IMAGE
         who = template.get("serviceAccountName") or self.spec.get("serviceAccountName")
         account = f"its service account ({who}, as in Argo)" if who else "a service account (kubernetes.service_account)"
-        reads = " and to get it (to poll it or read its outputs)" if self._resource_gets else ""
-        notes = [f"runs kubectl {action} in {KUBECTL_IMAGE}, as Argo's executor runs it: the step's pod needs "
-                 f"{account} allowed to {action} the resource{reads}, as Argo's executor does; kubectl acts in the cluster and namespace the step runs in (outside a pod, the "
-                 "current kubeconfig context); a transient API error fails the step, where Argo's executor retries "
-                 "the call", *self._resource_notes]
-        led.approximated(where, "; ".join(notes), "command")
+        reads = " and to get it (to poll it or read its outputs)" if gets else ""
+        said = [f"runs kubectl {action} in {KUBECTL_IMAGE}, as Argo's executor runs it: the step's pod needs {account} "
+                f"allowed to {action} the resource{reads}, as Argo's executor does; kubectl acts in the cluster and "
+                "namespace the step runs in (outside a pod, the current kubeconfig context); a transient API error "
+                "fails the step, where Argo's executor retries the call", *notes]
+        led.approximated(where, "; ".join(said), "command")
 
-    def _resource_argv(self, where: tuple, body: dict, scope: Scope, outputs: list) -> list[str]:
+    def _resource_argv(self, where: tuple, body: dict, scope: Scope, outputs: list) -> tuple[list[str], list, bool]:
+        """(the step's argv, what differs beyond running kubectl -- said on the `resource` entry --, whether the step
+        also gets the resource); every field's entry written."""
         led = self.ledger
-        self._resource_notes = notes = []  # what differs beyond running kubectl, said on the `resource` entry
+        notes: list[str] = []
         for key in body:
             if key not in ("action", "mergeStrategy", "manifest", "manifestFrom", "setOwnerReference",
                            "successCondition", "failureCondition", "flags"):
@@ -187,7 +189,7 @@ class Resources:
                        else "read by a patch only, as in Argo")
         pod = False
         flags = []
-        for i, flag in enumerate(body.get("flags") or []):
+        for flag in body.get("flags") or []:
             text, used = filled(str(flag), scope)
             flags.append(text)
             pod = pod or used
@@ -225,22 +227,22 @@ class Resources:
         elif "setOwnerReference" in body:
             led.mapped((*where, "setOwnerReference"), "command", "no owner reference, as in Argo")
         if pod:
-            notes.append("{{pod.name}} is the name of the pod the step runs in ($HOSTNAME, which Kubernetes "
-                                    "sets to it): orch's pod, with orch's labels and annotations; a step run outside "
-                                    "Kubernetes has no pod of that name")
+            notes.append("{{pod.name}} is the name of the pod the step runs in ($HOSTNAME, which Kubernetes sets to "
+                         "it): orch's pod, with orch's labels and annotations; a step run outside Kubernetes has no "
+                         "pod of that name")
         raw = str(body.get("manifest") or "") + " ".join(str(f) for f in body.get("flags") or [])
         if re.search(r"\{\{\s*workflow\.name\s*\}\}", raw):
-            notes.append("{{workflow.name}} is orch's run id: a Workflow of that name is the run's own only "
-                                    "where the spec runs on Argo; elsewhere there is none")
+            notes.append("{{workflow.name}} is orch's run id: a Workflow of that name is the run's own only where "
+                         "the spec runs on Argo; elsewhere there is none")
         success, failure = self._conditions(where, body, scope, action)
         if action == "delete" and outputs:
             raise Unsupported("outputs of a delete: Argo's executor refuses them (the node errors)")
         if action == "get" and flags and (success or failure):
             notes.append("a get whose flags select nothing prints nothing: the step then ends at once, where Argo's "
                          "executor polls a resource it has no link to")
-        self._resource_gets = bool(success or failure or outputs) and action != "get"
+        gets = bool(success or failure or outputs) and action != "get"
         text = script(action, strategy, file_flag, manifest_path, pod, success, failure, outputs)
-        return ["sh", "-c", text, "argo", *([manifest] if manifest_path is None else []), *flags]
+        return ["sh", "-c", text, "argo", *([manifest] if manifest_path is None else []), *flags], notes, gets
 
     def _conditions(self, where: tuple, body: dict, scope: Scope, action: str) -> tuple[list, list]:
         """The success and failure requirements (selector.parse), each condition's entry written."""
