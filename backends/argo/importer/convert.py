@@ -296,6 +296,8 @@ class Workflow(Calls, Leaves, Resources):
             return self._steps(path, template, scope, prefix, spec_path)
         local = suggest_name(name)
         self.names[join(self.argo_path, name)] = join(prefix, local)
+        if self.ledger is self.main_ledger:  # its approximations are commented above the step it becomes
+            self.spec_of.setdefault(path, []).append((*spec_path, local))
         return {local: self._leaf(path, template, scope, join(prefix, local), (*spec_path, local))}
 
     def commented(self, out: dict) -> dict[tuple, str]:
