@@ -108,8 +108,13 @@ esac
 """
 
 
-def _run_step(tmp_path: Path, manifest: str, states: list[dict]) -> tuple[subprocess.CompletedProcess, dict]:
-    """The imported step's command run by sh with the stand-in kubectl first on PATH (polling without the wait)."""
+SHELLS = ["sh"] + (["busybox"] if shutil.which("busybox") else [])  # busybox: the applets alpine/k8s runs them with
+APPLETS = ("sh", "sed", "tail", "mktemp", "mv", "cat", "hostname", "sleep", "printf", "echo", "cp")
+
+
+def _run_step(tmp_path: Path, manifest: str, states: list[dict], shell: str = "sh"):
+    """The imported step's command run by `shell` (dash, or busybox's ash and applets as in alpine/k8s) with the
+    stand-in kubectl first on PATH (polling without the wait)."""
     case = tmp_path / "case.yaml"
     case.write_text(manifest)
     [imported] = import_(case)
@@ -120,6 +125,9 @@ def _run_step(tmp_path: Path, manifest: str, states: list[dict]) -> tuple[subpro
     bin_dir.mkdir()
     (bin_dir / "kubectl").write_text(FAKE_KUBECTL)
     (bin_dir / "kubectl").chmod(0o755)
+    if shell == "busybox":
+        for applet in APPLETS:
+            (bin_dir / applet).symlink_to(shutil.which("busybox"))
     (tmp_path / "states").write_text("".join(json.dumps(s) + "\n" for s in states))
     outputs = tmp_path / "outputs"
     outputs.mkdir()
@@ -158,8 +166,10 @@ spec:
 
 
 @needs_jq
-def test_the_step_creates_the_resource_polls_it_and_reads_its_outputs(tmp_path):
-    done, seen = _run_step(tmp_path, JOB, [{"status": {}}, {"status": {"failed": 1}}, {"status": {"succeeded": 1}}])
+@pytest.mark.parametrize("shell", SHELLS)
+def test_the_step_creates_the_resource_polls_it_and_reads_its_outputs(tmp_path, shell):
+    done, seen = _run_step(tmp_path, JOB, [{"status": {}}, {"status": {"failed": 1}}, {"status": {"succeeded": 1}}],
+                           shell)
     assert done.returncode == 0, done.stderr
     assert seen["step"]["image"] == KUBECTL_IMAGE
     assert seen["seen"] == "apiVersion: batch/v1\nkind: Job\nmetadata: {generateName: job-}\n"
@@ -179,7 +189,8 @@ def test_a_failure_condition_fails_the_step(tmp_path):
 
 
 @needs_jq
-def test_a_json_patch_of_the_own_pod_names_it_and_a_delete_ignores_what_is_not_found(tmp_path):
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_json_patch_of_the_own_pod_names_it_and_a_delete_ignores_what_is_not_found(tmp_path, shell):
     patch = """apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {generateName: p-}
@@ -195,7 +206,7 @@ spec:
         - {op: add, path: /metadata/annotations/foo, value: "{{pod.name}}"}
 """
     (tmp_path / "patch").mkdir()
-    done, seen = _run_step(tmp_path / "patch", patch, [])
+    done, seen = _run_step(tmp_path / "patch", patch, [], shell)
     assert done.returncode == 0, done.stderr
     [call] = seen["calls"]
     assert call.startswith("patch --type json --patch-file ") and call.endswith(" pod the-pod -o json")
@@ -212,7 +223,7 @@ spec:
       flags: [configmap, --selector, cleanup=true]
 """
     (tmp_path / "delete").mkdir()
-    done, seen = _run_step(tmp_path / "delete", delete, [])
+    done, seen = _run_step(tmp_path / "delete", delete, [], shell)
     assert done.returncode == 0, done.stderr
     assert seen["calls"] == ["delete --ignore-not-found configmap --selector cleanup=true -o name"]
 
