@@ -161,7 +161,8 @@ class Resources:
         step["image"] = KUBECTL_IMAGE
         who = template.get("serviceAccountName") or self.spec.get("serviceAccountName")
         account = f"its service account ({who}, as in Argo)" if who else "a service account (kubernetes.service_account)"
-        reads = " and to get it (to poll it or read its outputs)" if gets else ""
+        reads = " and to get it (to poll it or read its outputs; kubectl finds it by discovery, where Argo's executor " \
+            "polls a REST path it guesses from the kind's plural)" if gets else ""
         said = [f"runs kubectl {action} in {KUBECTL_IMAGE}, as Argo's executor runs it: the step's pod needs {account} "
                 f"allowed to {action} the resource{reads}, as Argo's executor does; kubectl acts in the cluster and "
                 "namespace the step runs in (outside a pod, the current kubeconfig context); a transient API error "
