@@ -165,7 +165,7 @@ class Resources:
             "polls a REST path it guesses from the kind's plural)" if gets else ""
         said = [f"runs kubectl {action} in {KUBECTL_IMAGE}, as Argo's executor runs it: the step's pod needs {account} "
                 f"allowed to {action} the resource{reads}, as Argo's executor does; kubectl acts in the cluster and "
-                "namespace the step runs in (outside a pod, the current kubeconfig context); a transient API error "
+                "namespace the step runs in (outside a pod: the current kubeconfig context, kubectl and jq taken from the machine); a transient API error "
                 "fails the step, where Argo's executor retries the call", *notes]
         led.approximated(where, "; ".join(said), "command")
 
