@@ -29,7 +29,8 @@ EXPECTED = {
     "steps-groups": ((), True),
     "template-ref": ((), True),
     "policies": ((), True),
-    "unsupported": (("spec.volumeClaimTemplates", "spec.templates[1].resource", "spec.templates[2].inputs.artifacts[0]",
+    "resources": ((), True),
+    "unsupported": (("spec.volumeClaimTemplates", "spec.templates[1].http", "spec.templates[2].inputs.artifacts[0]",
                      "spec.templates[2].sidecars"), True),
 }
 

@@ -19,7 +19,6 @@ from orch.core.load import parse_spec
 from orch.core.play import Draw
 from orch.core.play import play as orch_play
 
-EXAMPLES = Path("/tmp/argo-examples/examples/container-set-template")
 
 GRAPH = """
 apiVersion: argoproj.io/v1alpha1
@@ -195,25 +194,6 @@ def test_a_pod_retry_or_deadline_on_the_set_is_refused_its_group_has_neither(tmp
     unsupported = {e.path for e in report.entries if e.status == UNSUPPORTED}
     assert unsupported == {"spec.templates[1].retryStrategy", "spec.templates[1].timeout"}
 
-
-def test_the_container_set_examples_import_clean_and_checked():
-    if not EXAMPLES.is_dir():
-        pytest.skip("Argo's examples are not unpacked at /tmp/argo-examples")
-    from orch.backends.airflow.render import render as airflow
-    from orch.backends.argo.render import render as argo
-    from orch.backends.prefect.render import render as prefect
-
-    for name in ("graph-workflow", "outputs-result-workflow", "parallel-workflow", "sequence-workflow"):
-        [imported] = import_(EXAMPLES / f"{name}.yaml")
-        assert not [e for e in imported.report.entries if e.status == UNSUPPORTED], name
-        assert imported.report.behaviour.checked, name
-        graph = parse_spec(imported.text)
-        for render in (argo, airflow, prefect):
-            assert render(graph), (name, render)
-    [workspace] = import_(EXAMPLES / "workspace-workflow.yaml")
-    assert [e.path for e in workspace.report.entries if e.status == UNSUPPORTED] == [
-        "spec.templates[0].containerSet.volumeMounts[0]",  # the emptyDir `a` writes and `main` reads
-        "spec.templates[0].outputs.artifacts[0]"]  # named `out` as the output parameter is
 
 
 def test_argosay_without_a_command_runs_its_entrypoint_another_image_is_refused(tmp_path):

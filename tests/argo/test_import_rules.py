@@ -120,3 +120,23 @@ def test_a_wide_dag_imports_in_seconds(tmp_path):
 def test_depends_syntax_argo_refuses_is_unsupported():
     with pytest.raises(Unsupported):
         deps.evaluate("a.Finished", {"a": "Succeeded"})
+
+
+@pytest.mark.parametrize("fmt, n, expected", [
+    ("2020-05-%02X", 19, "2020-05-13"),  # Go's fmt: %X is hexadecimal, as cron-backfill.yaml's days come out
+    ("testuser%02X", 10, "testuser0A"),
+    ("%d", -3, "-3"), ("%05d", -3, "-0003"), ("%-4d|", 7, "7   |"), ("%+d", 5, "+5"), ("%x%%", 255, "ff%"),
+    ("%b", 5, "101"), ("%o", 8, "10"),
+])
+def test_a_sequence_format_is_read_as_gos_sprintf(fmt, n, expected):
+    from orch.backends.argo.importer.common import go_format
+
+    assert go_format(fmt, n) == expected
+
+
+@pytest.mark.parametrize("fmt", ["%s", "day", "%d-%d", "%.2d"])
+def test_a_sequence_format_other_than_one_integer_verb_is_unsupported(fmt):
+    from orch.backends.argo.importer.common import go_format
+
+    with pytest.raises(Unsupported):
+        go_format(fmt, 1)

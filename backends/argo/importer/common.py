@@ -104,9 +104,33 @@ def failing(why: str) -> dict:
     return {"command": ["sh", "-c", f"echo {cmd.quoted('not imported: ' + why)} >&2; exit 1"]}
 
 
+GO_VERB = re.compile(r"%([-+ 0]*)(\d*)([dxXob%])")
+
+
 def go_format(fmt: str, n: int) -> str:
-    try:
-        return re.sub(r"%0?(\d*)d", lambda m: str(n).zfill(int(m.group(1) or 0)), fmt)
-    except ValueError:
-        return str(n)
+    """Go's fmt.Sprintf(fmt, n), as withSequence formats each number (expandSequence): one integer verb (d, x, X,
+    o, b) with the flags -, +, space, 0 and a width, `%%` a percent sign; Unsupported for any other format."""
+    out, verbs, i = [], 0, 0
+    while i < len(fmt):
+        if fmt[i] != "%":
+            out.append(fmt[i])
+            i += 1
+            continue
+        match = GO_VERB.match(fmt, i)
+        if match is None:
+            raise Unsupported(f"the sequence format {fmt!r}: only an integer verb (%d, %x, %X, %o, %b) is read")
+        flags, width, verb = match.groups()
+        if verb == "%":
+            out.append("%")
+        else:
+            verbs += 1
+            align = "<" if "-" in flags else ""
+            sign = "+" if "+" in flags else " " if " " in flags else ""
+            zero = "0" if "0" in flags and not align and width else ""
+            out.append(format(n, f"{align}{sign}{zero}{width}{verb}"))
+        i = match.end()
+    if verbs != 1:
+        raise Unsupported(f"the sequence format {fmt!r} has {verbs} integer verbs: Go writes %!(EXTRA…) or "
+                          "%!d(MISSING) there")
+    return "".join(out)
 

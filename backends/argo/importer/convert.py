@@ -24,11 +24,12 @@ from .cron import schedule as cron_schedule
 from .leaf import Leaves
 from .manifest import with_defaults
 from .policies import POLICIES
+from .resource import Resources
 from .retries import Retrying, number, seconds
 from .tags import Scope, Unsupported, translate
 
 
-class Workflow(Calls, Leaves, ContainerSets):
+class Workflow(Calls, Leaves, ContainerSets, Resources):
     """The conversion of one document: the spec dict, its comments, and what the behaviour check needs."""
 
     def __init__(self, document, ledger, library: dict | None = None):
@@ -299,6 +300,8 @@ class Workflow(Calls, Leaves, ContainerSets):
             return self._steps(path, template, scope, prefix, spec_path)
         local = suggest_name(name)
         self.names[join(self.argo_path, name)] = join(prefix, local)
+        if self.ledger is self.main_ledger:  # its approximations are commented above the step it becomes
+            self.spec_of.setdefault(path, []).append((*spec_path, local))
         return {local: self._leaf(path, template, scope, join(prefix, local), (*spec_path, local))}
 
     def commented(self, out: dict) -> dict[tuple, str]:

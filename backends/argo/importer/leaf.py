@@ -1,4 +1,4 @@
-"""Container, script and suspend templates, called once with their inputs, as orch steps: the argv (command.py),
+"""Container, script, suspend and resource (resource.py) templates, called once with their inputs, as orch steps: the argv (command.py),
 the inputs placed and outputs copied, retries, timeouts and pod settings."""
 
 from __future__ import annotations
@@ -63,12 +63,17 @@ class Leaves:
         plan = cmd.Plan([])
         self._inputs(path, template, scope, plan)
         self._current = qualified
-        outputs = self._leaf_outputs(path, template, scope, plan)
+        if kind == "resource":
+            outputs, reads = self._resource_outputs(path, template, scope)
+        else:
+            outputs = self._leaf_outputs(path, template, scope, plan)
         self.outputs[qualified] = outputs
         if kind in LEAF:
             self._container(path, template, kind, scope, plan, step)
         elif kind == "suspend":
             self._suspend(path, template, plan)
+        elif kind == "resource":
+            self._resource(path, template, scope, plan, step, reads)
         else:
             led.unsupported((*path, kind), f"a {kind} template has no orch step form")
             if template.get("volumes"):
