@@ -27,7 +27,8 @@ def measure(folder) -> dict:
     library = library_of(read_all(Path(folder)))  # the WorkflowTemplates templateRefs may name, from every file
     result = {"files": len(files), "documents": 0, "clean_files": 0, "clean_documents": 0,
               "approximated_clean_files": 0, "refused_files": 0, "crashed": [], "unsupported": Counter(),
-              "behaviour": Counter(), "seconds": []}
+              "behaviour": Counter(), "seconds": [], "rendered": 0, "not_rendered": [],
+              "not_rendered_argo": []}
     for file in files:
         start = time.perf_counter()
         try:
@@ -47,6 +48,8 @@ def measure(folder) -> dict:
             report = one.report
             ok = report.nothing_unsupported and report.behaviour.checked
             result["clean_documents"] += ok
+            if ok:
+                _render_everywhere(one, file, result)
             clean_file &= ok
             approximated |= any(e.status == "approximated" for e in report.entries)
             for entry in report.entries:
@@ -57,6 +60,25 @@ def measure(folder) -> dict:
         result["clean_files"] += clean_file
         result["approximated_clean_files"] += clean_file and approximated
     return result
+
+
+def _render_everywhere(one, file, result) -> None:
+    """A clean import's spec rendered for the other two backends, Prefect and Airflow, as a team migrating it would
+    (and for Argo again, counted apart: what orch refuses to render back)."""
+    from orch.backends.airflow.render import render as airflow
+    from orch.backends.argo.render import render as argo
+    from orch.backends.prefect.render import render as prefect
+    from orch.core.load import parse_spec
+
+    graph = parse_spec(one.text)
+    for render, key in ((prefect, "not_rendered"), (airflow, "not_rendered"), (argo, "not_rendered_argo")):
+        try:
+            render(graph)
+        except Exception as err:  # noqa: BLE001 - a refusal or a crash is what this counts
+            result[key].append(f"{file.name} ({one.name}): {type(err).__name__}: {str(err)[:120]}")
+            if key == "not_rendered":
+                return
+    result["rendered"] += 1
 
 
 def _reason(entry) -> str:
@@ -71,6 +93,12 @@ def main(folder: str) -> None:
           f"{result['approximated_clean_files']} of them with approximations); "
           f"{result['clean_documents']} of {result['documents']} documents; {result['refused_files']} refused "
           f"(not a pipeline); {len(result['crashed'])} crashed")
+    print(f"{result['rendered']} of {result['clean_documents']} clean documents render for prefect and airflow; "
+          f"{len(result['not_rendered_argo'])} of them orch does not render back for argo")
+    for failure in result["not_rendered"]:
+        print("  not rendered:", failure)
+    for failure in result["not_rendered_argo"]:
+        print("  not rendered back for argo:", failure)
     if seconds:
         print(f"time per file: median {seconds[len(seconds) // 2] * 1000:.1f} ms, max {seconds[-1] * 1000:.1f} ms")
     print("most common unsupported fields:")
