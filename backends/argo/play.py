@@ -8,8 +8,11 @@ further task. A DAG's phase is its leaves' branch phases, an Omitted or Skipped 
 (assessDAGPhase), a leaf's failure forgiven by its continueOn. A steps template runs its groups in order, a
 group failing on a step that failed without continueOn, which ends the template (steps.go). A node retries by
 its template's retryStrategy and policy (operator.go, processNodeRetries: OnFailure, the default, retries failed
-containers and not errors). A looped task is one node whose items all behave alike. The workflow's phase is the
-entrypoint's, or Failed when that Succeeded and the exit handler failed (operator.go, operate).
+containers and not errors). A looped task is one node whose items all behave alike. A task's exit hook (`onExit`,
+`hooks.exit`) runs once its node completed (Succeeded, Failed, Error; not Skipped, Omitted or never started), its
+`expression` tested over the task's status, failFast or not, and its phase changes nothing else (dag.go,
+steps.go, exit_handler.go: runOnExitNode). The workflow's phase is the entrypoint's, or Failed when that Succeeded
+and the exit handler (`onExit`, else `hooks.exit`) failed (operator.go, operate).
 Time is not played: tasks end one after another, in a topological order with ties in manifest order.
 """
 
@@ -60,7 +63,8 @@ class _Play:
         """The entrypoint, then the exit handler with `workflow.status`; the workflow's phase from both."""
         phase, _ = self.template(self.spec.get("entrypoint"), {}, "", {})
         status = WORKFLOW_PHASE.get(phase, phase if phase == RUNNING else "Failed")
-        exit_name = self.spec.get("onExit")
+        hooks = self.spec.get("hooks") if isinstance(self.spec.get("hooks"), dict) else {}
+        exit_name = self.spec.get("onExit") or (hooks.get("exit") or {}).get("template")
         if exit_name in self.templates and status != RUNNING:
             globals_ = {"workflow.status": status}
             exit_phase, _ = self.template(exit_name, {}, EXIT, globals_)
@@ -161,6 +165,7 @@ class _Play:
                 continue  # failFast: never started, no node
             else:
                 phase = self.run_task(task, scope, key, "tasks")
+                self.exit_hook(task, scope, key, "tasks", phase)
             phases[name] = phase
             if phase in ("Omitted", "Skipped"):
                 self.ends[key] = Ending(phase)
@@ -188,6 +193,7 @@ class _Play:
             for step in group or []:
                 key = _join(path, step.get("name"))
                 phase = self.run_task(step, scope, key, "steps")
+                self.exit_hook(step, scope, key, "steps", phase)
                 if phase == PENDING:
                     return RUNNING, {}
                 if phase in ("Omitted", "Skipped"):
@@ -224,6 +230,28 @@ class _Play:
             where = "result" if output == "result" else f"parameters.{output}"
             scope[f"{kind}.{name}.outputs.{where}"] = json.dumps([text]) if looped else str(text)
         return self._record(scope, kind, name, phase)
+
+    def exit_hook(self, task: dict, scope: dict, key: str, kind: str, phase: str) -> None:
+        """The task's exit hook, keyed `key.onExit`, once the task completed (runOnExitNode under node.Completed()):
+        its expression over the task's status, its arguments over the task's outputs (or the workflow's arguments,
+        LifecycleHook.WithArgs). Its phase is its own: nothing else reads it."""
+        hook = {"template": task["onExit"]} if task.get("onExit") else ((task.get("hooks") or {}).get("exit")
+                                                                        if isinstance(task.get("hooks"), dict) else None)
+        if not isinstance(hook, dict) or phase not in DONE:
+            return
+        if hook.get("expression"):
+            try:
+                if evaluate(str(hook["expression"]), _nested(scope)) is not True:
+                    return
+            except ExprError:  # EvalBool fails: runOnExitNode makes no hook node
+                return
+        arguments = hook.get("arguments") or {"parameters": [{"name": k, "value": v} for k, v in self.params.items()]}
+        call = {"name": f"{task.get('name')}.onExit", "arguments": arguments,
+                **{k: hook[k] for k in ("template", "templateRef") if k in hook}}
+        try:
+            self.call(call, scope, f"{key}.onExit")
+        except ExprError:  # resolveExitTmplArgument fails: no hook node
+            return
 
     def _defaults(self, task: dict, scope: dict, kind: str) -> None:
         """A Skipped or Omitted task's outputs as later tasks read them (scope.go, addSkippedNodeOutputsToScope):

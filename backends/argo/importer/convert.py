@@ -20,6 +20,7 @@ from . import policies, pod
 from .calls import Calls
 from .common import INFORMATIONAL, NOT_KEPT, SPEC_POD, failing, join, kind_of, value_at
 from .cron import schedule as cron_schedule
+from .hooks import Hooks
 from .leaf import Leaves
 from .manifest import with_defaults
 from .policies import POLICIES
@@ -27,7 +28,7 @@ from .retries import Retrying, number, seconds
 from .tags import Scope, Unsupported, translate
 
 
-class Workflow(Calls, Leaves):
+class Workflow(Calls, Leaves, Hooks):
     """The conversion of one document: the spec dict, its comments, and what the behaviour check needs."""
 
     def __init__(self, document, ledger, library: dict | None = None):
@@ -61,6 +62,7 @@ class Workflow(Calls, Leaves):
         self.argo_path = ""  # the Argo node path of the DAG or steps template being read
         self.stack: list[str] = []  # the dag and steps templates being called, to refuse recursion
         self.header_notes: list[str] = []  # approximations of the pipeline's own with no spec field to sit above
+        self.task_hooks: list[tuple] = []  # the tasks' exit hooks, made finally steps once every step is known
 
     def convert(self) -> dict:
         """The spec dict of the document, every field it reads written in the ledger."""
@@ -93,8 +95,9 @@ class Workflow(Calls, Leaves):
             return out
         led.mapped((*root, "entrypoint"), "steps")
         out["steps"] = self._body(entry, self._entry_scope(entry, Scope(params=self.params)), "", ("steps",))
-        if spec.get("onExit"):
-            self._exit(out)
+        exit_name, exit_where = self._workflow_exit()
+        if exit_name:
+            self._exit(out, exit_name, exit_where)
         if "parallelism" in spec:
             self._parallelism(spec["parallelism"], (*root, "parallelism"), out["steps"], "")
         self._spec_rest(entry)
@@ -102,6 +105,7 @@ class Workflow(Calls, Leaves):
             out["fail_fast"] = self.fail_fast_of[""]
         if not out["params"]:
             del out["params"]
+        self._hooks(out)
         self._finish(out)
         for name, (i, template) in self.templates.items():
             if name not in self.called:
@@ -118,7 +122,7 @@ class Workflow(Calls, Leaves):
         if kind_of(entry_template) in ("dag", "steps") and entry_template.get("volumes"):
             led.unsupported((*entry_path, "volumes"), "volumes on a dag or steps template: declare them on the "
                                                       "workflow or on the container templates")
-        handled = ("entrypoint", "templates", "arguments", "onExit", "parallelism", "volumes", "activeDeadlineSeconds",
+        handled = ("entrypoint", "templates", "arguments", "onExit", "hooks", "parallelism", "volumes", "activeDeadlineSeconds",
                    "templateDefaults", *SPEC_POD)
         for key in spec:
             if key in POLICIES:
@@ -324,9 +328,33 @@ class Workflow(Calls, Leaves):
             found.setdefault(at, []).insert(0, note)
         return {at: "\n".join(notes) for at, notes in found.items()}
 
-    def _exit(self, out: dict) -> None:
-        name = self.spec["onExit"]
-        where = (*self.root, "onExit")
+    def _workflow_exit(self) -> tuple:
+        """The workflow's exit handler: `onExit`, else `hooks.exit` (WorkflowSpec.GetExitHook, onExit first); the
+        workflow's other hooks refused."""
+        root, spec = self.root, self.spec
+        hooks = spec.get("hooks") if isinstance(spec.get("hooks"), dict) else {}
+        for name, hook in hooks.items():
+            if name != "exit":
+                self.ledger.unsupported((*root, "hooks", name), "a workflow lifecycle hook runs when its expression "
+                                        "first holds while the workflow runs (`workflow.status == \"Running\"`: at "
+                                        "its start, beside the steps), and its failure leaves the run's phase alone: "
+                                        "an orch step beside the others fails the run when it fails, a finally step "
+                                        "runs at the end")
+        if spec.get("onExit"):
+            if "exit" in hooks:
+                self.ledger.mapped((*root, "hooks", "exit"), note="never run: the workflow's onExit wins (GetExitHook)")
+            return spec["onExit"], (*root, "onExit")
+        hook = hooks.get("exit")
+        if not isinstance(hook, dict):
+            return None, None
+        where = (*root, "hooks", "exit")
+        for key in hook:
+            if key not in ("template",):
+                self.ledger.unsupported((*where, key), f"the workflow exit hook's {key!r}: only its template is read "
+                                                       "(it gets the workflow's arguments, as onExit does)")
+        return hook.get("template"), (*where, "template")
+
+    def _exit(self, out: dict, name: str, where: tuple) -> None:
         if name not in self.templates:
             self.ledger.unsupported(where, f"onExit names no template here: {name!r}")
             return
