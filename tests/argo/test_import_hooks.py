@@ -1,0 +1,215 @@
+"""Exit hooks of tasks and steps (`onExit`, `hooks.exit`) and the workflow's (`spec.hooks.exit`): the player plays
+them as Argo's controller does (outcomes worked out by hand from dag.go, steps.go, exit_handler.go and
+operator.go), and the importer writes each as a finally step whose `when` says that the task ran, its behaviour
+checked against the player on hand-written manifests."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from orch.backends.argo.importer import import_
+from orch.backends.argo.importer.ran import ran
+from orch.backends.argo.play import play
+from orch.core.fidelity import APPROXIMATED, UNSUPPORTED
+from orch.core.load import parse_spec
+from orch.core.play import Draw, Ending
+
+FAIL = Draw(fails=1)
+
+
+def _workflow(templates: list, entrypoint: str = "main", **spec) -> dict:
+    return {"kind": "Workflow", "spec": {"entrypoint": entrypoint, "templates": templates, **spec}}
+
+
+def _leaf(name: str, **fields) -> dict:
+    return {"name": name, "container": {"image": "busybox", "command": ["true"]}, **fields}
+
+
+def _dag(*tasks, fail_fast: bool = False) -> dict:
+    return {"name": "main", "dag": {"failFast": fail_fast, "tasks": list(tasks)}}
+
+
+# --- the player ---------------------------------------------------------------------------------------
+
+
+def test_a_hook_runs_after_a_failed_task_and_its_failure_changes_nothing_else():
+    """runOnExitNode under node.Completed(): a Failed task's hook runs; the hook's own phase is no input to the
+    dependents' depends, the DAG's phase (assessDAGPhase reads the target tasks) nor the workflow's."""
+    document = _workflow([_dag({"name": "a", "template": "work", "onExit": "bye"},
+                               {"name": "b", "template": "work", "depends": "a.Failed"}),
+                          _leaf("work"), _leaf("bye")])
+    played = play(document, {"a": FAIL})
+    assert played.ends["a.onExit"] == Ending("Succeeded", 1)
+    assert played.ends["b"] == Ending("Succeeded", 1)
+    played = play(document, {"a.onExit": FAIL})  # a succeeds, its hook fails: b omitted by a's phase, run succeeds
+    assert played.ends["a.onExit"] == Ending("Failed", 1)
+    assert played.ends["b"].state == "Omitted" and played.status == "Succeeded"
+
+
+def test_no_hook_for_a_skipped_an_omitted_or_a_never_started_task():
+    document = _workflow([_dag({"name": "a", "template": "work"},
+                               {"name": "skipped", "template": "work", "when": "1 == 2", "onExit": "bye"},
+                               {"name": "omitted", "template": "work", "depends": "a", "onExit": "bye"}),
+                          _leaf("work"), _leaf("bye")])
+    played = play(document, {"a": FAIL})
+    assert "skipped.onExit" not in played.ends and "omitted.onExit" not in played.ends
+    steps = _workflow([{"name": "main", "steps": [[{"name": "one", "template": "work"}],
+                                                  [{"name": "two", "template": "work", "onExit": "bye"}]]},
+                       _leaf("work"), _leaf("bye")])
+    assert "two.onExit" not in play(steps, {"one": FAIL}).ends  # the next group never started (steps.go)
+
+
+def test_fail_fast_does_not_stop_the_failed_tasks_own_hook():
+    document = _workflow([_dag({"name": "a", "template": "work", "onExit": "bye"},
+                               {"name": "b", "template": "work", "depends": "a", "onExit": "bye"}, fail_fast=True),
+                          _leaf("work"), _leaf("bye")])
+    played = play(document, {"a": FAIL})
+    assert played.ends["a.onExit"] == Ending("Succeeded", 1) and "b.onExit" not in played.ends
+    assert played.status == "Failed"
+
+
+def test_a_hook_expression_reads_the_tasks_status_and_its_arguments_the_tasks_outputs():
+    hook = {"expression": 'tasks["a"].status == "Failed"', "template": "page",
+            "arguments": {"parameters": [{"name": "rows", "value": "{{tasks.a.outputs.parameters.rows}}"}]}}
+    page = _leaf("page", inputs={"parameters": [{"name": "rows"}]})
+    document = _workflow([_dag({"name": "a", "template": "work", "hooks": {"exit": hook}}), _leaf("work"), page])
+    assert "a.onExit" not in play(document, {}).ends
+    assert play(document, {"a": FAIL}).ends["a.onExit"] == Ending("Succeeded", 1)
+
+
+def test_the_workflows_exit_hook_is_its_exit_handler():
+    document = _workflow([_leaf("main"), _leaf("bye")], hooks={"exit": {"template": "bye"}})
+    played = play(document, {"onExit:bye": FAIL})
+    assert played.status == "Failed" and played.ends["onExit:bye"] == Ending("Failed", 1)
+
+
+# --- the condition that a step ran -------------------------------------------------------------------------
+
+
+def test_the_ran_condition_follows_triggers_when_and_fail_fast():
+    steps = {"a": {}, "b": {"after": ["a"]}, "c": {"after": ["a"], "trigger": "none_failed", "when": "params.x"},
+             "d": {"after": ["b", "c"], "trigger": "all_done"}}
+    assert ran(steps, "a", False).condition is None and ran(steps, "a", False).exact
+    assert ran(steps, "b", False).condition == "'a' not in run.failed_steps"
+    assert ran(steps, "c", False).condition == "'a' not in run.failed_steps and (params.x)"
+    assert ran(steps, "d", False).condition is None  # all_done: it runs whatever its upstream did
+    assert ran(steps, "d", True).condition == ("'a' not in run.failed_steps and 'b' not in run.failed_steps and "
+                                               "'c' not in run.failed_steps")
+
+
+def test_a_start_that_depends_on_timing_under_fail_fast_is_not_exact():
+    steps = {"a": {}, "slow": {}, "b": {"after": ["a"]}}  # slow may fail before b starts, or after
+    found = ran(steps, "b", True)
+    assert not found.exact and "'slow'" in found.why
+    assert ran(steps, "b", False).exact
+
+
+# --- the importer --------------------------------------------------------------------------------------
+
+STEPS = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: step-hooks}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: first
+            template: work
+            hooks:
+              exit: {template: cleanup}
+        - - name: second
+            template: work
+            onExit: cleanup
+    - name: work
+      container: {image: busybox, command: [echo, work]}
+    - name: cleanup
+      container: {image: busybox, command: [echo, cleanup]}
+"""
+
+DAG = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: dag-hooks}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        failFast: false
+        tasks:
+          - name: extract
+            template: work
+            onExit: cleanup
+          - name: load
+            depends: extract
+            template: work
+          - name: alert
+            depends: extract.Failed
+            template: work
+          - name: audit
+            depends: load
+            template: work
+            hooks:
+              exit:
+                expression: tasks.audit.status != "Succeeded"
+                template: cleanup
+    - name: work
+      container: {image: busybox, command: [echo, work]}
+    - name: cleanup
+      container: {image: busybox, command: [echo, cleanup]}
+"""
+
+
+def _import(tmp_path, text: str):
+    (tmp_path / "wf.yaml").write_text(text)
+    [imported] = import_(tmp_path / "wf.yaml")
+    return imported, yaml.safe_load(imported.text)
+
+
+@pytest.mark.parametrize("text", [STEPS, DAG], ids=["steps", "dag"])
+def test_a_hooked_manifest_imports_to_a_spec_that_validates_renders_and_plays_as_argo(tmp_path, text):
+    from orch.backends.airflow.render import render as airflow
+    from orch.backends.argo.render import render as argo
+    from orch.backends.prefect.render import render as prefect
+
+    imported, _ = _import(tmp_path, text)
+    graph = parse_spec(imported.text)
+    for render in (argo, airflow, prefect):
+        assert render(graph), render
+    report = imported.report
+    assert not [e for e in report.entries if e.status == UNSUPPORTED]
+    assert report.behaviour.checked, report.behaviour.differences[:3]  # failing hooks and failing tasks included
+
+
+def test_a_hook_is_a_finally_step_run_when_its_task_ran(tmp_path):
+    imported, spec = _import(tmp_path, STEPS)
+    assert spec["finally"]["first-exit"].get("when") is None  # the first group always runs
+    assert spec["finally"]["second-exit"]["when"] == "'first' not in run.failed_steps"  # steps.go: a failure stops
+    hooks = [e for e in imported.report.entries if e.path.endswith(("hooks.exit", "onExit"))]
+    assert [e.status for e in hooks] == [APPROXIMATED, APPROXIMATED]
+    assert all("dependents wait for it" in e.note for e in hooks)  # what differs: when it runs, said
+    assert "# orch runs it with the finally steps" in imported.text
+
+
+def test_a_hooked_tasks_dependents_decide_on_the_task_not_on_its_hook(tmp_path):
+    """load and alert read extract's phase only: a failing hook changes neither, in Argo nor in the spec (the hook
+    is a finally step, no upstream of theirs); the hook's expression over the task's status is its condition."""
+    _, spec = _import(tmp_path, DAG)
+    assert spec["steps"]["load"]["after"] == ["extract"] and spec["steps"]["alert"]["after"] == ["extract"]
+    assert spec["finally"]["extract-exit"].get("when") is None
+    assert spec["finally"]["audit-exit"]["when"] == ("('extract' not in run.failed_steps and 'load' not in "
+                                                     "run.failed_steps) and ('audit' in run.failed_steps)")
+
+
+def test_other_lifecycle_hooks_are_refused_with_their_reason(tmp_path):
+    text = DAG.replace("onExit: cleanup", "hooks:\n              running:\n                expression: "
+                                          "tasks.extract.status == \"Running\"\n                template: cleanup")
+    text = text.replace("  templates:\n", "  hooks:\n    running: {expression: workflow.status == \"Running\", "
+                                          "template: cleanup}\n  templates:\n", 1)
+    imported, _ = _import(tmp_path, text)
+    refused = {e.path: e.note for e in imported.report.entries if e.status == UNSUPPORTED}
+    assert set(refused) == {"spec.templates[0].dag.tasks[0].hooks.running", "spec.hooks.running"}
+    assert "while the task runs" in refused["spec.templates[0].dag.tasks[0].hooks.running"]
