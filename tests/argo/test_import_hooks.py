@@ -102,7 +102,11 @@ def test_a_start_that_depends_on_timing_under_fail_fast_is_not_exact():
     steps = {"a": {}, "slow": {}, "b": {"after": ["a"]}}  # slow may fail before b starts, or after
     found = ran(steps, "b", True)
     assert not found.exact and "'slow'" in found.why
+    assert found.condition == "'a' not in run.failed_steps"  # as if nothing beside it stopped it
     assert ran(steps, "b", False).exact
+    chain = {"a": {}, "b": {"after": ["a"]}, "c": {"after": ["b"], "trigger": "all_done"}}
+    assert ran(chain, "c", True) == ran(chain, "c", True).__class__(
+        "'a' not in run.failed_steps and 'b' not in run.failed_steps", True, "")  # a failure before it stops it
 
 
 # --- the importer --------------------------------------------------------------------------------------
@@ -204,12 +208,47 @@ def test_a_hooked_tasks_dependents_decide_on_the_task_not_on_its_hook(tmp_path):
                                                      "run.failed_steps) and ('audit' in run.failed_steps)")
 
 
-def test_other_lifecycle_hooks_are_refused_with_their_reason(tmp_path):
+def _with_lifecycle_hooks(task_expression: str, workflow_expression: str) -> str:
     text = DAG.replace("onExit: cleanup", "hooks:\n              running:\n                expression: "
-                                          "tasks.extract.status == \"Running\"\n                template: cleanup")
-    text = text.replace("  templates:\n", "  hooks:\n    running: {expression: workflow.status == \"Running\", "
-                                          "template: cleanup}\n  templates:\n", 1)
-    imported, _ = _import(tmp_path, text)
+                                          f"{task_expression}\n                template: cleanup")
+    return text.replace("  templates:\n", "  hooks:\n    running: {expression: " + workflow_expression +
+                        ", template: cleanup}\n  templates:\n", 1)
+
+
+def test_running_hooks_are_finally_steps_and_say_when_argo_runs_them(tmp_path):
+    imported, spec = _import(tmp_path, _with_lifecycle_hooks("tasks.extract.status == \"Running\"",
+                                                             "workflow.status == \"Running\""))
+    assert {"extract-running", "running"} <= set(spec["finally"])
+    assert spec["finally"]["running"].get("when") is None  # the workflow is Running in every run
+    notes = {e.path: e.note for e in imported.report.entries if e.status == APPROXIMATED}
+    assert "sees the task Running" in notes["spec.templates[0].dag.tasks[0].hooks.running"]
+    assert "as the workflow starts" in notes["spec.hooks.running"]
+    assert not [e for e in imported.report.entries if e.status == UNSUPPORTED]
+    assert imported.report.behaviour.checked, imported.report.behaviour.differences[:3]
+
+
+@pytest.mark.parametrize("task_expression, workflow_expression", [
+    ('tasks.extract.status != "Succeeded"', 'workflow.status != "Running"'),  # != holds while Pending or Running
+    ('tasks.load.status == "Running"', 'workflow.duration > 10'),  # another task's status; no status at all
+])
+def test_other_lifecycle_hooks_are_refused_with_their_reason(tmp_path, task_expression, workflow_expression):
+    imported, _ = _import(tmp_path, _with_lifecycle_hooks(task_expression, workflow_expression))
     refused = {e.path: e.note for e in imported.report.entries if e.status == UNSUPPORTED}
     assert set(refused) == {"spec.templates[0].dag.tasks[0].hooks.running", "spec.hooks.running"}
-    assert "while the task runs" in refused["spec.templates[0].dag.tasks[0].hooks.running"]
+    assert "has an orch form" in refused["spec.hooks.running"]
+
+
+def test_the_player_runs_a_lifecycle_hook_once_its_expression_first_holds():
+    running = {"expression": 'tasks.a.status == "Running"', "template": "bye"}
+    success = {"expression": 'tasks.a.status == "Succeeded"', "template": "bye"}
+    document = _workflow([_dag({"name": "a", "template": "work", "hooks": {"running": running, "success": success}},
+                               {"name": "b", "template": "work", "when": "1 == 2",
+                                "hooks": {"running": {**running, "expression": 'tasks.b.status == "Running"'}}}),
+                          _leaf("work"), _leaf("bye")],
+                         hooks={"started": {"expression": 'workflow.status == "Running"', "template": "bye"}})
+    played = play(document, {"a": FAIL, "hooks:started": FAIL})
+    assert played.ends["a.hooks.running"] == Ending("Succeeded", 1) and "a.hooks.success" not in played.ends
+    assert "b.hooks.running" not in played.ends  # b was skipped: never Running
+    assert played.ends["hooks:started"] == Ending("Failed", 1) and played.status == "Failed"  # a's failure, not it
+    played = play(document, {"hooks:started": FAIL})
+    assert played.ends["a.hooks.success"] == Ending("Succeeded", 1) and played.status == "Succeeded"

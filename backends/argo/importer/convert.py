@@ -62,6 +62,7 @@ class Workflow(Calls, Leaves, Hooks):
         self.argo_path = ""  # the Argo node path of the DAG or steps template being read
         self.stack: list[str] = []  # the dag and steps templates being called, to refuse recursion
         self.header_notes: list[str] = []  # approximations of the pipeline's own with no spec field to sit above
+        self.exit_in_steps = False  # the exit handler became steps after every other (exact), not finally steps
         self.task_hooks: list[tuple] = []  # the tasks' exit hooks, made finally steps once every step is known
 
     def convert(self) -> dict:
@@ -106,6 +107,7 @@ class Workflow(Calls, Leaves, Hooks):
         if not out["params"]:
             del out["params"]
         self._hooks(out)
+        self._workflow_hooks(out, self.exit_in_steps)
         self._finish(out)
         for name, (i, template) in self.templates.items():
             if name not in self.called:
@@ -330,16 +332,9 @@ class Workflow(Calls, Leaves, Hooks):
 
     def _workflow_exit(self) -> tuple:
         """The workflow's exit handler: `onExit`, else `hooks.exit` (WorkflowSpec.GetExitHook, onExit first); the
-        workflow's other hooks refused."""
+        workflow's other hooks are read by `_workflow_hooks` (hooks.py)."""
         root, spec = self.root, self.spec
         hooks = spec.get("hooks") if isinstance(spec.get("hooks"), dict) else {}
-        for name, hook in hooks.items():
-            if name != "exit":
-                self.ledger.unsupported((*root, "hooks", name), "a workflow lifecycle hook runs when its expression "
-                                        "first holds while the workflow runs (`workflow.status == \"Running\"`: at "
-                                        "its start, beside the steps), and its failure leaves the run's phase alone: "
-                                        "an orch step beside the others fails the run when it fails, a finally step "
-                                        "runs at the end")
         if spec.get("onExit"):
             if "exit" in hooks:
                 self.ledger.mapped((*root, "hooks", "exit"), note="never run: the workflow's onExit wins (GetExitHook)")
@@ -359,7 +354,8 @@ class Workflow(Calls, Leaves, Hooks):
             self.ledger.unsupported(where, f"onExit names no template here: {name!r}")
             return
         exact = not self._fails_fast() and "timeout" not in out and \
-            not re.search(r"workflow\.(status|failures)", json.dumps(self.spec))
+            not re.search(r"workflow\.(status|failures)",
+                      json.dumps({k: v for k, v in self.spec.items() if k != "hooks"}))  # a hook's expression: apart
         scope = self._entry_scope(name, Scope(params=self.params, final=not exact))
         main_names, self.names = self.names, {}
         main_fail_fast = self.fail_fast_of.pop("", None)  # the exit handler's DAG stops only itself, not the pipeline
@@ -391,6 +387,7 @@ class Workflow(Calls, Leaves, Hooks):
         fails fails the run -- Argo's rule exactly. Possible where nothing reads workflow.status, no fail_fast
         would stop them and no pipeline timeout would keep them from starting."""
         main = list(out["steps"])
+        self.exit_in_steps = True
         for name, step in exits.items():
             if "after" not in step:
                 step["after"], step["trigger"] = main, "all_done"

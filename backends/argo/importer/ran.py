@@ -8,8 +8,10 @@ trigger over its upstream steps' ends, its `when`, and its scope's fail_fast (do
 step by step, a condition on which steps failed. This module writes that condition out.
 
 It is exact where the step's start depends only on those: none of the steps involved is a group or a fan-out,
-and under fail_fast no failure outside the step's ancestors can come before it starts (then whether it started
-depends on timing, which no condition can tell): `Ran.exact` says which, `Ran.why` why not.
+and under fail_fast no step runs side by side with it (neither before nor after it): such a step's failure stops
+it only when it comes before its start, which depends on timing and free slots, not on how steps ended. Then the
+condition is the one without that stop (the step ran unless its own upstream kept it from starting): `Ran.exact`
+says which, `Ran.why` why not.
 """
 
 from __future__ import annotations
@@ -147,12 +149,12 @@ class _Conditions:
         if self.fail_fast:
             before = ancestors(self.steps, name)
             stopped = _or(*[failed(a) for a in sorted(before)])
-            if ups:  # a step with no upstream starts first: nothing can stop it
-                racing = [o for o in self.steps if o != name and o not in before and name not in
-                          ancestors(self.steps, o) and not set(ups) <= (ancestors(self.steps, o))]
-                if racing:
-                    self.timing.append(f"under fail_fast a failure of {', '.join(repr(r) for r in racing)} may come "
-                                       f"before {name!r} starts, or after: whether it started depends on timing")
+            racing = [o for o in self.steps if o != name and o not in before and name not in ancestors(self.steps, o)]
+            if racing:  # side by side with it: a failure there may come before its start or after (slots, timing)
+                named = ", ".join(repr(r) for r in racing[:4]) + (", …" if len(racing) > 4 else "")
+                self.timing.append(f"under fail_fast a failure of {named} stops "
+                                   f"{name!r} if it comes before {name!r} started (timing, free slots), which no "
+                                   "condition on the ended steps can tell")
         when = step.get("when")
         condition = TRUE if when in (None, True) else FALSE if when is False else ("when", str(when))
         ran = _and(run, _not(stopped), condition)
