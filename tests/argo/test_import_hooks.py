@@ -252,3 +252,96 @@ def test_the_player_runs_a_lifecycle_hook_once_its_expression_first_holds():
     assert played.ends["hooks:started"] == Ending("Failed", 1) and played.status == "Failed"  # a's failure, not it
     played = play(document, {"hooks:started": FAIL})
     assert played.ends["a.hooks.success"] == Ending("Succeeded", 1) and played.status == "Succeeded"
+
+
+RUNS = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: hooks-run}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: breaks
+            template: fail
+            onExit: note
+          - name: works
+            template: ok
+            hooks:
+              exit: {template: broken-note}
+        - - name: never
+            template: ok
+            onExit: note
+    - name: ok
+      container: {image: busybox, command: ["true"]}
+    - name: fail
+      container: {image: busybox, command: [sh, -c, "exit 3"]}
+    - name: note
+      container: {image: busybox, command: [sh, -c, "echo ran >> NOTES"]}
+    - name: broken-note
+      container: {image: busybox, command: [sh, -c, "exit 1"]}
+"""
+
+
+def test_an_imported_spec_runs_its_hooks_on_the_local_backend_as_argo_would(tmp_path):
+    """Real processes: the failed task's hook runs, the hook of the step its failure kept from starting does not,
+    and a failing hook leaves its task succeeded and the run failed only by the task that failed."""
+    from orch.backends.local.run import run
+
+    notes = tmp_path / "notes"
+    imported, _ = _import(tmp_path, RUNS.replace("NOTES", str(notes)))
+    (tmp_path / "spec.yaml").write_text(imported.text)
+    result = run(parse_spec(imported.text), {}, spec_path=str(tmp_path / "spec.yaml"), home=tmp_path / ".orch")
+    states = {name: step.status for name, step in result.steps.items()}
+    assert states == {"breaks": "failed", "works": "succeeded", "never": "upstream_failed", "breaks-exit": "succeeded",
+                      "works-exit": "failed", "never-exit": "skipped"}
+    assert notes.read_text() == "ran\n" and result.status == "failed"
+    assert imported.report.behaviour.checked
+
+
+def test_a_failing_hook_leaves_a_succeeded_run_succeeded_on_the_local_backend(tmp_path):
+    """As Argo's phase rules never read a hook node: the workflow Succeeded, the orch run succeeded."""
+    from orch.backends.local.run import run
+
+    text = RUNS.replace("        - - name: breaks\n            template: fail\n            onExit: note\n          - name: works",
+                        "        - - name: works")
+    imported, _ = _import(tmp_path, text.replace("NOTES", str(tmp_path / "notes")))
+    (tmp_path / "spec.yaml").write_text(imported.text)
+    result = run(parse_spec(imported.text), {}, spec_path=str(tmp_path / "spec.yaml"), home=tmp_path / ".orch")
+    assert result.steps["works-exit"].status == "failed" and result.steps["never-exit"].status == "succeeded"
+    assert result.status == "succeeded"
+    assert play(yaml.safe_load(text), {}).status == "Succeeded"  # the player: a failing hook too
+    assert play(yaml.safe_load(text), {"works.onExit": FAIL}).status == "Succeeded"
+
+
+def test_hooks_where_a_finally_step_cannot_tell_whether_the_task_ran_are_refused(tmp_path):
+    text = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: nested-hooks}
+spec:
+  entrypoint: main
+  onExit: handler
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: inner, template: group, onExit: work}
+    - name: group
+      dag:
+        tasks:
+          - {name: deep, template: work, onExit: work}
+    - name: handler
+      steps:
+        - - {name: notify, template: work, onExit: work}
+    - name: work
+      container: {image: busybox, command: ["true"]}
+"""
+    imported, _ = _import(tmp_path, text)
+    refused = {e.path: e.note for e in imported.report.entries if e.status == UNSUPPORTED}
+    assert set(refused) == {"spec.templates[0].dag.tasks[0].onExit", "spec.templates[1].dag.tasks[0].onExit",
+                            "spec.templates[2].steps[0][0].onExit"}
+    assert "calling a dag or steps template" in refused["spec.templates[0].dag.tasks[0].onExit"]
+    assert "inside a nested dag" in refused["spec.templates[1].dag.tasks[0].onExit"]
+    assert "exit handler" in refused["spec.templates[2].steps[0][0].onExit"]

@@ -62,6 +62,7 @@ class Workflow(Calls, Leaves, Hooks):
         self.argo_path = ""  # the Argo node path of the DAG or steps template being read
         self.stack: list[str] = []  # the dag and steps templates being called, to refuse recursion
         self.header_notes: list[str] = []  # approximations of the pipeline's own with no spec field to sit above
+        self.in_exit = False  # reading the exit handler's templates
         self.exit_in_steps = False  # the exit handler became steps after every other (exact), not finally steps
         self.task_hooks: list[tuple] = []  # the tasks' exit hooks, made finally steps once every step is known
 
@@ -359,7 +360,9 @@ class Workflow(Calls, Leaves, Hooks):
         scope = self._entry_scope(name, Scope(params=self.params, final=not exact))
         main_names, self.names = self.names, {}
         main_fail_fast = self.fail_fast_of.pop("", None)  # the exit handler's DAG stops only itself, not the pipeline
+        self.in_exit = True
         finals = self._body(name, scope, "", ("steps",) if exact else ("finally",))
+        self.in_exit = False
         exit_names, self.names = self.names, main_names
         self.fail_fast_of.pop("", None)
         if main_fail_fast is not None:

@@ -96,6 +96,13 @@ class Hooks:
         """Record a task's hooks, converted once every step is known (`_hooks`)."""
         hook, key = exit_hook(task)
         hooks = task.get("hooks") if isinstance(task.get("hooks"), dict) else {}
+        where_not = ("a task of the exit handler" if self.in_exit else "a task of another manifest's template "
+                     "(templateRef)" if self.ledger is not self.main_ledger else "")
+        if where_not and (hook is not None or hooks):
+            for found in ([key] if hook is not None else []) + [("hooks", h) for h in hooks if h != "exit"]:
+                self.ledger.unsupported((*where, *found), f"a hook on {where_not}: orch's finally steps see whether "
+                                                          "a step of the pipeline's own steps ran, not this one")
+            return
         if task.get("onExit") and "exit" in hooks:
             self.ledger.mapped((*where, "hooks", "exit"), note="not run: the task's onExit wins (GetExitHook)")
         if hook is not None:
@@ -122,6 +129,8 @@ class Hooks:
         if prefix:
             raise Unsupported("a hook on a task inside a nested dag or steps template: orch's finally steps see "
                               "whether a top-level step ran, not one inside a group")
+        if name not in out["steps"]:
+            raise Unsupported("a hook on a task that is not one of the pipeline's own steps")
         if "steps" in out["steps"].get(name, {}):
             raise Unsupported("a hook on a task calling a dag or steps template: orch cannot tell whether the group "
                               "ran from a finally step")
@@ -143,6 +152,8 @@ class Hooks:
                          + (f"when {found.condition}" if found.condition else "whatever happened"))
         if differs:
             notes.append(differs)
+        if "foreach" in out["steps"][name]:
+            notes.append("Argo runs it once per item (after each item's node), orch once")
         if re.search(r"\{\{\s*(?:tasks|steps)\.%s\.outputs\." % re.escape(task_name), str(hook.get("arguments"))):
             notes.append(f"its arguments read {task_name}'s outputs: when {task_name} failed, orch's reference is null "
                          "(an artifact has nothing to copy, so the hook fails), where Argo reads what the failed pod "
