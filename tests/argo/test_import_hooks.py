@@ -167,13 +167,39 @@ spec:
 """
 
 
+PARAM = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: hook-param}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: step-1
+            template: output
+            hooks:
+              exit:
+                template: exit
+                arguments:
+                  parameters: [{name: message, value: "{{steps.step-1.outputs.parameters.result}}"}]
+    - name: output
+      container: {image: busybox, command: [sh, -c, "echo -n hello > /tmp/out.txt"]}
+      outputs:
+        parameters: [{name: result, valueFrom: {path: /tmp/out.txt, default: Foobar}}]
+    - name: exit
+      inputs: {parameters: [{name: message}]}
+      container: {image: busybox, command: [echo, "{{inputs.parameters.message}}"]}
+"""
+
+
 def _import(tmp_path, text: str):
     (tmp_path / "wf.yaml").write_text(text)
     [imported] = import_(tmp_path / "wf.yaml")
     return imported, yaml.safe_load(imported.text)
 
 
-@pytest.mark.parametrize("text", [STEPS, DAG], ids=["steps", "dag"])
+@pytest.mark.parametrize("text", [STEPS, DAG, PARAM], ids=["steps", "dag", "param"])
 def test_a_hooked_manifest_imports_to_a_spec_that_validates_renders_and_plays_as_argo(tmp_path, text):
     from orch.backends.airflow.render import render as airflow
     from orch.backends.argo.render import render as argo
@@ -196,6 +222,16 @@ def test_a_hook_is_a_finally_step_run_when_its_task_ran(tmp_path):
     assert [e.status for e in hooks] == [APPROXIMATED, APPROXIMATED]
     assert all("dependents wait for it" in e.note for e in hooks)  # what differs: when it runs, said
     assert "# orch runs it with the finally steps" in imported.text
+
+
+def test_a_hook_reads_its_tasks_output_parameter_named_result_from_its_file(tmp_path):
+    """An output *parameter* called `result` is the file it names, not the task's stdout (Argo's
+    outputs.result): the hook reads what the task wrote; when the task failed orch's reference is null, said."""
+    imported, spec = _import(tmp_path, PARAM)
+    assert spec["steps"]["step-1"]["outputs"] == {"result": {"type": "string"}}
+    assert spec["finally"]["step-1-exit"]["command"] == ["echo", "${{ steps.step-1.outputs.result }}"]
+    [hook] = [e for e in imported.report.entries if e.path.endswith("hooks.exit")]
+    assert "orch's reference is null" in hook.note
 
 
 def test_a_hooked_tasks_dependents_decide_on_the_task_not_on_its_hook(tmp_path):

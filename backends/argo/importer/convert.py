@@ -419,7 +419,8 @@ class Workflow(Calls, Leaves, Hooks):
                     step["outputs"] = {**wanted, **{k: v for k, v in (step.get("outputs") or {}).items()
                                                     if k not in wanted}}
                     for key, value in step["outputs"].items():
-                        if value.get("from") is None and value.get("type") == "string" and key == "result":
+                        if value.get("from") is None and value.get("type") == "string" and key == "result" \
+                                and (qualified, key) not in self.aliases:  # an output parameter named result: a file
                             value["from"] = "stdout"
         fill(out["steps"], "")
         fill(out.get("finally") or {}, "")
