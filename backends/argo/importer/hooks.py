@@ -1,19 +1,22 @@
-"""A task's or step's exit hook (`onExit: T`, `hooks: {exit: …}`) as an orch finally step.
+"""Hooks (a task's or step's `onExit`, `hooks: {exit: …, NAME: {expression, …}}`, the workflow's `hooks`) as orch
+finally steps.
 
-Argo's rules (workflow/controller): the hook runs once the task's node completed -- Succeeded, Failed or Error,
-whatever its retries did -- and never for a Skipped or Omitted task nor one never started (dag.go, executeDAGTask,
-and steps.go, executeStepGroup: runOnExitNode under `node.Completed()`); failFast does not stop it (the hook node
-is made in the pass that sees the task complete, and the DAG waits for it: assessDAGPhase). The task's
-dependents (and a steps template's next group) wait for the hook (CheckAllHooksFullfilled), but decide on the
-task's own phase; the hook's own phase changes neither the task's, nor its DAG's or steps template's, nor the
-workflow's (the hook node is a child the phase rules never read). An `expression` on the exit hook is tested
-once the task completed, over the task's `status` (exit_handler.go). Its arguments read the task's outputs
-(resolveExitTmplArgument); without arguments it gets the workflow's (LifecycleHook.WithArgs).
+Argo's rules (workflow/controller): a task's exit hook runs once the task's node completed -- Succeeded, Failed or
+Error, whatever its retries did -- and never for a Skipped or Omitted task nor one never started (dag.go,
+executeDAGTask, and steps.go, executeStepGroup: runOnExitNode under `node.Completed()`); failFast does not stop it
+(the hook node is made in the pass that sees the task complete, and the DAG waits for it: assessDAGPhase). The
+task's dependents (and a steps template's next group) wait for the hook (CheckAllHooksFullfilled), but decide on
+the task's own phase; the hook's own phase changes neither the task's, nor its DAG's or steps template's, nor the
+workflow's (the hook node is a child the phase rules never read). An `expression` on the exit hook is tested once
+the task completed, over the task's `status` (exit_handler.go). Its arguments read the task's outputs
+(resolveExitTmplArgument); without arguments it gets the workflow's (LifecycleHook.WithArgs). Another hook runs
+once its expression holds at a pass of the controller (hooks.go, executeTmplLifeCycleHook; the workflow's,
+executeWfLifeCycleHook, over `workflow.status`), with the same waiting and the same unread phase.
 
-orch's finally steps are the steps whose failure never changes a run, so the hook is one: its `when` says that the
-task ran (ran.py; with the expression's test of the task's status). What differs is when: orch runs it once every
-step ended, not right after the task, and the task's dependents do not wait for it. The other lifecycle hooks
-(`expression` ones, run when it first holds while the task runs) are refused.
+orch's finally steps are the steps whose failure never changes a run, so a hook is one: its `when` says that the
+task ran (ran.py) and what the expression tests of its status. What differs is when: orch runs it once every step
+ended, not right after the task (nor at the workflow's start, for `workflow.status == "Running"`), and the task's
+dependents do not wait for it. Expressions that hold at other moments (`!=`, another task's status) are refused.
 """
 
 from __future__ import annotations
