@@ -11,9 +11,12 @@ its template's retryStrategy and policy (operator.go, processNodeRetries: OnFail
 containers and not errors). A containerSet is one pod whose containers are nodes of their own: each runs its
 command once its `dependencies` exited 0, else fails unrun (cmd/argoexec/commands/emissary.go), the others run
 on, and the pod fails when any failed (container_set_template.go, operator.go); its retries, the template's or
-the set's, are not played (the importer refuses both). A looped task is one node whose items all behave alike.
-The workflow's phase is the entrypoint's, or Failed when that Succeeded and the exit handler failed (operator.go,
-operate). Time is not played: tasks end one after another, in a topological order with ties in manifest order.
+the set's, are not played (the importer refuses both). A looped task is one node whose items all behave alike. A
+task's exit hook (`onExit`, `hooks.exit`) runs once its node completed (Succeeded, Failed, Error; not Skipped,
+Omitted or never started), its `expression` tested over the task's status, failFast or not, and its phase changes
+nothing else (dag.go, steps.go, exit_handler.go: runOnExitNode). The workflow's phase is the entrypoint's, or
+Failed when that Succeeded and the exit handler (`onExit`, else `hooks.exit`) failed (operator.go, operate).
+Time is not played: tasks end one after another, in a topological order with ties in manifest order.
 """
 
 from __future__ import annotations
@@ -66,13 +69,39 @@ class _Play:
         """The entrypoint, then the exit handler with `workflow.status`; the workflow's phase from both."""
         phase, _ = self.template(self.spec.get("entrypoint"), {}, "", {})
         status = WORKFLOW_PHASE.get(phase, phase if phase == RUNNING else "Failed")
-        exit_name = self.spec.get("onExit")
+        self.workflow_hooks(status)
+        hooks = self.spec.get("hooks") if isinstance(self.spec.get("hooks"), dict) else {}
+        exit_name = self.spec.get("onExit") or (hooks.get("exit") or {}).get("template")
         if exit_name in self.templates and status != RUNNING:
             globals_ = {"workflow.status": status}
             exit_phase, _ = self.template(exit_name, {}, EXIT, globals_)
             if status == "Succeeded" and exit_phase in ("Failed", "Error"):
                 status = "Failed"
         return Played(status, dict(self.ends))
+
+    def workflow_hooks(self, status: str) -> None:
+        """The workflow's hooks other than exit, keyed `hooks:NAME`: each run once its expression holds over
+        `workflow.status` as the controller sees it after each pass (operator.go, executeWfLifeCycleHook): Running
+        while the entrypoint runs (a dag or steps node is Running from its start; a pod once it runs), then the
+        entrypoint's phase as the workflow's. Their phases change no other node nor the workflow's."""
+        hooks = self.spec.get("hooks") if isinstance(self.spec.get("hooks"), dict) else {}
+        for hook_name, hook in hooks.items():
+            if hook_name == "exit" or not isinstance(hook, dict) or not hook.get("expression"):
+                continue
+            for moment in (RUNNING, status):
+                env = {**{f"workflow.parameters.{k}": v for k, v in self.params.items()}, "workflow.status": moment}
+                try:
+                    fires = evaluate(str(hook["expression"]), _nested(env)) is True
+                except ExprError:
+                    break
+                if fires:
+                    call = {"name": hook_name, "arguments": hook.get("arguments") or {},
+                            **{k: hook[k] for k in ("template", "templateRef") if k in hook}}
+                    try:
+                        self.call(call, env, f"hooks:{hook_name}")
+                    except ExprError:
+                        pass
+                    break
 
     # a template called at `path` (a leaf is keyed by path itself; a DAG's tasks by path.task)
     def template(self, name: str, inputs: dict, path: str, extra: dict) -> tuple[str, dict]:
@@ -193,6 +222,8 @@ class _Play:
                 continue  # failFast: never started, no node
             else:
                 phase = self.run_task(task, scope, key, "tasks")
+                self.exit_hook(task, scope, key, "tasks", phase)
+            self.lifecycle_hooks(task, scope, key, "tasks", phase, ["Running"])
             phases[name] = phase
             if phase in ("Omitted", "Skipped"):
                 self.ends[key] = Ending(phase)
@@ -220,6 +251,8 @@ class _Play:
             for step in group or []:
                 key = _join(path, step.get("name"))
                 phase = self.run_task(step, scope, key, "steps")
+                self.exit_hook(step, scope, key, "steps", phase)
+                self.lifecycle_hooks(step, scope, key, "steps", phase, ["Pending", "Running"])
                 if phase == PENDING:
                     return RUNNING, {}
                 if phase in ("Omitted", "Skipped"):
@@ -256,6 +289,52 @@ class _Play:
             where = "result" if output == "result" else f"parameters.{output}"
             scope[f"{kind}.{name}.outputs.{where}"] = json.dumps([text]) if looped else str(text)
         return self._record(scope, kind, name, phase)
+
+    def exit_hook(self, task: dict, scope: dict, key: str, kind: str, phase: str) -> None:
+        """The task's exit hook, keyed `key.onExit`, once the task completed (runOnExitNode under node.Completed()):
+        its expression over the task's status, its arguments over the task's outputs (or the workflow's arguments,
+        LifecycleHook.WithArgs). Its phase is its own: nothing else reads it."""
+        hook = {"template": task["onExit"]} if task.get("onExit") else ((task.get("hooks") or {}).get("exit")
+                                                                        if isinstance(task.get("hooks"), dict) else None)
+        if not isinstance(hook, dict) or phase not in DONE:
+            return
+        if hook.get("expression"):
+            try:
+                if evaluate(str(hook["expression"]), _nested(scope)) is not True:
+                    return
+            except ExprError:  # EvalBool fails: runOnExitNode makes no hook node
+                return
+        arguments = hook.get("arguments") or {"parameters": [{"name": k, "value": v} for k, v in self.params.items()]}
+        call = {"name": f"{task.get('name')}.onExit", "arguments": arguments,
+                **{k: hook[k] for k in ("template", "templateRef") if k in hook}}
+        try:
+            self.call(call, scope, f"{key}.onExit")
+        except ExprError:  # resolveExitTmplArgument fails: no hook node
+            return
+
+    def lifecycle_hooks(self, task: dict, scope: dict, key: str, kind: str, phase: str, seen: list[str]) -> None:
+        """A task's other hooks, keyed `key.hooks.NAME`: each run once its expression holds at a moment the controller
+        looks (hooks.go, executeTmplLifeCycleHook): while the task ran (`seen`: a steps template looks at a Pending
+        step too, a DAG at a Running task) and once it ended, Skipped and Omitted too (a node exists)."""
+        hooks = task.get("hooks") if isinstance(task.get("hooks"), dict) else {}
+        moments = (seen if phase in DONE else []) + ([phase] if phase in (*DONE, "Skipped", "Omitted") else [])
+        for hook_name, hook in hooks.items():
+            if hook_name == "exit" or not isinstance(hook, dict) or not hook.get("expression"):
+                continue
+            for moment in moments:
+                env = {**scope, f"{kind}.{task.get('name')}.status": moment}
+                try:
+                    fires = evaluate(str(hook["expression"]), _nested(env)) is True
+                except ExprError:
+                    return
+                if fires:
+                    call = {"name": hook_name, "arguments": hook.get("arguments") or {},
+                            **{k: hook[k] for k in ("template", "templateRef") if k in hook}}
+                    try:
+                        self.call(call, env, f"{key}.hooks.{hook_name}")
+                    except ExprError:
+                        pass
+                    break
 
     def _defaults(self, task: dict, scope: dict, kind: str) -> None:
         """A Skipped or Omitted task's outputs as later tasks read them (scope.go, addSkippedNodeOutputsToScope):

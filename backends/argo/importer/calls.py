@@ -230,6 +230,7 @@ class Calls:
         self._task_when(task, where, scope, step, spec_path)
         self._unresolvable(task, where)
         self._task_rest(task, where, step, qualified)
+        self._note_hooks(task, where, scope, prefix, qualified, argo_path)
         if scope.notes:
             self._notes(scope, where, spec_path)
         return step
@@ -559,7 +560,7 @@ class Calls:
     def _task_rest(self, task, where, step, qualified) -> None:
         for key in task:
             if key in ("name", "template", "templateRef", "inline", "arguments", "withItems", "withParam", "withSequence", "when",
-                       "depends", "dependencies"):
+                       "depends", "dependencies", "hooks", "onExit"):  # hooks: hooks.py
                 continue
             if key == "continueOn":
                 self.ledger.approximated((*where, key), "Argo does not fail the run for this step's failure; an orch "

@@ -27,8 +27,7 @@ SPEC_POD = ("nodeSelector", "tolerations", "serviceAccountName", "podMetadata", 
             "securityContext", "imagePullSecrets", "hostAliases", "dnsConfig", "dnsPolicy", "schedulerName",
             "automountServiceAccountToken", "hostNetwork", "runtimeClassName", "podResources")
 
-NOT_KEPT = {"hooks": "orch has no lifecycle hooks",
-            "shutdown": "a shutdown is a run-time action",
+NOT_KEPT = {"shutdown": "a shutdown is a run-time action",
             "suspend": "a suspended workflow is a run-time state", "volumeClaimTemplates": "orch makes no PVCs per run",
             "executor": "orch sets the executor's service account itself",
             "podPriorityClassName": "use kubernetes.pod_spec_patch.priorityClassName per step",
@@ -37,8 +36,6 @@ NOT_KEPT = {"hooks": "orch has no lifecycle hooks",
 WHY = {
     "initContainers": "orch steps have no init containers", "sidecars": "orch steps have no sidecars",
     "daemon": "a daemon step outlives its step; orch has none", "memoize": "orch memoizes no step",
-    "hooks": "orch has no lifecycle hooks",
-    "onExit": "an exit handler of one task: orch's finally steps are the pipeline's",
     "executor": "orch sets the executor itself", "plugin": "executor plugins have no orch form",
     "inline": "inline templates are not imported yet", "templateRef": "a template of another manifest",
 }

@@ -21,6 +21,7 @@ from .calls import Calls
 from .container_set import ContainerSets
 from .common import INFORMATIONAL, NOT_KEPT, SPEC_POD, failing, join, kind_of, value_at
 from .cron import schedule as cron_schedule
+from .hooks import Hooks
 from .leaf import Leaves
 from .manifest import with_defaults
 from .policies import POLICIES
@@ -29,7 +30,7 @@ from .retries import Retrying, number, seconds
 from .tags import Scope, Unsupported, translate
 
 
-class Workflow(Calls, Leaves, ContainerSets, Resources):
+class Workflow(Calls, Leaves, ContainerSets, Resources, Hooks):
     """The conversion of one document: the spec dict, its comments, and what the behaviour check needs."""
 
     def __init__(self, document, ledger, library: dict | None = None):
@@ -65,6 +66,9 @@ class Workflow(Calls, Leaves, ContainerSets, Resources):
         self.stack: list[str] = []  # the dag and steps templates being called, to refuse recursion
         self.pod_patches: tuple[dict, dict] = ({}, {})  # the workflow's pod fields and podSpecPatch (pod.py)
         self.header_notes: list[str] = []  # approximations of the pipeline's own with no spec field to sit above
+        self.in_exit = False  # reading the exit handler's templates
+        self.exit_in_steps = False  # the exit handler became steps after every other (exact), not finally steps
+        self.task_hooks: list[tuple] = []  # the tasks' exit hooks, made finally steps once every step is known
 
     def convert(self) -> dict:
         """The spec dict of the document, every field it reads written in the ledger."""
@@ -98,8 +102,9 @@ class Workflow(Calls, Leaves, ContainerSets, Resources):
             return out
         led.mapped((*root, "entrypoint"), "steps")
         out["steps"] = self._body(entry, self._entry_scope(entry, Scope(params=self.params, param_specs=self.param_specs)), "", ("steps",))
-        if spec.get("onExit"):
-            self._exit(out)
+        exit_name, exit_where = self._workflow_exit()
+        if exit_name:
+            self._exit(out, exit_name, exit_where)
         if "parallelism" in spec:
             self._parallelism(spec["parallelism"], (*root, "parallelism"), out["steps"], "")
         self._spec_rest(entry)
@@ -107,6 +112,8 @@ class Workflow(Calls, Leaves, ContainerSets, Resources):
             out["fail_fast"] = self.fail_fast_of[""]
         if not out["params"]:
             del out["params"]
+        self._hooks(out)
+        self._workflow_hooks(out, self.exit_in_steps)
         self._finish(out)
         for name, (i, template) in self.templates.items():
             if name not in self.called:
@@ -123,7 +130,7 @@ class Workflow(Calls, Leaves, ContainerSets, Resources):
         if kind_of(entry_template) in ("dag", "steps") and entry_template.get("volumes"):
             led.unsupported((*entry_path, "volumes"), "volumes on a dag or steps template: declare them on the "
                                                       "workflow or on the container templates")
-        handled = ("entrypoint", "templates", "arguments", "onExit", "parallelism", "volumes", "activeDeadlineSeconds",
+        handled = ("entrypoint", "templates", "arguments", "onExit", "hooks", "parallelism", "volumes", "activeDeadlineSeconds",
                    "templateDefaults", *SPEC_POD)
         for key in spec:
             if key in POLICIES:
@@ -331,18 +338,38 @@ class Workflow(Calls, Leaves, ContainerSets, Resources):
             found.setdefault(at, []).insert(0, note)
         return {at: "\n".join(notes) for at, notes in found.items()}
 
-    def _exit(self, out: dict) -> None:
-        name = self.spec["onExit"]
-        where = (*self.root, "onExit")
+    def _workflow_exit(self) -> tuple:
+        """The workflow's exit handler: `onExit`, else `hooks.exit` (WorkflowSpec.GetExitHook, onExit first); the
+        workflow's other hooks are read by `_workflow_hooks` (hooks.py)."""
+        root, spec = self.root, self.spec
+        hooks = spec.get("hooks") if isinstance(spec.get("hooks"), dict) else {}
+        if spec.get("onExit"):
+            if "exit" in hooks:
+                self.ledger.mapped((*root, "hooks", "exit"), note="never run: the workflow's onExit wins (GetExitHook)")
+            return spec["onExit"], (*root, "onExit")
+        hook = hooks.get("exit")
+        if not isinstance(hook, dict):
+            return None, None
+        where = (*root, "hooks", "exit")
+        for key in hook:
+            if key not in ("template",):
+                self.ledger.unsupported((*where, key), f"the workflow exit hook's {key!r}: only its template is read "
+                                                       "(it gets the workflow's arguments, as onExit does)")
+        return hook.get("template"), (*where, "template")
+
+    def _exit(self, out: dict, name: str, where: tuple) -> None:
         if name not in self.templates:
             self.ledger.unsupported(where, f"onExit names no template here: {name!r}")
             return
         exact = not self._fails_fast() and "timeout" not in out and \
-            not re.search(r"workflow\.(status|failures)", json.dumps(self.spec))
+            not re.search(r"workflow\.(status|failures)",
+                      json.dumps({k: v for k, v in self.spec.items() if k != "hooks"}))  # a hook's expression: apart
         scope = self._entry_scope(name, Scope(params=self.params, param_specs=self.param_specs, final=not exact))
         main_names, self.names = self.names, {}
         main_fail_fast = self.fail_fast_of.pop("", None)  # the exit handler's DAG stops only itself, not the pipeline
+        self.in_exit = True
         finals = self._body(name, scope, "", ("steps",) if exact else ("finally",))
+        self.in_exit = False
         exit_names, self.names = self.names, main_names
         self.fail_fast_of.pop("", None)
         if main_fail_fast is not None:
@@ -370,6 +397,7 @@ class Workflow(Calls, Leaves, ContainerSets, Resources):
         fails fails the run -- Argo's rule exactly. Possible where nothing reads workflow.status, no fail_fast
         would stop them and no pipeline timeout would keep them from starting."""
         main = list(out["steps"])
+        self.exit_in_steps = True
         for name, step in exits.items():
             if "after" not in step:
                 step["after"], step["trigger"] = main, "all_done"
@@ -398,7 +426,8 @@ class Workflow(Calls, Leaves, ContainerSets, Resources):
                     step["outputs"] = {**wanted, **{k: v for k, v in (step.get("outputs") or {}).items()
                                                     if k not in wanted}}
                     for key, value in step["outputs"].items():
-                        if value.get("from") is None and value.get("type") == "string" and key == "result":
+                        if value.get("from") is None and value.get("type") == "string" and key == "result" \
+                                and (qualified, key) not in self.aliases:  # an output parameter named result: a file
                             value["from"] = "stdout"
         fill(out["steps"], "")
         fill(out.get("finally") or {}, "")
