@@ -454,13 +454,18 @@ class Calls:
         return None
 
     def _unresolvable(self, task: dict, where: tuple) -> None:
-        """A `when` or argument naming the output of a task that may end without it (it has a `when`, a
-        `continueOn`, or this task runs on its failure): Argo cannot fill the tag in and requeues this task for ever
-        (dag.go, resolveDependencyReferences; the run never ends); orch reads null."""
-        texts = [str(task.get("when", ""))] + [str(p.get("value", "")) for p in
-                                               ((task.get("arguments") or {}).get("parameters") or [])]
+        """A `when` or argument naming the output of a task that may end without it, which orch reads as null.
+        A producer Skipped (its `when`) or Omitted (this task's depends reads .Skipped or .Omitted) whose template
+        declares no default for the output parameter leaves an absent optional (scope.go,
+        addSkippedNodeOutputsToScope): an argument that is only that tag leaves the input to its own default, and
+        errors the task without one (common/util.go, ProcessArgs); a tag in other text or in `when` errors it
+        (util/template, simpleReplaceStrict). A producer that failed and is let through (`continueOn`, or this
+        task's depends reads .Failed/.Errored) -- or a skipped one's `result` -- gives no value at all: Argo
+        requeues this task for ever (dag.go, resolveDependencyReferences; the run never ends)."""
         logic = str(task.get("depends", ""))
-        for text in texts:
+        arguments = [p for p in (task.get("arguments") or {}).get("parameters") or [] if isinstance(p, dict)]
+        texts = [(str(task.get("when", "")), None)] + [(str(p.get("value", "")), p) for p in arguments]
+        for text, argument in texts:
             for match in TAG.finditer(text):
                 parts = match.group(2).split(".")
                 if len(parts) < 4 or parts[0] not in ("tasks", "steps") or parts[2] != "outputs":
@@ -468,14 +473,40 @@ class Calls:
                 producer = self.siblings.get(parts[1]) or {}
                 if self._has_default(producer, parts):
                     continue
-                handled = re.search(rf"(?<![\w-]){re.escape(parts[1])}\.(Failed|Errored|Skipped|Omitted|AllFailed)",
-                                    logic)
-                if producer.get("when") or producer.get("continueOn") or handled:
+                name = re.escape(parts[1])
+                skipped = producer.get("when") or re.search(rf"(?<![\w-]){name}\.(Skipped|Omitted)", logic)
+                failed = producer.get("continueOn") or re.search(rf"(?<![\w-]){name}\.(Failed|Errored|AllFailed)",
+                                                                 logic)
+                if skipped and parts[3] == "parameters":
+                    self.ledger.approximated(where, f"{match.group(0)}: when {parts[1]} is skipped or omitted, "
+                                             f"{self._absent(task, argument, text, match.group(0))}; orch reads null "
+                                             "(empty text)", "when")
+                    return
+                if skipped or failed:
                     self.ledger.approximated(where, f"{match.group(0)}: when {parts[1]} ends without that output "
                                              "(skipped, or failed and let through), Argo cannot fill the tag in and "
                                              "leaves this task waiting for ever (the run never ends); orch reads "
                                              "null", "when")
                     return
+
+    def _absent(self, task: dict, argument: dict | None, text: str, tag: str) -> str:
+        """What Argo does with an absent optional read by `tag` in `text` (an argument's value, or the `when`)."""
+        if argument is None or text.strip() != tag:
+            return "Argo errors this task (an absent optional in a tag: simpleReplaceStrict)" + (
+                "" if argument is not None or "steps" not in tag else ", in a steps template its whole group")
+        inputs = {}
+        if task.get("template") in self.templates:
+            _, template = self.templates[task["template"]]
+            inputs = {p.get("name"): p for p in (template.get("inputs") or {}).get("parameters") or []
+                      if isinstance(p, dict)}
+        declared = inputs.get(argument.get("name")) or {}
+        for key in ("value", "default"):
+            if key in declared:
+                return (f"Argo passes the input's own {key} ({str(declared[key])!r}: the argument counts as not given, "
+                        "scope.go markAbsentOptionalArgs)")
+        if "valueFrom" in declared:
+            return "Argo reads the input's own valueFrom (the argument counts as not given)"
+        return "Argo errors this task (an absent optional for an input with no default: ProcessArgs)"
 
     def _has_default(self, producer: dict, parts: list[str]) -> bool:
         """Whether the producer's template declares a default for the output parameter (Argo's value then)."""
