@@ -69,9 +69,31 @@ class Calls:
             if logic:
                 self._trigger(task, where, logic, local, step)
             steps[name] = step
+        self._fail_fast_lets_through(path, dag, tasks)
         self._template_rest(path, template, prefix, steps)
         self.siblings = outer_siblings
         return steps
+
+    def _fail_fast_lets_through(self, path: tuple, dag: dict, tasks: list[dict]) -> None:
+        """A failFast DAG (Argo's default) where a task's failure is let through -- its `continueOn`, or a
+        `depends` that runs a task on it: Argo's failFast fails the DAG, and so starts nothing more, only once a
+        target task's branch failed (dag.go, assessDAGPhase), which such a failure need not do; orch's fail_fast
+        stops the scope's steps not yet started after any failure, the ones that would run on it too."""
+        if not dag.get("failFast", True):
+            return
+        names = [t.get("name") for t in tasks]
+        through = [n for n, t in zip(names, tasks) if isinstance(t.get("continueOn"), dict) and t["continueOn"]]
+        for task in tasks:
+            text = str(task.get("depends") or "")
+            through += [n for n in names if n not in through and re.search(
+                rf"(?<![\w-]){re.escape(str(n))}\.(Failed|Errored|AllFailed)", text)]
+        if through:
+            at = (*path, "dag", "failFast") if "failFast" in dag else (*path, "dag")
+            self.ledger.approximated(at, f"failFast with a failure let through ({', '.join(map(str, through))}): Argo "
+                                         "goes on after it (its DAG fails, and stops starting tasks, only once a target "
+                                         "task's branch failed: dag.go, assessDAGPhase); orch's fail_fast starts no "
+                                         "step of the scope after any failure, those that would run on it included",
+                                     "fail_fast")
 
     def _trigger(self, task, where, logic, local, step) -> None:
         key = "depends" if task.get("depends") else "dependencies"
@@ -99,6 +121,8 @@ class Calls:
         groups = [g for g in template.get("steps") or []]
         flat = [(gi, si, s) for gi, g in enumerate(groups) for si, s in enumerate(g or []) if isinstance(s, dict)]
         outer_siblings, self.siblings = self.siblings, {s.get("name"): s for _, _, s in flat}
+        last = max((gi for gi, _, _ in flat), default=0)
+        self.followed |= {id(s) for gi, _, s in flat if gi < last}
         self.fail_fast_of[prefix] = False  # steps.go: a group's steps all start; a failure stops the next groups only
         local = self._scope_names(prefix, [s.get("name") for _, _, s in flat], scope)
         inner = scope.child(tasks=local, looped=False, artifacts={})
@@ -114,8 +138,6 @@ class Calls:
                 if previous:
                     step["after"] = list(previous)
                     step["trigger"] = "none_failed"
-                if "continueOn" in item:
-                    pass
                 steps[name] = step
                 current.append(name)
             if current:
@@ -589,7 +611,22 @@ class Calls:
                        "depends", "dependencies"):
                 continue
             if key == "continueOn":
-                self.ledger.approximated((*where, key), "Argo does not fail the run for this step's failure; an orch "
-                                                        "pipeline fails with any failed step", "trigger")
+                self.ledger.approximated((*where, key), _continue_on_note(task, id(task) in self.followed), "trigger")
             else:
                 self.ledger.unsupported((*where, key), WHY.get(key, f"a task's {key!r} has no orch field"))
+
+
+def _continue_on_note(task: dict, followed: bool) -> str:
+    """What differs for a step with `continueOn`: Argo neither fails its DAG or step group for the failure it
+    names (dag.go, assessDAGPhase; steps.go, executeStepGroup: ContinuesOn) nor, so, the run; orch has no such
+    step, its failure fails the run, and a steps template's next group (none_failed) does not start after it."""
+    on = task.get("continueOn") if isinstance(task.get("continueOn"), dict) else {}
+    which = " or ".join(word for key, word in (("failed", "failure"), ("error", "error")) if on.get(key)) or "nothing"
+    note = (f"Argo lets this step's {which} through (continueOn): its DAG or step group, and so the run, do not "
+            "fail for it; an orch pipeline fails with any failed step")
+    if followed:
+        note += (", and the next group's steps (after it, none_failed) end upstream_failed in orch where Argo "
+                 "starts them")
+    if which in ("failure", "error"):
+        note += f"; Argo still stops for {'an error' if which == 'failure' else 'a failure'}, orch has one failed state"
+    return note
