@@ -191,7 +191,7 @@ class _Play:
                 break
             if branch is None:
                 result = "Failed"  # a leaf never reached: the DAG failed fast
-        return result, self.outputs(template, scope)
+        return self._finished(result, template, scope)
 
     def steps(self, template: dict, env: dict, path: str) -> tuple[str, dict]:
         """A steps template's groups in order; a step that failed without continueOn fails it, no later group runs.
@@ -217,7 +217,7 @@ class _Play:
                     failed = True
             if failed:
                 return "Failed", {}
-        return "Succeeded", self.outputs(template, scope)
+        return self._finished("Succeeded", template, scope)
 
     def run_task(self, task: dict, scope: dict, key: str, kind: str) -> str:
         """A task whose dependencies allow it: its loop, its `when` (resolved first: a false one never reads the
@@ -268,15 +268,33 @@ class _Play:
         scope[f"{kind}.{name}.status"] = phase
         return phase
 
+    def _finished(self, phase: str, template: dict, scope: dict) -> tuple[str, dict]:
+        """A dag or steps template's end: a Succeeded one's outputs, or Error where one cannot be resolved."""
+        if phase != "Succeeded":
+            return phase, {}
+        try:
+            return phase, self.outputs(template, scope)
+        except AbsentOptional:
+            return "Error", {}
+
     def outputs(self, template: dict, scope: dict) -> dict:
+        """A Succeeded dag or steps template's outputs (operator.go, getTemplateOutputsFromScope): each
+        `valueFrom.parameter` over its scope, the output's own `valueFrom.default` where that names an absent
+        optional or a value no task gave; an absent optional with no default raises AbsentOptional (the template
+        errors); a missing value without one is left out."""
         found = {}
         for param in (template.get("outputs") or {}).get("parameters") or []:
             source = (param.get("valueFrom") or {}).get("parameter")
+            default = (param.get("valueFrom") or {}).get("default")
             if source is not None:
                 try:
                     text = _sub(str(source), scope)
                 except AbsentOptional:
-                    continue
+                    if default is None:
+                        raise
+                    text = str(default)
+                if "{{" in text and default is not None:
+                    text = str(default)
                 if "{{" not in text:
                     found[param.get("name")] = text
         return found

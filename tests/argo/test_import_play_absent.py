@@ -98,3 +98,23 @@ def test_the_report_says_what_argo_passes_for_a_skipped_output(tmp_path):
     notes = [entry.note for entry in imported.report.entries if MSG in (entry.note or "")]
     assert notes and "input's own default ('fallback'" in notes[0] and "waiting for ever" not in notes[0]
     assert imported.report.behaviour.checked  # before: the consumer waited for ever in the source, not in the spec
+
+
+def _nested(default: dict) -> dict:
+    """A DAG task calling an inner DAG that exports its skipped task's output (with `default` on the export)."""
+    inner = {"name": "inner", "dag": {"tasks": [{"name": "producer", "template": "produce", "when": "false"}]},
+             "outputs": {"parameters": [{"name": "out", "valueFrom": {
+                 "parameter": "{{tasks.producer.outputs.parameters.msg}}", **default}}]}}
+    main = {"name": "main", "dag": {"tasks": [
+        {"name": "call", "template": "inner"},
+        {"name": "consumer", "template": "consume", "depends": "call",
+         "arguments": {"parameters": [{"name": "in", "value": "{{tasks.call.outputs.parameters.out}}"}]}}]}}
+    return {"kind": "Workflow", "spec": {"entrypoint": "main", "templates": [main, inner, *_templates({})]}}
+
+
+def test_a_template_exporting_a_skipped_output_takes_its_own_default_or_errors():
+    """operator.go, getTemplateOutputsFromScope: the exporting parameter's valueFrom.default, else an error."""
+    assert _phases(play(_nested({"default": "none"}), {})) == {"call.producer": "Skipped", "call": "Succeeded",
+                                                                "consumer": "Succeeded"}
+    errored = play(_nested({}), {})
+    assert errored.ends["call"].state == "Error" and errored.ends["consumer"].state == "Omitted"  # a bare depends
