@@ -49,3 +49,9 @@ def test_fail_fast_with_a_failure_a_depends_runs_on_is_approximated(tmp_path):
     assert entry.status == "approximated" and "failure let through (b)" in entry.note
     _, plain = _report(tmp_path, {"name": "main", "dag": {"tasks": tasks[:3]}})
     assert "spec.templates[0].dag" not in plain  # nothing let through: failFast is fail_fast exactly
+
+
+def test_a_negated_failure_in_depends_lets_nothing_through(tmp_path):
+    tasks = [{"name": "a", "template": "t"}, {"name": "b", "template": "t", "depends": "!a.Failed"}]
+    _, entries = _report(tmp_path, {"name": "main", "dag": {"tasks": tasks}})
+    assert "spec.templates[0].dag" not in entries

@@ -86,7 +86,8 @@ class Calls:
         for task in tasks:
             text = str(task.get("depends") or "")
             through += [n for n in names if n not in through and re.search(
-                rf"(?<![\w-]){re.escape(str(n))}\.(Failed|Errored|AllFailed)", text)]
+                rf"(?<![\w-]){re.escape(str(n))}\.(Failed|Errored|AllFailed)", text)
+                and not re.search(rf"!\s*\(?\s*{re.escape(str(n))}\.", text)]  # as the player's _handled
         if through:
             at = (*path, "dag", "failFast") if "failFast" in dag else (*path, "dag")
             self.ledger.approximated(at, f"failFast with a failure let through ({', '.join(map(str, through))}): Argo "
