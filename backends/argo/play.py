@@ -14,8 +14,12 @@ on, and the pod fails when any failed (container_set_template.go, operator.go); 
 the set's, are not played (the importer refuses both). A looped task is one node whose items all behave alike. A
 task's exit hook (`onExit`, `hooks.exit`) runs once its node completed (Succeeded, Failed, Error; not Skipped,
 Omitted or never started), its `expression` tested over the task's status, failFast or not, and its phase changes
-nothing else (dag.go, steps.go, exit_handler.go: runOnExitNode). The workflow's phase is the entrypoint's, or
-Failed when that Succeeded and the exit handler (`onExit`, else `hooks.exit`) failed (operator.go, operate).
+nothing else (dag.go, steps.go, exit_handler.go: runOnExitNode). A Skipped or Omitted task's declared outputs are
+their `valueFrom.default`, else an absent optional (scope.go, addSkippedNodeOutputsToScope): an argument that is
+only a reference to one leaves the input to its own default, and errors without one (common/util.go,
+ProcessArgs); any other tag reading one errors the node (a steps group: the whole group), where a missing output
+makes Argo requeue the task for ever. The workflow's phase is the entrypoint's, or Failed when that Succeeded and
+the exit handler (`onExit`, else `hooks.exit`) failed (operator.go, operate).
 Time is not played: tasks end one after another, in a topological order with ties in manifest order.
 """
 
@@ -42,6 +46,13 @@ PENDING, RUNNING = "Pending", "Running"  # a task Argo requeues for ever, and th
 MAIN = "main"  # a containerSet's container whose stdout is the result and which saves the outputs
 # a containerSet's container whose dependency failed: Argo's phase for it is Failed, its command never ran
 DEPENDENCY_FAILED = "Failed, its command never run (a dependency failed)"
+
+ABSENT = None  # a scope value: a Skipped or Omitted task's output that declares no default (an absent optional)
+
+
+class AbsentOptional(ExprError):
+    """A tag that reads an absent optional where Argo cannot drop it: a terminal error, never a requeue
+    (util/template/simple_template.go, simpleReplaceStrict)."""
 
 
 def play(document: Mapping, draws: Mapping[str, Draw], library: Mapping | None = None) -> Played:
@@ -160,9 +171,12 @@ class _Play:
     def _call(self, name: str, task: dict, env: dict, path: str) -> tuple[str, dict]:
         template = self.templates.get(name) or {}
         inputs = {p.get("name"): _sub(str(p.get("value", "")), env) for p in
-                  ((task.get("arguments") or {}).get("parameters") or [])}
+                  ((task.get("arguments") or {}).get("parameters") or []) if not _absent_ref(p.get("value"), env)}
         for p in (template.get("inputs") or {}).get("parameters") or []:
             if p.get("name") not in inputs:
+                if "value" not in p and "default" not in p and "valueFrom" not in p and any(
+                        a.get("name") == p.get("name") for a in (task.get("arguments") or {}).get("parameters") or []):
+                    raise AbsentOptional(f"inputs.parameters.{p.get('name')}: argument references an absent optional")
                 inputs[p.get("name")] = _sub(str(p.get("value", p.get("default", ""))), env)
         extra = {k: v for k, v in env.items() if k.startswith("workflow.")}
         if "dag" in template or "steps" in template:
@@ -241,16 +255,24 @@ class _Play:
                 break
             if branch is None:
                 result = "Failed"  # a leaf never reached: the DAG failed fast
-        return result, self.outputs(template, scope)
+        return self._finished(result, template, scope)
 
     def steps(self, template: dict, env: dict, path: str) -> tuple[str, dict]:
-        """A steps template's groups in order; a step that failed without continueOn fails it, no later group runs."""
+        """A steps template's groups in order; a step that failed without continueOn fails it, no later group runs.
+        A group whose references cannot be resolved (an absent optional read by a tag) errors before any of its
+        steps starts (steps.go, executeStepGroup: resolveReferences); a step whose arguments cannot be processed
+        errors the group at once, continueOn or not, and the group's later steps never start."""
         scope = dict(env)
         for group in template.get("steps") or []:
+            if any(_unresolvable(step, scope) for step in group or []):
+                return "Failed", {}
             failed = False
             for step in group or []:
                 key = _join(path, step.get("name"))
-                phase = self.run_task(step, scope, key, "steps")
+                try:
+                    phase = self.run_task(step, scope, key, "steps")
+                except AbsentOptional:
+                    return "Failed", {}
                 self.exit_hook(step, scope, key, "steps", phase)
                 self.lifecycle_hooks(step, scope, key, "steps", phase, ["Pending", "Running"])
                 if phase == PENDING:
@@ -261,14 +283,16 @@ class _Play:
                     failed = True
             if failed:
                 return "Failed", {}
-        return "Succeeded", self.outputs(template, scope)
+        return self._finished("Succeeded", template, scope)
 
     def run_task(self, task: dict, scope: dict, key: str, kind: str) -> str:
-        """A task whose dependencies allow it: its loop, its `when`, its template; its outputs into `scope`."""
+        """A task whose dependencies allow it: its loop, its `when` (resolved first: a false one never reads the
+        arguments), its template; its outputs into `scope`. In a steps template, an argument naming an absent
+        optional where the input has no default raises AbsentOptional once the step's node is recorded (Error)."""
         name = task.get("name")
         if "withItems" in task and not task["withItems"]:
             return "Skipped"  # "Skipped, empty params"
-        if _waits(task, scope):  # a tag naming an output no task gave: Argo requeues it, forever (dag.go)
+        if _waits(task, scope, [task.get("when", "")]):  # a tag naming an output no task gave: requeued, for ever
             self.ends[key] = Ending(PENDING)
             return self._record(scope, kind, name, PENDING)
         if "when" in task:
@@ -276,14 +300,20 @@ class _Play:
                 if not argo_when.evaluate(_sub(str(task["when"]), scope)):
                     self._defaults(task, scope, kind)
                     return self._record(scope, kind, name, "Skipped")
-            except ValueError:  # ExprError too: the node errors
+            except ValueError:  # ExprError and AbsentOptional too: the node errors
                 self.ends[key] = Ending("Error")
                 return self._record(scope, kind, name, "Error")
+        if _waits(task, scope, [p.get("value", "") for p in ((task.get("arguments") or {}).get("parameters") or [])]):
+            self.ends[key] = Ending(PENDING)
+            return self._record(scope, kind, name, PENDING)
         try:
             phase, outputs = self.call(task, scope, key)
-        except ExprError:  # an argument Argo cannot evaluate: the node errors
+        except ExprError as err:  # an argument Argo cannot evaluate: the node errors
             self.ends[key] = Ending("Error")
-            return self._record(scope, kind, name, "Error")
+            self._record(scope, kind, name, "Error")
+            if kind == "steps" and isinstance(err, AbsentOptional):
+                raise
+            return "Error"
         looped = any(k in task for k in ("withItems", "withParam", "withSequence"))
         for output, text in outputs.items():
             where = "result" if output == "result" else f"parameters.{output}"
@@ -338,24 +368,45 @@ class _Play:
 
     def _defaults(self, task: dict, scope: dict, kind: str) -> None:
         """A Skipped or Omitted task's outputs as later tasks read them (scope.go, addSkippedNodeOutputsToScope):
-        an output parameter's declared default; no value otherwise."""
+        an output parameter's declared default, else an absent optional (ABSENT)."""
         template = self.templates.get(task.get("template")) or {}
         for param in (template.get("outputs") or {}).get("parameters") or []:
             default = (param.get("valueFrom") or {}).get("default")
-            if default is not None:
-                scope[f"{kind}.{task.get('name')}.outputs.parameters.{param.get('name')}"] = str(default)
+            key = f"{kind}.{task.get('name')}.outputs.parameters.{param.get('name')}"
+            scope[key] = ABSENT if default is None else str(default)
 
     @staticmethod
     def _record(scope: dict, kind: str, name: str, phase: str) -> str:
         scope[f"{kind}.{name}.status"] = phase
         return phase
 
+    def _finished(self, phase: str, template: dict, scope: dict) -> tuple[str, dict]:
+        """A dag or steps template's end: a Succeeded one's outputs, or Error where one cannot be resolved."""
+        if phase != "Succeeded":
+            return phase, {}
+        try:
+            return phase, self.outputs(template, scope)
+        except AbsentOptional:
+            return "Error", {}
+
     def outputs(self, template: dict, scope: dict) -> dict:
+        """A Succeeded dag or steps template's outputs (operator.go, getTemplateOutputsFromScope): each
+        `valueFrom.parameter` over its scope, the output's own `valueFrom.default` where that names an absent
+        optional or a value no task gave; an absent optional with no default raises AbsentOptional (the template
+        errors); a missing value without one is left out."""
         found = {}
         for param in (template.get("outputs") or {}).get("parameters") or []:
             source = (param.get("valueFrom") or {}).get("parameter")
+            default = (param.get("valueFrom") or {}).get("default")
             if source is not None:
-                text = _sub(str(source), scope)
+                try:
+                    text = _sub(str(source), scope)
+                except AbsentOptional:
+                    if default is None:
+                        raise
+                    text = str(default)
+                if "{{" in text and default is not None:
+                    text = str(default)
                 if "{{" not in text:
                     found[param.get("name")] = text
         return found
@@ -366,13 +417,36 @@ def _templates(spec: dict) -> dict[str, dict]:
     return {t.get("name"): with_defaults(spec.get("templateDefaults"), t) for t in spec.get("templates") or []}
 
 
-def _waits(task: dict, scope: dict) -> bool:
-    """Whether the task's `when` or arguments name a task's output the scope lacks (ReplaceStrictAny over the
-    `tasks` and `steps` prefixes fails with a missing variable, which dag.go and steps.go requeue)."""
-    texts = [str(task.get("when", ""))] + [str(p.get("value", "")) for p in
-                                           ((task.get("arguments") or {}).get("parameters") or [])]
+def _waits(task: dict, scope: dict, texts: list) -> bool:
+    """Whether `texts` (the task's `when`, or its arguments) name a task's output the scope lacks (ReplaceStrictAny
+    over the `tasks` and `steps` prefixes fails with a missing variable, which dag.go and steps.go requeue). An
+    absent optional is in the scope: reading it is an error, not a wait."""
     return any(m.group(1).startswith(("tasks.", "steps.")) and ".outputs." in m.group(1) and m.group(1) not in scope
-               for text in texts for m in TAG.finditer(text))
+               for text in texts for m in TAG.finditer(str(text)))
+
+
+def _unresolvable(step: dict, scope: dict) -> bool:
+    """Whether resolving a step's references fails terminally (steps.go, resolveReferences): its `when` reads an
+    absent optional; or, the `when` not false, an argument does in more than a lone tag."""
+    if "when" in step and _waits(step, scope, [step["when"]]):
+        return False  # requeued, not failed: the step waits (run_task)
+    try:
+        if "when" in step:
+            try:
+                if not argo_when.evaluate(_sub(str(step["when"]), scope)):
+                    return False
+            except AbsentOptional:
+                raise
+            except ValueError:
+                pass  # not a resolution error: the step's node errors as it runs
+        for p in (step.get("arguments") or {}).get("parameters") or []:
+            if not _absent_ref(p.get("value"), scope) and not _waits(step, scope, [p.get("value", "")]):
+                _sub(str(p.get("value", "")), scope)
+    except AbsentOptional:
+        return True
+    except ExprError:
+        return False
+    return False
 
 
 def _sub(text: str, env: dict) -> str:
@@ -382,9 +456,21 @@ def _sub(text: str, env: dict) -> str:
         body = match.group(1)
         if body.startswith("="):
             return as_text(evaluate(body[1:], _nested(env)))
+        if body in env and env[body] is ABSENT:
+            raise AbsentOptional(f"unable to substitute {{{{{body}}}}}: output is an absent optional")
         return env.get(body, match.group(0))
 
     return TAG.sub(one, text)
+
+
+def _absent_ref(value, env: dict) -> bool:
+    """Whether an argument's value is nothing but one tag naming an absent optional (scope.go, absentOptionalRef):
+    Argo then treats the argument as not given."""
+    text = str(value) if value is not None else ""
+    if not (text.startswith("{{") and text.endswith("}}")):
+        return False
+    key = text[2:-2].strip()
+    return "{{" not in key and "}}" not in key and key in env and env[key] is ABSENT
 
 
 def _nested(env: dict) -> dict:

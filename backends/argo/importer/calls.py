@@ -69,9 +69,32 @@ class Calls:
             if logic:
                 self._trigger(task, where, logic, local, step)
             steps[name] = step
+        self._fail_fast_lets_through(path, dag, tasks)
         self._template_rest(path, template, prefix, steps)
         self.siblings = outer_siblings
         return steps
+
+    def _fail_fast_lets_through(self, path: tuple, dag: dict, tasks: list[dict]) -> None:
+        """A failFast DAG (Argo's default) where a task's failure is let through -- its `continueOn`, or a
+        `depends` that runs a task on it: Argo's failFast fails the DAG, and so starts nothing more, only once a
+        target task's branch failed (dag.go, assessDAGPhase), which such a failure need not do; orch's fail_fast
+        stops the scope's steps not yet started after any failure, the ones that would run on it too."""
+        if not dag.get("failFast", True):
+            return
+        names = [t.get("name") for t in tasks]
+        through = [n for n, t in zip(names, tasks) if isinstance(t.get("continueOn"), dict) and t["continueOn"]]
+        for task in tasks:
+            text = str(task.get("depends") or "")
+            through += [n for n in names if n not in through and re.search(
+                rf"(?<![\w-]){re.escape(str(n))}\.(Failed|Errored|AllFailed)", text)
+                and not re.search(rf"!\s*\(?\s*{re.escape(str(n))}\.", text)]  # as the player's _handled
+        if through:
+            at = (*path, "dag", "failFast") if "failFast" in dag else (*path, "dag")
+            self.ledger.approximated(at, f"failFast with a failure let through ({', '.join(map(str, through))}): Argo "
+                                         "goes on after it (its DAG fails, and stops starting tasks, only once a target "
+                                         "task's branch failed: dag.go, assessDAGPhase); orch's fail_fast starts no "
+                                         "step of the scope after any failure, those that would run on it included",
+                                     "fail_fast")
 
     def _trigger(self, task, where, logic, local, step) -> None:
         key = "depends" if task.get("depends") else "dependencies"
@@ -99,6 +122,8 @@ class Calls:
         groups = [g for g in template.get("steps") or []]
         flat = [(gi, si, s) for gi, g in enumerate(groups) for si, s in enumerate(g or []) if isinstance(s, dict)]
         outer_siblings, self.siblings = self.siblings, {s.get("name"): s for _, _, s in flat}
+        last = max((gi for gi, _, _ in flat), default=0)
+        self.followed |= {id(s) for gi, _, s in flat if gi < last}
         self.fail_fast_of[prefix] = False  # steps.go: a group's steps all start; a failure stops the next groups only
         local = self._scope_names(prefix, [s.get("name") for _, _, s in flat], scope)
         inner = scope.child(tasks=local, looped=False, artifacts={})
@@ -114,8 +139,6 @@ class Calls:
                 if previous:
                     step["after"] = list(previous)
                     step["trigger"] = "none_failed"
-                if "continueOn" in item:
-                    pass
                 steps[name] = step
                 current.append(name)
             if current:
@@ -457,13 +480,18 @@ class Calls:
         return None
 
     def _unresolvable(self, task: dict, where: tuple) -> None:
-        """A `when` or argument naming the output of a task that may end without it (it has a `when`, a
-        `continueOn`, or this task runs on its failure): Argo cannot fill the tag in and requeues this task for ever
-        (dag.go, resolveDependencyReferences; the run never ends); orch reads null."""
-        texts = [str(task.get("when", ""))] + [str(p.get("value", "")) for p in
-                                               ((task.get("arguments") or {}).get("parameters") or [])]
+        """A `when` or argument naming the output of a task that may end without it, which orch reads as null.
+        A producer Skipped (its `when`) or Omitted (this task's depends reads .Skipped or .Omitted) whose template
+        declares no default for the output parameter leaves an absent optional (scope.go,
+        addSkippedNodeOutputsToScope): an argument that is only that tag leaves the input to its own default, and
+        errors the task without one (common/util.go, ProcessArgs); a tag in other text or in `when` errors it
+        (util/template, simpleReplaceStrict). A producer that failed and is let through (`continueOn`, or this
+        task's depends reads .Failed/.Errored) -- or a skipped one's `result` -- gives no value at all: Argo
+        requeues this task for ever (dag.go, resolveDependencyReferences; the run never ends)."""
         logic = str(task.get("depends", ""))
-        for text in texts:
+        arguments = [p for p in (task.get("arguments") or {}).get("parameters") or [] if isinstance(p, dict)]
+        texts = [(str(task.get("when", "")), None)] + [(str(p.get("value", "")), p) for p in arguments]
+        for text, argument in texts:
             for match in TAG.finditer(text):
                 parts = match.group(2).split(".")
                 if len(parts) < 4 or parts[0] not in ("tasks", "steps") or parts[2] != "outputs":
@@ -471,14 +499,40 @@ class Calls:
                 producer = self.siblings.get(parts[1]) or {}
                 if self._has_default(producer, parts):
                     continue
-                handled = re.search(rf"(?<![\w-]){re.escape(parts[1])}\.(Failed|Errored|Skipped|Omitted|AllFailed)",
-                                    logic)
-                if producer.get("when") or producer.get("continueOn") or handled:
+                name = re.escape(parts[1])
+                skipped = producer.get("when") or re.search(rf"(?<![\w-]){name}\.(Skipped|Omitted)", logic)
+                failed = producer.get("continueOn") or re.search(rf"(?<![\w-]){name}\.(Failed|Errored|AllFailed)",
+                                                                 logic)
+                if skipped and parts[3] == "parameters":
+                    self.ledger.approximated(where, f"{match.group(0)}: when {parts[1]} is skipped or omitted, "
+                                             f"{self._absent(task, argument, text, match.group(0))}; orch reads null "
+                                             "(empty text)", "when")
+                    return
+                if skipped or failed:
                     self.ledger.approximated(where, f"{match.group(0)}: when {parts[1]} ends without that output "
                                              "(skipped, or failed and let through), Argo cannot fill the tag in and "
                                              "leaves this task waiting for ever (the run never ends); orch reads "
                                              "null", "when")
                     return
+
+    def _absent(self, task: dict, argument: dict | None, text: str, tag: str) -> str:
+        """What Argo does with an absent optional read by `tag` in `text` (an argument's value, or the `when`)."""
+        if argument is None or text.strip() != tag:
+            return "Argo errors this task (an absent optional in a tag: simpleReplaceStrict)" + (
+                "" if argument is not None or "steps" not in tag else ", in a steps template its whole group")
+        inputs = {}
+        if task.get("template") in self.templates:
+            _, template = self.templates[task["template"]]
+            inputs = {p.get("name"): p for p in (template.get("inputs") or {}).get("parameters") or []
+                      if isinstance(p, dict)}
+        declared = inputs.get(argument.get("name")) or {}
+        for key in ("value", "default"):
+            if key in declared:
+                return (f"Argo passes the input's own {key} ({str(declared[key])!r}: the argument counts as not given, "
+                        "scope.go markAbsentOptionalArgs)")
+        if "valueFrom" in declared:
+            return "Argo reads the input's own valueFrom (the argument counts as not given)"
+        return "Argo errors this task (an absent optional for an input with no default: ProcessArgs)"
 
     def _has_default(self, producer: dict, parts: list[str]) -> bool:
         """Whether the producer's template declares a default for the output parameter (Argo's value then)."""
@@ -563,7 +617,22 @@ class Calls:
                        "depends", "dependencies", "hooks", "onExit"):  # hooks: hooks.py
                 continue
             if key == "continueOn":
-                self.ledger.approximated((*where, key), "Argo does not fail the run for this step's failure; an orch "
-                                                        "pipeline fails with any failed step", "trigger")
+                self.ledger.approximated((*where, key), _continue_on_note(task, id(task) in self.followed), "trigger")
             else:
                 self.ledger.unsupported((*where, key), WHY.get(key, f"a task's {key!r} has no orch field"))
+
+
+def _continue_on_note(task: dict, followed: bool) -> str:
+    """What differs for a step with `continueOn`: Argo neither fails its DAG or step group for the failure it
+    names (dag.go, assessDAGPhase; steps.go, executeStepGroup: ContinuesOn) nor, so, the run; orch has no such
+    step, its failure fails the run, and a steps template's next group (none_failed) does not start after it."""
+    on = task.get("continueOn") if isinstance(task.get("continueOn"), dict) else {}
+    which = " or ".join(word for key, word in (("failed", "failure"), ("error", "error")) if on.get(key)) or "nothing"
+    note = (f"Argo lets this step's {which} through (continueOn): its DAG or step group, and so the run, do not "
+            "fail for it; an orch pipeline fails with any failed step")
+    if followed:
+        note += (", and the next group's steps (after it, none_failed) end upstream_failed in orch where Argo "
+                 "starts them")
+    if which in ("failure", "error"):
+        note += f"; Argo still stops for {'an error' if which == 'failure' else 'a failure'}, orch has one failed state"
+    return note

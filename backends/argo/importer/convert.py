@@ -37,6 +37,7 @@ class Workflow(Calls, Leaves, ContainerSets, Resources, Hooks):
         self.doc, self.ledger = document, ledger
         self.library = library or {}
         self.siblings: dict[str, dict] = {}  # the Argo tasks (or steps) of the DAG or steps template being read
+        self.followed: set[int] = set()  # the steps (by id) of a steps template with a group after theirs
         self.not_recovered = ""  # why a manifest carrying orch's spec is not its rendering any more  # (kind, name) -> the WorkflowTemplate documents templateRefs may name
         self.spec = document.spec
         self.root = document.spec_path
