@@ -513,3 +513,23 @@ def test_a_workflow_naming_a_template_imports_as_the_two_joined_and_alone_is_ref
     with pytest.raises(SpecError) as err:
         import_(tmp_path / "run.yaml")
     assert err.value.diagnostics[0].code == "E940" and "'greet'" in err.value.diagnostics[0].message
+
+
+def test_an_undeclared_workflow_parameter_is_a_required_param(tmp_path):
+    """Argo refuses such a workflow at submit unless the value is given (-p, a WorkflowEventBinding's arguments):
+    orch's required param asks for it the same way."""
+    (tmp_path / "w.yaml").write_text("""
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: given-at-submit}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container: {image: busybox, command: [echo, "{{workflow.parameters.who}}"]}
+""")
+    [imported] = import_(tmp_path / "w.yaml")
+    spec = yaml.safe_load(imported.text)
+    assert spec["params"] == {"who": {"type": "string"}}
+    assert spec["steps"]["main"]["command"] == ["echo", "${{ params.who }}"]
+    assert imported.report.nothing_unsupported and imported.report.behaviour.checked

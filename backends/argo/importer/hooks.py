@@ -212,7 +212,7 @@ class Hooks:
                     raise Unsupported(f"a workflow hook's {sorted(set(hook) - {'template', 'templateRef', 'expression'})}"
                                       ": only its template and expression are read")
                 test, differs = workflow_test(hook["expression"], exit_in_steps)
-                self._hook_step(out, hook, where, Scope(params=self.params, final=True), str(hook_name),
+                self._hook_step(out, hook, where, Scope(params=self.params, param_specs=self.param_specs, final=True), str(hook_name),
                                 f"hooks:{hook_name}", [test] if test else [], [differs], {})
             except Unsupported as err:
                 self.ledger.unsupported(where, str(err))

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+from orch.core.names import suggest_name
+
 TAG = re.compile(r"\{\{\s*(=?)\s*(.*?)\s*\}\}", re.S)
 ORCH_REF = re.compile(r"\$\{\{\s*([^{}]*?)\s*\}\}")
 
@@ -73,7 +75,13 @@ def reference(body: str, scope: Scope) -> str:
         return scope.artifacts[parts[2]]
     if parts[:1] == ["outputs"] and len(parts) == 4 and parts[3] == "path" and parts[2] in scope.output_paths:
         return scope.output_paths[parts[2]]
-    if parts[:2] == ["workflow", "parameters"] and len(parts) == 3 and parts[2] in scope.params:
+    if parts[:2] == ["workflow", "parameters"] and len(parts) == 3:
+        if parts[2] not in scope.params:  # undeclared: Argo needs it given at submit (-p, an event's arguments)
+            fixed = suggest_name(parts[2])
+            scope.params[parts[2]] = fixed
+            scope.param_specs.setdefault(fixed, {"type": "string"})
+            scope.notes.append(("mapped", f"{{{{workflow.parameters.{parts[2]}}}}} names no declared parameter: a "
+                                          f"required param, as Argo refuses the workflow without its value at submit"))
         return "${{ params.%s }}" % scope.params[parts[2]]
     if parts[0] in ("tasks", "steps") and len(parts) >= 4 and parts[2] == "outputs" and parts[1] in scope.tasks:
         step = scope.tasks[parts[1]]
