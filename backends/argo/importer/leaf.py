@@ -6,7 +6,7 @@ from __future__ import annotations
 from orch.core.names import suggest_name
 
 from . import command as cmd
-from . import entrypoints, pod, policies
+from . import entrypoints, pod, policies, stores
 from .common import LEAF, TEMPLATE_POD, WHY, kind_of
 from .policies import TEMPLATE_POLICIES
 from .retries import number, retries, seconds
@@ -158,18 +158,67 @@ class Leaves:
             if value is not None and target:
                 plan.inputs.append((value, target))
                 scope.artifacts[name] = target
-                self.ledger.mapped(where, "command", "the upstream artifact's copy is placed at its path before "
+                if value.startswith("${{ params."):
+                    self.ledger.mapped(where, "command", "the artifact param's copy (the argument's location) is "
+                                                         "placed at its path before the command runs")
+                else:
+                    self.ledger.mapped(where, "command", "the upstream artifact's copy is placed at its path before "
+                                                         "the command runs")
+                stores.mode_of(artifact, where, self.ledger, plan.modes)
+            elif scope.inputs.get(f"raw:{name}") is not None and target:
+                plan.raw.append((scope.inputs[f"raw:{name}"], target))
+                scope.artifacts[name] = target
+                self.ledger.mapped(where, "command", "the raw data the argument gives is written to its path before "
                                                      "the command runs")
+                stores.mode_of(artifact, where, self.ledger, plan.modes)
             elif "raw" in artifact and target:
                 plan.raw.append((str(artifact["raw"].get("data", "")), target))
                 scope.artifacts[name] = target
                 self.ledger.mapped(where, "command", "the raw data is written to its path before the command runs")
+                stores.mode_of(artifact, where, self.ledger, plan.modes)
+            elif stores.store_of(artifact) in (*stores.STORES, *stores.NO_FSSPEC) and target:
+                self._stored_input(artifact, where, scope, plan)
             else:
-                self.ledger.unsupported(where, "an input artifact from a store (s3, git, http, gcs…) has no orch form: "
-                                               "orch artifacts come from upstream steps")
+                self.ledger.unsupported(where, "an input artifact with neither a location nor an upstream artifact "
+                                               "passed to it has no orch form")
         for key in inputs:
             if key not in ("parameters", "artifacts"):
                 self.ledger.unsupported((*path, "inputs", key), f"inputs.{key} has no orch form")
+
+    def _stored_input(self, artifact: dict, where: tuple, scope: Scope, plan) -> None:
+        """An input artifact with its own location: an artifact param, its URI the default, copied to the path."""
+        name, target = artifact.get("name"), artifact["path"]
+        if stores.is_key_only(artifact):
+            self.ledger.unsupported(where, "a key-only input artifact reads the cluster's default artifact repository, "
+                                           "which the Argo file does not name: orch has no URI to give the param")
+            return
+        try:
+            uri = stores.uri_of(artifact, where, self.ledger)
+        except stores.NotAUri as err:
+            self.ledger.unsupported(where, str(err))
+            return
+        param = self._artifact_param(name, uri)
+        plan.inputs.append(("${{ params.%s }}" % param, target))
+        scope.artifacts[name] = target
+        self.ledger.mapped(where, f"params.{param}", "an artifact param, its location the default URI: its copy "
+                                                     "is placed at the path before the command runs")
+        self.ledger.mapped((*where, "name"), f"params.{param}")
+        self.ledger.mapped((*where, "path"), "command", "the copy is placed there")
+        stores.copy_notes(artifact, where, self.ledger)
+        stores.mode_of(artifact, where, self.ledger, plan.modes)
+
+    def _artifact_param(self, name: str, uri: str) -> str:
+        """The orch name of an artifact param defaulting to `uri`: one already made for it, else a new one."""
+        base = suggest_name(name or "artifact")
+        fixed, n = base, 1
+        while fixed in self.param_specs:
+            known = self.param_specs[fixed]
+            if known.get("type") == "artifact" and known.get("default") == uri:
+                return fixed
+            n += 1
+            fixed = f"{base}_{n}"
+        self.param_specs[fixed] = {"type": "artifact", "default": uri}
+        return fixed
 
     def _leaf_outputs(self, path: tuple, template: dict, scope: Scope, plan) -> dict:
         found: dict = {}
