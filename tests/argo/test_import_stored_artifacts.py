@@ -58,12 +58,21 @@ def test_a_mode_is_chmod_ed_and_a_raw_argument_is_written():
 @pytest.mark.parametrize("example, why", [
     ("input-artifact-git.yaml", "no fsspec client for it is installed"),
     ("input-artifact-oss.yaml", "no fsspec client for it is installed"),
-    ("key-only-artifact.yaml", "default artifact repository"),
     ("map-reduce.yaml", "default artifact repository"),
 ])
 def test_what_orch_cannot_fetch_stays_unsupported(example, why):
     [imported] = import_(EXAMPLES / example)
     assert any(why in e.note for e in imported.report.entries if e.status == UNSUPPORTED)
+
+
+@needs_examples
+def test_a_key_only_input_one_upstream_task_stores_is_read_as_its_output():
+    [imported] = import_(EXAMPLES / "key-only-artifact.yaml")
+    assert not [e for e in imported.report.entries if e.status == UNSUPPORTED] and imported.report.behaviour.checked
+    [entry] = [e for e in imported.report.entries if e.path == "spec.templates[2].inputs.artifacts[0]"]
+    assert entry.status == APPROXIMATED and "never read" in entry.note
+    consume = yaml.safe_load(imported.text)["steps"]["consume"]
+    assert "cp -r '${{ steps.generate.outputs.file }}' '/tmp/file'" in consume["command"][2]
 
 
 WORKFLOW = """

@@ -58,6 +58,7 @@ class Leaves:
         step: dict = {}
         scope = scope.child(output_paths={})
         plan = cmd.Plan([])
+        self._reading = template  # the template whose inputs are being placed
         self._inputs(path, template, scope, plan)
         self._current = qualified
         outputs = self._leaf_outputs(path, template, scope, plan)
@@ -189,8 +190,20 @@ class Leaves:
         """An input artifact with its own location: an artifact param, its URI the default, copied to the path."""
         name, target = artifact.get("name"), artifact["path"]
         if stores.is_key_only(artifact):
-            self.ledger.unsupported(where, "a key-only input artifact reads the cluster's default artifact repository, "
-                                           "which the Argo file does not name: orch has no URI to give the param")
+            found = self._key_producer(str(artifact["s3"]["key"]), scope)
+            if found is None:
+                self.ledger.unsupported(where, "a key-only input artifact reads the cluster's default artifact "
+                                               "repository, which the Argo file does not name: orch has no URI to give "
+                                               "the param")
+                return
+            task, output = found
+            plan.inputs.append((translate("{{tasks.%s.outputs.artifacts.%s}}" % (task, output), scope), target))
+            scope.artifacts[name] = target
+            self.ledger.approximated(where, f"key {artifact['s3']['key']!r} is where task {task!r} stores its output "
+                                            f"{output!r}: read as that output's copy, placed at the path. orch keys it "
+                                            "under the run, so an object another run or workflow left at that key is "
+                                            "never read (a producer that did not store it leaves nothing)", "command")
+            stores.mode_of(artifact, where, self.ledger, plan.modes)
             return
         try:
             uri = stores.uri_of(artifact, where, self.ledger)
@@ -206,6 +219,24 @@ class Leaves:
         self.ledger.mapped((*where, "path"), "command", "the copy is placed there")
         stores.copy_notes(artifact, where, self.ledger)
         stores.mode_of(artifact, where, self.ledger, plan.modes)
+
+    def _key_producer(self, key: str, scope: Scope):
+        """(task, output) of the one sibling task whose template stores an output at the key-only `key`, when that
+        key is a literal no other template of the workflow writes, and the task is called once, not looped."""
+        if "{{" in key:
+            return None
+        writers = [(name, out.get("name")) for name, (_, template) in self.templates.items()
+                   for out in ((template.get("outputs") or {}).get("artifacts") or [])
+                   if isinstance(out, dict) and stores.is_key_only(out) and str(out["s3"]["key"]) == key]
+        if len(writers) != 1:
+            return None
+        template, output = writers[0]
+        tasks = [n for n, t in self.siblings.items() if t.get("template") == template and n in scope.tasks]
+        if len(tasks) != 1 or self.templates[template][1] is self._reading:  # (a template reading its own key)
+            return None
+        if any(k in self.siblings[tasks[0]] for k in ("withItems", "withParam", "withSequence")):
+            return None
+        return tasks[0], output
 
     def _artifact_param(self, name: str, uri: str) -> str:
         """The orch name of an artifact param defaulting to `uri`: one already made for it, else a new one."""
