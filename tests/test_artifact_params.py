@@ -140,6 +140,13 @@ def test_argo_refuses_to_render_one_located(orch, spec_file, tmp_path):
     """)
     code, out, err = orch("render", path, "-b", "argo", "-o", tmp_path / "out")
     assert code == 2 and "pipeline.yaml:3:" in err and "E833" in err
+    from orch.backends.argo.render import render
+    from orch.core.errors import SpecError
+    from orch.core.load import load_spec
+
+    with pytest.raises(SpecError) as refused:  # the renderer itself, as `orch run -b argo` and deploy call it
+        render(load_spec(path))
+    assert [(d.code, d.line) for d in refused.value.diagnostics] == [("E833", 3)]
 
 
 def test_prefect_and_airflow_render_the_fetch(orch, spec_file, tmp_path):
