@@ -162,3 +162,15 @@ def test_prefect_and_airflow_render_the_fetch(orch, spec_file, tmp_path):
         assert code == 0, err
         text = next((tmp_path / backend).glob("*.py")).read_text()
         assert f"_inputs.param({helper}.param('data'), 'data')" in text
+
+
+def test_a_pod_on_airflows_kubernetes_target_reading_one_is_refused(orch, spec_file, tmp_path):
+    path = spec_file("""
+        apiVersion: orch/v1
+        name: p
+        params: {data: {type: artifact, default: "s3://bucket/key"}}
+        steps:
+          a: {command: [cat, "${{ params.data }}"], image: "busybox:1.36"}
+    """)
+    code, out, err = orch("render", path, "-b", "airflow", "--target", "kubernetes", "-o", tmp_path / "out")
+    assert code == 2 and "error[E815] steps.a.image" in err
