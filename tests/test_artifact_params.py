@@ -174,3 +174,26 @@ def test_a_pod_on_airflows_kubernetes_target_reading_one_is_refused(orch, spec_f
     """)
     code, out, err = orch("render", path, "-b", "airflow", "--target", "kubernetes", "-o", tmp_path / "out")
     assert code == 2 and "error[E815] steps.a.image" in err
+
+
+def test_steps_in_a_fan_out_group_and_a_finally_step_fetch_their_own_copies(orch, spec_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ORCH_HOME", str(tmp_path / ".orch"))
+    (tmp_path / "in.txt").write_text("hello")
+    path = spec_file(f"""
+        apiVersion: orch/v1
+        name: p
+        params: {{data: {{type: artifact, default: "{tmp_path}/in.txt"}}}}
+        steps:
+          g:
+            foreach: [1, 2]
+            steps:
+              a: {{command: [sh, -c, 'cat "$0" > $ORCH_OUTPUTS/t', "${{{{ params.data }}}}"], outputs: {{t: string}}}}
+            outputs: {{t: "${{{{ steps.a.outputs.t }}}}"}}
+        finally:
+          f: {{command: [sh, -c, 'cat "$DATA" > $ORCH_OUTPUTS/t'], env: {{DATA: "${{{{ params.data }}}}"}}, outputs: {{t: string}}}}
+    """)
+    code, out, err = orch("run", path, "--json")
+    steps = json.loads(out)["steps"]
+    assert code == 0, err
+    assert steps["g"]["outputs"] == {"t": ["hello", "hello"]} and steps["f"]["outputs"] == {"t": "hello"}
