@@ -197,7 +197,12 @@ class Leaves:
                                                "the param")
                 return
             task, output = found
-            plan.inputs.append((translate("{{tasks.%s.outputs.artifacts.%s}}" % (task, output), scope), target))
+            try:
+                value = translate("{{tasks.%s.outputs.artifacts.%s}}" % (task, output), scope)
+            except Unsupported as err:
+                self.ledger.unsupported(where, f"a key-only input artifact read as task {task!r}'s output: {err}")
+                return
+            plan.inputs.append((value, target))
             scope.artifacts[name] = target
             self.ledger.approximated(where, f"key {artifact['s3']['key']!r} is where task {task!r} stores its output "
                                             f"{output!r}: read as that output's copy, placed at the path. orch keys it "
