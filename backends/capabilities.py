@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from orch.core import groups
-from orch.core.artifacts import artifacts_read, ships_code
+from orch.core.artifacts import artifacts_read, params_read, ships_code
 from orch.core.errors import Diagnostic
 from orch.core.graph import PipelineGraph
 from orch.core.groups import NestedSource
@@ -171,8 +171,14 @@ def _pod_artifacts(graph: PipelineGraph) -> Iterator[Use]:
         if step.image:
             named = {"step": name}  # (an image from `defaults` is located there: the message names the step)
             yield from (Use((section, name, "outputs", o), named) for o, kind in step.outputs.items() if kind == "artifact")
-            if artifacts_read(graph.pipeline, step):
+            if artifacts_read(graph.pipeline, step) or params_read(graph.pipeline, step):
                 yield Use((section, name, "image"), named)
+
+
+def _artifact_params(graph: PipelineGraph) -> Iterator[Use]:
+    for name, param in graph.pipeline.params.items():
+        if param.type == "artifact":
+            yield Use(("params", name), {"param": name})
 
 
 POD_SETTINGS = ("node_selector", "tolerations", "service_account", "image_pull_policy", "volumes", "limits", "labels",
@@ -470,6 +476,15 @@ FEATURES: tuple[Feature, ...] = (
     Feature("artifacts-default-store", "artifacts with no `artifacts.store`", "W867",
             lambda graph: _default_store(graph), {
         "prefect": approx(WORKER_FOLDER), "airflow": approx(WORKER_FOLDER),
+    }),
+    Feature("artifact-params", "an artifact param (`type: artifact`: data fetched by URI)", "W889",
+            lambda graph: _artifact_params(graph), {
+        "argo": refused("E833", "param {param!r}: an artifact param cannot be rendered for Argo yet: a template's input "
+                                "artifact takes a location Argo cannot split out of a URI given at submit",
+                        note="an artifact param cannot be rendered for Argo yet (each step's template would need the "
+                             "URI as an input artifact's location, passed down from the workflow's arguments)",
+                        hint="run it locally, on Prefect or on Airflow; on Argo, produce the data in a first step that "
+                             "outputs it as an artifact"),
     }),
     Feature("pod-artifacts", "a step with an image that outputs or reads an artifact", "W866",
             lambda graph: _pod_artifacts(graph), {

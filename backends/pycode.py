@@ -11,13 +11,13 @@ import math
 import re
 from typing import Any
 
-from orch.core.artifacts import artifact_names
+from orch.core.artifacts import artifact_names, artifact_params
 from orch.core.expr import BoolOp, Compare, Expr, ListLit, Lit, Not, RefNode, parse_condition, walk_refs
 from orch.core.graph import PipelineGraph
 from orch.core.refs import Ref, find_refs, iter_strings, whole_ref
 from orch.core.spec import Pipeline, Step
 
-PYTHON_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "json": "Any"}
+PYTHON_TYPES = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "json": "Any", "artifact": "str"}
 
 
 def literal(value: Any) -> str:
@@ -147,6 +147,7 @@ class Names:
         self.steps = {name: stem(name) for name in [*pipeline.groups, *pipeline.all_steps]}  # finally steps' and groups' too
         self.pipeline = pipeline
         self.artifacts = artifact_names(pipeline)  # (step, output) of each artifact: a reference to one is a copy
+        self.artifact_params = artifact_params(pipeline)  # so is a reference to one of these params
 
     def of(self, step: str, kind: str) -> str:
         """`_<step>_<kind>`: the name of one of the step's things."""
@@ -175,6 +176,8 @@ class Refs:
 
     def __call__(self, ref: Ref) -> str:
         if ref.kind == "param":
+            if ref.name in self.names.artifact_params:  # a local copy of its URI, fetched for this attempt
+                return f"_inputs.param({self.helper}.param({ref.name!r}), {ref.name!r})"
             return f"{self.helper}.param({ref.name!r})"
         if ref.kind == "output":
             read = f"{self.helper}.output({self.names.outputs(self.qualify(ref.step))}, {ref.name!r})"
@@ -189,11 +192,14 @@ class Refs:
         return f"{self.helper}.{function}({', '.join(arguments)})"
 
     def is_artifact(self, ref: Ref) -> bool:
+        if ref.kind == "param":
+            return ref.name in self.names.artifact_params
         return ref.kind == "output" and (self.qualify(ref.step), ref.name) in self.names.artifacts
 
     def reads_artifacts(self, step: Step) -> bool:
         """Whether the step's args, env or command read an artifact (its attempt fetches copies first)."""
-        strings = iter_strings([step.args, step.env, step.command or []]) if self.names.artifacts else ()
+        reads = self.names.artifacts or self.names.artifact_params
+        strings = iter_strings([step.args, step.env, step.command or []]) if reads else ()
         return any(self.is_artifact(ref) for _, text_ in strings for ref in find_refs(text_))
 
 

@@ -18,7 +18,7 @@ import subprocess
 import tarfile
 import tempfile
 
-from orch.core.artifacts import FOLDER_SUFFIX, PROBE, artifact_key, is_folder  # embedded: artifacts
+from orch.core.artifacts import FOLDER_SUFFIX, PARAMS_FOLDER, PROBE, artifact_key, is_folder, param_uri_problem  # embedded: artifacts
 
 BLOCK = 8 << 20  # bytes moved at a time, and an object store's least part size
 MAX_PARTS = 9_000  # parts of one upload, under S3's 10,000: a bigger artifact gets bigger parts
@@ -75,6 +75,18 @@ class Inputs:
             self.fetched[(step, output)] = self._one(value, os.path.join(self.folder, step, output))
         return self.fetched[(step, output)]
 
+    def param(self, uri, name):
+        """The local path of artifact param `name`'s copy, fetched from its URI as it is (a '/' at the end: a
+        folder); None stays None."""
+        if ("", name) not in self.fetched:
+            place = os.path.join(self.folder, PARAMS_FOLDER, name)
+            os.makedirs(os.path.dirname(place), exist_ok=True)
+            problem = None if uri is None else param_uri_problem(uri)  # (a value given in the engine's own form)
+            if problem:
+                raise ArtifactError(f"param {name!r}: {problem}")
+            self.fetched[("", name)] = None if uri is None else fetch(uri, place, self.connect, archived=False)
+        return self.fetched[("", name)]
+
     def _one(self, uri, place):
         if isinstance(uri, list):
             return [self._one(each, os.path.join(place, str(i))) for i, each in enumerate(uri)]
@@ -105,10 +117,21 @@ def publish(store, key, path, movable=False, connect=None):
     return uri
 
 
-def fetch(uri, place, connect=None):
-    """Copy the artifact at `uri` to `place` (a file, or a folder made there); `place`."""
+def fetch(uri, place, connect=None, archived=True):
+    """Copy the artifact at `uri` to `place` (a file, or a folder made there); `place`. `archived`: a URI orch
+    stored (a folder is a tar); else an artifact param's URI, fetched as it is, a folder when it ends in '/'."""
+    if uri.startswith("/"):  # an artifact param given as a path
+        uri = LOCAL + uri
     try:
-        if uri.startswith(LOCAL):
+        if not archived and uri.endswith("/"):
+            _fetch_folder(uri, place, connect)
+        elif not archived and uri.startswith(LOCAL):
+            _clone_or_copy(uri[len(LOCAL):], place)
+        elif not archived:
+            fs, path = _filesystem(uri, connect)
+            with fs.open(path, "rb", block_size=BLOCK) as handle:
+                _write(handle, place)
+        elif uri.startswith(LOCAL):
             source = uri[len(LOCAL):]
             if is_folder(uri):
                 with open(source, "rb") as handle:
@@ -120,12 +143,43 @@ def fetch(uri, place, connect=None):
             with fs.open(path, "rb", block_size=BLOCK) as handle:
                 _untar(handle, place) if is_folder(uri) else _write(handle, place)
     except FileNotFoundError:
-        raise ArtifactError(f"cannot fetch {uri}: it is not in the store") from None
+        raise ArtifactError(f"cannot fetch {uri}: " + ("it is not in the store" if archived else "nothing is there")) \
+            from None
+    except IsADirectoryError:
+        raise ArtifactError(f"cannot fetch {uri}: it is a folder; a URI that names a folder ends in '/'") from None
     except ArtifactError:
         raise
     except Exception as err:  # noqa: BLE001 - as in publish
         raise ArtifactError(f"cannot fetch {uri}: {_cause(err)}") from None
     return place
+
+
+def _fetch_folder(uri, place, connect):
+    """An artifact param's folder (a URI ending in '/'): every file under it, streamed one at a time, under `place`."""
+    if uri.startswith(LOCAL):
+        source = uri[len(LOCAL):]
+        if not os.path.isdir(source):
+            raise FileNotFoundError(source)
+        shutil.copytree(source, place, symlinks=True)
+        return
+    fs, root = _filesystem(uri, connect)
+    root = root.rstrip("/")
+    found = fs.find(root, withdirs=True, detail=True)
+    if not found:
+        raise FileNotFoundError(root)
+    os.makedirs(place, exist_ok=True)
+    for path, info in sorted(found.items()):
+        relative = path[len(root):].strip("/")
+        parts = relative.split("/")
+        if not relative or any(part in ("", ".", "..") for part in parts):
+            continue  # the folder itself, or a key no file system path can hold
+        target = os.path.join(place, *parts)
+        if info.get("type") == "directory":
+            os.makedirs(target, exist_ok=True)
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with fs.open(path, "rb", block_size=BLOCK) as handle:
+            _write(handle, target)
 
 
 def check_store(store, prefix, connect=None):

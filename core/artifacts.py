@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 ENV = "ORCH_ARTIFACTS"
 FOLDER_SUFFIX = ".tar"
+PARAMS_FOLDER = ".params"  # under an attempt's inputs: artifact params' copies (no step name starts with '.')
 PROBE = ".orch-probe"  # written and removed under the run's prefix to check the store before any step runs
 
 _SCHEME_ONLY = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/?[^/]")  # s3:/bucket, gs:bucket: a URL that lost its '//'
@@ -170,3 +171,71 @@ def artifacts_read(pipeline, step) -> list:
         return []
     refs = [ref for _, text in iter_strings([step.args, step.env, step.command or []]) for ref in find_refs(text)]
     return [r for r in refs if r.kind == "output" and is_artifact(pipeline, r.step, r.name)]
+
+
+def params_read(pipeline, step) -> list:
+    """The names of the artifact params a step's args, env and command read (copies it fetches before it runs)."""
+    from .refs import find_refs, iter_strings
+
+    names = artifact_params(pipeline)
+    if not names:
+        return []
+    refs = [ref for _, text in iter_strings([step.args, step.env, step.command or []]) for ref in find_refs(text)]
+    return list(dict.fromkeys(r.name for r in refs if r.kind == "param" and r.name in names))
+
+
+# An artifact param (`params: {data: {type: artifact, default: URI}}`): data from outside the pipeline, by URI.
+# The schemes orch fetches through fsspec (s3fs, gcsfs, adlfs, aiohttp serve them) and renders as Argo's own
+# input-artifact locations; a URI ending in '/' is a folder, anything else a file, fetched as it is (no tar).
+PARAM_SCHEMES = ("s3", "gs", "az", "http", "https", "file")
+PARAM_URI_HINT = "s3://bucket/key, gs://bucket/key, az://container/blob, https://host/path, file:///path or /path " \
+                 "(a '/' at the end: a folder)"
+
+
+def param_uri_problem(uri) -> Optional[str]:
+    """Why `uri` cannot be an artifact param's value (the hint is PARAM_URI_HINT); None if it can."""
+    if not isinstance(uri, str):
+        return f"an artifact param's value is a URI, not {type(uri).__name__}"
+    if uri.startswith("/"):
+        return None if uri.strip("/") else "'/' is not a file or a folder to fetch"
+    if "${{" in uri or "{{" in uri or "{%" in uri:
+        return "an artifact param's URI cannot hold references or '{{'"
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme.lower() not in PARAM_SCHEMES:
+        return f"{uri!r} is not a URI orch can fetch"
+    parts = urlsplit(uri)
+    if parts.username is not None or parts.password is not None:
+        return f"the URI {redacted(uri)!r} holds credentials; " + _CREDENTIALS_HINT
+    if scheme.lower() not in ("http", "https") and (parts.query or parts.fragment):
+        return f"the URI {uri.split('?')[0].split('#')[0]!r} has a query or a fragment (not shown)"
+    if scheme.lower() != "file" and not parts.netloc:
+        return f"the URI {uri!r} names no bucket or host"
+    if scheme.lower() != "file" and scheme.lower() not in ("http", "https") and not parts.path.strip("/"):
+        return f"the URI {uri!r} names a bucket but no key in it"
+    if scheme.lower() == "file" and not parts.path.strip("/"):
+        return f"the URI {uri!r} names no file or folder"
+    return None
+
+
+def param_uri(uri: str) -> str:
+    """The URI an artifact param's value is fetched from: an absolute path becomes `file://`."""
+    return "file://" + uri if uri.startswith("/") else uri
+
+
+def is_folder_uri(uri: str) -> bool:
+    """Whether an artifact param's URI names a folder (it ends in '/')."""
+    return uri.endswith("/")
+
+
+def artifact_params(pipeline) -> frozenset:
+    """The names of the pipeline's artifact params."""
+    return frozenset(name for name, param in pipeline.params.items() if param.type == "artifact")
+
+
+def is_artifact_ref(pipeline, ref, qualify=lambda step: step) -> bool:
+    """Whether a reference names an artifact: an artifact output, or an artifact param (`qualify`: a step name
+    as written -> the step or group it means)."""
+    if ref.kind == "param":
+        param = pipeline.params.get(ref.name)
+        return param is not None and param.type == "artifact"
+    return ref.kind == "output" and is_artifact(pipeline, qualify(ref.step), ref.name)

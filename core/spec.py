@@ -35,6 +35,7 @@ from .units import format_duration, parse_bytes, parse_delay, parse_timeout
 
 API_VERSION = "orch/v1"
 ValueType = Literal["string", "integer", "number", "boolean", "json"]
+ParamType = Literal["string", "integer", "number", "boolean", "json", "artifact"]  # artifact: a URI, fetched
 OutputType = Literal["string", "integer", "number", "boolean", "json", "artifact"]  # artifact: a file or a folder
 Trigger = Literal["all_succeeded", "none_failed", "all_done", "any_failed"]
 RetryOn = Literal["any", "failure", "error"]  # which failed attempts are retried (docs/semantics.md#retries)
@@ -60,7 +61,7 @@ Delay = Annotated[
     }),
 ]
 class Param(Model):
-    type: ValueType = "string"
+    type: ParamType = "string"
     default: Any = None
     description: Optional[str] = None
 
@@ -94,6 +95,12 @@ class Param(Model):
             raise Refusal("E110", "default is outside the signed 64-bit integer range")
         if default is not None and not value_fits(default, self.type):
             raise ValueError(f"default {_quote(default)} is not of type {self.type}")
+        if self.type == "artifact" and default is not None:
+            from .artifacts import PARAM_URI_HINT, param_uri_problem
+
+            problem = param_uri_problem(default)
+            if problem:
+                raise Refusal("E229", problem, PARAM_URI_HINT)
         return self
 
 

@@ -328,6 +328,9 @@ class _StepChecker:
             if params_only and ref.kind != "param":
                 self.parent.error("E226", f"an image can name only params, not '${{{{ {ref.text} }}}}'", origin,
                                   "the pod is made before any step runs: pick the image with a param", offset=ref.start)
+            elif params_only and self._is_artifact(ref):
+                self.parent.error("E226", f"an image cannot name the artifact param {ref.name!r}: it is a file or a "
+                                  "folder", origin, "pick the image with a string param", offset=ref.start)
             else:
                 self._resolve(ref, origin, ref.start, allow_item)
 
@@ -450,6 +453,9 @@ class _StepChecker:
                        "declare it with type: json")
 
     def _is_artifact(self, ref: Ref) -> bool:
+        if ref.kind == "param":  # an artifact param: data fetched by URI, a file or a folder as an output is
+            param = self.parent.pipeline.params.get(ref.name)
+            return param is not None and param.type == "artifact"
         target = self._find(ref.step) if ref.kind == "output" else None
         return target is not None and is_artifact(self.parent.pipeline, target, ref.name)
 

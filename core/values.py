@@ -73,6 +73,12 @@ def _given_value(name: str, value: Any, kind: str) -> tuple[Any, Diagnostic | No
             return refuse("E702", f"not a json value orch accepts: {problem}")
     elif not value_fits(value, kind):
         return refuse("E702", f"{_short(value)} is not of type {kind}")
+    elif kind == "artifact":
+        from .artifacts import PARAM_URI_HINT, param_uri_problem
+
+        problem = param_uri_problem(value)
+        if problem:
+            return refuse("E702", problem, PARAM_URI_HINT)
     return value, None
 
 

@@ -70,7 +70,7 @@ def scheduler_times_out(pipeline: Pipeline) -> bool:
 
 TRIGGER_RULES = {"all_succeeded": "all_success", "none_failed": "none_failed", "all_done": "all_done",
                  "any_failed": "one_failed"}
-PARAM_TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
+PARAM_TYPES = {"string": "string", "artifact": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
 TARGETS = ("python", "kubernetes")
 
 

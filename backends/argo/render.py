@@ -216,12 +216,24 @@ def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS, code: Shipp
     return m.WorkflowSpec.model_validate(spec)
 
 
+def _artifact_param_problems(graph: PipelineGraph) -> list[Diagnostic]:
+    """An artifact param is not rendered for Argo yet (E833, located at the param): in the capabilities table's
+    words, so `orch render`'s check and this renderer say the same."""
+    from orch.backends.capabilities import FEATURES
+
+    [feature] = [f for f in FEATURES if f.id == "artifact-params"]
+    support = feature.on("argo")
+    return [Diagnostic(support.code, support.text({"param": name}), ("params", name), hint=support.hint)
+            for name, param in graph.pipeline.params.items() if param.type == "artifact"]
+
+
 def spec_data(graph: PipelineGraph, chunk_size: int = MAX_TASKS, code: Shipped | None = None) -> dict:
     """The Workflow's spec, as hera's WorkflowSpec would dump it; a pipeline that ships code needs its pack (`code`)."""
     pipeline = graph.pipeline
     code = where.code_key(pipeline, code)
     found = [d for name, step in pipeline.steps.items() for d in problems(name, step)]
     found += [replace(d, path=("finally",) + d.path[1:]) for name, step in pipeline.finally_.items() for d in problems(name, step)]
+    found += _artifact_param_problems(graph)
     grouped = group_dags.problems(graph, inline_mode(graph) and chunk_size >= MAX_TASKS)  # before a layout reads them
     if grouped:
         raise SpecError([graph.locate(d) for d in found + grouped])

@@ -27,7 +27,7 @@ from typing import Any, Mapping, Optional
 
 from orch.backends.steprun import stdout_problem
 from orch.core import groups
-from orch.core.artifacts import artifact_outputs, is_artifact
+from orch.core.artifacts import PARAMS_FOLDER, artifact_outputs, is_artifact
 from orch.core.expr import evaluate, parse_condition
 from orch.core.graph import PipelineGraph
 from orch.core.groups import scope_edges
@@ -757,6 +757,12 @@ class _Inputs:
 
         def resolve_local(ref: Ref) -> Any:
             value = resolve(ref)
+            if ref.kind == "param" and value is not None and self.pipeline.params[ref.name].type == "artifact":
+                if ("", ref.name) not in seen:  # an artifact param: its URI's copy, fetched as it is
+                    place = str(self.folder / PARAMS_FOLDER / ref.name)
+                    self.fetch.append([value, place, False])
+                    seen[("", ref.name)] = place
+                return seen[("", ref.name)]
             if ref.kind != "output" or value is None or not is_artifact(self.pipeline, self.qualify(ref.step), ref.name):
                 return value
             if (ref.step, ref.name) not in seen:
@@ -770,7 +776,7 @@ class _Inputs:
             return [self._copy(each, place / str(i)) for i, each in enumerate(uri)]
         if uri is None:  # an item whose step did not succeed
             return None
-        self.fetch.append([uri, str(place)])
+        self.fetch.append([uri, str(place), True])
         return str(place)
 
 

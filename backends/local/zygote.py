@@ -388,9 +388,9 @@ def _run_with_artifacts(request: dict, artifacts: dict) -> int:
     where = Destination(artifacts["store"], *artifacts["key"])
     names = artifacts["outputs"]
     try:
-        for uri, place in artifacts["fetch"]:
+        for uri, place, archived in artifacts["fetch"]:  # archived: orch stored it; else an artifact param's URI
             os.makedirs(os.path.dirname(place), exist_ok=True)
-            fetch(uri, place)
+            fetch(uri, place, archived=archived)
         if request["kind"] == "command":
             code = _run_in_child(plain)
             if code != 0:

@@ -23,6 +23,7 @@ class Plan:
     source: str | None = None
     inputs: list[tuple[str, str]] = field(default_factory=list)  # (orch text of a path to copy, Argo path)
     raw: list[tuple[str, str]] = field(default_factory=list)  # (data, Argo path)
+    modes: list[tuple[str, str, bool]] = field(default_factory=list)  # (Argo path, octal mode, recursive): chmod-ed
     outputs: list[tuple[str, str, str | None, bool]] = field(default_factory=list)  # (path, name, default, folder)
     workdir: str | None = None  # the container's workingDir
 
@@ -34,13 +35,16 @@ def quoted(text) -> str:
 
 def command(plan: Plan) -> list[str]:
     """The orch `command`: the argv itself when nothing is to be placed, else the wrapper around it."""
-    if plan.source is None and not plan.inputs and not plan.raw and not plan.outputs and plan.workdir is None:
+    if plan.source is None and not plan.inputs and not plan.raw and not plan.outputs and plan.workdir is None \
+            and not plan.modes:
         return list(plan.argv)
     lines = []
     for origin, path in plan.inputs:
         lines.append(f"mkdir -p \"$(dirname {quoted(path)})\" && cp -r {quoted(origin)} {quoted(path)} || exit 1")
     for data, path in plan.raw:
         lines.append(f"mkdir -p \"$(dirname {quoted(path)})\" && printf %s {quoted(data)} > {quoted(path)} || exit 1")
+    for path, mode, recursive in plan.modes:  # after the copy, as Argo's executor chmods after placing it
+        lines.append(f"chmod {'-R ' if recursive else ''}{mode} {quoted(path)} || exit 1")
     if plan.workdir is not None:
         lines.append(f"cd {quoted(plan.workdir)} || exit 1")
     if plan.source is not None:

@@ -16,7 +16,7 @@ import re
 from orch.core.fidelity import path_text
 from orch.core.names import MAX_NAME, MAX_SCHEDULED_NAME, suggest_name
 
-from . import policies, pod
+from . import policies, pod, stores
 from .calls import Calls
 from .container_set import ContainerSets
 from .common import INFORMATIONAL, NOT_KEPT, SPEC_POD, failing, join, kind_of, value_at
@@ -146,9 +146,25 @@ class Workflow(Calls, Leaves, ContainerSets, Resources, Hooks):
                 self._defaults_fates(spec[key], (*root, key))
             elif key == "arguments":
                 for part in spec[key]:
-                    if part != "parameters":
+                    if part == "artifacts":
+                        self._artifact_arguments()
+                    elif part != "parameters":
                         led.unsupported((*root, key, part), "workflow arguments other than parameters have no orch "
                                                             "params (an artifact is not a param)")
+
+    def _artifact_arguments(self) -> None:
+        """The workflow's artifact arguments no entrypoint input read (those read are in the ledger already)."""
+        for name, (i, argument) in self.workflow_artifacts.items():
+            if name in self.used_artifacts:
+                continue
+            where = (*self.root, "arguments", "artifacts", i)
+            if stores.is_key_only(argument):
+                self.ledger.unsupported(where, "a key-only artifact argument reads the cluster's default artifact "
+                                               "repository, which the Argo file does not name: orch has no URI for it")
+            elif stores.store_of(argument) is None:
+                self.ledger.unsupported(where, "an artifact argument without a location has no orch form")
+            else:
+                self.ledger.mapped(where, note="no input of the entrypoint has its name: Argo passes it to nothing")
 
     def _defaults_fates(self, defaults, path: tuple) -> None:
         """templateDefaults are merged into every template (Argo's mergedTemplateDefaultsInto): each field takes
@@ -219,7 +235,39 @@ class Workflow(Calls, Leaves, ContainerSets, Resources, Hooks):
                                                                  "(-p), orch at run time")
             except Unsupported as err:
                 self.ledger.unsupported(ipath, str(err))
+        for artifact in ((template.get("inputs") or {}).get("artifacts")) or []:
+            self._entry_artifact(artifact.get("name"), scope)
         return scope
+
+    def _entry_artifact(self, name, scope: Scope) -> None:
+        """The workflow's artifact argument of an entrypoint input's name (Argo binds `spec.arguments` to the
+        entrypoint's inputs: ProcessArgs takes the argument whole but for the input's path, mode and recurseMode):
+        an artifact param whose default is its location, or the raw data it holds."""
+        found = self.workflow_artifacts.get(name)
+        if found is None:
+            return
+        i, argument = found
+        where = (*self.root, "arguments", "artifacts", i)
+        if "raw" in argument and isinstance(argument["raw"], dict) and set(argument) <= {"name", "raw"}:
+            scope.inputs[f"raw:{name}"] = str(argument["raw"].get("data", ""))
+            self.ledger.mapped(where, "command", "its data is written where the entrypoint's input places it")
+            self.used_artifacts.add(name)
+            return
+        if stores.store_of(argument) not in (*stores.STORES, *stores.NO_FSSPEC) or stores.is_key_only(argument):
+            return  # said where the arguments are read (_spec_rest)
+        try:
+            uri = stores.uri_of(argument, where, self.ledger)
+        except stores.NotAUri as err:
+            self.ledger.unsupported(where, str(err))
+            self.used_artifacts.add(name)
+            return
+        param = self._artifact_param(name, uri)
+        scope.inputs[f"artifact:{name}"] = "${{ params.%s }}" % param
+        self.ledger.mapped(where, f"params.{param}", "an artifact param, its location the default URI (-p at run "
+                                                     "gives another, as a submitted Workflow's arguments would)")
+        self.ledger.mapped((*where, "name"), f"params.{param}")
+        stores.copy_notes(argument, where, self.ledger)
+        self.used_artifacts.add(name)
 
     def _pipeline_name(self) -> str:
         meta = self.doc.data.get("metadata") or {}
@@ -289,6 +337,10 @@ class Workflow(Calls, Leaves, ContainerSets, Resources, Hooks):
                     self.ledger.unsupported((*where, key), f"a parameter's {key!r} has no orch form")
             params[fixed] = entry
         self.param_specs = params
+        self.workflow_artifacts = {a.get("name"): (i, a) for i, a in
+                                   enumerate(((self.spec.get("arguments") or {}).get("artifacts")) or [])
+                                   if isinstance(a, dict)}
+        self.used_artifacts: set = set()
         out["params"] = params  # entry inputs may add required ones; dropped at the end when empty
 
     def _template(self, name: str):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from orch.core.names import suggest_name
 
 from . import command as cmd
-from . import pod, policies
+from . import pod, policies, stores
 from .common import LEAF, TEMPLATE_POD, WHY, kind_of
 from .images import entrypoint_argv
 from .policies import TEMPLATE_POLICIES
@@ -61,6 +61,7 @@ class Leaves:
         step: dict = {}
         scope = scope.child(output_paths={})
         plan = cmd.Plan([])
+        self._reading = template  # the template whose inputs are being placed
         self._inputs(path, template, scope, plan)
         self._current = qualified
         if kind == "resource":
@@ -172,18 +173,102 @@ class Leaves:
             if value is not None and target:
                 plan.inputs.append((value, target))
                 scope.artifacts[name] = target
-                self.ledger.mapped(where, "command", "the upstream artifact's copy is placed at its path before "
+                if value.startswith("${{ params."):
+                    self.ledger.mapped(where, "command", "the artifact param's copy (the argument's location) is "
+                                                         "placed at its path before the command runs")
+                else:
+                    self.ledger.mapped(where, "command", "the upstream artifact's copy is placed at its path before "
+                                                         "the command runs")
+                stores.mode_of(artifact, where, self.ledger, plan.modes)
+            elif scope.inputs.get(f"raw:{name}") is not None and target:
+                plan.raw.append((scope.inputs[f"raw:{name}"], target))
+                scope.artifacts[name] = target
+                self.ledger.mapped(where, "command", "the raw data the argument gives is written to its path before "
                                                      "the command runs")
+                stores.mode_of(artifact, where, self.ledger, plan.modes)
             elif "raw" in artifact and target:
                 plan.raw.append((str(artifact["raw"].get("data", "")), target))
                 scope.artifacts[name] = target
                 self.ledger.mapped(where, "command", "the raw data is written to its path before the command runs")
+                stores.mode_of(artifact, where, self.ledger, plan.modes)
+            elif stores.store_of(artifact) in (*stores.STORES, *stores.NO_FSSPEC) and target:
+                self._stored_input(artifact, where, scope, plan)
             else:
-                self.ledger.unsupported(where, "an input artifact from a store (s3, git, http, gcs…) has no orch form: "
-                                               "orch artifacts come from upstream steps")
+                self.ledger.unsupported(where, "an input artifact with neither a location nor an upstream artifact "
+                                               "passed to it has no orch form")
         for key in inputs:
             if key not in ("parameters", "artifacts"):
                 self.ledger.unsupported((*path, "inputs", key), f"inputs.{key} has no orch form")
+
+    def _stored_input(self, artifact: dict, where: tuple, scope: Scope, plan) -> None:
+        """An input artifact with its own location: an artifact param, its URI the default, copied to the path."""
+        name, target = artifact.get("name"), artifact["path"]
+        if stores.is_key_only(artifact):
+            found = self._key_producer(str(artifact["s3"]["key"]), scope)
+            if found is None:
+                self.ledger.unsupported(where, "a key-only input artifact reads the cluster's default artifact "
+                                               "repository, which the Argo file does not name: orch has no URI to give "
+                                               "the param")
+                return
+            task, output = found
+            try:
+                value = translate("{{tasks.%s.outputs.artifacts.%s}}" % (task, output), scope)
+            except Unsupported as err:
+                self.ledger.unsupported(where, f"a key-only input artifact read as task {task!r}'s output: {err}")
+                return
+            plan.inputs.append((value, target))
+            scope.artifacts[name] = target
+            self.ledger.approximated(where, f"key {artifact['s3']['key']!r} is where task {task!r} stores its output "
+                                            f"{output!r}: read as that output's copy, placed at the path. orch keys it "
+                                            "under the run, so an object another run or workflow left at that key is "
+                                            "never read (a producer that did not store it leaves nothing)", "command")
+            stores.mode_of(artifact, where, self.ledger, plan.modes)
+            return
+        try:
+            uri = stores.uri_of(artifact, where, self.ledger)
+        except stores.NotAUri as err:
+            self.ledger.unsupported(where, str(err))
+            return
+        param = self._artifact_param(name, uri)
+        plan.inputs.append(("${{ params.%s }}" % param, target))
+        scope.artifacts[name] = target
+        self.ledger.mapped(where, f"params.{param}", "an artifact param, its location the default URI: its copy "
+                                                     "is placed at the path before the command runs")
+        self.ledger.mapped((*where, "name"), f"params.{param}")
+        self.ledger.mapped((*where, "path"), "command", "the copy is placed there")
+        stores.copy_notes(artifact, where, self.ledger)
+        stores.mode_of(artifact, where, self.ledger, plan.modes)
+
+    def _key_producer(self, key: str, scope: Scope):
+        """(task, output) of the one sibling task whose template stores an output at the key-only `key`, when that
+        key is a literal no other template of the workflow writes, and the task is called once, not looped."""
+        if "{{" in key:
+            return None
+        writers = [(name, out.get("name")) for name, (_, template) in self.templates.items()
+                   for out in ((template.get("outputs") or {}).get("artifacts") or [])
+                   if isinstance(out, dict) and stores.is_key_only(out) and str(out["s3"]["key"]) == key]
+        if len(writers) != 1:
+            return None
+        template, output = writers[0]
+        tasks = [n for n, t in self.siblings.items() if t.get("template") == template and n in scope.tasks]
+        if len(tasks) != 1 or self.templates[template][1] is self._reading:  # (a template reading its own key)
+            return None
+        if any(k in self.siblings[tasks[0]] for k in ("withItems", "withParam", "withSequence")):
+            return None
+        return tasks[0], output
+
+    def _artifact_param(self, name: str, uri: str) -> str:
+        """The orch name of an artifact param defaulting to `uri`: one already made for it, else a new one."""
+        base = suggest_name(name or "artifact")
+        fixed, n = base, 1
+        while fixed in self.param_specs:
+            known = self.param_specs[fixed]
+            if known.get("type") == "artifact" and known.get("default") == uri:
+                return fixed
+            n += 1
+            fixed = f"{base}_{n}"
+        self.param_specs[fixed] = {"type": "artifact", "default": uri}
+        return fixed
 
     def _leaf_outputs(self, path: tuple, template: dict, scope: Scope, plan) -> dict:
         found: dict = {}

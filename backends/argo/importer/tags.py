@@ -71,6 +71,8 @@ def reference(body: str, scope: Scope) -> str:
             raise Unsupported(f"input {parts[2]!r} holds an outer loop's item inside an inner loop: orch's "
                               "${{ item }} is the innermost fan-out's")
         return value
+    if parts[:2] == ["inputs", "artifacts"] and len(parts) == 3 and f"artifact:{parts[2]}" in scope.inputs:
+        return scope.inputs[f"artifact:{parts[2]}"]  # passed on (`from: "{{inputs.artifacts.x}}"`): what it was given
     if parts[:2] == ["inputs", "artifacts"] and len(parts) == 4 and parts[3] == "path" and parts[2] in scope.artifacts:
         return scope.artifacts[parts[2]]
     if parts[:1] == ["outputs"] and len(parts) == 4 and parts[3] == "path" and parts[2] in scope.output_paths:
