@@ -50,7 +50,7 @@ def _unquote(token: str) -> str:
         if c == "\\":
             nxt = body[i + 1]
             if nxt not in _ESCAPES:
-                raise Unsupported(f"the string {token} holds the escape \\{nxt}, which the importer does not read")
+                raise Unsupported(f"successCondition: the string {token} holds the escape \\{nxt}, which the importer does not read")
             out.append(_ESCAPES[nxt])
             i += 2
         else:
