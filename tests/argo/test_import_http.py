@@ -315,3 +315,44 @@ def test_with_the_real_curl_the_wire_request_is_what_gos_client_sends(tmp_path):
     assert headers["User-Agent"] == "Go-http-client/1.1" and headers["Content-Length"] == "2"
     assert headers["X-A"] == "1" and headers["Accept-Encoding"] == "gzip"
     assert "Accept" not in headers and "Content-Type" not in headers and "Expect" not in headers
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+def test_an_imported_spec_runs_on_the_local_backend_and_the_next_step_reads_the_body(tmp_path):
+    """Real processes: the http step's body is its result, which the next task reads as Argo's would; a body
+    that fails the condition fails the step and its reader never starts."""
+    from orch.backends.local.run import run
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    seen = tmp_path / "seen"
+    try:
+        port = server.server_address[1]
+        for want, status in (("PUT", "succeeded"), ("GET", "failed")):
+            manifest = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "metadata": {"name": "h"},
+                        "spec": {"entrypoint": "main", "templates": [
+                            {"name": "main", "dag": {"tasks": [
+                                {"name": "call", "template": "call"},
+                                {"name": "keep", "template": "keep", "dependencies": ["call"],
+                                 "arguments": {"parameters": [{"name": "b", "value": "{{tasks.call.outputs.result}}"}]}}]}},
+                            {"name": "call", "http": {"url": f"http://127.0.0.1:{port}/thing", "method": "PUT",
+                                                      "body": "payload",
+                                                      "successCondition": f'response.body contains "{want}"'}},
+                            {"name": "keep", "inputs": {"parameters": [{"name": "b"}]},
+                             "script": {"image": "alpine:3.23", "command": ["sh"],
+                                        "source": f"printf %s '{{{{inputs.parameters.b}}}}' > {seen}"}}]}}
+            (tmp_path / "wf.yaml").write_text(yaml.safe_dump(manifest))
+            [imported] = import_(tmp_path / "wf.yaml")
+            assert not [e for e in imported.report.entries if e.status == UNSUPPORTED]
+            assert imported.report.behaviour.checked
+            (tmp_path / "spec.yaml").write_text(imported.text)
+            result = run(parse_spec(imported.text), {}, spec_path=str(tmp_path / "spec.yaml"), home=tmp_path / ".orch")
+            assert result.steps["call"].status == status
+            if status == "succeeded":
+                body = json.loads(seen.read_text())
+                assert (body["method"], body["body"]) == ("PUT", "payload")
+                seen.unlink()
+            else:
+                assert result.steps["keep"].status == "upstream_failed" and not seen.exists()
+    finally:
+        server.shutdown()
