@@ -333,8 +333,8 @@ def test_an_imported_spec_runs_on_the_local_backend_and_the_next_step_reads_the_
                         "spec": {"entrypoint": "main", "templates": [
                             {"name": "main", "dag": {"tasks": [
                                 {"name": "call", "template": "call"},
-                                {"name": "keep", "template": "keep", "dependencies": ["call"],
-                                 "arguments": {"parameters": [{"name": "b", "value": "{{tasks.call.outputs.result}}"}]}}]}},
+                                {"name": "keep", "template": "keep", "dependencies": ["call"], "arguments": {
+                                    "parameters": [{"name": "b", "value": "{{tasks.call.outputs.result}}"}]}}]}},
                             {"name": "call", "http": {"url": f"http://127.0.0.1:{port}/thing", "method": "PUT",
                                                       "body": "payload",
                                                       "successCondition": f'response.body contains "{want}"'}},

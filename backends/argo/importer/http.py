@@ -246,8 +246,8 @@ class Https:
                 continue
             value = translate(str(header.get("value") or ""), scope)
             triples += [host, name, value]
-            led.mapped(at, "command", "sent in order (curl -H), as Argo's agent adds it"
-                       + ("; a Host header sets the request's host, as Go's request.Host does" if host == "host" else ""))
+            host_note = "; a Host header sets the request's host, as Go's request.Host does" if host == "host" else ""
+            led.mapped(at, "command", "sent in order (curl -H), as Argo's agent adds it" + host_note)
         return names, env, triples
 
     def _http_outputs(self, path: tuple, template: dict) -> dict:

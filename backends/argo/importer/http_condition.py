@@ -25,7 +25,8 @@ import re
 from . import command as cmd
 from .tags import Unsupported
 
-_TOKEN = re.compile(r'''\s*(?:(?P<number>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')'''
+_TOKEN = re.compile(r'''\s*(?:(?P<number>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)'''
+                    r'''|(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')'''
                     r'''|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>==|!=|<=|>=|&&|\|\||[<>!()\[\].,]))''')
 _WORDS = {"and": "&&", "or": "||", "not": "!"}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
@@ -50,7 +51,8 @@ def _unquote(token: str) -> str:
         if c == "\\":
             nxt = body[i + 1]
             if nxt not in _ESCAPES:
-                raise Unsupported(f"successCondition: the string {token} holds the escape \\{nxt}, which the importer does not read")
+                raise Unsupported(f"successCondition: the string {token} holds the escape \\{nxt}, which the importer "
+                                  "does not read")
             out.append(_ESCAPES[nxt])
             i += 2
         else:
@@ -66,7 +68,8 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             break
         match = _TOKEN.match(text, at)
         if not match:
-            raise Unsupported(f"successCondition {text!r}: expr-lang the importer does not read (at {text[at:at + 12]!r})")
+            raise Unsupported(f"successCondition {text!r}: expr-lang the importer does not read "
+                              f"(at {text[at:at + 12]!r})")
         kind = match.lastgroup
         value = match.group(kind)
         if kind == "name" and value in _WORDS:
