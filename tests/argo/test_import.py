@@ -23,7 +23,8 @@ EXPECTED = {
     "container-set": ((), True),
     "cron-artifacts": ((), True),
     "dag-params-when": ((), False),
-    "hooks": ((), True),  # each task's exit hook a finally step run when the task ran  # score.Failed read as any_failed: Argo omits alert when score never ran
+    "hooks": ((), True),
+    "http": ((), True),  # each task's exit hook a finally step run when the task ran  # score.Failed read as any_failed: Argo omits alert when score never ran
     "loops": ((), True),
     "nested-exit": ((), False),  # a failed exit handler fails Argo's run, never orch's
     "retries": ((), True),  # Argo's default policy does not retry errors: nor does orch's retries.on: failure

@@ -22,6 +22,7 @@ from .container_set import ContainerSets
 from .common import INFORMATIONAL, NOT_KEPT, SPEC_POD, failing, join, kind_of, value_at
 from .cron import schedule as cron_schedule
 from .hooks import Hooks
+from .http import Https
 from .leaf import Leaves
 from .manifest import with_defaults
 from .policies import POLICIES
@@ -30,7 +31,7 @@ from .retries import Retrying, number, seconds
 from .tags import Scope, Unsupported, translate
 
 
-class Workflow(Calls, Leaves, ContainerSets, Resources, Hooks):
+class Workflow(Calls, Leaves, ContainerSets, Resources, Https, Hooks):
     """The conversion of one document: the spec dict, its comments, and what the behaviour check needs."""
 
     def __init__(self, document, ledger, library: dict | None = None):

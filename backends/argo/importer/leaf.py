@@ -1,4 +1,4 @@
-"""Container, script, suspend and resource (resource.py) templates, called once with their inputs, as orch steps: the argv (command.py),
+"""Container, script, suspend, resource (resource.py) and http (http.py) templates, called once with their inputs, as orch steps: the argv (command.py),
 the inputs placed and outputs copied, retries, timeouts and pod settings."""
 
 from __future__ import annotations
@@ -22,7 +22,14 @@ class Leaves:
         led = self.ledger
         led.mapped((*path, "name"), spec_path[-1] if spec_path else None)
         kubernetes = step.get("kubernetes") or {}
-        pod.pod_fields(template, path, led, kubernetes, TEMPLATE_POD, scope, self.pod_patches)
+        if "http" in template:  # Argo's agent pod runs it: the workflow's pod, built without the template's settings
+            for key in TEMPLATE_POD:
+                if key in template:
+                    led.approximated((*path, key), "not kept: Argo makes an http template's request in the "
+                                                   "workflow's agent pod, which takes none of a template's pod "
+                                                   "settings; the orch step's pod takes the workflow's")
+        else:
+            pod.pod_fields(template, path, led, kubernetes, TEMPLATE_POD, scope, self.pod_patches)
         if kubernetes:
             step["kubernetes"] = kubernetes
         if "retryStrategy" in template:
@@ -44,7 +51,10 @@ class Leaves:
                 raise Unsupported(f"{value!r} comes from a param or an output: an orch timeout is a literal")
             return number(seconds(text))
 
-        if "activeDeadlineSeconds" in template:
+        if "activeDeadlineSeconds" in template and "http" in template:
+            led.mapped((*path, "activeDeadlineSeconds"), note="no timeout: Argo sets it on a pod, and an http node "
+                                                               "has none of its own")
+        elif "activeDeadlineSeconds" in template:
             step["timeout"] = literal(template["activeDeadlineSeconds"])
             led.mapped((*path, "activeDeadlineSeconds"), "timeout", "the pod's deadline: one attempt")
         if "timeout" in template:
@@ -66,6 +76,8 @@ class Leaves:
         self._current = qualified
         if kind == "resource":
             outputs, reads = self._resource_outputs(path, template, scope)
+        elif kind == "http":
+            outputs = self._http_outputs(path, template)
         else:
             outputs = self._leaf_outputs(path, template, scope, plan)
         self.outputs[qualified] = outputs
@@ -75,6 +87,8 @@ class Leaves:
             self._suspend(path, template, plan)
         elif kind == "resource":
             self._resource(path, template, scope, plan, step, reads)
+        elif kind == "http":
+            self._http(path, template, scope, plan, step)
         else:
             led.unsupported((*path, kind), f"a {kind} template has no orch step form")
             if template.get("volumes"):
