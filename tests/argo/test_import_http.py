@@ -295,7 +295,6 @@ class _Echo(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 def test_with_the_real_curl_the_wire_request_is_what_gos_client_sends(tmp_path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -317,7 +316,6 @@ def test_with_the_real_curl_the_wire_request_is_what_gos_client_sends(tmp_path):
     assert "Accept" not in headers and "Content-Type" not in headers and "Expect" not in headers
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 def test_an_imported_spec_runs_on_the_local_backend_and_the_next_step_reads_the_body(tmp_path):
     """Real processes: the http step's body is its result, which the next task reads as Argo's would; a body
     that fails the condition fails the step and its reader never starts."""
