@@ -203,11 +203,18 @@ class Workflow(Calls, Leaves, ContainerSets, Resources, Https, Hooks):
             if set(source) == {"parameter"} and set(param) <= {"name", "valueFrom"}:
                 self.ledger.approximated(where, "a workflow output: orch reports the step output it names "
                                                 "(an orch pipeline has no outputs of its own)")
-            else:
-                self.ledger.unsupported(where, "a workflow output chosen by an expression or default has no orch form")
+            else:  # nothing in the run reads it: no step's behaviour depends on it
+                self.ledger.approximated(where, f"a workflow output, chosen by {json.dumps(source or param)}: only "
+                                                "Argo's status shows it; orch's run result holds the outputs of the "
+                                                "steps it is chosen from, not the choice (an orch pipeline has no "
+                                                "outputs of its own)")
+        for i, artifact in enumerate(outputs.get("artifacts") or []):
+            self.ledger.approximated((*path, "outputs", "artifacts", i), "a workflow output artifact: only Argo's "
+                                     "status shows it; orch's run result lists the artifacts of the steps it comes "
+                                     "from (an orch pipeline has no outputs of its own)")
         for key in outputs:
-            if key != "parameters":
-                self.ledger.unsupported((*path, "outputs", key), "workflow output artifacts have no orch form")
+            if key not in ("parameters", "artifacts"):
+                self.ledger.unsupported((*path, "outputs", key), f"a workflow's outputs.{key} has no orch form")
 
     def _entry_scope(self, name: str, scope: Scope) -> Scope:
         """The entrypoint's (or exit handler's) inputs: the workflow's parameters of the same names (Argo binds
