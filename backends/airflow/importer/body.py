@@ -133,3 +133,15 @@ def context_calls(node: ast.AST) -> list[int]:
     """The lines where the function asks Airflow for its context (`get_current_context()`), which outside an
     Airflow task raises."""
     return [one.lineno for one in ast.walk(node) if isinstance(one, ast.Call) and _called(one) == "get_current_context"]
+
+
+def only_raises_skip(node: ast.AST) -> bool:
+    """Whether the body (past a docstring) is exactly `raise AirflowSkipException` (called or not): an operator
+    whose every try ends skipped."""
+    body = [one for one in getattr(node, "body", []) if not (isinstance(one, ast.Expr) and
+                                                              isinstance(one.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return False
+    raised = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+    name = raised.attr if isinstance(raised, ast.Attribute) else getattr(raised, "id", "")
+    return name == "AirflowSkipException"

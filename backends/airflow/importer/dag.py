@@ -176,7 +176,8 @@ def conditions(reading: Reading) -> None:
                 for c in chosen:
                     clash = any(c in other for other in candidates if other != c)
                     tests.append(f"{ref} == '{c}'" if clash else f"{ref} == '{c}' or '{c}' in {ref}")
-                reading.steps[reading.names[down]]["when"] = " or ".join(tests)
+                if reading.steps[reading.names[down]].get("when") is not False:  # one that always skips still does
+                    reading.steps[reading.names[down]]["when"] = " or ".join(tests)
                 reading.ledger.mapped(("tasks", task_id, "downstream", down), reading.target(reader, "when"))
             reading.note(task, "", "a branch: it returns the task_id(s) to follow; the steps after it test that "
                                    "output in `when`")
@@ -186,7 +187,8 @@ def conditions(reading: Reading) -> None:
             for down in (descendants(dag_tasks, task_id) if ignore else task["downstream"]):
                 reader = dag_tasks[down]
                 ref = reading.reference(reader, task_id, OUTPUT, bare=True)
-                reading.steps[reading.names[down]]["when"] = f"not ({ref} == false)"
+                if reading.steps[reading.names[down]].get("when") is not False:
+                    reading.steps[reading.names[down]]["when"] = f"not ({ref} == false)"
             why = ("a short-circuit: orch's output is a boolean, so the function must return True or False "
                    "(Airflow takes any value's truth)")
             reading.ledger.approximated(("tasks", task_id, "python_callable"), why, reading.target(task, "outputs"))

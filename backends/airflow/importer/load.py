@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -149,6 +150,9 @@ def describe_task(task) -> dict:
             described["kwargs"].pop("params")  # the DAG's params, which every task gets
         if getattr(task, "python_callable", None) is not None:
             described["callable"] = callable_of(task.python_callable)
+    execute = kind.__dict__.get("execute") if kind else None  # the class's own execute, not one it inherits
+    if callable(execute):
+        described["execute"] = callable_of(inspect.unwrap(execute))  # past the safeguard Airflow wraps it in
     for internal in ("python_callable", "kwargs_to_upstream"):  # the callable, and a copy of its arguments
         described["kwargs"].pop(internal, None)
     return described

@@ -69,7 +69,20 @@ def kind_of(task: dict) -> str:
         return "virtualenv"
     if "PythonOperator" in bases:
         return "python"
+    if "LatestOnlyOperator" in bases:
+        return "latest_only"
+    if always_skips(task):
+        return "skip"
     return "other"
+
+
+def always_skips(task: dict) -> bool:
+    """An operator whose own execute only raises AirflowSkipException: every try Airflow starts ends skipped."""
+    from .body import function_node, only_raises_skip
+
+    execute = task.get("execute")
+    node = function_node(execute) if execute else None
+    return node is not None and only_raises_skip(node)
 
 
 KIND_NOTES = {"python": "a python step calling the same function",
@@ -81,6 +94,9 @@ KIND_NOTES = {"python": "a python step calling the same function",
               "branch": "a python step whose output the downstream steps' `when` reads",
               "short_circuit": "a python step whose output the downstream steps' `when` reads",
               "virtualenv": "a python step with its requirements as packages, in a virtualenv orch makes",
+              "skip": "a step with `when: false`: the operator's execute only raises AirflowSkipException, so "
+                      "Airflow skips it whenever its trigger rule lets it start, and orch skips it then",
+              "latest_only": "a step running `true`; the steps after it run as they would after an empty task",
               "other": ""}
 
 
@@ -280,6 +296,35 @@ def empty_step(reading, task: dict, step: dict) -> None:
     step["command"] = ["true"]
 
 
+def skip_step(reading, task: dict, step: dict) -> None:
+    step["command"] = ["true"]
+    step["when"] = False
+
+
+def latest_only_step(reading, task: dict, step: dict) -> None:
+    """LatestOnlyOperator (operators/latest_only.py): it follows every direct downstream task in a manual run, and
+    in any run whose timetable has no next run; else only while `now` is in (the end of the data interval before the
+    run's, the end of the one after it] -- for a cron or timedelta trigger schedule, (the run's logical date, the
+    next tick]. orch has no run kind and no `now` in a condition: its steps after it always run."""
+    step["command"] = ["true"]
+    table = reading.dag["timetable"]["type"]
+    at = ("tasks", task["task_id"], "operator")
+    if table in ("NullTimetable", "OnceTimetable"):
+        reading.ledger.mapped(at, reading.target(task, "command"), "the DAG has no next run: Airflow follows every "
+                                                                   "direct downstream task in each run, as orch does")
+        return
+    window = ("after the next schedule tick after the run's logical date" if table in TRIGGER_TIMETABLES else
+              "outside the window from the end of the data interval before the run's to the end of the one after it")
+    why = (f"Airflow skips its direct downstream tasks in a run that is not manual (scheduled, backfilled, "
+           f"asset-triggered) when this task starts {window}: a catch-up, backfill or late run; orch runs them in "
+           "every run (orch has no run kind, and a condition cannot read the time)")
+    reading.ledger.approximated(at, why, reading.target(task, "command"))
+    reading.note(task, "command", why)
+
+
+TRIGGER_TIMETABLES = ("CronTriggerTimetable", "DeltaTriggerTimetable")
+
+
 def pod_step(reading, task: dict, step: dict) -> None:
     from .pod import read_pod
 
@@ -336,4 +381,4 @@ def templated(reading, task: dict, text: str, at: tuple) -> str:
 
 
 KINDS = {"python": python_step, "branch": branch_step, "short_circuit": short_circuit_step, "bash": bash_step,
-         "bash_function": bash_function_step, "time_delta": time_delta_step, "empty": empty_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}
+         "bash_function": bash_function_step, "time_delta": time_delta_step, "empty": empty_step, "skip": skip_step, "latest_only": latest_only_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}
