@@ -297,3 +297,59 @@ def test_a_task_mapped_over_an_empty_list_is_skipped_as_in_airflow(imported):
 def test_a_function_asking_airflow_for_its_context_is_refused(assets):
     entry = fates(assets["context_readers"])["tasks.today.python_callable.get_current_context"]
     assert entry.status == "unsupported" and "raises" in entry.note
+
+
+@pytest.fixture(scope="module")
+def skips() -> dict:
+    """tests/airflow/import_dags/skips.py imported: dag_id -> Imported."""
+    return {one.report.name: one for one in imported_all(load([DAGS / "skips.py"])[0])}
+
+
+def test_an_operator_that_only_skips_is_a_step_whose_when_is_false(skips):
+    """Its execute only raises AirflowSkipException: skipped whenever its trigger rule lets it start, in Airflow and
+    in orch; the steps after it see a skipped step."""
+    one = skips["skipping"]
+    graph = parse_spec(one.text)
+    assert str(graph.pipeline.steps["skip"].when).lower() == "false" and fates(one)["tasks.skip.operator"].status == "mapped"
+    ends = play(graph, {"work": Draw(fails=1)}).ends
+    assert ends["skip"].state == ends["after_skip"].state == "skipped" and ends["join"].state == "succeeded"
+    assert play(graph, {"work": Draw(fails=2)}).ends["join"].state == "upstream_failed"
+    assert one.report.nothing_unsupported and one.report.behaviour.checked
+
+
+def test_latest_only_is_a_true_step_exact_without_a_schedule_and_approximated_with_one(skips):
+    """Airflow follows its downstream tasks in a manual run and where the timetable has no next run; a scheduled
+    run that starts after its next tick (catch-up, backfill, late) skips them, which orch never does: said."""
+    scheduled, unscheduled = fates(skips["skipping"])["tasks.latest.operator"], \
+        fates(skips["latest_unscheduled"])["tasks.latest.operator"]
+    assert unscheduled.status == "mapped" and "no next run" in unscheduled.note
+    assert scheduled.status == "approximated" and "after the next schedule tick" in scheduled.note
+    assert parse_spec(skips["skipping"].text).pipeline.steps["latest"].command == ["true"]
+    for one in skips.values():
+        assert one.report.nothing_unsupported and one.report.behaviour.checked, one.report.behaviour.summary()
+
+
+@pytest.mark.parametrize("dag_id", ["skipping", "latest_unscheduled"])
+def test_the_skipping_specs_validate_and_render_to_every_backend(skips, dag_id):
+    from orch.backends.registry import get
+    from orch.cli.render_cmd import check_capabilities
+
+    graph = parse_spec(skips[dag_id].text)
+    for backend in ("argo", "prefect", "airflow"):
+        check_capabilities(graph, backend, None, warnings=False)
+        assert get(backend).load(to_render=True).render(graph), backend
+
+
+def test_only_a_body_that_just_raises_the_skip_is_read_as_always_skipping():
+    import ast
+
+    from orch.backends.airflow.importer.body import only_raises_skip
+
+    def reads(source: str) -> bool:
+        return only_raises_skip(ast.parse(source).body[0])
+
+    assert reads("def execute(self, context):\n    'doc'\n    raise AirflowSkipException")
+    assert reads("def execute(self, context):\n    raise airflow.exceptions.AirflowSkipException('why')")
+    assert not reads("def execute(self, context):\n    if context:\n        raise AirflowSkipException\n    return 1")
+    assert not reads("def execute(self, context):\n    raise ValueError('no')")
+    assert not reads("def execute(self, context):\n    log('x')\n    raise AirflowSkipException")

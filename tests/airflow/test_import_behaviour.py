@@ -67,7 +67,7 @@ for job in jobs:
                 continue
             task.retry_delay = timedelta(0)
             task.retry_exponential_backoff = 0
-            if type(task).__name__ == "EmptyOperator":
+            if type(task).__name__ == "EmptyOperator" or task.task_id in job.get("keep", ()):
                 continue
             if getattr(task, "python_callable", None) is not None:
                 task.python_callable = body
@@ -85,7 +85,7 @@ print("RESULT " + json.dumps(found))
 '''
 
 SAMPLE = [  # (file, a Path or an example's name) whose tasks all run here
-    ("ours", "etl.py"), ("ours", "flow.py"),
+    ("ours", "etl.py"), ("ours", "flow.py"), ("ours", "skips.py"),
     ("example", "example_branch_labels.py"), ("example", "example_short_circuit_operator.py"),
     ("example", "example_nested_branch_dag.py"),
 ]
@@ -123,7 +123,8 @@ def played(tmp_path_factory) -> list[dict]:
             tasks = source_tasks(dag)
             chosen = _informative_draws(tasks)
             listed = _mapped_over(dag)
-            jobs.append({"file": str(copy), "dag_id": dag["dag_id"],
+            keep = [t for t, task in tasks.items() if task["kind"] in ("latest_only", "skip")]  # their own execute
+            jobs.append({"file": str(copy), "dag_id": dag["dag_id"], "keep": keep,
                          "draws": [{t: {"fails": d.fails, "value": d.outputs.get("return_value", [1, 2]) if t in listed else d.outputs.get("return_value")}
                                     for t, d in draw.items()} for draw in chosen]})
             cases.append((one, dag, tasks, chosen))
@@ -160,6 +161,15 @@ def test_a_task_mapped_over_an_empty_list_was_played_and_airflow_skipped_it(play
                and all(case["draw"][u].outputs.get("return_value") == [] and not case["draw"][u].fails
                        for u in task["expands"]) and _real(case["airflow"], case["tasks"])[task_id][0] == "skipped"]
     assert skipped
+
+
+def test_a_latest_only_task_and_one_that_only_skips_ran_their_own_code(played):
+    """dag.test()'s run is manual: LatestOnlyOperator follows its downstream tasks; AlwaysSkip raises its skip."""
+    runs = [case["airflow"] for case in played if case["airflow"]["dag_id"] == "skipping"]
+    assert runs
+    for run in runs:
+        real = _real(run, next(c["tasks"] for c in played if c["airflow"]["dag_id"] == "skipping"))
+        assert real["latest"] == ("success", 1) and real["skip"] == ("skipped", 0) and real["after_skip"][0] == "skipped"
 
 
 def _mapped_over(dag: dict) -> set[str]:

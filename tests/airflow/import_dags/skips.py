@@ -1,0 +1,39 @@
+"""DAGs written for orch's import tests: an operator whose execute only raises AirflowSkipException (skipped
+whenever it starts), and LatestOnlyOperator in a scheduled DAG (approximated) and an unscheduled one (exact)."""
+
+import pendulum
+
+from airflow.exceptions import AirflowSkipException
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.operators.latest_only import LatestOnlyOperator
+from airflow.sdk import DAG, BaseOperator, task
+
+
+class AlwaysSkip(BaseOperator):
+    """Skipped on every try."""
+
+    def execute(self, context):
+        raise AirflowSkipException("nothing to do")
+
+
+with DAG("skipping", schedule="@daily", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False,
+         max_active_runs=1):
+    @task(retries=1)
+    def work():
+        return 1
+
+    latest = LatestOnlyOperator(task_id="latest")
+    skip = AlwaysSkip(task_id="skip")
+    after_skip = EmptyOperator(task_id="after_skip")
+    join = EmptyOperator(task_id="join", trigger_rule="none_failed")
+    done = work()
+    latest >> done >> join
+    skip >> [after_skip, join]
+
+
+with DAG("latest_unscheduled", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):
+    @task
+    def report():
+        return 2
+
+    LatestOnlyOperator(task_id="latest") >> report()
