@@ -1,6 +1,7 @@
 """The behaviour check proved through Airflow itself: DAGs (ours and Airflow's examples whose tasks run here) played
 by `dag.test()` with drawn outcomes injected -- each task's callable (or `execute`) replaced on the loaded DAG by one
-that fails its first N tries and returns the drawn value (a branch's choice, a short-circuit's truth), its retry
+that fails its first N tries and returns the drawn value (a branch's choice, a short-circuit's truth; a
+BaseBranchOperator's choose_branch replaced so), its retry
 delay set to 0 (the delays are compared number by number in test_import.py) -- and every task instance's state and
 try count compared with backends/airflow/play.py on the same draws, and with core/play.py of the imported spec
 where the report says the behaviour is the same."""
@@ -72,6 +73,8 @@ for job in jobs:
             if getattr(task, "python_callable", None) is not None:
                 task.python_callable = body
                 task.op_args, task.op_kwargs = [], {}
+            elif hasattr(task, "choose_branch"):  # a BaseBranchOperator: its own execute skips what it did not choose
+                task.choose_branch = lambda context, body=body: body()
             else:
                 task.execute = lambda context, body=body: body()
         dr = dag.test(logical_date=pendulum.datetime(2024, 1, 1, tz="UTC").add(days=i))
@@ -85,7 +88,7 @@ print("RESULT " + json.dumps(found))
 '''
 
 SAMPLE = [  # (file, a Path or an example's name) whose tasks all run here
-    ("ours", "etl.py"), ("ours", "flow.py"), ("ours", "skips.py"),
+    ("ours", "etl.py"), ("ours", "flow.py"), ("ours", "skips.py"), ("ours", "branch_times.py"),
     ("example", "example_branch_labels.py"), ("example", "example_short_circuit_operator.py"),
     ("example", "example_nested_branch_dag.py"),
 ]

@@ -17,6 +17,7 @@ from .dag import RAN
 from .tasks import OUTPUT, kind_of
 
 STATES = {"success": "succeeded"}
+PLAYED_AS = {"branch_time": "branch"}  # a date or week-day branch skips as any branch: its choice is drawn
 NOT_DRAWN = ("empty", "latest_only", "skip")  # kinds whose end no draw decides: they cannot fail
 
 
@@ -34,7 +35,8 @@ def source_tasks(dag: dict) -> dict[str, dict]:
         task = tasks[task_id]
         ordered[task_id] = {"upstream": task["upstream"], "downstream": task["downstream"],
                             "trigger_rule": task["kwargs"].get("trigger_rule", "all_success"),
-                            "retries": int(task["kwargs"].get("retries") or 0), "kind": kind_of(task),
+                            "retries": int(task["kwargs"].get("retries") or 0),
+                            "kind": PLAYED_AS.get(kind_of(task), kind_of(task)),
                             "expands": mapped_over(task),
                             "ignore_downstream_trigger_rules": task["kwargs"].get("ignore_downstream_trigger_rules",
                                                                                   True)}

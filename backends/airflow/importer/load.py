@@ -63,6 +63,7 @@ def describe_dag(dag) -> dict:
         attributes["dag_display_name"] = dag.dag_display_name
     return {
         "dag_id": dag.dag_id, "fileloc": dag.fileloc, "attributes": attributes,
+        "timezone": getattr(dag.timezone, "name", None) or str(dag.timezone),  # what a naive date in a task means
         "schedule": plain(getattr(dag, "schedule", None)), "timetable": timetable(dag.timetable),
         "params": {name: {"default": plain(dag.params.get_param(name).value),
                           "schema": plain(dag.params.get_param(name).schema),
@@ -222,6 +223,8 @@ def plain(value: Any, depth: int = 0) -> Any:
         return {"__kind__": "timedelta", "seconds": value.total_seconds()}
     if isinstance(value, datetime.datetime):
         return {"__kind__": "datetime", "iso": value.isoformat(), "tz": str(value.tzinfo) if value.tzinfo else None}
+    if isinstance(value, datetime.time):
+        return {"__kind__": "time", "iso": value.isoformat(), "tz": str(value.tzinfo) if value.tzinfo else None}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [plain(v, depth + 1) for v in value]
     if isinstance(value, dict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .branch_time import branch_time_step
 from .fields import read_common
 from .jinja import Context, render
 from .values import context_argument, context_mapping, value_of
@@ -53,6 +54,8 @@ def kind_of(task: dict) -> str:
         return "empty"
     if "ShortCircuitOperator" in bases or name == "@task.short_circuit":
         return "short_circuit"
+    if {"BranchDateTimeOperator", "BranchDayOfWeekOperator"} & bases:
+        return "branch_time"
     if "BranchPythonOperator" in bases or name == "@task.branch":
         return "branch"
     if name == "@task.bash" or "_BashDecoratedOperator" in bases:
@@ -93,6 +96,8 @@ KIND_NOTES = {"python": "a python step calling the same function",
               "pod": "a command step in that image, with its pod settings",
               "branch": "a python step whose output the downstream steps' `when` reads",
               "short_circuit": "a python step whose output the downstream steps' `when` reads",
+              "branch_time": "a python3 command making the operator's comparison when the step starts, as Airflow "
+                             "does when the task starts; the steps after it test the task_ids it writes in `when`",
               "virtualenv": "a python step with its requirements as packages, in a virtualenv orch makes",
               "skip": "a step with `when: false`: the operator's execute only raises AirflowSkipException, so "
                       "Airflow skips it whenever its trigger rule lets it start, and orch skips it then",
@@ -381,4 +386,4 @@ def templated(reading, task: dict, text: str, at: tuple) -> str:
 
 
 KINDS = {"python": python_step, "branch": branch_step, "short_circuit": short_circuit_step, "bash": bash_step,
-         "bash_function": bash_function_step, "time_delta": time_delta_step, "empty": empty_step, "skip": skip_step, "latest_only": latest_only_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}
+         "bash_function": bash_function_step, "time_delta": time_delta_step, "empty": empty_step, "branch_time": branch_time_step, "skip": skip_step, "latest_only": latest_only_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}
