@@ -329,7 +329,39 @@ def test_latest_only_is_a_true_step_exact_without_a_schedule_and_approximated_wi
         assert one.report.nothing_unsupported and one.report.behaviour.checked, one.report.behaviour.summary()
 
 
-@pytest.mark.parametrize("dag_id", ["skipping", "latest_unscheduled"])
+def test_a_sensor_whose_function_only_returns_done_is_a_true_step_and_any_other_is_refused(skips):
+    """Airflow's first poke of it is done (sdk bases/sensor.py): how long and how often it would wait never
+    matters. One that may not be done, or whose XCom a task reads, stays refused."""
+    one = skips["sensing"]
+    steps, entries = parse_spec(one.text).pipeline.steps, fates(one)
+    assert steps["upstream_ready"].command == steps["ready"].command == ["true"]
+    assert entries["tasks.ready.operator"].status == entries["tasks.upstream_ready.timeout"].status == "mapped"
+    assert "never reached" in entries["tasks.ready.mode"].note
+    assert one.report.nothing_unsupported and one.report.behaviour.checked
+    (refused,) = imported_all(load([DAGS / "sensing_refused.py"])[0])
+    entries = fates(refused)
+    assert entries["tasks.waits.operator"].status == "unsupported"
+    assert "read the sensor's XCom" in entries["tasks.read.operator"].note
+
+
+def test_only_a_function_that_just_returns_done_is_read_as_done_at_once():
+    import ast
+
+    from orch.backends.airflow.importer.body import done_at_once
+
+    def reads(source: str):
+        return done_at_once(ast.parse(source).body[0])
+
+    assert reads("def f():\n    'doc'\n    return True") == (True, None)
+    assert reads("def f():\n    return PokeReturnValue(is_done=True, xcom_value='x')") == (True, "x")
+    assert reads("def f():\n    return PokeReturnValue(True)") == (True, None)
+    assert not reads("def f():\n    return PokeReturnValue(is_done=False)")[0]
+    assert not reads("def f():\n    return check()")[0]
+    assert not reads("def f():\n    touch()\n    return True")[0]
+    assert not reads("def f():\n    return PokeReturnValue(is_done=True, xcom_value=load())")[0]
+
+
+@pytest.mark.parametrize("dag_id", ["skipping", "latest_unscheduled", "sensing"])
 def test_the_skipping_specs_validate_and_render_to_every_backend(skips, dag_id):
     from orch.backends.registry import get
     from orch.cli.render_cmd import check_capabilities

@@ -126,7 +126,7 @@ def played(tmp_path_factory) -> list[dict]:
             tasks = source_tasks(dag)
             chosen = _informative_draws(tasks)
             listed = _mapped_over(dag)
-            keep = [t for t, task in tasks.items() if task["kind"] in ("latest_only", "skip")]  # their own execute
+            keep = [t for t, task in tasks.items() if task["kind"] in ("latest_only", "skip", "done_sensor")]  # their own execute
             jobs.append({"file": str(copy), "dag_id": dag["dag_id"], "keep": keep,
                          "draws": [{t: {"fails": d.fails, "value": d.outputs.get("return_value", [1, 2]) if t in listed else d.outputs.get("return_value")}
                                     for t, d in draw.items()} for draw in chosen]})
@@ -166,13 +166,17 @@ def test_a_task_mapped_over_an_empty_list_was_played_and_airflow_skipped_it(play
     assert skipped
 
 
-def test_a_latest_only_task_and_one_that_only_skips_ran_their_own_code(played):
+def test_latest_only_a_task_that_only_skips_and_sensors_done_at_once_ran_their_own_code(played):
     """dag.test()'s run is manual: LatestOnlyOperator follows its downstream tasks; AlwaysSkip raises its skip."""
     runs = [case["airflow"] for case in played if case["airflow"]["dag_id"] == "skipping"]
     assert runs
     for run in runs:
         real = _real(run, next(c["tasks"] for c in played if c["airflow"]["dag_id"] == "skipping"))
         assert real["latest"] == ("success", 1) and real["skip"] == ("skipped", 0) and real["after_skip"][0] == "skipped"
+    sensed = [(c["airflow"], c["tasks"]) for c in played if c["airflow"]["dag_id"] == "sensing"]
+    assert sensed  # and the sensors that only return done, poked once by their own code
+    for run, tasks in sensed:
+        assert _real(run, tasks)["upstream_ready"] == _real(run, tasks)["ready"] == ("success", 1)
 
 
 def _mapped_over(dag: dict) -> set[str]:

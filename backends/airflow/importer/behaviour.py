@@ -4,7 +4,8 @@ played on the same random draws, every task's end (state and tries) and the run'
 Both sides get the same draws by task: a task's tries fail `fails` times, a branch returns one of its direct
 downstream task_ids (or nothing), a short-circuit True or False. An EmptyOperator runs nothing in Airflow and
 `true` in orch: neither can fail, so it is not drawn (and its `ran` output, where a join reads it, is there); nor
-is a LatestOnlyOperator (`true` in orch) or an operator that only skips (`when: false`).
+is a LatestOnlyOperator or a sensor done at its first poke (`true` in orch) or an operator that only skips
+(`when: false`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .tasks import OUTPUT, kind_of
 
 STATES = {"success": "succeeded"}
 PLAYED_AS = {"branch_time": "branch"}  # a date or week-day branch skips as any branch: its choice is drawn
-NOT_DRAWN = ("empty", "latest_only", "skip")  # kinds whose end no draw decides: they cannot fail
+NOT_DRAWN = ("empty", "latest_only", "done_sensor", "skip")  # kinds whose end no draw decides: they cannot fail
 
 
 def source_tasks(dag: dict) -> dict[str, dict]:

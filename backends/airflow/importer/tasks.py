@@ -74,9 +74,21 @@ def kind_of(task: dict) -> str:
         return "python"
     if "LatestOnlyOperator" in bases:
         return "latest_only"
+    if "PythonSensor" in bases and senses_at_once(task):
+        return "done_sensor"
     if always_skips(task):
         return "skip"
     return "other"
+
+
+def senses_at_once(task: dict) -> bool:
+    """A PythonSensor (or @task.sensor) whose function takes nothing and only returns done: its first poke ends it."""
+    from .body import done_at_once, function_node
+
+    function = task.get("callable") or {}
+    node = function_node(function) if function else None
+    return node is not None and not function.get("parameters") and done_at_once(node)[0] and \
+        not task["kwargs"].get("op_args") and not task["kwargs"].get("op_kwargs") and not task["mapped"]
 
 
 def always_skips(task: dict) -> bool:
@@ -102,6 +114,8 @@ KIND_NOTES = {"python": "a python step calling the same function",
               "skip": "a step with `when: false`: the operator's execute only raises AirflowSkipException, so "
                       "Airflow skips it whenever its trigger rule lets it start, and orch skips it then",
               "latest_only": "a step running `true`; the steps after it run as they would after an empty task",
+              "done_sensor": "a step running `true`: the sensor's function takes nothing and only returns done, so "
+                             "Airflow's first poke ends it, successfully, having done nothing else",
               "other": ""}
 
 
@@ -306,6 +320,32 @@ def skip_step(reading, task: dict, step: dict) -> None:
     step["when"] = False
 
 
+def done_sensor_step(reading, task: dict, step: dict) -> None:
+    """A sensor done at its first poke (sdk bases/sensor.py `execute`): how and how long it would wait never
+    matters. Its XCom (the PokeReturnValue's xcom_value) is refused where another task reads it."""
+    step["command"] = ["true"]
+    path = ("tasks", task["task_id"])
+    for key in ("op_args", "op_kwargs"):
+        if key in task["kwargs"]:
+            reading.ledger.mapped((*path, key), note="none")
+    for key in (*HOW_IT_WAITS, "timeout", "soft_fail", "never_fail", "silent_fail"):
+        if key in task["kwargs"]:
+            reading.ledger.mapped((*path, key), note="never reached: the first poke is done")
+    readers = [t["task_id"] for t in reading.dag["tasks"] if _pulls(t, task["task_id"])]
+    if readers:
+        reading.ledger.unsupported((*path, "operator"), f"{', '.join(readers)} read the sensor's XCom, which the "
+                                                        "step running `true` does not write")
+
+
+def _pulls(task: dict, source: str) -> bool:
+    """Whether `task`'s arguments hold an XComArg of `source`."""
+    def walk(value) -> bool:
+        if isinstance(value, dict):
+            return (value.get("__kind__") == "xcom" and value.get("task_id") == source) or any(map(walk, value.values()))
+        return isinstance(value, list) and any(map(walk, value))
+    return walk(task["kwargs"]) or walk((task.get("expand") or {}).get("value"))
+
+
 def latest_only_step(reading, task: dict, step: dict) -> None:
     """LatestOnlyOperator (operators/latest_only.py): it follows every direct downstream task in a manual run, and
     in any run whose timetable has no next run; else only while `now` is in (the end of the data interval before the
@@ -386,4 +426,4 @@ def templated(reading, task: dict, text: str, at: tuple) -> str:
 
 
 KINDS = {"python": python_step, "branch": branch_step, "short_circuit": short_circuit_step, "bash": bash_step,
-         "bash_function": bash_function_step, "time_delta": time_delta_step, "empty": empty_step, "branch_time": branch_time_step, "skip": skip_step, "latest_only": latest_only_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}
+         "bash_function": bash_function_step, "time_delta": time_delta_step, "empty": empty_step, "branch_time": branch_time_step, "skip": skip_step, "latest_only": latest_only_step, "done_sensor": done_sensor_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}
