@@ -354,7 +354,7 @@ def latest_only_step(reading, task: dict, step: dict) -> None:
     step["command"] = ["true"]
     table = reading.dag["timetable"]["type"]
     at = ("tasks", task["task_id"], "operator")
-    if table in ("NullTimetable", "OnceTimetable"):
+    if table in NO_NEXT_RUN:
         reading.ledger.mapped(at, reading.target(task, "command"), "the DAG has no next run: Airflow follows every "
                                                                    "direct downstream task in each run, as orch does")
         return
@@ -368,6 +368,8 @@ def latest_only_step(reading, task: dict, step: dict) -> None:
 
 
 TRIGGER_TIMETABLES = ("CronTriggerTimetable", "DeltaTriggerTimetable")
+NO_NEXT_RUN = ("NullTimetable", "OnceTimetable", "AssetTriggeredTimetable", "PartitionedAssetTimetable",
+               "PartitionedAtRuntime")  # next_dagrun_info after a run is None (timetables/simple.py)
 
 
 def pod_step(reading, task: dict, step: dict) -> None:
