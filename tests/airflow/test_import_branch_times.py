@@ -145,7 +145,8 @@ def test_the_imported_date_branches_run_here_and_follow_what_they_chose(branch_t
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(DAGS), *sys.path]))
     result = run(parse_spec(branch_times.text), {}, home=tmp_path / ".orch")
-    assert all(step.status != "failed" for step in result.steps.values()), {n: (s.status, s.error) for n, s in result.steps.items() if s.status == "failed"}
+    failed = {name: step.error for name, step in result.steps.items() if step.status == "failed"}
+    assert not failed, failed
     now = dt.datetime.now(dt.timezone.utc)
     states = {name: step.status for name, step in result.steps.items()}
     in_hours = dt.time(9) <= now.time() <= dt.time(17)

@@ -151,9 +151,10 @@ def describe_task(task) -> dict:
             described["kwargs"].pop("params")  # the DAG's params, which every task gets
         if getattr(task, "python_callable", None) is not None:
             described["callable"] = callable_of(task.python_callable)
-    execute = kind.__dict__.get("execute") if kind else None  # the class's own execute, not one it inherits
-    if callable(execute):
-        described["execute"] = callable_of(inspect.unwrap(execute))  # past the safeguard Airflow wraps it in
+    execute = next((k.__dict__["execute"] for k in kind.__mro__ if "execute" in k.__dict__), None) if kind else None
+    execute = inspect.unwrap(execute) if callable(execute) else None  # past the safeguard Airflow wraps it in
+    if execute is not None and not (getattr(execute, "__module__", None) or "airflow.").startswith("airflow."):
+        described["execute"] = callable_of(execute)  # a user's operator's (its nearest class's): what it runs
     for internal in ("python_callable", "kwargs_to_upstream"):  # the callable, and a copy of its arguments
         described["kwargs"].pop(internal, None)
     return described

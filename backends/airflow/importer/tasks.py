@@ -428,4 +428,6 @@ def templated(reading, task: dict, text: str, at: tuple) -> str:
 
 
 KINDS = {"python": python_step, "branch": branch_step, "short_circuit": short_circuit_step, "bash": bash_step,
-         "bash_function": bash_function_step, "time_delta": time_delta_step, "empty": empty_step, "branch_time": branch_time_step, "skip": skip_step, "latest_only": latest_only_step, "done_sensor": done_sensor_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}
+         "bash_function": bash_function_step, "time_delta": time_delta_step, "empty": empty_step,
+         "branch_time": branch_time_step, "skip": skip_step, "latest_only": latest_only_step,
+         "done_sensor": done_sensor_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}

@@ -18,6 +18,10 @@ class AlwaysSkip(BaseOperator):
         raise AirflowSkipException("nothing to do")
 
 
+class AlsoSkips(AlwaysSkip):
+    """Its execute is AlwaysSkip's."""
+
+
 with DAG("skipping", schedule="@daily", start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False,
          max_active_runs=1):
     @task(retries=1)
@@ -25,9 +29,10 @@ with DAG("skipping", schedule="@daily", start_date=pendulum.datetime(2024, 1, 1,
         return 1
 
     latest = LatestOnlyOperator(task_id="latest")
-    skip = AlwaysSkip(task_id="skip")
-    after_skip = EmptyOperator(task_id="after_skip")
     join = EmptyOperator(task_id="join", trigger_rule="none_failed")
+    skip = AlwaysSkip(task_id="skip")
+    AlsoSkips(task_id="also_skips") >> join
+    after_skip = EmptyOperator(task_id="after_skip")
     done = work()
     latest >> done >> join
     skip >> [after_skip, join]
