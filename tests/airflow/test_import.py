@@ -340,10 +340,20 @@ def test_a_sensor_whose_function_only_returns_done_is_a_true_step_and_any_other_
     assert entries["tasks.ready.operator"].status == entries["tasks.upstream_ready.timeout"].status == "mapped"
     assert "never reached" in entries["tasks.ready.mode"].note
     assert one.report.nothing_unsupported and one.report.behaviour.checked
-    (refused,) = imported_all(load([DAGS / "sensing_refused.py"])[0])
-    entries = fates(refused)
+    entries = fates(_refused()["sensing_refused"])
     assert entries["tasks.waits.operator"].status == "unsupported"
     assert "read the sensor's XCom" in entries["tasks.read.operator"].note
+
+
+def _refused() -> dict:
+    return {one.report.name: one for one in imported_all(load([DAGS / "sensing_refused.py"])[0])}
+
+
+def test_a_date_branch_following_a_task_group_id_is_refused():
+    """Airflow's skip_all_except expands a group's id to its tasks; the `when`s after the step test task ids."""
+    branch = fates(_refused()["date_branch_refused"])
+    assert branch["tasks.by_day.follow_task_ids_if_true"].status == "unsupported"
+    assert branch["tasks.by_day.follow_task_ids_if_false"].status == "mapped"
 
 
 def test_only_a_function_that_just_returns_done_is_read_as_done_at_once():
@@ -387,3 +397,19 @@ def test_only_a_body_that_just_raises_the_skip_is_read_as_always_skipping():
     assert not reads("def execute(self, context):\n    if context:\n        raise AirflowSkipException\n    return 1")
     assert not reads("def execute(self, context):\n    raise ValueError('no')")
     assert not reads("def execute(self, context):\n    log('x')\n    raise AirflowSkipException")
+
+
+def test_a_task_after_two_branches_runs_only_where_neither_skips_it():
+    """Each branch skips its unchosen tasks on its own (SkipMixin): the step's `when` tests both choices."""
+    from orch.backends.airflow.importer.behaviour import source_tasks
+    from orch.backends.airflow.play import play as play_airflow
+
+    (one,) = imported_all(load([DAGS / "two_branches.py"])[0])
+    graph = parse_spec(one.text)
+    when = str(graph.pipeline.steps["both"].when)
+    assert "steps.first." in when and "steps.second." in when
+    (dag,) = load([DAGS / "two_branches.py"])[0]["dags"]
+    for chosen in (("both", "both"), ("both", None), ("other", "both")):
+        draws = {"first": Draw(outputs={"return_value": chosen[0]}), "second": Draw(outputs={"return_value": chosen[1]})}
+        airflow = play_airflow(source_tasks(dag), draws).ends["both"].state
+        assert {"success": "succeeded"}.get(airflow, airflow) == play(graph, draws).ends["both"].state, chosen

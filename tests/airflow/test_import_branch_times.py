@@ -55,19 +55,17 @@ def _cases_file(folder: Path) -> Path:
             "only_upper": ("None", f"datetime.time({local.hour}, {local.minute})"),
         }
         body.append(f"with DAG('times_{name}', schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz='{zone}')):")
-        for task_id, (lower, upper) in cases.items():
-            body.append(f"    BranchDateTimeOperator(task_id='{task_id}', follow_task_ids_if_true=['yes'], "
-                        f"follow_task_ids_if_false='no', target_lower={lower}, target_upper={upper})")
-        body.append("    BranchDateTimeOperator(task_id='logical', follow_task_ids_if_true='yes', "
-                    "follow_task_ids_if_false=['no'], target_lower=datetime.time(0), target_upper=datetime.time(1), "
-                    "use_task_logical_date=True)")
-        body.append(f"    BranchDayOfWeekOperator(task_id='today', follow_task_ids_if_true='yes', "
-                    f"follow_task_ids_if_false='no', week_day={{WeekDay({local.isoweekday()}), 'Sunday'}})")
-        body.append(f"    BranchDayOfWeekOperator(task_id='not_today', follow_task_ids_if_true='yes', "
-                    f"follow_task_ids_if_false='no', week_day=[WeekDay({today % 7 + 1})])")
-        body.append("    BranchDayOfWeekOperator(task_id='monday', follow_task_ids_if_true='yes', "
-                    "follow_task_ids_if_false='no', week_day='monday', use_task_logical_date=True)")
-        body.append("    [EmptyOperator(task_id='yes'), EmptyOperator(task_id='no')]")
+        branches = {task_id: ("BranchDateTimeOperator", f"target_lower={lower}, target_upper={upper}")
+                    for task_id, (lower, upper) in cases.items()}
+        branches["logical"] = ("BranchDateTimeOperator", "target_lower=datetime.time(0), "
+                               "target_upper=datetime.time(1), use_task_logical_date=True")
+        branches["today"] = ("BranchDayOfWeekOperator", f"week_day={{WeekDay({local.isoweekday()}), 'Sunday'}}")
+        branches["not_today"] = ("BranchDayOfWeekOperator", f"week_day=[WeekDay({today % 7 + 1})]")
+        branches["monday"] = ("BranchDayOfWeekOperator", "week_day='monday', use_task_logical_date=True")
+        for task_id, (kind, given) in branches.items():  # each with its own pair after it, one as a list
+            body.append(f"    {kind}(task_id='{task_id}', follow_task_ids_if_true=['{task_id}_yes'], "
+                        f"follow_task_ids_if_false='{task_id}_no', {given}) >> "
+                        f"[EmptyOperator(task_id='{task_id}_yes'), EmptyOperator(task_id='{task_id}_no')]")
     file = folder / "cases.py"
     file.write_text(textwrap.dedent("""\
         import datetime
@@ -97,8 +95,8 @@ def test_the_commands_choose_as_the_operators_own_choose_branch(tmp_path):
 
     file = _cases_file(tmp_path)
     imported = imported_all(load([file])[0])
-    asked = {one.report.name: {t: LOGICAL.get(t) for t in parse_spec(one.text).pipeline.steps if t not in ("yes", "no")}
-             for one in imported}
+    asked = {one.report.name: {t: LOGICAL.get(t) for t in parse_spec(one.text).pipeline.steps
+                               if not t.endswith(("_yes", "_no"))} for one in imported}
     done = subprocess.run([sys.executable, "-c", CHOOSE, str(file), json.dumps(asked)], capture_output=True, text=True,
                           env=airflow_env(airflow_home(), None), timeout=300)
     lines = [line for line in done.stdout.splitlines() if line.startswith("CHOSEN ")]
@@ -110,7 +108,7 @@ def test_the_commands_choose_as_the_operators_own_choose_branch(tmp_path):
         for task_id in asked[one.report.name]:
             ours[f"{one.report.name}.{task_id}"] = _chosen_by_command(steps[task_id], LOGICAL.get(task_id), tmp_path)
     assert ours == airflow
-    assert {"yes", "no"} <= {c if isinstance(c, str) else c[0] for c in airflow.values()}  # both ways chosen
+    assert {"yes", "no"} <= {(c if isinstance(c, str) else c[0]).rpartition("_")[2] for c in airflow.values()}
     for one in imported:  # exact but in New York (DST) and where the logical date's time of day is read
         approximated = {e.path for e in one.report.entries if e.status == "approximated"}
         assert ("tasks.logical.use_task_logical_date" in approximated) and \

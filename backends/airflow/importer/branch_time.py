@@ -47,9 +47,14 @@ def branch_time_step(reading, task: dict, step: dict) -> None:
     zone = reading.dag.get("timezone") or "UTC"
     arguments = {"timezone": zone, "true": _plain_ids(kwargs.get("follow_task_ids_if_true")),
                  "false": _plain_ids(kwargs.get("follow_task_ids_if_false"))}
-    for key in ("follow_task_ids_if_true", "follow_task_ids_if_false"):
-        reading.ledger.mapped((*path, key), reading.target(task, "command"), "the task_ids the step writes as its "
-                                                                            "return_value")
+    for key, ids in (("follow_task_ids_if_true", arguments["true"]), ("follow_task_ids_if_false", arguments["false"])):
+        stray = [one for one in ([ids] if isinstance(ids, str) else ids) if one not in task["downstream"]]
+        if stray:  # a task group's id, or a task not right after it: Airflow's skip_all_except expands or refuses it
+            reading.ledger.unsupported((*path, key), f"{', '.join(stray)}: not a task directly downstream, which is "
+                                                     "all the `when`s after the step test")
+        else:
+            reading.ledger.mapped((*path, key), reading.target(task, "command"), "the task_ids the step writes as "
+                                                                                "its return_value")
     if not _known_zone(zone):
         reading.ledger.unsupported((*path, "operator"), f"the DAG's time zone {zone!r} is not an IANA name python's "
                                                         "zoneinfo knows")

@@ -108,8 +108,9 @@ KIND_NOTES = {"python": "a python step calling the same function",
               "pod": "a command step in that image, with its pod settings",
               "branch": "a python step whose output the downstream steps' `when` reads",
               "short_circuit": "a python step whose output the downstream steps' `when` reads",
-              "branch_time": "a python3 command making the operator's comparison when the step starts, as Airflow "
-                             "does when the task starts; the steps after it test the task_ids it writes in `when`",
+              "branch_time": "a python3 command (python3 must be where the step runs, as in orch's default image) "
+                             "making the operator's comparison when the step starts, as Airflow does when the task "
+                             "starts; the steps after it test the task_ids it writes in `when`",
               "virtualenv": "a python step with its requirements as packages, in a virtualenv orch makes",
               "skip": "a step with `when: false`: the operator's execute only raises AirflowSkipException, so "
                       "Airflow skips it whenever its trigger rule lets it start, and orch skips it then",
