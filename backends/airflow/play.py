@@ -6,7 +6,10 @@ upstream task ended (`always` runs whatever happened); a branch's skip of its un
 downstream tasks or, ignoring trigger rules, of all its descendants; retries (a try fails while the draw says so,
 `retries` more tries at most); a mapped task over an upstream's empty list skipped (models/taskmap.py, once
 its trigger rule let it run); and the run's state as models/dagrun.py `update_state` gives it: failed if a leaf
-task failed or is upstream_failed, else success. An EmptyOperator makes no try that can fail.
+task failed or is upstream_failed, else success. An EmptyOperator makes no try that can fail; neither does a
+LatestOnlyOperator, which in the manual run dag.test() makes follows all its downstream tasks
+(operators/latest_only.py), nor a sensor whose function only returns done (its first poke ends it); an operator
+whose execute only raises AirflowSkipException ends skipped.
 States are Airflow's: success, failed, skipped, upstream_failed.
 """
 
@@ -59,8 +62,8 @@ def decide(rule: str, upstream: list[str]) -> str:
 
 def play(tasks: Mapping[str, dict], draws: Mapping[str, Draw]) -> Played:
     """`tasks`: task_id -> {upstream, downstream, trigger_rule, retries, kind ('branch', 'short_circuit', 'empty',
-    or other), ignore_downstream_trigger_rules, expands (the tasks whose list it maps over)}, in an order where
-    upstream tasks come first."""
+    'latest_only', 'done_sensor', 'skip', or other), ignore_downstream_trigger_rules, expands (the tasks whose list
+    it maps over)}, in an order where upstream tasks come first."""
     ends: dict[str, Ending] = {}
     skipped_by: set[str] = set()
     for task_id, task in tasks.items():
@@ -75,8 +78,11 @@ def play(tasks: Mapping[str, dict], draws: Mapping[str, Draw]) -> Played:
             ends[task_id] = Ending("skipped")  # mapped over an empty list (models/taskmap.py)
             continue
         draw = draws.get(task_id, Draw())
-        if task.get("kind") == "empty":
+        if task.get("kind") in ("empty", "latest_only", "done_sensor"):
             ends[task_id] = Ending("success", 1)
+            continue
+        if task.get("kind") == "skip":
+            ends[task_id] = Ending("skipped")
             continue
         retries = task.get("retries", 0)
         failed = draw.fails > retries

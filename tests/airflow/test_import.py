@@ -297,3 +297,119 @@ def test_a_task_mapped_over_an_empty_list_is_skipped_as_in_airflow(imported):
 def test_a_function_asking_airflow_for_its_context_is_refused(assets):
     entry = fates(assets["context_readers"])["tasks.today.python_callable.get_current_context"]
     assert entry.status == "unsupported" and "raises" in entry.note
+
+
+@pytest.fixture(scope="module")
+def skips() -> dict:
+    """tests/airflow/import_dags/skips.py imported: dag_id -> Imported."""
+    return {one.report.name: one for one in imported_all(load([DAGS / "skips.py"])[0])}
+
+
+def test_an_operator_that_only_skips_is_a_step_whose_when_is_false(skips):
+    """Its execute only raises AirflowSkipException: skipped whenever its trigger rule lets it start, in Airflow and
+    in orch; the steps after it see a skipped step."""
+    one = skips["skipping"]
+    graph = parse_spec(one.text)
+    for name in ("skip", "also_skips"):  # its own execute, or the one it inherits
+        assert str(graph.pipeline.steps[name].when).lower() == "false"
+        assert fates(one)[f"tasks.{name}.operator"].status == "mapped"
+    ends = play(graph, {"work": Draw(fails=1)}).ends
+    assert ends["skip"].state == ends["after_skip"].state == "skipped" and ends["join"].state == "succeeded"
+    assert play(graph, {"work": Draw(fails=2)}).ends["join"].state == "upstream_failed"
+    assert one.report.nothing_unsupported and one.report.behaviour.checked
+
+
+def test_latest_only_is_a_true_step_exact_without_a_schedule_and_approximated_with_one(skips):
+    """Airflow follows its downstream tasks in a manual run and where the timetable has no next run; a scheduled
+    run that starts after its next tick (catch-up, backfill, late) skips them, which orch never does: said."""
+    scheduled, unscheduled = fates(skips["skipping"])["tasks.latest.operator"], \
+        fates(skips["latest_unscheduled"])["tasks.latest.operator"]
+    assert unscheduled.status == "mapped" and "no next run" in unscheduled.note
+    assert scheduled.status == "approximated" and "after the next schedule tick" in scheduled.note
+    assert parse_spec(skips["skipping"].text).pipeline.steps["latest"].command == ["true"]
+    for one in skips.values():
+        assert one.report.nothing_unsupported and one.report.behaviour.checked, one.report.behaviour.summary()
+
+
+def test_a_sensor_whose_function_only_returns_done_is_a_true_step_and_any_other_is_refused(skips):
+    """Airflow's first poke of it is done (sdk bases/sensor.py): how long and how often it would wait never
+    matters. One that may not be done, or whose XCom a task reads, stays refused."""
+    one = skips["sensing"]
+    steps, entries = parse_spec(one.text).pipeline.steps, fates(one)
+    assert steps["upstream_ready"].command == steps["ready"].command == ["true"]
+    assert entries["tasks.ready.operator"].status == entries["tasks.upstream_ready.timeout"].status == "mapped"
+    assert "never reached" in entries["tasks.ready.mode"].note
+    assert one.report.nothing_unsupported and one.report.behaviour.checked
+    entries = fates(_refused()["sensing_refused"])
+    assert entries["tasks.waits.operator"].status == "unsupported"
+    assert "read the sensor's XCom" in entries["tasks.read.operator"].note
+
+
+def _refused() -> dict:
+    return {one.report.name: one for one in imported_all(load([DAGS / "sensing_refused.py"])[0])}
+
+
+def test_a_date_branch_following_a_task_group_id_is_refused():
+    """Airflow's skip_all_except expands a group's id to its tasks; the `when`s after the step test task ids."""
+    branch = fates(_refused()["date_branch_refused"])
+    assert branch["tasks.by_day.follow_task_ids_if_true"].status == "unsupported"
+    assert branch["tasks.by_day.follow_task_ids_if_false"].status == "mapped"
+
+
+def test_only_a_function_that_just_returns_done_is_read_as_done_at_once():
+    import ast
+
+    from orch.backends.airflow.importer.body import done_at_once
+
+    def reads(source: str):
+        return done_at_once(ast.parse(source).body[0])
+
+    assert reads("def f():\n    'doc'\n    return True") == (True, None)
+    assert reads("def f():\n    return PokeReturnValue(is_done=True, xcom_value='x')") == (True, "x")
+    assert reads("def f():\n    return PokeReturnValue(True)") == (True, None)
+    assert not reads("def f():\n    return PokeReturnValue(is_done=False)")[0]
+    assert not reads("def f():\n    return check()")[0]
+    assert not reads("def f():\n    touch()\n    return True")[0]
+    assert not reads("def f():\n    return PokeReturnValue(is_done=True, xcom_value=load())")[0]
+
+
+@pytest.mark.parametrize("dag_id", ["skipping", "latest_unscheduled", "sensing"])
+def test_the_skipping_specs_validate_and_render_to_every_backend(skips, dag_id):
+    from orch.backends.registry import get
+    from orch.cli.render_cmd import check_capabilities
+
+    graph = parse_spec(skips[dag_id].text)
+    for backend in ("argo", "prefect", "airflow"):
+        check_capabilities(graph, backend, None, warnings=False)
+        assert get(backend).load(to_render=True).render(graph), backend
+
+
+def test_only_a_body_that_just_raises_the_skip_is_read_as_always_skipping():
+    import ast
+
+    from orch.backends.airflow.importer.body import only_raises_skip
+
+    def reads(source: str) -> bool:
+        return only_raises_skip(ast.parse(source).body[0])
+
+    assert reads("def execute(self, context):\n    'doc'\n    raise AirflowSkipException")
+    assert reads("def execute(self, context):\n    raise airflow.exceptions.AirflowSkipException('why')")
+    assert not reads("def execute(self, context):\n    if context:\n        raise AirflowSkipException\n    return 1")
+    assert not reads("def execute(self, context):\n    raise ValueError('no')")
+    assert not reads("def execute(self, context):\n    log('x')\n    raise AirflowSkipException")
+
+
+def test_a_task_after_two_branches_runs_only_where_neither_skips_it():
+    """Each branch skips its unchosen tasks on its own (SkipMixin): the step's `when` tests both choices."""
+    from orch.backends.airflow.importer.behaviour import source_tasks
+    from orch.backends.airflow.play import play as play_airflow
+
+    (one,) = imported_all(load([DAGS / "two_branches.py"])[0])
+    graph = parse_spec(one.text)
+    when = str(graph.pipeline.steps["both"].when)
+    assert "steps.first." in when and "steps.second." in when
+    (dag,) = load([DAGS / "two_branches.py"])[0]["dags"]
+    for chosen in (("both", "both"), ("both", None), ("other", "both")):
+        draws = {"first": Draw(outputs={"return_value": chosen[0]}), "second": Draw(outputs={"return_value": chosen[1]})}
+        airflow = play_airflow(source_tasks(dag), draws).ends["both"].state
+        assert {"success": "succeeded"}.get(airflow, airflow) == play(graph, draws).ends["both"].state, chosen

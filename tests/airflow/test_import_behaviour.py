@@ -1,6 +1,7 @@
 """The behaviour check proved through Airflow itself: DAGs (ours and Airflow's examples whose tasks run here) played
 by `dag.test()` with drawn outcomes injected -- each task's callable (or `execute`) replaced on the loaded DAG by one
-that fails its first N tries and returns the drawn value (a branch's choice, a short-circuit's truth), its retry
+that fails its first N tries and returns the drawn value (a branch's choice, a short-circuit's truth; a
+BaseBranchOperator's choose_branch replaced so), its retry
 delay set to 0 (the delays are compared number by number in test_import.py) -- and every task instance's state and
 try count compared with backends/airflow/play.py on the same draws, and with core/play.py of the imported spec
 where the report says the behaviour is the same."""
@@ -67,11 +68,13 @@ for job in jobs:
                 continue
             task.retry_delay = timedelta(0)
             task.retry_exponential_backoff = 0
-            if type(task).__name__ == "EmptyOperator":
+            if type(task).__name__ == "EmptyOperator" or task.task_id in job.get("keep", ()):
                 continue
             if getattr(task, "python_callable", None) is not None:
                 task.python_callable = body
                 task.op_args, task.op_kwargs = [], {}
+            elif hasattr(task, "choose_branch"):  # a BaseBranchOperator: its own execute skips what it did not choose
+                task.choose_branch = lambda context, body=body: body()
             else:
                 task.execute = lambda context, body=body: body()
         dr = dag.test(logical_date=pendulum.datetime(2024, 1, 1, tz="UTC").add(days=i))
@@ -85,7 +88,7 @@ print("RESULT " + json.dumps(found))
 '''
 
 SAMPLE = [  # (file, a Path or an example's name) whose tasks all run here
-    ("ours", "etl.py"), ("ours", "flow.py"),
+    ("ours", "etl.py"), ("ours", "flow.py"), ("ours", "skips.py"), ("ours", "branch_times.py"),
     ("example", "example_branch_labels.py"), ("example", "example_short_circuit_operator.py"),
     ("example", "example_nested_branch_dag.py"),
 ]
@@ -123,7 +126,8 @@ def played(tmp_path_factory) -> list[dict]:
             tasks = source_tasks(dag)
             chosen = _informative_draws(tasks)
             listed = _mapped_over(dag)
-            jobs.append({"file": str(copy), "dag_id": dag["dag_id"],
+            keep = [t for t, task in tasks.items() if task["kind"] in ("latest_only", "skip", "done_sensor")]  # their own execute
+            jobs.append({"file": str(copy), "dag_id": dag["dag_id"], "keep": keep,
                          "draws": [{t: {"fails": d.fails, "value": d.outputs.get("return_value", [1, 2]) if t in listed else d.outputs.get("return_value")}
                                     for t, d in draw.items()} for draw in chosen]})
             cases.append((one, dag, tasks, chosen))
@@ -160,6 +164,19 @@ def test_a_task_mapped_over_an_empty_list_was_played_and_airflow_skipped_it(play
                and all(case["draw"][u].outputs.get("return_value") == [] and not case["draw"][u].fails
                        for u in task["expands"]) and _real(case["airflow"], case["tasks"])[task_id][0] == "skipped"]
     assert skipped
+
+
+def test_latest_only_a_task_that_only_skips_and_sensors_done_at_once_ran_their_own_code(played):
+    """dag.test()'s run is manual: LatestOnlyOperator follows its downstream tasks; AlwaysSkip raises its skip."""
+    runs = [case["airflow"] for case in played if case["airflow"]["dag_id"] == "skipping"]
+    assert runs
+    for run in runs:
+        real = _real(run, next(c["tasks"] for c in played if c["airflow"]["dag_id"] == "skipping"))
+        assert real["latest"] == ("success", 1) and real["skip"] == ("skipped", 0) and real["after_skip"][0] == "skipped"
+    sensed = [(c["airflow"], c["tasks"]) for c in played if c["airflow"]["dag_id"] == "sensing"]
+    assert sensed  # and the sensors that only return done, poked once by their own code
+    for run, tasks in sensed:
+        assert _real(run, tasks)["upstream_ready"] == _real(run, tasks)["ready"] == ("success", 1)
 
 
 def _mapped_over(dag: dict) -> set[str]:

@@ -3,7 +3,9 @@ played on the same random draws, every task's end (state and tries) and the run'
 
 Both sides get the same draws by task: a task's tries fail `fails` times, a branch returns one of its direct
 downstream task_ids (or nothing), a short-circuit True or False. An EmptyOperator runs nothing in Airflow and
-`true` in orch: neither can fail, so it is not drawn (and its `ran` output, where a join reads it, is there).
+`true` in orch: neither can fail, so it is not drawn (and its `ran` output, where a join reads it, is there); nor
+is a LatestOnlyOperator or a sensor done at its first poke (`true` in orch) or an operator that only skips
+(`when: false`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from .dag import RAN
 from .tasks import OUTPUT, kind_of
 
 STATES = {"success": "succeeded"}
+PLAYED_AS = {"branch_time": "branch"}  # a date or week-day branch skips as any branch: its choice is drawn
+NOT_DRAWN = ("empty", "latest_only", "done_sensor", "skip")  # kinds whose end no draw decides: they cannot fail
 
 
 def source_tasks(dag: dict) -> dict[str, dict]:
@@ -32,7 +36,8 @@ def source_tasks(dag: dict) -> dict[str, dict]:
         task = tasks[task_id]
         ordered[task_id] = {"upstream": task["upstream"], "downstream": task["downstream"],
                             "trigger_rule": task["kwargs"].get("trigger_rule", "all_success"),
-                            "retries": int(task["kwargs"].get("retries") or 0), "kind": kind_of(task),
+                            "retries": int(task["kwargs"].get("retries") or 0),
+                            "kind": PLAYED_AS.get(kind_of(task), kind_of(task)),
                             "expands": mapped_over(task),
                             "ignore_downstream_trigger_rules": task["kwargs"].get("ignore_downstream_trigger_rules",
                                                                                   True)}
@@ -65,7 +70,7 @@ def spaces_of(tasks: dict[str, dict]) -> dict[str, Space]:
             outputs[OUTPUT] = (True, False)
         elif task_id in listed:
             outputs[OUTPUT] = LISTS
-        if task["kind"] != "empty":  # an empty task is never drawn: it cannot fail
+        if task["kind"] not in NOT_DRAWN:  # never drawn: it cannot fail
             spaces[task_id] = Space(max_fails=task["retries"] + 1, outputs=outputs)
     return spaces
 
@@ -73,7 +78,7 @@ def spaces_of(tasks: dict[str, dict]) -> dict[str, Space]:
 def behaviour_of(dag: dict, graph, names: dict[str, str]) -> Behaviour:
     """`graph`: the imported spec's; `names`: task_id -> qualified step name."""
     tasks = source_tasks(dag)
-    quiet = {t for t, task in tasks.items() if task["kind"] == "empty"}
+    quiet = {t for t, task in tasks.items() if task["kind"] in NOT_DRAWN}
 
     def settle(draw: dict[str, Draw]) -> dict[str, Draw]:
         return {**draw, **{t: Draw(outputs={RAN: ""}) for t in quiet}}

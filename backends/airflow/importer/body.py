@@ -133,3 +133,34 @@ def context_calls(node: ast.AST) -> list[int]:
     """The lines where the function asks Airflow for its context (`get_current_context()`), which outside an
     Airflow task raises."""
     return [one.lineno for one in ast.walk(node) if isinstance(one, ast.Call) and _called(one) == "get_current_context"]
+
+
+def only_raises_skip(node: ast.AST) -> bool:
+    """Whether the body (past a docstring) is exactly `raise AirflowSkipException` (called or not): an operator
+    whose every try ends skipped."""
+    body = [one for one in getattr(node, "body", []) if not (isinstance(one, ast.Expr) and
+                                                              isinstance(one.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
+        return False
+    raised = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
+    name = raised.attr if isinstance(raised, ast.Attribute) else getattr(raised, "id", "")
+    return name == "AirflowSkipException"
+
+
+def done_at_once(node: ast.AST) -> tuple[bool, object]:
+    """Whether the body (past a docstring) is exactly `return True` or `return PokeReturnValue(True, <constant>)`
+    (either by keyword): a sensor's poke that is done on its first call, doing nothing else; and its XCom value."""
+    body = [one for one in getattr(node, "body", []) if not (isinstance(one, ast.Expr) and
+                                                              isinstance(one.value, ast.Constant))]
+    if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+        return False, None
+    value = body[0].value
+    if isinstance(value, ast.Constant):
+        return value.value is True, None
+    if not (isinstance(value, ast.Call) and _called(value) == "PokeReturnValue" and len(value.args) <= 2):
+        return False, None
+    given = dict(zip(("is_done", "xcom_value"), value.args)) | {k.arg: k.value for k in value.keywords}
+    if set(given) - {"is_done", "xcom_value"} or not all(isinstance(v, ast.Constant) for v in given.values()):
+        return False, None
+    done = given.get("is_done")
+    return done is not None and done.value is True, given["xcom_value"].value if "xcom_value" in given else None

@@ -176,7 +176,7 @@ def conditions(reading: Reading) -> None:
                 for c in chosen:
                     clash = any(c in other for other in candidates if other != c)
                     tests.append(f"{ref} == '{c}'" if clash else f"{ref} == '{c}' or '{c}' in {ref}")
-                reading.steps[reading.names[down]]["when"] = " or ".join(tests)
+                also_when(reading.steps[reading.names[down]], " or ".join(tests))
                 reading.ledger.mapped(("tasks", task_id, "downstream", down), reading.target(reader, "when"))
             reading.note(task, "", "a branch: it returns the task_id(s) to follow; the steps after it test that "
                                    "output in `when`")
@@ -186,11 +186,19 @@ def conditions(reading: Reading) -> None:
             for down in (descendants(dag_tasks, task_id) if ignore else task["downstream"]):
                 reader = dag_tasks[down]
                 ref = reading.reference(reader, task_id, OUTPUT, bare=True)
-                reading.steps[reading.names[down]]["when"] = f"not ({ref} == false)"
+                also_when(reading.steps[reading.names[down]], f"not ({ref} == false)")
             why = ("a short-circuit: orch's output is a boolean, so the function must return True or False "
                    "(Airflow takes any value's truth)")
             reading.ledger.approximated(("tasks", task_id, "python_callable"), why, reading.target(task, "outputs"))
             reading.note(task, "outputs", why)
+
+
+def also_when(step: dict, test: str) -> None:
+    """`test` beside the `when` the step has: a task after two branches (or short-circuits) runs only if neither
+    skips it -- each skips it on its own in Airflow; a step that always skips (`when: false`) still does."""
+    if step.get("when") is False:
+        return
+    step["when"] = f"({step['when']}) and ({test})" if step.get("when") else test
 
 
 def joins(reading: Reading) -> None:

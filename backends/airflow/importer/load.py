@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -62,6 +63,7 @@ def describe_dag(dag) -> dict:
         attributes["dag_display_name"] = dag.dag_display_name
     return {
         "dag_id": dag.dag_id, "fileloc": dag.fileloc, "attributes": attributes,
+        "timezone": getattr(dag.timezone, "name", None) or str(dag.timezone),  # what a naive date in a task means
         "schedule": plain(getattr(dag, "schedule", None)), "timetable": timetable(dag.timetable),
         "params": {name: {"default": plain(dag.params.get_param(name).value),
                           "schema": plain(dag.params.get_param(name).schema),
@@ -149,6 +151,10 @@ def describe_task(task) -> dict:
             described["kwargs"].pop("params")  # the DAG's params, which every task gets
         if getattr(task, "python_callable", None) is not None:
             described["callable"] = callable_of(task.python_callable)
+    execute = next((k.__dict__["execute"] for k in kind.__mro__ if "execute" in k.__dict__), None) if kind else None
+    execute = inspect.unwrap(execute) if callable(execute) else None  # past the safeguard Airflow wraps it in
+    if execute is not None and not (getattr(execute, "__module__", None) or "airflow.").startswith("airflow."):
+        described["execute"] = callable_of(execute)  # a user's operator's (its nearest class's): what it runs
     for internal in ("python_callable", "kwargs_to_upstream"):  # the callable, and a copy of its arguments
         described["kwargs"].pop(internal, None)
     return described
@@ -218,6 +224,8 @@ def plain(value: Any, depth: int = 0) -> Any:
         return {"__kind__": "timedelta", "seconds": value.total_seconds()}
     if isinstance(value, datetime.datetime):
         return {"__kind__": "datetime", "iso": value.isoformat(), "tz": str(value.tzinfo) if value.tzinfo else None}
+    if isinstance(value, datetime.time):
+        return {"__kind__": "time", "iso": value.isoformat(), "tz": str(value.tzinfo) if value.tzinfo else None}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [plain(v, depth + 1) for v in value]
     if isinstance(value, dict):

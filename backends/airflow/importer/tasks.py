@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .branch_time import branch_time_step
 from .fields import read_common
 from .jinja import Context, render
 from .values import context_argument, context_mapping, value_of
@@ -53,6 +54,8 @@ def kind_of(task: dict) -> str:
         return "empty"
     if "ShortCircuitOperator" in bases or name == "@task.short_circuit":
         return "short_circuit"
+    if {"BranchDateTimeOperator", "BranchDayOfWeekOperator"} & bases:
+        return "branch_time"
     if "BranchPythonOperator" in bases or name == "@task.branch":
         return "branch"
     if name == "@task.bash" or "_BashDecoratedOperator" in bases:
@@ -69,7 +72,32 @@ def kind_of(task: dict) -> str:
         return "virtualenv"
     if "PythonOperator" in bases:
         return "python"
+    if "LatestOnlyOperator" in bases:
+        return "latest_only"
+    if "PythonSensor" in bases and senses_at_once(task):
+        return "done_sensor"
+    if always_skips(task):
+        return "skip"
     return "other"
+
+
+def senses_at_once(task: dict) -> bool:
+    """A PythonSensor (or @task.sensor) whose function takes nothing and only returns done: its first poke ends it."""
+    from .body import done_at_once, function_node
+
+    function = task.get("callable") or {}
+    node = function_node(function) if function else None
+    return node is not None and not function.get("parameters") and done_at_once(node)[0] and \
+        not task["kwargs"].get("op_args") and not task["kwargs"].get("op_kwargs") and not task["mapped"]
+
+
+def always_skips(task: dict) -> bool:
+    """An operator whose own execute only raises AirflowSkipException: every try Airflow starts ends skipped."""
+    from .body import function_node, only_raises_skip
+
+    execute = task.get("execute")
+    node = function_node(execute) if execute else None
+    return node is not None and only_raises_skip(node)
 
 
 KIND_NOTES = {"python": "a python step calling the same function",
@@ -80,7 +108,15 @@ KIND_NOTES = {"python": "a python step calling the same function",
               "pod": "a command step in that image, with its pod settings",
               "branch": "a python step whose output the downstream steps' `when` reads",
               "short_circuit": "a python step whose output the downstream steps' `when` reads",
+              "branch_time": "a python3 command (python3 must be where the step runs, as in orch's default image) "
+                             "making the operator's comparison when the step starts, as Airflow does when the task "
+                             "starts; the steps after it test the task_ids it writes in `when`",
               "virtualenv": "a python step with its requirements as packages, in a virtualenv orch makes",
+              "skip": "a step with `when: false`: the operator's execute only raises AirflowSkipException, so "
+                      "Airflow skips it whenever its trigger rule lets it start, and orch skips it then",
+              "latest_only": "a step running `true`; the steps after it run as they would after an empty task",
+              "done_sensor": "a step running `true`: the sensor's function takes nothing and only returns done, so "
+                             "Airflow's first poke ends it, successfully, having done nothing else",
               "other": ""}
 
 
@@ -280,6 +316,63 @@ def empty_step(reading, task: dict, step: dict) -> None:
     step["command"] = ["true"]
 
 
+def skip_step(reading, task: dict, step: dict) -> None:
+    step["command"] = ["true"]
+    step["when"] = False
+
+
+def done_sensor_step(reading, task: dict, step: dict) -> None:
+    """A sensor done at its first poke (sdk bases/sensor.py `execute`): how and how long it would wait never
+    matters. Its XCom (the PokeReturnValue's xcom_value) is refused where another task reads it."""
+    step["command"] = ["true"]
+    path = ("tasks", task["task_id"])
+    for key in ("op_args", "op_kwargs"):
+        if key in task["kwargs"]:
+            reading.ledger.mapped((*path, key), note="none")
+    for key in (*HOW_IT_WAITS, "timeout", "soft_fail", "never_fail", "silent_fail"):
+        if key in task["kwargs"]:
+            reading.ledger.mapped((*path, key), note="never reached: the first poke is done")
+    readers = [t["task_id"] for t in reading.dag["tasks"] if _pulls(t, task["task_id"])]
+    if readers:
+        reading.ledger.unsupported((*path, "operator"), f"{', '.join(readers)} read the sensor's XCom, which the "
+                                                        "step running `true` does not write")
+
+
+def _pulls(task: dict, source: str) -> bool:
+    """Whether `task`'s arguments hold an XComArg of `source`."""
+    def walk(value) -> bool:
+        if isinstance(value, dict):
+            return (value.get("__kind__") == "xcom" and value.get("task_id") == source) or any(map(walk, value.values()))
+        return isinstance(value, list) and any(map(walk, value))
+    return walk(task["kwargs"]) or walk((task.get("expand") or {}).get("value"))
+
+
+def latest_only_step(reading, task: dict, step: dict) -> None:
+    """LatestOnlyOperator (operators/latest_only.py): it follows every direct downstream task in a manual run, and
+    in any run whose timetable has no next run; else only while `now` is in (the end of the data interval before the
+    run's, the end of the one after it] -- for a cron or timedelta trigger schedule, (the run's logical date, the
+    next tick]. orch has no run kind and no `now` in a condition: its steps after it always run."""
+    step["command"] = ["true"]
+    table = reading.dag["timetable"]["type"]
+    at = ("tasks", task["task_id"], "operator")
+    if table in NO_NEXT_RUN:
+        reading.ledger.mapped(at, reading.target(task, "command"), "the DAG has no next run: Airflow follows every "
+                                                                   "direct downstream task in each run, as orch does")
+        return
+    window = ("after the next schedule tick after the run's logical date" if table in TRIGGER_TIMETABLES else
+              "outside the window from the end of the data interval before the run's to the end of the one after it")
+    why = (f"Airflow skips its direct downstream tasks in a run that is not manual (scheduled, backfilled, "
+           f"asset-triggered) when this task starts {window}: a catch-up, backfill or late run; orch runs them in "
+           "every run (orch has no run kind, and a condition cannot read the time)")
+    reading.ledger.approximated(at, why, reading.target(task, "command"))
+    reading.note(task, "command", why)
+
+
+TRIGGER_TIMETABLES = ("CronTriggerTimetable", "DeltaTriggerTimetable")
+NO_NEXT_RUN = ("NullTimetable", "OnceTimetable", "AssetTriggeredTimetable", "PartitionedAssetTimetable",
+               "PartitionedAtRuntime")  # next_dagrun_info after a run is None (timetables/simple.py)
+
+
 def pod_step(reading, task: dict, step: dict) -> None:
     from .pod import read_pod
 
@@ -336,4 +429,6 @@ def templated(reading, task: dict, text: str, at: tuple) -> str:
 
 
 KINDS = {"python": python_step, "branch": branch_step, "short_circuit": short_circuit_step, "bash": bash_step,
-         "bash_function": bash_function_step, "time_delta": time_delta_step, "empty": empty_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}
+         "bash_function": bash_function_step, "time_delta": time_delta_step, "empty": empty_step,
+         "branch_time": branch_time_step, "skip": skip_step, "latest_only": latest_only_step,
+         "done_sensor": done_sensor_step, "virtualenv": virtualenv_step, "pod": pod_step, "other": other_step}
