@@ -18,7 +18,7 @@ import subprocess
 import tarfile
 import tempfile
 
-from orch.core.artifacts import FOLDER_SUFFIX, PARAMS_FOLDER, PROBE, artifact_key, is_folder, param_uri_problem  # embedded: artifacts
+from orch.core.artifacts import FOLDER_SUFFIX, PARAMS_FOLDER, PROBE, artifact_key, is_folder, param_uri_problem, shown  # embedded: artifacts
 
 BLOCK = 8 << 20  # bytes moved at a time, and an object store's least part size
 MAX_PARTS = 9_000  # parts of one upload, under S3's 10,000: a bigger artifact gets bigger parts
@@ -143,14 +143,15 @@ def fetch(uri, place, connect=None, archived=True):
             with fs.open(path, "rb", block_size=BLOCK) as handle:
                 _untar(handle, place) if is_folder(uri) else _write(handle, place)
     except FileNotFoundError:
-        raise ArtifactError(f"cannot fetch {uri}: " + ("it is not in the store" if archived else "nothing is there")) \
-            from None
+        raise ArtifactError(f"cannot fetch {shown(uri)}: " + ("it is not in the store" if archived else
+                                                               "nothing is there")) from None
     except IsADirectoryError:
-        raise ArtifactError(f"cannot fetch {uri}: it is a folder; a URI that names a folder ends in '/'") from None
+        raise ArtifactError(f"cannot fetch {shown(uri)}: it is a folder; a URI that names a folder ends in '/'") \
+            from None
     except ArtifactError:
         raise
     except Exception as err:  # noqa: BLE001 - as in publish
-        raise ArtifactError(f"cannot fetch {uri}: {_cause(err)}") from None
+        raise ArtifactError(f"cannot fetch {shown(uri)}: {_cause(err)}") from None
     return place
 
 

@@ -57,6 +57,11 @@ def store_problem(store: str) -> Optional[tuple[str, str]]:
     return None
 
 
+def shown(uri: str) -> str:
+    """`uri` as a message may show it: no credentials, no query or fragment (a presigned URL's signature)."""
+    return redacted(uri.split("?")[0].split("#")[0])
+
+
 def redacted(store: str) -> str:
     """`store` without what stands before an '@' in its authority, for messages."""
     scheme, sep, rest = store.partition("://")
@@ -196,24 +201,26 @@ def param_uri_problem(uri) -> Optional[str]:
     """Why `uri` cannot be an artifact param's value (the hint is PARAM_URI_HINT); None if it can."""
     if not isinstance(uri, str):
         return f"an artifact param's value is a URI, not {type(uri).__name__}"
-    if uri.startswith("/"):
-        return None if uri.strip("/") else "'/' is not a file or a folder to fetch"
     if "${{" in uri or "{{" in uri or "{%" in uri:
         return "an artifact param's URI cannot hold references or '{{'"
+    if uri.startswith("/"):
+        return None if uri.strip("/") else "'/' is not a file or a folder to fetch"
     scheme, sep, rest = uri.partition("://")
-    if not sep or scheme.lower() not in PARAM_SCHEMES:
-        return f"{uri!r} is not a URI orch can fetch"
+    if not sep or scheme not in PARAM_SCHEMES:  # lower case, as fsspec knows its protocols
+        return f"{shown(uri)!r} is not a URI orch can fetch"
     parts = urlsplit(uri)
+    if scheme == "file" and parts.netloc:  # file://data/x would read data/x from the cwd
+        return f"the URI {shown(uri)!r} names a host; a file URI is file:///absolute/path"
     if parts.username is not None or parts.password is not None:
-        return f"the URI {redacted(uri)!r} holds credentials; " + _CREDENTIALS_HINT
+        return f"the URI {shown(uri)!r} holds credentials; " + _CREDENTIALS_HINT
     if scheme.lower() not in ("http", "https") and (parts.query or parts.fragment):
         return f"the URI {uri.split('?')[0].split('#')[0]!r} has a query or a fragment (not shown)"
     if scheme.lower() != "file" and not parts.netloc:
-        return f"the URI {uri!r} names no bucket or host"
+        return f"the URI {shown(uri)!r} names no bucket or host"
     if scheme.lower() != "file" and scheme.lower() not in ("http", "https") and not parts.path.strip("/"):
-        return f"the URI {uri!r} names a bucket but no key in it"
+        return f"the URI {shown(uri)!r} names a bucket but no key in it"
     if scheme.lower() == "file" and not parts.path.strip("/"):
-        return f"the URI {uri!r} names no file or folder"
+        return f"the URI {shown(uri)!r} names no file or folder"
     return None
 
 

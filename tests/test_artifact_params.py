@@ -8,10 +8,16 @@ import pytest
 
 from orch.core.artifacts import param_uri_problem
 
+
+def test_no_message_shows_a_uris_credentials_or_query():
+    problem = param_uri_problem("https://alice:s3cr3t@host/x?sig=abc")
+    assert "s3cr3t" not in problem and "sig=abc" not in problem
+
 GOOD = ["s3://bucket/key", "s3://bucket/folder/", "gs://b/k", "az://container/blob", "https://host/x?y=1",
         "http://host", "file:///data/x", "/data/x", "/data/folder/"]
 BAD = ["ftp://host/x", "relative/path", "s3://bucket", "s3://bucket/", "s3:/bucket/key", "s3://user:pw@bucket/k",
-       "s3://bucket/k?token=1", "file://", "/", "", "s3://b/${{ params.x }}", "s3://b/{{workflow.name}}"]
+       "s3://bucket/k?token=1", "file://", "/", "", "s3://b/${{ params.x }}", "s3://b/{{workflow.name}}",
+       "file://data/x.csv", "S3://bucket/key", "/data/{{ x }}"]  # a host in a file URI is read from the cwd
 
 
 @pytest.mark.parametrize("uri", GOOD)

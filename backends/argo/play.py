@@ -103,8 +103,8 @@ class _Play:
                 env = {**{f"workflow.parameters.{k}": v for k, v in self.params.items()}, "workflow.status": moment}
                 try:
                     fires = evaluate(str(hook["expression"]), _nested(env)) is True
-                except ExprError:
-                    break
+                except ExprError:  # hooks.go returns on the first error (the importer refuses such an expression)
+                    return
                 if fires:
                     call = {"name": hook_name, "arguments": hook.get("arguments") or {},
                             **{k: hook[k] for k in ("template", "templateRef") if k in hook}}

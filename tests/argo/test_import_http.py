@@ -354,3 +354,14 @@ def test_an_imported_spec_runs_on_the_local_backend_and_the_next_step_reads_the_
                 assert result.steps["keep"].status == "upstream_failed" and not seen.exists()
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("shell", SHELLS)
+def test_a_header_value_holding_a_line_break_fails_the_step_and_smuggles_no_header(tmp_path, shell):
+    """Go's client refuses such a value (the Argo node fails); curl would send the second line as a header."""
+    _, step = _imported(tmp_path, {"url": "http://x", "headers": [
+        {"name": "X-Tok", "valueFrom": {"secretKeyRef": {"name": "tok", "key": "k"}}}]})
+    for value in ("abc\nInjected: yes", "abc\r\nInjected: yes"):
+        done, calls, _ = _run(tmp_path, step, shell, env={name: value for name in step["env"]})
+        assert done.returncode == 1 and 'invalid header field value for "X-Tok"' in done.stderr
+        assert calls == []  # curl never ran

@@ -82,6 +82,7 @@ def test_a_jq_filter_output_is_written_as_argo_writes_it():
     assert run(".a[]", {"a": ["x", 1, {"k": 2}]}) == 'x\n1\n{"k":2}'
     assert run(".name", {"name": "  padded \n"}) == "padded"
     assert run("empty", {}) == ""
+    assert run(".name # a comment, as gojq allows", {"name": "n"}) == "n"
 
 
 FAKE_KUBECTL = r"""#!/bin/sh

@@ -47,10 +47,13 @@ _HEADER = r"""header() {  # the first value of header $1 in the last response cu
     END { if (!found) exit 1; printf "%s", got }' "$dir/headers"
 }
 missing() { echo "unable to evaluate the successCondition: the response has no header $1" >&2; exit 1; }"""
-_ARGS = r"""n=$(($# / 3)); k=0
+_ARGS = r"""n=$(($# / 3)); k=0; nl='
+'; cr=$(printf '\r')
 while [ $k -lt $n ]; do  # (mode, name, value) -> -H: a value, the Secret's (env var named by value), a Host
   k=$((k + 1)); mode=$1; name=$2; value=$3; shift 3
   [ "$mode" = secret ] && eval "value=\${$value-}"
+  case "$value" in *"$nl"*|*"$cr"*)  # Go's client refuses it (no header is smuggled in after it)
+    echo "net/http: invalid header field value for \"$name\"" >&2; exit 1 ;; esac
   if [ "$mode" = host ] && [ -z "$value" ]; then continue; fi  # Go's request.Host = "": the url's host
   if [ -n "$value" ]; then set -- "$@" -H "$name: $value"; else set -- "$@" -H "$name;"; fi
 done"""

@@ -135,10 +135,11 @@ def script(action: str, strategy: str, file_flag: bool, manifest_path: str | Non
 
 def jq_output(program: str) -> str:
     """jqFilter as Argo's jqFilter() writes it: each result on a line (a string as itself, anything else as
-    Go's json.Marshal writes it: compact, keys sorted), the whole trimmed."""
+    Go's json.Marshal writes it: compact, keys sorted), the whole trimmed. The program sits on lines of its own,
+    so a `#` comment in it ends where it does."""
     return ('def sorted: if type == "object" then to_entries | sort_by(.key) | map(.value |= sorted) | from_entries '
             'elif type == "array" then map(sorted) else . end; '
-            f'[({program}) | if type == "string" then . else (sorted | tojson) end] | join("\\n") '
+            f'[(\n{program}\n) | if type == "string" then . else (sorted | tojson) end] | join("\\n") '
             '| sub("\\\\A\\\\s+"; "") | sub("\\\\s+\\\\z"; "")')
 
 

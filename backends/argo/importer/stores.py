@@ -95,7 +95,7 @@ def uri_of(artifact: dict, where: tuple, ledger) -> str:
                                                   f"spec: {ECOSYSTEM[kind]}")
     problem = param_uri_problem(uri)
     if problem:
-        raise NotAUri(f"the location {uri!r} is not a URI orch fetches: {problem}")
+        raise NotAUri(f"the location is not a URI orch fetches: {problem}")
     return uri
 
 
