@@ -24,6 +24,7 @@ import re
 
 from . import command as cmd
 from . import http_condition as cond
+from .common import failing
 from .tags import Scope, Unsupported, translate
 
 # The image the step's curl runs in. Argo's agent runs in its executor image (quay.io/argoproj/argoexec), which
@@ -121,7 +122,7 @@ class Https:
             argv, env, notes = self._http_argv(where, body, scope)
         except Unsupported as err:
             led.unsupported(where, str(err))
-            plan.argv = ["sh", "-c", f"echo {cmd.quoted('not imported: ' + str(err))} >&2; exit 1"]
+            plan.argv = failing(str(err))["command"]
             return
         plan.argv = argv
         step["image"] = CURL_IMAGE

@@ -27,6 +27,7 @@ from orch.core.names import suggest_name
 
 from . import command as cmd
 from . import selector
+from .common import failing
 from .tags import TAG, Scope, Unsupported, translate
 
 # The image the step's kubectl runs in. Argo's own executor image (quay.io/argoproj/argoexec) is distroless: it
@@ -156,7 +157,7 @@ class Resources:
             argv, notes, gets = self._resource_argv(where, body, scope, outputs)
         except Unsupported as err:
             led.unsupported(where, str(err))
-            plan.argv = ["sh", "-c", f"echo {cmd.quoted('not imported: ' + str(err))} >&2; exit 1"]
+            plan.argv = failing(str(err))["command"]
             return
         plan.argv = argv
         step["image"] = KUBECTL_IMAGE
