@@ -600,8 +600,9 @@ FEATURES: tuple[Feature, ...] = (
     Feature("concurrency", "`schedule.concurrency` above 1", "W858",
             _pipeline(lambda p: p.schedule is not None and p.schedule.concurrency > 1, "schedule", "concurrency"), {
         "local": approx(LOCAL_SCHEDULE),
-        "argo": refused("E808", "Argo runs a CronWorkflow's runs one at a time (Forbid) or without a bound (Allow)",
-                        hint="use concurrency: 1"),
+        "argo": approx("`concurrencyPolicy: Allow`, unbounded: Argo bounds a CronWorkflow's runs at one (Forbid) or not "
+                       "at all, so more runs than `concurrency` overlap where each lasts longer than the schedule's "
+                       "interval (a workflow-level semaphore on a ConfigMap would bound them: orch makes none)"),
     }),
     Feature("labels", "`labels`", "W859", _pipeline(lambda p: bool(p.labels), "labels"), {
         "local": approx(IGNORED_HERE),

@@ -523,9 +523,6 @@ def _pipeline_problems(graph: PipelineGraph, layout: Layout) -> list[Diagnostic]
     if pipeline.timeout is not None and pipeline.timeout != int(pipeline.timeout):
         found.append(Diagnostic("E802", "Argo bounds a workflow in whole seconds", ("timeout",)))
     schedule = pipeline.schedule
-    if schedule and schedule.concurrency > 1:
-        found.append(Diagnostic("E808", "Argo runs a CronWorkflow's runs one at a time (Forbid) or without a bound (Allow)",
-                                ("schedule", "concurrency"), hint="use concurrency: 1"))
     if schedule and schedule.catchup:
         found.append(Diagnostic("E809", "Argo does not backfill missed schedules", ("schedule", "catchup")))
     return found
@@ -543,5 +540,5 @@ def _document(graph: PipelineGraph, spec: dict, kind: str) -> dict:
         raise SpecError([graph.locate(Diagnostic("E810", "a CronWorkflow needs a schedule", ("schedule",),
                                                  hint="add schedule: '0 2 * * *', or render --kind workflow"))])
     return a.document("CronWorkflow", a.object_meta(name=argo_name(pipeline.name), labels=labels),
-                      {"concurrencyPolicy": "Forbid", "schedules": [schedule.cron], "timezone": schedule.timezone,
+                      {"concurrencyPolicy": "Forbid" if schedule.concurrency == 1 else "Allow", "schedules": [schedule.cron], "timezone": schedule.timezone,
                        "workflowSpec": spec})

@@ -8,6 +8,7 @@ published schema) and plays a submitted run by the same model of Argo as `orch r
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -358,3 +359,15 @@ def test_deploy_uploads_shipped_code_that_the_template_reads(orch, argo, tmp_pat
     key = code_input["s3"]["key"]
     assert code_input["name"] == "orch-code" and key.startswith("code/") and key.endswith(".tar.gz")
     assert boto3.client("s3").head_object(Bucket=s3_server[len("s3://"):], Key=key)["ContentLength"] > 0
+
+
+def test_a_concurrency_above_one_is_allow_unbounded_and_said(orch, tmp_path, validator):
+    """Argo bounds a CronWorkflow's runs at one or not at all: concurrency 16 (Airflow's max_active_runs default,
+    as `orch import airflow` brings it) renders as Allow, with the approximation said at the field."""
+    spec = write(tmp_path, TRAIN, params=PARAMS, schedule={"cron": "0 2 * * *", "concurrency": 16})
+    code, out, err = orch("render", spec, "-b", "argo", "--kind", "cron", "--out", tmp_path / "out")
+    assert code == 0, err
+    assert re.search(r"warning\[W858\] schedule.concurrency: approximated on argo", err)
+    [cron] = [yaml.safe_load(p.read_text()) for p in (tmp_path / "out").rglob("*.yaml")
+              if yaml.safe_load(p.read_text())["kind"] == "CronWorkflow"]
+    assert cron["spec"]["concurrencyPolicy"] == "Allow" and not sorted(validator.iter_errors(cron), key=str)
