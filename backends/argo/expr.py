@@ -26,7 +26,7 @@ class ExprError(ValueError):
 
 def evaluate(text: str, env: dict) -> Any:
     """The value of expr-lang `text` over `env` (tasks, workflow, inputs, item)."""
-    parser = _Parser(_tokens(text))
+    parser = _Parser(tokens(text))
     node = parser.expression(0)
     if parser.at < len(parser.tokens):
         raise ExprError(f"unexpected {parser.tokens[parser.at][1]!r} in {text!r}")
@@ -40,14 +40,16 @@ def as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _tokens(text: str) -> list[tuple[str, str]]:
+def tokens(text: str, pattern: re.Pattern = _TOKEN, unread=None) -> list[tuple[str, str]]:
+    """(kind, text) of each token of `text`, its kind the name of the pattern's group that matched; where none
+    matches, `unread(rest)` (an exception to raise), else ExprError."""
     found, at = [], 0
     while at < len(text):
         if text[at:].strip() == "":
             break
-        match = _TOKEN.match(text, at)
+        match = pattern.match(text, at)
         if not match or match.end() == at:
-            raise ExprError(f"cannot read {text[at:at + 20]!r}")
+            raise (unread or (lambda rest: ExprError(f"cannot read {rest[:20]!r}")))(text[at:])
         kind = match.lastgroup
         found.append((kind, match.group(kind)))
         at = match.end()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 
 from . import command as cmd
+from ..expr import tokens
 from .tags import Unsupported
 
 _TOKEN = re.compile(r'''\s*(?:(?P<number>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)'''
@@ -62,22 +63,17 @@ def _unquote(token: str) -> str:
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
-    found, at = [], 0
-    while at < len(text):
-        if text[at:].strip() == "":
-            break
-        match = _TOKEN.match(text, at)
-        if not match:
-            raise Unsupported(f"successCondition {text!r}: expr-lang the importer does not read "
-                              f"(at {text[at:at + 12]!r})")
-        kind = match.lastgroup
-        value = match.group(kind)
+    """expr-lang's tokens (backends/argo/expr.py reads them), its word operators as operators."""
+    def unread(rest: str) -> Unsupported:
+        return Unsupported(f"successCondition {text!r}: expr-lang the importer does not read (at {rest[:12]!r})")
+
+    found = []
+    for kind, value in tokens(text, _TOKEN, unread):
         if kind == "name" and value in _WORDS:
             kind, value = "op", _WORDS[value]
         elif kind == "name" and value in ("contains", "in", "startsWith", "endsWith", "matches"):
             kind = "op"
         found.append((kind, value))
-        at = match.end()
     return found
 
 
