@@ -95,24 +95,9 @@ class _Play:
         `workflow.status` as the controller sees it after each pass (operator.go, executeWfLifeCycleHook): Running
         while the entrypoint runs (a dag or steps node is Running from its start; a pod once it runs), then the
         entrypoint's phase as the workflow's. Their phases change no other node nor the workflow's."""
-        hooks = self.spec.get("hooks") if isinstance(self.spec.get("hooks"), dict) else {}
-        for hook_name, hook in hooks.items():
-            if hook_name == "exit" or not isinstance(hook, dict) or not hook.get("expression"):
-                continue
-            for moment in (RUNNING, status):
-                env = {**{f"workflow.parameters.{k}": v for k, v in self.params.items()}, "workflow.status": moment}
-                try:
-                    fires = evaluate(str(hook["expression"]), _nested(env)) is True
-                except ExprError:  # hooks.go returns on the first error (the importer refuses such an expression)
-                    return
-                if fires:
-                    call = {"name": hook_name, "arguments": hook.get("arguments") or {},
-                            **{k: hook[k] for k in ("template", "templateRef") if k in hook}}
-                    try:
-                        self.call(call, env, f"hooks:{hook_name}")
-                    except ExprError:
-                        pass
-                    break
+        params = {f"workflow.parameters.{k}": v for k, v in self.params.items()}
+        self._fire(self.spec.get("hooks"), (RUNNING, status), lambda moment: {**params, "workflow.status": moment},
+                   "hooks:")
 
     # a template called at `path` (a leaf is keyed by path itself; a DAG's tasks by path.task)
     def template(self, name: str, inputs: dict, path: str, extra: dict) -> tuple[str, dict]:
@@ -346,13 +331,19 @@ class _Play:
         """A task's other hooks, keyed `key.hooks.NAME`: each run once its expression holds at a moment the controller
         looks (hooks.go, executeTmplLifeCycleHook): while the task ran (`seen`: a steps template looks at a Pending
         step too, a DAG at a Running task) and once it ended, Skipped and Omitted too (a node exists)."""
-        hooks = task.get("hooks") if isinstance(task.get("hooks"), dict) else {}
         moments = (seen if phase in DONE else []) + ([phase] if phase in (*DONE, "Skipped", "Omitted") else [])
-        for hook_name, hook in hooks.items():
+        status = f"{kind}.{task.get('name')}.status"
+        self._fire(task.get("hooks"), moments, lambda moment: {**scope, status: moment}, f"{key}.hooks.")
+
+    def _fire(self, hooks, moments, env_at, prefix: str) -> None:
+        """Each hook other than exit called, keyed `prefix + NAME`, at the first of `moments` its expression holds
+        over `env_at(moment)`; an expression that cannot be evaluated stops them all, as hooks.go returns on the
+        first error (the importer refuses such an expression)."""
+        for hook_name, hook in (hooks if isinstance(hooks, dict) else {}).items():
             if hook_name == "exit" or not isinstance(hook, dict) or not hook.get("expression"):
                 continue
             for moment in moments:
-                env = {**scope, f"{kind}.{task.get('name')}.status": moment}
+                env = env_at(moment)
                 try:
                     fires = evaluate(str(hook["expression"]), _nested(env)) is True
                 except ExprError:
@@ -361,7 +352,7 @@ class _Play:
                     call = {"name": hook_name, "arguments": hook.get("arguments") or {},
                             **{k: hook[k] for k in ("template", "templateRef") if k in hook}}
                     try:
-                        self.call(call, env, f"{key}.hooks.{hook_name}")
+                        self.call(call, env, prefix + hook_name)
                     except ExprError:
                         pass
                     break
