@@ -123,25 +123,18 @@ def fetch(uri, place, connect=None, archived=True):
     if uri.startswith("/"):  # an artifact param given as a path
         uri = LOCAL + uri
     try:
+        tarred = archived and is_folder(uri)  # orch's own folder: one tar; an artifact param is copied as it is
         if not archived and uri.endswith("/"):
             _fetch_folder(uri, place, connect)
-        elif not archived and uri.startswith(LOCAL):
-            _clone_or_copy(uri[len(LOCAL):], place)
-        elif not archived:
-            fs, path = _filesystem(uri, connect)
-            with fs.open(path, "rb", block_size=BLOCK) as handle:
-                _write(handle, place)
+        elif uri.startswith(LOCAL) and tarred:
+            with open(uri[len(LOCAL):], "rb") as handle:
+                _untar(handle, place)
         elif uri.startswith(LOCAL):
-            source = uri[len(LOCAL):]
-            if is_folder(uri):
-                with open(source, "rb") as handle:
-                    _untar(handle, place)
-            else:
-                _clone_or_copy(source, place)
+            _clone_or_copy(uri[len(LOCAL):], place)
         else:
             fs, path = _filesystem(uri, connect)
             with fs.open(path, "rb", block_size=BLOCK) as handle:
-                _untar(handle, place) if is_folder(uri) else _write(handle, place)
+                _untar(handle, place) if tarred else _write(handle, place)
     except FileNotFoundError:
         raise ArtifactError(f"cannot fetch {shown(uri)}: " + ("it is not in the store" if archived else
                                                                "nothing is there")) from None
