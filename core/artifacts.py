@@ -213,36 +213,18 @@ def param_uri_problem(uri) -> Optional[str]:
         return f"the URI {shown(uri)!r} names a host; a file URI is file:///absolute/path"
     if parts.username is not None or parts.password is not None:
         return f"the URI {shown(uri)!r} holds credentials; " + _CREDENTIALS_HINT
-    if scheme.lower() not in ("http", "https") and (parts.query or parts.fragment):
-        return f"the URI {uri.split('?')[0].split('#')[0]!r} has a query or a fragment (not shown)"
-    if scheme.lower() != "file" and not parts.netloc:
+    if scheme not in ("http", "https") and (parts.query or parts.fragment):
+        return f"the URI {shown(uri)!r} has a query or a fragment (not shown)"
+    if scheme != "file" and not parts.netloc:
         return f"the URI {shown(uri)!r} names no bucket or host"
-    if scheme.lower() != "file" and scheme.lower() not in ("http", "https") and not parts.path.strip("/"):
+    if scheme not in ("file", "http", "https") and not parts.path.strip("/"):
         return f"the URI {shown(uri)!r} names a bucket but no key in it"
-    if scheme.lower() == "file" and not parts.path.strip("/"):
+    if scheme == "file" and not parts.path.strip("/"):
         return f"the URI {shown(uri)!r} names no file or folder"
     return None
-
-
-def param_uri(uri: str) -> str:
-    """The URI an artifact param's value is fetched from: an absolute path becomes `file://`."""
-    return "file://" + uri if uri.startswith("/") else uri
-
-
-def is_folder_uri(uri: str) -> bool:
-    """Whether an artifact param's URI names a folder (it ends in '/')."""
-    return uri.endswith("/")
 
 
 def artifact_params(pipeline) -> frozenset:
     """The names of the pipeline's artifact params."""
     return frozenset(name for name, param in pipeline.params.items() if param.type == "artifact")
 
-
-def is_artifact_ref(pipeline, ref, qualify=lambda step: step) -> bool:
-    """Whether a reference names an artifact: an artifact output, or an artifact param (`qualify`: a step name
-    as written -> the step or group it means)."""
-    if ref.kind == "param":
-        param = pipeline.params.get(ref.name)
-        return param is not None and param.type == "artifact"
-    return ref.kind == "output" and is_artifact(pipeline, qualify(ref.step), ref.name)
