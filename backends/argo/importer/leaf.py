@@ -124,15 +124,14 @@ class Leaves:
         if known:
             argv, args = known[0], []
             led.mapped((*where, "image"), "command", known[1])
-            if "args" in body:
-                led.mapped((*where, "args"), "command")
-        elif not argv:
+        if not argv:
             led.unsupported(where, "no command: the image's entrypoint runs, which orch cannot see "
                                    "(an orch step runs an argv)")
             argv = ["sh", "-c", "echo 'the image entrypoint is unknown to orch' >&2; exit 1"]
-        for key in ("command", "args"):
-            if key in body:
-                led.mapped((*where, key), "command")
+        else:
+            for key in ("command", "args"):
+                if key in body:
+                    led.mapped((*where, key), "command")
         plan.argv = argv + args
         if kind == "script":
             try:
