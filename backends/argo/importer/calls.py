@@ -384,7 +384,7 @@ class Calls:
             elif "value" in param or "default" in param:
                 try:
                     inner.inputs[name] = translate(str(param.get("value", param.get("default"))),
-                                                   Scope(params=self.params, param_specs=self.param_specs, notes=outer.notes))
+                                                   self._scope(notes=outer.notes))
                 except Unsupported as err:
                     self.ledger.unsupported(ipath, str(err))
                     inner.inputs[name] = ""

@@ -72,6 +72,10 @@ class Workflow(Calls, Leaves, ContainerSets, Resources, Https, Hooks):
         self.exit_in_steps = False  # the exit handler became steps after every other (exact), not finally steps
         self.task_hooks: list[tuple] = []  # the tasks' exit hooks, made finally steps once every step is known
 
+    def _scope(self, **changes) -> Scope:
+        """A scope at the workflow's level: its params (and their specs, where an undeclared one is added)."""
+        return Scope(params=self.params, param_specs=self.param_specs, **changes)
+
     def convert(self) -> dict:
         """The spec dict of the document, every field it reads written in the ledger."""
         data, led, root = self.doc.data, self.ledger, self.root
@@ -88,8 +92,7 @@ class Workflow(Calls, Leaves, ContainerSets, Resources, Https, Hooks):
         kubernetes: dict = {}
         volumes = pod.volume_sources(spec.get("volumes"), (*root, "volumes"), led)
         self.volumes = volumes
-        self.pod_patches = pod.pod_fields(spec, root, led, kubernetes, SPEC_POD,
-                                          Scope(params=self.params, param_specs=self.param_specs))
+        self.pod_patches = pod.pod_fields(spec, root, led, kubernetes, SPEC_POD, self._scope())
         if kubernetes:
             defaults["kubernetes"] = kubernetes
         if defaults:
@@ -103,7 +106,7 @@ class Workflow(Calls, Leaves, ContainerSets, Resources, Https, Hooks):
             out["steps"] = {"entrypoint": failing(f"entrypoint {entry!r} names no template")}
             return out
         led.mapped((*root, "entrypoint"), "steps")
-        out["steps"] = self._body(entry, self._entry_scope(entry, Scope(params=self.params, param_specs=self.param_specs)), "", ("steps",))
+        out["steps"] = self._body(entry, self._entry_scope(entry, self._scope()), "", ("steps",))
         exit_name, exit_where = self._workflow_exit()
         if exit_name:
             self._exit(out, exit_name, exit_where)
@@ -425,7 +428,7 @@ class Workflow(Calls, Leaves, ContainerSets, Resources, Https, Hooks):
         exact = not self._fails_fast() and "timeout" not in out and \
             not re.search(r"workflow\.(status|failures)",
                       json.dumps({k: v for k, v in self.spec.items() if k != "hooks"}))  # a hook's expression: apart
-        scope = self._entry_scope(name, Scope(params=self.params, param_specs=self.param_specs, final=not exact))
+        scope = self._entry_scope(name, self._scope(final=not exact))
         main_names, self.names = self.names, {}
         main_fail_fast = self.fail_fast_of.pop("", None)  # the exit handler's DAG stops only itself, not the pipeline
         self.in_exit = True

@@ -137,8 +137,9 @@ class Hooks:
         if "steps" in out["steps"].get(name, {}):
             raise Unsupported("a hook on a task calling a dag or steps template: orch cannot tell whether the group "
                               "ran from a finally step")
-        if set(hook) - {"template", "templateRef", "arguments", "expression"}:
-            raise Unsupported(f"a hook's {sorted(set(hook) - {'template', 'templateRef', 'arguments', 'expression'})}")
+        extra = set(hook) - {"template", "templateRef", "arguments", "expression"}
+        if extra:
+            raise Unsupported(f"a hook's {sorted(extra)}")
         task_name = argo_path.split(".")[-1]
         test, differs = (None, "")
         if hook.get("expression"):
@@ -208,11 +209,12 @@ class Hooks:
                 if not isinstance(hook, dict) or not hook.get("expression"):
                     raise Unsupported("a workflow lifecycle hook other than exit needs an expression (Argo refuses "
                                       "it: 'Expression required')")
-                if set(hook) - {"template", "templateRef", "expression"}:
-                    raise Unsupported(f"a workflow hook's {sorted(set(hook) - {'template', 'templateRef', 'expression'})}"
-                                      ": only its template and expression are read")
+                extra = set(hook) - {"template", "templateRef", "expression"}
+                if extra:
+                    raise Unsupported(f"a workflow hook's {sorted(extra)}: only its template and expression are read")
                 test, differs = workflow_test(hook["expression"], exit_in_steps)
-                self._hook_step(out, hook, where, Scope(params=self.params, param_specs=self.param_specs, final=True), str(hook_name),
-                                f"hooks:{hook_name}", [test] if test else [], [differs], {})
+                scope = self._scope(final=True)
+                self._hook_step(out, hook, where, scope, str(hook_name), f"hooks:{hook_name}", [test] if test else [],
+                                [differs], {})
             except Unsupported as err:
                 self.ledger.unsupported(where, str(err))
