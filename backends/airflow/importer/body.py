@@ -120,10 +120,15 @@ def yields(node: ast.AST) -> list[ast.AST]:
     return found
 
 
+def _statements(node: ast.AST) -> list:
+    """The function's statements other than bare constants (its docstring, a stray string)."""
+    return [one for one in getattr(node, "body", []) if not (isinstance(one, ast.Expr) and
+                                                             isinstance(one.value, ast.Constant))]
+
+
 def only_yields_metadata(node: ast.AST) -> bool:
     """Whether the body (past a docstring) is only `yield Metadata(...)` statements: asset metadata, nothing else."""
-    body = [one for one in getattr(node, "body", []) if not (isinstance(one, ast.Expr) and
-                                                              isinstance(one.value, ast.Constant))]
+    body = _statements(node)
     return bool(body) and all(isinstance(one, ast.Expr) and isinstance(one.value, ast.Yield) and
                               isinstance(one.value.value, ast.Call) and _called(one.value.value) == "Metadata"
                               for one in body)
@@ -138,8 +143,7 @@ def context_calls(node: ast.AST) -> list[int]:
 def only_raises_skip(node: ast.AST) -> bool:
     """Whether the body (past a docstring) is exactly `raise AirflowSkipException` (called or not): an operator
     whose every try ends skipped."""
-    body = [one for one in getattr(node, "body", []) if not (isinstance(one, ast.Expr) and
-                                                              isinstance(one.value, ast.Constant))]
+    body = _statements(node)
     if len(body) != 1 or not isinstance(body[0], ast.Raise) or body[0].exc is None:
         return False
     raised = body[0].exc.func if isinstance(body[0].exc, ast.Call) else body[0].exc
@@ -150,8 +154,7 @@ def only_raises_skip(node: ast.AST) -> bool:
 def done_at_once(node: ast.AST) -> tuple[bool, object]:
     """Whether the body (past a docstring) is exactly `return True` or `return PokeReturnValue(True, <constant>)`
     (either by keyword): a sensor's poke that is done on its first call, doing nothing else; and its XCom value."""
-    body = [one for one in getattr(node, "body", []) if not (isinstance(one, ast.Expr) and
-                                                              isinstance(one.value, ast.Constant))]
+    body = _statements(node)
     if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
         return False, None
     value = body[0].value
