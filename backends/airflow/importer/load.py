@@ -64,7 +64,7 @@ def describe_dag(dag) -> dict:
     return {
         "dag_id": dag.dag_id, "fileloc": dag.fileloc, "attributes": attributes,
         "timezone": getattr(dag.timezone, "name", None) or str(dag.timezone),  # what a naive date in a task means
-        "schedule": plain(getattr(dag, "schedule", None)), "timetable": timetable(dag.timetable),
+        "schedule": plain(getattr(dag, "schedule", None)), "timetable": timetable(dag.timetable, getattr(dag, "start_date", None)),
         "params": {name: {"default": plain(dag.params.get_param(name).value),
                           "schema": plain(dag.params.get_param(name).schema),
                           "description": dag.params.get_param(name).description}
@@ -80,7 +80,7 @@ def _same(value: Any, default: Any) -> bool:
         return False
 
 
-def timetable(table) -> dict:
+def timetable(table, start=None) -> dict:
     described = {"type": type(table).__name__, "module": type(table).__module__,
                  "summary": str(getattr(table, "summary", "")), "periodic": bool(getattr(table, "periodic", False))}
     import attrs
@@ -93,7 +93,31 @@ def timetable(table) -> dict:
     for name in ("_expression", "_delta", "_timezone", "_interval", "_run_immediately"):
         if hasattr(table, name):
             described.setdefault(name.lstrip("_"), plain(getattr(table, name)))
+    if start is not None and not type(table).__module__.startswith(("airflow.timetables", "airflow.sdk")):
+        described["sampled"] = sampled_runs(table, start)
     return described
+
+
+SAMPLED_RUNS = 400  # a custom timetable's runs read, from its start date on: over a year of daily runs
+
+
+def sampled_runs(table, start) -> list | None:
+    """A custom timetable's first runs from `start`, as its own next_dagrun_info gives them with catch-up on:
+    (run_after, logical_date) ISO texts; None where it cannot be asked. What timetable_cron.py compares a cron to."""
+    from airflow.timetables.base import TimeRestriction
+
+    runs, last = [], None
+    try:
+        for _ in range(SAMPLED_RUNS):
+            info = table.next_dagrun_info(last_automated_data_interval=last,
+                                          restriction=TimeRestriction(earliest=start, latest=None, catchup=True))
+            if info is None:
+                break
+            runs.append([info.run_after.isoformat(), info.logical_date.isoformat() if info.logical_date else None])
+            last = info.data_interval
+    except Exception:  # a user's timetable may fail outside a scheduler: then nothing is sampled
+        return None
+    return runs
 
 
 def groups(dag) -> dict:

@@ -4,12 +4,14 @@ Airflow 3 reads a cron string or preset as a CronTriggerTimetable (a run at each
 orch's schedule is a cron with a timezone, so those map exactly. A timedelta is a DeltaTriggerTimetable anchored
 at start_date: a cron with the same period where one exists (approximated: cron ticks on the clock). `@once` and
 asset-triggered schedules say only when the same tasks run: the spec has none (approximated, as is the cron of an
-asset-or-time or a partitioned cron schedule). Continuous and custom timetables have no cron: unsupported.
+asset-or-time or a partitioned cron schedule). A custom timetable is read as the cron its first runs fall on (timetable_cron.py), approximated; continuous
+ones, and custom ones no cron reproduces, are unsupported.
 """
 
 from __future__ import annotations
 
 from .fields import seconds_of
+from .timetable_cron import cron_of_runs
 
 PRESETS = {"0 0 * * *": "@daily", "0 * * * *": "@hourly", "0 0 * * 0": "@weekly", "0 0 1 * *": "@monthly",
            "0 0 1 1 *": "@yearly"}
@@ -73,6 +75,19 @@ def schedule_of(reading, spec: dict) -> None:
                                 f"{table.get('key_format')!r}) and no logical date; orch's runs at each tick carry "
                                 "no partition key (a task reads one only through its context, said there)",
                             "schedule.cron")
+    elif (read := cron_of_runs(table.get("sampled"), dag.get("timezone") or "UTC")) is not None:
+        cron = read.cron
+        table = {"timezone": dag.get("timezone") or "UTC"}
+        why = (f"Airflow's {kind} is code: its first {read.runs} runs ({read.span}, asked of the timetable with "
+               f"catch-up on) all fall on the cron {cron!r}")
+        why += (f", which also ticks on {len(read.extra)} days it has no run ({', '.join(read.extra[:3])}"
+                f"{', …' if len(read.extra) > 3 else ''})" if read.extra else ", and it on every tick")
+        if not read.logical_is_tick:
+            why += "; a run's logical date is its data interval's start, where orch's run.date is the tick"
+        ledger.approximated(at, why, "schedule.cron")
+    elif table.get("sampled"):
+        ledger.unsupported(at, f"Airflow's {kind} is code, and its first {len(table['sampled'])} runs fall on no "
+                               "cron (orch schedules by cron only)")
     else:
         ledger.unsupported(at, f"Airflow's {kind} ({table.get('summary')}): orch schedules by cron only")
     if cron:
