@@ -155,9 +155,37 @@ def test_jinja_tags_become_orch_references_where_one_means_the_same():
     assert pulled.text == "${{ steps.extract.outputs.return_value }}" and pulled.reads == ["extract"]
     assert pulled.approximations  # str() in Jinja, JSON in orch
     assert render("{{ params.flag }}", context).approximations  # True in Jinja, true in orch
-    for kept in ("{{ macros.ds_add(ds, 7) }}", "{% for i in range(3) %}x{% endfor %}", "{{ params.nope }}",
-                 "{{ ti.xcom_pull(task_ids='t', key='other') }}", "${{ params.bucket }}"):
+    for kept in ("{{ macros.ds_add(ds, 7) }}", "{% for i in params.bucket %}x{% endfor %}", "{{ params.nope }}",
+                 "{{ ti.xcom_pull(task_ids='t', key='other') }}", "${{ params.bucket }}",
+                 "{% for i in range(2) %}{{ ds_add(i) }}{% endfor %}"):
         assert render(kept, context).unsupported, kept
+
+
+def test_jinja_statements_reading_no_run_value_are_carried_out_and_ds_add_is_computed_in_a_command():
+    from orch.backends.airflow.importer.jinja import Context, render
+
+    context = Context("etl", "stamp", {}, lambda task, key: None)
+    looped = render("{% for i in range(3) %}[{{ i }} {{ ds }}]{% endfor %}{# note #}", context)
+    assert looped.text == "[0 ${{ run.date }}][1 ${{ run.date }}][2 ${{ run.date }}]" and not looped.unsupported
+    shell = Context("etl", "stamp", {}, lambda task, key: None, shell=True)
+    added = render('echo "{{ macros.ds_add(ds, -3) }}"', shell)
+    assert added.text.startswith('echo "$(python3 -c ') and added.text.endswith(' ${{ run.date }} -3)"')
+    assert added.approximations and not added.unsupported
+    assert render("echo '{{ macros.ds_add(ds, 1) }}'", shell).unsupported  # bash substitutes nothing in '...'
+
+
+def test_ds_add_in_a_command_gives_airflows_date(tmp_path):
+    """The command substitution run by bash, as the step would, against Airflow's own macro."""
+    import subprocess
+
+    from airflow.sdk.execution_time.macros import ds_add
+    from orch.backends.airflow.importer.jinja import Context, render
+
+    shell = Context("etl", "stamp", {}, lambda task, key: None, shell=True)
+    for days in (7, -1, 0, 366):
+        text = render("echo {{ macros.ds_add(ds, %d) }}" % days, shell).text.replace("${{ run.date }}", "2024-02-28")
+        out = subprocess.run(["bash", "-c", text], capture_output=True, text=True, check=True).stdout.strip()
+        assert out == ds_add("2024-02-28", days), days
 
 
 def test_airflows_trigger_rules_as_played():

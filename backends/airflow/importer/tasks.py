@@ -415,16 +415,19 @@ def other_step(reading, task: dict, step: dict) -> None:
 def templated(reading, task: dict, text: str, at: tuple) -> str:
     """`text` with its Jinja tags as orch references, each difference recorded at `at`."""
     found = render(text, Context(reading.dag["dag_id"], task["task_id"], reading.param_types,
-                                 lambda source, key: reading.xcom_reference(task, source, key)))
+                                 lambda source, key: reading.xcom_reference(task, source, key),
+                                 shell=at[-1] == "bash_command"))
     for upstream in found.reads:
         reading.reads.setdefault(task["task_id"], set()).add(upstream)
-    if found.unsupported:
-        reading.ledger.unsupported(at, "; ".join(found.unsupported))
-    elif found.approximations:
-        reading.ledger.approximated(at, "; ".join(found.approximations), reading.target(task, ""))
-        reading.note(task, "command" if "bash" in at[2] else "env", "; ".join(found.approximations))
+    unsupported, approximations, mapped = ("; ".join(dict.fromkeys(notes)) for notes in  # each said once
+                                           (found.unsupported, found.approximations, found.mapped))
+    if unsupported:
+        reading.ledger.unsupported(at, unsupported)
+    elif approximations:
+        reading.ledger.approximated(at, approximations, reading.target(task, ""))
+        reading.note(task, "command" if "bash" in at[2] else "env", approximations)
     else:
-        reading.ledger.mapped(at, reading.target(task, ""), "; ".join(found.mapped))
+        reading.ledger.mapped(at, reading.target(task, ""), mapped)
     return found.text
 
 
