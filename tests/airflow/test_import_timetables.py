@@ -4,29 +4,18 @@ both ways (every run a tick; the ticks that are no run named, and only rare ones
 from __future__ import annotations
 
 import datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from orch.backends.airflow.importer import imported_all, load
 from orch.backends.airflow.importer.timetable_cron import cron_of_runs
 from orch.core.load import parse_spec
-
-DAGS = Path(__file__).parent / "import_dags"
-
-
-@pytest.fixture(scope="module")
-def tables() -> dict:
-    return {one.report.name: one for one in imported_all(load([DAGS / "timetables.py"])[0])}
 
 
 def _schedule(one):
     return next(entry for entry in one.report.entries if entry.path == "dag.schedule")
 
 
-def test_a_timetable_whose_runs_fall_on_a_cron_is_that_cron(tables):
-    one = tables["weekday_mornings"]
+def test_a_timetable_whose_runs_fall_on_a_cron_is_that_cron(readings):
+    one = readings["weekday_mornings"]
     assert parse_spec(one.text).pipeline.schedule.cron == "30 6 * * 1-5"
     entry = _schedule(one)
     assert entry.status == "approximated" and "400 runs" in entry.note and "on every tick" in entry.note
@@ -34,8 +23,8 @@ def test_a_timetable_whose_runs_fall_on_a_cron_is_that_cron(tables):
     assert one.report.nothing_unsupported and one.report.behaviour.checked
 
 
-def test_a_timetable_no_cron_reproduces_is_refused(tables):
-    one = tables["every_fifth_day"]
+def test_a_timetable_no_cron_reproduces_is_refused(readings):
+    one = readings["every_fifth_day"]
     assert _schedule(one).status == "unsupported" and "fall on no cron" in _schedule(one).note
     assert parse_spec(one.text).pipeline.schedule is None
 

@@ -55,12 +55,16 @@ class Uses:
         return not self.keys and not self.logged and not self.other
 
 
-def uses_of(node: ast.AST, name: str) -> Uses:
-    """Every load of `name` in the function's body (its own, not a nested function's rebinding of it)."""
+def uses_of(node: ast.AST, name: str, dead: frozenset = frozenset()) -> Uses:
+    """Every load of `name` in the function's body (its own, not a nested function's rebinding of it), but those
+    under `if D:` for a name D in `dead` (a parameter that always holds a falsy default: that branch never runs)."""
     found = Uses()
     parents = {child: parent for parent in ast.walk(node) for child in ast.iter_child_nodes(parent)}
-    for one in ast.walk(node):
+    body = [one for statement in node.body for one in ast.walk(statement)]  # not its decorators (`@task`)
+    for one in body:
         if not (isinstance(one, ast.Name) and one.id == name and isinstance(one.ctx, ast.Load)):
+            continue
+        if dead and _under_dead_if(one, parents, dead):
             continue
         parent = parents.get(one)
         if isinstance(parent, ast.Subscript) and parent.value is one and _constant_text(parent.slice) is not None:
@@ -76,6 +80,25 @@ def uses_of(node: ast.AST, name: str) -> Uses:
         else:
             found.other.append(one.lineno)
     return found
+
+
+def _under_dead_if(node: ast.AST, parents: dict, dead: frozenset) -> bool:
+    child, parent = node, parents.get(node)
+    while parent is not None:
+        if isinstance(parent, ast.If) and child in parent.body and isinstance(parent.test, ast.Name) and \
+                parent.test.id in dead:
+            return True
+        child, parent = parent, parents.get(parent)
+    return False
+
+
+def falsy_defaults(node: ast.AST) -> set[str]:
+    """The function's parameters whose default is a falsy constant (None, False, 0, '')."""
+    arguments = node.args
+    positional = [*arguments.posonlyargs, *arguments.args]
+    pairs = [*zip(positional[len(positional) - len(arguments.defaults):], arguments.defaults),
+             *((arg, default) for arg, default in zip(arguments.kwonlyargs, arguments.kw_defaults) if default)]
+    return {arg.arg for arg, default in pairs if isinstance(default, ast.Constant) and not default.value}
 
 
 def constant_return(node: ast.AST) -> str | None:

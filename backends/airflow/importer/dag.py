@@ -77,6 +77,8 @@ def read_dag(dag: dict, folder: Path) -> Reading:
     dag_fields(reading, spec)
     for task in dag["tasks"]:
         reading.steps[reading.names[task["task_id"]]] = step_of(reading, task)
+    if reading.undeclared_params:
+        spec.setdefault("params", {}).update(reading.undeclared_params)
     dateless_runs(reading)
     edges(reading)
     conditions(reading)

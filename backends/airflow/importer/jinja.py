@@ -79,6 +79,7 @@ class Context:
     params: dict
     reference: "callable"  # (task_id, key) -> the orch reference text of that task's XCom, or None
     shell: bool = False  # whether bash runs the text (a bash_command): a command substitution is then code
+    declare: "callable | None" = None  # (param name) -> whether it is now a required param the spec declares
 
 
 def statements_done(text: str) -> str | None:
@@ -149,7 +150,12 @@ def _tag(expr: str, context: Context, found: Rendered) -> str | None:
     if param:
         name = param.group(1) or param.group(2)
         if name not in context.params:
-            return None
+            if not (context.declare and context.declare(name)):
+                return None
+            found.approximations.append(f"{{{{ params.{name} }}}}: {name!r} is no param of the DAG, so Airflow "
+                                        "renders it from a run's conf and fails the task (StrictUndefined) when the "
+                                        f"conf lacks it; orch declares {name} a required param: a run without it "
+                                        "does not start")
         if context.params[name] not in ("string", "integer"):
             found.approximations.append(f"{{{{ params.{name} }}}}: Jinja writes a {context.params[name]} with "
                                         "Python's str() (True, {'a': 1}); orch writes JSON (true, {\"a\": 1})")

@@ -33,11 +33,21 @@ class Reading:
         self.bash: dict[str, bool] = {}
         self.reads: dict[str, set] = {}
         self.param_types: dict[str, str] = {}
+        self.undeclared_params: dict[str, dict] = {}  # params a template reads that the DAG does not declare
         self.header: list[str] = []  # what the spec text says above everything
         self.spec: dict = {}  # the spec, once dag.read_dag has made it
         self.pending_joins: dict[str, str] = {}  # task_id -> what differs if no exact join form is found
         self.empty_maps: dict[str, str] = {}  # mapped task_id -> the bare reference to the list it maps over
         self._name_all()
+
+    def declare_param(self, name: str) -> bool:
+        """A param a template reads (`{{ params.foo }}`) that the DAG does not declare, as a required text param:
+        Airflow renders it from the run's conf, and fails the task (StrictUndefined) in a run whose conf lacks it."""
+        if name_problem(name):
+            return False
+        self.param_types.setdefault(name, "string")
+        self.undeclared_params[name] = {"type": "string", "description": "read by a template; not declared by the DAG"}
+        return True
 
     def group_names(self) -> set:
         return {self.names[g] for g in self.group_info}

@@ -416,7 +416,7 @@ def templated(reading, task: dict, text: str, at: tuple) -> str:
     """`text` with its Jinja tags as orch references, each difference recorded at `at`."""
     found = render(text, Context(reading.dag["dag_id"], task["task_id"], reading.param_types,
                                  lambda source, key: reading.xcom_reference(task, source, key),
-                                 shell=at[-1] == "bash_command"))
+                                 shell=at[-1] == "bash_command", declare=reading.declare_param))
     for upstream in found.reads:
         reading.reads.setdefault(task["task_id"], set()).add(upstream)
     unsupported, approximations, mapped = ("; ".join(dict.fromkeys(notes)) for notes in  # each said once

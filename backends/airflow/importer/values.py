@@ -18,6 +18,7 @@ CONTEXT = {"conf", "dag", "dag_run", "data_interval_end", "data_interval_start",
            "asset_state_store", "templates_dict", "test_mode", "ti", "triggering_asset_events", "ts", "ts_nodash",
            "ts_nodash_with_tz", "var", "conn", "start_date", "expanded_ti_count", "try_number", "next_ds", "prev_ds",
            "next_ds_nodash", "prev_ds_nodash"}  # the sdk's definitions/context.py Context, and Airflow 2's extras
+NEVER_GIVEN = {"test_mode": "Airflow 3's task runner puts no test_mode in the context (task_runner.py)"}
 SUPPLIED = {"ds": ("${{ run.date }}", "Airflow's context ds: the run's date"),
             "run_id": ("${{ run.id }}", "Airflow's context run_id: the run's id"),
             "params": (None, "Airflow's context params: the pipeline's params")}  # what orch has of the context
@@ -78,16 +79,21 @@ def context_argument(reading, task: dict, name: str, has_default: bool, args: di
         args[name] = value
         reading.ledger.mapped(at, reading.target(task, "args"), SUPPLIED[name][1])
         return
+    if name in NEVER_GIVEN and has_default:
+        reading.ledger.mapped(at, note=f"{NEVER_GIVEN[name]}: the function gets its default there too, as in orch")
+        return
     if name not in CONTEXT:
         if not has_default:
             reading.ledger.unsupported(at, f"the parameter {name!r} gets no value")
         return
     node = function_node(task.get("callable") or {}) if has_default else None
-    uses = uses_of(node, name) if node is not None else None
+    uses = uses_of(node, name, _dead(node)) if node is not None else None
     if uses is not None and not uses.other and not uses.keys:
         why = (f"Airflow passes its context's {name!r} to this parameter; orch has no such value, so the function "
                "gets its default, which it " + ("only logs: the log line shows the default, not Airflow's value"
                                                   if uses.logged else "never reads"))
+        if not uses_of(node, name).unused and uses.unused:
+            why += " (but under `if` on a parameter that holds its falsy default in Airflow too: a branch never run)"
         reading.ledger.approximated(at, why, reading.target(task, "python"))
         reading.note(task, "python", why)
         return
@@ -126,3 +132,10 @@ def context_mapping(reading, task: dict, name: str, args: dict) -> None:
         reading.ledger.mapped(at, reading.target(task, "args"),
                               f"of Airflow's context in **{name} the function reads " +
                               (", ".join(f"{key!r} ({SUPPLIED[key][1]})" for key in taken) if taken else "nothing"))
+
+
+def _dead(node) -> frozenset:
+    """The parameters that always hold a falsy default in Airflow and in orch alike: `if` on one never runs."""
+    from .body import falsy_defaults
+
+    return frozenset(falsy_defaults(node) & set(NEVER_GIVEN))
