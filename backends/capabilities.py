@@ -242,6 +242,19 @@ def _finally_reads(graph: PipelineGraph) -> Iterator[Use]:
             yield Use(edge.path, {"step": edge.downstream, "output": f"{edge.upstream}.{edge.output}"}, edge.offset)
 
 
+def _skipped_after_failure(graph: PipelineGraph) -> Iterator[Use]:
+    """Judged by its leaves, a step or group that may end skipped (its `when`, an empty fan-out) although it runs
+    after a failure (all_done, any_failed)."""
+    pipeline = graph.pipeline
+    if pipeline.state_from != "leaves" or len(pipeline.steps) > ARGO_MAX_TASKS - 1:
+        return
+    for kind, nodes in (("step", pipeline.steps), ("group", pipeline.groups)):
+        for name, node in nodes.items():
+            if node.trigger in ("all_done", "any_failed") and (node.when is not None or node.foreach is not None):
+                yield Use(("steps", name), {"name": name, "kind": kind, "trigger": node.trigger,
+                                            "by": "when" if node.when is not None else "foreach"})
+
+
 def _default_braces(graph: PipelineGraph) -> Iterator[Use]:
     for name, param in graph.pipeline.params.items():
         if param.default is not None and "{{" in to_text(param.default):
@@ -551,6 +564,23 @@ FEATURES: tuple[Feature, ...] = (
                         hint="pass it through a step that copies it into a plain output"),
     }),
     Feature("fail-fast", "`fail_fast`", "W849"),
+    Feature("leaves", "`state_from: leaves` (judged by its leaves, as Airflow's DAG runs and Argo's DAGs are)", "W890",
+            _pipeline(lambda p: p.state_from == "leaves", "state_from")),
+    Feature("leaves-nested", f"`state_from: leaves` with more than {ARGO_MAX_TASKS - 1} steps", "W891",
+            _pipeline(lambda p: p.state_from == "leaves" and len(p.steps) > ARGO_MAX_TASKS - 1, "state_from"), {
+        "argo": refused("E834", "state_from: leaves with more steps than one Argo DAG holds is not supported: each "
+                                "nested DAG reports whether any of its steps failed",
+                        note="each nested DAG reports whether any of its steps failed"),
+    }),
+    Feature("leaves-skipped", "judged by its leaves, a step or group that may be skipped after a failure "
+                              "(`all_done`/`any_failed` with `when` or `foreach`)", "W892", _skipped_after_failure, {
+        "argo": refused("E834", "{name}: judged by its leaves (state_from: leaves), a {kind} that may be skipped after "
+                                "a failure ({trigger}, with {by}) would fail Argo's DAG: a Skipped task takes its "
+                                "branch's phase, the failure's",
+                        note="Argo gives a Skipped task its branch's phase (dag.go assessDAGPhase: Skipped is not "
+                             "Completed), so a skipped leaf after a failure, or one after it, fails the DAG",
+                        hint="drop its when, or give it the default trigger"),
+    }),
     Feature("fail-fast-nested", f"`fail_fast` with more than {ARGO_MAX_TASKS - 1} steps", "W850",
             _pipeline(lambda p: p.fail_fast and len(p.steps) > ARGO_MAX_TASKS - 1, "fail_fast"), {
         "argo": refused("E811", "fail_fast with more steps than one Argo DAG holds is not supported: "

@@ -241,3 +241,13 @@ def scope_edges(graph: PipelineGraph) -> dict[str, dict[str, list[str]]]:
         scope = up[common - 1] if common else ""
         lifted.setdefault(scope, {}).setdefault(down[common], {})[up[common]] = None
     return {scope: {node: sorted(ups, key=position.__getitem__) for node, ups in nodes.items()} for scope, nodes in lifted.items()}
+
+
+def judged(graph: PipelineGraph) -> list[str] | None:
+    """The members whose end decides the pipeline's state under `state_from: leaves` -- the top-level steps and
+    groups nothing runs after, in spec order -- or None under `steps`, where every step and group does
+    (docs/semantics.md#failure)."""
+    if graph.pipeline.state_from != "leaves":
+        return None
+    waited_on = {up for ups in scope_edges(graph).get("", {}).values() for up in ups}
+    return [name for name in children(graph.pipeline, "") if name not in waited_on]

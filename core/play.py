@@ -91,7 +91,8 @@ class _Play:
 
     def run(self) -> Played:
         self.scope("")
-        outcome = run_outcome({n: e.state for n, e in self.ends.items()}, groups.order(self.pipeline))
+        outcome = run_outcome({n: e.state for n, e in self.ends.items()}, groups.order(self.pipeline),
+                              groups.judged(self.graph))
         self.run_fields = {"status": outcome["status"], "failed_steps": outcome["failed_steps"]}
         for name in self.graph.final_order():  # fail_fast does not stop finally steps
             upstream = [self.ends[u].state for u in self.graph.final_upstream(name)]

@@ -41,22 +41,40 @@ class RunResult(BaseModel):
         return self.status == "succeeded"
 
 
-def pipeline_status(steps: dict[str, StepResult], engine_ok: bool = True) -> RunStatus:
-    """Failed if any step failed, whatever handlers ran after it -- or if the engine's own record of the
-    ended run is a failure (a flow that raised) or a step never finished; else succeeded."""
-    if not engine_ok or any(s.status == "failed" or s.status not in FINISHED for s in steps.values()):
+LEAF_FAILURES = ("failed", "upstream_failed")  # a leaf's ends that fail a pipeline judged by its leaves
+
+
+def pipeline_status(steps: dict[str, StepResult], engine_ok: bool = True, leaves=None) -> RunStatus:
+    """Failed if any step failed, whatever handlers ran after it -- or, judged by its `leaves` (groups.judged), if
+    one of them ended failed or upstream_failed -- or if the engine's own record of the ended run is a failure (a
+    flow that raised) or a step never finished; else succeeded."""
+    if not engine_ok or any(s.status not in FINISHED for s in steps.values()):
         return "failed"
-    return "succeeded"
+    if leaves is None:
+        return "failed" if any(s.status == "failed" for s in steps.values()) else "succeeded"
+    states = {name: s.status for name, s in steps.items()}
+    return "failed" if any(_leaf_state(states, leaf) in LEAF_FAILURES for leaf in leaves) else "succeeded"
 
 
-def run_outcome(statuses: dict[str, str], steps) -> dict[str, Any]:
+def run_outcome(statuses: dict[str, str], steps, leaves=None) -> dict[str, Any]:
     """What a finally step reads as `run.status` and `run.failed_steps`: from the final states (name -> status; one
     missing counts as not finished) of the steps and groups in `steps`, in their order (the spec's). A failed group
-    is named only when no step inside it failed: its own list was bad."""
+    is named only when no step inside it failed: its own list was bad. Judged by its `leaves` (a list, or None:
+    every step), the run fails only where one of them ended failed or upstream_failed; failed_steps still names
+    every failed step."""
     failed = [name for name in steps if statuses.get(name) == "failed"]
     own = [name for name in failed if not any(inner.startswith(name + ".") for inner in failed)]
     done = all(statuses.get(name) in FINISHED for name in steps)
-    return {"status": "failed" if failed or not done else "succeeded", "failed_steps": own}
+    failing = failed if leaves is None else [leaf for leaf in leaves if _leaf_state(statuses, leaf) in LEAF_FAILURES]
+    return {"status": "failed" if failing or not done else "succeeded", "failed_steps": own}
+
+
+def _leaf_state(statuses: dict[str, str], leaf: str) -> str | None:
+    """A leaf's end: a step's own; a group's, where the reader has it, else its inside's as one scope."""
+    if leaf in statuses:
+        return statuses[leaf]
+    inside = [state for name, state in statuses.items() if name.startswith(leaf + ".")]
+    return scope_state(inside) if inside else None
 
 
 def scope_state(states) -> str:

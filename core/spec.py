@@ -445,6 +445,10 @@ class Pipeline(Model):
                                       description="steps run once every other step ended, whatever happened")
     groups: SkipJsonSchema[dict[str, Group]] = Field(default_factory=dict, exclude=True)  # qualified name -> group
     fail_fast: bool = False
+    state_from: Literal["steps", "leaves"] = Field(
+        default="steps", description="what fails the pipeline: any step or group that failed (`steps`), or only a "
+                                     "leaf -- a top-level step or group nothing runs after -- that ended failed or "
+                                     "upstream_failed (`leaves`: Airflow's DAG run and Argo's DAG judge so)")
     timeout: Optional[Timeout] = None
     labels: dict[str, Text] = Field(default_factory=dict)
     artifacts: Optional[Artifacts] = None

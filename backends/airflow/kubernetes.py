@@ -37,6 +37,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from orch.core import groups
 from orch.core.artifacts import ships_code
 from orch.core.graph import PipelineGraph
 from orch.core.pod import Kubernetes, Volume
@@ -230,7 +231,9 @@ def _run_value(graph: PipelineGraph, name: str) -> str:
         return "run_id"
     if name == "date":
         return "orch_date(dag_run)"
-    return "orch_run(ti, %r, %s)" % (name, literal(list(graph.pipeline.steps)))
+    leaves = groups.judged(graph)
+    return "orch_run(ti, %r, %s%s)" % (name, literal(list(graph.pipeline.steps)),
+                                       "" if leaves is None else ", " + literal(leaves))
 
 
 def bootstrap_constant() -> str:

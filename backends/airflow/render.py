@@ -108,7 +108,7 @@ def dag_source(graph: PipelineGraph, target: str = "python", code=None) -> str:
     tasks += [_group_tasks(graph, name, names) for name in pipeline.groups]
     body = tasks + verdict + [_wiring(graph, names, pods)]
     macros = pods and kubernetes.uses_macros(graph)
-    head = roundtrip.python_lines(graph, code) + _pipeline_constants(pipeline, sha) + "\n\n" + _dag_decorator(pipeline, macros) + f"\ndef {names.flow}():\n" + "\n\n".join(body)
+    head = roundtrip.python_lines(graph, code) + _pipeline_constants(graph, sha) + "\n\n" + _dag_decorator(pipeline, macros) + f"\ndef {names.flow}():\n" + "\n\n".join(body)
     tail = (kubernetes.definitions(graph) + "\n\n\n" if pods else "") + f"{names.flow}()  # last: its tasks use the helpers above\n"
     return module(_header(pipeline, pods), RUNTIME, _imports(pipeline, pods), head, tail, "plain Python and the Airflow task SDK ----")
 
@@ -151,7 +151,8 @@ def _imports(pipeline: Pipeline, pods: bool) -> str:
     return imports
 
 
-def _pipeline_constants(pipeline: Pipeline, sha: str | None) -> str:
+def _pipeline_constants(graph: PipelineGraph, sha: str | None) -> str:
+    pipeline = graph.pipeline
     params = {name: param.type for name, param in pipeline.params.items()}
     artifacts = f", pipeline={pipeline.name!r}, store={spec_store(pipeline)!r}" \
         if needs_store(pipeline) else ""
@@ -159,9 +160,12 @@ def _pipeline_constants(pipeline: Pipeline, sha: str | None) -> str:
     places = (f", code={sha!r}" if sha else "") + (", where=WHERE" if where else "")
     nodes = {name: end_task(pipeline, name) for name in groups.order(pipeline)} if pipeline.groups else None
     scopes = _fail_fast_scopes(pipeline)
+    leaves = groups.judged(graph)
     return (f"STEPS = {literal(list(pipeline.steps))}\n" + (f"NODES = {literal(nodes)}\n" if nodes else "") +
+            (f"LEAVES = {literal(leaves)}\n" if leaves is not None else "") +
             (f"SCOPES = {literal(scopes)}\n" if scopes else "") + (f"WHERE = {literal(where)}\n" if where else "") +
             f"PIPELINE = dict(steps=STEPS, {'nodes=NODES, ' if nodes else ''}{'scopes=SCOPES, ' if scopes else ''}"
+            f"{'leaves=LEAVES, ' if leaves is not None else ''}"
             f"params={literal(params)}, "
             f"fail_fast={pipeline.fail_fast!r}, "
             f"timeout={pipeline.timeout!r}{artifacts}{places})\n")
@@ -390,9 +394,10 @@ def _verdict_note(pipeline: Pipeline) -> str:
 
 
 def _verdict(pipeline: Pipeline) -> str:
+    leaves = ", LEAVES" if pipeline.state_from == "leaves" else ""
     return (f"    @task(task_id={VERDICT!r}, trigger_rule='all_done')\n"
             "    def _verdict():\n"
-            f"        verdict({'NODES' if pipeline.groups else 'STEPS'})")
+            f"        verdict({'NODES' if pipeline.groups else 'STEPS'}{leaves})")
 
 
 def _wiring(graph: PipelineGraph, names: Names, pods: bool) -> str:

@@ -64,7 +64,7 @@ class Step:
 
     def __init__(self, name, steps=(), params=None, fail_fast=False, timeout=None, starting=True, all_succeeded=(),
                  any_failed=(), pipeline=None, store=None, code=None, where=None, final=False, group=None, index=None,
-                 nodes=None, scopes=None):
+                 nodes=None, scopes=None, leaves=None):
         if final:  # a finally step: neither the pipeline's deadline nor fail_fast stops it
             fail_fast, timeout, scopes = False, None, None
         self.members = steps  # what its fail_fast reads: every step; with groups, the nodes of its own scope
@@ -75,6 +75,7 @@ class Step:
         self.ti = self.context["ti"]
         self.name, self.steps, self.types, self.fail_fast, self.timeout = name, steps, params or {}, fail_fast, timeout
         self.nodes = nodes or steps  # what run.status judges: the steps and groups (name -> its end task), in spec order
+        self.leaves = leaves  # state_from: leaves -- the members judged; None: every step
         self.pipeline, self.store, self.index, self.checked = pipeline, store, index, None  # index: a fan-out group's item
         self.code, self.where, self.group = code, (where or {}).get(name, {}), group  # group: the one it is directly in
         attempts_end_on_sigterm("stopped: Airflow stopped the task")  # its DAG run marked failed, the task cleared
@@ -180,10 +181,10 @@ class Step:
 
     def run_status(self):
         """A finally step's `run.status`: the pipeline's, from its steps' states."""
-        return run_outcome(step_statuses(self.ti, self.nodes), self.nodes)["status"]
+        return run_outcome(step_statuses(self.ti, self.nodes), self.nodes, self.leaves)["status"]
 
     def run_failed_steps(self):
-        return run_outcome(step_statuses(self.ti, self.nodes), self.nodes)["failed_steps"]
+        return run_outcome(step_statuses(self.ti, self.nodes), self.nodes, self.leaves)["failed_steps"]
 
     def python(self, target, args, outputs, env=None, timeout=None):
         return self._attempt(call_python, timeout, target, args, outputs, env, publish=self.publish)
@@ -386,10 +387,11 @@ def pod_code(task, store, sha):
     task.env_vars = kept + [k8s.V1EnvVar(name="ORCH_CODE_URL", value=url)]
 
 
-def verdict(steps):
-    """Fail the DAG run when a step failed: Airflow judges a run by its leaves, and a succeeded
-    cleanup or alert leaf, or a finally step, would hide the failure (or, failing, make one)."""
-    outcome = run_outcome(step_statuses(get_current_context()["ti"], steps), steps)
+def verdict(steps, leaves=None):
+    """Fail the DAG run when a step failed (judged by its `leaves`, when one of them failed or was upstream_failed):
+    Airflow judges a run by its leaf tasks, and a succeeded cleanup or alert leaf, or a finally step, would hide the
+    failure (or, failing, make one)."""
+    outcome = run_outcome(step_statuses(get_current_context()["ti"], steps), steps, leaves)
     if outcome["status"] == "failed":
         raise AirflowFailException(f"failed steps: {', '.join(outcome['failed_steps'])}")
 
@@ -430,9 +432,9 @@ def date_text(dag_run):
     return when.astimezone(datetime.timezone.utc).date().isoformat()
 
 
-def run_text(ti, name, steps):
+def run_text(ti, name, steps, leaves=None):
     """A finally pod's `run.status` or `run.failed_steps` (`name`) as text, from the steps' states."""
-    return to_text(run_outcome(step_statuses(ti, steps), steps)[name])
+    return to_text(run_outcome(step_statuses(ti, steps), steps, leaves)[name])
 
 
 # What a pod's templated argv and env call for their references (kubernetes.py)

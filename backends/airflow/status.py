@@ -59,7 +59,8 @@ def result_from_records(graph: PipelineGraph, records: dict, params: dict[str, A
         })
     state = records.get("state")
     own = {name: steps[name] for name in groups.order(graph.pipeline)}  # never the finally steps
-    status = "running" if state not in ("success", "failed") else pipeline_status(own, engine_ok=state == "success")
+    status = "running" if state not in ("success", "failed") else pipeline_status(own, engine_ok=state == "success",
+                                                                                  leaves=groups.judged(graph))
     error = None
     if status == "failed" and not any(step.status == "failed" for step in own.values()):
         error = f"Airflow's DAG run {records['run_id']} ended {state}"

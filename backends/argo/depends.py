@@ -144,15 +144,17 @@ class Depends:
             return waits_for([argo_name(u) for u in upstream])
         return _any([self.failed_or_upstream_failed(u) for u in upstream])
 
-    def verdict(self) -> str:
-        """A `depends` naming every step that is never true: the leaf is always Omitted.
+    def verdict(self, judged: list[str] | None = None) -> str:
+        """A `depends` naming every step (or only the `judged` leaves) that is never true: the leaf is always Omitted.
 
         Argo takes a DAG's phase from its leaves, an omitted leaf inheriting its parents'
         branch phase with Failed preferred (dag.go, assessDAGPhase). With this leaf below
         every step, the workflow fails when any step failed, even if a handler after it
-        succeeded -- as orch's pipeline does.
+        succeeded -- as orch's pipeline does. Below the leaves alone (`state_from: leaves`) it
+        fails when a leaf failed or was omitted below a failure: a leaf failed or upstream_failed.
         """
-        return " || ".join(f"({argo_name(s)}.Succeeded && {argo_name(s)}.Failed)" for s in self.graph.pipeline.steps)
+        names = self.graph.pipeline.steps if judged is None else judged
+        return " || ".join(f"({argo_name(s)}.Succeeded && {argo_name(s)}.Failed)" for s in names)
 
 
 def orch_states(graph: PipelineGraph, phases: dict[str, str | None]) -> dict[str, str]:

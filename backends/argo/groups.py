@@ -303,7 +303,8 @@ class Rendered:
             else:
                 tasks += self._step(scope, qualified, depends, lang)
         task, template = self.verdict
-        return tasks + [a.dag_task(task, template=template, depends=depends.verdict())]
+        judged = groups.judged(self.graph) if not name else None  # state_from: leaves judges the main DAG's alone
+        return tasks + [a.dag_task(task, template=template, depends=depends.verdict(judged))]
 
     def _step(self, scope: Scope, qualified: str, depends, lang) -> list[dict]:
         """A step's tasks; inside a fan-out group, passing the items' indexes to a step whose runner picks its item."""

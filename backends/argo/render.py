@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from orch.core.groups import judged
 from orch.core.errors import Diagnostic, SpecError
 from orch.core.expr import parse_condition
 from orch.core.graph import PipelineGraph
@@ -217,14 +218,18 @@ def workflow_spec(graph: PipelineGraph, chunk_size: int = MAX_TASKS, code: Shipp
 
 
 def _artifact_param_problems(graph: PipelineGraph) -> list[Diagnostic]:
-    """An artifact param is not rendered for Argo yet (E833, located at the param): in the capabilities table's
-    words, so `orch render`'s check and this renderer say the same."""
+    """An artifact param is not rendered for Argo yet (E833, located at the param)."""
+    return _table_problems(graph, "artifact-params")
+
+
+def _table_problems(graph: PipelineGraph, feature_id: str) -> list[Diagnostic]:
+    """Each use of a feature Argo refuses, in the capabilities table's words (located as it locates them), so
+    `orch render`'s check and this renderer say the same."""
     from orch.backends.capabilities import FEATURES
 
-    [feature] = [f for f in FEATURES if f.id == "artifact-params"]
+    [feature] = [f for f in FEATURES if f.id == feature_id]
     support = feature.on("argo")
-    return [Diagnostic(support.code, support.text({"param": name}), ("params", name), hint=support.hint)
-            for name, param in graph.pipeline.params.items() if param.type == "artifact"]
+    return [Diagnostic(support.code, support.text(use.values), use.path, hint=support.hint) for use in feature.uses(graph)]
 
 
 def spec_data(graph: PipelineGraph, chunk_size: int = MAX_TASKS, code: Shipped | None = None) -> dict:
@@ -248,7 +253,7 @@ def spec_data(graph: PipelineGraph, chunk_size: int = MAX_TASKS, code: Shipped |
     wrappers = Wrappers(pipeline.fail_fast, stdout=False)
     if not layout.nested:
         tasks = [task for name in pipeline.steps for task in _tasks(graph, name, shapes, depends, layout, wrappers)]
-        tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
+        tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=depends.verdict(judged(graph))))
         dags = [a.template(MAIN, dag=a.dag(tasks, fail_fast=pipeline.fail_fast))]
         verdict = _busybox(VERDICT, ["true"])
     else:
@@ -318,7 +323,7 @@ def _inline_spec(graph: PipelineGraph, depends: Depends, code: str | None) -> di
         built = [_inline_step(pipeline, StepTemplate(pipeline, name, step, code), depends, wrappers, lang)
                  for name, step in pipeline.steps.items()]
         tasks = [task for each in built for task in each.tasks]
-        tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=depends.verdict()))
+        tasks.append(a.dag_task(VERDICT_TASK, template=VERDICT, depends=depends.verdict(judged(graph))))
         stdout, dags, gated = [ref for each in built for ref in each.stdout], [], False
     exit_dag, finals = _inline_exit_handler(graph, code, wrappers) if pipeline.finally_ else ([], [])
     if pipeline.finally_:  # the outputs finally steps read, exported by their producers' templates (final.py)
@@ -514,6 +519,10 @@ def _pipeline_problems(graph: PipelineGraph, layout: Layout) -> list[Diagnostic]
     if nested and len(layout.chunks) > MAX_TASKS - 1:  # the main DAG holds the chunks and the verdict
         found.append(Diagnostic("E804", f"{len(pipeline.steps)} steps need {len(layout.chunks)} nested DAGs; the main "
                                         f"DAG holds at most {MAX_TASKS - 1}", ("steps",)))
+    if nested and pipeline.state_from == "leaves":
+        found += _table_problems(graph, "leaves-nested")
+    elif pipeline.state_from == "leaves":
+        found += _table_problems(graph, "leaves-skipped")
     if nested and pipeline.fail_fast:
         found.append(Diagnostic("E811", "fail_fast with more steps than one Argo DAG holds is not supported: "
                                         "the nested DAGs keep running to pass on their steps' statuses", ("fail_fast",)))

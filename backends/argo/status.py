@@ -41,7 +41,7 @@ def result_from_workflow(graph: PipelineGraph, document: dict, params: dict) -> 
     reading = _Reading(tasks, nodes, _repository(status), _text_templates(document), status.get("phase") in DONE)
     steps = reading.grouped(graph, _main(nodes)) if graph.pipeline.groups else reading.steps(graph)
     final = reading.steps(final_graph(graph)) if graph.pipeline.finally_ else {}
-    run_status = pipeline_status(steps) if reading.finished else "running"
+    run_status = pipeline_status(steps, leaves=groups.judged(graph)) if reading.finished else "running"
     metadata = document.get("metadata", {})
     return RunResult(pipeline=graph.pipeline.name, backend="argo", run_id=metadata.get("name", ""), status=run_status,
                      params=params, started_at=status.get("startedAt"), ended_at=status.get("finishedAt"),

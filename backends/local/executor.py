@@ -185,7 +185,8 @@ class Executor:
         finally:
             if self.zygote is not None:
                 self.zygote.close()
-        status = pipeline_status({name: self.results[name] for name in groups.order(self.pipeline)})  # never finally steps
+        status = pipeline_status({name: self.results[name] for name in groups.order(self.pipeline)},  # never finally steps
+                                 leaves=groups.judged(self.graph))
         self.store.set_run(self.run_id, status, ended=True)
         return self.store.result(self.run_id, self.reported())
 
@@ -522,7 +523,8 @@ class Executor:
         if name == "date":
             return self.run_date
         steps = groups.order(self.pipeline)  # status and failed_steps: asked only by finally steps, once all ended
-        return run_outcome({n: self.results[n].status for n in steps if n in self.results}, steps)[name]
+        return run_outcome({n: self.results[n].status for n in steps if n in self.results}, steps,
+                           groups.judged(self.graph))[name]
 
     # --- hearing from attempts
 

@@ -302,6 +302,8 @@ def _flow(graph: PipelineGraph, names: Names, edges, code=None) -> str:
         run += [f"pipeline={pipeline.name!r}", f"store={spec_store(pipeline)!r}"]
     if code is not None and ships_code(pipeline):
         run.append(f"code={code.sha256!r}")
+    if groups.judged(graph) is not None:
+        run.append(f"leaves={groups.judged(graph)!r}")
     body = [wrapped("_run = Run", run, indent="    ")]
     body += [_submit(graph, names, name, "submit", edges.get("", {}).get(name, [])) for name in _scope_order(pipeline, "", edges)]
     body += _finally(graph, names)

@@ -113,9 +113,10 @@ class Run(Scope):
     """What the steps of one flow run share: the params, their futures, the failure flag for fail_fast, the deadline;
     and, for the finally steps, the steps' outcome."""
 
-    def __init__(self, params, fail_fast=False, timeout=None, pipeline=None, store=None, code=None):
+    def __init__(self, params, fail_fast=False, timeout=None, pipeline=None, store=None, code=None, leaves=None):
         super().__init__(self, fail_fast=fail_fast)
         self.params = params
+        self.leaves = leaves  # state_from: leaves -- the members judged; None: every step
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout if timeout else None
         self.final = set()  # the finally steps' names
@@ -133,7 +134,7 @@ class Run(Scope):
         """Wait until every step submitted so far has ended, whatever its state; then `run.status` and
         `run.failed_steps` are known (`steps`: every step and group, in spec order, as run_outcome reads them)."""
         _finished(self.futures)
-        self.steps_outcome = run_outcome({name: self.status(name) for name in steps}, steps)
+        self.steps_outcome = run_outcome({name: self.status(name) for name in steps}, steps, self.leaves)
 
     def submit_finally(self, task, name, after=(), trigger="all_succeeded", **options):
         """Submit a finally step's task (after wait_for_steps): its trigger counts only the finally steps in `after`,
@@ -143,9 +144,11 @@ class Run(Scope):
 
     def outcome(self):
         """The flow's final state: Failed when any step failed (inside groups too), whatever ran after it (finally
-        steps too)."""
+        steps too); judged by its leaves, when one of them ended failed or upstream_failed."""
         _finished(self.futures)
         failed = list(dict.fromkeys(name for name in self.failures() if name not in self.final))
+        if self.leaves is not None:  # judged by its leaves: a failure elsewhere does not fail the flow
+            failed = [leaf for leaf in self.leaves if self.status(leaf) in ("failed", "upstream_failed")]
         if failed:
             message = f"failed steps: {', '.join(failed)}"
             return Failed(message=message, data=StepsFailed(message))

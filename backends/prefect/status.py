@@ -35,7 +35,8 @@ async def read_result(client, graph: PipelineGraph, flow_run_id, params: dict[st
     state = flow_run.state
     running = not (state and state.is_final())
     judged = {name: steps[name] for name in groups.order(pipeline)}  # finally steps never count
-    status = "running" if running else pipeline_status(judged, engine_ok=state.is_completed())
+    status = "running" if running else pipeline_status(judged, engine_ok=state.is_completed(),
+                                                                leaves=groups.judged(graph))
     error = None
     if status == "failed" and not any(step.status == "failed" for step in judged.values()):
         error = f"the flow run ended {state.name}: {state.message or 'no message'}"

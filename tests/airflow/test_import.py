@@ -74,11 +74,13 @@ def test_fates_are_located_and_the_approximations_say_what_differs(imported):
     assert "# Airflow jitters each delay" in imported["etl"].text  # the spec says it above the field
 
 
-def test_the_run_state_from_leaves_is_a_behaviour_difference_the_report_shows(imported):
-    """Airflow's run succeeds when its leaves (an alert, a cleanup) do, whatever failed before them; orch's fails."""
-    behaviour = imported["etl"].report.behaviour
-    assert behaviour.differing and any("the run: success in the source, failed in the spec" in d
-                                       for d in behaviour.differences)
+def test_the_run_state_from_leaves_is_state_from_leaves_and_plays_alike(imported):
+    """Airflow's run succeeds when its leaves (an alert, a cleanup) do, whatever failed before them: the spec says
+    `state_from: leaves`, and the plays that failed a step before such a leaf end alike on both sides."""
+    one = imported["etl"]
+    assert parse_spec(one.text).pipeline.state_from == "leaves"
+    assert fates(one)["dag.run_state"].status == "mapped"
+    assert one.report.behaviour.checked and not one.report.behaviour.differing
 
 
 def test_taskflow_mapping_branches_and_short_circuits_become_foreach_and_whens(imported):

@@ -118,3 +118,52 @@ def test_rendered_workflows_play_out_as_designed(steps, chunk_size):
         assert (phases[VERDICT_TASK] == "Failed") == ("failed" in expected.values())
     else:  # one DAG: the verdict leaf never runs; Argo gives it its parents' phase, Failed first
         assert phases[VERDICT_TASK] == "Omitted"
+
+
+@settings(max_examples=300, deadline=None)
+@given(dags())
+def test_judged_by_its_leaves_the_workflow_fails_exactly_when_core_says(steps):
+    """`state_from: leaves`: the verdict leaf below the leaves alone, played by the model of Argo (assessDAGPhase),
+    gives the workflow the phase core's play gives the pipeline -- a leaf failed or upstream_failed fails it --
+    wherever Argo renders the spec (a step that may be skipped after a failure is refused, E834)."""
+    import yaml
+    from hypothesis import assume
+
+    from orch.backends.argo.render import workflow_spec
+    from orch.core.errors import SpecError
+    from orch.core.play import Draw
+    from orch.core.play import play as core_play
+
+    from .argo_model import World, call_of, play
+
+    graph = parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "state_from": "leaves", "steps": steps}))
+    try:
+        spec = workflow_spec(graph).model_dump(by_alias=True, exclude_none=True, mode="json")
+    except SpecError as err:
+        assert {d.code for d in err.diagnostics} == {"E834"}
+        assume(False)
+    templates = {t["name"]: t for t in spec["templates"]}
+    world = World()
+    play({"spec": spec}, lambda task: "Failed" if call_of(task, templates)["python"].endswith(":fail")
+         else "Succeeded", world=world)
+    failing = {n for n, s in graph.pipeline.steps.items() if s.python.endswith(":fail")}
+    expected = core_play(graph, {n: Draw(fails=1) for n in failing}).status
+    assert (world.main == "Succeeded") == (expected == "succeeded")
+
+
+def test_judged_by_its_leaves_a_step_skipped_after_a_failure_is_refused_for_argo():
+    import yaml
+
+    from orch.backends.argo.render import workflow_spec
+    from orch.core.errors import SpecError
+
+    steps = {"load": {"command": ["false"]},
+             "note": {"command": ["true"], "after": ["load"], "trigger": "all_done", "when": "params.x == 1"}}
+    graph = parse_spec(yaml.safe_dump({"apiVersion": "orch/v1", "name": "p", "state_from": "leaves",
+                                       "params": {"x": 0}, "steps": steps}))
+    try:
+        workflow_spec(graph)
+    except SpecError as err:
+        assert [d.code for d in err.diagnostics] == ["E834"] and "note" in err.diagnostics[0].message
+    else:
+        raise AssertionError("rendered")

@@ -88,7 +88,7 @@ def read_dag(dag: dict, folder: Path) -> Reading:
     declare_outputs(reading)
     spec["steps"] = nest(reading)
     hoist_defaults(spec)
-    run_state(reading)
+    run_state(reading, spec)
     reading.spec = spec
     return reading
 
@@ -126,17 +126,27 @@ def dag_fields(reading: Reading, spec: dict) -> None:
             ledger.approximated(at, "orch bounds running steps by its backend's capacity, not per pipeline")
 
 
-def run_state(reading: Reading) -> None:
+def run_state(reading: Reading, spec: dict) -> None:
     """Airflow's run state comes from its leaf tasks (models/dagrun.py): a leaf that runs after a failure (an alert, a
-    cleanup) and succeeds makes the run succeed. orch's pipeline fails whenever a step failed. Said where it matters."""
+    cleanup) and succeeds makes the run succeed, and a failed or upstream_failed leaf fails it -- orch's
+    `state_from: leaves`, where a leaf can run after a failure (else both judge alike, and the spec keeps the default).
+    A leaf inside a task group is judged in orch through its group, as one member: said where that is so."""
     tolerant = [t["task_id"] for t in reading.dag["tasks"] if not t["downstream"]
                 and t["kwargs"].get("trigger_rule", "all_success") not in ("all_success", "none_skipped", "all_skipped")]
     if not tolerant:
         return
-    why = (f"Airflow's run succeeds when its leaf tasks do ({', '.join(tolerant)} can run after a failure); orch's "
-           "pipeline fails whenever a step failed")
-    reading.ledger.approximated(("dag", "run_state"), why, "steps")
-    reading.header.append(why)
+    steps = spec.pop("steps")
+    spec["state_from"], spec["steps"] = "leaves", steps  # written above the steps
+    grouped = [task for task in tolerant if orch_groups.parent(reading.names[task])]
+    if grouped:
+        why = (f"Airflow's run state comes from its leaf tasks ({', '.join(tolerant)} can run after a failure); orch "
+               f"judges the top-level leaves, so {', '.join(grouped)} counts through its task group, which fails when "
+               "any step inside it failed")
+        reading.ledger.approximated(("dag", "run_state"), why, "state_from")
+        reading.header.append(why)
+    else:
+        reading.ledger.mapped(("dag", "run_state"), "state_from", f"Airflow's run state comes from its leaf tasks "
+                                                                  f"({', '.join(tolerant)} can run after a failure)")
 
 
 def edges(reading: Reading) -> None:
