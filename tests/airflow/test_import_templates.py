@@ -35,3 +35,18 @@ def test_a_decorator_naming_the_parameter_is_not_a_use_of_it():
 
     node = ast.parse("@task(task_id='x')\ndef f(task=None):\n    return 1\n").body[0]
     assert uses_of(node, "task").unused
+
+
+def test_a_constant_lambda_choosing_is_a_command_writing_what_its_readers_test(readings, tmp_path):
+    """`lambda: 0` as a short-circuit is falsy (Airflow takes its truth): the command writes false; a branch's
+    `lambda: "left"` writes the task_id as JSON. A lambda that computes has no module:function: refused."""
+    import subprocess
+
+    one = readings["lambdas"]
+    steps, entries = parse_spec(one.text).pipeline.all_steps, _entries(one)
+    for name, written in (("gate", "false"), ("pick", '"left"')):
+        assert steps[name].command[:2] == ["sh", "-c"] and entries[f"tasks.{name}.python_callable"].status == "mapped"
+        subprocess.run(steps[name].command, env={"ORCH_OUTPUTS": str(tmp_path), "PATH": "/usr/bin:/bin"}, check=True)
+        assert (tmp_path / "return_value").read_text() == written
+    assert entries["tasks.counted.python_callable"].status == "unsupported"
+    assert one.report.behaviour.checked

@@ -157,6 +157,19 @@ def only_yields_metadata(node: ast.AST) -> bool:
                               for one in body)
 
 
+def constant_lambda(function: dict) -> tuple[bool, object]:
+    """Whether the described callable is a lambda of no parameters whose body is one constant (`lambda: True`), the
+    only lambda on its line; and that constant."""
+    file, line = function.get("file"), function.get("line")
+    tree = _tree(file) if file and function.get("name") == "<lambda>" else None
+    found = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda) and node.lineno == line] if tree else []
+    if len(found) != 1:
+        return False, None
+    arguments, body = found[0].args, found[0].body
+    bare = not (arguments.posonlyargs or arguments.args or arguments.vararg or arguments.kwonlyargs or arguments.kwarg)
+    return (True, body.value) if bare and isinstance(body, ast.Constant) else (False, None)
+
+
 def context_calls(node: ast.AST) -> list[int]:
     """The lines where the function asks Airflow for its context (`get_current_context()`), which outside an
     Airflow task raises."""

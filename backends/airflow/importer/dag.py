@@ -199,6 +199,8 @@ def conditions(reading: Reading) -> None:
                 reader = dag_tasks[down]
                 ref = reading.reference(reader, task_id, OUTPUT, bare=True)
                 also_when(reading.steps[reading.names[down]], f"not ({ref} == false)")
+            if "python" not in reading.steps[reading.names[task_id]]:
+                continue  # a constant lambda's command writes the constant's truth itself
             why = ("a short-circuit: orch's output is a boolean, so the function must return True or False "
                    "(Airflow takes any value's truth)")
             reading.ledger.approximated(("tasks", task_id, "python_callable"), why, reading.target(task, "outputs"))

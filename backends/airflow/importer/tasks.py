@@ -7,7 +7,9 @@ one); an operator with no entry becomes a step that fails saying so, and is repo
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 from typing import Any
 
 from .branch_time import branch_time_step
@@ -188,16 +190,37 @@ def asks_context(reading, task: dict, function: dict) -> None:
 
 
 def branch_step(reading, task: dict, step: dict) -> None:
-    python_step(reading, task, step)
+    if not constant_choice(reading, task, step, lambda value: json.dumps(value)):
+        python_step(reading, task, step)
     reading.branches[task["task_id"]] = "branch"
 
 
 def short_circuit_step(reading, task: dict, step: dict) -> None:
-    python_step(reading, task, step)
+    if not constant_choice(reading, task, step, lambda value: "true" if value else "false"):
+        python_step(reading, task, step)
     reading.branches[task["task_id"]] = "short_circuit"
     if "ignore_downstream_trigger_rules" in task["kwargs"]:
         reading.ledger.mapped(("tasks", task["task_id"], "ignore_downstream_trigger_rules"),
                               note="False: only the direct downstream steps' `when` reads the output")
+
+
+def constant_choice(reading, task: dict, step: dict, written) -> bool:
+    """A branch or short-circuit whose callable is `lambda: <constant>` (a lambda has no module:function name): a
+    command step writing what its output reads, `written(constant)` -- the task_id(s) as JSON, or the constant's
+    truth, as Airflow takes it. False for any other callable."""
+    from .body import constant_lambda
+
+    function, path = task.get("callable") or {}, ("tasks", task["task_id"])
+    found, value = constant_lambda(function)
+    if not found or task["kwargs"].get("op_args") or task["kwargs"].get("op_kwargs") or task["mapped"]:
+        return False
+    step["command"] = ["sh", "-c", f'printf %s {shlex.quote(written(value))} > "$ORCH_OUTPUTS/{OUTPUT}"']
+    reading.ledger.mapped((*path, "python_callable"), reading.target(task, "command"),
+                          f"lambda: {value!r} -- a command writing {written(value)}, what the steps after it test")
+    for key in ("op_args", "op_kwargs"):
+        if key in task["kwargs"]:
+            reading.ledger.mapped((*path, key), note="none")
+    return True
 
 
 def bash_step(reading, task: dict, step: dict) -> None:
