@@ -86,6 +86,8 @@ def read_dag(dag: dict, folder: Path) -> Reading:
     empty_fanouts(reading)
     groups_of(reading)
     declare_outputs(reading)
+    if reading.templates:
+        spec["templates"] = reading.templates
     spec["steps"] = nest(reading)
     hoist_defaults(spec)
     run_state(reading, spec)

@@ -34,6 +34,7 @@ class Reading:
         self.reads: dict[str, set] = {}
         self.param_types: dict[str, str] = {}
         self.undeclared_params: dict[str, dict] = {}  # params a template reads that the DAG does not declare
+        self.templates: dict[str, dict] = {}  # the spec's reusable steps (context_call.py's command)
         self.header: list[str] = []  # what the spec text says above everything
         self.spec: dict = {}  # the spec, once dag.read_dag has made it
         self.pending_joins: dict[str, str] = {}  # task_id -> what differs if no exact join form is found

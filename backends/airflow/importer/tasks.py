@@ -30,7 +30,9 @@ def step_of(reading, task: dict) -> dict:
         reading.ledger.unsupported(at, f"{task['class']} ({task['module']}): no orch form for this operator; "
                                        "the step fails saying so")
     else:
-        reading.ledger.mapped(at, reading.target(task, "python" if "python" in step else "command"), KIND_NOTES[kind])
+        note = KIND_NOTES["context_call" if kind == "python" and "uses" in step else kind]
+        reading.ledger.mapped(at, reading.target(task, "python" if "python" in step else "uses" if "uses" in step
+                                                   else "command"), note)
     read_common(reading, task, step)
     refused = reading.ledger.entries.get(at)
     why = "which orch cannot run" if refused and refused.status == "unsupported" else "that orch has no field for"
@@ -103,6 +105,8 @@ def always_skips(task: dict) -> bool:
 
 
 KIND_NOTES = {"python": "a python step calling the same function",
+              "context_call": "a python3 command calling the same function with stand-ins for the Airflow context it "
+                              "uses (context_call.py)",
               "bash": "a command step: bash -c with the same text",
               "bash_function": "a command step: bash -c with the text the function returns",
               "time_delta": "a command step sleeping the sensor's delta",
@@ -123,8 +127,12 @@ KIND_NOTES = {"python": "a python step calling the same function",
 
 
 def python_step(reading, task: dict, step: dict) -> None:
+    from .context_call import context_step
+
     kwargs, path = task["kwargs"], ("tasks", task["task_id"])
     function = task.get("callable") or {}
+    if kind_of(task) == "python" and context_step(reading, task, step):
+        return
     step["python"] = reading.python_target(task, function)
     generator(reading, task, function)
     asks_context(reading, task, function)
