@@ -155,7 +155,7 @@ HELPERS = helper_names(prefect_render.RUNTIME) | helper_names(airflow_render.RUN
     "k8s", "BOOTSTRAP", "RESULTS", "STEPS", "PIPELINE", "deployment"}
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pipelines())
 def test_rendered_python_keeps_user_names_apart(graph):
     _check_module(module_source(graph), graph, flow_parameters=True)

@@ -60,7 +60,7 @@ def cases(draw):
     if group:
         outer = [n for n in names if n not in grouped and n < min(grouped)]
         steps["g"] = {"steps": group, **({"after": [outer[-1]], "trigger": draw(st.sampled_from(TRIGGERS))} if outer else {})}
-    spec = {"apiVersion": "orch/v1", "name": "play", "steps": steps,
+    spec = {"apiVersion": "orch/v1", "name": "play", "steps": steps, "state_from": draw(st.sampled_from(["steps", "leaves"])),
             "finally": {"tell": {"python": "play_steps:act", "args": {"name": "tell", "fails": 0, "value": "x"},
                                  "when": "run.status == 'failed'"}}}
     return spec, draws

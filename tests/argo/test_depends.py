@@ -120,7 +120,7 @@ def test_rendered_workflows_play_out_as_designed(steps, chunk_size):
         assert phases[VERDICT_TASK] == "Omitted"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(dags())
 def test_judged_by_its_leaves_the_workflow_fails_exactly_when_core_says(steps):
     """`state_from: leaves`: the verdict leaf below the leaves alone, played by the model of Argo (assessDAGPhase),

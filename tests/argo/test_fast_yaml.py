@@ -47,7 +47,7 @@ ORDINARY = st.dictionaries(NAME, st.recursive(PLAIN | st.integers() | st.boolean
                                               | st.dictionaries(NAME, inner, min_size=1, max_size=4), max_leaves=24), max_size=5)
 
 
-@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(DOCUMENT)
 def test_the_writer_writes_what_pyyaml_writes(document):
     expected = reference(flowed(document))
@@ -55,7 +55,7 @@ def test_the_writer_writes_what_pyyaml_writes(document):
     assert yaml.safe_load(to_yaml(document)) == yaml.safe_load(expected)
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(DOCUMENT)
 def test_what_it_writes_reads_back_as_the_document(document):
     if "orch/runner" in str(document):  # written as str whatever it was
@@ -63,7 +63,7 @@ def test_what_it_writes_reads_back_as_the_document(document):
     assert yaml.safe_load(to_yaml(document)) == document
 
 
-@settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(ORDINARY)
 def test_ordinary_documents_are_written_without_pyyaml(document):
     """Printable ASCII on one line, in the shapes the manifests have, never falls back to PyYAML."""
