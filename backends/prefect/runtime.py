@@ -147,10 +147,12 @@ class Run(Scope):
         steps too); judged by its leaves, when one of them ended failed or upstream_failed."""
         _finished(self.futures)
         failed = list(dict.fromkeys(name for name in self.failures() if name not in self.final))
+        what = "failed steps"
         if self.leaves is not None:  # judged by its leaves: a failure elsewhere does not fail the flow
             failed = [leaf for leaf in self.leaves if self.status(leaf) in ("failed", "upstream_failed")]
+            what = "failed or upstream_failed leaves"
         if failed:
-            message = f"failed steps: {', '.join(failed)}"
+            message = f"{what}: {', '.join(failed)}"
             return Failed(message=message, data=StepsFailed(message))
         states = {name: status_of(future.state) for name, future in self.futures.items() if name not in self.final}
         return Completed(message="every step succeeded or was skipped", data=states)
