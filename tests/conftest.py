@@ -28,6 +28,12 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["ORCH_AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="orch-tests-airflow-")
 
 
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto`: a worker per CPU, and at least 3 -- the worker holding a server's group mostly waits on that
+    server's scheduler, and a third worker uses that time on two cores."""
+    return max(3, os.cpu_count() or 1)
+
+
 def pytest_collection_finish(session):
     """Runs with dag.test() fork from one warm Airflow per test process (backends/airflow/warm.py: Airflow's own
     start, ~12 s of CPU a run, paid once); it ends with this process. tests/airflow/test_warm.py checks both ways."""

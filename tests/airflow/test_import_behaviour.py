@@ -25,7 +25,7 @@ from orch.core.load import parse_spec
 from orch.core.play import Draw, Ending, play
 
 DAGS = Path(__file__).parent / "import_dags"
-DRAWS_PER_DAG = 2
+DRAWS_PER_DAG = 1
 
 # Runs in a child process (Airflow reads its settings at import): argv[1] a JSON list of
 # {file, dag_id, draws: [{task_id: {fails, value}}]}; prints one JSON line of the task instances of every run.
