@@ -24,6 +24,8 @@ from orch.core.fidelity import draws
 from orch.core.load import parse_spec
 from orch.core.play import Draw, Ending, play
 
+pytestmark = pytest.mark.xdist_group("airflow-import-behaviour")  # its module fixture plays every DAG: once
+
 DAGS = Path(__file__).parent / "import_dags"
 DRAWS_PER_DAG = 1
 

@@ -22,6 +22,8 @@ from orch.core.errors import SpecError
 from ..conformance.test_cases import CASES as ALL_CASES
 from ..conformance.test_cases import load_case
 
+pytestmark = pytest.mark.xdist_group("airflow-render")  # its module fixture renders and loads every example: once
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "specs").glob("*.yaml"))
 JINJA = re.compile(r"\{[{%#]")

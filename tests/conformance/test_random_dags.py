@@ -75,7 +75,7 @@ SLOW = ("airflow",)  # dag.test() runs a task at a time: 8-13 s an example; airf
 
 
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b not in SERVERS and b not in SLOW], indirect=True)
-@settings(max_examples=8, **RULES)
+@settings(max_examples=5, **RULES)
 @given(side_by_side())
 def test_random_dags_end_as_the_table_says(run_spec, steps):
     _ends_as_the_table_says(run_spec, steps)

@@ -18,7 +18,7 @@ import yaml
 
 from orch.cli.main import main
 
-from .conftest import SERVERS, _deploy_then_run, _signed_in
+from .conftest import SERVERS, _deploy_then_run, _param, _signed_in
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"
 HELD_OUT = "hf_7Ruq2mXw9HeldOutSecretValue"  # the secret's value: in no file, log or result
@@ -71,6 +71,7 @@ def _has_variable(client, key: str) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", [_param(b) for b in ("local", *SERVERS)], indirect=True)  # a worker on another machine: the servers
 def test_the_seed_runs_from_shipped_code(request, backend, workdir, s3_server, monkeypatch, capsysbinary):
     spec = _project(workdir)
     server = request.getfixturevalue(SERVERS[backend]) if backend in SERVERS else None
