@@ -67,12 +67,12 @@ def uses_of(node: ast.AST, name: str, dead: frozenset = frozenset()) -> Uses:
         if dead and _under_dead_if(one, parents, dead):
             continue
         parent = parents.get(one)
-        if isinstance(parent, ast.Subscript) and parent.value is one and _constant_text(parent.slice) is not None:
-            found.keys.add(_constant_text(parent.slice))
+        if isinstance(parent, ast.Subscript) and parent.value is one and constant_text(parent.slice) is not None:
+            found.keys.add(constant_text(parent.slice))
         elif isinstance(parent, ast.Attribute) and parent.value is one and parent.attr == "get" and \
                 isinstance(parents.get(parent), ast.Call) and parents[parent].args and \
-                _constant_text(parents[parent].args[0]) is not None:
-            found.keys.add(_constant_text(parents[parent].args[0]))
+                constant_text(parents[parent].args[0]) is not None:
+            found.keys.add(constant_text(parents[parent].args[0]))
         elif isinstance(parent, ast.Call) and one in parent.args and _called(parent) in LOG_CALLS:
             found.logged = True
         elif isinstance(parent, ast.FormattedValue) and _in_log_call(parent, parents):
@@ -113,7 +113,7 @@ def constant_return(node: ast.AST) -> str | None:
     return None
 
 
-def _constant_text(node: ast.AST) -> str | None:
+def constant_text(node: ast.AST) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 

@@ -23,7 +23,8 @@ import ast
 import json
 from dataclasses import dataclass, field
 
-from orch.core.names import name_problem, suggest_name
+from .body import constant_text as _text
+from .reading import output_name
 
 TEMPLATE = "airflow_context"  # the spec's template holding the command, once
 STAND_INS = {"ti": "ti", "task_instance": "ti", "outlet_events": "outlet_events", "inlet_events": "inlet_events"}
@@ -186,10 +187,6 @@ def _constant_key(subscript: ast.Subscript) -> str | None:
     return _text(subscript.slice)
 
 
-def _text(node) -> str | None:
-    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
-
-
 def _pullable(reading, source_id: str, key: str) -> bool:
     """Whether an XCom pulled from `source_id` is one an output of its step carries: a Python task's return value,
     or a key its function pushes through the stand-in (a task that is mapped pushes a list: refused)."""
@@ -207,15 +204,11 @@ def _pullable(reading, source_id: str, key: str) -> bool:
     return uses is not None and key in uses.pushes
 
 
-def output_name(key: str) -> str:
-    """The orch output an XCom key becomes (reading.reference names it so)."""
-    return key if not name_problem(key) else suggest_name(key)
-
-
 def context_step(reading, task: dict, step: dict) -> bool:
     """The task as a python3 command calling its function with the stand-ins, where it takes only the context and
     uses it only as they answer; False (nothing done) otherwise."""
     from .body import function_node
+    from .tasks import empty_args
 
     function, kwargs, path = task.get("callable") or {}, task["kwargs"], ("tasks", task["task_id"])
     node = function_node(function) if function else None
@@ -237,9 +230,7 @@ def context_step(reading, task: dict, step: dict) -> bool:
     step["uses"], step["with"] = TEMPLATE, {"call": json.dumps(shape, separators=(",", ":"))}
     if references:
         step["env"] = {f"AIRFLOW_XCOM_{i}": reference for i, reference in enumerate(references)}
-    for key in ("op_args", "op_kwargs"):
-        if key in kwargs:
-            reading.ledger.mapped((*path, key), note="none")
+    empty_args(reading, task)
     what = []
     if uses.pulls or uses.pushes:
         what.append("Airflow's ti is a stand-in whose xcom_pull gives the pulled step outputs (passed as JSON in "

@@ -157,7 +157,7 @@ class Reading:
         (and the group outputs carrying it out of its groups). None if no such task."""
         if source_id not in self.tasks or source_id == reader["task_id"]:
             return None
-        name = output if not name_problem(output) else suggest_name(output)
+        name = output_name(output)
         source = self.names[source_id]
         self.outputs.setdefault(source, {}).setdefault(name, "json")
         common = _common_scope(orch_groups.parent(self.names[reader["task_id"]]), source)
@@ -216,6 +216,11 @@ class Reading:
         if limit:
             step["parallelism"] = limit
             self.ledger.mapped(("tasks", task["task_id"], "max_active_tis_per_dagrun"), self.target(task, "parallelism"))
+
+
+def output_name(key: str) -> str:
+    """The orch output an XCom key becomes: the key, or a valid name made from it."""
+    return key if not name_problem(key) else suggest_name(key)
 
 
 def _enclosing(scope: str) -> list[str]:

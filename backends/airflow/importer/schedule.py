@@ -4,8 +4,8 @@ Airflow 3 reads a cron string or preset as a CronTriggerTimetable (a run at each
 orch's schedule is a cron with a timezone, so those map exactly. A timedelta is a DeltaTriggerTimetable anchored
 at start_date: a cron with the same period where one exists (approximated: cron ticks on the clock). `@once` and
 asset-triggered schedules say only when the same tasks run: the spec has none (approximated, as is the cron of an
-asset-or-time or a partitioned cron schedule). A custom timetable is read as the cron its first runs fall on (timetable_cron.py), approximated; continuous
-ones, and custom ones no cron reproduces, are unsupported.
+asset-or-time or a partitioned cron schedule). A custom timetable is read as the cron its first runs fall on
+(timetable_cron.py), approximated; continuous ones, and custom ones no cron reproduces, are unsupported.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def schedule_of(reading, spec: dict) -> None:
                             "schedule.cron")
     elif (read := cron_of_runs(table.get("sampled"), dag.get("timezone") or "UTC")) is not None:
         cron = read.cron
-        table = {"timezone": dag.get("timezone") or "UTC"}
+        table = {"timezone": dag.get("timezone") or "UTC"}  # the zone its runs were read in, for the schedule below
         why = (f"Airflow's {kind} is code: its first {read.runs} runs ({read.span}, asked of the timetable with "
                f"catch-up on) all fall on the cron {cron!r}")
         why += (f", which also ticks on {len(read.extra)} days it has no run ({', '.join(read.extra[:3])}"

@@ -146,9 +146,7 @@ def python_step(reading, task: dict, step: dict) -> None:
         args[parameters[i][0]] = value_of(reading, task, value, (*path, "op_args", i))
     for name, value in (kwargs.get("op_kwargs") or {}).items():
         args[name] = value_of(reading, task, value, (*path, "op_kwargs", name))
-    for key in ("op_args", "op_kwargs"):
-        if key in kwargs and not kwargs[key]:
-            reading.ledger.mapped((*path, key), note="none")
+    empty_args(reading, task)
     if task["mapped"]:
         reading.expand(task, step, args)
     for name, kind, has_default in function.get("parameters", []):
@@ -164,6 +162,13 @@ def python_step(reading, task: dict, step: dict) -> None:
         reading.ledger.mapped((*path, "templates_exts"), note="belongs to templates_dict")
     if kwargs.get("multiple_outputs"):
         reading.ledger.mapped((*path, "multiple_outputs"), note="each key read downstream is an output of the step")
+
+
+def empty_args(reading, task: dict) -> None:
+    """op_args and op_kwargs given empty: said, as arguments that pass nothing."""
+    for key in ("op_args", "op_kwargs"):
+        if key in task["kwargs"] and not task["kwargs"][key]:
+            reading.ledger.mapped(("tasks", task["task_id"], key), note="none")
 
 
 def generator(reading, task: dict, function: dict) -> None:
@@ -225,9 +230,7 @@ def constant_choice(reading, task: dict, step: dict, written) -> bool:
     step["command"] = ["sh", "-c", f'printf %s {shlex.quote(written(value))} > "$ORCH_OUTPUTS/{OUTPUT}"']
     reading.ledger.mapped((*path, "python_callable"), reading.target(task, "command"),
                           f"lambda: {value!r} -- a command writing {written(value)}, what the steps after it test")
-    for key in ("op_args", "op_kwargs"):
-        if key in task["kwargs"]:
-            reading.ledger.mapped((*path, key), note="none")
+    empty_args(reading, task)
     return True
 
 
@@ -300,9 +303,7 @@ def bash_function_step(reading, task: dict, step: dict) -> None:
         return
     bash_step(reading, {**task, "kwargs": {**task["kwargs"], "bash_command": command}}, step)
     reading.ledger.mapped((*path, "bash_command"), reading.target(task, "command"), "the function's constant return")
-    for key in ("op_args", "op_kwargs"):
-        if key in task["kwargs"] and not task["kwargs"][key]:
-            reading.ledger.mapped((*path, key), note="none")
+    empty_args(reading, task)
 
 
 SENSOR_TIMEOUT = 7 * 24 * 3600  # [sensors] default_timeout (sdk bases/sensor.py)
@@ -357,9 +358,7 @@ def done_sensor_step(reading, task: dict, step: dict) -> None:
     matters. Its XCom (the PokeReturnValue's xcom_value) is refused where another task reads it."""
     step["command"] = ["true"]
     path = ("tasks", task["task_id"])
-    for key in ("op_args", "op_kwargs"):
-        if key in task["kwargs"]:
-            reading.ledger.mapped((*path, key), note="none")
+    empty_args(reading, task)
     for key in (*HOW_IT_WAITS, "timeout", "soft_fail", "never_fail", "silent_fail"):
         if key in task["kwargs"]:
             reading.ledger.mapped((*path, key), note="never reached: the first poke is done")
