@@ -45,15 +45,11 @@ LEAF_FAILURES = ("failed", "upstream_failed")  # a leaf's ends that fail a pipel
 
 
 def pipeline_status(steps: dict[str, StepResult], engine_ok: bool = True, leaves=None) -> RunStatus:
-    """Failed if any step failed, whatever handlers ran after it -- or, judged by its `leaves` (groups.judged), if
-    one of them ended failed or upstream_failed -- or if the engine's own record of the ended run is a failure (a
-    flow that raised) or a step never finished; else succeeded."""
-    if not engine_ok or any(s.status not in FINISHED for s in steps.values()):
+    """Failed if the engine's own record of the ended run is a failure (a flow that raised); else as run_outcome
+    judges the steps' ends (any failed, or one of its `leaves` failed or upstream_failed; a step never finished)."""
+    if not engine_ok:
         return "failed"
-    if leaves is None:
-        return "failed" if any(s.status == "failed" for s in steps.values()) else "succeeded"
-    states = {name: s.status for name, s in steps.items()}
-    return "failed" if any(_leaf_state(states, leaf) in LEAF_FAILURES for leaf in leaves) else "succeeded"
+    return run_outcome({name: step.status for name, step in steps.items()}, list(steps), leaves)["status"]
 
 
 def run_outcome(statuses: dict[str, str], steps, leaves=None) -> dict[str, Any]:

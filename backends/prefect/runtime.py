@@ -35,7 +35,7 @@ from orch.backends.steprun import (PipelineTimeout, StepError, call_command, cal
                                    attempts_end_on_sigterm, output, retried)
 from orch.backends.transfer import Destination, Inputs, check_store  # embedded: transfer
 from orch.core.artifacts import choose_store, code_uri  # embedded: artifacts
-from orch.core.result import run_outcome, scope_state, state_over_items  # embedded: result
+from orch.core.result import LEAF_FAILURES, run_outcome, scope_state, state_over_items  # embedded: result
 from orch.core.secrets import secret_env_name  # embedded: secrets
 from orch.core.typed import foreach_problem, to_text  # embedded: typed
 
@@ -149,7 +149,7 @@ class Run(Scope):
         failed = list(dict.fromkeys(name for name in self.failures() if name not in self.final))
         what = "failed steps"
         if self.leaves is not None:  # judged by its leaves: a failure elsewhere does not fail the flow
-            failed = [leaf for leaf in self.leaves if self.status(leaf) in ("failed", "upstream_failed")]
+            failed = [leaf for leaf in self.leaves if self.status(leaf) in LEAF_FAILURES]
             what = "failed or upstream_failed leaves"
         if failed:
             message = f"{what}: {', '.join(failed)}"
