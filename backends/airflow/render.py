@@ -386,8 +386,12 @@ def _attempt_options(step: Step) -> list[str]:
 
 def _verdict_note(pipeline: Pipeline) -> str:
     if pipeline.finally_:
+        when = "a leaf step failed or was upstream_failed" if pipeline.state_from == "leaves" else "a step failed"
         return (f"The finally steps run once every step ended, whatever happened; the leaf task {VERDICT}\n"
-                "follows them and fails the DAG run when a step failed: a finally step never changes it.")
+                f"follows them and fails the DAG run when {when}: a finally step never changes it.")
+    if needs_verdict(pipeline) and pipeline.state_from == "leaves":
+        return (f"The leaf task {VERDICT} fails the DAG run when one of the pipeline's leaves (the steps and\n"
+                "groups nothing runs after) failed or was upstream_failed, as Airflow judges its leaf tasks.")
     if needs_verdict(pipeline):
         return f"The leaf task {VERDICT} fails the DAG run when any step failed, even where a step that\nran after it succeeded."
     return "A failed step fails the DAG run: its failure reaches every leaf task below it."

@@ -100,6 +100,9 @@ def _header(pipeline: Pipeline, deployment: bool, code=None) -> str:
              "fail_fast nor the pipeline's timeout stops them, and they never change the flow run's state.\n"
              if pipeline.finally_ else "")
     serve = "\n    python {file} serve     # serve the deployment on its schedule" if pipeline.schedule and deployment else ""
+    judged = ("The flow run fails when one of its\nleaves (the steps and groups nothing runs after) failed or was "
+              "upstream_failed: a\nfailure a succeeded leaf follows does not fail it." if pipeline.state_from == "leaves"
+              else "The flow run fails when any step failed.")
     doc = f'''{pipeline.name}: a Prefect 3 flow, rendered by orch.{about}
 
 Needs prefect (>=3.7) and the steps' own code, nothing of orch:
@@ -109,7 +112,7 @@ Needs prefect (>=3.7) and the steps' own code, nothing of orch:
 Each step is a task submitted at once; it waits for its upstream tasks whatever their
 states, then judges them by its trigger and condition: a step that must not run ends in a
 state named Skipped (Completed) or UpstreamFailed (Failed). Its code runs in a child
-process, so a timeout stops it. The flow run fails when any step failed.
+process, so a timeout stops it. {judged}
 {grouped}{final}{shipped}{secrets}'''.replace("{file}", module_file(pipeline.name))
     return docstring(doc)
 
